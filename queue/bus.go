@@ -1,0 +1,116 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Exchange names of architecture.md.
+const (
+	Exchange    = "rockblock"
+	DLXExchange = "rockblock.dlx"
+	DeadQueue   = "rockblock.dead"
+	HistoryName = "rockblock.history"
+)
+
+// ErrRefused is returned by Publish when the broker refused the message
+// (a nack, e.g. a full outbox, or a basic.return of an unroutable mandatory message).
+var ErrRefused = errors.New("broker refused the message")
+
+// ErrUnavailable is returned when the broker cannot be reached (down, blocked
+// by an alarm) before the caller's context ends.
+var ErrUnavailable = errors.New("broker unavailable")
+
+// Role names a queue of the topology.
+type Role int
+
+// The queues of architecture.md.
+const (
+	// RoleOutbox is rockblock.outbox.<station>: send bodies for rbd.
+	RoleOutbox Role = iota + 1
+	// RoleControl is rockblock.control.<station>: cancel bodies for rbd.
+	RoleControl
+	// RoleInbox is rockblock.inbox.<client-id>: received and status bodies for one client's archivist.
+	RoleInbox
+	// RoleLive is a server-named exclusive queue bound to everything: the live feed of one process.
+	RoleLive
+	// RoleHistory is the rockblock.history stream, replayed once by a new client.
+	RoleHistory
+)
+
+// Queue says which queue to consume.
+type Queue struct {
+	Role     Role
+	Station  string // RoleOutbox, RoleControl
+	ClientID string // RoleInbox
+	// Prefetch is the number of unacked deliveries in flight (default 1 for
+	// RoleOutbox, 64 otherwise).
+	Prefetch int
+}
+
+// Delivery is one valid message taken from a queue. Malformed bodies and
+// unknown versions never reach a consumer: the bus dead-letters and logs them.
+type Delivery struct {
+	Msg         Message
+	MessageID   string
+	RoutingKey  string
+	Redelivered bool
+	Timestamp   time.Time
+
+	ack     func() error
+	reject  func() error
+	requeue func() error
+}
+
+// NewDelivery builds a Delivery; the functions may be nil for a feed that needs no acks.
+func NewDelivery(m Message, messageID, key string, ack, reject, requeue func() error) *Delivery {
+	return &Delivery{Msg: m, MessageID: messageID, RoutingKey: key, ack: ack, reject: reject, requeue: requeue}
+}
+
+func call(f func() error) error {
+	if f == nil {
+		return nil
+	}
+	return f()
+}
+
+// Ack tells the broker the delivery's effect is durable.
+func (d *Delivery) Ack() error { return call(d.ack) }
+
+// Reject dead-letters the delivery (no requeue).
+func (d *Delivery) Reject() error { return call(d.reject) }
+
+// Requeue hands the delivery back to the queue for a later attempt.
+func (d *Delivery) Requeue() error { return call(d.requeue) }
+
+// Health is the bus's view of its broker.
+type Health struct {
+	Up      bool      // connected and topology declared
+	Blocked bool      // the broker blocked publishing (memory or disk alarm)
+	Err     string    // the last connection error, when down
+	Since   time.Time // when Up last changed
+}
+
+// Bus is the contract of both the AMQP client and the in-process bus.
+// Every method is safe for concurrent use.
+type Bus interface {
+	// Publish hands m to the broker with routing key RoutingKey(m) and returns
+	// once the broker confirmed it. Send and Received are published mandatory.
+	// It waits through reconnects until ctx ends (ErrUnavailable), and returns
+	// ErrRefused when the broker nacks or returns the message.
+	Publish(ctx context.Context, m Message) error
+	// Consume delivers valid messages of q until ctx ends; the channel is
+	// closed then. It survives reconnects (redelivered messages may repeat).
+	Consume(ctx context.Context, q Queue) (<-chan *Delivery, error)
+	// Take waits for one delivery of q and stops consuming, so that no further
+	// message sits unacked in this process: rbd's way to take the next MO only
+	// when the modem is free.
+	Take(ctx context.Context, q Queue) (*Delivery, error)
+	// Depth returns the number of ready messages in q.
+	Depth(ctx context.Context, q Queue) (int, error)
+	// Health returns the current connection state.
+	Health() Health
+	// Close stops the bus; pending Publish calls return ErrUnavailable.
+	Close() error
+}

@@ -1,0 +1,375 @@
+// Package queue is the link between rbd and its clients: the AMQP topology of
+// architecture.md, the JSON (version 1) message bodies, publishing with
+// confirms, consuming with manual acks, reconnection, and an in-process bus
+// with the same contract for the embedded demo and fast tests.
+package queue
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Version is the body version this package writes and accepts.
+const Version = 1
+
+// Body types, carried in the AMQP `type` property and in routing keys.
+const (
+	TypeSend     = "send"
+	TypeCancel   = "cancel"
+	TypeReceived = "received"
+	TypeStatus   = "status"
+	TypeSignal   = "signal"
+)
+
+// MO states of architecture.md, in the order a message normally goes through them.
+const (
+	StateQueued    = "queued"
+	StateSubmitted = "submitted"
+	StateAccepted  = "accepted"
+	StateSending   = "sending"
+	StateRetrying  = "retrying"
+	StateSent      = "sent"
+	StateFailed    = "failed"
+	StateCancelled = "cancelled"
+	StateUnknown   = "unknown"
+)
+
+// Modem states carried by Signal.
+const (
+	ModemOK      = "ok"
+	ModemBusy    = "busy"
+	ModemOffline = "offline"
+)
+
+// DefaultStation is the station name of a single-modem setup.
+const DefaultStation = "default"
+
+// MaxMO is the largest MO payload of a 9602/9603; rbd re-checks against its modem's limit.
+const MaxMO = 340
+
+// ErrMalformed marks a body that is not valid JSON of a known type or fails validation.
+var ErrMalformed = errors.New("malformed message")
+
+// ErrVersion marks a body with a version this program does not understand.
+var ErrVersion = errors.New("unknown message version")
+
+// Header holds the fields common to every body.
+type Header struct {
+	V       int       `json:"v"`
+	ID      string    `json:"id"`
+	Station string    `json:"station"`
+	At      time.Time `json:"at"`
+}
+
+// Message is one of Send, Cancel, Received, Status or Signal.
+type Message interface {
+	// Type is the body type (TypeSend, ...).
+	Type() string
+	// Head returns the common fields.
+	Head() *Header
+	// Validate reports a body that must not be acted on.
+	Validate() error
+}
+
+// Send asks rbd to send an MO message. Exactly one of Text and Data is set.
+// For a Send, ID is the MO id (UUIDv7) made by the client that created it.
+type Send struct {
+	Header
+	Text      string     `json:"text,omitempty"`
+	Data      []byte     `json:"data,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// Cancel withdraws an MO message that has not started its session yet.
+type Cancel struct {
+	Header
+	// MOID is the id of the Send to withdraw.
+	MOID string `json:"mo_id"`
+}
+
+// Received is an MT message read from the modem. Its ID is MTID(imei, mtmsn).
+type Received struct {
+	Header
+	Data   []byte `json:"data"`
+	Text   string `json:"text,omitempty"`
+	MTMSN  int    `json:"mtmsn"`
+	Queued int    `json:"queued"`
+	IMEI   string `json:"imei,omitempty"`
+}
+
+// Status reports a state change of an MO message. Its ID is the MO id; the
+// AMQP message_id is StatusID(id, state, attempt).
+type Status struct {
+	Header
+	State         string     `json:"state"`
+	Attempt       int        `json:"attempt"`
+	MOMSN         *int       `json:"momsn,omitempty"`
+	SBDIX         []int      `json:"sbdix,omitempty"`
+	Reason        string     `json:"reason,omitempty"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	// Bytes is the payload size, so that a client can count credits without the Send.
+	Bytes int `json:"bytes,omitempty"`
+}
+
+// Signal reports the modem's signal, service and state.
+type Signal struct {
+	Header
+	Bars    int    `json:"bars"`
+	Service bool   `json:"service"`
+	Modem   string `json:"modem"`
+	IMEI    string `json:"imei,omitempty"`
+	Model   string `json:"model,omitempty"`
+	// Outbox is the number of MO messages rbd holds or the outbox queue has, when known (-1 unknown).
+	Outbox int `json:"outbox"`
+	// LastSession is the last SBDIX result in words, when there was one.
+	LastSession string `json:"last_session,omitempty"`
+}
+
+// Type implements Message.
+func (*Send) Type() string { return TypeSend }
+
+// Type implements Message.
+func (*Cancel) Type() string { return TypeCancel }
+
+// Type implements Message.
+func (*Received) Type() string { return TypeReceived }
+
+// Type implements Message.
+func (*Status) Type() string { return TypeStatus }
+
+// Type implements Message.
+func (*Signal) Type() string { return TypeSignal }
+
+// Head implements Message.
+func (h *Header) Head() *Header { return h }
+
+func (h *Header) validate() error {
+	if h.V != Version {
+		return fmt.Errorf("%w: v=%d", ErrVersion, h.V)
+	}
+	if h.ID == "" {
+		return fmt.Errorf("%w: no id", ErrMalformed)
+	}
+	if h.Station == "" || strings.ContainsAny(h.Station, ".#* ") {
+		return fmt.Errorf("%w: bad station %q", ErrMalformed, h.Station)
+	}
+	return nil
+}
+
+// Payload returns the bytes to send: Data, or Text as UTF-8.
+func (s *Send) Payload() []byte {
+	if s.Data != nil {
+		return s.Data
+	}
+	return []byte(s.Text)
+}
+
+// Validate implements Message.
+func (s *Send) Validate() error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	if s.Text != "" && s.Data != nil {
+		return fmt.Errorf("%w: both text and data", ErrMalformed)
+	}
+	n := len(s.Payload())
+	if n == 0 {
+		return fmt.Errorf("%w: empty message", ErrMalformed)
+	}
+	if n > MaxMO {
+		return fmt.Errorf("%w: %d bytes, over the %d-byte MO limit", ErrMalformed, n, MaxMO)
+	}
+	return nil
+}
+
+// Validate implements Message.
+func (c *Cancel) Validate() error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if c.MOID == "" {
+		return fmt.Errorf("%w: cancel without mo_id", ErrMalformed)
+	}
+	return nil
+}
+
+// Validate implements Message.
+func (r *Received) Validate() error {
+	if err := r.validate(); err != nil {
+		return err
+	}
+	if r.MTMSN < 0 || r.MTMSN > 65535 {
+		return fmt.Errorf("%w: mtmsn %d", ErrMalformed, r.MTMSN)
+	}
+	return nil
+}
+
+var knownStates = map[string]bool{
+	StateQueued: true, StateSubmitted: true, StateAccepted: true, StateSending: true,
+	StateRetrying: true, StateSent: true, StateFailed: true, StateCancelled: true, StateUnknown: true,
+}
+
+// Validate implements Message.
+func (s *Status) Validate() error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	if !knownStates[s.State] {
+		return fmt.Errorf("%w: unknown state %q", ErrMalformed, s.State)
+	}
+	return nil
+}
+
+// Validate implements Message.
+func (s *Signal) Validate() error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	if s.Bars < 0 || s.Bars > 5 {
+		return fmt.Errorf("%w: bars %d", ErrMalformed, s.Bars)
+	}
+	switch s.Modem {
+	case ModemOK, ModemBusy, ModemOffline:
+	default:
+		return fmt.Errorf("%w: modem state %q", ErrMalformed, s.Modem)
+	}
+	return nil
+}
+
+// New returns an empty body of the given type, or nil for an unknown type.
+func New(typ string) Message {
+	switch typ {
+	case TypeSend:
+		return &Send{}
+	case TypeCancel:
+		return &Cancel{}
+	case TypeReceived:
+		return &Received{}
+	case TypeStatus:
+		return &Status{}
+	case TypeSignal:
+		return &Signal{}
+	}
+	return nil
+}
+
+// Decode parses and validates a body of the given type (the AMQP `type`
+// property; when empty, the first word of the routing key is used by callers).
+// Errors wrap ErrMalformed or ErrVersion.
+func Decode(typ string, body []byte) (Message, error) {
+	m := New(typ)
+	if m == nil {
+		return nil, fmt.Errorf("%w: unknown type %q", ErrMalformed, typ)
+	}
+	var probe struct {
+		V *int `json:"v"`
+	}
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if probe.V == nil {
+		return nil, fmt.Errorf("%w: no version", ErrMalformed)
+	}
+	if *probe.V != Version {
+		return nil, fmt.Errorf("%w: v=%d", ErrVersion, *probe.V)
+	}
+	if err := json.Unmarshal(body, m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Encode validates m and returns its JSON body.
+func Encode(m Message) ([]byte, error) {
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", m.Type(), err)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", m.Type(), err)
+	}
+	return b, nil
+}
+
+// RoutingKey is "<type word>.<station>" for a body, as in architecture.md:
+// mo.<station>, cancel.<station>, mt.<station>, status.<station>, signal.<station>.
+func RoutingKey(m Message) string {
+	st := m.Head().Station
+	switch m.Type() {
+	case TypeSend:
+		return "mo." + st
+	case TypeReceived:
+		return "mt." + st
+	default:
+		return m.Type() + "." + st
+	}
+}
+
+// TypeOfKey returns the body type that a routing key carries, or "".
+func TypeOfKey(key string) string {
+	word, _, _ := strings.Cut(key, ".")
+	switch word {
+	case "mo":
+		return TypeSend
+	case "mt":
+		return TypeReceived
+	case TypeCancel, TypeStatus, TypeSignal:
+		return word
+	}
+	return ""
+}
+
+// MessageID is the AMQP message_id of a body: the id for send, cancel and
+// received, "<mo-id>:<state>:<attempt>" for status and a time-based one for signal.
+func MessageID(m Message) string {
+	switch v := m.(type) {
+	case *Status:
+		return StatusID(v.ID, v.State, v.Attempt)
+	case *Signal:
+		return fmt.Sprintf("signal:%s:%d", v.Station, v.At.UnixNano())
+	}
+	return m.Head().ID
+}
+
+// StatusID is the message_id of a status event.
+func StatusID(moID, state string, attempt int) string {
+	return fmt.Sprintf("%s:%s:%d", moID, state, attempt)
+}
+
+// MTID is the deterministic id of an MT message, so that a republish after a
+// crash is a recognisable duplicate.
+func MTID(imei string, mtmsn int) string {
+	return fmt.Sprintf("mt-%s-%05d", imei, mtmsn)
+}
+
+// TextOf returns b as text when it is valid UTF-8, else "".
+func TextOf(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return ""
+}
+
+// Credits is what Rock7 bills for a payload of n bytes: 1 per 50 bytes or part.
+func Credits(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	return (n + 49) / 50
+}
+
+// Final reports whether an MO state ends the message's life.
+func Final(state string) bool {
+	switch state {
+	case StateSent, StateFailed, StateCancelled, StateUnknown:
+		return true
+	}
+	return false
+}
