@@ -1,0 +1,147 @@
+// Package config finds the settings that rbd and rbtui share: the broker URL
+// and the station name. The URL never comes from the command line, where `ps`
+// would show its password: the environment (RB_AMQP_URL) beats the config file
+// ($XDG_CONFIG_HOME/rockblock-station/config, then /etc/rockblock-station/config),
+// which beats the default.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultAMQPURL is the broker of a station with a local RabbitMQ.
+const DefaultAMQPURL = "amqp://guest:guest@localhost:5672/"
+
+// DefaultStation is the station name of a single-modem setup.
+const DefaultStation = "default"
+
+// Config is the shared configuration.
+type Config struct {
+	AMQPURL string
+	Station string
+	// File is the config file that was read, or "" when none exists.
+	File string
+	// Extra holds the file's other keys, for the program that reads them.
+	Extra map[string]string
+}
+
+// Paths returns the config files looked at, in order of preference.
+func Paths() []string {
+	var ps []string
+	if p := os.Getenv("RB_CONFIG"); p != "" {
+		return []string{p}
+	}
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			dir = filepath.Join(home, ".config")
+		}
+	}
+	if dir != "" {
+		ps = append(ps, filepath.Join(dir, "rockblock-station", "config"))
+	}
+	return append(ps, "/etc/rockblock-station/config")
+}
+
+// Load reads the first config file that exists and applies the environment.
+// station, when not empty (a --station flag), beats both.
+func Load(station string) (Config, error) {
+	c := Config{AMQPURL: DefaultAMQPURL, Station: DefaultStation, Extra: map[string]string{}}
+	for _, p := range Paths() {
+		kv, err := ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return c, err
+		}
+		c.File = p
+		for k, v := range kv {
+			switch k {
+			case "amqp_url":
+				c.AMQPURL = v
+			case "station":
+				c.Station = v
+			default:
+				c.Extra[k] = v
+			}
+		}
+		break
+	}
+	if v := os.Getenv("RB_AMQP_URL"); v != "" {
+		c.AMQPURL = v
+	}
+	if v := os.Getenv("RB_STATION"); v != "" {
+		c.Station = v
+	}
+	if station != "" {
+		c.Station = station
+	}
+	if err := ValidStation(c.Station); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// ValidStation reports a station name that cannot be part of a routing key.
+func ValidStation(s string) error {
+	if s == "" {
+		return errors.New("station name is empty")
+	}
+	for _, r := range s {
+		ok := r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !ok {
+			return fmt.Errorf("station name %q: use letters, digits, '-' and '_' only", s)
+		}
+	}
+	return nil
+}
+
+// ReadFile parses a file of `key = value` lines; '#' starts a comment.
+func ReadFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	defer f.Close()
+	kv := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("config %s:%d: want key = value, got %q", path, n, line)
+		}
+		kv[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return kv, nil
+}
+
+// Redact hides the password of an AMQP URL for logs.
+func Redact(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return url
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return url
+	}
+	user, _, hasPass := strings.Cut(userinfo, ":")
+	if !hasPass {
+		return url
+	}
+	return scheme + "://" + user + ":***@" + host
+}
