@@ -1,0 +1,452 @@
+package sbd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.bug.st/serial"
+)
+
+// itemQueue bounds the lines waiting for the command side; when it is full
+// (nobody is asking) the oldest line is dropped.
+const itemQueue = 256
+
+// maxInfoLines bounds the information lines one command may collect.
+const maxInfoLines = 64
+
+// Modem is an Iridium SBD modem on a serial link. Its methods are safe for
+// concurrent use; commands run one at a time.
+type Modem struct {
+	port   io.ReadWriteCloser
+	opts   Options
+	log    *slog.Logger
+	limits Limits
+
+	sem   chan struct{} // held while a command runs
+	items chan item     // lines and SBDRB blocks from the reader
+
+	fmu sync.Mutex // guards fr (the reader feeds it, commands arm it)
+	fr  *framer
+
+	events     *eventQueue
+	readerDone chan struct{}
+	readErr    error // set before readerDone is closed
+	closing    chan struct{}
+	closeOnce  sync.Once
+	closeErr   error
+
+	// Guarded by sem.
+	desync  bool  // a command was abandoned: probe before the next one
+	stale   uint8 // bit i: probe i timed out since the last successful sync
+	timer   *time.Timer
+	timeout time.Duration
+	wbuf    []byte
+	info    []string
+	ident   Identity
+	echo    bool
+}
+
+// Open opens a serial port at baud (0 means 19200), 8N1 without flow
+// control, and returns a Modem on it. Call Init next.
+func Open(path string, baud int, opts Options) (*Modem, error) {
+	if baud == 0 {
+		baud = DefaultBaud
+	}
+	p, err := serial.Open(path, &serial.Mode{
+		BaudRate: baud,
+		DataBits: 8,
+		Parity:   serial.NoParity,
+		StopBits: serial.OneStopBit,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open serial port %s: %w", path, err)
+	}
+	return New(p, opts), nil
+}
+
+// New returns a Modem on an already open port and starts its reader
+// goroutine. The Modem owns the port from now on: Close closes it.
+func New(port io.ReadWriteCloser, opts Options) *Modem {
+	o := opts.withDefaults()
+	m := &Modem{
+		port:       port,
+		opts:       o,
+		log:        o.Logger,
+		limits:     LimitsFor(o.Model),
+		sem:        make(chan struct{}, 1),
+		items:      make(chan item, itemQueue),
+		events:     newEventQueue(),
+		readerDone: make(chan struct{}),
+		closing:    make(chan struct{}),
+		timer:      time.NewTimer(time.Hour),
+		wbuf:       make([]byte, 0, 64),
+		echo:       true,
+	}
+	m.timer.Stop()
+	m.fr = newFramer(m.deliver, m.urc)
+	go m.readLoop()
+	go m.events.run()
+	return m
+}
+
+// Events returns the channel of unsolicited events. It is buffered and the
+// reader never waits for it: when the consumer falls behind, the oldest
+// signal/service events are dropped, never rings or EventClosed. The channel
+// is closed after EventClosed (or after Close).
+func (m *Modem) Events() <-chan Event { return m.events.out }
+
+// Limits returns the payload limits of the configured model.
+func (m *Modem) Limits() Limits { return m.limits }
+
+// Close closes the port and stops the reader. Commands in progress fail with
+// ErrClosed.
+func (m *Modem) Close() error {
+	m.closeOnce.Do(func() {
+		close(m.closing)
+		if err := m.port.Close(); err != nil {
+			m.closeErr = fmt.Errorf("close modem port: %w", err)
+		}
+		select {
+		case <-m.readerDone:
+		case <-time.After(time.Second):
+			m.log.Warn("modem reader did not stop after the port was closed")
+		}
+		close(m.events.done)
+	})
+	return m.closeErr
+}
+
+// readLoop is the only reader of the port.
+func (m *Modem) readLoop() {
+	buf := make([]byte, 4096)
+	for {
+		n, err := m.port.Read(buf)
+		if n > 0 {
+			if m.log.Enabled(context.Background(), slog.LevelDebug) {
+				m.log.Debug("modem rx", "bytes", strconv.Quote(string(buf[:n])))
+			}
+			m.fmu.Lock()
+			m.fr.feed(buf[:n])
+			m.fmu.Unlock()
+		}
+		if err != nil {
+			select {
+			case <-m.closing:
+				err = ErrClosed
+			default:
+				if errors.Is(err, io.EOF) {
+					err = fmt.Errorf("%w: end of input", ErrClosed)
+				} else {
+					err = fmt.Errorf("%w: read: %w", ErrClosed, err)
+				}
+				m.log.Warn("modem port read failed", "err", err)
+			}
+			m.readErr = err
+			close(m.readerDone)
+			m.events.push(Event{Kind: EventClosed, Err: err, At: time.Now()})
+			m.events.finish()
+			return
+		}
+	}
+}
+
+// deliver hands an item to the command side without ever blocking.
+func (m *Modem) deliver(it item) {
+	select {
+	case m.items <- it:
+		return
+	default:
+	}
+	select {
+	case old := <-m.items:
+		m.log.Warn("modem output nobody asked for dropped", "line", old.line)
+	default:
+	}
+	select {
+	case m.items <- it:
+	default:
+	}
+}
+
+func (m *Modem) urc(line string, ev Event) {
+	ev.At = time.Now()
+	m.log.Debug("modem event", "kind", ev.Kind.String(), "value", ev.Value, "line", line)
+	if m.events.push(ev) {
+		m.log.Warn("event consumer too slow: oldest indicator event dropped")
+	}
+}
+
+// --- command engine ---
+
+func (m *Modem) acquire(ctx context.Context) error {
+	select {
+	case <-m.closing:
+		return ErrClosed
+	default:
+	}
+	select {
+	case m.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-m.closing:
+		return ErrClosed
+	}
+}
+
+func (m *Modem) release() { <-m.sem }
+
+// locked runs fn holding the command lock, after resynchronising if an
+// earlier command was abandoned.
+func (m *Modem) locked(ctx context.Context, fn func() error) error {
+	if err := m.acquire(ctx); err != nil {
+		return err
+	}
+	defer m.release()
+	if m.desync {
+		if err := m.resync(ctx); err != nil {
+			return err
+		}
+	}
+	return fn()
+}
+
+// drain discards output nobody waits for (late or unsolicited lines).
+func (m *Modem) drain() {
+	for {
+		select {
+		case it := <-m.items:
+			m.log.Debug("modem output discarded", "line", it.line, "binary", len(it.data))
+		default:
+			return
+		}
+	}
+}
+
+// send writes cmd and a CR.
+func (m *Modem) send(cmd string) error {
+	m.wbuf = append(m.wbuf[:0], cmd...)
+	m.wbuf = append(m.wbuf, '\r')
+	return m.write(cmd, m.wbuf)
+}
+
+func (m *Modem) write(cmd string, b []byte) error {
+	if m.log.Enabled(context.Background(), slog.LevelDebug) {
+		m.log.Debug("modem tx", "bytes", strconv.Quote(string(b)))
+	}
+	if _, err := m.port.Write(b); err != nil {
+		m.desync = true
+		select {
+		case <-m.readerDone:
+			return fmt.Errorf("%s: %w", cmd, m.readErr)
+		default:
+		}
+		return fmt.Errorf("%s: write to modem: %w", cmd, err)
+	}
+	return nil
+}
+
+// startTimer (re)starts the per-step timeout of the running command.
+func (m *Modem) startTimer(d time.Duration) {
+	m.timeout = d
+	m.timer.Reset(d)
+}
+
+// next waits for the next item of the running command. On timeout or
+// cancellation the command is abandoned and the link marked for resync.
+func (m *Modem) next(ctx context.Context, cmd string) (item, error) {
+	select {
+	case it := <-m.items:
+		return it, nil
+	default:
+	}
+	select {
+	case it := <-m.items:
+		return it, nil
+	case <-m.timer.C:
+		m.desync = true
+		return item{}, &TimeoutError{Command: cmd, After: m.timeout}
+	case <-ctx.Done():
+		m.timer.Stop()
+		m.desync = true
+		return item{}, fmt.Errorf("%s: %w", cmd, context.Cause(ctx))
+	case <-m.readerDone:
+		m.timer.Stop()
+		select {
+		case it := <-m.items:
+			return it, nil
+		default:
+		}
+		return item{}, fmt.Errorf("%s: %w", cmd, m.readErr)
+	}
+}
+
+// exec runs a plain command and returns its information lines (valid until
+// the next command), without the echo, up to the final OK.
+func (m *Modem) exec(ctx context.Context, cmd string, timeout time.Duration) ([]string, error) {
+	m.drain()
+	if err := m.send(cmd); err != nil {
+		return nil, err
+	}
+	m.startTimer(timeout)
+	defer m.timer.Stop()
+	info := m.info[:0]
+	for {
+		it, err := m.next(ctx, cmd)
+		if err != nil {
+			return nil, err
+		}
+		if it.kind != itemLine {
+			m.log.Warn("unexpected binary block from modem", "command", cmd, "bytes", len(it.data))
+			continue
+		}
+		switch {
+		case it.line == "OK":
+			m.info = info
+			return info, nil
+		case it.line == "ERROR":
+			return nil, &ModemError{Command: cmd, Response: "ERROR"}
+		case strings.EqualFold(it.line, cmd):
+			continue // echo
+		}
+		if len(info) >= maxInfoLines {
+			m.desync = true
+			return nil, &ModemError{Command: cmd, Response: "more than " + strconv.Itoa(maxInfoLines) + " lines without a final result"}
+		}
+		info = append(info, it.line)
+	}
+}
+
+// probe is a command whose answer can be recognised among late answers to
+// abandoned commands.
+type probe struct {
+	cmd   string
+	match func(m *Modem, line string) bool
+}
+
+var probes = [...]probe{
+	{"AT+CGSN", func(m *Modem, l string) bool {
+		if m.ident.IMEI != "" {
+			return l == m.ident.IMEI
+		}
+		return len(l) == 15 && allDigits(l)
+	}},
+	{"AT+CGMI", func(m *Modem, l string) bool {
+		return strings.EqualFold(l, cmp(m.ident.Manufacturer, "Iridium"))
+	}},
+	{"AT+CGMM", func(m *Modem, l string) bool {
+		return strings.EqualFold(l, cmp(m.ident.Model, "IRIDIUM 9600 Family SBD Transceiver"))
+	}},
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// resync brings the link back in step after an abandoned command: it sends a
+// probe whose answer line cannot be confused with the abandoned command's,
+// and discards everything until that line and the OK after it. The probe is
+// chosen among those that have not timed out themselves since the last sync.
+func (m *Modem) resync(ctx context.Context) error {
+	pi := -1
+	for i := range probes {
+		if m.stale&(1<<i) == 0 {
+			pi = i
+			break
+		}
+	}
+	if pi < 0 {
+		m.stale, pi = 0, 0
+	}
+	p := probes[pi]
+	m.log.Debug("resynchronising with the modem", "probe", p.cmd)
+	m.drain()
+	if err := m.send(p.cmd); err != nil {
+		return fmt.Errorf("resynchronise with the modem: %w", err)
+	}
+	m.startTimer(m.opts.CommandTimeout)
+	defer m.timer.Stop()
+	seen := false
+	for {
+		it, err := m.next(ctx, p.cmd)
+		if err != nil {
+			m.stale |= 1 << pi
+			var te *TimeoutError
+			if errors.As(err, &te) {
+				// Whatever the framer was in the middle of is not coming.
+				m.fmu.Lock()
+				m.fr.reset()
+				m.fmu.Unlock()
+			}
+			return fmt.Errorf("resynchronise with the modem: %w", err)
+		}
+		if it.kind != itemLine {
+			continue
+		}
+		switch {
+		case !seen && p.match(m, it.line):
+			seen = true
+		case seen && (it.line == "OK" || it.line == "ERROR"):
+			m.desync = false
+			m.stale = 0
+			m.fmu.Lock()
+			m.fr.disarm()
+			m.fmu.Unlock()
+			m.log.Debug("modem resynchronised")
+			return nil
+		}
+	}
+}
+
+func findLine(info []string, prefix string) (string, bool) {
+	for _, l := range info {
+		if _, ok := afterPrefix(l, prefix); ok {
+			return l, true
+		}
+	}
+	return "", false
+}
+
+// query runs cmd and parses the first information line starting with prefix.
+func query[T any](m *Modem, ctx context.Context, cmd, prefix string, timeout time.Duration, parse func(string) (T, error)) (T, error) {
+	var out T
+	err := m.locked(ctx, func() error {
+		info, err := m.exec(ctx, cmd, timeout)
+		if err != nil {
+			return err
+		}
+		line, ok := findLine(info, prefix)
+		if !ok {
+			return &ModemError{Command: cmd, Response: "no " + prefix + " line in " + strconv.Quote(strings.Join(info, " | "))}
+		}
+		v, err := parse(line)
+		if err != nil {
+			if errors.Is(err, ErrNoNetworkTime) {
+				return err
+			}
+			return &ModemError{Command: cmd, Response: line}
+		}
+		out = v
+		return nil
+	})
+	return out, err
+}
