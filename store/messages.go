@@ -1,0 +1,662 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+)
+
+// Directions of a message.
+const (
+	// DirMO is a message from the station to the satellite (mobile originated).
+	DirMO = "mo"
+	// DirMT is a message from the satellite to the station (mobile terminated).
+	DirMT = "mt"
+)
+
+// Message is one row of the history.
+type Message struct {
+	// ID is the MO id (UUIDv7 of its sender) or the MT id (queue.MTID).
+	ID string
+	// Direction is DirMO or DirMT.
+	Direction string
+	// Station is the station the message went through.
+	Station string
+	// Data is the payload; nil for an MO this client knows only from its
+	// statuses (sent by another client).
+	Data []byte
+	// Text is the payload as text; "" when Binary.
+	Text string
+	// Binary is true when the payload is not text (an MO sent as data, an MT
+	// that is not valid UTF-8, or an MO whose payload is unknown).
+	Binary bool
+	// Bytes is the payload size.
+	Bytes int
+	// State is the MO state (queue.State*) or StateReceived for MT.
+	State string
+	// CreatedAt is when the message was written (MO) or read from the modem (MT).
+	CreatedAt time.Time
+	// UpdatedAt is the time of the last state change.
+	UpdatedAt time.Time
+	// MOMSN is the modem's MO sequence number of a sent MO, when known.
+	MOMSN *int
+	// MTMSN is the gateway's sequence number of an MT.
+	MTMSN *int
+	// Attempts is the highest session attempt reported for an MO.
+	Attempts int
+	// LastReason is the reason given with the last state change, in words.
+	LastReason string
+	// Read is false for an MT the operator has not seen; MO rows are always read.
+	Read bool
+	// Credits is what the message cost: an MT when received, an MO once sent.
+	Credits int
+	// Queued is, for an MT, how many messages were still waiting at the gateway.
+	Queued int
+	// ExpiresAt is when an MO stops being worth sending, when set.
+	ExpiresAt *time.Time
+	// NextAttemptAt is when a retrying MO will try again, when known.
+	NextAttemptAt *time.Time
+	// SBDIX holds the raw numbers of the last SBDIX result reported for an MO.
+	SBDIX []int
+	// IMEI is the modem an MT came from, when known.
+	IMEI string
+
+	seq int64
+}
+
+// Cursor returns the position just after m in List order, for the next (older) page.
+func (m Message) Cursor() Cursor { return Cursor{At: m.CreatedAt, ID: m.ID} }
+
+// Send rebuilds the send body of an MO row, to publish it (again); nil for an
+// MT row or an MO whose payload this client does not have.
+func (m Message) Send() *queue.Send {
+	if m.Direction != DirMO || m.Data == nil {
+		return nil
+	}
+	s := &queue.Send{Header: queue.Header{V: queue.Version, ID: m.ID, Station: m.Station, At: m.CreatedAt}}
+	if m.Binary {
+		s.Data = m.Data
+	} else {
+		s.Text = m.Text
+	}
+	if m.ExpiresAt != nil {
+		t := *m.ExpiresAt
+		s.ExpiresAt = &t
+	}
+	return s
+}
+
+// StateChange is one recorded status of an MO message.
+type StateChange struct {
+	// StatusID is queue.StatusID of the event; it makes recording idempotent.
+	StatusID string
+	// State is the state reported.
+	State string
+	// Attempt is the session attempt the state belongs to (0 before any).
+	Attempt int
+	// Reason is the reason given, in words.
+	Reason string
+	// At is when the state was reached.
+	At time.Time
+	// MOMSN is the MO sequence number reported with it, if any.
+	MOMSN *int
+	// SBDIX holds the raw SBDIX numbers reported with it, if any.
+	SBDIX []int
+	// NextAttemptAt is when the next attempt is due (retrying), if given.
+	NextAttemptAt *time.Time
+	// Applied is false when the status arrived too late to change the
+	// message's state (for example a sending reported after sent).
+	Applied bool
+}
+
+const messageCols = `seq, id, direction, station, data, text, bytes, state, created_at, updated_at,
+	momsn, mtmsn, attempts, last_reason, read, credits, queued, expires_at, next_attempt_at, sbdix, imei`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanMessage(sc scanner) (Message, error) {
+	var (
+		m                                   Message
+		text, sbdix, imei                   sql.NullString
+		created, updated                    int64
+		momsn, mtmsn, queued, expires, next sql.NullInt64
+		read                                int64
+	)
+	err := sc.Scan(&m.seq, &m.ID, &m.Direction, &m.Station, &m.Data, &text, &m.Bytes, &m.State,
+		&created, &updated, &momsn, &mtmsn, &m.Attempts, &m.LastReason, &read, &m.Credits,
+		&queued, &expires, &next, &sbdix, &imei)
+	if err != nil {
+		return Message{}, err
+	}
+	m.Text, m.Binary = text.String, !text.Valid
+	m.CreatedAt, m.UpdatedAt = fromMS(created), fromMS(updated)
+	m.MOMSN, m.MTMSN = intPtr(momsn), intPtr(mtmsn)
+	m.Read = read != 0
+	m.Queued = int(queued.Int64)
+	m.ExpiresAt, m.NextAttemptAt = timePtr(expires), timePtr(next)
+	m.SBDIX = parseInts(sbdix.String)
+	m.IMEI = imei.String
+	return m, nil
+}
+
+func intPtr(v sql.NullInt64) *int {
+	if !v.Valid {
+		return nil
+	}
+	i := int(v.Int64)
+	return &i
+}
+
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMS(v.Int64)
+	return &t
+}
+
+func nullInt(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return int64(*p)
+}
+
+func nullTime(p *time.Time) any {
+	if p == nil || p.IsZero() {
+		return nil
+	}
+	return ms(*p)
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func formatInts(v []int) any {
+	if len(v) == 0 {
+		return nil
+	}
+	parts := make([]string, len(v))
+	for i, n := range v {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseInts(s string) []int {
+	if s == "" {
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	out := make([]int, 0, len(parts))
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil // not ours: show nothing rather than half
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func (s *Store) at(t time.Time) int64 {
+	if t.IsZero() {
+		return ms(s.opts.Now())
+	}
+	return ms(t)
+}
+
+// InsertMT records a received MT message. It is idempotent on the id:
+// inserted is false when the message was already there (a republish).
+func (s *Store) InsertMT(ctx context.Context, r *queue.Received) (inserted bool, err error) {
+	if r == nil {
+		return false, errors.New("store insert mt: nil message")
+	}
+	if err := r.Validate(); err != nil {
+		return false, fmt.Errorf("store insert mt %s: %w", r.ID, err)
+	}
+	var text any
+	switch {
+	case r.Text != "":
+		text = r.Text
+	case utf8.Valid(r.Data):
+		text = string(r.Data)
+	}
+	data := r.Data
+	if data == nil {
+		data = []byte{}
+	}
+	at := s.at(r.At)
+	err = s.tx(ctx, "insert mt "+r.ID, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO messages
+			(id, direction, station, data, text, bytes, state, created_at, updated_at, mtmsn,
+			 read, credits, billed_at, queued, imei)
+			VALUES (?, 'mt', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`,
+			r.ID, r.Station, data, text, len(data), StateReceived, at, at, r.MTMSN,
+			queue.Credits(len(data)), at, r.Queued, nullString(r.IMEI))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		inserted = n == 1
+		return err
+	})
+	return inserted, err
+}
+
+// InsertMO records an MO message written by this client, in state queued
+// (not yet handed to the broker) or submitted. It is idempotent on the id:
+// inserted is false when the row was already there. A row known only from
+// statuses (see ApplyStatus) gets its payload filled in.
+func (s *Store) InsertMO(ctx context.Context, m *queue.Send, state string) (inserted bool, err error) {
+	if m == nil {
+		return false, errors.New("store insert mo: nil message")
+	}
+	if state != queue.StateQueued && state != queue.StateSubmitted {
+		return false, fmt.Errorf("store insert mo %s: initial state %q, want %q or %q", m.ID, state, queue.StateQueued, queue.StateSubmitted)
+	}
+	if err := m.Validate(); err != nil {
+		return false, fmt.Errorf("store insert mo %s: %w", m.ID, err)
+	}
+	var text any
+	if m.Data == nil {
+		text = m.Text
+	}
+	data := m.Payload()
+	at := s.at(m.At)
+	err = s.tx(ctx, "insert mo "+m.ID, func(tx *sql.Tx) error {
+		var dir string
+		var stub bool
+		err := tx.QueryRowContext(ctx, "SELECT direction, data IS NULL FROM messages WHERE id = ?", m.ID).Scan(&dir, &stub)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case dir != DirMO:
+			return fmt.Errorf("id %s belongs to an MT message", m.ID)
+		case stub:
+			_, err := tx.ExecContext(ctx, "UPDATE messages SET data = ?, text = ?, bytes = ?, expires_at = ? WHERE id = ?",
+				data, text, len(data), nullTime(m.ExpiresAt), m.ID)
+			return err
+		default:
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO messages
+			(id, direction, station, data, text, bytes, state, created_at, updated_at, read, expires_at)
+			VALUES (?, 'mo', ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+			m.ID, m.Station, data, text, len(data), state, at, at, nullTime(m.ExpiresAt)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO message_states (status_id, message_id, state, attempt, at)
+			VALUES (?, ?, ?, 0, ?) ON CONFLICT (status_id) DO NOTHING`,
+			queue.StatusID(m.ID, state, 0), m.ID, state, at); err != nil {
+			return err
+		}
+		inserted = true
+		return nil
+	})
+	return inserted, err
+}
+
+// ApplyStatus records a status of an MO message: the event goes to the
+// message's state history once (by queue.StatusID; a repeat is ignored), and
+// the message's state moves when Supersedes says so. changed reports whether
+// the message row changed. A status for an MO this client never saw (another
+// client sent it) creates a row from what the status says, without payload.
+func (s *Store) ApplyStatus(ctx context.Context, st *queue.Status) (changed bool, err error) {
+	if st == nil {
+		return false, errors.New("store apply status: nil status")
+	}
+	if err := st.Validate(); err != nil {
+		return false, fmt.Errorf("store apply status %s: %w", st.ID, err)
+	}
+	err = s.tx(ctx, "apply status "+queue.StatusID(st.ID, st.State, st.Attempt), func(tx *sql.Tx) error {
+		changed, err = s.applyStatus(ctx, tx, st, true)
+		return err
+	})
+	return changed, err
+}
+
+// MarkSubmitted moves a queued MO to submitted (the broker confirmed its
+// publish). changed is false when it was already further along.
+func (s *Store) MarkSubmitted(ctx context.Context, id string) (changed bool, err error) {
+	st := &queue.Status{Header: queue.Header{V: queue.Version, ID: id, At: s.opts.Now()}, State: queue.StateSubmitted}
+	err = s.tx(ctx, "mark submitted "+id, func(tx *sql.Tx) error {
+		changed, err = s.applyStatus(ctx, tx, st, false)
+		return err
+	})
+	return changed, err
+}
+
+func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *queue.Status, stub bool) (bool, error) {
+	at := s.at(st.At)
+	var (
+		dir, cur       string
+		attempts, size int
+	)
+	err := tx.QueryRowContext(ctx, "SELECT direction, state, attempts, bytes FROM messages WHERE id = ?", st.ID).
+		Scan(&dir, &cur, &attempts, &size)
+	exists := true
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if !stub {
+			return false, fmt.Errorf("%w: %s", ErrNotFound, st.ID)
+		}
+		exists = false
+	case err != nil:
+		return false, err
+	case dir != DirMO:
+		return false, fmt.Errorf("status for %s, which is an MT message", st.ID)
+	}
+	if !exists {
+		size = st.Bytes
+		var credits int
+		var billed any
+		if st.State == queue.StateSent {
+			credits, billed = queue.Credits(size), at
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO messages
+			(id, direction, station, data, text, bytes, state, created_at, updated_at, momsn, attempts,
+			 last_reason, read, credits, billed_at, next_attempt_at, sbdix)
+			VALUES (?, 'mo', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
+			st.ID, st.Station, size, st.State, at, at, nullInt(st.MOMSN), st.Attempt, st.Reason,
+			credits, billed, nullTime(st.NextAttemptAt), formatInts(st.SBDIX)); err != nil {
+			return false, err
+		}
+	}
+	apply := !exists || Supersedes(cur, attempts, st.State, st.Attempt)
+	res, err := tx.ExecContext(ctx, `INSERT INTO message_states
+		(status_id, message_id, state, attempt, reason, at, momsn, sbdix, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (status_id) DO NOTHING`,
+		queue.StatusID(st.ID, st.State, st.Attempt), st.ID, st.State, st.Attempt, st.Reason, at,
+		nullInt(st.MOMSN), formatInts(st.SBDIX), nullTime(st.NextAttemptAt))
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err // a repeat: its effect, if any, is already there
+	}
+	if !exists {
+		return true, nil
+	}
+	if !apply {
+		return false, nil
+	}
+	if size == 0 {
+		size = st.Bytes
+	}
+	q := `UPDATE messages SET state = ?, attempts = max(attempts, ?), last_reason = ?,
+		momsn = coalesce(?, momsn), sbdix = coalesce(?, sbdix), next_attempt_at = ?, updated_at = ?, bytes = ?`
+	args := []any{st.State, st.Attempt, st.Reason, nullInt(st.MOMSN), formatInts(st.SBDIX),
+		nullTime(st.NextAttemptAt), at, size}
+	if st.State == queue.StateSent {
+		q += ", credits = ?, billed_at = ?"
+		args = append(args, queue.Credits(size), at)
+	}
+	args = append(args, st.ID)
+	if _, err := tx.ExecContext(ctx, q+" WHERE id = ?", args...); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Queued returns the MO rows still queued (written but never confirmed by the
+// broker), oldest first, to publish when the broker is reachable.
+func (s *Store) Queued(ctx context.Context) ([]Message, error) {
+	return s.query(ctx, "queued", `SELECT `+messageCols+` FROM messages
+		WHERE direction = 'mo' AND state IN `+openStatesSQL+` AND state = 'queued'
+		ORDER BY created_at, id`)
+}
+
+// MarkRead marks one message read; changed is false when it was already read
+// or does not exist.
+func (s *Store) MarkRead(ctx context.Context, id string) (changed bool, err error) {
+	err = s.tx(ctx, "mark read "+id, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE messages SET read = 1 WHERE id = ? AND read = 0", id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		changed = n > 0
+		return err
+	})
+	return changed, err
+}
+
+// MarkAllRead marks every message read and returns how many were unread.
+func (s *Store) MarkAllRead(ctx context.Context) (n int64, err error) {
+	err = s.tx(ctx, "mark all read", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE messages SET read = 1 WHERE read = 0")
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// Delete removes a message, its state history and its index entry; deleted
+// is false when there was no such message.
+func (s *Store) Delete(ctx context.Context, id string) (deleted bool, err error) {
+	err = s.tx(ctx, "delete "+id, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM messages WHERE id = ?", id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		deleted = n > 0
+		return err
+	})
+	return deleted, err
+}
+
+// Cursor is a position in the history, newest first: the creation time and
+// id of the last message of the previous page. The zero Cursor is the newest end.
+type Cursor struct {
+	At time.Time
+	ID string
+}
+
+// IsZero reports whether c is the newest end of the history.
+func (c Cursor) IsZero() bool { return c.At.IsZero() && c.ID == "" }
+
+// Page asks for up to Limit messages older than Before, newest first.
+type Page struct {
+	// Before is where the page starts (exclusive); zero for the newest messages.
+	Before Cursor
+	// Limit is the page size (default 50, at most 1000).
+	Limit int
+}
+
+func limit(n, def, max int) int {
+	if n <= 0 {
+		return def
+	}
+	return min(n, max)
+}
+
+// List returns a page of messages, newest first (by creation time, then id).
+// It costs the same for any page: a keyset range over an index.
+func (s *Store) List(ctx context.Context, p Page) ([]Message, error) {
+	n := limit(p.Limit, 50, 1000)
+	if p.Before.IsZero() {
+		return s.query(ctx, "list", `SELECT `+messageCols+` FROM messages
+			ORDER BY created_at DESC, id DESC LIMIT ?`, n)
+	}
+	return s.query(ctx, "list", `SELECT `+messageCols+` FROM messages
+		WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`,
+		ms(p.Before.At), p.Before.ID, n)
+}
+
+func (s *Store) query(ctx context.Context, op, q string, args ...any) ([]Message, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrap(s.path, op, err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, wrap(s.path, op, err)
+		}
+		out = append(out, m)
+	}
+	return out, wrap(s.path, op, rows.Err())
+}
+
+// Get returns one message and its state history (oldest first). A missing
+// message is an error wrapping ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (Message, []StateChange, error) {
+	op := "get " + id
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return Message{}, nil, wrap(s.path, op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	m, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, nil, fmt.Errorf("store %s: %w", op, ErrNotFound)
+	}
+	if err != nil {
+		return Message{}, nil, wrap(s.path, op, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT status_id, state, attempt, reason, at, momsn, sbdix, next_attempt_at
+		FROM message_states WHERE message_id = ? ORDER BY at, rowid`, id)
+	if err != nil {
+		return Message{}, nil, wrap(s.path, op, err)
+	}
+	defer rows.Close()
+	var hist []StateChange
+	for rows.Next() {
+		var (
+			c           StateChange
+			at          int64
+			momsn, next sql.NullInt64
+			sbdix       sql.NullString
+		)
+		if err := rows.Scan(&c.StatusID, &c.State, &c.Attempt, &c.Reason, &at, &momsn, &sbdix, &next); err != nil {
+			return Message{}, nil, wrap(s.path, op, err)
+		}
+		c.At, c.MOMSN, c.SBDIX, c.NextAttemptAt = fromMS(at), intPtr(momsn), parseInts(sbdix.String), timePtr(next)
+		hist = append(hist, c)
+	}
+	if err := rows.Err(); err != nil {
+		return Message{}, nil, wrap(s.path, op, err)
+	}
+	markApplied(m, hist)
+	return m, hist, nil
+}
+
+// markApplied replays the history through Supersedes in arrival order to say
+// which events moved the state.
+func markApplied(m Message, hist []StateChange) {
+	if m.Direction != DirMO {
+		return
+	}
+	cur, attempt := "", 0
+	for i := range hist {
+		c := &hist[i]
+		if cur == "" || Supersedes(cur, attempt, c.State, c.Attempt) {
+			c.Applied = true
+			cur, attempt = c.State, max(attempt, c.Attempt)
+		}
+	}
+}
+
+// Counts are the numbers the header shows.
+type Counts struct {
+	// Unread is the number of unread messages (MT).
+	Unread int
+	// Outbox is the number of MO messages not in a final state.
+	Outbox int
+	// Queued is the part of Outbox this client has not handed to the broker yet.
+	Queued int
+}
+
+// Counts returns the unread and outbox counts, from partial indexes.
+func (s *Store) Counts(ctx context.Context) (Counts, error) {
+	var c Counts
+	err := s.r.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM messages WHERE read = 0),
+		(SELECT count(*) FROM messages WHERE direction = 'mo' AND state IN `+openStatesSQL+`),
+		(SELECT count(*) FROM messages WHERE direction = 'mo' AND state IN `+openStatesSQL+` AND state = 'queued')`).
+		Scan(&c.Unread, &c.Outbox, &c.Queued)
+	return c, wrap(s.path, "counts", err)
+}
+
+// CreditsSince returns the credits spent since t: MT messages received and
+// MO messages sent from t on.
+func (s *Store) CreditsSince(ctx context.Context, t time.Time) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx,
+		"SELECT coalesce(sum(credits), 0) FROM messages WHERE billed_at IS NOT NULL AND billed_at >= ?", ms(t)).Scan(&n)
+	return n, wrap(s.path, "credits", err)
+}
+
+// Filter selects messages for History.
+type Filter struct {
+	// Since and Until bound the creation time (Since inclusive, Until
+	// exclusive); zero means unbounded.
+	Since, Until time.Time
+	// Direction is DirMO, DirMT or "" for both.
+	Direction string
+	// Limit stops after that many messages; 0 means no limit.
+	Limit int
+}
+
+// History calls fn for each message matching f, oldest first, streaming
+// (rbtui history prints 100 000 messages without holding them). fn must not
+// call the Store; an error from fn stops the walk and is returned.
+func (s *Store) History(ctx context.Context, f Filter, fn func(Message) error) error {
+	q := `SELECT ` + messageCols + ` FROM messages WHERE created_at >= ? AND created_at < ?`
+	since, until := int64(-1<<63), int64(1<<63-1)
+	if !f.Since.IsZero() {
+		since = ms(f.Since)
+	}
+	if !f.Until.IsZero() {
+		until = ms(f.Until)
+	}
+	args := []any{since, until}
+	switch f.Direction {
+	case "":
+	case DirMO, DirMT:
+		q += " AND direction = ?"
+		args = append(args, f.Direction)
+	default:
+		return fmt.Errorf("store history: direction %q, want %q, %q or empty", f.Direction, DirMO, DirMT)
+	}
+	q += " ORDER BY created_at, id"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return wrap(s.path, "history", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return wrap(s.path, "history", err)
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return wrap(s.path, "history", rows.Err())
+}

@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// applicationID marks the file as ours in its header ("RBKS"), so that a
+// path pointing at another program's database is refused rather than altered.
+const applicationID = 0x52424B53
+
+// migrations are the schema steps in order; the database's PRAGMA
+// user_version is the number of steps applied. A step is never edited once
+// released: a change of schema is a new step at the end.
+var migrations = []string{
+	// 1: messages, their state history, key/values.
+	`
+CREATE TABLE messages (
+	seq             INTEGER PRIMARY KEY,            -- stable rowid for the FTS index
+	id              TEXT NOT NULL UNIQUE,           -- MO: UUIDv7 of the sender; MT: queue.MTID
+	direction       TEXT NOT NULL CHECK (direction IN ('mo', 'mt')),
+	station         TEXT NOT NULL,
+	data            BLOB,                           -- NULL for an MO known only from its statuses
+	text            TEXT,                           -- NULL when binary (or unknown)
+	bytes           INTEGER NOT NULL DEFAULT 0,     -- payload size
+	state           TEXT NOT NULL,                  -- MO state, 'received' for MT
+	created_at      INTEGER NOT NULL,               -- unix ms
+	updated_at      INTEGER NOT NULL,               -- unix ms
+	momsn           INTEGER,
+	mtmsn           INTEGER,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	last_reason     TEXT NOT NULL DEFAULT '',
+	read            INTEGER NOT NULL DEFAULT 0,
+	credits         INTEGER NOT NULL DEFAULT 0,
+	billed_at       INTEGER,                        -- unix ms the credits were spent
+	queued          INTEGER,                        -- MT: messages still waiting at the gateway
+	expires_at      INTEGER,
+	next_attempt_at INTEGER,
+	sbdix           TEXT,                           -- raw SBDIX numbers, comma separated
+	imei            TEXT
+);
+CREATE INDEX messages_created ON messages (created_at, id);
+CREATE INDEX messages_unread ON messages (created_at) WHERE read = 0;
+CREATE INDEX messages_open ON messages (created_at)
+	WHERE direction = 'mo' AND state IN ('queued', 'submitted', 'accepted', 'sending', 'retrying');
+CREATE INDEX messages_billed ON messages (billed_at) WHERE billed_at IS NOT NULL;
+
+CREATE TABLE message_states (
+	status_id       TEXT PRIMARY KEY,               -- queue.StatusID: <mo-id>:<state>:<attempt>
+	message_id      TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+	state           TEXT NOT NULL,
+	attempt         INTEGER NOT NULL,
+	reason          TEXT NOT NULL DEFAULT '',
+	at              INTEGER NOT NULL,
+	momsn           INTEGER,
+	sbdix           TEXT,
+	next_attempt_at INTEGER
+);
+CREATE INDEX message_states_message ON message_states (message_id, at);
+
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) WITHOUT ROWID;
+`,
+	// 2: full-text index over message text, kept in sync by triggers, filled
+	// from the rows already there.
+	`
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+	text, content = 'messages', content_rowid = 'seq', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.text IS NOT NULL BEGIN
+	INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.text IS NOT NULL BEGIN
+	INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+END;
+-- One trigger so that the old tokens go before the new ones come.
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages
+	WHEN old.text IS NOT new.text BEGIN
+	INSERT INTO messages_fts (messages_fts, rowid, text)
+		SELECT 'delete', old.seq, old.text WHERE old.text IS NOT NULL;
+	INSERT INTO messages_fts (rowid, text)
+		SELECT new.seq, new.text WHERE new.text IS NOT NULL;
+END;
+INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+`,
+	// 3: signal readings: a row per change, or per interval while nothing changes.
+	`
+CREATE TABLE signal_readings (
+	id           INTEGER PRIMARY KEY,
+	at           INTEGER NOT NULL,                  -- unix ms of the first report of this reading
+	seen_at      INTEGER NOT NULL,                  -- unix ms of the last report that confirmed it
+	bars         INTEGER NOT NULL,
+	service      INTEGER NOT NULL,
+	modem        TEXT NOT NULL,
+	outbox       INTEGER NOT NULL DEFAULT -1,
+	last_session TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX signal_readings_at ON signal_readings (at);
+`,
+}
+
+// SchemaVersion is the schema version this program writes.
+var SchemaVersion = len(migrations)
+
+// migrate brings the database to the latest version, one step at a time,
+// each in its own immediate transaction, so that two processes opening a
+// new file at once apply each step exactly once.
+func migrate(ctx context.Context, db *sql.DB, target int) error {
+	for {
+		done, err := migrateStep(ctx, db, target)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+func migrateStep(ctx context.Context, db *sql.DB, target int) (done bool, err error) {
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE through the writer's DSN
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	v, err := checkVersion(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	if v >= target {
+		return true, tx.Commit()
+	}
+	if v == 0 {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+			return false, fmt.Errorf("set application id: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+		return false, fmt.Errorf("migrate to version %d: %w", v+1, err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		return false, fmt.Errorf("set version %d: %w", v+1, err)
+	}
+	return false, tx.Commit()
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// checkVersion reads the schema version and refuses files that are not ours
+// or are newer than this program.
+func checkVersion(ctx context.Context, q querier) (int, error) {
+	var v, app int
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err != nil {
+		return 0, fmt.Errorf("read application id: %w", err)
+	}
+	if app != 0 && app != applicationID {
+		return 0, fmt.Errorf("%w: application id %#x", ErrForeign, app)
+	}
+	if v == 0 {
+		var n int
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+			return 0, fmt.Errorf("read schema: %w", err)
+		}
+		if n > 0 {
+			return 0, fmt.Errorf("%w: it already holds %d tables or indexes", ErrForeign, n)
+		}
+	}
+	if v > len(migrations) {
+		return 0, fmt.Errorf("%w: version %d, this program knows up to %d", ErrNewerSchema, v, len(migrations))
+	}
+	return v, nil
+}

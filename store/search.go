@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"unicode"
+)
+
+// maxTerms bounds the words of a search; more add nothing but cost.
+const maxTerms = 16
+
+// ftsQuery turns what the operator typed into an FTS5 query that cannot be a
+// syntax error: each word becomes a quoted string (FTS5 operators, column
+// filters, '*', '-', '^', NEAR, parentheses lose their meaning) with a prefix
+// star, so "hel wor" finds "hello world"; the words must all match. Words
+// without a letter or digit index nothing and are dropped. It returns "" when
+// nothing is left to search for.
+func ftsQuery(q string) string {
+	q = strings.ToValidUTF8(q, " ")
+	var terms []string
+	for _, w := range strings.FieldsFunc(q, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		if !strings.ContainsFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) {
+			continue
+		}
+		terms = append(terms, `"`+strings.ReplaceAll(w, `"`, `""`)+`"*`)
+		if len(terms) == maxTerms {
+			break
+		}
+	}
+	return strings.Join(terms, " ")
+}
+
+// Search returns up to limit messages (default 50, at most 1000) whose text
+// matches every word of query as a word prefix, case and accents ignored,
+// most recently stored first. Any input is safe: it is never FTS5 syntax. An
+// empty query, or one with no letters or digits, finds nothing.
+func (s *Store) Search(ctx context.Context, query string, limit_ int) ([]Message, error) {
+	match := ftsQuery(query)
+	if match == "" {
+		return nil, nil
+	}
+	n := limit(limit_, 50, 1000)
+	return s.query(ctx, "search", `SELECT `+messageCols+` FROM messages WHERE seq IN (
+			SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
+		ORDER BY seq DESC`, match, n)
+}

@@ -1,0 +1,303 @@
+// Package store is the SQLite history of a station: messages (MO and MT)
+// with their delivery states, the state history of each MO, signal readings,
+// a full-text index, and the client id of this installation.
+//
+// One file per station per user (DefaultPath) is shared by every rbtui
+// process of that user: it runs in WAL mode so readers never block the writer,
+// and every write is a short immediate transaction that waits (busy timeout)
+// for another process's write to finish. Only the archivist and the composing
+// client write.
+//
+// All times are stored as unix milliseconds in UTC.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options tune Open. The zero value is what rbtui uses.
+type Options struct {
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+	// ReadOnly opens the file for reading only (rbtui signal, rbtui history):
+	// no migration, no write; the file must exist and be at the current schema.
+	ReadOnly bool
+	// BusyTimeout is how long a statement waits for another process's lock
+	// (default 5 s).
+	BusyTimeout time.Duration
+	// Readers bounds the read connection pool (default 4).
+	Readers int
+	// SignalInterval is the longest time a steady signal goes without a new
+	// stored reading (default 1 minute); changes are always stored.
+	SignalInterval time.Duration
+	// SignalRetention is how long readings are kept (default 7 days).
+	SignalRetention time.Duration
+	// Now is the clock (default time.Now); tests set it.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	if o.Readers <= 0 {
+		o.Readers = 4
+	}
+	if o.SignalInterval <= 0 {
+		o.SignalInterval = time.Minute
+	}
+	if o.SignalRetention <= 0 {
+		o.SignalRetention = 7 * 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Store is an open history file. Its methods are safe for concurrent use.
+type Store struct {
+	path     string
+	opts     Options
+	log      *slog.Logger
+	w        *sql.DB // one connection, immediate transactions; nil when read-only
+	r        *sql.DB // the read pool
+	clientID string
+}
+
+// DefaultPath is the history file of a station:
+// $XDG_DATA_HOME/rockblock-station/<station>.db, or
+// ~/.local/share/rockblock-station/<station>.db when XDG_DATA_HOME is unset.
+// An empty station is queue.DefaultStation; characters other than letters,
+// digits, '-' and '_' become '_'.
+func DefaultPath(station string) string {
+	base := os.Getenv("XDG_DATA_HOME")
+	if base == "" || !filepath.IsAbs(base) { // the XDG spec says to ignore relative paths
+		home, err := os.UserHomeDir()
+		if err != nil || home == "" {
+			home = os.TempDir()
+		}
+		base = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(base, "rockblock-station", safeName(station)+".db")
+}
+
+func safeName(s string) string {
+	if s == "" {
+		return "default"
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// dsn builds a file: URI (so that any byte of the path survives, and SQLite's
+// mode parameter works) with the pragmas every pooled connection must get.
+func dsn(path string, pragmas []string, params ...string) string {
+	q := make([]string, 0, len(pragmas)+len(params))
+	for _, p := range pragmas {
+		q = append(q, "_pragma="+url.QueryEscape(p))
+	}
+	q = append(q, params...)
+	u := url.URL{Scheme: "file", Path: path, RawQuery: strings.Join(q, "&")}
+	if !strings.HasPrefix(path, "/") { // Windows drive letters
+		u.Path = "/" + filepath.ToSlash(path)
+	}
+	return u.String()
+}
+
+// Open opens (creating it and its directories when needed) the history file
+// at path and brings its schema to the current version. A damaged, locked,
+// read-only or full file gives an *Error that names the file and a way out.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	opts.defaults()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store open %s: %w", path, err)
+	}
+	s := &Store{path: abs, opts: opts, log: opts.Logger}
+	if err := s.open(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context) error {
+	busy := fmt.Sprintf("busy_timeout(%d)", s.opts.BusyTimeout.Milliseconds())
+	if s.opts.ReadOnly {
+		if _, err := os.Stat(s.path); err != nil {
+			return &Error{Path: s.path, Op: "open", Kind: ErrCantOpen, Err: err,
+				Hint: "no history yet: run rbtui once to create it"}
+		}
+	} else {
+		dir := filepath.Dir(s.path)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return &Error{Path: s.path, Op: "open", Kind: ErrReadOnly, Err: err,
+				Hint: "cannot create the directory: check permissions of " + dir + " or choose another path"}
+		}
+		w, err := sql.Open("sqlite", dsn(s.path,
+			[]string{busy, "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"},
+			"_txlock=immediate"))
+		if err != nil {
+			return wrap(s.path, "open", err)
+		}
+		w.SetMaxOpenConns(1) // one writer per process; others wait in the pool, not on the file lock
+		w.SetConnMaxIdleTime(0)
+		s.w = w
+		if err := migrate(ctx, w, len(migrations)); err != nil {
+			return s.openError(err)
+		}
+		if err := s.ensureClientID(ctx); err != nil {
+			return s.openError(err)
+		}
+	}
+	params := []string{}
+	if s.opts.ReadOnly {
+		params = append(params, "mode=ro")
+	}
+	r, err := sql.Open("sqlite", dsn(s.path, []string{busy, "foreign_keys(1)", "query_only(1)"}, params...))
+	if err != nil {
+		return wrap(s.path, "open", err)
+	}
+	r.SetMaxOpenConns(s.opts.Readers)
+	r.SetMaxIdleConns(s.opts.Readers)
+	s.r = r
+	v, err := checkVersion(ctx, r)
+	if err != nil {
+		return s.openError(err)
+	}
+	if v < len(migrations) {
+		return &Error{Path: s.path, Op: "open", Kind: ErrNewerSchema,
+			Err:  fmt.Errorf("schema version %d, this program needs %d", v, len(migrations)),
+			Hint: "the file is older than this program: open it once with rbtui (not read-only) to upgrade it"}
+	}
+	if err := r.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'client_id'").Scan(&s.clientID); err != nil {
+		return s.openError(fmt.Errorf("read client id: %w", err))
+	}
+	s.log.Debug("store open", "path", s.path, "version", v, "read_only", s.opts.ReadOnly)
+	return nil
+}
+
+func (s *Store) openError(err error) error {
+	switch {
+	case errors.Is(err, ErrNewerSchema):
+		return &Error{Path: s.path, Op: "open", Kind: ErrNewerSchema, Err: err,
+			Hint: "written by a newer rbtui: upgrade rbtui, or use another file"}
+	case errors.Is(err, ErrForeign):
+		return &Error{Path: s.path, Op: "open", Kind: ErrForeign, Err: err,
+			Hint: "this file belongs to another program: choose another path"}
+	}
+	return wrap(s.path, "open", err)
+}
+
+func (s *Store) ensureClientID(ctx context.Context) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("make client id: %w", err)
+	}
+	_, err = s.w.ExecContext(ctx,
+		"INSERT INTO meta (key, value) VALUES ('client_id', ?) ON CONFLICT (key) DO NOTHING", id.String())
+	if err != nil {
+		return fmt.Errorf("store client id: %w", err)
+	}
+	return nil
+}
+
+// Path is the absolute path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// ClientID is this installation's client id (a UUIDv7 made when the file was
+// created and kept for ever); it names the client's durable inbox queue.
+func (s *Store) ClientID() string { return s.clientID }
+
+// Close closes the file. It is safe to call more than once.
+func (s *Store) Close() error {
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+		s.r = nil
+	}
+	if s.w != nil {
+		// Let SQLite keep the query planner's statistics fresh; cheap when there is nothing to do.
+		if _, err := s.w.Exec("PRAGMA analysis_limit = 1000; PRAGMA optimize"); err != nil {
+			s.log.Debug("store optimize", "err", err)
+		}
+		errs = append(errs, s.w.Close())
+		s.w = nil
+	}
+	return wrap(s.path, "close", errors.Join(errs...))
+}
+
+// writer returns the write pool or an error for a read-only store.
+func (s *Store) writer(op string) (*sql.DB, error) {
+	if s.w == nil {
+		return nil, &Error{Path: s.path, Op: op, Kind: ErrReadOnly, Err: errors.New("store opened read-only"),
+			Hint: "open the store without Options.ReadOnly to write"}
+	}
+	return s.w, nil
+}
+
+// tx runs fn in an immediate write transaction.
+func (s *Store) tx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
+	w, err := s.writer(op)
+	if err != nil {
+		return err
+	}
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(s.path, op, err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback() //nolint:errcheck // the first error is the one to report
+		return wrap(s.path, op, err)
+	}
+	return wrap(s.path, op, tx.Commit())
+}
+
+// Meta returns the value of a key of the meta table (for example the offset
+// of the history stream replay); ok is false when it is not set.
+func (s *Store) Meta(ctx context.Context, key string) (value string, ok bool, err error) {
+	err = s.r.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, wrap(s.path, "read meta "+key, err)
+	}
+	return value, true, nil
+}
+
+// SetMeta sets a key of the meta table. The client id cannot be changed.
+func (s *Store) SetMeta(ctx context.Context, key, value string) error {
+	if key == "client_id" {
+		return fmt.Errorf("store set meta %s: the client id is made once and never changed", key)
+	}
+	return s.tx(ctx, "set meta "+key, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			"INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+			key, value)
+		return err
+	})
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
