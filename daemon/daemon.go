@@ -1,0 +1,498 @@
+// Package daemon is rbd's control loop: it decides when the modem opens a
+// satellite session. One goroutine owns the modem and serialises everything
+// it does (MO attempts, ring answers, MT drains, mailbox checks, signal
+// polls); the MO journal and the MT spool make each step durable before the
+// next one depends on it, so that no message is lost and none is sent twice
+// over the satellite (architecture.md, "Flows" and "Guarantees").
+//
+// The daemon talks to the broker only through a queue.Bus and to the modem
+// only through an Opener, so the embedded demo runs it over the in-process
+// bus and the simulator's pipe, and rbd over AMQP and a serial port.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/sbd"
+)
+
+// Opener opens the modem's port: a serial port, a pty or a simulator pipe.
+// The daemon calls it at start-up and again, with backoff, after the modem
+// went offline.
+type Opener func(ctx context.Context) (io.ReadWriteCloser, error)
+
+// Crash points of Config.CrashAt, for fault tests: the daemon calls
+// Config.CrashFunc (default os.Exit(137)) when it reaches the named point.
+const (
+	// CrashBeforeSession: the attempt is journaled, SBDIX not yet sent.
+	CrashBeforeSession = "before-session"
+	// CrashInSession: SBDIX is sent; the crash happens CrashDelay later, while the session runs.
+	CrashInSession = "in-session"
+	// CrashAfterSession: SBDIX answered, nothing journaled yet.
+	CrashAfterSession = "after-session"
+	// CrashAfterSent: "sent" is journaled, its status not yet published.
+	CrashAfterSent = "after-sent"
+	// CrashAfterMTRead: an MT was read from the modem, not yet spooled.
+	CrashAfterMTRead = "after-mt-read"
+	// CrashAfterMTSpool: an MT is spooled, not yet published.
+	CrashAfterMTSpool = "after-mt-spool"
+)
+
+// Config configures a Daemon. Zero durations take the defaults given.
+type Config struct {
+	// Station names the routing keys and queues (default queue.DefaultStation).
+	Station string
+	// StateDir holds the journal and the MT spool (required).
+	StateDir string
+	// MinSignal is the signal (bars) an MO attempt waits for; service is
+	// always required. 0 sends at any signal with service.
+	MinSignal int
+	// MailboxCheck, when > 0, opens a session to look for MT messages after
+	// that long without any session. Each check costs a credit; default off:
+	// ring alerts bring MT messages.
+	MailboxCheck time.Duration
+	// SessionTimeout, when > 0, overrides ModemOptions.SessionTimeout.
+	SessionTimeout time.Duration
+	// Heartbeat is the interval of signal reports when nothing changes (30s).
+	Heartbeat time.Duration
+	// Probe is how long the modem may be idle before a quick command checks
+	// that it still answers (5s); a modem that stops answering is offline.
+	Probe time.Duration
+	// SignalPoll: without a +CIEV signal event for this long, the probe asks
+	// AT+CSQ for a fresh reading instead of AT+CSQF (2m).
+	SignalPoll time.Duration
+	// MaxAttempts is the number of sessions tried for one MO (10).
+	MaxAttempts int
+	// RetryFirst and RetryMax bound the backoff between attempts
+	// (defaults sbd.RetryFirst, sbd.RetryMax); jitter of ±20 % is added.
+	RetryFirst, RetryMax time.Duration
+	// RegistrationWait is the wait after MO status 36 (sbd.RetryRegister, 3m).
+	RegistrationWait time.Duration
+	// ReopenMin and ReopenMax bound the backoff of reopening a lost modem (1s, 30s).
+	ReopenMin, ReopenMax time.Duration
+	// StopGrace is added to the session timeout as the hard cap of a session
+	// that is running when the daemon is stopped (10s).
+	StopGrace time.Duration
+	// DrainTimeout is how long a stopping daemon keeps publishing what is
+	// pending (3s); the rest is published at the next start.
+	DrainTimeout time.Duration
+	// Retention is how long ids of finished messages and cancels are kept
+	// for duplicate detection (30 days).
+	Retention time.Duration
+	// ModemOptions configures the driver.
+	ModemOptions sbd.Options
+	// Logger receives the daemon's log; nil discards.
+	Logger *slog.Logger
+	// CrashAt names a crash point (the Crash… constants) for fault tests;
+	// rbd sets it from RB_TEST_CRASH_AT. Empty in production.
+	CrashAt string
+	// CrashDelay is the delay of CrashInSession (100ms).
+	CrashDelay time.Duration
+	// CrashFunc is called at the crash point (default: os.Exit(137)).
+	CrashFunc func(point string)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Station == "" {
+		c.Station = queue.DefaultStation
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Heartbeat, 30*time.Second)
+	def(&c.Probe, 5*time.Second)
+	def(&c.SignalPoll, 2*time.Minute)
+	def(&c.RetryFirst, sbd.RetryFirst)
+	def(&c.RetryMax, sbd.RetryMax)
+	def(&c.RegistrationWait, sbd.RetryRegister)
+	def(&c.ReopenMin, time.Second)
+	def(&c.ReopenMax, 30*time.Second)
+	def(&c.StopGrace, 10*time.Second)
+	def(&c.DrainTimeout, 3*time.Second)
+	def(&c.Retention, 30*24*time.Hour)
+	def(&c.CrashDelay, 100*time.Millisecond)
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 10
+	}
+	if c.SessionTimeout > 0 {
+		c.ModemOptions.SessionTimeout = c.SessionTimeout
+	}
+	if c.ModemOptions.SessionTimeout <= 0 {
+		c.ModemOptions.SessionTimeout = sbd.DefaultSessionTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ModemOptions.Logger == nil {
+		c.ModemOptions.Logger = c.Logger.With("part", "sbd")
+	}
+	if c.CrashFunc == nil {
+		c.CrashFunc = func(string) { os.Exit(137) }
+	}
+	return c
+}
+
+// Daemon is the control loop. Create it with New and start it with Run.
+type Daemon struct {
+	cfg  Config
+	bus  queue.Bus
+	open Opener
+	log  *slog.Logger
+
+	j        *journal
+	sp       *spool
+	statuses *fifo[*queue.Status]
+	mts      *fifo[*queue.Received]
+	signals  latest
+
+	cancelCh chan *queue.Delivery
+	takeCh   chan *queue.Delivery
+	wantCh   chan struct{}
+
+	// Everything below is owned by the control loop goroutine.
+	m           *sbd.Modem
+	ident       sbd.Identity
+	events      <-chan sbd.Event
+	reopenAt    time.Time
+	reopenFails int
+	lastContact time.Time
+	lastCIEV    time.Time
+	bars        int
+	service     bool
+	svcEvents   bool // service comes from +CIEV:1 events
+	modemState  string
+	lastSession string
+	sessionAt   time.Time // last session of any kind
+	published   queue.Signal
+	publishedAt time.Time
+	taking      bool
+
+	cur *moState
+	// MT collection: a ring alert or a session reported more messages queued.
+	mtWanted   bool
+	mtAnswer   bool // a ring alert waits for SBDIXA
+	mtNextAt   time.Time
+	mtFailures int
+
+	stateMu sync.Mutex // guards snapshot for Stats
+	stats   Stats
+}
+
+// moState is the MO message the control loop holds.
+type moState struct {
+	id          string
+	send        *queue.Send
+	payload     []byte
+	attempts    int
+	prepFails   int
+	nextAt      time.Time
+	waitService bool
+	failedAt    time.Time
+}
+
+// Stats counts what the daemon did, for tests and logs.
+type Stats struct {
+	Sessions, Sent, Failed, Received, Offline int
+}
+
+// New returns a daemon that publishes and consumes through bus and opens the
+// modem with open. It does nothing until Run.
+func New(cfg Config, bus queue.Bus, open Opener) *Daemon {
+	cfg = cfg.withDefaults()
+	return &Daemon{
+		cfg:        cfg,
+		bus:        bus,
+		open:       open,
+		log:        cfg.Logger,
+		statuses:   newFIFO(func(s *queue.Status) string { return queue.MessageID(s) }),
+		mts:        newFIFO(func(r *queue.Received) string { return r.ID }),
+		signals:    latest{notify: make(chan struct{}, 1)},
+		cancelCh:   make(chan *queue.Delivery),
+		takeCh:     make(chan *queue.Delivery),
+		wantCh:     make(chan struct{}, 1),
+		modemState: queue.ModemOffline,
+	}
+}
+
+// Stats returns counters of what the daemon did so far.
+func (d *Daemon) Stats() Stats {
+	d.stateMu.Lock()
+	defer d.stateMu.Unlock()
+	return d.stats
+}
+
+func (d *Daemon) count(f func(*Stats)) {
+	d.stateMu.Lock()
+	f(&d.stats)
+	d.stateMu.Unlock()
+}
+
+// Run works until ctx ends: it opens the modem, consumes the outbox and the
+// control queue, and publishes statuses, MT messages and signal reports. On
+// return the modem is closed; a session that was running when ctx ended was
+// allowed to finish and its result is journaled.
+func (d *Daemon) Run(ctx context.Context) error {
+	if d.cfg.StateDir == "" {
+		return errors.New("daemon: no state directory")
+	}
+	if err := os.MkdirAll(d.cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("create state directory %s: %w", d.cfg.StateDir, err)
+	}
+	j, err := openJournal(filepath.Join(d.cfg.StateDir, "journal"), d.cfg.Retention, time.Now)
+	if err != nil {
+		return err
+	}
+	d.j = j
+	defer j.close()
+	sp, err := openSpool(filepath.Join(d.cfg.StateDir, "spool"))
+	if err != nil {
+		return err
+	}
+	d.sp = sp
+
+	// Whatever the last run left: statuses not confirmed, MT not confirmed.
+	for _, st := range j.pendingStatuses() {
+		d.statuses.push(st)
+	}
+	if err := d.loadSpool(); err != nil {
+		return err
+	}
+	if live := j.live(); len(live) > 0 {
+		if len(live) > 1 {
+			d.log.Warn("journal holds more than one unfinished message; taking them in order", "n", len(live))
+		}
+		d.cur = d.moFromEntry(live[0])
+	}
+
+	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPub()
+	var wg sync.WaitGroup
+	start := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(pubCtx) }()
+	}
+	start(d.runStatuses)
+	start(d.runMTs)
+	start(d.runSignals)
+	start(d.runSpoolRescan)
+	loopCtx, cancelLoop := context.WithCancel(ctx)
+	defer cancelLoop()
+	var cwg sync.WaitGroup
+	cwg.Add(2)
+	go func() { defer cwg.Done(); d.runCancels(loopCtx) }()
+	go func() { defer cwg.Done(); d.runTaker(loopCtx) }()
+
+	d.loop(ctx)
+
+	cancelLoop()
+	cwg.Wait()
+	d.closeModem()
+	d.setModemState(queue.ModemOffline)
+	d.publishSignal(true)
+	d.drain()
+	cancelPub()
+	wg.Wait()
+	if err := ctx.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// drain waits up to DrainTimeout for pending statuses and MT messages.
+func (d *Daemon) drain() {
+	deadline := time.Now().Add(d.cfg.DrainTimeout)
+	for time.Now().Before(deadline) {
+		if d.statuses.len() == 0 && d.mts.len() == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d.log.Info("stopping with messages not yet confirmed; they are published at the next start",
+		"statuses", d.statuses.len(), "mt", d.mts.len())
+}
+
+// loadSpool queues every spooled MT message for publishing.
+func (d *Daemon) loadSpool() error {
+	entries, err := d.sp.list()
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.err != nil {
+			d.log.Error("unreadable MT spool file set aside", "file", e.path, "err", e.err)
+			if err := d.sp.quarantine(e.path); err != nil {
+				d.log.Error("quarantine spool file", "err", err)
+			}
+			continue
+		}
+		d.mts.push(e.msg)
+	}
+	return nil
+}
+
+func (d *Daemon) runStatuses(ctx context.Context) {
+	d.statuses.run(ctx, d.log, "status", func(ctx context.Context, st *queue.Status) error {
+		return d.bus.Publish(ctx, st)
+	}, func(st *queue.Status) {
+		if err := d.j.append(false, &record{Op: opPublished, SID: queue.MessageID(st)}); err != nil {
+			d.log.Warn("journal published status", "err", err)
+		}
+	})
+}
+
+func (d *Daemon) runMTs(ctx context.Context) {
+	d.mts.run(ctx, d.log, "mt", func(ctx context.Context, r *queue.Received) error {
+		return d.bus.Publish(ctx, r)
+	}, func(r *queue.Received) {
+		if err := d.sp.remove(r.ID); err != nil {
+			d.log.Warn("remove published MT from spool", "err", err)
+		}
+		d.log.Info("MT published", "id", r.ID, "bytes", len(r.Data))
+	})
+}
+
+// runSpoolRescan picks up spool files the in-memory queue does not hold
+// (for example put there by an earlier run that is still being drained).
+func (d *Daemon) runSpoolRescan(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.loadSpool(); err != nil {
+				d.log.Warn("rescan MT spool", "err", err)
+			}
+		}
+	}
+}
+
+func (d *Daemon) runSignals(ctx context.Context) {
+	var depth int = -1
+	var depthAt time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.signals.notify:
+		}
+		s := d.signals.take()
+		if s == nil {
+			continue
+		}
+		if time.Since(depthAt) > 5*time.Second {
+			dctx, cancel := context.WithTimeout(ctx, time.Second)
+			n, err := d.bus.Depth(dctx, queue.Queue{Role: queue.RoleOutbox, Station: d.cfg.Station})
+			cancel()
+			depthAt = time.Now()
+			if err != nil {
+				depth = -1
+			} else {
+				depth = n
+			}
+		}
+		if depth >= 0 {
+			s.Outbox += depth
+		} else {
+			s.Outbox = -1
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := d.bus.Publish(pctx, s)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			d.log.Debug("signal report not published", "err", err)
+		}
+	}
+}
+
+// runCancels consumes the control queue eagerly and hands cancels to the loop.
+func (d *Daemon) runCancels(ctx context.Context) {
+	q := queue.Queue{Role: queue.RoleControl, Station: d.cfg.Station}
+	for fails := 0; ctx.Err() == nil; {
+		ch, err := d.bus.Consume(ctx, q)
+		if err != nil {
+			fails++
+			d.log.Debug("consume control queue", "err", err)
+			if !sleepCtx(ctx, retryDelay(fails)) {
+				return
+			}
+			continue
+		}
+		fails = 0
+		for del := range ch {
+			select {
+			case d.cancelCh <- del:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if !sleepCtx(ctx, retryDelay(1)) {
+			return
+		}
+	}
+}
+
+// runTaker takes one outbox delivery each time the loop asks for one.
+func (d *Daemon) runTaker(ctx context.Context) {
+	q := queue.Queue{Role: queue.RoleOutbox, Station: d.cfg.Station, Prefetch: 1}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wantCh:
+		}
+		for fails := 0; ; {
+			del, err := d.bus.Take(ctx, q)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				fails++
+				d.log.Debug("take from outbox", "err", err)
+				if !sleepCtx(ctx, retryDelay(fails)) {
+					return
+				}
+				continue
+			}
+			select {
+			case d.takeCh <- del:
+			case <-ctx.Done():
+				if err := del.Requeue(); err != nil {
+					d.log.Debug("requeue delivery at stop", "err", err)
+				}
+				return
+			}
+			break
+		}
+	}
+}
+
+func (d *Daemon) now() time.Time { return time.Now() }
+
+// crash calls CrashFunc at the configured crash point.
+func (d *Daemon) crash(point string) {
+	if d.cfg.CrashAt != point {
+		return
+	}
+	d.log.Warn("crash point reached", "point", point)
+	if point == CrashInSession {
+		go func() {
+			time.Sleep(d.cfg.CrashDelay)
+			d.cfg.CrashFunc(point)
+		}()
+		return
+	}
+	d.cfg.CrashFunc(point)
+}

@@ -1,0 +1,398 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+)
+
+// The journal is rbd's durable memory of MO messages: an append-only file of
+// JSON lines, fsynced before anything that depends on it happens (the ack of
+// a delivery, an SBDIX). Replaying it rebuilds the state; Compact rewrites it
+// from that state so that it does not grow without bound.
+
+// Journal record operations.
+const (
+	opAccept    = "accept"    // a send taken from the outbox (before its ack)
+	opAttempt   = "attempt"   // an SBDIX is about to start (before it starts)
+	opClose     = "close"     // an attempt's outcome is settled without a status (not sent)
+	opStatus    = "status"    // a state change, to be published
+	opPublished = "published" // a status was confirmed by the broker
+	opCancel    = "cancel"    // a cancel request arrived
+	opMO        = "mo"        // compaction snapshot of one message
+)
+
+// record is one journal line.
+type record struct {
+	Op      string        `json:"op"`
+	ID      string        `json:"id,omitempty"`
+	At      time.Time     `json:"at"`
+	Send    *queue.Send   `json:"send,omitempty"`
+	N       int           `json:"n,omitempty"`
+	MOMSN   *int          `json:"momsn,omitempty"`
+	IMEI    string        `json:"imei,omitempty"`
+	Status  *queue.Status `json:"status,omitempty"`
+	SID     string        `json:"sid,omitempty"`
+	Snap    *moEntry      `json:"snap,omitempty"`
+	Comment string        `json:"comment,omitempty"`
+}
+
+// openAttempt is an attempt journaled before SBDIX whose outcome is not yet known.
+type openAttempt struct {
+	N     int    `json:"n"`
+	MOMSN int    `json:"momsn"` // +SBDS MOMSN (the next to be used) before the session
+	IMEI  string `json:"imei"`
+}
+
+// moEntry is the journal's view of one MO message.
+type moEntry struct {
+	ID       string       `json:"id"`
+	Send     *queue.Send  `json:"send,omitempty"` // nil once final and compacted
+	Accepted time.Time    `json:"accepted"`
+	Attempts int          `json:"attempts"` // attempts started (journaled)
+	Open     *openAttempt `json:"open,omitempty"`
+	State    string       `json:"state"`
+	Final    bool         `json:"final"`
+	Updated  time.Time    `json:"updated"`
+	Seq      int64        `json:"seq"` // acceptance order
+}
+
+// journal is safe for concurrent use: the control loop writes state, the
+// status publisher writes "published" records.
+type journal struct {
+	mu        sync.Mutex
+	path      string
+	f         *os.File
+	mos       map[string]*moEntry
+	cancels   map[string]time.Time
+	pending   []*queue.Status // statuses not yet confirmed, in order
+	pendingID map[string]bool
+	seq       int64
+	appended  int // records since the last compaction
+	retention time.Duration
+	now       func() time.Time
+}
+
+// openJournal replays path (creating it when missing) and compacts it.
+func openJournal(path string, retention time.Duration, now func() time.Time) (*journal, error) {
+	j := &journal{
+		path: path, mos: map[string]*moEntry{}, cancels: map[string]time.Time{},
+		pendingID: map[string]bool{}, retention: retention, now: now,
+	}
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read journal %s: %w", path, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	for line := 1; sc.Scan(); line++ {
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
+			continue
+		}
+		var r record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			// A torn last line (crash in the middle of a write) is expected;
+			// it was never fsynced, so nothing depended on it.
+			continue
+		}
+		j.apply(&r)
+	}
+	if err := j.compactLocked(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// apply updates the in-memory state with one record.
+func (j *journal) apply(r *record) {
+	switch r.Op {
+	case opAccept:
+		if r.Send == nil || j.mos[r.ID] != nil {
+			return
+		}
+		j.seq++
+		j.mos[r.ID] = &moEntry{ID: r.ID, Send: r.Send, Accepted: r.At, State: queue.StateAccepted, Updated: r.At, Seq: j.seq}
+	case opAttempt:
+		if e := j.mos[r.ID]; e != nil && r.MOMSN != nil {
+			e.Attempts = max(e.Attempts, r.N)
+			e.Open = &openAttempt{N: r.N, MOMSN: *r.MOMSN, IMEI: r.IMEI}
+			e.Updated = r.At
+		}
+	case opClose:
+		if e := j.mos[r.ID]; e != nil && e.Open != nil && e.Open.N == r.N {
+			e.Open = nil
+		}
+	case opStatus:
+		st := r.Status
+		if st == nil {
+			return
+		}
+		if e := j.mos[st.ID]; e != nil {
+			e.State = st.State
+			e.Updated = r.At
+			if e.Open != nil && st.State != queue.StateSending {
+				e.Open = nil
+			}
+			if queue.Final(st.State) {
+				e.Final = true
+				e.Open = nil
+			}
+		}
+		sid := queue.MessageID(st)
+		if !j.pendingID[sid] {
+			j.pendingID[sid] = true
+			j.pending = append(j.pending, st)
+		}
+	case opPublished:
+		if !j.pendingID[r.SID] {
+			return
+		}
+		delete(j.pendingID, r.SID)
+		for i, st := range j.pending {
+			if queue.MessageID(st) == r.SID {
+				j.pending = append(j.pending[:i], j.pending[i+1:]...)
+				break
+			}
+		}
+	case opCancel:
+		if _, ok := j.cancels[r.ID]; !ok {
+			j.cancels[r.ID] = r.At
+		}
+	case opMO:
+		if r.Snap != nil {
+			e := *r.Snap
+			j.seq = max(j.seq, e.Seq)
+			j.mos[e.ID] = &e
+		}
+	}
+}
+
+// append writes records and fsyncs when sync is set, then applies them.
+func (j *journal) append(sync bool, rs ...*record) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.appendLocked(sync, rs...)
+}
+
+func (j *journal) appendLocked(sync bool, rs ...*record) error {
+	if j.f == nil {
+		return fmt.Errorf("journal %s: closed", j.path)
+	}
+	var buf bytes.Buffer
+	for _, r := range rs {
+		if r.At.IsZero() {
+			r.At = j.now().UTC()
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("journal %s: encode %s record: %w", j.path, r.Op, err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	if _, err := j.f.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write journal %s: %w", j.path, err)
+	}
+	if sync {
+		if err := j.f.Sync(); err != nil {
+			return fmt.Errorf("sync journal %s: %w", j.path, err)
+		}
+	}
+	for _, r := range rs {
+		j.apply(r)
+	}
+	j.appended += len(rs)
+	return nil
+}
+
+// compactLocked rewrites the journal from the in-memory state: live messages
+// in full, final ones (within the retention) as ids and states for duplicate
+// detection, pending statuses and recent cancels.
+func (j *journal) compactLocked() error {
+	now := j.now()
+	var recs []*record
+	ids := make([]*moEntry, 0, len(j.mos))
+	for id, e := range j.mos {
+		if e.Final && now.Sub(e.Updated) > j.retention && !j.hasPending(id) {
+			delete(j.mos, id)
+			continue
+		}
+		ids = append(ids, e)
+	}
+	sort.Slice(ids, func(a, b int) bool { return ids[a].Seq < ids[b].Seq })
+	for _, e := range ids {
+		snap := *e
+		if snap.Final {
+			snap.Send = nil
+		}
+		recs = append(recs, &record{Op: opMO, ID: e.ID, At: e.Updated, Snap: &snap})
+	}
+	for id, at := range j.cancels {
+		if now.Sub(at) > j.retention {
+			delete(j.cancels, id)
+			continue
+		}
+		recs = append(recs, &record{Op: opCancel, ID: id, At: at})
+	}
+	for _, st := range j.pending {
+		recs = append(recs, &record{Op: opStatus, ID: st.ID, At: st.At, Status: st})
+	}
+	var buf bytes.Buffer
+	for _, r := range recs {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("journal %s: encode snapshot: %w", j.path, err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	if err := writeFileSync(j.path, buf.Bytes()); err != nil {
+		return fmt.Errorf("compact journal: %w", err)
+	}
+	if j.f != nil {
+		_ = j.f.Close()
+	}
+	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		j.f = nil
+		return fmt.Errorf("open journal %s: %w", j.path, err)
+	}
+	j.f = f
+	j.appended = 0
+	return nil
+}
+
+func (j *journal) hasPending(id string) bool {
+	for _, st := range j.pending {
+		if st.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// maybeCompact compacts once many records were appended.
+func (j *journal) maybeCompact(threshold int) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.appended < threshold {
+		return nil
+	}
+	return j.compactLocked()
+}
+
+// get returns a copy of the entry of id.
+func (j *journal) get(id string) (moEntry, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e, ok := j.mos[id]
+	if !ok {
+		return moEntry{}, false
+	}
+	return *e, true
+}
+
+// live returns the messages that are not final, in acceptance order.
+func (j *journal) live() []moEntry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []moEntry
+	for _, e := range j.mos {
+		if !e.Final {
+			out = append(out, *e)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Seq < out[b].Seq })
+	return out
+}
+
+// cancelled reports whether a cancel for id was recorded.
+func (j *journal) cancelled(id string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, ok := j.cancels[id]
+	return ok
+}
+
+// pendingStatuses returns the statuses not yet confirmed, in order.
+func (j *journal) pendingStatuses() []*queue.Status {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]*queue.Status(nil), j.pending...)
+}
+
+// isPending reports whether the status with message id sid awaits a confirm.
+func (j *journal) isPending(sid string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.pendingID[sid]
+}
+
+func (j *journal) close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	err := j.f.Close()
+	j.f = nil
+	return err
+}
+
+// writeFileSync replaces path atomically: temporary file, fsync, rename, fsync of the directory.
+func writeFileSync(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("create temporary file in %s: %w", dir, err)
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = tmp.Close()
+			_ = os.Remove(name)
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", name, err)
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("chmod %s: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", name, err)
+	}
+	if err := os.Rename(name, path); err != nil {
+		return fmt.Errorf("rename %s: %w", name, err)
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+// syncDir makes a rename or removal in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}

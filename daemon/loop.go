@@ -1,0 +1,802 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/sbd"
+)
+
+// loop is the control loop: it alone touches the modem.
+func (d *Daemon) loop(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		if d.step(ctx) {
+			continue
+		}
+		if d.m != nil && d.cur == nil && !d.taking {
+			d.taking = true
+			select {
+			case d.wantCh <- struct{}{}:
+			default:
+			}
+		}
+		wait := d.nextWake().Sub(d.now())
+		if wait < 0 {
+			wait = 0
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+		case ev, ok := <-d.events:
+			d.onEvent(ctx, ev, ok)
+		case del := <-d.cancelCh:
+			d.onCancel(del)
+		case del := <-d.takeCh:
+			d.taking = false
+			d.onTake(del)
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// step does the most urgent piece of due work and reports whether it did any.
+func (d *Daemon) step(ctx context.Context) bool {
+	now := d.now()
+	if now.Sub(d.publishedAt) >= d.cfg.Heartbeat {
+		d.publishSignal(true)
+		return true
+	}
+	if d.m == nil {
+		if now.Before(d.reopenAt) {
+			return false
+		}
+		d.connect(ctx)
+		return true
+	}
+	if d.cur != nil {
+		if d.finishIfDropped() {
+			return true
+		}
+	}
+	if d.mtWanted && !now.Before(d.mtNextAt) && d.ready() {
+		if d.cur != nil && d.moDue(now) {
+			// One session answers the ring and sends the MO.
+			d.attemptMO(ctx)
+		} else {
+			d.collectMT(ctx)
+		}
+		return true
+	}
+	if d.cur != nil && d.moDue(now) && d.ready() {
+		d.attemptMO(ctx)
+		return true
+	}
+	if d.cfg.MailboxCheck > 0 && now.Sub(d.sessionAt) >= d.cfg.MailboxCheck && d.ready() {
+		d.log.Info("mailbox check")
+		d.mtWanted, d.mtAnswer = true, false
+		d.collectMT(ctx)
+		return true
+	}
+	if now.Sub(d.lastContact) >= d.cfg.Probe {
+		d.probe(ctx)
+		return true
+	}
+	return false
+}
+
+// nextWake is when the loop has timed work to do.
+func (d *Daemon) nextWake() time.Time {
+	now := d.now()
+	t := now.Add(time.Hour)
+	earlier := func(x time.Time) {
+		if x.Before(t) {
+			t = x
+		}
+	}
+	earlier(d.publishedAt.Add(d.cfg.Heartbeat))
+	if d.m == nil {
+		earlier(d.reopenAt)
+		return t
+	}
+	earlier(d.lastContact.Add(d.cfg.Probe))
+	if d.mtWanted {
+		earlier(d.mtNextAt)
+	}
+	if d.cur != nil {
+		earlier(d.cur.nextAt)
+		if exp := d.cur.send.ExpiresAt; exp != nil {
+			earlier(*exp)
+		}
+	}
+	if d.cfg.MailboxCheck > 0 {
+		earlier(d.sessionAt.Add(d.cfg.MailboxCheck))
+	}
+	return t
+}
+
+// ready reports whether signal and service allow a session.
+func (d *Daemon) ready() bool {
+	return d.service && d.bars >= d.cfg.MinSignal
+}
+
+// moDue reports whether the held MO's next attempt may start now.
+func (d *Daemon) moDue(now time.Time) bool {
+	c := d.cur
+	if !now.Before(c.nextAt) {
+		return true
+	}
+	// After "no service" (32/35), the return of service ends the wait early.
+	return c.waitService && d.svcEvents && d.service && d.lastCIEV.After(c.failedAt)
+}
+
+// ---- modem lifecycle ----
+
+// isDown reports an error that means the modem is gone or not answering.
+func isDown(err error) bool {
+	var te *sbd.TimeoutError
+	return errors.As(err, &te) || errors.Is(err, sbd.ErrClosed) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrClosedPipe) || errors.Is(err, os.ErrClosed)
+}
+
+// connect opens and initialises the modem, then settles what a crash or an
+// outage left open.
+func (d *Daemon) connect(ctx context.Context) {
+	fail := func(what string, err error) {
+		if ctx.Err() != nil {
+			return
+		}
+		d.reopenFails++
+		delay := d.cfg.ReopenMin
+		for i := 1; i < d.reopenFails && delay < d.cfg.ReopenMax; i++ {
+			delay *= 2
+		}
+		delay = min(delay, d.cfg.ReopenMax)
+		d.reopenAt = d.now().Add(delay)
+		lvl := "warn"
+		if d.reopenFails > 1 {
+			lvl = "debug"
+		}
+		if lvl == "warn" {
+			d.log.Warn("modem not available", "step", what, "err", err, "retry_in", delay)
+		} else {
+			d.log.Debug("modem not available", "step", what, "err", err, "retry_in", delay)
+		}
+		if !d.publishedAt.IsZero() || d.reopenFails == 1 {
+			d.publishSignal(false)
+		}
+	}
+	port, err := d.open(ctx)
+	if err != nil {
+		fail("open", err)
+		return
+	}
+	m := sbd.New(port, d.cfg.ModemOptions)
+	id, err := m.Init(ctx)
+	if err != nil {
+		_ = m.Close()
+		fail("init", err)
+		return
+	}
+	d.m, d.ident, d.events = m, id, m.Events()
+	d.reopenFails = 0
+	d.lastContact = d.now()
+	d.svcEvents = false
+	d.log.Info("modem ready", "imei", id.IMEI, "model", id.Model, "revision", id.Revision,
+		"max_mo", id.Limits.MaxMO, "max_mt", id.Limits.MaxMT)
+	if bars, err := m.Signal(ctx); err == nil {
+		d.bars = bars
+		d.service = bars > 0
+	} else if d.modemFailed(err, "signal") {
+		return
+	}
+	d.setModemState(queue.ModemOK)
+	d.publishSignal(true)
+	d.recover(ctx)
+}
+
+// recover settles an attempt whose outcome the journal does not know, and
+// collects an MT message left in the modem's buffer by a crash.
+func (d *Daemon) recover(ctx context.Context) {
+	st, err := d.m.Status(ctx)
+	if err != nil {
+		d.modemFailed(err, "status")
+		return
+	}
+	d.lastContact = d.now()
+	if c := d.cur; c != nil {
+		if e, ok := d.j.get(c.id); ok && e.Open != nil {
+			d.settle(ctx, c, *e.Open, st)
+			if d.m == nil {
+				return
+			}
+		}
+	}
+	if st.MTFlag && st.MTMSN >= 0 {
+		d.log.Info("MT message found in the modem's buffer", "mtmsn", st.MTMSN)
+		d.readMT(ctx, st.MTMSN, 0)
+	}
+}
+
+// settle decides the outcome of attempt a of c from +SBDS: MOMSN is the next
+// number to be used, so one more than before the attempt means it was sent,
+// the same means it was not, anything else cannot be explained.
+func (d *Daemon) settle(ctx context.Context, c *moState, a openAttempt, st sbd.Status) {
+	log := d.log.With("id", c.id, "attempt", a.N, "momsn_before", a.MOMSN, "momsn_now", st.MOMSN)
+	if a.IMEI != d.ident.IMEI {
+		log.Warn("unfinished attempt was made with another modem; outcome unknown", "imei_then", a.IMEI, "imei_now", d.ident.IMEI)
+		d.finish(c, queue.StateUnknown, a.N, fmt.Sprintf("interrupted attempt %d was made with modem %s, now %s is attached", a.N, a.IMEI, d.ident.IMEI), nil, nil)
+		return
+	}
+	switch (st.MOMSN - a.MOMSN + 65536) % 65536 {
+	case 0:
+		log.Info("interrupted attempt did not send the message; going on")
+		if err := d.j.append(true, &record{Op: opClose, ID: c.id, N: a.N, Comment: "not sent (MOMSN unchanged)"}); err != nil {
+			d.journalFailed(err)
+			return
+		}
+		c.nextAt = d.now()
+	case 1:
+		log.Info("interrupted attempt sent the message (MOMSN advanced)")
+		momsn := a.MOMSN
+		d.finish(c, queue.StateSent, a.N, "sent (settled after an interruption from the modem's MOMSN)", &momsn, nil)
+		if err := d.m.Clear(ctx, sbd.BufferMO); err != nil {
+			d.modemFailed(err, "clear MO")
+		}
+	default:
+		log.Warn("MOMSN moved more than one attempt explains; outcome unknown")
+		d.finish(c, queue.StateUnknown, a.N, fmt.Sprintf("interrupted attempt %d: modem MOMSN went from %d to %d, which the journal cannot explain", a.N, a.MOMSN, st.MOMSN), nil, nil)
+	}
+}
+
+// modemFailed handles an error of a modem command. It reports true when the
+// modem was declared offline.
+func (d *Daemon) modemFailed(err error, what string) bool {
+	if !isDown(err) {
+		d.log.Warn("modem command failed", "command", what, "err", err)
+		return false
+	}
+	d.log.Warn("modem offline", "command", what, "err", err)
+	d.count(func(s *Stats) { s.Offline++ })
+	d.closeModem()
+	d.reopenFails = 0
+	d.reopenAt = d.now().Add(d.cfg.ReopenMin)
+	d.setModemState(queue.ModemOffline)
+	d.publishSignal(false)
+	return true
+}
+
+func (d *Daemon) closeModem() {
+	if d.m == nil {
+		return
+	}
+	if err := d.m.Close(); err != nil {
+		d.log.Debug("close modem", "err", err)
+	}
+	d.m, d.events = nil, nil
+}
+
+// probe checks that the modem answers and refreshes the signal.
+func (d *Daemon) probe(ctx context.Context) {
+	var bars int
+	var err error
+	if d.now().Sub(d.lastCIEV) >= d.cfg.SignalPoll {
+		bars, err = d.m.Signal(ctx)
+	} else {
+		bars, err = d.m.SignalFast(ctx)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if !d.modemFailed(err, "signal") {
+			d.lastContact = d.now() // answered, if not well: no tight loop
+		}
+		return
+	}
+	d.lastContact = d.now()
+	d.setBars(bars)
+}
+
+func (d *Daemon) setBars(bars int) {
+	d.bars = max(0, min(5, bars))
+	if !d.svcEvents {
+		d.service = d.bars > 0
+	}
+	d.publishSignal(false)
+}
+
+func (d *Daemon) onEvent(ctx context.Context, ev sbd.Event, ok bool) {
+	if !ok {
+		d.modemFailed(sbd.ErrClosed, "events")
+		return
+	}
+	switch ev.Kind {
+	case sbd.EventRing:
+		d.log.Info("ring alert")
+		d.mtWanted, d.mtAnswer = true, true
+		d.mtNextAt = d.now()
+		d.mtFailures = 0
+	case sbd.EventSignal:
+		d.lastCIEV = d.now()
+		d.setBars(ev.Value)
+	case sbd.EventService:
+		d.lastCIEV = d.now()
+		d.svcEvents = true
+		d.service = ev.Value == 1
+		d.publishSignal(false)
+	case sbd.EventClosed:
+		err := ev.Err
+		if err == nil {
+			err = sbd.ErrClosed
+		}
+		d.modemFailed(fmt.Errorf("%w: %v", sbd.ErrClosed, err), "port")
+	default:
+		d.log.Info("modem event", "kind", ev.Kind, "value", ev.Value, "line", ev.Line)
+	}
+}
+
+// ---- signal reports ----
+
+func (d *Daemon) setModemState(s string) {
+	d.modemState = s
+}
+
+// publishSignal hands a signal report to the publisher when something
+// changed, or always when force is set (heartbeat, start, stop).
+func (d *Daemon) publishSignal(force bool) {
+	now := d.now()
+	s := queue.Signal{
+		Header:      queue.Header{V: queue.Version, ID: fmt.Sprintf("signal-%s-%d", d.cfg.Station, now.UnixNano()), Station: d.cfg.Station, At: now.UTC()},
+		Bars:        d.bars,
+		Service:     d.service,
+		Modem:       d.modemState,
+		IMEI:        d.ident.IMEI,
+		Model:       d.modelName(),
+		LastSession: d.lastSession,
+	}
+	if d.modemState == queue.ModemOffline {
+		s.Bars, s.Service = 0, false
+	}
+	if d.cur != nil {
+		s.Outbox = 1
+	}
+	p := d.published
+	if !force && !d.publishedAt.IsZero() && p.Bars == s.Bars && p.Service == s.Service && p.Modem == s.Modem && p.IMEI == s.IMEI {
+		return
+	}
+	d.published, d.publishedAt = s, now
+	d.signals.set(&s)
+}
+
+func (d *Daemon) modelName() string {
+	if d.ident.IMEI == "" {
+		return ""
+	}
+	if d.cfg.ModemOptions.Model != "" {
+		return "RockBLOCK " + d.cfg.ModemOptions.Model
+	}
+	return d.ident.Model
+}
+
+// ---- MO ----
+
+func (d *Daemon) moFromEntry(e moEntry) *moState {
+	return &moState{id: e.ID, send: e.Send, payload: e.Send.Payload(), attempts: e.Attempts, nextAt: d.now()}
+}
+
+func (d *Daemon) status(c *moState, state string, attempt int) *queue.Status {
+	return &queue.Status{
+		Header:  queue.Header{V: queue.Version, ID: c.id, Station: d.cfg.Station, At: d.now().UTC()},
+		State:   state,
+		Attempt: attempt,
+		Bytes:   len(c.payload),
+	}
+}
+
+// record journals st (with extra records, in one fsync) and queues it for publishing.
+func (d *Daemon) record(st *queue.Status, extra ...*record) error {
+	rs := append(extra, &record{Op: opStatus, ID: st.ID, Status: st})
+	if err := d.j.append(true, rs...); err != nil {
+		return err
+	}
+	d.statuses.push(st)
+	return nil
+}
+
+// journalFailed: without a journal nothing can be promised; stop hard so
+// that the broker redelivers what is not acked and an operator looks.
+func (d *Daemon) journalFailed(err error) {
+	d.log.Error("journal write failed; stopping", "err", err)
+	d.closeModem()
+	d.cfg.CrashFunc("journal")
+}
+
+// finish ends the held message in a final state.
+func (d *Daemon) finish(c *moState, state string, attempt int, reason string, momsn *int, sbdix []int) {
+	st := d.status(c, state, attempt)
+	st.Reason, st.MOMSN, st.SBDIX = reason, momsn, sbdix
+	if err := d.record(st); err != nil {
+		d.journalFailed(err)
+		return
+	}
+	switch state {
+	case queue.StateSent:
+		d.count(func(s *Stats) { s.Sent++ })
+		d.crash(CrashAfterSent)
+	case queue.StateFailed:
+		d.count(func(s *Stats) { s.Failed++ })
+	}
+	d.log.Info("MO "+state, "id", c.id, "attempt", attempt, "reason", reason)
+	if d.cur == c {
+		d.cur = nil
+		if live := d.j.live(); len(live) > 0 {
+			d.cur = d.moFromEntry(live[0])
+		}
+	}
+	if err := d.j.maybeCompact(1000); err != nil {
+		d.log.Warn("compact journal", "err", err)
+	}
+	d.publishSignal(false)
+}
+
+// finishIfDropped ends the held message when it was cancelled or expired.
+func (d *Daemon) finishIfDropped() bool {
+	c := d.cur
+	if d.j.cancelled(c.id) {
+		d.finish(c, queue.StateCancelled, c.attempts, "cancelled before its session started", nil, nil)
+		return true
+	}
+	if exp := c.send.ExpiresAt; exp != nil && !d.now().Before(*exp) {
+		d.finish(c, queue.StateFailed, c.attempts, "expired", nil, nil)
+		return true
+	}
+	return false
+}
+
+// onTake journals a new MO delivery, then acks it.
+func (d *Daemon) onTake(del *queue.Delivery) {
+	send, ok := del.Msg.(*queue.Send)
+	if !ok {
+		d.log.Warn("outbox delivery is not a send; dead-lettering it", "type", del.Msg.Type(), "message_id", del.MessageID)
+		if err := del.Reject(); err != nil {
+			d.log.Warn("reject delivery", "err", err)
+		}
+		return
+	}
+	log := d.log.With("id", send.ID)
+	if _, seen := d.j.get(send.ID); seen {
+		log.Info("duplicate delivery of a message already in the journal; not sending it again")
+		if err := del.Ack(); err != nil {
+			log.Warn("ack duplicate", "err", err)
+		}
+		return
+	}
+	c := &moState{id: send.ID, send: send, payload: send.Payload(), nextAt: d.now()}
+	acc := &record{Op: opAccept, ID: send.ID, Send: send}
+	st := d.status(c, queue.StateAccepted, 0)
+	if err := d.record(st, acc); err != nil {
+		d.journalFailed(err)
+		return
+	}
+	if err := del.Ack(); err != nil {
+		// The journal has it; a redelivery is recognised as a duplicate.
+		log.Warn("ack delivery", "err", err)
+	}
+	log.Info("MO accepted", "bytes", len(c.payload))
+	d.cur = c
+	if max := d.maxMO(); len(c.payload) > max {
+		d.finish(c, queue.StateFailed, 0, fmt.Sprintf("message of %d bytes is over this modem's %d-byte limit", len(c.payload), max), nil, nil)
+		return
+	}
+	d.finishIfDropped()
+	d.publishSignal(false)
+}
+
+func (d *Daemon) maxMO() int {
+	if d.m != nil {
+		if l := d.m.Limits(); l.MaxMO > 0 {
+			return l.MaxMO
+		}
+	}
+	return sbd.LimitsFor(d.cfg.ModemOptions.Model).MaxMO
+}
+
+// onCancel records a cancel; the held message is dropped at once when its
+// session has not started (the loop is between operations here).
+func (d *Daemon) onCancel(del *queue.Delivery) {
+	c, ok := del.Msg.(*queue.Cancel)
+	if !ok {
+		d.log.Warn("control delivery is not a cancel; dead-lettering it", "type", del.Msg.Type())
+		_ = del.Reject()
+		return
+	}
+	if err := d.j.append(true, &record{Op: opCancel, ID: c.MOID}); err != nil {
+		d.journalFailed(err)
+		return
+	}
+	if err := del.Ack(); err != nil {
+		d.log.Warn("ack cancel", "err", err)
+	}
+	e, known := d.j.get(c.MOID)
+	switch {
+	case d.cur != nil && d.cur.id == c.MOID:
+		d.finishIfDropped()
+	case known && e.Final:
+		d.log.Info("cancel for a finished message ignored", "id", c.MOID, "state", e.State)
+	default:
+		d.log.Info("cancel recorded", "id", c.MOID)
+	}
+}
+
+// sessionCtx bounds a session that must not be cut by a stop: it runs to its
+// own timeout plus StopGrace even when ctx ends.
+func (d *Daemon) sessionCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d.cfg.ModemOptions.SessionTimeout+d.cfg.StopGrace)
+}
+
+// attemptMO makes one attempt to send the held message.
+func (d *Daemon) attemptMO(ctx context.Context) {
+	c := d.cur
+	m := d.m
+	n := c.attempts + 1
+	log := d.log.With("id", c.id, "attempt", n)
+	prepFail := func(what string, err error) {
+		if ctx.Err() != nil || d.modemFailed(err, what) {
+			return
+		}
+		var tl *sbd.TooLongError
+		if errors.As(err, &tl) || errors.Is(err, sbd.ErrEmpty) {
+			d.finish(c, queue.StateFailed, c.attempts, err.Error(), nil, nil)
+			return
+		}
+		c.prepFails++
+		if c.prepFails >= d.cfg.MaxAttempts {
+			d.finish(c, queue.StateFailed, c.attempts, fmt.Sprintf("the modem does not take the message: %v", err), nil, nil)
+			return
+		}
+		c.nextAt = d.now().Add(d.backoff(c.prepFails))
+	}
+	if err := m.Clear(ctx, sbd.BufferMO); err != nil {
+		prepFail("clear MO", err)
+		return
+	}
+	if err := m.WriteMO(ctx, c.payload); err != nil {
+		prepFail("write MO", err)
+		return
+	}
+	before, err := m.Status(ctx)
+	if err != nil {
+		prepFail("status", err)
+		return
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	// The attempt is durable before SBDIX: after a crash, +SBDS settles it.
+	momsn := before.MOMSN
+	st := d.status(c, queue.StateSending, n)
+	att := &record{Op: opAttempt, ID: c.id, N: n, MOMSN: &momsn, IMEI: d.ident.IMEI}
+	if err := d.record(st, att); err != nil {
+		d.journalFailed(err)
+		return
+	}
+	c.attempts = n
+	answer := d.mtWanted && d.mtAnswer
+	d.crash(CrashBeforeSession)
+	log.Info("MO session", "momsn_next", momsn, "answer_ring", answer)
+	res, err := d.session(ctx, answer)
+	d.crash(CrashAfterSession)
+	if err != nil {
+		// Outcome unknown: the attempt stays open in the journal and is
+		// settled from +SBDS when the modem answers again.
+		if !d.modemFailed(err, "session") {
+			// The modem answered with an error: no session took place.
+			if jerr := d.j.append(true, &record{Op: opClose, ID: c.id, N: n, Comment: err.Error()}); jerr != nil {
+				d.journalFailed(jerr)
+				return
+			}
+			d.retry(c, n, err.Error(), nil, false)
+		}
+		return
+	}
+	if res.MOSuccess() {
+		momsn := res.MOMSN
+		d.finish(c, queue.StateSent, n, res.String(), &momsn, res.Raw())
+		d.afterSession(ctx, res)
+		if d.m != nil {
+			if err := d.m.Clear(ctx, sbd.BufferMO); err != nil {
+				d.modemFailed(err, "clear MO after send")
+			}
+		}
+		return
+	}
+	adv := res.Advice(n)
+	d.afterSession(ctx, res)
+	if !adv.Retry {
+		d.finish(c, queue.StateFailed, n, fmt.Sprintf("MO status %d: %s", res.MOStatus, adv.Reason), nil, res.Raw())
+		return
+	}
+	if res.MOStatus == 36 {
+		d.retryAfter(c, n, adv.Reason, res.Raw(), d.cfg.RegistrationWait, false)
+		return
+	}
+	d.retry(c, n, adv.Reason, res.Raw(), adv.WaitForService)
+}
+
+// session runs SBDIX/SBDIXA; a stop does not cut it.
+func (d *Daemon) session(ctx context.Context, answer bool) (sbd.SessionResult, error) {
+	sctx, cancel := d.sessionCtx(ctx)
+	defer cancel()
+	d.setModemState(queue.ModemBusy)
+	d.publishSignal(false)
+	d.crash(CrashInSession)
+	res, err := d.m.Session(sctx, sbd.SessionOptions{Answer: answer})
+	d.sessionAt = d.now()
+	d.count(func(s *Stats) { s.Sessions++ })
+	if err == nil {
+		d.lastContact = d.now()
+		d.lastSession = res.String()
+		d.log.Debug("session result", "sbdix", res.Raw())
+	}
+	if d.m != nil {
+		d.setModemState(queue.ModemOK)
+	}
+	return res, err
+}
+
+// backoff is the wait after the n-th failure, with ±20 % jitter.
+func (d *Daemon) backoff(n int) time.Duration {
+	b := d.cfg.RetryFirst
+	for i := 1; i < n && b < d.cfg.RetryMax; i++ {
+		b *= 2
+	}
+	b = min(b, d.cfg.RetryMax)
+	return jitter(b)
+}
+
+func jitter(b time.Duration) time.Duration {
+	return time.Duration(float64(b) * (0.8 + 0.4*rand.Float64()))
+}
+
+func (d *Daemon) retry(c *moState, n int, reason string, sbdix []int, waitService bool) {
+	d.retryAfter(c, n, reason, sbdix, d.backoff(n), waitService)
+}
+
+// retryAfter schedules attempt n+1, or fails the message when attempts or
+// time run out.
+func (d *Daemon) retryAfter(c *moState, n int, reason string, sbdix []int, wait time.Duration, waitService bool) {
+	if n >= d.cfg.MaxAttempts {
+		d.finish(c, queue.StateFailed, n, fmt.Sprintf("gave up after %d attempts: %s", n, reason), nil, sbdix)
+		return
+	}
+	now := d.now()
+	next := now.Add(wait)
+	if exp := c.send.ExpiresAt; exp != nil && !next.Before(*exp) {
+		d.finish(c, queue.StateFailed, n, fmt.Sprintf("expired (last attempt: %s)", reason), nil, sbdix)
+		return
+	}
+	if waitService {
+		// The session just proved there is no service, whatever the last event said.
+		d.service = false
+		d.publishSignal(false)
+	}
+	c.nextAt, c.waitService, c.failedAt = next, waitService, now
+	st := d.status(c, queue.StateRetrying, n)
+	nu := next.UTC()
+	st.Reason, st.SBDIX, st.NextAttemptAt = reason, sbdix, &nu
+	if err := d.record(st); err != nil {
+		d.journalFailed(err)
+		return
+	}
+	d.log.Info("MO retrying", "id", c.id, "attempt", n, "reason", reason, "next_attempt_at", nu)
+}
+
+// ---- MT ----
+
+// collectMT opens a session with an empty MO buffer to answer a ring alert,
+// drain the gateway's queue or check the mailbox.
+func (d *Daemon) collectMT(ctx context.Context) {
+	// Never let a stale MO ride along and be billed twice (pitfall §7.2).
+	if err := d.m.Clear(ctx, sbd.BufferMO); err != nil {
+		if !d.modemFailed(err, "clear MO") {
+			d.mtFail("clear MO failed")
+		}
+		return
+	}
+	answer := d.mtAnswer
+	d.log.Info("MT session", "answer_ring", answer)
+	res, err := d.session(ctx, answer)
+	if err != nil {
+		if !d.modemFailed(err, "session") {
+			d.mtFail(err.Error())
+		}
+		return
+	}
+	d.afterSession(ctx, res)
+	if !res.MOSuccess() || res.MTStatus == 2 {
+		d.mtFail(res.String())
+	}
+}
+
+func (d *Daemon) mtFail(reason string) {
+	d.mtFailures++
+	if d.mtFailures >= d.cfg.MaxAttempts {
+		d.log.Warn("giving up collecting MT for now", "reason", reason, "attempts", d.mtFailures)
+		d.mtWanted, d.mtAnswer, d.mtFailures = false, false, 0
+		return
+	}
+	d.mtNextAt = d.now().Add(d.backoff(d.mtFailures))
+	d.log.Info("MT session failed; retrying", "reason", reason, "next_attempt_at", d.mtNextAt)
+}
+
+// afterSession reads the MT message any session brought (pitfall §7.1) and
+// notes whether more are queued at the gateway.
+func (d *Daemon) afterSession(ctx context.Context, res sbd.SessionResult) {
+	if res.MOSuccess() && res.MTStatus != 2 {
+		// A completed session is a mailbox check: it answered any ring.
+		d.mtWanted, d.mtAnswer, d.mtFailures = false, false, 0
+	}
+	if res.MTReceived() {
+		d.readMT(ctx, res.MTMSN, res.MTQueued)
+	}
+	if res.MTQueued > 0 && d.m != nil {
+		d.mtWanted = true
+		d.mtNextAt = d.now()
+	}
+}
+
+// readMT reads the MT buffer, spools it and queues it for publishing.
+func (d *Daemon) readMT(ctx context.Context, mtmsn, queued int) {
+	var data []byte
+	var err error
+	for try := 1; try <= 3; try++ {
+		data, err = d.m.ReadMT(ctx)
+		var ce *sbd.ChecksumError
+		if err == nil || !errors.As(err, &ce) {
+			break
+		}
+		d.log.Warn("MT checksum mismatch; reading again", "try", try)
+	}
+	if err != nil {
+		if !d.modemFailed(err, "read MT") {
+			d.log.Error("MT message could not be read; it stays in the modem until the next session", "mtmsn", mtmsn, "err", err)
+		}
+		return
+	}
+	d.crash(CrashAfterMTRead)
+	now := d.now().UTC()
+	r := &queue.Received{
+		Header: queue.Header{V: queue.Version, ID: queue.MTID(d.ident.IMEI, mtmsn), Station: d.cfg.Station, At: now},
+		Data:   data,
+		Text:   queue.TextOf(data),
+		MTMSN:  mtmsn,
+		Queued: queued,
+		IMEI:   d.ident.IMEI,
+	}
+	if r.Data == nil {
+		r.Data = []byte{}
+	}
+	if err := d.sp.put(r); err != nil {
+		d.log.Error("spool MT", "id", r.ID, "err", err)
+		d.journalFailed(err)
+		return
+	}
+	d.count(func(s *Stats) { s.Received++ })
+	d.crash(CrashAfterMTSpool)
+	d.log.Info("MT received", "id", r.ID, "bytes", len(data), "queued", queued)
+	d.mts.push(r)
+}

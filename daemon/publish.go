@@ -1,0 +1,158 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+)
+
+// Publishing never blocks the control loop: statuses and MT messages are made
+// durable first (journal, spool), then handed to goroutines that publish them
+// in order and retry through broker outages. Signals are transient: only the
+// newest one waits.
+
+// retryDelay doubles from 200 ms to 10 s.
+func retryDelay(failures int) time.Duration {
+	d := 200 * time.Millisecond
+	for i := 1; i < failures && d < 10*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Second)
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether d elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// fifo is an ordered queue of messages with de-duplication by key.
+type fifo[T any] struct {
+	mu     sync.Mutex
+	items  []T
+	keys   map[string]bool
+	key    func(T) string
+	notify chan struct{}
+	busy   bool // an item was popped and is being published
+}
+
+func newFIFO[T any](key func(T) string) *fifo[T] {
+	return &fifo[T]{keys: map[string]bool{}, key: key, notify: make(chan struct{}, 1)}
+}
+
+func (q *fifo[T]) push(v T) {
+	q.mu.Lock()
+	k := q.key(v)
+	if !q.keys[k] {
+		q.keys[k] = true
+		q.items = append(q.items, v)
+	}
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+// peek returns the head without removing it.
+func (q *fifo[T]) peek() (T, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var zero T
+	if len(q.items) == 0 {
+		q.busy = false
+		return zero, false
+	}
+	q.busy = true
+	return q.items[0], true
+}
+
+// pop removes the head (after it was published).
+func (q *fifo[T]) pop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) > 0 {
+		delete(q.keys, q.key(q.items[0]))
+		q.items = q.items[1:]
+	}
+	q.busy = false
+}
+
+func (q *fifo[T]) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// run publishes items in order until ctx ends. publish returns nil when the
+// broker confirmed; drop reports an error after which the item is abandoned.
+func (q *fifo[T]) run(ctx context.Context, log *slog.Logger, what string, publish func(context.Context, T) error, done func(T)) {
+	failures := 0
+	for {
+		v, ok := q.peek()
+		if !ok {
+			select {
+			case <-q.notify:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		err := publish(ctx, v)
+		if err == nil {
+			failures = 0
+			q.pop()
+			if done != nil {
+				done(v)
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		failures++
+		lvl := slog.LevelDebug
+		if errors.Is(err, queue.ErrRefused) || failures == 3 {
+			lvl = slog.LevelWarn
+		}
+		log.Log(ctx, lvl, "publish failed, will retry", "what", what, "id", q.key(v), "err", err, "failures", failures)
+		if !sleepCtx(ctx, retryDelay(failures)) {
+			return
+		}
+	}
+}
+
+// latest holds the newest signal to publish.
+type latest struct {
+	mu     sync.Mutex
+	sig    *queue.Signal
+	notify chan struct{}
+}
+
+func (l *latest) set(s *queue.Signal) {
+	l.mu.Lock()
+	l.sig = s
+	l.mu.Unlock()
+	select {
+	case l.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (l *latest) take() *queue.Signal {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.sig
+	l.sig = nil
+	return s
+}
