@@ -98,7 +98,7 @@ func classify(path string, err error) (kind error, hint string, ok bool) {
 	case codeReadOnly, codePerm:
 		return ErrReadOnly, "read-only: check permissions of " + path + " and of " + dir, true
 	case codeCantOpen:
-		return ErrCantOpen, "cannot open: check that " + dir + " exists and is writable by you", true
+		return ErrCantOpen, "cannot open: check that " + path + " is a file you can read and write, in a directory you can write (" + dir + ")", true
 	case codeIOErr:
 		return ErrIO, "I/O error: check the disk that holds " + dir + " (full, removed, failing)", true
 	}

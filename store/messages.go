@@ -112,7 +112,8 @@ type StateChange struct {
 	// NextAttemptAt is when the next attempt is due (retrying), if given.
 	NextAttemptAt *time.Time
 	// Applied is false when the status arrived too late to change the
-	// message's state (for example a sending reported after sent).
+	// message's state (for example a sending reported after sent): it is
+	// history, not the message's state.
 	Applied bool
 }
 
@@ -378,10 +379,10 @@ func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *queue.Status, s
 	}
 	apply := !exists || Supersedes(cur, attempts, st.State, st.Attempt)
 	res, err := tx.ExecContext(ctx, `INSERT INTO message_states
-		(status_id, message_id, state, attempt, reason, at, momsn, sbdix, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (status_id) DO NOTHING`,
+		(status_id, message_id, state, attempt, reason, at, momsn, sbdix, next_attempt_at, applied)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (status_id) DO NOTHING`,
 		queue.StatusID(st.ID, st.State, st.Attempt), st.ID, st.State, st.Attempt, st.Reason, at,
-		nullInt(st.MOMSN), formatInts(st.SBDIX), nullTime(st.NextAttemptAt))
+		nullInt(st.MOMSN), formatInts(st.SBDIX), nullTime(st.NextAttemptAt), apply)
 	if err != nil {
 		return false, err
 	}
@@ -534,7 +535,7 @@ func (s *Store) Get(ctx context.Context, id string) (Message, []StateChange, err
 	if err != nil {
 		return Message{}, nil, wrap(s.path, op, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT status_id, state, attempt, reason, at, momsn, sbdix, next_attempt_at
+	rows, err := tx.QueryContext(ctx, `SELECT status_id, state, attempt, reason, at, momsn, sbdix, next_attempt_at, applied
 		FROM message_states WHERE message_id = ? ORDER BY at, rowid`, id)
 	if err != nil {
 		return Message{}, nil, wrap(s.path, op, err)
@@ -548,7 +549,7 @@ func (s *Store) Get(ctx context.Context, id string) (Message, []StateChange, err
 			momsn, next sql.NullInt64
 			sbdix       sql.NullString
 		)
-		if err := rows.Scan(&c.StatusID, &c.State, &c.Attempt, &c.Reason, &at, &momsn, &sbdix, &next); err != nil {
+		if err := rows.Scan(&c.StatusID, &c.State, &c.Attempt, &c.Reason, &at, &momsn, &sbdix, &next, &c.Applied); err != nil {
 			return Message{}, nil, wrap(s.path, op, err)
 		}
 		c.At, c.MOMSN, c.SBDIX, c.NextAttemptAt = fromMS(at), intPtr(momsn), parseInts(sbdix.String), timePtr(next)
@@ -557,24 +558,7 @@ func (s *Store) Get(ctx context.Context, id string) (Message, []StateChange, err
 	if err := rows.Err(); err != nil {
 		return Message{}, nil, wrap(s.path, op, err)
 	}
-	markApplied(m, hist)
 	return m, hist, nil
-}
-
-// markApplied replays the history through Supersedes in arrival order to say
-// which events moved the state.
-func markApplied(m Message, hist []StateChange) {
-	if m.Direction != DirMO {
-		return
-	}
-	cur, attempt := "", 0
-	for i := range hist {
-		c := &hist[i]
-		if cur == "" || Supersedes(cur, attempt, c.State, c.Attempt) {
-			c.Applied = true
-			cur, attempt = c.State, max(attempt, c.Attempt)
-		}
-	}
 }
 
 // Counts are the numbers the header shows.

@@ -55,7 +55,8 @@ CREATE TABLE message_states (
 	at              INTEGER NOT NULL,
 	momsn           INTEGER,
 	sbdix           TEXT,
-	next_attempt_at INTEGER
+	next_attempt_at INTEGER,
+	applied         INTEGER NOT NULL DEFAULT 1     -- 0: arrived too late to move the state
 );
 CREATE INDEX message_states_message ON message_states (message_id, at);
 
