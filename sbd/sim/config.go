@@ -1,0 +1,197 @@
+// Package sim is a simulated RockBLOCK: an Iridium 9602/9603 SBD modem that
+// speaks the AT dialect of docs/iridium-sbd.md byte for byte (echo, verbose and
+// numeric result codes, unsolicited lines, ring alerts, SBDWB/SBDRB binary
+// framing, MO/MT buffers, MOMSN/MTMSN, every SBDIX status), with a simulated
+// Iridium gateway and Rock7 web service behind it.
+//
+// A Modem serves any io.ReadWriter (Serve), an in-memory link (Pipe) or a
+// pseudo-terminal that other programs open like a serial device (OpenPTY).
+// Handler exposes a small HTTP control API shaped like the Rock7 web service,
+// and Main is the `rbd simulate` command.
+package sim
+
+import (
+	"crypto/rsa"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultIMEI            = "300234010753370"
+	DefaultModel           = "9603"
+	DefaultSerial          = 12345
+	DefaultSignal          = 4
+	DefaultSessionTime     = 5 * time.Second // the `rbd simulate` default; Config's zero value means immediate
+	DefaultRingRepeat      = 20 * time.Second
+	DefaultWriteTimeout    = 60 * time.Second
+	DefaultRegistrationGap = 3 * time.Minute
+	DefaultWebhookAttempts = 5
+	DefaultWebhookBackoff  = 2 * time.Second
+	DefaultLat             = 51.5
+	DefaultLon             = -0.12
+)
+
+// NoSignal is the Config.Signal value for a modem that starts with 0 bars
+// (the zero value of Signal means DefaultSignal).
+const NoSignal = -1
+
+// ERA3 is the Iridium system time epoch in use since 2025 (iridium-sbd.md §6).
+var ERA3 = time.Date(2025, 2, 14, 18, 14, 17, 0, time.UTC)
+
+// ERA2 is the previous Iridium epoch, the one most libraries hard-code.
+var ERA2 = time.Date(2014, 5, 11, 14, 23, 55, 0, time.UTC)
+
+// Step is one step of a signal profile: Bars take effect After the previous
+// step took effect (the first step: After the start of the cycle). The
+// profile loops after its last step.
+type Step struct {
+	After time.Duration
+	Bars  int
+}
+
+// Config configures a simulated modem. Zero values take the documented
+// defaults.
+type Config struct {
+	IMEI   string // 15 digits, default DefaultIMEI
+	Model  string // "9602", "9603" (default), "9603N", "9601", "9522B", "9523": sets the MO/MT limits
+	Serial int    // RockBLOCK serial number, default DefaultSerial
+
+	// StateFile keeps what survives a power cycle (MOMSN, the gateway's MTMSN
+	// and message id counters, the RA flag, the stored profiles) across
+	// restarts; "" keeps them in memory only.
+	StateFile string
+
+	Signal  int    // initial bars 0..5; 0 means DefaultSignal, NoSignal (or any negative) means 0 bars
+	Profile []Step // optional looping signal profile; SetSignal stops it
+
+	SessionTime   time.Duration // SBDIX/SBDREG duration; 0 = immediate
+	SessionJitter time.Duration // uniform ± jitter added to SessionTime
+	CSQTime       time.Duration // time +CSQ takes to get a fresh reading; 0 = immediate
+
+	FailRate float64 // probability that a session fails with a random realistic code
+	Script   []int   // SBDIX MO status codes consumed in order before FailRate applies
+	Seed     int64   // seed of the deterministic randomness
+
+	Throttle bool // pace output and input at the 19200-baud wire speed (10 bits per byte)
+
+	RingRepeat      time.Duration // delay of the second (and last) ring alert; default 20 s, negative = none
+	WriteTimeout    time.Duration // SBDWB/SBDWT timer, default 60 s
+	RegistrationGap time.Duration // minimum time between SBDREG registrations (error 36), default 3 min, negative = none
+	Epoch           time.Time     // -MSSTM epoch, default ERA3
+
+	Lat, Lon float64 // where the modem is (0,0 = DefaultLat/DefaultLon): Iridium location estimate and -MSGEO
+
+	Webhook         string          // optional URL: each delivered MO is POSTed in Rock7's form format
+	WebhookAttempts int             // attempts per delivery, default 5
+	WebhookBackoff  time.Duration   // first retry delay, doubling, default 2 s
+	WebhookKey      *rsa.PrivateKey // if set, deliveries carry a Rock7-style RS256 JWT signed with it
+
+	Now    func() time.Time // clock, default time.Now
+	Logger *slog.Logger     // default discards
+}
+
+// limits gives the MO and MT buffer sizes of a model.
+func limits(model string) (mo, mt int, err error) {
+	switch model {
+	case "9602", "9603", "9603N":
+		return 340, 270, nil
+	case "9601":
+		return 205, 135, nil
+	case "9522B", "9523":
+		return 1960, 1890, nil
+	}
+	return 0, 0, fmt.Errorf("unknown modem model %q", model)
+}
+
+// withDefaults validates c and fills in its defaults.
+func (c Config) withDefaults() (Config, error) {
+	if c.IMEI == "" {
+		c.IMEI = DefaultIMEI
+	}
+	if len(c.IMEI) != 15 || !allDigits(c.IMEI) {
+		return c, fmt.Errorf("imei %q: want 15 digits", c.IMEI)
+	}
+	if c.Model == "" {
+		c.Model = DefaultModel
+	}
+	if _, _, err := limits(c.Model); err != nil {
+		return c, err
+	}
+	if c.Serial == 0 {
+		c.Serial = DefaultSerial
+	}
+	if c.Serial < 0 || c.Serial > 9999999 {
+		return c, fmt.Errorf("serial %d: want 1..9999999", c.Serial)
+	}
+	switch {
+	case c.Signal == 0:
+		c.Signal = DefaultSignal
+	case c.Signal < 0:
+		c.Signal = 0
+	case c.Signal > 5:
+		return c, fmt.Errorf("signal %d: want 0..5 bars", c.Signal)
+	}
+	var total time.Duration
+	for i, s := range c.Profile {
+		if s.Bars < 0 || s.Bars > 5 {
+			return c, fmt.Errorf("profile step %d: bars %d: want 0..5", i, s.Bars)
+		}
+		if s.After < 0 {
+			return c, fmt.Errorf("profile step %d: negative duration", i)
+		}
+		total += s.After
+	}
+	if len(c.Profile) > 0 && total <= 0 {
+		return c, fmt.Errorf("signal profile: total duration must be positive")
+	}
+	if c.SessionTime < 0 || c.SessionJitter < 0 || c.CSQTime < 0 {
+		return c, fmt.Errorf("negative session, jitter or csq time")
+	}
+	if c.FailRate < 0 || c.FailRate > 1 {
+		return c, fmt.Errorf("fail rate %v: want 0..1", c.FailRate)
+	}
+	if c.RingRepeat == 0 {
+		c.RingRepeat = DefaultRingRepeat
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.RegistrationGap == 0 {
+		c.RegistrationGap = DefaultRegistrationGap
+	}
+	if c.Epoch.IsZero() {
+		c.Epoch = ERA3
+	}
+	if c.Lat == 0 && c.Lon == 0 {
+		c.Lat, c.Lon = DefaultLat, DefaultLon
+	}
+	if c.Lat < -90 || c.Lat > 90 || c.Lon < -180 || c.Lon > 180 {
+		return c, fmt.Errorf("location %v,%v out of range", c.Lat, c.Lon)
+	}
+	if c.WebhookAttempts <= 0 {
+		c.WebhookAttempts = DefaultWebhookAttempts
+	}
+	if c.WebhookBackoff <= 0 {
+		c.WebhookBackoff = DefaultWebhookBackoff
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Script = append([]int(nil), c.Script...)
+	c.Profile = append([]Step(nil), c.Profile...)
+	return c, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
