@@ -16,7 +16,7 @@ type result struct {
 	ready bool // READY sent, the port left command mode: no final result now
 }
 
-func fail() result                 { return result{err: true} }
+func fail() result { return result{err: true} }
 func lines(s ...string) result {
 	r := result{}
 	for _, x := range s {

@@ -32,6 +32,7 @@ type State struct {
 	Unplugged  bool   `json:"unplugged"`
 	Silent     bool   `json:"silent"`
 	Script     []int  `json:"script"`
+	RxBytes    int64  `json:"rx_bytes"`
 }
 
 // State returns a snapshot of the modem and gateway.
@@ -43,7 +44,7 @@ func (m *Modem) State() State {
 		Service: m.barsLocked() > 0, MOMSN: m.momsn, MOLength: -1, MTLength: -1, MTMSN: -1,
 		MTQueue: len(m.gw.queue), Delivered: len(m.gw.delivered), RA: m.ra, RingAlerts: m.set.MTA == 1,
 		Echo: m.set.Echo, Serving: m.serving, Busy: m.busy, Unplugged: m.unplugged, Silent: m.silent,
-		Script: append([]int{}, m.script...)}
+		Script: append([]int{}, m.script...), RxBytes: m.rx}
 	if m.mo != nil {
 		s.MOLength = len(m.mo)
 	}

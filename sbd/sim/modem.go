@@ -147,6 +147,7 @@ type Modem struct {
 	kick         chan struct{}
 	closed       bool
 	sessionGate  chan struct{} // tests: a session waits for this instead of SessionTime
+	rx           int64         // bytes received from hosts
 }
 
 // New makes a powered-up modem from cfg.

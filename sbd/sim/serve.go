@@ -221,6 +221,7 @@ func (c *conn) input(ctx context.Context, data []byte) error {
 	m := c.m
 	m.mu.Lock()
 	silent, echo := m.silent, m.set.Echo
+	m.rx += int64(len(data))
 	m.mu.Unlock()
 	if silent {
 		return nil
