@@ -170,7 +170,8 @@ type Daemon struct {
 	lastCIEV    time.Time
 	bars        int
 	service     bool
-	svcEvents   bool // service comes from +CIEV:1 events
+	svcEvents   bool      // service comes from +CIEV:1 events
+	serviceAt   time.Time // last +CIEV:1,1
 	modemState  string
 	lastSession string
 	sessionAt   time.Time // last session of any kind

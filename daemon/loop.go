@@ -140,7 +140,7 @@ func (d *Daemon) moDue(now time.Time) bool {
 		return true
 	}
 	// After "no service" (32/35), the return of service ends the wait early.
-	return c.waitService && d.svcEvents && d.service && d.lastCIEV.After(c.failedAt)
+	return c.waitService && d.service && d.serviceAt.After(c.failedAt)
 }
 
 // ---- modem lifecycle ----
@@ -337,6 +337,9 @@ func (d *Daemon) onEvent(ctx context.Context, ev sbd.Event, ok bool) {
 		d.lastCIEV = d.now()
 		d.svcEvents = true
 		d.service = ev.Value == 1
+		if d.service {
+			d.serviceAt = d.now()
+		}
 		d.publishSignal(false)
 	case sbd.EventClosed:
 		err := ev.Err
@@ -688,11 +691,6 @@ func (d *Daemon) retryAfter(c *moState, n int, reason string, sbdix []int, wait 
 	if exp := c.send.ExpiresAt; exp != nil && !next.Before(*exp) {
 		d.finish(c, queue.StateFailed, n, fmt.Sprintf("expired (last attempt: %s)", reason), nil, sbdix)
 		return
-	}
-	if waitService {
-		// The session just proved there is no service, whatever the last event said.
-		d.service = false
-		d.publishSignal(false)
 	}
 	c.nextAt, c.waitService, c.failedAt = next, waitService, now
 	st := d.status(c, queue.StateRetrying, n)
