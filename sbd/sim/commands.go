@@ -608,14 +608,6 @@ func (c *conn) session(ctx context.Context, answer bool, a string) (result, erro
 		now := m.cfg.Now()
 		m.momsn = (m.momsn + 1) % 65536
 		m.regStatus, m.timeValid, m.lastFix = 2, true, now
-		if m.mo != nil {
-			cep := 2 + m.rng.IntN(9)
-			r, th := float64(cep)*m.rng.Float64(), 2*math.Pi*m.rng.Float64()
-			lat := m.cfg.Lat + r*math.Cos(th)/111.2
-			lon := m.cfg.Lon + r*math.Sin(th)/(111.2*math.Max(math.Cos(m.cfg.Lat*math.Pi/180), 0.01))
-			m.gw.deliverLocked(MO{IMEI: m.cfg.IMEI, Serial: m.cfg.Serial, MOMSN: momsn, TransmitTime: now,
-				Lat: lat, Lon: math.Mod(lon+540, 360) - 180, CEP: cep, Data: append([]byte{}, m.mo...)})
-		}
 		if code != 1 {
 			if data, n, ok := m.gw.popLocked(); ok {
 				m.mt, m.mtMSN = data, n
@@ -623,6 +615,14 @@ func (c *conn) session(ctx context.Context, answer bool, a string) (result, erro
 			} else {
 				mtStatus = 0
 			}
+		}
+		if m.mo != nil {
+			cep := 2 + m.rng.IntN(9)
+			r, th := float64(cep)*m.rng.Float64(), 2*math.Pi*m.rng.Float64()
+			lat := m.cfg.Lat + r*math.Cos(th)/111.2
+			lon := m.cfg.Lon + r*math.Sin(th)/(111.2*math.Max(math.Cos(m.cfg.Lat*math.Pi/180), 0.01))
+			m.gw.deliverLocked(MO{IMEI: m.cfg.IMEI, Serial: m.cfg.Serial, MOMSN: momsn, TransmitTime: now,
+				Lat: lat, Lon: math.Mod(lon+540, 360) - 180, CEP: cep, Data: append([]byte{}, m.mo...)})
 		}
 		queued = len(m.gw.queue)
 		m.lastQueued = queued
