@@ -1,0 +1,217 @@
+// Package tui is rbtui's full-screen inbox: the message list with unread
+// markers and delivery-state glyphs, a detail pane, compose with a live byte
+// and credit count, a header with signal, service, modem and broker state,
+// search and help. It is built on Bubble Tea v2.
+//
+// The package knows nothing of SQL or AMQP: it talks to a Backend, which the
+// program wires to the SQLite history and the message bus. MemBackend is an
+// in-memory Backend for tests and demos. Every string that came from the
+// satellite is passed through textsafe before it reaches the terminal.
+package tui
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Directions of a message.
+const (
+	// DirMO is a mobile-originated message: station -> satellite.
+	DirMO = "mo"
+	// DirMT is a mobile-terminated message: satellite -> station.
+	DirMT = "mt"
+)
+
+// MO states (the same words as the queue's status bodies).
+const (
+	StateQueued    = "queued"
+	StateSubmitted = "submitted"
+	StateAccepted  = "accepted"
+	StateSending   = "sending"
+	StateRetrying  = "retrying"
+	StateSent      = "sent"
+	StateFailed    = "failed"
+	StateCancelled = "cancelled"
+	StateUnknown   = "unknown"
+	// StateReceived is the state of an MT message.
+	StateReceived = "received"
+)
+
+// DefaultMaxMO is the MO payload limit of a 9602/9603 when the header does
+// not say otherwise.
+const DefaultMaxMO = 340
+
+// Errors a Backend returns (wrapped) so that the screen can say what went wrong.
+var (
+	// ErrEmpty refuses an empty message.
+	ErrEmpty = errors.New("message is empty")
+	// ErrTooLong refuses a message over the MO limit.
+	ErrTooLong = errors.New("message too long")
+	// ErrNotFound is an unknown message id.
+	ErrNotFound = errors.New("no such message")
+	// ErrNotCancellable refuses to cancel a message whose session started or
+	// that reached a final state.
+	ErrNotCancellable = errors.New("message can no longer be cancelled")
+	// ErrNotResendable refuses to resend a message that is neither failed nor unknown.
+	ErrNotResendable = errors.New("only a failed or unknown message can be resent")
+)
+
+// Message is one row of the history as the screen sees it.
+type Message struct {
+	// ID is the message id (UUIDv7 for MO, the deterministic MT id for MT).
+	ID string
+	// Dir is DirMO or DirMT.
+	Dir string
+	// Data is the payload.
+	Data []byte
+	// Text is the payload as text when it is valid UTF-8 (raw: show it
+	// through textsafe).
+	Text string
+	// Binary is true when the payload is not text; the screen shows hex.
+	Binary bool
+	// State is an MO state, or StateReceived for MT.
+	State string
+	// Created is when the message was made (MO) or received (MT); the list
+	// is ordered by (Created, ID), newest first.
+	Created time.Time
+	// Updated is the time of the last state change.
+	Updated time.Time
+	// MOMSN is the modem's MO sequence number once sent.
+	MOMSN *int
+	// MTMSN is the gateway's MT sequence number.
+	MTMSN *int
+	// Attempts is the number of session attempts so far.
+	Attempts int
+	// LastReason is the reason of the last failure or retry, in words.
+	LastReason string
+	// Read reports whether the operator has seen the message.
+	Read bool
+	// Credits is what the message costs (MO) or cost (MT).
+	Credits int
+	// History is the list of state changes, oldest first (filled by Get).
+	History []StateChange
+}
+
+// StateChange is one entry of a message's state history.
+type StateChange struct {
+	// State is the state entered.
+	State string
+	// Attempt is the session attempt the change belongs to (0 when none).
+	Attempt int
+	// Reason is the reason in words, if any.
+	Reason string
+	// At is when the change happened.
+	At time.Time
+}
+
+// Header is the station's live state shown at the top of the screen.
+type Header struct {
+	// Station is the station name.
+	Station string
+	// Bars is the newest signal reading, 0 to 5.
+	Bars int
+	// Service reports whether the modem sees the network.
+	Service bool
+	// Modem is "ok", "busy", "offline", or "" when unknown.
+	Modem string
+	// BrokerUp reports whether this client is connected to the broker.
+	BrokerUp bool
+	// SignalAt is when the signal reading was taken (zero: no reading).
+	SignalAt time.Time
+	// Outbox is the number of MO messages not yet final (-1: unknown).
+	Outbox int
+	// LastSession is the result of the last satellite session, in words.
+	LastSession string
+	// CreditsToday is what was spent today.
+	CreditsToday int
+	// Model is the modem model, if known.
+	Model string
+	// MaxMO is the modem's MO limit in bytes (0: DefaultMaxMO).
+	MaxMO int
+}
+
+// Cursor is a keyset position in the history: the (Created, ID) of a row.
+// The zero Cursor means "from the newest".
+type Cursor struct {
+	// Created of the row.
+	Created time.Time
+	// ID of the row.
+	ID string
+}
+
+// IsZero reports whether c is the zero Cursor.
+func (c Cursor) IsZero() bool { return c.Created.IsZero() && c.ID == "" }
+
+// CursorOf returns the cursor of m.
+func CursorOf(m Message) Cursor { return Cursor{Created: m.Created, ID: m.ID} }
+
+// Before reports whether a row with cursor a sorts after b in the newest-first
+// list (a is older than b).
+func (a Cursor) Before(b Cursor) bool {
+	if !a.Created.Equal(b.Created) {
+		return a.Created.Before(b.Created)
+	}
+	return a.ID < b.ID
+}
+
+// Update tells the screen that something changed; the screen re-queries.
+type Update struct {
+	// IDs are messages that were added or changed.
+	IDs []string
+	// Header is true when the header changed (signal, modem, broker, outbox...).
+	Header bool
+	// Signal is true when a new signal sample was stored.
+	Signal bool
+	// All asks for a full reload (for example after missed updates).
+	All bool
+}
+
+// Backend is everything the screen needs from the outside. Every method may
+// block on I/O; the model calls them only from tea.Cmds.
+type Backend interface {
+	// List returns up to limit messages older than before (all from the
+	// newest when before is zero), newest first, and the cursor of the last
+	// one. Fewer than limit rows means the end of the history.
+	List(ctx context.Context, before Cursor, limit int) ([]Message, Cursor, error)
+	// Get returns one message with its History, or an error wrapping ErrNotFound.
+	Get(ctx context.Context, id string) (Message, error)
+	// Search returns up to limit messages matching q, newest first.
+	Search(ctx context.Context, q string, limit int) ([]Message, error)
+	// Send validates data (ErrEmpty, ErrTooLong), stores it as queued and
+	// publishes it; text says the payload is UTF-8 text.
+	Send(ctx context.Context, data []byte, text bool) (id string, err error)
+	// Cancel withdraws an MO message not yet in its session (ErrNotCancellable).
+	Cancel(ctx context.Context, id string) error
+	// Resend queues a copy of a failed or unknown MO message (ErrNotResendable).
+	Resend(ctx context.Context, id string) (newID string, err error)
+	// MarkRead marks a message read.
+	MarkRead(ctx context.Context, id string) error
+	// Header returns the station's live state.
+	Header(ctx context.Context) (Header, error)
+	// SignalToday returns today's signal samples (bars, oldest first; a
+	// negative sample is a gap) for the sparkline.
+	SignalToday(ctx context.Context) ([]int, error)
+	// Updates delivers change notifications until the backend is closed.
+	Updates() <-chan Update
+}
+
+// Credits is what Rock7 bills for n bytes: 1 credit per 50 bytes or part.
+func Credits(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	return (n + 49) / 50
+}
+
+// Cancellable reports whether an MO message in state can still be cancelled.
+func Cancellable(state string) bool {
+	switch state {
+	case StateQueued, StateSubmitted, StateAccepted, StateRetrying:
+		return true
+	}
+	return false
+}
+
+// Resendable reports whether an MO message in state can be resent.
+func Resendable(state string) bool { return state == StateFailed || state == StateUnknown }

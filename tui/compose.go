@@ -1,0 +1,174 @@
+package tui
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textarea"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/rockblock-station/rockblock-station/textsafe"
+)
+
+// composePane edits an MO message as text or as hex, with a live byte and
+// credit count against the modem's MO limit. Its text survives a refused
+// send and leaving the pane (a draft).
+type composePane struct {
+	ta      textarea.Model
+	hex     bool
+	replyTo string
+	err     string
+	maxMO   int
+	w, h    int
+}
+
+func newCompose() composePane {
+	ta := textarea.New()
+	ta.ShowLineNumbers = false
+	ta.Prompt = "│ "
+	ta.Placeholder = "type the message"
+	ta.CharLimit = 4096
+	ta.KeyMap.InsertNewline = key.NewBinding(key.WithKeys("alt+enter", "ctrl+j"), key.WithHelp("alt+enter", "new line"))
+	return composePane{ta: ta, maxMO: DefaultMaxMO}
+}
+
+func (c *composePane) setStyles(st Styles) { c.ta.SetStyles(st.Textarea) }
+
+func (c *composePane) focus() { c.ta.Focus() }
+
+func (c *composePane) blur() { c.ta.Blur() }
+
+func (c *composePane) reset() {
+	c.ta.Reset()
+	c.hex, c.err, c.replyTo = false, "", ""
+}
+
+func (c *composePane) setSize(w, h int) {
+	c.w, c.h = w, h
+	c.ta.SetWidth(max(10, w))
+	c.ta.SetHeight(max(1, min(h-5, 12)))
+}
+
+func (c *composePane) update(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	c.ta, cmd = c.ta.Update(msg)
+	if _, ok := msg.(tea.KeyPressMsg); ok {
+		c.err = ""
+	}
+	return cmd
+}
+
+// parseHex decodes hex digits, ignoring white space and an optional 0x.
+func parseHex(s string) ([]byte, error) {
+	var digits strings.Builder
+	for _, f := range strings.Fields(s) {
+		f = strings.TrimPrefix(strings.TrimPrefix(f, "0x"), "0X")
+		digits.WriteString(f)
+	}
+	d := digits.String()
+	for _, r := range d {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return nil, fmt.Errorf("invalid hex: %q is not a hex digit", textsafe.Line(string(r)))
+		}
+	}
+	if len(d)%2 != 0 {
+		return nil, fmt.Errorf("invalid hex: odd number of digits (%d)", len(d))
+	}
+	b, err := hex.DecodeString(d)
+	if err != nil {
+		return nil, fmt.Errorf("invalid hex: %w", err)
+	}
+	return b, nil
+}
+
+// bytes returns the payload as typed, without the limit checks.
+func (c *composePane) bytes() ([]byte, error) {
+	if c.hex {
+		return parseHex(c.ta.Value())
+	}
+	return []byte(c.ta.Value()), nil
+}
+
+// payload returns the bytes to send, refusing an empty or oversized message.
+func (c *composePane) payload() ([]byte, error) {
+	b, err := c.bytes()
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("nothing to send: %w", ErrEmpty)
+	}
+	if len(b) > c.maxMO {
+		return nil, fmt.Errorf("%d bytes is %d over the %d-byte limit: %w", len(b), len(b)-c.maxMO, c.maxMO, ErrTooLong)
+	}
+	return b, nil
+}
+
+// toggleHex switches between text and hex input, converting the draft. Bytes
+// that are not plain text stay in hex.
+func (c *composePane) toggleHex() {
+	if !c.hex {
+		c.ta.SetValue(textsafe.Hex([]byte(c.ta.Value())))
+		c.hex, c.err = true, ""
+		return
+	}
+	b, err := parseHex(c.ta.Value())
+	if err != nil {
+		c.err = "fix the hex first: " + err.Error()
+		return
+	}
+	if !utf8.Valid(b) {
+		c.err = "these bytes are not UTF-8 text: staying in hex"
+		return
+	}
+	for _, r := range string(b) {
+		if r != '\n' && (unicode.IsControl(r) || r == 0x7f) {
+			c.err = "these bytes hold control characters: staying in hex"
+			return
+		}
+	}
+	c.ta.SetValue(string(b))
+	c.hex, c.err = false, ""
+}
+
+func (c *composePane) view(m *Model) []string {
+	st := &m.styles
+	title := "New MO message (station → satellite)"
+	if c.replyTo != "" {
+		title = "New MO message, " + c.replyTo
+	}
+	mode := "text"
+	other := "hex"
+	if c.hex {
+		mode, other = "hex", "text"
+	}
+	out := []string{
+		ansi.Truncate(st.Title.Render(title), c.w, m.glyphs.Ellipsis),
+		st.Dim.Render(ansi.Truncate("mode: "+mode+"  (ctrl+x: "+other+")", c.w, "")),
+	}
+	out = append(out, strings.Split(c.ta.View(), "\n")...)
+
+	b, err := c.bytes()
+	var counter string
+	switch {
+	case err != nil:
+		counter = st.Bad.Render(m.glyphs.Warn + " " + err.Error())
+	default:
+		n := len(b)
+		cr := Credits(n)
+		counter = fmt.Sprintf("%d/%d bytes%s%d credit%s", n, c.maxMO, m.glyphs.Sep, cr, plural(cr))
+		if n > c.maxMO {
+			counter = st.Bad.Render(m.glyphs.Warn + " " + counter + fmt.Sprintf(": %d over the limit", n-c.maxMO))
+		}
+	}
+	out = append(out, ansi.Truncate(counter, c.w, m.glyphs.Ellipsis))
+	if c.err != "" {
+		out = append(out, st.StatusError.Render(ansi.Truncate(m.glyphs.Warn+" "+c.err, c.w, m.glyphs.Ellipsis)))
+	}
+	return out
+}

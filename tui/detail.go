@@ -1,0 +1,201 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/rockblock-station/rockblock-station/textsafe"
+)
+
+// detailPane shows one message in full: text (or hex), state, sequence
+// numbers, attempts, the last failure in words, and the state history. Its
+// lines are wrapped once (on open, update or resize) and scrolled.
+type detailPane struct {
+	m      Message
+	loaded bool
+	lines  []string
+	off    int
+	w, h   int
+}
+
+func (d *detailPane) setSize(m *Model, w, h int) {
+	resized := w != d.w
+	d.w, d.h = w, h
+	if resized {
+		d.rebuild(m)
+	}
+	d.scroll(0)
+}
+
+func (d *detailPane) set(m *Model, msg Message, top bool) {
+	d.m, d.loaded = msg, true
+	if top {
+		d.off = 0
+	}
+	d.rebuild(m)
+	d.scroll(0)
+}
+
+func (d *detailPane) scroll(n int) {
+	d.off = max(0, min(d.off+n, len(d.lines)-d.h))
+}
+
+// cleanWord is a backend-provided word made safe for one line.
+func cleanWord(s string) string { return textsafe.Line(s) }
+
+// reasonInWords explains a state when the backend gave no reason.
+func reasonInWords(msg Message) string {
+	if msg.LastReason != "" {
+		return textsafe.Line(msg.LastReason)
+	}
+	switch msg.State {
+	case StateFailed:
+		return "no reason recorded"
+	case StateUnknown:
+		return "rbd stopped during a satellite session; the modem could not prove whether it was sent"
+	case StateRetrying:
+		return "waiting for the next attempt"
+	}
+	return ""
+}
+
+// rebuild makes the wrapped lines for the current width and styles.
+func (d *detailPane) rebuild(m *Model) {
+	if !d.loaded || m == nil {
+		d.lines = nil
+		return
+	}
+	msg, st, g := d.m, &m.styles, &m.glyphs
+	w := max(10, d.w)
+	var out []string
+	add := func(s string) {
+		for _, l := range strings.Split(lipgloss.Wrap(s, w, " "), "\n") {
+			out = append(out, ansi.Truncate(l, w, ""))
+		}
+	}
+	field := func(name, value string) {
+		if value == "" {
+			return
+		}
+		add(st.Label.Render(fmt.Sprintf("%-13s", name)) + value)
+	}
+	rule := func(title string) {
+		t := g.Rule + g.Rule + " " + title + " "
+		out = append(out, st.Rule.Render(t+strings.Repeat(g.Rule, max(0, w-ansi.StringWidth(t)))))
+	}
+
+	state := msg.State
+	if state == "" && msg.Dir == DirMT {
+		state = StateReceived
+	}
+	dir := "MO  station → satellite"
+	if msg.Dir == DirMT {
+		dir = "MT  satellite → station"
+	}
+	title := dir
+	if !msg.Read {
+		title = g.Unread + " " + title + " (unread)"
+	}
+	add(st.Title.Render(title))
+	field("state", st.stateStyle(state).Render(g.Glyph(state))+" "+textsafeState(state))
+	when := msg.Created.In(m.opts.Location).Format("2006-01-02 15:04:05 MST")
+	field("created", when)
+	if !msg.Updated.IsZero() && !msg.Updated.Equal(msg.Created) {
+		field("updated", msg.Updated.In(m.opts.Location).Format("2006-01-02 15:04:05 MST"))
+	}
+	field("id", textsafe.Line(msg.ID))
+	if msg.MOMSN != nil {
+		field("MOMSN", strconv.Itoa(*msg.MOMSN))
+	}
+	if msg.MTMSN != nil {
+		field("MTMSN", strconv.Itoa(*msg.MTMSN))
+	}
+	if msg.Dir == DirMO {
+		field("attempts", strconv.Itoa(msg.Attempts))
+	}
+	credits := msg.Credits
+	if credits == 0 {
+		credits = Credits(len(msg.Data))
+	}
+	field("size", fmt.Sprintf("%d bytes, %d credit%s", len(msg.Data), credits, plural(credits)))
+	switch msg.State {
+	case StateFailed, StateUnknown, StateRetrying:
+		label := "last failure"
+		if msg.State == StateUnknown {
+			label = "why unknown"
+		}
+		field(label, st.stateStyle(msg.State).Render(reasonInWords(msg)))
+		if Resendable(msg.State) {
+			add(st.Dim.Render("R resends it as a new message."))
+		}
+	default:
+		if msg.LastReason != "" {
+			field("last reason", textsafe.Line(msg.LastReason))
+		}
+	}
+	if Cancellable(msg.State) && msg.Dir == DirMO {
+		add(st.Dim.Render("x cancels it (until its session starts)."))
+	}
+
+	out = append(out, "")
+	if msg.Binary {
+		rule(fmt.Sprintf("data, %d bytes, hex", len(msg.Data)))
+		per := 16
+		if w < 6+16*3+1+16 {
+			per = 8
+		}
+		out = append(out, textsafe.HexDump(msg.Data, per)...)
+	} else {
+		rule("text")
+		text := textsafe.Block(msg.Text)
+		if text == "" {
+			out = append(out, st.Dim.Render("(empty)"))
+		}
+		for _, para := range strings.Split(text, "\n") {
+			if para == "" {
+				out = append(out, "")
+				continue
+			}
+			for _, l := range strings.Split(ansi.Hardwrap(lipgloss.Wrap(para, w, " "), w, true), "\n") {
+				out = append(out, l)
+			}
+		}
+	}
+
+	if len(msg.History) > 0 {
+		out = append(out, "")
+		rule("history")
+		for _, h := range msg.History {
+			s := h.At.In(m.opts.Location).Format("Jan 02 15:04:05") + "  " +
+				st.stateStyle(h.State).Render(g.Glyph(h.State)) + " " +
+				fmt.Sprintf("%-10s", textsafeState(h.State))
+			if h.Attempt > 0 {
+				s += fmt.Sprintf(" attempt %d", h.Attempt)
+			}
+			if h.Reason != "" {
+				s += "  " + textsafe.Line(h.Reason)
+			}
+			add(s)
+		}
+	}
+	d.lines = out
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func (d *detailPane) view(m *Model) []string {
+	if !d.loaded {
+		return []string{m.styles.Dim.Render(" nothing open")}
+	}
+	end := min(len(d.lines), d.off+d.h)
+	return d.lines[d.off:end]
+}

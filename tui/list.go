@@ -1,0 +1,252 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// row is a loaded message with its sanitised preview, made once on load so
+// that rendering a frame does no text cleaning.
+type row struct {
+	m       Message
+	preview string
+}
+
+// listPane is the message list: the loaded rows (newest first, paged from
+// the backend), the selection and the scroll offset.
+type listPane struct {
+	rows     []row
+	sel, off int
+	w, h     int
+	end      bool   // no older rows in the backend
+	loading  bool   // a page request is in flight
+	next     Cursor // where the next page starts
+	gen      int    // bumped on reload so late pages are dropped
+	pageSize int
+}
+
+// previewCells is the longest preview kept per row; wider terminals are rare.
+const previewCells = 400
+
+func makeRow(msg Message, g Glyphs) row {
+	msg.History = nil
+	return row{m: msg, preview: previewOf(msg, previewCells, g)}
+}
+
+func (l *listPane) reset() {
+	l.rows, l.sel, l.off, l.end, l.loading, l.next = nil, 0, 0, false, false, Cursor{}
+	l.gen++
+}
+
+func (l *listPane) setSize(w, h int) {
+	l.w, l.h = w, h
+	l.clamp()
+}
+
+func (l *listPane) selected() (row, bool) {
+	if l.sel < 0 || l.sel >= len(l.rows) {
+		return row{}, false
+	}
+	return l.rows[l.sel], true
+}
+
+// find returns the index of id among the loaded rows, or -1.
+func (l *listPane) find(id string) int {
+	for i := range l.rows {
+		if l.rows[i].m.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func (l *listPane) move(n int) { l.selectIndex(l.sel + n) }
+
+func (l *listPane) selectIndex(i int) {
+	l.sel = i
+	l.clamp()
+}
+
+// clamp keeps the selection in range and visible.
+func (l *listPane) clamp() {
+	l.sel = max(0, min(l.sel, len(l.rows)-1))
+	if l.sel < l.off {
+		l.off = l.sel
+	}
+	if l.h > 0 && l.sel >= l.off+l.h {
+		l.off = l.sel - l.h + 1
+	}
+	l.off = max(0, min(l.off, len(l.rows)-l.h))
+}
+
+// appendRows adds an older page, skipping rows already present (an update
+// may have inserted them).
+func (l *listPane) appendRows(m *Model, rows []Message, next Cursor, end bool) {
+	var have map[string]bool
+	if len(l.rows) > 0 && len(rows) > 0 {
+		// Only rows at the seam can already be present.
+		have = make(map[string]bool)
+		for i := max(0, len(l.rows)-64); i < len(l.rows); i++ {
+			have[l.rows[i].m.ID] = true
+		}
+	}
+	for _, r := range rows {
+		if have[r.ID] {
+			continue
+		}
+		if len(l.rows) > 0 && !CursorOf(r).Before(CursorOf(l.rows[len(l.rows)-1].m)) {
+			// Out of order (a row inserted by an update): place it properly.
+			l.upsert(m, r)
+			continue
+		}
+		l.rows = append(l.rows, makeRow(r, m.glyphs))
+	}
+	if !next.IsZero() {
+		l.next = next
+	}
+	l.end = end
+	l.clamp()
+}
+
+// upsert replaces a loaded message or inserts a new one in order when it
+// falls inside the loaded range, keeping the same message selected.
+func (l *listPane) upsert(m *Model, msg Message) {
+	if i := l.find(msg.ID); i >= 0 {
+		l.rows[i] = makeRow(msg, m.glyphs)
+		return
+	}
+	c := CursorOf(msg)
+	i := sort.Search(len(l.rows), func(i int) bool { return CursorOf(l.rows[i].m).Before(c) })
+	if i == len(l.rows) && !l.end && len(l.rows) > 0 {
+		return // older than what is loaded: it comes with a later page
+	}
+	l.rows = append(l.rows, row{})
+	copy(l.rows[i+1:], l.rows[i:])
+	l.rows[i] = makeRow(msg, m.glyphs)
+	if i <= l.sel && len(l.rows) > 1 {
+		l.sel++
+		if i < l.off {
+			l.off++
+		}
+	}
+	l.clamp()
+}
+
+// position is the "12/200+" indicator of the status line.
+func (l *listPane) position() string {
+	if len(l.rows) == 0 {
+		if l.loading {
+			return "loading…"
+		}
+		return "0/0"
+	}
+	more := ""
+	if !l.end {
+		more = "+"
+	}
+	return fmt.Sprintf("%d/%d%s", l.sel+1, len(l.rows), more)
+}
+
+// Column widths of a list row.
+const (
+	timeCells  = 7
+	stateCells = 9
+)
+
+// view renders only the visible rows.
+func (l *listPane) view(m *Model) []string {
+	if len(l.rows) == 0 {
+		msg := "no messages yet: c composes one"
+		if l.loading {
+			msg = "loading…"
+		}
+		return []string{m.styles.Dim.Render(" " + msg)}
+	}
+	end := min(len(l.rows), l.off+l.h)
+	out := make([]string, 0, end-l.off)
+	for i := l.off; i < end; i++ {
+		out = append(out, l.renderRow(m, i))
+	}
+	return out
+}
+
+func (l *listPane) renderRow(m *Model, i int) string {
+	r := &l.rows[i]
+	g, st := &m.glyphs, &m.styles
+	sel := i == l.sel
+	unread := !r.m.Read
+
+	var left strings.Builder
+	left.Grow(64)
+	if sel {
+		left.WriteString(g.Selected)
+	} else {
+		left.WriteByte(' ')
+	}
+	if unread {
+		left.WriteString(g.Unread)
+	} else {
+		left.WriteByte(' ')
+	}
+	left.WriteByte(' ')
+	t := m.fmtTime(r.m.Created)
+	left.WriteString(t)
+	left.WriteString(strings.Repeat(" ", max(1, timeCells+1-len(t))))
+	if r.m.Dir == DirMT {
+		left.WriteString("MT ")
+	} else {
+		left.WriteString("MO ")
+	}
+
+	state := r.m.State
+	if state == "" && r.m.Dir == DirMT {
+		state = StateReceived
+	}
+	glyph := g.Glyph(state)
+	word := textsafeState(state)
+	rest := " " + word + strings.Repeat(" ", max(1, stateCells+1-len(word)))
+	used := ansi.StringWidth(left.String()) + ansi.StringWidth(glyph) + len(rest)
+	preview := ansi.Truncate(r.preview, max(0, l.w-used), g.Ellipsis)
+	pad := max(0, l.w-used-ansi.StringWidth(preview))
+
+	rowStyle := st.Row
+	switch {
+	case sel && unread:
+		rowStyle = st.RowSelectedUnread
+	case sel:
+		rowStyle = st.RowSelected
+	case unread:
+		rowStyle = st.RowUnread
+	}
+	glyphStyle := st.stateStyle(state)
+	if sel {
+		glyphStyle = rowStyle
+	} else if unread {
+		glyphStyle = glyphStyle.Bold(true)
+	}
+	var b strings.Builder
+	b.Grow(l.w + 64)
+	b.WriteString(rowStyle.Render(left.String()))
+	b.WriteString(glyphStyle.Render(glyph))
+	b.WriteString(rowStyle.Render(rest))
+	if m.search.hitSet[r.m.ID] {
+		b.WriteString(st.Hit.Inherit(rowStyle).Render(preview))
+		b.WriteString(rowStyle.Render(strings.Repeat(" ", pad)))
+	} else {
+		b.WriteString(rowStyle.Render(preview + strings.Repeat(" ", pad)))
+	}
+	return b.String()
+}
+
+// textsafeState returns a known state word, or a cleaned unknown one.
+func textsafeState(s string) string {
+	switch s {
+	case StateQueued, StateSubmitted, StateAccepted, StateSending, StateRetrying,
+		StateSent, StateFailed, StateCancelled, StateUnknown, StateReceived:
+		return s
+	}
+	return ansi.Truncate(cleanWord(s), stateCells, "")
+}

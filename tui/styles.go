@@ -1,0 +1,122 @@
+package tui
+
+import (
+	"image/color"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/textarea"
+	"charm.land/bubbles/v2/textinput"
+	"charm.land/lipgloss/v2"
+)
+
+// Glyphs are the symbols the screen draws; ASCII fallbacks exist for
+// terminals without Unicode.
+type Glyphs struct {
+	// States maps an MO state (and StateReceived) to its glyph.
+	States map[string]string
+	// Unread marks an unread message (the row is bold too).
+	Unread string
+	// Selected marks the selected row (the row is reversed too).
+	Selected string
+	// Rule is the horizontal line character.
+	Rule string
+	// Sep separates header fields.
+	Sep string
+	// Ellipsis ends truncated text.
+	Ellipsis string
+	// Warn introduces a banner.
+	Warn string
+	// ASCII is true for the ASCII set.
+	ASCII bool
+}
+
+// UnicodeGlyphs is the default glyph set.
+var UnicodeGlyphs = Glyphs{
+	States: map[string]string{
+		StateQueued: "◌", StateSubmitted: "○", StateAccepted: "◎", StateSending: "↑",
+		StateRetrying: "↻", StateSent: "✓", StateFailed: "✗", StateCancelled: "⊘",
+		StateUnknown: "?", StateReceived: "↓",
+	},
+	Unread: "●", Selected: "▶", Rule: "─", Sep: " · ", Ellipsis: "…", Warn: "⚠",
+}
+
+// ASCIIGlyphs is the glyph set for terminals without Unicode.
+var ASCIIGlyphs = Glyphs{
+	States: map[string]string{
+		StateQueued: ".", StateSubmitted: "o", StateAccepted: "O", StateSending: "^",
+		StateRetrying: "~", StateSent: "+", StateFailed: "!", StateCancelled: "-",
+		StateUnknown: "?", StateReceived: "v",
+	},
+	Unread: "*", Selected: ">", Rule: "-", Sep: " | ", Ellipsis: "~", Warn: "!", ASCII: true,
+}
+
+// Glyph returns the glyph of a state ("?" for a state it does not know).
+func (g Glyphs) Glyph(state string) string {
+	if s, ok := g.States[state]; ok {
+		return s
+	}
+	return "?"
+}
+
+// Styles holds every style of the screen, built once for a background.
+type Styles struct {
+	Title, HeaderText, Dim, Banner, Rule              lipgloss.Style
+	Row, RowUnread, RowSelected, RowSelectedUnread    lipgloss.Style
+	Good, Warn, Bad, Accent                           lipgloss.Style
+	StatusInfo, StatusError, StatusPrompt, Label, Hit lipgloss.Style
+	Help                                              help.Styles
+	Textarea                                          textarea.Styles
+	Textinput                                         textinput.Styles
+}
+
+// NewStyles builds the styles for a dark or light terminal background. Only
+// ANSI palette colours are used, so the operator's theme decides the shades;
+// meaning never rests on colour alone (glyphs, words, bold and reverse carry it).
+func NewStyles(isDark bool) Styles {
+	ld := lipgloss.LightDark(isDark)
+	pick := func(light, dark color.Color) lipgloss.Style { return lipgloss.NewStyle().Foreground(ld(light, dark)) }
+	s := Styles{
+		Title:      lipgloss.NewStyle().Bold(true),
+		HeaderText: lipgloss.NewStyle(),
+		Dim:        pick(lipgloss.BrightBlack, lipgloss.BrightBlack),
+		Banner:     lipgloss.NewStyle().Bold(true).Reverse(true),
+		Rule:       pick(lipgloss.BrightBlack, lipgloss.BrightBlack),
+
+		Row:               lipgloss.NewStyle(),
+		RowUnread:         lipgloss.NewStyle().Bold(true),
+		RowSelected:       lipgloss.NewStyle().Reverse(true),
+		RowSelectedUnread: lipgloss.NewStyle().Reverse(true).Bold(true),
+
+		Good:   pick(lipgloss.Green, lipgloss.BrightGreen),
+		Warn:   pick(lipgloss.Magenta, lipgloss.BrightYellow),
+		Bad:    pick(lipgloss.Red, lipgloss.BrightRed),
+		Accent: pick(lipgloss.Blue, lipgloss.BrightCyan),
+
+		StatusInfo:   lipgloss.NewStyle(),
+		StatusError:  pick(lipgloss.Red, lipgloss.BrightRed).Bold(true),
+		StatusPrompt: lipgloss.NewStyle().Bold(true).Reverse(true),
+		Label:        lipgloss.NewStyle().Bold(true),
+		Hit:          lipgloss.NewStyle().Underline(true),
+		Help:         help.DefaultStyles(isDark),
+		Textarea:     textarea.DefaultStyles(isDark),
+		Textinput:    textinput.DefaultStyles(isDark),
+	}
+	s.Textarea.Cursor.Blink = false
+	s.Textinput.Cursor.Blink = false
+	return s
+}
+
+// stateStyle returns the colour style of a state glyph.
+func (s *Styles) stateStyle(state string) lipgloss.Style {
+	switch state {
+	case StateSent, StateReceived:
+		return s.Good
+	case StateFailed, StateUnknown:
+		return s.Bad
+	case StateRetrying:
+		return s.Warn
+	case StateSending, StateAccepted, StateSubmitted:
+		return s.Accent
+	}
+	return s.Dim
+}
