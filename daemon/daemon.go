@@ -67,8 +67,9 @@ type Config struct {
 	// Probe is how long the modem may be idle before a quick command checks
 	// that it still answers (5s); a modem that stops answering is offline.
 	Probe time.Duration
-	// SignalPoll: without a +CIEV signal event for this long, the probe asks
-	// AT+CSQ for a fresh reading instead of AT+CSQF (2m).
+	// SignalPoll: without a +CIEV signal event for this long, a probe asks
+	// AT+CSQ for a fresh reading instead of AT+CSQF, at most once per
+	// SignalPoll (2m).
 	SignalPoll time.Duration
 	// MaxAttempts is the number of sessions tried for one MO (10).
 	MaxAttempts int
@@ -168,6 +169,7 @@ type Daemon struct {
 	reopenFails int
 	lastContact time.Time
 	lastCIEV    time.Time
+	lastCSQ     time.Time
 	bars        int
 	service     bool
 	svcEvents   bool      // service comes from +CIEV:1 events

@@ -293,7 +293,9 @@ func (d *Daemon) closeModem() {
 func (d *Daemon) probe(ctx context.Context) {
 	var bars int
 	var err error
-	if d.now().Sub(d.lastCIEV) >= d.cfg.SignalPoll {
+	if now := d.now(); now.Sub(d.lastCIEV) >= d.cfg.SignalPoll && now.Sub(d.lastCSQ) >= d.cfg.SignalPoll {
+		// No indicator event for a while: ask for a fresh reading now and then.
+		d.lastCSQ = now
 		bars, err = d.m.Signal(ctx)
 	} else {
 		bars, err = d.m.SignalFast(ctx)
