@@ -50,6 +50,9 @@ type framer struct {
 	bin    []byte
 	sumHi  byte
 
+	// echo is the command last sent; its echo line reuses the string.
+	echo string
+
 	emit func(item)
 	urc  func(line string, ev Event)
 
@@ -120,7 +123,7 @@ func (f *framer) endLine() {
 	if len(f.line) == 0 {
 		return
 	}
-	s := trimLine(f.line)
+	s := f.trimLine(f.line)
 	f.line = f.line[:0]
 	if s == "" {
 		return
@@ -138,7 +141,7 @@ func (f *framer) disarm() {
 }
 
 // trimLine strips spaces and non-printable bytes (line noise) from both ends.
-func trimLine(b []byte) string {
+func (f *framer) trimLine(b []byte) string {
 	i, j := 0, len(b)
 	for i < j && (b[i] <= ' ' || b[i] >= 0x7f) {
 		i++
@@ -148,6 +151,9 @@ func trimLine(b []byte) string {
 	}
 	if i == j {
 		return ""
+	}
+	if string(b[i:j]) == f.echo {
+		return f.echo
 	}
 	return lineString(b[i:j])
 }

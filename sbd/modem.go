@@ -232,6 +232,9 @@ func (m *Modem) drain() {
 
 // send writes cmd and a CR.
 func (m *Modem) send(cmd string) error {
+	m.fmu.Lock()
+	m.fr.echo = cmd
+	m.fmu.Unlock()
 	m.wbuf = append(m.wbuf[:0], cmd...)
 	m.wbuf = append(m.wbuf, '\r')
 	return m.write(cmd, m.wbuf)

@@ -19,37 +19,39 @@ func afterPrefix(line, prefix string) (string, bool) {
 }
 
 // parseInts parses a comma-separated list of decimal integers with optional
-// spaces and signs ("32, 3, 2, 0, 0, 0", "0,0,0,-1"), expecting n of them.
-func parseInts(s string, n int) ([]int, error) {
-	out := make([]int, 0, n)
-	for len(s) > 0 || len(out) < n {
+// spaces and signs ("32, 3, 2, 0, 0, 0", "0,0,0,-1") into out, which must
+// have exactly as many elements as the list.
+func parseInts(s string, out []int) error {
+	n := 0
+	for {
 		var f string
 		i := strings.IndexByte(s, ',')
 		if i < 0 {
-			f, s = s, ""
+			f = s
 		} else {
 			f, s = s[:i], s[i+1:]
-			if s == "" {
-				return nil, fmt.Errorf("trailing comma")
-			}
 		}
 		f = strings.TrimSpace(f)
 		if f == "" {
-			return nil, fmt.Errorf("empty field %d", len(out)+1)
+			return fmt.Errorf("empty field %d", n+1)
+		}
+		if n >= len(out) {
+			return fmt.Errorf("more than %d fields", len(out))
 		}
 		v, err := strconv.Atoi(f)
 		if err != nil {
-			return nil, fmt.Errorf("field %d: %q is not an integer", len(out)+1, f)
+			return fmt.Errorf("field %d: %q is not an integer", n+1, f)
 		}
-		out = append(out, v)
-		if len(out) > n {
-			return nil, fmt.Errorf("more than %d fields", n)
+		out[n] = v
+		n++
+		if i < 0 {
+			break
 		}
 	}
-	if len(out) != n {
-		return nil, fmt.Errorf("%d fields, want %d", len(out), n)
+	if n != len(out) {
+		return fmt.Errorf("%d fields, want %d", n, len(out))
 	}
-	return out, nil
+	return nil
 }
 
 // ParseSessionResult parses a "+SBDIX:" (or "+SBDIXA:") line such as
@@ -63,8 +65,8 @@ func ParseSessionResult(line string) (SessionResult, error) {
 	if !ok {
 		return SessionResult{}, fmt.Errorf("parse %q: not a +SBDIX line", line)
 	}
-	v, err := parseInts(rest, 6)
-	if err != nil {
+	var v [6]int
+	if err := parseInts(rest, v[:]); err != nil {
 		return SessionResult{}, fmt.Errorf("parse %q: %w", line, err)
 	}
 	return SessionResult{MOStatus: v[0], MOMSN: v[1], MTStatus: v[2], MTMSN: v[3], MTLength: v[4], MTQueued: v[5]}, nil
@@ -76,8 +78,8 @@ func parseSignal(line, prefix string) (int, error) {
 	if !ok {
 		return 0, fmt.Errorf("parse %q: not a %s line", line, prefix)
 	}
-	v, err := parseInts(rest, 1)
-	if err != nil {
+	var v [1]int
+	if err := parseInts(rest, v[:]); err != nil {
 		return 0, fmt.Errorf("parse %q: %w", line, err)
 	}
 	if v[0] < 0 || v[0] > 5 {
@@ -92,8 +94,8 @@ func parseStatus(line string) (Status, error) {
 	if !ok {
 		return Status{}, fmt.Errorf("parse %q: not a +SBDS line", line)
 	}
-	v, err := parseInts(rest, 4)
-	if err != nil {
+	var v [4]int
+	if err := parseInts(rest, v[:]); err != nil {
 		return Status{}, fmt.Errorf("parse %q: %w", line, err)
 	}
 	return Status{MOFlag: v[0] != 0, MOMSN: v[1], MTFlag: v[2] != 0, MTMSN: v[3]}, nil
@@ -105,8 +107,8 @@ func parseStatusEx(line string) (StatusEx, error) {
 	if !ok {
 		return StatusEx{}, fmt.Errorf("parse %q: not a +SBDSX line", line)
 	}
-	v, err := parseInts(rest, 6)
-	if err != nil {
+	var v [6]int
+	if err := parseInts(rest, v[:]); err != nil {
 		return StatusEx{}, fmt.Errorf("parse %q: %w", line, err)
 	}
 	return StatusEx{
@@ -169,8 +171,8 @@ func parseURC(line string) (Event, bool) {
 	}
 	if rest, ok := afterPrefix(line, "+CIEV:"); ok {
 		ev := Event{Kind: EventSignal, Line: line}
-		v, err := parseInts(rest, 2)
-		if err != nil {
+		var v [2]int
+		if err := parseInts(rest, v[:]); err != nil {
 			ev.Err = fmt.Errorf("parse %q: %w", line, err)
 			ev.Kind = EventUnknown
 			return ev, true
@@ -190,8 +192,8 @@ func parseURC(line string) (Event, bool) {
 	}
 	if rest, ok := afterPrefix(line, "+AREG:"); ok {
 		ev := Event{Kind: EventRegistration, Line: line}
-		v, err := parseInts(rest, 2)
-		if err != nil {
+		var v [2]int
+		if err := parseInts(rest, v[:]); err != nil {
 			ev.Err = fmt.Errorf("parse %q: %w", line, err)
 			return ev, true
 		}
