@@ -1,0 +1,155 @@
+//go:build linux
+
+package sim
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.bug.st/serial"
+)
+
+// openSerial opens the link like a program written for the real modem.
+func openSerial(t *testing.T, link string) *host {
+	t.Helper()
+	p, err := serial.Open(link, &serial.Mode{BaudRate: 19200, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+	if err != nil {
+		t.Fatalf("open %s: %v", link, err)
+	}
+	return newHost(t, p)
+}
+
+func TestPTYWithSerialPort(t *testing.T) {
+	m, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	link := filepath.Join(t.TempDir(), "rockblock")
+	if err := os.WriteFile(link+".stale-target", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(link+".gone", link) // a stale link is replaced
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, err := OpenPTY(ctx, m, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if target, _ := os.Readlink(link); target != p.Path() {
+		t.Fatalf("link -> %q, want %q", target, p.Path())
+	}
+	h := openSerial(t, link)
+	h.cmd("AT", "AT\r"+ok)
+	h.cmd("AT+SBDWB=5", "AT+SBDWB=5\r"+line("READY"))
+	h.send(sbdwb([]byte("hello")))
+	h.expect(line("0") + ok)
+	m.Gateway().QueueMT([]byte("a\r\nb"))
+	h.cmd("AT+SBDIX", "AT+SBDIX\r"+ixLine(0, 0, 1, 1, 4, 0)+ok)
+	h.cmd("AT+SBDRB", "AT+SBDRB\r\x00\x04a\r\nb\x00\xda"+ok)
+	if d := m.Gateway().Delivered(); len(d) != 1 || string(d[0].Data) != "hello" {
+		t.Fatalf("delivered %+v", d)
+	}
+
+	t.Run("unplug removes the link, replug brings it back", func(t *testing.T) {
+		m.InjectFault(FaultUnplug)
+		waitFor(t, "link removed", func() bool { _, err := os.Lstat(link); return err != nil })
+		m.InjectFault(FaultNone)
+		waitFor(t, "link back", func() bool { _, err := os.Lstat(link); return err == nil })
+		h2 := openSerial(t, link)
+		h2.cmd("AT+SBDS", "AT+SBDS\r"+line("+SBDS: 0, 1, 0, -1")+ok)
+	})
+
+	p.Close()
+	if _, err := os.Lstat(link); err == nil {
+		t.Fatal("link left after Close")
+	}
+}
+
+func TestOpenPTYRefusesRegularFile(t *testing.T) {
+	m, _ := New(Config{})
+	defer m.Close()
+	link := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(link, []byte("x"), 0o644)
+	if _, err := OpenPTY(context.Background(), m, link); err == nil {
+		t.Fatal("replaced a regular file")
+	}
+}
+
+// syncBuf is a goroutine-safe writer.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestMainSimulate(t *testing.T) {
+	t.Run("refuses non-loopback control", func(t *testing.T) {
+		err := Main(context.Background(), []string{"--link", filepath.Join(t.TempDir(), "x"), "--control", "0.0.0.0:0"}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("requires link", func(t *testing.T) {
+		if err := Main(context.Background(), nil, io.Discard, io.Discard); err == nil {
+			t.Fatal("no error without --link")
+		}
+	})
+	link := filepath.Join(t.TempDir(), "rockblock")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, logs syncBuf
+	done := make(chan error, 1)
+	go func() {
+		done <- Main(ctx, []string{"--link", link, "--control", "127.0.0.1:0", "--session-time", "0s", "--signal", "3",
+			"--state", filepath.Join(t.TempDir(), "state.json")}, &out, &logs)
+	}()
+	waitFor(t, "simulator ready", func() bool { return strings.Contains(out.String(), "control http://") })
+	var control string
+	sc := bufio.NewScanner(strings.NewReader(out.String()))
+	for sc.Scan() {
+		if s, ok := strings.CutPrefix(sc.Text(), "control "); ok {
+			control = s
+		}
+	}
+	resp, err := http.Post(control+"/rockblock/MT?imei="+DefaultIMEI+"&data=4f4b", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := openSerial(t, link)
+	h.cmd("ATE0", "ATE0\r"+ok)
+	h.cmd("AT+CSQF", line("+CSQF:3")+ok)
+	h.cmd("AT+SBDIX", ixLine(0, 0, 1, 1, 2, 0)+ok)
+	h.cmd("AT+SBDRT", line("+SBDRT:")+line("OK")+ok)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Main: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Main did not stop")
+	}
+	if !strings.Contains(logs.String(), "simulated RockBLOCK ready") {
+		t.Fatalf("logs: %s", logs.String())
+	}
+}
