@@ -1,0 +1,190 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/sbd/sim"
+)
+
+// tap counts the bytes of a modem link and reports when a marker is written.
+type tap struct {
+	io.ReadWriteCloser
+	in, out atomic.Int64
+	mu      sync.Mutex
+	watch   map[string]chan time.Time
+}
+
+func (t *tap) Read(p []byte) (int, error) {
+	n, err := t.ReadWriteCloser.Read(p)
+	t.in.Add(int64(n))
+	return n, err
+}
+
+func (t *tap) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	for k, c := range t.watch {
+		if bytes.Contains(p, []byte(k)) {
+			c <- time.Now()
+			delete(t.watch, k)
+		}
+	}
+	t.mu.Unlock()
+	n, err := t.ReadWriteCloser.Write(p)
+	t.out.Add(int64(n))
+	return n, err
+}
+
+func (t *tap) expect(marker string) chan time.Time {
+	c := make(chan time.Time, 1)
+	t.mu.Lock()
+	t.watch[marker] = c
+	t.mu.Unlock()
+	return c
+}
+
+// benchHarness is a daemon on the in-process bus and a simulator whose link is tapped.
+func benchHarness(b *testing.B, sc sim.Config) (*harness, *tap) {
+	sm, err := sim.New(sc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sm.Close() })
+	mem := newMemoryBus(nil)
+	h := &harness{mem: mem, bus: newFlakyBus(mem), sim: sm, rec: &recorder{notify: make(chan struct{}, 1)}, dir: b.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	feed, err := mem.Consume(ctx, queue.Queue{Role: queue.RoleLive})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tp := &tap{watch: map[string]chan time.Time{}}
+	cfg := fastConfig(h.dir)
+	cfg.Probe = 5 * time.Second
+	cfg.Heartbeat = 30 * time.Second
+	cfg.ModemOptions.CommandTimeout = 5 * time.Second
+	d := New(cfg, h.bus, func(context.Context) (io.ReadWriteCloser, error) {
+		tp.ReadWriteCloser = sm.Pipe()
+		return tp, nil
+	})
+	h.d = d
+	done := make(chan error, 1)
+	dctx, dcancel := context.WithCancel(context.Background())
+	go func() { done <- d.Run(dctx) }()
+	b.Cleanup(func() { dcancel(); <-done })
+	go func() {
+		for dl := range feed {
+			h.rec.add(dl.Msg)
+		}
+	}()
+	h.rec.waitFor(b, "online", 10*time.Second, func(ms []queue.Message) bool {
+		s := lastSignal(ms)
+		return s != nil && s.Modem == queue.ModemOK && s.IMEI != ""
+	})
+	return h, tp
+}
+
+func percentiles(b *testing.B, ds []time.Duration) {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	p := func(q float64) float64 {
+		i := int(q * float64(len(ds)-1))
+		return float64(ds[i].Microseconds()) / 1000
+	}
+	b.ReportMetric(p(0.50), "p50-ms")
+	b.ReportMetric(p(0.99), "p99-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkSendToSBDWB: publish of a send until its bytes reach the modem link.
+func BenchmarkSendToSBDWB(b *testing.B) {
+	h, tp := benchHarness(b, sim.Config{Seed: 1})
+	ds := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		marker := fmt.Sprintf("bench-%d-%d", i, time.Now().UnixNano())
+		c := tp.expect(marker)
+		start := time.Now()
+		s := &queue.Send{Header: queue.Header{V: 1, ID: newID(b), Station: testStation, At: start.UTC()}, Text: marker}
+		if err := h.mem.Publish(context.Background(), s); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case at := <-c:
+			ds = append(ds, at.Sub(start))
+		case <-time.After(10 * time.Second):
+			b.Fatal("payload never reached the modem")
+		}
+		h.rec.waitFor(b, "sent", 10*time.Second, func(ms []queue.Message) bool { return hasState(ms, s.ID, queue.StateSent) != nil })
+	}
+	b.StopTimer()
+	percentiles(b, ds)
+}
+
+// BenchmarkRingToReceived: an MT queued at the gateway (ring alert) until
+// its received message is published.
+func BenchmarkRingToReceived(b *testing.B) {
+	h, _ := benchHarness(b, sim.Config{Seed: 1, RingRepeat: -1})
+	ds := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		payload := fmt.Sprintf("mt-%d-%d", i, time.Now().UnixNano())
+		start := time.Now()
+		if _, err := h.sim.Gateway().QueueMT([]byte(payload)); err != nil {
+			b.Fatal(err)
+		}
+		h.rec.waitFor(b, "received", 10*time.Second, func(ms []queue.Message) bool {
+			for j := len(ms) - 1; j >= 0; j-- {
+				if r, ok := ms[j].(*queue.Received); ok && string(r.Data) == payload {
+					return true
+				}
+			}
+			return false
+		})
+		ds = append(ds, time.Since(start))
+	}
+	b.StopTimer()
+	percentiles(b, ds)
+}
+
+// BenchmarkOutboxDrainThrottled: 340-byte messages through a simulator paced
+// at 19200 baud; wire-% is the time the bytes that crossed the link need at
+// 1920 bytes/s (one direction at a time: AT is request/response) divided by
+// the time taken.
+func BenchmarkOutboxDrainThrottled(b *testing.B) {
+	h, tp := benchHarness(b, sim.Config{Seed: 1, Throttle: true})
+	n := max(b.N, 5)
+	payload := bytes.Repeat([]byte("x"), 340)
+	in0, out0 := tp.in.Load(), tp.out.Load()
+	start := time.Now()
+	var ids []string
+	for i := 0; i < n; i++ {
+		s := &queue.Send{Header: queue.Header{V: 1, ID: newID(b), Station: testStation, At: time.Now().UTC()}, Data: payload}
+		if err := h.mem.Publish(context.Background(), s); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, s.ID)
+	}
+	h.rec.waitFor(b, "all sent", time.Duration(n)*5*time.Second, func(ms []queue.Message) bool {
+		for _, id := range ids {
+			if hasState(ms, id, queue.StateSent) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	elapsed := time.Since(start)
+	bytesOnWire := (tp.in.Load() - in0) + (tp.out.Load() - out0)
+	wire := time.Duration(float64(bytesOnWire) / 1920 * float64(time.Second))
+	b.ReportMetric(100*wire.Seconds()/elapsed.Seconds(), "wire-%")
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(bytesOnWire)/float64(n), "wire-bytes/msg")
+	b.ReportMetric(0, "ns/op")
+}
