@@ -140,15 +140,14 @@ func (m *Modem) Init(ctx context.Context) (Identity, error) {
 		return Identity{}, err
 	}
 	m.ident = id
-	m.echo = echo == "ATE1"
 	m.release()
 	m.log.Info("modem ready", "imei", id.IMEI, "model", id.Model, "revision", id.Revision)
 	return id, nil
 }
 
 // waitAlive sends AT until OK, for at most StartupTimeout.
-func (m *Modem) waitAlive(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, m.opts.StartupTimeout)
+func (m *Modem) waitAlive(parent context.Context) error {
+	ctx, cancel := context.WithTimeout(parent, m.opts.StartupTimeout)
 	defer cancel()
 	var last error
 	for {
@@ -165,6 +164,9 @@ func (m *Modem) waitAlive(ctx context.Context) error {
 		}
 		if errors.Is(err, ErrClosed) {
 			return fmt.Errorf("wait for modem: %w", err)
+		}
+		if parent.Err() != nil {
+			return fmt.Errorf("wait for modem: %w", context.Cause(parent))
 		}
 		if ctx.Err() != nil {
 			if last == nil {

@@ -50,7 +50,6 @@ type Modem struct {
 	wbuf    []byte
 	info    []string
 	ident   Identity
-	echo    bool
 }
 
 // Open opens a serial port at baud (0 means 19200), 8N1 without flow
@@ -87,7 +86,6 @@ func New(port io.ReadWriteCloser, opts Options) *Modem {
 		closing:    make(chan struct{}),
 		timer:      time.NewTimer(time.Hour),
 		wbuf:       make([]byte, 0, 64),
-		echo:       true,
 	}
 	m.timer.Stop()
 	m.fr = newFramer(m.deliver, m.urc)
@@ -149,9 +147,9 @@ func (m *Modem) readLoop() {
 				m.log.Warn("modem port read failed", "err", err)
 			}
 			m.readErr = err
-			close(m.readerDone)
 			m.events.push(Event{Kind: EventClosed, Err: err, At: time.Now()})
 			m.events.finish()
+			close(m.readerDone)
 			return
 		}
 	}

@@ -594,3 +594,62 @@ func TestExecRefusesBinaryCommands(t *testing.T) {
 		t.Fatalf("Exec AT+CGMR = %q, %v", lines, err)
 	}
 }
+
+func TestCloseEndsEvents(t *testing.T) {
+	_, m := newFake(t, Options{})
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	ev := waitEvent(t, m, EventClosed)
+	if !errors.Is(ev.Err, ErrClosed) {
+		t.Fatalf("closed event err = %v", ev.Err)
+	}
+	if _, ok := <-m.Events(); ok {
+		t.Fatal("event channel open after Close")
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// FuzzCommandAnswer answers commands with arbitrary bytes: the driver must
+// return a result or an error, never panic or hang, and stay usable.
+func FuzzCommandAnswer(f *testing.F) {
+	f.Add([]byte("\r\n+SBDIX: 0, 1, 0, 0, 0, 0\r\n\r\nOK\r\n"), uint8(0))
+	f.Add([]byte("\r\n+SBDIX: 0, 1, 0\r\n\r\nOK\r\n"), uint8(0))
+	f.Add([]byte("\r\nOK\r\n\r\nOK\r\n+CSQF:2\r\nOK\r\n"), uint8(1))
+	f.Add([]byte("\x00\x05hello\x02\x14\r\nOK\r\n"), uint8(2))
+	f.Add([]byte("\x07\xff\x00\r\nSBDRING\r\n"), uint8(2))
+	f.Add([]byte("\r\nREADY\r\n\r\n1\r\n"), uint8(3))
+	f.Add([]byte("\r\n-MSSTM: ffffffffff\r\n\r\nOK\r\n"), uint8(4))
+	f.Fuzz(func(t *testing.T, answer []byte, which uint8) {
+		fm, m := newFake(t, Options{CommandTimeout: 20 * time.Millisecond, SessionTimeout: 20 * time.Millisecond})
+		cmds := []string{"AT+SBDIX", "AT+CSQF", "AT+SBDRB", "AT+SBDWB=1", "AT-MSSTM"}
+		cmd := cmds[int(which)%len(cmds)]
+		fm.on(cmd, func(f *fakeModem, _ string) { f.send(string(answer)) })
+		ctx := testCtx(t)
+		switch cmd {
+		case "AT+SBDIX":
+			m.Session(ctx, SessionOptions{})
+		case "AT+CSQF":
+			m.SignalFast(ctx)
+		case "AT+SBDRB":
+			m.ReadMT(ctx)
+		case "AT+SBDWB=1":
+			m.WriteMO(ctx, []byte{'x'})
+		case "AT-MSSTM":
+			m.Time(ctx)
+		}
+		// Usable afterwards: a probe and a normal answer get through.
+		fm.on(cmd, nil)
+		var err error
+		for range 3 {
+			if _, err = m.Status(ctx); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("Status after %q answered %q: %v", cmd, answer, err)
+		}
+	})
+}
