@@ -618,19 +618,23 @@ func (d *Daemon) attemptMO(ctx context.Context) {
 		}
 		return
 	}
+	// What follows a session is finished even when a stop was asked meanwhile:
+	// the MT it brought is read and the MO buffer cleared.
+	post, cancelPost := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.StopGrace)
+	defer cancelPost()
 	if res.MOSuccess() {
 		momsn := res.MOMSN
 		d.finish(c, queue.StateSent, n, res.String(), &momsn, res.Raw())
-		d.afterSession(ctx, res)
+		d.afterSession(post, res)
 		if d.m != nil {
-			if err := d.m.Clear(ctx, sbd.BufferMO); err != nil {
+			if err := d.m.Clear(post, sbd.BufferMO); err != nil {
 				d.modemFailed(err, "clear MO after send")
 			}
 		}
 		return
 	}
 	adv := res.Advice(n)
-	d.afterSession(ctx, res)
+	d.afterSession(post, res)
 	if !adv.Retry {
 		d.finish(c, queue.StateFailed, n, fmt.Sprintf("MO status %d: %s", res.MOStatus, adv.Reason), nil, res.Raw())
 		return
@@ -726,7 +730,9 @@ func (d *Daemon) collectMT(ctx context.Context) {
 		}
 		return
 	}
-	d.afterSession(ctx, res)
+	post, cancelPost := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.StopGrace)
+	defer cancelPost()
+	d.afterSession(post, res)
 	if !res.MOSuccess() || res.MTStatus == 2 {
 		d.mtFail(res.String())
 	}
