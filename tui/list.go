@@ -13,6 +13,11 @@ import (
 type row struct {
 	m       Message
 	preview string
+	// The preview truncated to truncW cells, plus the padding after it:
+	// recomputed only when the width changes.
+	trunc    string
+	truncW   int
+	truncPad int
 }
 
 // listPane is the message list: the loaded rows (newest first, paged from
@@ -33,7 +38,7 @@ const previewCells = 400
 
 func makeRow(msg Message, g Glyphs) row {
 	msg.History = nil
-	return row{m: msg, preview: previewOf(msg, previewCells, g)}
+	return row{m: msg, preview: previewOf(msg, previewCells, g), truncW: -1}
 }
 
 func (l *listPane) reset() {
@@ -208,36 +213,51 @@ func (l *listPane) renderRow(m *Model, i int) string {
 	glyph := g.Glyph(state)
 	word := textsafeState(state)
 	rest := " " + word + strings.Repeat(" ", max(1, stateCells+1-len(word)))
-	used := ansi.StringWidth(left.String()) + ansi.StringWidth(glyph) + len(rest)
-	preview := ansi.Truncate(r.preview, max(0, l.w-used), g.Ellipsis)
-	pad := max(0, l.w-used-ansi.StringWidth(preview))
+	// Marker and glyph cells are one wide each; the rest is ASCII.
+	used := 4 + len(t) + max(1, timeCells+1-len(t)) + 3 + len(rest)
+	room := max(0, l.w-used)
+	if r.truncW != room {
+		r.trunc = ansi.Truncate(r.preview, room, g.Ellipsis)
+		r.truncPad = max(0, room-ansi.StringWidth(r.trunc))
+		r.truncW = room
+	}
 
-	rowStyle := st.Row
+	kind := rowNormal
 	switch {
 	case sel && unread:
-		rowStyle = st.RowSelectedUnread
+		kind = rowSelectedUnread
 	case sel:
-		rowStyle = st.RowSelected
+		kind = rowSelected
 	case unread:
-		rowStyle = st.RowUnread
+		kind = rowUnread
 	}
-	glyphStyle := st.stateStyle(state)
-	if sel {
-		glyphStyle = rowStyle
-	} else if unread {
-		glyphStyle = glyphStyle.Bold(true)
+	rp := st.rowPaint[kind]
+	gp := rp
+	if !sel {
+		gps, ok := st.glyphPaint[state]
+		if !ok {
+			gps = st.glyphPaint[""]
+		}
+		gp = gps[0]
+		if unread {
+			gp = gps[1]
+		}
 	}
 	var b strings.Builder
-	b.Grow(l.w + 64)
-	b.WriteString(rowStyle.Render(left.String()))
-	b.WriteString(glyphStyle.Render(glyph))
-	b.WriteString(rowStyle.Render(rest))
+	b.Grow(l.w + 96)
+	b.WriteString(rp.on(left.String()))
+	b.WriteString(gp.on(glyph))
+	b.WriteString(rp.pre)
+	b.WriteString(rest)
 	if m.search.hitSet[r.m.ID] {
-		b.WriteString(st.Hit.Inherit(rowStyle).Render(preview))
-		b.WriteString(rowStyle.Render(strings.Repeat(" ", pad)))
+		b.WriteString(rp.post)
+		b.WriteString(st.hitPaint[kind].on(r.trunc))
+		b.WriteString(rp.pre)
 	} else {
-		b.WriteString(rowStyle.Render(preview + strings.Repeat(" ", pad)))
+		b.WriteString(r.trunc)
 	}
+	b.WriteString(strings.Repeat(" ", r.truncPad))
+	b.WriteString(rp.post)
 	return b.String()
 }
 

@@ -133,6 +133,12 @@ type Model struct {
 	status    string
 	statusErr bool
 
+	// Rendered header and short help, kept until what they show changes.
+	headerCache []string
+	helpCache   string
+	helpFor     screen
+	helpOK      bool
+
 	// sync makes listening non-blocking and disables the refresh tick, so
 	// tests can run every command to completion.
 	sync bool
@@ -172,6 +178,12 @@ func (m *Model) setStyles(dark bool) {
 	m.search.input.SetStyles(m.styles.Textinput)
 	m.compose.setStyles(m.styles)
 	m.detail.rebuild(m)
+	m.invalidate()
+}
+
+// invalidate drops the cached header and help line.
+func (m *Model) invalidate() {
+	m.headerCache, m.helpOK = nil, false
 }
 
 // Init implements tea.Model: it asks for the terminal background and loads
@@ -402,6 +414,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.header, m.headerLoaded = msg.h, true
 		m.compose.maxMO = m.maxMO()
 		m.layout()
+		m.invalidate()
 		return m, nil
 	case signalMsg:
 		if msg.err != nil {
@@ -409,6 +422,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.signal = msg.samples
+		m.invalidate()
 		return m, nil
 	case updateMsg:
 		return m, m.applyUpdate(msg)
@@ -456,6 +470,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.setInfo("queued " + shortID(msg.id) + ": it is sent when rbd has the modem and a satellite")
 		return m, nil
 	case tickMsg:
+		m.invalidate() // relative times and staleness moved on
 		return m, m.tick()
 	}
 	if m.screen == screenCompose {
@@ -989,6 +1004,7 @@ func (m *Model) layout() {
 	m.compose.setSize(m.width, body)
 	m.help.SetWidth(m.width)
 	m.search.input.SetWidth(max(10, m.width-2))
+	m.invalidate()
 }
 
 func (m *Model) fmtTime(t time.Time) string {
@@ -1058,7 +1074,10 @@ func (m *Model) render() string {
 		b.WriteString(s)
 		lines++
 	}
-	for _, l := range m.headerView() {
+	if m.headerCache == nil {
+		m.headerCache = m.headerView()
+	}
+	for _, l := range m.headerCache {
 		emit(l)
 	}
 	body := max(1, m.height-m.headerLines()-2)
@@ -1085,8 +1104,12 @@ func (m *Model) render() string {
 		}
 	}
 	emit(m.statusView())
-	short, _ := m.keys.helpFor(m.screen)
-	emit(ansi.Truncate(m.help.ShortHelpView(short), m.width, ""))
+	if !m.helpOK || m.helpFor != m.screen {
+		short, _ := m.keys.helpFor(m.screen)
+		m.helpCache = ansi.Truncate(m.help.ShortHelpView(short), m.width, "")
+		m.helpFor, m.helpOK = m.screen, true
+	}
+	emit(m.helpCache)
 	return b.String()
 }
 

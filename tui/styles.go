@@ -2,6 +2,7 @@ package tui
 
 import (
 	"image/color"
+	"strings"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/textarea"
@@ -67,7 +68,44 @@ type Styles struct {
 	Help                                              help.Styles
 	Textarea                                          textarea.Styles
 	Textinput                                         textinput.Styles
+
+	// Pre-rendered escape sequences of the list's styles, so a frame of the
+	// list costs string concatenation rather than a lipgloss Render per cell.
+	rowPaint   [4]paint // indexed by rowKind
+	hitPaint   [4]paint
+	glyphPaint map[string][2]paint // state -> {normal, bold}
 }
+
+// paint is the opening and closing escape sequences of a simple (no width,
+// padding, margin or border) style.
+type paint struct{ pre, post string }
+
+const paintMarker = "\uE000"
+
+func newPaint(s lipgloss.Style) paint {
+	r := s.Render(paintMarker)
+	i := strings.Index(r, paintMarker)
+	if i < 0 {
+		return paint{}
+	}
+	return paint{pre: r[:i], post: r[i+len(paintMarker):]}
+}
+
+// on wraps text in the paint.
+func (p paint) on(text string) string {
+	if p.pre == "" && p.post == "" {
+		return text
+	}
+	return p.pre + text + p.post
+}
+
+// Row kinds index rowPaint and hitPaint.
+const (
+	rowNormal = iota
+	rowUnread
+	rowSelected
+	rowSelectedUnread
+)
 
 // NewStyles builds the styles for a dark or light terminal background. Only
 // ANSI palette colours are used, so the operator's theme decides the shades;
@@ -103,6 +141,17 @@ func NewStyles(isDark bool) Styles {
 	}
 	s.Textarea.Cursor.Blink = false
 	s.Textinput.Cursor.Blink = false
+	rows := [4]lipgloss.Style{s.Row, s.RowUnread, s.RowSelected, s.RowSelectedUnread}
+	for i, r := range rows {
+		s.rowPaint[i] = newPaint(r)
+		s.hitPaint[i] = newPaint(s.Hit.Inherit(r))
+	}
+	s.glyphPaint = make(map[string][2]paint)
+	for _, st := range []string{StateQueued, StateSubmitted, StateAccepted, StateSending, StateRetrying,
+		StateSent, StateFailed, StateCancelled, StateUnknown, StateReceived, ""} {
+		g := s.stateStyle(st)
+		s.glyphPaint[st] = [2]paint{newPaint(g), newPaint(g.Bold(true))}
+	}
 	return s
 }
 
