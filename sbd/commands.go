@@ -145,18 +145,30 @@ func (m *Modem) Init(ctx context.Context) (Identity, error) {
 	return id, nil
 }
 
-// waitAlive sends AT until OK, for at most StartupTimeout.
+// waitAlive sends AT until the modem answers, for at most StartupTimeout.
+// A modem left in numeric result mode (ATV0, answering "0") is switched back
+// to verbose results, and every other probe is ATQ0V1 so that one left quiet
+// (ATQ1, no result codes at all) is found too.
 func (m *Modem) waitAlive(parent context.Context) error {
 	ctx, cancel := context.WithTimeout(parent, m.opts.StartupTimeout)
 	defer cancel()
 	var last error
-	for {
+	for attempt := 0; ; attempt++ {
+		cmd := "AT"
+		if attempt%2 == 1 {
+			cmd = "ATQ0V1"
+		}
 		err := m.acquire(ctx)
 		if err == nil {
 			// The probes themselves are the resynchronisation here: a
 			// failed one leaves desync set, so the first real command after
 			// start-up still sends a recognisable probe first.
-			_, err = m.exec(ctx, "AT", m.opts.CommandTimeout)
+			var numeric bool
+			numeric, err = m.alive(ctx, cmd)
+			if err == nil && numeric {
+				m.log.Info("modem was in numeric result mode, switching to verbose")
+				_, err = m.alive(ctx, "ATV1")
+			}
 			m.release()
 		}
 		if err == nil {
@@ -185,6 +197,34 @@ func (m *Modem) waitAlive(parent context.Context) error {
 	}
 }
 
+// alive runs a start-up probe, accepting a verbose ("OK") or numeric ("0")
+// result; numeric reports the latter.
+func (m *Modem) alive(ctx context.Context, cmd string) (numeric bool, err error) {
+	m.drain()
+	if err := m.send(cmd); err != nil {
+		return false, err
+	}
+	m.startTimer(m.opts.CommandTimeout)
+	defer m.timer.Stop()
+	for {
+		it, err := m.next(ctx, cmd)
+		if err != nil {
+			return false, err
+		}
+		if it.kind != itemLine {
+			continue
+		}
+		switch it.line {
+		case "OK":
+			return false, nil
+		case "0":
+			return true, nil
+		case "ERROR", "4":
+			return false, &ModemError{Command: cmd, Response: it.line}
+		}
+	}
+}
+
 // simple runs a command that has no information lines.
 func (m *Modem) simple(ctx context.Context, cmd string) error {
 	return m.locked(ctx, func() error {
@@ -201,7 +241,7 @@ func (m *Modem) Exec(ctx context.Context, cmd string, timeout time.Duration) ([]
 		return nil, fmt.Errorf("sbd: command %q must be one non-empty line", cmd)
 	}
 	u := strings.ToUpper(cmd)
-	if strings.HasPrefix(u, "AT+SBDWB") || strings.HasPrefix(u, "AT+SBDRB") || strings.HasPrefix(u, "AT+SBDWT") {
+	if strings.HasPrefix(u, "AT+SBDWB") || strings.HasPrefix(u, "AT+SBDRB") || u == "AT+SBDWT" {
 		return nil, fmt.Errorf("sbd: %s needs its own framing, use WriteMO or ReadMT", cmd)
 	}
 	if timeout <= 0 {

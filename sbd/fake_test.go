@@ -129,7 +129,7 @@ func (f *fakeModem) serve() {
 func (f *fakeModem) answer(c string) {
 	u := strings.ToUpper(c)
 	switch {
-	case u == "AT" || u == "AT&K0" || u == "AT&D0" || u == "AT+SBDMTA=1" || u == "AT+CIER=1,1,1" || u == "AT&W0":
+	case u == "AT" || u == "ATQ0V1" || u == "ATV1" || u == "AT&K0" || u == "AT&D0" || u == "AT+SBDMTA=1" || u == "AT+CIER=1,1,1" || u == "AT&W0":
 		f.ok()
 	case u == "ATE0" || u == "ATE1":
 		f.mu.Lock()

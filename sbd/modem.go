@@ -272,11 +272,11 @@ func (m *Modem) next(ctx context.Context, cmd string) (item, error) {
 	case it := <-m.items:
 		return it, nil
 	case <-m.timer.C:
-		m.desync = true
+		m.abandon(cmd)
 		return item{}, &TimeoutError{Command: cmd, After: m.timeout}
 	case <-ctx.Done():
 		m.timer.Stop()
-		m.desync = true
+		m.abandon(cmd)
 		return item{}, fmt.Errorf("%s: %w", cmd, context.Cause(ctx))
 	case <-m.readerDone:
 		m.timer.Stop()
@@ -286,6 +286,17 @@ func (m *Modem) next(ctx context.Context, cmd string) (item, error) {
 		default:
 		}
 		return item{}, fmt.Errorf("%s: %w", cmd, m.readErr)
+	}
+}
+
+// abandon gives up on cmd's answer: the next command resynchronises first,
+// with a probe other than cmd (whose late answer could look like the probe's).
+func (m *Modem) abandon(cmd string) {
+	m.desync = true
+	for i, p := range probes {
+		if strings.EqualFold(cmd, p.cmd) {
+			m.stale |= 1 << i
+		}
 	}
 }
 
@@ -390,7 +401,6 @@ func (m *Modem) resync(ctx context.Context) error {
 	for {
 		it, err := m.next(ctx, p.cmd)
 		if err != nil {
-			m.stale |= 1 << pi
 			var te *TimeoutError
 			if errors.As(err, &te) {
 				// Whatever the framer was in the middle of is not coming.

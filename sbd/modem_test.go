@@ -336,7 +336,7 @@ func TestInitWaitsForModem(t *testing.T) {
 	f, m := newFake(t, Options{CommandTimeout: 20 * time.Millisecond, StartupRetry: time.Millisecond})
 	var mu sync.Mutex
 	silent := 3
-	f.on("AT", func(f *fakeModem, _ string) {
+	boot := func(f *fakeModem, _ string) {
 		mu.Lock()
 		defer mu.Unlock()
 		if silent > 0 {
@@ -345,18 +345,73 @@ func TestInitWaitsForModem(t *testing.T) {
 			return
 		}
 		f.ok()
-	})
+	}
+	f.on("AT", boot)
+	f.on("ATQ0V1", boot)
 	if _, err := m.Init(testCtx(t)); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
-	if n := f.count("AT"); n < 4 {
-		t.Fatalf("AT sent %d times, want >= 4", n)
+	if n := f.count("AT") + f.count("ATQ0V1"); n < 4 {
+		t.Fatalf("%d start-up probes, want >= 4", n)
+	}
+}
+
+func TestInitRecoversResultModes(t *testing.T) {
+	t.Run("numeric results (ATV0 stored)", func(t *testing.T) {
+		f, m := newFake(t, Options{})
+		numeric := func(f *fakeModem, _ string) { f.send("0\r") }
+		f.on("AT", numeric)
+		f.on("ATQ0V1", numeric)
+		f.on("ATV1", func(f *fakeModem, _ string) {
+			f.on("AT", nil)
+			f.on("ATQ0V1", nil)
+			f.send("0\r")
+		})
+		if _, err := m.Init(testCtx(t)); err != nil {
+			t.Fatalf("Init: %v", err)
+		}
+		if f.count("ATV1") != 1 {
+			t.Fatalf("commands %q: want one ATV1", f.commands())
+		}
+	})
+	t.Run("quiet (ATQ1 stored)", func(t *testing.T) {
+		f, m := newFake(t, Options{CommandTimeout: 20 * time.Millisecond, StartupRetry: time.Millisecond})
+		f.on("AT", func(*fakeModem, string) {}) // no result codes at all
+		if _, err := m.Init(testCtx(t)); err != nil {
+			t.Fatalf("Init: %v", err)
+		}
+		if f.count("ATQ0V1") != 1 {
+			t.Fatalf("commands %q: want one ATQ0V1", f.commands())
+		}
+	})
+}
+
+func TestLateAnswerLooksLikeProbe(t *testing.T) {
+	// An abandoned AT+CGSN answers late with the IMEI: the resync must not
+	// use AT+CGSN as its probe, or that late IMEI would pass for the probe's.
+	f, m := newFake(t, Options{CommandTimeout: 50 * time.Millisecond})
+	release := make(chan struct{})
+	f.on("AT+CGSN", func(f *fakeModem, _ string) {
+		<-release
+		f.line(fakeIMEI)
+		f.ok()
+	})
+	if _, err := m.Exec(testCtx(t), "AT+CGSN", 0); err == nil {
+		t.Fatal("Exec AT+CGSN succeeded, want timeout")
+	}
+	close(release)
+	f.on("AT+CGSN", nil)
+	for range 2 {
+		if s, err := m.Status(testCtx(t)); err != nil || s.MTMSN != -1 {
+			t.Fatalf("Status after a late IMEI = %+v, %v", s, err)
+		}
 	}
 }
 
 func TestInitGivesUp(t *testing.T) {
 	f, m := newFake(t, Options{CommandTimeout: 10 * time.Millisecond, StartupTimeout: 60 * time.Millisecond, StartupRetry: time.Millisecond})
 	f.on("AT", func(*fakeModem, string) {})
+	f.on("ATQ0V1", func(*fakeModem, string) {})
 	_, err := m.Init(testCtx(t))
 	var te *TimeoutError
 	if !errors.As(err, &te) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -199,3 +200,45 @@ func TestSimFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestSimStoredNumericMode: a modem whose stored profile has numeric results
+// (ATV0 + AT&W0, then a power cycle) is still brought up by Init.
+func TestSimStoredNumericMode(t *testing.T) {
+	sm, err := sim.New(sim.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sm.Close()
+	// Configure the device behind the driver's back, on its own link.
+	p := sm.Pipe()
+	if _, err := io.WriteString(p, "ATV0\rAT&W0\rAT&Y0\r"); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 256)
+	for !bytes.Contains(got, []byte("AT&Y0\r0\r")) {
+		n, err := p.Read(buf)
+		if err != nil {
+			t.Fatalf("raw link: %v (read %q)", err, got)
+		}
+		got = append(got, buf[:n]...)
+	}
+	p.Close()
+	for deadline := time.Now().Add(10 * time.Second); sm.State().Serving; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("simulator still serves the raw link")
+		}
+	}
+	sm.InjectFault(sim.FaultUnplug) // power cycle: the stored profile applies
+	sm.InjectFault(sim.FaultNone)
+	m := sbd.New(sm.Pipe(), sbd.Options{CommandTimeout: 2 * time.Second, StartupTimeout: 10 * time.Second})
+	defer m.Close()
+	ctx := ctxFor(t)
+	if _, err := m.Init(ctx); err != nil {
+		t.Fatalf("Init on a numeric-mode modem: %v", err)
+	}
+	if bars, err := m.SignalFast(ctx); err != nil || bars != sim.DefaultSignal {
+		t.Fatalf("SignalFast = %d, %v", bars, err)
+	}
+}
+
