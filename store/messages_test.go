@@ -421,6 +421,8 @@ func TestQueryPlans(t *testing.T) {
 		"queued":     `SELECT ` + messageCols + ` FROM messages WHERE direction = 'mo' AND state IN ` + openStatesSQL + ` AND state = 'queued' ORDER BY created_at, id`,
 		"credits":    `SELECT coalesce(sum(credits), 0) FROM messages WHERE billed_at IS NOT NULL AND billed_at >= 5`,
 		"signal":     `SELECT ` + readingCols + ` FROM signal_readings ORDER BY at DESC, id DESC LIMIT 1`,
+		"signal since": `SELECT ` + readingCols + ` FROM signal_readings
+			WHERE at >= coalesce((SELECT max(at) FROM signal_readings WHERE at < 5), 5) ORDER BY at, id`,
 	}
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {

@@ -103,10 +103,8 @@ func (s *Store) LatestSignal(ctx context.Context) (r Reading, ok bool, err error
 // preceded by the reading in force at t, if any, so the line starts with the
 // right value.
 func (s *Store) SignalSince(ctx context.Context, t time.Time) ([]Reading, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+readingCols+` FROM (
-			SELECT id, `+readingCols+` FROM (SELECT * FROM signal_readings WHERE at < ?1 ORDER BY at DESC, id DESC LIMIT 1)
-			UNION ALL
-			SELECT id, `+readingCols+` FROM signal_readings WHERE at >= ?1)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+readingCols+` FROM signal_readings
+		WHERE at >= coalesce((SELECT max(at) FROM signal_readings WHERE at < ?1), ?1)
 		ORDER BY at, id`, ms(t))
 	if err != nil {
 		return nil, wrap(s.path, "signal since", err)

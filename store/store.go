@@ -151,7 +151,7 @@ func (s *Store) open(ctx context.Context) error {
 		dir := filepath.Dir(s.path)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return &Error{Path: s.path, Op: "open", Kind: ErrReadOnly, Err: err,
-				Hint: "cannot create the directory: check permissions of " + dir + " or choose another path"}
+				Hint: "cannot create " + dir + ": check permissions of the directories above it, or choose another path"}
 		}
 		w, err := sql.Open("sqlite", dsn(s.path,
 			[]string{busy, "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"},
