@@ -241,4 +241,3 @@ func TestSimStoredNumericMode(t *testing.T) {
 		t.Fatalf("SignalFast = %d, %v", bars, err)
 	}
 }
-
