@@ -1,0 +1,205 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/store"
+	"github.com/rockblock-station/rockblock-station/tui"
+)
+
+// Backend adapts a Client to the screen's tui.Backend.
+type Backend struct {
+	c       *Client
+	updates chan tui.Update
+}
+
+// NewBackend returns the screen's view of c; its updates flow until ctx ends.
+func NewBackend(ctx context.Context, c *Client) *Backend {
+	b := &Backend{c: c, updates: make(chan tui.Update, 16)}
+	changes := c.Subscribe(ctx)
+	go func() {
+		defer close(b.updates)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ch := <-changes:
+				u := tui.Update{IDs: ch.IDs, Header: ch.Header, Signal: ch.Signal}
+				select {
+				case b.updates <- u:
+				default:
+					// The screen is behind: one full reload covers what it missed.
+					select {
+					case b.updates <- tui.Update{All: true, Header: true, Signal: true}:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	return b
+}
+
+var _ tui.Backend = (*Backend)(nil)
+
+func toTUI(m store.Message, hist []store.StateChange) tui.Message {
+	t := tui.Message{
+		ID: m.ID, Dir: m.Direction, Data: m.Data, Text: m.Text, Binary: m.Binary,
+		State: m.State, Created: m.CreatedAt, Updated: m.UpdatedAt,
+		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, LastReason: m.LastReason,
+		Read: m.Read, Credits: m.Credits,
+	}
+	if m.Direction == store.DirMO && t.Credits == 0 {
+		t.Credits = queue.Credits(m.Bytes)
+	}
+	for _, h := range hist {
+		t.History = append(t.History, tui.StateChange{State: h.State, Attempt: h.Attempt, Reason: h.Reason, At: h.At})
+	}
+	return t
+}
+
+// List implements tui.Backend.
+func (b *Backend) List(ctx context.Context, before tui.Cursor, limit int) ([]tui.Message, tui.Cursor, error) {
+	rows, err := b.c.st.List(ctx, store.Page{Before: store.Cursor{At: before.Created, ID: before.ID}, Limit: limit})
+	if err != nil {
+		return nil, before, err
+	}
+	out := make([]tui.Message, len(rows))
+	for i, r := range rows {
+		out[i] = toTUI(r, nil)
+	}
+	cur := before
+	if len(out) > 0 {
+		cur = tui.CursorOf(out[len(out)-1])
+	}
+	return out, cur, nil
+}
+
+// Get implements tui.Backend.
+func (b *Backend) Get(ctx context.Context, id string) (tui.Message, error) {
+	m, hist, err := b.c.st.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return tui.Message{}, fmt.Errorf("%w: %s", tui.ErrNotFound, id)
+	}
+	if err != nil {
+		return tui.Message{}, err
+	}
+	return toTUI(m, hist), nil
+}
+
+// Search implements tui.Backend.
+func (b *Backend) Search(ctx context.Context, q string, limit int) ([]tui.Message, error) {
+	rows, err := b.c.st.Search(ctx, q, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tui.Message, len(rows))
+	for i, r := range rows {
+		out[i] = toTUI(r, nil)
+	}
+	return out, nil
+}
+
+// mapErr turns the client's errors into the screen's.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrEmpty):
+		return fmt.Errorf("%w: %v", tui.ErrEmpty, err)
+	case errors.Is(err, ErrTooLong):
+		return fmt.Errorf("%w: %v", tui.ErrTooLong, err)
+	case errors.Is(err, ErrNotCancellable):
+		return fmt.Errorf("%w: %v", tui.ErrNotCancellable, err)
+	case errors.Is(err, ErrNotResendable):
+		return fmt.Errorf("%w: %v", tui.ErrNotResendable, err)
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %v", tui.ErrNotFound, err)
+	}
+	return err
+}
+
+// Send implements tui.Backend.
+func (b *Backend) Send(ctx context.Context, data []byte, text bool) (string, error) {
+	id, err := b.c.Compose(ctx, data, text, nil)
+	return id, mapErr(err)
+}
+
+// Cancel implements tui.Backend.
+func (b *Backend) Cancel(ctx context.Context, id string) error { return mapErr(b.c.Cancel(ctx, id)) }
+
+// Resend implements tui.Backend.
+func (b *Backend) Resend(ctx context.Context, id string) (string, error) {
+	nid, err := b.c.Resend(ctx, id)
+	return nid, mapErr(err)
+}
+
+// MarkRead implements tui.Backend.
+func (b *Backend) MarkRead(ctx context.Context, id string) error {
+	_, err := b.c.st.MarkRead(ctx, id)
+	return err
+}
+
+// startOfDay is local midnight of t.
+func startOfDay(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+}
+
+// Header implements tui.Backend.
+func (b *Backend) Header(ctx context.Context) (tui.Header, error) {
+	now := b.c.cfg.Now()
+	h := tui.Header{Station: b.c.cfg.Station, BrokerUp: b.c.Health().Up, Outbox: -1, MaxMO: b.c.cfg.MaxMO}
+	if r, ok, err := b.c.st.LatestSignal(ctx); err != nil {
+		return h, err
+	} else if ok {
+		h.Bars, h.Service, h.Modem, h.LastSession = r.Bars, r.Service, r.Modem, r.LastSession
+		h.SignalAt = r.SeenAt
+	}
+	if s := b.c.LatestSignal(); s != nil && !s.At.Before(h.SignalAt) {
+		h.Bars, h.Service, h.Modem, h.SignalAt = s.Bars, s.Service, s.Modem, s.At
+		if s.LastSession != "" {
+			h.LastSession = s.LastSession
+		}
+		h.Model = s.Model
+	}
+	if h.Model == "" {
+		if v, ok, err := b.c.st.Meta(ctx, metaModel); err == nil && ok {
+			h.Model = v
+		}
+	}
+	counts, err := b.c.st.Counts(ctx)
+	if err != nil {
+		return h, err
+	}
+	h.Outbox = counts.Outbox
+	if h.CreditsToday, err = b.c.st.CreditsSince(ctx, startOfDay(now)); err != nil {
+		return h, err
+	}
+	return h, nil
+}
+
+// SignalToday implements tui.Backend: one sample per reading since local
+// midnight; an offline modem is a gap (-1).
+func (b *Backend) SignalToday(ctx context.Context) ([]int, error) {
+	rs, err := b.c.st.SignalSince(ctx, startOfDay(b.c.cfg.Now()))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, 0, len(rs))
+	for _, r := range rs {
+		if r.Modem == queue.ModemOffline {
+			out = append(out, -1)
+			continue
+		}
+		out = append(out, r.Bars)
+	}
+	return out, nil
+}
+
+// Updates implements tui.Backend.
+func (b *Backend) Updates() <-chan tui.Update { return b.updates }

@@ -1,0 +1,515 @@
+// Package client is the operator's side of the station: the archivist that
+// writes the client's inbox into the SQLite history, the live feed that keeps
+// every rbtui process current, the transactional outbox that publishes
+// composed messages once the broker has them, and the operations behind the
+// screen and the scriptable commands (send, cancel, resend).
+//
+// SQLite is the client's outbox: a composed message is written as `queued`
+// first and published afterwards, so a broker that is down, or a process
+// killed before the confirm, loses nothing; the message id makes a second
+// publish harmless.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/store"
+)
+
+// Errors of the operations, matched with errors.Is.
+var (
+	// ErrEmpty refuses an empty message.
+	ErrEmpty = errors.New("message is empty")
+	// ErrTooLong refuses a message over the modem's MO limit.
+	ErrTooLong = errors.New("message too long")
+	// ErrNotCancellable refuses to cancel a message whose session started or that is final.
+	ErrNotCancellable = errors.New("message can no longer be cancelled")
+	// ErrNotResendable refuses to resend a message that is neither failed nor unknown.
+	ErrNotResendable = errors.New("only a failed or unknown message can be resent")
+)
+
+// Meta keys of the store used by this package.
+const (
+	metaReplayed = "history_replayed"
+	metaModel    = "modem_model"
+	metaIMEI     = "modem_imei"
+)
+
+// Config wires a Client.
+type Config struct {
+	Station string
+	Bus     queue.Bus
+	Store   *store.Store
+	Logger  *slog.Logger
+	// MaxMO is the MO limit in bytes (default queue.MaxMO).
+	MaxMO int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// FlushEvery is how often queued rows are retried when nothing else
+	// triggers a flush (default 5 s).
+	FlushEvery time.Duration
+	// ReplayIdle ends the history replay after this long without a message
+	// (default 2 s).
+	ReplayIdle time.Duration
+	// Archivist makes this process compete to be the single active consumer
+	// of the client's inbox (default true for rbtui and rbtui serve; the
+	// scriptable commands turn it off).
+	NoArchivist bool
+}
+
+// Change says what a client event changed, for the screen.
+type Change struct {
+	IDs    []string
+	Header bool
+	Signal bool
+}
+
+// Client is the operator side of one station. Its methods are safe for concurrent use.
+type Client struct {
+	cfg   Config
+	log   *slog.Logger
+	bus   queue.Bus
+	st    *store.Store
+	flush chan struct{}
+	// flushMu serialises the outbox flush with local cancels, so a message
+	// cancelled before it was ever published is never published.
+	flushMu sync.Mutex
+
+	subMu sync.Mutex
+	subs  map[chan Change]struct{}
+
+	sigMu  sync.Mutex
+	latest *queue.Signal
+}
+
+// New returns a client; Run starts its background work.
+func New(cfg Config) *Client {
+	if cfg.Station == "" {
+		cfg.Station = queue.DefaultStation
+	}
+	if cfg.MaxMO <= 0 {
+		cfg.MaxMO = queue.MaxMO
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = 5 * time.Second
+	}
+	if cfg.ReplayIdle <= 0 {
+		cfg.ReplayIdle = 2 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Client{
+		cfg: cfg, log: log, bus: cfg.Bus, st: cfg.Store,
+		flush: make(chan struct{}, 1),
+		subs:  map[chan Change]struct{}{},
+	}
+}
+
+// Store returns the history the client writes.
+func (c *Client) Store() *store.Store { return c.st }
+
+// Station returns the station name.
+func (c *Client) Station() string { return c.cfg.Station }
+
+// MaxMO returns the MO limit in bytes.
+func (c *Client) MaxMO() int { return c.cfg.MaxMO }
+
+// Subscribe returns a channel of changes until ctx ends. Slow readers miss
+// changes rather than slowing the client: a full channel gets a header-only
+// change later.
+func (c *Client) Subscribe(ctx context.Context) <-chan Change {
+	ch := make(chan Change, 64)
+	c.subMu.Lock()
+	c.subs[ch] = struct{}{}
+	c.subMu.Unlock()
+	go func() {
+		<-ctx.Done()
+		c.subMu.Lock()
+		delete(c.subs, ch)
+		c.subMu.Unlock()
+	}()
+	return ch
+}
+
+func (c *Client) notify(ch Change) {
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	for s := range c.subs {
+		select {
+		case s <- ch:
+		default:
+		}
+	}
+}
+
+// Run does the background work until ctx ends: the archivist (unless
+// NoArchivist), the live feed and the outbox flush.
+func (c *Client) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				c.log.Error("client task stopped", "task", name, "err", err)
+			}
+		}()
+	}
+	if !c.cfg.NoArchivist {
+		run("archivist", c.archive)
+	}
+	run("live", c.live)
+	run("outbox", c.flushLoop)
+	wg.Wait()
+	return nil
+}
+
+// Validate refuses an empty or oversized payload.
+func (c *Client) Validate(data []byte) error {
+	if len(data) == 0 {
+		return ErrEmpty
+	}
+	if len(data) > c.cfg.MaxMO {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLong, len(data), c.cfg.MaxMO)
+	}
+	return nil
+}
+
+// Compose validates data, writes it to the history as queued and asks the
+// outbox to publish it. text says the payload is UTF-8 text. It returns the
+// new message's id; the message is safe in SQLite when Compose returns nil.
+func (c *Client) Compose(ctx context.Context, data []byte, text bool, expires *time.Time) (string, error) {
+	if err := c.Validate(data); err != nil {
+		return "", err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("make message id: %w", err)
+	}
+	s := &queue.Send{
+		Header:    queue.Header{V: queue.Version, ID: id.String(), Station: c.cfg.Station, At: c.cfg.Now().UTC()},
+		ExpiresAt: expires,
+	}
+	if text {
+		s.Text = string(data)
+	} else {
+		s.Data = append([]byte(nil), data...)
+	}
+	if _, err := c.st.InsertMO(ctx, s, queue.StateQueued); err != nil {
+		return "", err
+	}
+	c.kick()
+	c.notify(Change{IDs: []string{s.ID}, Header: true})
+	return s.ID, nil
+}
+
+func (c *Client) kick() {
+	select {
+	case c.flush <- struct{}{}:
+	default:
+	}
+}
+
+// Cancel withdraws an MO message whose session has not started. A message
+// that never reached the broker is cancelled here; otherwise rbd is asked.
+func (c *Client) Cancel(ctx context.Context, id string) error {
+	m, _, err := c.st.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if m.Direction != store.DirMO || !Cancellable(m.State) {
+		return fmt.Errorf("cancel %s (%s): %w", id, m.State, ErrNotCancellable)
+	}
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	// Re-read under the flush lock: the outbox may just have published it.
+	if m, _, err = c.st.Get(ctx, id); err != nil {
+		return err
+	}
+	if m.State == queue.StateQueued {
+		st := &queue.Status{
+			Header: queue.Header{V: queue.Version, ID: id, Station: m.Station, At: c.cfg.Now().UTC()},
+			State:  queue.StateCancelled, Reason: "cancelled before it reached the broker", Bytes: m.Bytes,
+		}
+		if _, err := c.st.ApplyStatus(ctx, st); err != nil {
+			return err
+		}
+		c.notify(Change{IDs: []string{id}, Header: true})
+		return nil
+	}
+	cid, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("make cancel id: %w", err)
+	}
+	cancel := &queue.Cancel{
+		Header: queue.Header{V: queue.Version, ID: cid.String(), Station: m.Station, At: c.cfg.Now().UTC()},
+		MOID:   id,
+	}
+	if err := c.bus.Publish(ctx, cancel); err != nil {
+		return fmt.Errorf("cancel %s: %w", id, err)
+	}
+	return nil
+}
+
+// Resend queues a copy of a failed or unknown MO message under a new id.
+func (c *Client) Resend(ctx context.Context, id string) (string, error) {
+	m, _, err := c.st.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if m.Direction != store.DirMO || !Resendable(m.State) {
+		return "", fmt.Errorf("resend %s (%s): %w", id, m.State, ErrNotResendable)
+	}
+	if m.Data == nil {
+		return "", fmt.Errorf("resend %s: this client does not have the message's payload (it was sent from another client)", id)
+	}
+	return c.Compose(ctx, m.Data, !m.Binary, nil)
+}
+
+// Cancellable reports whether an MO in state may still be cancelled.
+func Cancellable(state string) bool {
+	switch state {
+	case queue.StateQueued, queue.StateSubmitted, queue.StateAccepted, queue.StateRetrying:
+		return true
+	}
+	return false
+}
+
+// Resendable reports whether an MO in state may be resent.
+func Resendable(state string) bool {
+	return state == queue.StateFailed || state == queue.StateUnknown
+}
+
+// flushLoop publishes queued rows whenever it is kicked, the broker comes
+// up, or FlushEvery passes.
+func (c *Client) flushLoop(ctx context.Context) error {
+	t := time.NewTicker(c.cfg.FlushEvery)
+	defer t.Stop()
+	for {
+		if err := c.FlushOutbox(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("outbox flush", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.flush:
+		case <-t.C:
+		}
+	}
+}
+
+// FlushOutbox publishes every queued row, oldest first, and marks each
+// submitted on the broker's confirm. It stops at the first failure (the
+// broker is down or refuses: the rows stay queued for the next flush).
+func (c *Client) FlushOutbox(ctx context.Context) error {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	rows, err := c.st.Queued(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range rows {
+		s := m.Send()
+		if s == nil {
+			continue
+		}
+		if s.Station == "" {
+			s.Station = c.cfg.Station
+		}
+		if err := s.Validate(); err != nil {
+			// A row this program cannot publish: say so instead of retrying for ever.
+			st := &queue.Status{
+				Header: queue.Header{V: queue.Version, ID: m.ID, Station: s.Station, At: c.cfg.Now().UTC()},
+				State:  queue.StateFailed, Reason: "not sendable: " + err.Error(), Bytes: m.Bytes,
+			}
+			if _, aerr := c.st.ApplyStatus(ctx, st); aerr != nil {
+				return aerr
+			}
+			c.notify(Change{IDs: []string{m.ID}, Header: true})
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := c.bus.Publish(pctx, s)
+		cancel()
+		if err != nil {
+			if errors.Is(err, queue.ErrRefused) {
+				return fmt.Errorf("publish %s: the outbox refused it (full?): %w", m.ID, err)
+			}
+			return fmt.Errorf("publish %s: %w", m.ID, err)
+		}
+		if _, err := c.st.MarkSubmitted(ctx, m.ID); err != nil {
+			return err
+		}
+		c.notify(Change{IDs: []string{m.ID}, Header: true})
+	}
+	return nil
+}
+
+// apply writes one received or status body into the history and says what changed.
+func (c *Client) apply(ctx context.Context, m queue.Message) (Change, error) {
+	switch v := m.(type) {
+	case *queue.Received:
+		ins, err := c.st.InsertMT(ctx, v)
+		if err != nil || !ins {
+			return Change{}, err
+		}
+		return Change{IDs: []string{v.ID}, Header: true}, nil
+	case *queue.Status:
+		ch, err := c.st.ApplyStatus(ctx, v)
+		if err != nil || !ch {
+			return Change{}, err
+		}
+		return Change{IDs: []string{v.ID}, Header: true}, nil
+	case *queue.Signal:
+		c.sigMu.Lock()
+		c.latest = v
+		c.sigMu.Unlock()
+		stored, err := c.st.AddSignal(ctx, v)
+		if err != nil {
+			return Change{Header: true}, err
+		}
+		if v.IMEI != "" {
+			if err := c.st.SetMeta(ctx, metaIMEI, v.IMEI); err != nil {
+				return Change{Header: true}, err
+			}
+		}
+		if v.Model != "" {
+			if err := c.st.SetMeta(ctx, metaModel, v.Model); err != nil {
+				return Change{Header: true}, err
+			}
+		}
+		return Change{Header: true, Signal: stored}, nil
+	}
+	return Change{}, nil
+}
+
+// archive is the archivist: the single active consumer of this client's
+// inbox. It replays the history stream once, then writes each inbox message
+// to SQLite and acks only after the commit.
+func (c *Client) archive(ctx context.Context) error {
+	if err := c.replay(ctx); err != nil && ctx.Err() == nil {
+		c.log.Warn("history replay", "err", err)
+	}
+	ds, err := c.bus.Consume(ctx, queue.Queue{Role: queue.RoleInbox, ClientID: c.st.ClientID()})
+	if err != nil {
+		return fmt.Errorf("consume inbox: %w", err)
+	}
+	for d := range ds {
+		ch, err := c.apply(ctx, d.Msg)
+		if err != nil {
+			// The history could not take it (disk full, locked): leave it in
+			// the inbox for a later attempt rather than lose it.
+			c.log.Error("archive", "id", d.MessageID, "err", err)
+			if rerr := d.Requeue(); rerr != nil {
+				c.log.Warn("requeue", "id", d.MessageID, "err", rerr)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if err := d.Ack(); err != nil {
+			c.log.Warn("ack", "id", d.MessageID, "err", err)
+		}
+		if len(ch.IDs) > 0 || ch.Header {
+			c.notify(ch)
+		}
+	}
+	return nil
+}
+
+// replay fills a new client's history from the history stream, once.
+func (c *Client) replay(ctx context.Context) error {
+	if _, ok, err := c.st.Meta(ctx, metaReplayed); err != nil || ok {
+		return err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ds, err := c.bus.Consume(rctx, queue.Queue{Role: queue.RoleHistory})
+	if err != nil {
+		return fmt.Errorf("replay history: %w", err)
+	}
+	n := 0
+	idle := time.NewTimer(c.cfg.ReplayIdle)
+	defer idle.Stop()
+	// The stream has no end marker: the replay ends when it goes quiet.
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle.C:
+			done = true
+		case d, ok := <-ds:
+			if !ok {
+				done = true
+				break
+			}
+			if _, err := c.apply(ctx, d.Msg); err != nil {
+				return err
+			}
+			if err := d.Ack(); err != nil {
+				c.log.Warn("ack history", "err", err)
+			}
+			n++
+			idle.Reset(c.cfg.ReplayIdle)
+		}
+	}
+	if !c.bus.Health().Up {
+		return fmt.Errorf("replay history: broker not reachable")
+	}
+	c.log.Info("history replayed", "messages", n)
+	if n > 0 {
+		c.notify(Change{Header: true, Signal: true})
+	}
+	return c.st.SetMeta(ctx, metaReplayed, c.cfg.Now().UTC().Format(time.RFC3339))
+}
+
+// live follows the live feed: every body the broker routes, at once.
+func (c *Client) live(ctx context.Context) error {
+	ds, err := c.bus.Consume(ctx, queue.Queue{Role: queue.RoleLive})
+	if err != nil {
+		return fmt.Errorf("consume live feed: %w", err)
+	}
+	for d := range ds {
+		if d.Msg.Head().Station != c.cfg.Station {
+			_ = d.Ack()
+			continue
+		}
+		// Applying here too is harmless (inserts are idempotent, states only
+		// move forward) and shows the change before the archivist gets to it.
+		ch, err := c.apply(ctx, d.Msg)
+		if err != nil {
+			c.log.Warn("live", "id", d.MessageID, "err", err)
+		}
+		_ = d.Ack()
+		if len(ch.IDs) > 0 || ch.Header || ch.Signal {
+			c.notify(ch)
+		}
+	}
+	return nil
+}
+
+// LatestSignal returns the newest signal body seen on the live feed by this
+// process, or nil.
+func (c *Client) LatestSignal() *queue.Signal {
+	c.sigMu.Lock()
+	defer c.sigMu.Unlock()
+	return c.latest
+}
+
+// Health is the broker's state as this client sees it.
+func (c *Client) Health() queue.Health { return c.bus.Health() }

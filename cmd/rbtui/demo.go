@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/daemon"
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/sbd/sim"
+	"github.com/rockblock-station/rockblock-station/store"
+	"github.com/rockblock-station/rockblock-station/tui"
+)
+
+// demoTraffic are the MT messages the demo's simulated gateway delivers.
+// One carries terminal escape sequences, to show that they arrive neutralised.
+var demoTraffic = []string{
+	"Buoy 7: wind 14 kn NW, swell 2.1 m, battery 12.6 V",
+	"Camp 2 all well. Weather closing in from the west, holding position.",
+	"ACK your last. Resupply drop moved to Thursday 0600Z.",
+	"\x1b[2J\x1b[31mALERT\x1b[0m: this text tried to clear your screen and turn red",
+	"Position 64.1466N 21.9426W, speed 4.2 kn, heading 275",
+	"Reply with 'OK' to confirm the new schedule.",
+}
+
+// demoSignal is the simulated sky: mostly good, a dip, one outage a cycle.
+const demoSignal = "40s:4,20s:5,20s:3,15s:2,10s:0,25s:4"
+
+// runDemo runs the simulator, the daemon's control loop and the inbox in
+// one process over the in-process bus and a temporary history: no broker,
+// no root, nothing to configure.
+func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) error {
+	dir, err := demoDir()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	profile, err := sim.ParseProfile(demoSignal)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	modem, err := sim.New(sim.Config{
+		StateFile:     filepath.Join(dir, "modem.json"),
+		Profile:       profile,
+		SessionTime:   3 * time.Second,
+		SessionJitter: 2 * time.Second,
+		CSQTime:       500 * time.Millisecond,
+		FailRate:      0.15,
+		Seed:          time.Now().UnixNano(),
+		Logger:        log.With("part", "sim"),
+	})
+	if err != nil {
+		return fmt.Errorf("demo: modem: %w", err)
+	}
+	defer modem.Close()
+
+	station := "demo"
+	bus := queue.NewMemory(queue.Config{Station: station, Logger: log.With("part", "bus")})
+	defer bus.Close()
+
+	d := daemon.New(daemon.Config{
+		Station:    station,
+		StateDir:   filepath.Join(dir, "rbd"),
+		Heartbeat:  10 * time.Second,
+		RetryFirst: 8 * time.Second,
+		RetryMax:   45 * time.Second,
+		Logger:     log.With("part", "rbd"),
+	}, bus, func(context.Context) (io.ReadWriteCloser, error) { return modem.Pipe(), nil })
+
+	path := c.db
+	if path == "" {
+		path = filepath.Join(dir, "history.db")
+	}
+	st, err := store.Open(ctx, path, store.Options{Logger: log.With("part", "store")})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cl := client.New(client.Config{Station: station, Bus: bus, Store: st, Logger: log.With("part", "client")})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := d.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("demo daemon stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		traffic(ctx, modem.Gateway(), log)
+	}()
+	opts.Station = station
+	err = screen(ctx, cl, opts)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// traffic queues an MT message at the simulated gateway soon after the
+// start and then every few tens of seconds.
+func traffic(ctx context.Context, gw *sim.Gateway, log *slog.Logger) {
+	wait := 4 * time.Second
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		msg := demoTraffic[i%len(demoTraffic)]
+		if _, err := gw.QueueMT([]byte(msg)); err != nil {
+			log.Warn("demo traffic", "err", err)
+		}
+		wait = 20*time.Second + rand.N(25*time.Second)
+	}
+}

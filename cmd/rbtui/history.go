@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/store"
+	"github.com/rockblock-station/rockblock-station/textsafe"
+)
+
+// historyRecord is one line of `rbtui history --json` (JSON Lines).
+type historyRecord struct {
+	ID         string    `json:"id"`
+	Direction  string    `json:"direction"`
+	State      string    `json:"state"`
+	At         time.Time `json:"at"`
+	Updated    time.Time `json:"updated"`
+	Text       string    `json:"text,omitempty"`
+	Data       []byte    `json:"data,omitempty"`
+	Bytes      int       `json:"bytes"`
+	Credits    int       `json:"credits"`
+	MOMSN      *int      `json:"momsn,omitempty"`
+	MTMSN      *int      `json:"mtmsn,omitempty"`
+	Attempts   int       `json:"attempts,omitempty"`
+	LastReason string    `json:"reason,omitempty"`
+	Read       bool      `json:"read"`
+}
+
+// parseSince accepts a duration ("24h" = that long ago), a date or an RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want a duration (24h), a date (2026-11-27) or an RFC 3339 time", s)
+}
+
+// runHistory prints the history oldest first, as text or JSON Lines.
+func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rbtui history", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	since := fs.String("since", "", "only messages from then on: a duration (24h), a date or an RFC 3339 time")
+	dir := fs.String("direction", "", "mo or mt (default both)")
+	station := fs.String("station", "", "station name")
+	db := fs.String("db", "", "history file")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitUsage, err: errQuiet}
+	}
+	if fs.NArg() > 0 {
+		return exitf(exitUsage, "history: unexpected argument %q", fs.Arg(0))
+	}
+	if *dir != "" && *dir != store.DirMO && *dir != store.DirMT {
+		return exitf(exitUsage, "history: --direction must be mo or mt")
+	}
+	t, err := parseSince(*since, time.Now())
+	if err != nil {
+		return exitf(exitUsage, "history: %v", err)
+	}
+	cfg, err := config.Load(*station)
+	if err != nil {
+		return exitf(exitUsage, "history: %v", err)
+	}
+	path := *db
+	if path == "" {
+		path = store.DefaultPath(cfg.Station)
+	}
+	st, err := store.Open(ctx, path, store.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	w := bufio.NewWriter(stdout)
+	enc := json.NewEncoder(w)
+	err = st.History(ctx, store.Filter{Since: t, Direction: *dir}, func(m store.Message) error {
+		if *asJSON {
+			r := historyRecord{
+				ID: m.ID, Direction: m.Direction, State: m.State, At: m.CreatedAt.UTC(), Updated: m.UpdatedAt.UTC(),
+				Bytes: m.Bytes, Credits: m.Credits, MOMSN: m.MOMSN, MTMSN: m.MTMSN,
+				Attempts: m.Attempts, LastReason: m.LastReason, Read: m.Read,
+			}
+			if m.Binary {
+				r.Data = m.Data
+			} else {
+				r.Text = m.Text
+			}
+			return enc.Encode(r)
+		}
+		_, err := fmt.Fprintln(w, historyLine(m))
+		return err
+	})
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// historyLine is one message as a terminal-safe line.
+func historyLine(m store.Message) string {
+	body := textsafe.Line(m.Text)
+	if m.Binary {
+		body = "hex:" + textsafe.Hex(m.Data)
+	}
+	var extra []string
+	if m.MOMSN != nil {
+		extra = append(extra, fmt.Sprintf("momsn=%d", *m.MOMSN))
+	}
+	if m.MTMSN != nil {
+		extra = append(extra, fmt.Sprintf("mtmsn=%d", *m.MTMSN))
+	}
+	if m.LastReason != "" && m.State != store.StateReceived {
+		extra = append(extra, "reason="+textsafe.Line(m.LastReason))
+	}
+	tail := ""
+	if len(extra) > 0 {
+		tail = " (" + strings.Join(extra, " ") + ")"
+	}
+	return fmt.Sprintf("%s %s %-9s %s%s", m.CreatedAt.Local().Format("2006-01-02 15:04:05"), strings.ToUpper(m.Direction), m.State, body, tail)
+}

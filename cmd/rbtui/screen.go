@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/store"
+	"github.com/rockblock-station/rockblock-station/tui"
+)
+
+// common are the settings every connected command shares.
+type common struct {
+	station string
+	db      string
+	debug   string
+}
+
+func (c *common) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.station, "station", "", "station name (default from RB_STATION or the config file, else \"default\")")
+	fs.StringVar(&c.db, "db", "", "history file (default $XDG_DATA_HOME/rockblock-station/<station>.db)")
+	fs.StringVar(&c.debug, "debug", "", "write a debug log to this file")
+}
+
+// logger returns a logger that writes to the debug file, or discards:
+// nothing may write to the terminal while the screen runs.
+func (c *common) logger() (*slog.Logger, func(), error) {
+	if c.debug == "" {
+		return slog.New(slog.DiscardHandler), func() {}, nil
+	}
+	f, err := os.OpenFile(c.debug, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open debug log %s: %w", c.debug, err)
+	}
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})), func() { f.Close() }, nil
+}
+
+// session is an open history and broker connection.
+type session struct {
+	cfg    config.Config
+	store  *store.Store
+	bus    queue.Bus
+	client *client.Client
+	log    *slog.Logger
+}
+
+func (s *session) Close() {
+	if s.bus != nil {
+		s.bus.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+}
+
+// connect opens the history and starts connecting to the broker. A broker
+// that is down is not an error: the bus keeps trying in the background.
+func (c *common) connect(ctx context.Context, log *slog.Logger, archivist bool) (*session, error) {
+	cfg, err := config.Load(c.station)
+	if err != nil {
+		return nil, exitf(exitUsage, "%v", err)
+	}
+	path := c.db
+	if path == "" {
+		path = store.DefaultPath(cfg.Station)
+	}
+	st, err := store.Open(ctx, path, store.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s := &session{cfg: cfg, store: st, log: log}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	declare := []queue.Role{queue.RoleInbox}
+	bus, err := queue.Dial(dctx, queue.Config{
+		URL: cfg.AMQPURL, Station: cfg.Station, ClientID: st.ClientID(),
+		AppID: "rbtui", Declare: declare, Logger: log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("broker %s: %w", config.Redact(cfg.AMQPURL), err)
+	}
+	s.bus = bus
+	s.client = client.New(client.Config{
+		Station: cfg.Station, Bus: bus, Store: st, Logger: log, NoArchivist: !archivist,
+	})
+	return s, nil
+}
+
+// runScreen is the full-screen inbox (and, with --demo, the embedded demo).
+func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rbtui", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(stderr) }
+	var c common
+	c.flags(fs)
+	demoMode := fs.Bool("demo", false, "run the embedded demo: simulator, daemon and inbox in one process, no broker")
+	ascii := fs.Bool("ascii", false, "draw ASCII glyphs only")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitUsage, err: errQuiet}
+	}
+	if fs.NArg() > 0 {
+		return exitf(exitUsage, "unexpected argument %q (see rbtui help)", fs.Arg(0))
+	}
+	log, closeLog, err := c.logger()
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	opts := tui.Options{NoColor: os.Getenv("NO_COLOR") != "", ASCII: *ascii, Logger: log}
+	if *demoMode {
+		return runDemo(ctx, c, opts, log)
+	}
+	s, err := c.connect(ctx, log, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	opts.Station = s.cfg.Station
+	return screen(ctx, s.client, opts)
+}
+
+// screen runs the client's background work and the screen until either ends.
+func screen(ctx context.Context, cl *client.Client, opts tui.Options) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cl.Run(ctx)
+	}()
+	err := tui.Run(ctx, client.NewBackend(ctx, cl), opts)
+	cancel()
+	<-done
+	return err
+}
+
+// demoDir is a fresh temporary directory for the demo's files.
+func demoDir() (string, error) {
+	dir, err := os.MkdirTemp("", "rbtui-demo-")
+	if err != nil {
+		return "", fmt.Errorf("demo: temporary directory: %w", err)
+	}
+	return filepath.Clean(dir), nil
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/textsafe"
+)
+
+// waitFlag is --wait or --wait=TIMEOUT.
+type waitFlag struct {
+	on      bool
+	timeout time.Duration
+}
+
+func (w *waitFlag) String() string {
+	if !w.on {
+		return "false"
+	}
+	return w.timeout.String()
+}
+
+func (w *waitFlag) Set(s string) error {
+	switch s {
+	case "true", "":
+		w.on = true
+		return nil
+	case "false":
+		w.on = false
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a duration such as 10m")
+	}
+	w.on, w.timeout = true, d
+	return nil
+}
+
+func (w *waitFlag) IsBoolFlag() bool { return true }
+
+// defaultWait is how long --wait waits without a timeout: a send can take
+// many sessions over tens of minutes.
+const defaultWait = 30 * time.Minute
+
+// payload reads the message from the arguments: TEXT, --hex HEX or - (stdin).
+func payload(args []string, hexArg string, stdin io.Reader, maxMO int) (data []byte, text bool, err error) {
+	switch {
+	case hexArg != "" && len(args) > 0:
+		return nil, false, exitf(exitUsage, "send: give TEXT or --hex, not both")
+	case hexArg != "":
+		data, err = hex.DecodeString(strings.Join(strings.Fields(hexArg), ""))
+		if err != nil {
+			return nil, false, exitf(exitUsage, "send: --hex: %v", err)
+		}
+	case len(args) == 1 && args[0] == "-":
+		data, err = io.ReadAll(io.LimitReader(stdin, int64(maxMO)+1))
+		if err != nil {
+			return nil, false, fmt.Errorf("send: read standard input: %w", err)
+		}
+		text = utf8.Valid(data)
+	case len(args) > 0:
+		data, text = []byte(strings.Join(args, " ")), true
+	default:
+		return nil, false, exitf(exitUsage, "send: give TEXT, --hex HEX or - for standard input")
+	}
+	if len(data) == 0 {
+		return nil, false, exitf(exitUsage, "send: the message is empty")
+	}
+	if len(data) > maxMO {
+		return nil, false, exitf(exitUsage, "send: %d bytes is over the %d-byte limit", len(data), maxMO)
+	}
+	return data, text, nil
+}
+
+// runSend is the scriptable send. The message is in SQLite before anything
+// else happens; without --wait the command ends when the broker confirmed it.
+func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rbtui send", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	hexArg := fs.String("hex", "", "the message as hex bytes")
+	var wait waitFlag
+	fs.Var(&wait, "wait", "wait for the final state (optionally --wait=TIMEOUT, default 30m)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitUsage, err: errQuiet}
+	}
+	data, text, err := payload(fs.Args(), *hexArg, stdin, queue.MaxMO)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := c.logger()
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	s, err := c.connect(ctx, log, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	// Follow the live feed before publishing, so no status can slip by.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	changes := s.client.Subscribe(runCtx)
+	go s.client.Run(runCtx)
+
+	id, err := s.client.Compose(ctx, data, text, nil)
+	if err != nil {
+		return exitf(exitUsage, "send: %v", err)
+	}
+	fmt.Fprintln(stdout, id)
+
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = s.client.FlushOutbox(pctx)
+	cancel()
+	if err != nil {
+		if errors.Is(err, queue.ErrRefused) {
+			return exitf(exitFailed, "send: %v", err)
+		}
+		return exitf(exitBroker, "send: broker not reachable (%v); the message stays queued in %s and is published by the next rbtui that reaches the broker", err, s.store.Path())
+	}
+	if !wait.on {
+		return nil
+	}
+	timeout := wait.timeout
+	if timeout == 0 {
+		timeout = defaultWait
+	}
+	return waitFinal(ctx, s.client, id, changes, timeout, stderr)
+}
+
+// waitFinal waits until message id reaches a final state and maps it to an exit code.
+func waitFinal(ctx context.Context, cl *client.Client, id string, changes <-chan client.Change, timeout time.Duration, stderr io.Writer) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	// A change can be missed when the channel is full: look again now and then.
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	last := ""
+	for {
+		m, _, err := cl.Store().Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if m.State != last {
+			last = m.State
+			line := m.State
+			if m.LastReason != "" {
+				line += ": " + textsafe.Line(m.LastReason)
+			}
+			fmt.Fprintln(stderr, line)
+		}
+		switch m.State {
+		case queue.StateSent:
+			return nil
+		case queue.StateFailed, queue.StateCancelled, queue.StateUnknown:
+			return &exitError{code: exitFailed, err: errQuiet}
+		}
+		select {
+		case <-ctx.Done():
+			return exitf(exitTimeout, "send: interrupted while %s", m.State)
+		case <-deadline.C:
+			return exitf(exitTimeout, "send: still %s after %s", m.State, timeout)
+		case <-changes:
+		case <-tick.C:
+		}
+	}
+}

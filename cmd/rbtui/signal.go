@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/glance"
+	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/store"
+)
+
+// runSignal prints the newest signal reading as one line for `#(rbtui signal)`.
+// It reads SQLite only and never waits for the broker or the serial port:
+// tmux keeps showing the previous output until the command finishes.
+func runSignal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rbtui signal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", glance.FormatTmux, "output format: tmux, plain or json")
+	station := fs.String("station", "", "station name (default from RB_STATION or the config file)")
+	db := fs.String("db", "", "history file (default the station's file in the XDG data directory)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitUsage, err: errQuiet}
+	}
+	if !glance.ValidFormat(*format) {
+		return exitf(exitUsage, "signal: unknown format %q (tmux, plain or json)", *format)
+	}
+	cfg, err := config.Load(*station)
+	if err != nil {
+		return exitf(exitUsage, "signal: %v", err)
+	}
+	path := *db
+	if path == "" {
+		path = store.DefaultPath(cfg.Station)
+	}
+	r := glance.Reading{Station: cfg.Station}
+	now := time.Now()
+	if _, err := os.Stat(path); err == nil {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		st, err := store.Open(ctx, path, store.Options{ReadOnly: true, BusyTimeout: 500 * time.Millisecond})
+		if err != nil {
+			// The status bar shows the trouble in a word; details go to stderr.
+			fmt.Fprintln(stderr, "rbtui signal:", err)
+			r.Modem = ""
+		} else {
+			defer st.Close()
+			rd, ok, err := st.LatestSignal(ctx)
+			if err != nil {
+				fmt.Fprintln(stderr, "rbtui signal:", err)
+			} else if ok {
+				r.Found = true
+				r.Bars, r.Service, r.Modem, r.At = rd.Bars, rd.Service, rd.Modem, rd.SeenAt
+			}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(stderr, "rbtui signal:", err)
+	}
+	fmt.Fprintln(stdout, glance.Format(r, now, *format))
+	return nil
+}
