@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every Go benchmark of the repository (`make bench`) and the scripted
+# measurements: rbd's idle cost and the start-up of `rbtui signal`.
+# Benchmarks that need a broker start their own private RabbitMQ node.
+#   BENCHTIME=1x scripts/bench.sh     # a quick pass
+set -euo pipefail
+cd "$(dirname "$0")/.."
+benchtime=${BENCHTIME:-1s}
+echo "== go benchmarks (benchtime $benchtime)"
+go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./...
+if [ -x scripts/rbd-idle.sh ]; then
+  echo "== rbd idle cost (${IDLE_SECONDS:-60} s)"
+  scripts/rbd-idle.sh "${IDLE_SECONDS:-60}"
+fi
+if [ -x scripts/glance-startup.sh ]; then
+  echo "== rbtui signal start-up"
+  scripts/glance-startup.sh
+fi
