@@ -32,7 +32,7 @@ func TestAddSignal(t *testing.T) {
 		{30 * time.Second, 4, queue.ModemOK, true}, // change
 		{40 * time.Second, 4, queue.ModemBusy, true},
 		{50 * time.Second, 4, queue.ModemBusy, false},
-		{100 * time.Second, 4, queue.ModemBusy, true}, // a minute since the reading: a new row
+		{100 * time.Second, 4, queue.ModemBusy, true},    // a minute since the reading: a new row
 		{90 * time.Second, 0, queue.ModemOffline, false}, // late (replayed): the present stays
 	}
 	for i, st := range steps {

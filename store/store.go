@@ -162,6 +162,9 @@ func (s *Store) open(ctx context.Context) error {
 		w.SetMaxOpenConns(1) // one writer per process; others wait in the pool, not on the file lock
 		w.SetConnMaxIdleTime(0)
 		s.w = w
+		if err := s.firstConn(ctx); err != nil {
+			return wrap(s.path, "open", err)
+		}
 		if err := migrate(ctx, w, len(migrations)); err != nil {
 			return s.openError(err)
 		}
@@ -194,6 +197,28 @@ func (s *Store) open(ctx context.Context) error {
 	}
 	s.log.Debug("store open", "path", s.path, "version", v, "read_only", s.opts.ReadOnly)
 	return nil
+}
+
+// firstConn opens the writer's connection, which switches a new file to WAL.
+// SQLite answers that switch with SQLITE_BUSY at once, without its busy
+// handler, while another process is opening the same new file; so it is
+// retried here for up to the busy timeout.
+func (s *Store) firstConn(ctx context.Context) error {
+	deadline := time.Now().Add(s.opts.BusyTimeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := s.w.PingContext(ctx)
+		if kind, _, _ := classify(s.path, err); kind != ErrLocked || time.Now().After(deadline) {
+			return err
+		}
+		s.log.Debug("store open: file busy, retrying", "path", s.path, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
 }
 
 func (s *Store) openError(err error) error {
