@@ -250,7 +250,14 @@ func TestWriteMO(t *testing.T) {
 }
 
 func TestSessionTimeoutIsTimeoutAndResyncs(t *testing.T) {
+	for _, echo := range []bool{true, false} {
+		t.Run(fmt.Sprintf("echo=%v", echo), func(t *testing.T) { testSessionTimeout(t, echo) })
+	}
+}
+
+func testSessionTimeout(t *testing.T, echo bool) {
 	f, m := newFake(t, Options{SessionTimeout: 50 * time.Millisecond})
+	f.echo = echo
 	release := make(chan struct{})
 	f.on("AT+SBDIX", func(f *fakeModem, _ string) {
 		<-release
@@ -707,4 +714,48 @@ func FuzzCommandAnswer(f *testing.F) {
 			t.Fatalf("Status after %q answered %q: %v", cmd, answer, err)
 		}
 	})
+}
+
+func TestReadMTTimeoutMidBlock(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rest bool // the rest of the block arrives late (else never)
+	}{{"late rest", true}, {"rest lost", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, m := newFake(t, Options{CommandTimeout: 50 * time.Millisecond})
+			p := []byte("0123456789")
+			frame := string(sbdrbFrame(p, Checksum(p)))
+			release := make(chan struct{})
+			f.on("AT+SBDRB", func(f *fakeModem, _ string) {
+				f.send(frame[:6])
+				<-release
+				if tc.rest {
+					f.send(frame[6:] + "\r\nOK\r\n")
+				}
+			})
+			_, err := m.ReadMT(testCtx(t))
+			var te *TimeoutError
+			if !errors.As(err, &te) {
+				t.Fatalf("ReadMT = %v, want TimeoutError", err)
+			}
+			close(release)
+			f.on("AT+SBDRB", nil)
+			// A lost tail may cost a probe or two; then the link is in step.
+			var v int
+			for range 3 {
+				if v, err = m.SignalFast(testCtx(t)); err == nil {
+					break
+				}
+			}
+			if err != nil || v != 3 {
+				t.Fatalf("SignalFast after a broken SBDRB = %d, %v", v, err)
+			}
+			f.mu.Lock()
+			f.mt = []byte("next")
+			f.mu.Unlock()
+			if got, err := m.ReadMT(testCtx(t)); err != nil || string(got) != "next" {
+				t.Fatalf("ReadMT after recovery = %q, %v", got, err)
+			}
+		})
+	}
 }
