@@ -24,6 +24,7 @@ type TimeoutError struct {
 	After   time.Duration
 }
 
+// Error names the command and how long it waited.
 func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("sbd: %s: no answer within %s (timeout)", e.Command, e.After)
 }
@@ -38,6 +39,7 @@ type ChecksumError struct {
 	Want, Got uint16
 }
 
+// Error gives both checksums.
 func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("sbd: %s: checksum mismatch: modem sent %#04x, payload sums to %#04x", e.Command, e.Want, e.Got)
 }
@@ -49,6 +51,7 @@ type ModemError struct {
 	Response string
 }
 
+// Error quotes the offending answer.
 func (e *ModemError) Error() string {
 	return fmt.Sprintf("sbd: %s: unexpected answer %q", e.Command, e.Response)
 }
@@ -56,6 +59,7 @@ func (e *ModemError) Error() string {
 // TooLongError reports an MO payload above the model's limit; nothing was sent.
 type TooLongError struct{ Len, Max int }
 
+// Error gives the length and the limit.
 func (e *TooLongError) Error() string {
 	return fmt.Sprintf("sbd: MO message of %d bytes exceeds the %d-byte limit", e.Len, e.Max)
 }
@@ -64,6 +68,7 @@ func (e *TooLongError) Error() string {
 // 3 bad size.
 type WriteError struct{ Code int }
 
+// Error explains the result code.
 func (e *WriteError) Error() string {
 	return fmt.Sprintf("sbd: AT+SBDWB result %d: %s", e.Code, WriteResultText(e.Code))
 }

@@ -29,6 +29,7 @@ const (
 	EventUnknown
 )
 
+// String names the kind in lower case ("ring", "signal", ...).
 func (k EventKind) String() string {
 	switch k {
 	case EventRing:

@@ -8,6 +8,16 @@
 // timeout the driver resynchronises with a probe command before the next
 // command, so a late answer is never taken for the answer to a new command.
 //
+// Unsolicited lines are matched only at line starts and never inside an
+// SBDRB block, which is read by its byte count. Consume Events: indicator
+// events are dropped when nobody reads them, ring alerts are kept.
+//
+// Errors: a command that gets no answer in time returns *TimeoutError (never
+// a protocol error); ERROR or an unparsable answer is *ModemError; a
+// cancelled ctx returns ctx's error, wrapped; a dead port returns ErrClosed,
+// wrapped, and emits EventClosed, after which the Modem is finished (Open a
+// new one).
+//
 // Typical use:
 //
 //	m, err := sbd.Open("/dev/ttyUSB0", 0, sbd.Options{Model: "9603"})
