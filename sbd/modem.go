@@ -124,8 +124,18 @@ func (m *Modem) Close() error {
 // readLoop is the only reader of the port.
 func (m *Modem) readLoop() {
 	buf := make([]byte, 4096)
+	empty := 0
 	for {
 		n, err := m.port.Read(buf)
+		if n == 0 && err == nil {
+			// A port with a read timeout returns nothing now and then;
+			// don't spin on one that does so all the time.
+			if empty++; empty > 16 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			continue
+		}
+		empty = 0
 		if n > 0 {
 			if m.log.Enabled(context.Background(), slog.LevelDebug) {
 				m.log.Debug("modem rx", "bytes", strconv.Quote(string(buf[:n])))
