@@ -28,7 +28,7 @@ func NewBackend(ctx context.Context, c *Client) *Backend {
 			case <-ctx.Done():
 				return
 			case ch := <-changes:
-				u := tui.Update{IDs: ch.IDs, Header: ch.Header, Signal: ch.Signal}
+				u := tui.Update{IDs: ch.IDs, Header: ch.Header, Signal: ch.Signal, All: ch.All}
 				select {
 				case b.updates <- u:
 				default:

@@ -59,17 +59,27 @@ type Config struct {
 	// ReplayIdle ends the history replay after this long without a message
 	// (default 2 s).
 	ReplayIdle time.Duration
-	// Archivist makes this process compete to be the single active consumer
-	// of the client's inbox (default true for rbtui and rbtui serve; the
-	// scriptable commands turn it off).
+	// NoArchivist keeps this process out of the competition to be the single
+	// active consumer of the client's inbox: rbtui and rbtui serve archive,
+	// the scriptable commands set it.
 	NoArchivist bool
+	// ManualFlush keeps Run from flushing the outbox by itself: the caller
+	// calls FlushOutbox (rbtui send, which bounds the wait and reports the
+	// outcome in its exit code).
+	ManualFlush bool
 }
 
 // Change says what a client event changed, for the screen.
 type Change struct {
-	IDs    []string
+	// IDs are messages added or changed.
+	IDs []string
+	// Header is true when the header's numbers may have changed.
 	Header bool
+	// Signal is true when a signal reading was stored.
 	Signal bool
+	// All is true when many messages changed at once (the history replay):
+	// reload everything.
+	All bool
 }
 
 // Client is the operator side of one station. Its methods are safe for concurrent use.
@@ -82,6 +92,10 @@ type Client struct {
 	// flushMu serialises the outbox flush with local cancels, so a message
 	// cancelled before it was ever published is never published.
 	flushMu sync.Mutex
+	// tried holds the queued rows this process tried to publish without a
+	// confirm (guarded by flushMu): such a message may be at the broker, so
+	// cancelling it must go through rbd, not only the history.
+	tried map[string]bool
 
 	subMu sync.Mutex
 	subs  map[chan Change]struct{}
@@ -115,6 +129,7 @@ func New(cfg Config) *Client {
 		cfg: cfg, log: log, bus: cfg.Bus, st: cfg.Store,
 		flush: make(chan struct{}, 1),
 		subs:  map[chan Change]struct{}{},
+		tried: map[string]bool{},
 	}
 }
 
@@ -172,7 +187,9 @@ func (c *Client) Run(ctx context.Context) error {
 		run("archivist", c.archive)
 	}
 	run("live", c.live)
-	run("outbox", c.flushLoop)
+	if !c.cfg.ManualFlush {
+		run("outbox", c.flushLoop)
+	}
 	wg.Wait()
 	return nil
 }
@@ -224,7 +241,8 @@ func (c *Client) kick() {
 }
 
 // Cancel withdraws an MO message whose session has not started. A message
-// that never reached the broker is cancelled here; otherwise rbd is asked.
+// that never left this client is cancelled here; otherwise rbd is asked (it
+// answers with a cancelled status, or the message is already in its session).
 func (c *Client) Cancel(ctx context.Context, id string) error {
 	m, _, err := c.st.Get(ctx, id)
 	if err != nil {
@@ -239,7 +257,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	if m, _, err = c.st.Get(ctx, id); err != nil {
 		return err
 	}
-	if m.State == queue.StateQueued {
+	if m.State == queue.StateQueued && !c.tried[id] {
 		st := &queue.Status{
 			Header: queue.Header{V: queue.Version, ID: id, Station: m.Station, At: c.cfg.Now().UTC()},
 			State:  queue.StateCancelled, Reason: "cancelled before it reached the broker", Bytes: m.Bytes,
@@ -342,9 +360,15 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// Until the confirm, the broker may or may not have the message.
+		c.tried[m.ID] = true
 		err := c.bus.Publish(pctx, s)
 		cancel()
 		if err != nil {
+			if errors.Is(err, queue.ErrRefused) {
+				// A nack or a return: the broker certainly does not have it.
+				delete(c.tried, m.ID)
+			}
 			if errors.Is(err, queue.ErrRefused) {
 				return fmt.Errorf("publish %s: the outbox refused it (full?): %w", m.ID, err)
 			}
@@ -353,13 +377,20 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		if _, err := c.st.MarkSubmitted(ctx, m.ID); err != nil {
 			return err
 		}
+		delete(c.tried, m.ID)
 		c.notify(Change{IDs: []string{m.ID}, Header: true})
 	}
 	return nil
 }
 
-// apply writes one received or status body into the history and says what changed.
+// apply writes one received or status body into the history and says what
+// changed. Bodies of other stations are not this history's business: every
+// inbox and the history stream are bound to all stations (mt.*, status.*),
+// and one history file belongs to one station.
 func (c *Client) apply(ctx context.Context, m queue.Message) (Change, error) {
+	if m.Head().Station != c.cfg.Station {
+		return Change{}, nil
+	}
 	switch v := m.(type) {
 	case *queue.Received:
 		ins, err := c.st.InsertMT(ctx, v)
@@ -400,8 +431,17 @@ func (c *Client) apply(ctx context.Context, m queue.Message) (Change, error) {
 // inbox. It replays the history stream once, then writes each inbox message
 // to SQLite and acks only after the commit.
 func (c *Client) archive(ctx context.Context) error {
-	if err := c.replay(ctx); err != nil && ctx.Err() == nil {
-		c.log.Warn("history replay", "err", err)
+	// A client started while the broker is down replays once it is up, not
+	// never: the replay is what fills a new client's history.
+	for attempt := 0; ; attempt++ {
+		err := c.replay(ctx)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		c.log.Warn("history replay", "err", err, "attempt", attempt+1)
+		if attempt >= 2 {
+			break
+		}
 	}
 	ds, err := c.bus.Consume(ctx, queue.Queue{Role: queue.RoleInbox, ClientID: c.st.ClientID()})
 	if err != nil {
@@ -435,6 +475,9 @@ func (c *Client) archive(ctx context.Context) error {
 // replay fills a new client's history from the history stream, once.
 func (c *Client) replay(ctx context.Context) error {
 	if _, ok, err := c.st.Meta(ctx, metaReplayed); err != nil || ok {
+		return err
+	}
+	if err := c.waitUp(ctx); err != nil {
 		return err
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -473,9 +516,23 @@ func (c *Client) replay(ctx context.Context) error {
 	}
 	c.log.Info("history replayed", "messages", n)
 	if n > 0 {
-		c.notify(Change{Header: true, Signal: true})
+		c.notify(Change{All: true, Header: true, Signal: true})
 	}
 	return c.st.SetMeta(ctx, metaReplayed, c.cfg.Now().UTC().Format(time.RFC3339))
+}
+
+// waitUp waits until the bus is connected or ctx ends.
+func (c *Client) waitUp(ctx context.Context) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for !c.bus.Health().Up {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // live follows the live feed: every body the broker routes, at once.
@@ -485,10 +542,6 @@ func (c *Client) live(ctx context.Context) error {
 		return fmt.Errorf("consume live feed: %w", err)
 	}
 	for d := range ds {
-		if d.Msg.Head().Station != c.cfg.Station {
-			_ = d.Ack()
-			continue
-		}
 		// Applying here too is harmless (inserts are idempotent, states only
 		// move forward) and shows the change before the archivist gets to it.
 		ch, err := c.apply(ctx, d.Msg)

@@ -33,6 +33,34 @@ var demoTraffic = []string{
 // demoSignal is the simulated sky: mostly good, a dip, one outage a cycle.
 const demoSignal = "40s:4,20s:5,20s:3,15s:2,10s:0,25s:4"
 
+// demoPace is the timing of the demo's simulated world.
+type demoPace struct {
+	signal        string
+	session       time.Duration
+	jitter        time.Duration
+	failRate      float64
+	firstMT       time.Duration
+	mtGap, mtSpan time.Duration // an MT every mtGap + [0, mtSpan)
+}
+
+// demoPaces: the default one is the demo; fast is for end-to-end tests
+// (RB_DEMO_FAST=1, not advertised): steady signal, short sessions that never
+// fail, an MT every second or two, so a test sees every kind of traffic in
+// seconds.
+var (
+	paceDefault = demoPace{signal: demoSignal, session: 3 * time.Second, jitter: 2 * time.Second, failRate: 0.15,
+		firstMT: 4 * time.Second, mtGap: 20 * time.Second, mtSpan: 25 * time.Second}
+	paceFast = demoPace{signal: "1h:4", session: 300 * time.Millisecond, jitter: 100 * time.Millisecond,
+		firstMT: 500 * time.Millisecond, mtGap: time.Second, mtSpan: time.Second}
+)
+
+func demoPaceFromEnv() demoPace {
+	if os.Getenv("RB_DEMO_FAST") == "1" {
+		return paceFast
+	}
+	return paceDefault
+}
+
 // runDemo runs the simulator, the daemon's control loop and the inbox in
 // one process over the in-process bus and a temporary history: no broker,
 // no root, nothing to configure.
@@ -42,17 +70,18 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 		return err
 	}
 	defer os.RemoveAll(dir)
-	profile, err := sim.ParseProfile(demoSignal)
+	pace := demoPaceFromEnv()
+	profile, err := sim.ParseProfile(pace.signal)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	modem, err := sim.New(sim.Config{
 		StateFile:     filepath.Join(dir, "modem.json"),
 		Profile:       profile,
-		SessionTime:   3 * time.Second,
-		SessionJitter: 2 * time.Second,
+		SessionTime:   pace.session,
+		SessionJitter: pace.jitter,
 		CSQTime:       500 * time.Millisecond,
-		FailRate:      0.15,
+		FailRate:      pace.failRate,
 		Seed:          time.Now().UnixNano(),
 		Logger:        log.With("part", "sim"),
 	})
@@ -61,8 +90,24 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 	}
 	defer modem.Close()
 
+	path := c.db
+	if path == "" {
+		path = filepath.Join(dir, "history.db")
+	}
+	st, err := store.Open(ctx, path, store.Options{Logger: log.With("part", "store")})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	// Every queue exists from the start, as on a broker where rbd and the
+	// client ran before: nothing composed or received early is refused or
+	// left to the replay alone.
 	station := "demo"
-	bus := queue.NewMemory(queue.Config{Station: station, Logger: log.With("part", "bus")})
+	bus := queue.NewMemory(queue.Config{
+		Station: station, ClientID: st.ClientID(), Logger: log.With("part", "bus"),
+		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl, queue.RoleInbox},
+	})
 	defer bus.Close()
 
 	d := daemon.New(daemon.Config{
@@ -74,15 +119,6 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 		Logger:     log.With("part", "rbd"),
 	}, bus, func(context.Context) (io.ReadWriteCloser, error) { return modem.Pipe(), nil })
 
-	path := c.db
-	if path == "" {
-		path = filepath.Join(dir, "history.db")
-	}
-	st, err := store.Open(ctx, path, store.Options{Logger: log.With("part", "store")})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	cl := client.New(client.Config{Station: station, Bus: bus, Store: st, Logger: log.With("part", "client")})
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -97,7 +133,7 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 	}()
 	go func() {
 		defer wg.Done()
-		traffic(ctx, modem.Gateway(), log)
+		traffic(ctx, modem.Gateway(), pace, log)
 	}()
 	opts.Station = station
 	err = screen(ctx, cl, opts)
@@ -107,9 +143,9 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 }
 
 // traffic queues an MT message at the simulated gateway soon after the
-// start and then every few tens of seconds.
-func traffic(ctx context.Context, gw *sim.Gateway, log *slog.Logger) {
-	wait := 4 * time.Second
+// start and then every few tens of seconds (by default).
+func traffic(ctx context.Context, gw *sim.Gateway, pace demoPace, log *slog.Logger) {
+	wait := pace.firstMT
 	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
@@ -120,6 +156,6 @@ func traffic(ctx context.Context, gw *sim.Gateway, log *slog.Logger) {
 		if _, err := gw.QueueMT([]byte(msg)); err != nil {
 			log.Warn("demo traffic", "err", err)
 		}
-		wait = 20*time.Second + rand.N(25*time.Second)
+		wait = pace.mtGap + rand.N(pace.mtSpan)
 	}
 }

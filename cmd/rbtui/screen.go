@@ -64,6 +64,12 @@ func (s *session) Close() {
 // connect opens the history and starts connecting to the broker. A broker
 // that is down is not an error: the bus keeps trying in the background.
 func (c *common) connect(ctx context.Context, log *slog.Logger, archivist bool) (*session, error) {
+	return c.connectWith(ctx, log, client.Config{NoArchivist: !archivist})
+}
+
+// connectWith is connect with client settings (station, bus, store and
+// logger are filled in).
+func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.Config) (*session, error) {
 	cfg, err := config.Load(c.station)
 	if err != nil {
 		return nil, exitf(exitUsage, "%v", err)
@@ -89,9 +95,8 @@ func (c *common) connect(ctx context.Context, log *slog.Logger, archivist bool) 
 		return nil, fmt.Errorf("broker %s: %w", config.Redact(cfg.AMQPURL), err)
 	}
 	s.bus = bus
-	s.client = client.New(client.Config{
-		Station: cfg.Station, Bus: bus, Store: st, Logger: log, NoArchivist: !archivist,
-	})
+	ccfg.Station, ccfg.Bus, ccfg.Store, ccfg.Logger = cfg.Station, bus, st, log
+	s.client = client.New(ccfg)
 	return s, nil
 }
 

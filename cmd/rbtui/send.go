@@ -104,21 +104,33 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	defer closeLog()
-	s, err := c.connect(ctx, log, false)
+	s, err := c.connectWith(ctx, log, client.Config{NoArchivist: true, ManualFlush: true})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 
-	// Follow the live feed before publishing, so no status can slip by.
+	// Follow the live feed before publishing, so no status can slip by. The
+	// outbox is flushed below, once, within a bounded time; the background
+	// work stops before the history and the bus close.
 	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
 	changes := s.client.Subscribe(runCtx)
-	go s.client.Run(runCtx)
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		s.client.Run(runCtx)
+	}()
+	defer func() {
+		stopRun()
+		<-ran
+	}()
 
 	id, err := s.client.Compose(ctx, data, text, nil)
-	if err != nil {
+	if errors.Is(err, client.ErrEmpty) || errors.Is(err, client.ErrTooLong) {
 		return exitf(exitUsage, "send: %v", err)
+	}
+	if err != nil {
+		return fmt.Errorf("send: %w", err)
 	}
 	fmt.Fprintln(stdout, id)
 

@@ -1,0 +1,690 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/store"
+	"github.com/rockblock-station/rockblock-station/tui"
+)
+
+const testStation = "unit"
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func openStore(t testing.TB, path string) *store.Store {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "history.db")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// testLogger logs to stderr when RB_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("RB_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return nil
+}
+
+// memFixture is a client over the in-process bus and a fresh SQLite file.
+type memFixture struct {
+	bus *queue.Memory
+	st  *store.Store
+	c   *Client
+}
+
+// newMem returns a client over a Memory bus; declare lists the queues that
+// exist from the start (the outbox, so that publishes are accepted).
+func newMem(t *testing.T, declare []queue.Role, tweak func(*queue.Config, *Config)) *memFixture {
+	t.Helper()
+	st := openStore(t, "")
+	qc := queue.Config{Station: testStation, ClientID: st.ClientID(), Declare: declare}
+	cc := Config{Station: testStation, Store: st, FlushEvery: 50 * time.Millisecond, ReplayIdle: 100 * time.Millisecond, Logger: testLogger()}
+	if tweak != nil {
+		tweak(&qc, &cc)
+	}
+	bus := queue.NewMemory(qc)
+	t.Cleanup(func() { bus.Close() })
+	cc.Bus = bus
+	return &memFixture{bus: bus, st: st, c: New(cc)}
+}
+
+// run starts the client's background work until the test ends.
+func (f *memFixture) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.c.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("client Run did not stop")
+		}
+	})
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func get(t testing.TB, st *store.Store, id string) store.Message {
+	t.Helper()
+	m, _, err := st.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("get %s: %v", id, err)
+	}
+	return m
+}
+
+func stateOf(st *store.Store, id string) string {
+	m, _, err := st.Get(context.Background(), id)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return m.State
+}
+
+func newUUID(t testing.TB) string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.String()
+}
+
+func status(station, id, state string, attempt int) *queue.Status {
+	return &queue.Status{Header: queue.Header{V: queue.Version, ID: id, Station: station, At: time.Now().UTC()}, State: state, Attempt: attempt, Bytes: 5}
+}
+
+func received(station, imei string, mtmsn int, data []byte) *queue.Received {
+	return &queue.Received{Header: queue.Header{V: queue.Version, ID: queue.MTID(imei, mtmsn), Station: station, At: time.Now().UTC()},
+		Data: data, Text: queue.TextOf(data), MTMSN: mtmsn, IMEI: imei}
+}
+
+func TestComposeValidatesAndStoresQueued(t *testing.T) {
+	f := newMem(t, nil, nil)
+	ctx := ctxT(t)
+	tests := []struct {
+		name    string
+		data    []byte
+		text    bool
+		wantErr error
+	}{
+		{"empty", nil, true, ErrEmpty},
+		{"empty slice", []byte{}, false, ErrEmpty},
+		{"one over the limit", make([]byte, queue.MaxMO+1), false, ErrTooLong},
+		{"text at the limit", []byte(strings.Repeat("x", queue.MaxMO)), true, nil},
+		{"binary", []byte{0, 1, 0xff}, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := f.c.Compose(ctx, tt.data, tt.text, nil)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Compose: %v, want %v", err, tt.wantErr)
+				}
+				if id != "" {
+					t.Fatalf("refused Compose returned id %q", id)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Compose: %v", err)
+			}
+			m := get(t, f.st, id)
+			if m.State != queue.StateQueued || m.Direction != store.DirMO || string(m.Data) != string(tt.data) || m.Binary == tt.text {
+				t.Fatalf("row = %+v", m)
+			}
+		})
+	}
+	// Nothing was published: the client was never Run and nobody flushed.
+	if n, _ := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleHistory}); n != 0 {
+		t.Fatalf("history has %d messages", n)
+	}
+	q, err := f.st.Queued(ctx)
+	if err != nil || len(q) != 2 {
+		t.Fatalf("Queued = %d rows, %v; want 2", len(q), err)
+	}
+}
+
+func TestFlushOutboxPublishesAndMarksSubmitted(t *testing.T) {
+	f := newMem(t, []queue.Role{queue.RoleOutbox}, nil)
+	ctx := ctxT(t)
+	ids := make([]string, 3)
+	for i := range ids {
+		id, err := f.c.Compose(ctx, []byte("msg "+string(rune('a'+i))), true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	if err := f.c.FlushOutbox(ctx); err != nil {
+		t.Fatalf("FlushOutbox: %v", err)
+	}
+	for _, id := range ids {
+		if s := stateOf(f.st, id); s != queue.StateSubmitted {
+			t.Fatalf("%s is %s, want submitted", id, s)
+		}
+	}
+	// The outbox has the three sends, oldest first, with their ids and texts.
+	for i, id := range ids {
+		d, err := f.bus.Take(ctx, queue.Queue{Role: queue.RoleOutbox})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ok := d.Msg.(*queue.Send)
+		if !ok || s.ID != id || s.Text != "msg "+string(rune('a'+i)) || s.Station != testStation {
+			t.Fatalf("delivery %d = %#v, want send %s", i, d.Msg, id)
+		}
+		_ = d.Ack()
+	}
+	// A second flush publishes nothing again.
+	if err := f.c.FlushOutbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleOutbox}); n != 0 {
+		t.Fatalf("outbox depth after a second flush = %d", n)
+	}
+}
+
+func TestFlushOutboxRefusedKeepsQueued(t *testing.T) {
+	tests := []struct {
+		name    string
+		declare []queue.Role
+		tweak   func(*queue.Config, *Config)
+		prefill int
+	}{
+		// No outbox: the mandatory send is unroutable and returned.
+		{name: "no outbox", declare: nil},
+		// A full outbox (reject-publish) nacks.
+		{name: "full outbox", declare: []queue.Role{queue.RoleOutbox}, tweak: func(q *queue.Config, _ *Config) { q.OutboxMax = 1 }, prefill: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newMem(t, tt.declare, tt.tweak)
+			ctx := ctxT(t)
+			for i := 0; i < tt.prefill; i++ {
+				s := &queue.Send{Header: queue.Header{V: queue.Version, ID: newUUID(t), Station: testStation, At: time.Now().UTC()}, Text: "filler"}
+				if err := f.bus.Publish(ctx, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			id, err := f.c.Compose(ctx, []byte("stuck"), true, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = f.c.FlushOutbox(ctx)
+			if !errors.Is(err, queue.ErrRefused) {
+				t.Fatalf("FlushOutbox: %v, want ErrRefused", err)
+			}
+			if s := stateOf(f.st, id); s != queue.StateQueued {
+				t.Fatalf("refused message is %s, want queued", s)
+			}
+			// A refused message certainly is not at the broker: its cancel is local.
+			if err := f.c.Cancel(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if s := stateOf(f.st, id); s != queue.StateCancelled {
+				t.Fatalf("after cancel: %s", s)
+			}
+		})
+	}
+}
+
+func TestCancelQueuedIsLocalAndNeverPublished(t *testing.T) {
+	f := newMem(t, []queue.Role{queue.RoleOutbox, queue.RoleControl}, nil)
+	ctx := ctxT(t)
+	id, err := f.c.Compose(ctx, []byte("changed my mind"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, err := f.c.Compose(ctx, []byte("this one goes"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.Cancel(ctx, id); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	m, hist, err := f.st.Get(ctx, id)
+	if err != nil || m.State != queue.StateCancelled {
+		t.Fatalf("cancelled row: %+v %v", m, err)
+	}
+	if len(hist) == 0 || hist[len(hist)-1].State != queue.StateCancelled {
+		t.Fatalf("history of the cancelled row: %+v", hist)
+	}
+	// The background flush runs now; only the other message may go.
+	f.run(t)
+	waitFor(t, "the other message submitted", func() bool { return stateOf(f.st, keep) == queue.StateSubmitted })
+	if err := f.c.FlushOutbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleOutbox}); n != 1 {
+		t.Fatalf("outbox depth = %d, want 1 (only the kept message)", n)
+	}
+	d, err := f.bus.Take(ctx, queue.Queue{Role: queue.RoleOutbox})
+	if err != nil || d.Msg.Head().ID != keep {
+		t.Fatalf("outbox holds %v (%v), want %s", d, err, keep)
+	}
+	if n, _ := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleControl}); n != 0 {
+		t.Fatalf("a local cancel published %d cancel bodies", n)
+	}
+	if s := stateOf(f.st, id); s != queue.StateCancelled {
+		t.Fatalf("cancelled message is now %s", s)
+	}
+	// Cancelling it again is refused: it is final.
+	if err := f.c.Cancel(ctx, id); !errors.Is(err, ErrNotCancellable) {
+		t.Fatalf("second Cancel: %v", err)
+	}
+}
+
+// flakyBus fails publishes of sends with a timeout, as a broker that took a
+// message but whose confirm never arrived.
+type flakyBus struct {
+	queue.Bus
+	failSends bool
+}
+
+func (b *flakyBus) Publish(ctx context.Context, m queue.Message) error {
+	if _, ok := m.(*queue.Send); ok && b.failSends {
+		if err := b.Bus.Publish(ctx, m); err != nil {
+			return err
+		}
+		return queue.ErrUnavailable // the confirm was lost
+	}
+	return b.Bus.Publish(ctx, m)
+}
+
+func TestCancelOfUnconfirmedPublishGoesToRbd(t *testing.T) {
+	f := newMem(t, []queue.Role{queue.RoleOutbox, queue.RoleControl}, nil)
+	fb := &flakyBus{Bus: f.bus, failSends: true}
+	f.c.bus = fb
+	ctx := ctxT(t)
+	id, err := f.c.Compose(ctx, []byte("confirm lost"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.FlushOutbox(ctx); !errors.Is(err, queue.ErrUnavailable) {
+		t.Fatalf("FlushOutbox: %v", err)
+	}
+	if s := stateOf(f.st, id); s != queue.StateQueued {
+		t.Fatalf("state %s, want queued", s)
+	}
+	// The send may be at the broker: a local cancel alone would let rbd send it.
+	if err := f.c.Cancel(ctx, id); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	d, err := f.bus.Take(ctx, queue.Queue{Role: queue.RoleControl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := d.Msg.(*queue.Cancel); !ok || c.MOID != id {
+		t.Fatalf("control queue holds %#v, want a cancel of %s", d.Msg, id)
+	}
+}
+
+func TestCancelPublishesToRbd(t *testing.T) {
+	f := newMem(t, []queue.Role{queue.RoleOutbox, queue.RoleControl}, nil)
+	ctx := ctxT(t)
+	mk := func(state string) string {
+		id, err := f.c.Compose(ctx, []byte("to "+state), true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.FlushOutbox(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if state != queue.StateSubmitted {
+			if _, err := f.st.ApplyStatus(ctx, status(testStation, id, state, 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return id
+	}
+	tests := []struct {
+		state   string
+		wantErr error
+	}{
+		{queue.StateSubmitted, nil},
+		{queue.StateAccepted, nil},
+		{queue.StateRetrying, nil},
+		{queue.StateSending, ErrNotCancellable},
+		{queue.StateSent, ErrNotCancellable},
+		{queue.StateFailed, ErrNotCancellable},
+		{queue.StateUnknown, ErrNotCancellable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.state, func(t *testing.T) {
+			id := mk(tt.state)
+			before, _ := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleControl})
+			err := f.c.Cancel(ctx, id)
+			after, _ := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleControl})
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) || after != before {
+					t.Fatalf("Cancel: %v (control %d -> %d), want %v and nothing published", err, before, after, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Cancel: %v", err)
+			}
+			d, err := f.bus.Take(ctx, queue.Queue{Role: queue.RoleControl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ok := d.Msg.(*queue.Cancel)
+			if !ok || c.MOID != id || c.Station != testStation || c.ID == id {
+				t.Fatalf("cancel body %#v", d.Msg)
+			}
+			_ = d.Ack()
+			// rbd decides: the local state is unchanged until its status arrives.
+			if s := stateOf(f.st, id); s != tt.state {
+				t.Fatalf("state after cancel = %s, want %s", s, tt.state)
+			}
+		})
+	}
+	t.Run("an MT", func(t *testing.T) {
+		r := received(testStation, "300234010000001", 1, []byte("hello"))
+		if _, err := f.st.InsertMT(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.Cancel(ctx, r.ID); !errors.Is(err, ErrNotCancellable) {
+			t.Fatalf("Cancel of an MT: %v", err)
+		}
+	})
+	t.Run("unknown id", func(t *testing.T) {
+		if err := f.c.Cancel(ctx, "no-such-id"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Cancel of an unknown id: %v", err)
+		}
+	})
+}
+
+func TestResendOnlyFailedOrUnknown(t *testing.T) {
+	f := newMem(t, []queue.Role{queue.RoleOutbox}, nil)
+	ctx := ctxT(t)
+	tests := []struct {
+		state string
+		ok    bool
+	}{
+		{queue.StateFailed, true},
+		{queue.StateUnknown, true},
+		{queue.StateQueued, false},
+		{queue.StateSubmitted, false},
+		{queue.StateRetrying, false},
+		{queue.StateSent, false},
+		{queue.StateCancelled, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.state, func(t *testing.T) {
+			payload := []byte{0x01, 0x02, byte(len(tt.state))}
+			id, err := f.c.Compose(ctx, payload, false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.state != queue.StateQueued {
+				if err := f.c.FlushOutbox(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if tt.state != queue.StateSubmitted {
+					if _, err := f.st.ApplyStatus(ctx, status(testStation, id, tt.state, 1)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			nid, err := f.c.Resend(ctx, id)
+			if !tt.ok {
+				if !errors.Is(err, ErrNotResendable) || nid != "" {
+					t.Fatalf("Resend of %s: %q, %v", tt.state, nid, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Resend: %v", err)
+			}
+			if nid == id || nid == "" {
+				t.Fatalf("Resend returned id %q for %q", nid, id)
+			}
+			m := get(t, f.st, nid)
+			if m.State != queue.StateQueued || string(m.Data) != string(payload) || !m.Binary {
+				t.Fatalf("resent row %+v", m)
+			}
+			if s := stateOf(f.st, id); s != tt.state {
+				t.Fatalf("the original moved to %s", s)
+			}
+		})
+	}
+	t.Run("no payload", func(t *testing.T) {
+		// Known only from rbd's statuses: another client sent it.
+		id := newUUID(t)
+		if _, err := f.st.ApplyStatus(ctx, status(testStation, id, queue.StateFailed, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if nid, err := f.c.Resend(ctx, id); err == nil || nid != "" {
+			t.Fatalf("Resend without payload: %q, %v", nid, err)
+		}
+	})
+}
+
+func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
+	f := newMem(t, []queue.Role{queue.RoleOutbox}, nil)
+	ctx := ctxT(t)
+	changes := f.c.Subscribe(ctx)
+	f.run(t)
+	// Statuses published during the replay are applied by it (one reload
+	// change); after it, each one is a change of its message.
+	waitFor(t, "the replay recorded", func() bool {
+		_, ok, err := f.st.Meta(ctx, metaReplayed)
+		return err == nil && ok
+	})
+
+	id, err := f.c.Compose(ctx, []byte("where are you"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "submitted", func() bool { return stateOf(f.st, id) == queue.StateSubmitted })
+	for _, st := range []*queue.Status{
+		status(testStation, id, queue.StateAccepted, 0),
+		status(testStation, id, queue.StateSending, 1),
+	} {
+		if err := f.bus.Publish(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := status(testStation, id, queue.StateSent, 1)
+	momsn := 42
+	sent.MOMSN = &momsn
+	if err := f.bus.Publish(ctx, sent); err != nil {
+		t.Fatal(err)
+	}
+	mt := received(testStation, "300234010000001", 7, []byte("at the harbour"))
+	if err := f.bus.Publish(ctx, mt); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "sent in SQLite", func() bool { return stateOf(f.st, id) == queue.StateSent })
+	waitFor(t, "the MT in SQLite", func() bool { return stateOf(f.st, mt.ID) == store.StateReceived })
+	m, hist, err := f.st.Get(ctx, id)
+	if err != nil || m.MOMSN == nil || *m.MOMSN != 42 {
+		t.Fatalf("sent row %+v %v", m, err)
+	}
+	var states []string
+	for _, h := range hist {
+		states = append(states, h.State)
+	}
+	if got := strings.Join(states, ","); got != "queued,submitted,accepted,sending,sent" {
+		t.Fatalf("state history %s", got)
+	}
+	if r := get(t, f.st, mt.ID); r.Text != "at the harbour" || r.Read || r.MTMSN == nil || *r.MTMSN != 7 {
+		t.Fatalf("MT row %+v", r)
+	}
+	// The archivist acked everything: the inbox drains.
+	waitFor(t, "the inbox acked", func() bool {
+		n, err := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleInbox})
+		return err == nil && n == 0
+	})
+
+	// A signal on the live feed lands as a reading and in LatestSignal.
+	sig := &queue.Signal{Header: queue.Header{V: queue.Version, ID: newUUID(t), Station: testStation, At: time.Now().UTC()},
+		Bars: 3, Service: true, Modem: queue.ModemOK, Model: "RockBLOCK 9603", IMEI: "300234010000001", Outbox: 0}
+	if err := f.bus.Publish(ctx, sig); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the signal reading", func() bool {
+		r, ok, err := f.st.LatestSignal(ctx)
+		return err == nil && ok && r.Bars == 3
+	})
+	if s := f.c.LatestSignal(); s == nil || s.Bars != 3 {
+		t.Fatalf("LatestSignal = %+v", s)
+	}
+
+	// Subscribe saw the message and the MT change, and a signal change.
+	seen := map[string]bool{}
+	sawSignal := false
+	waitFor(t, "changes for the MO, the MT and the signal", func() bool {
+		for {
+			select {
+			case ch := <-changes:
+				for _, id := range ch.IDs {
+					seen[id] = true
+				}
+				sawSignal = sawSignal || ch.Signal
+				continue
+			default:
+			}
+			return seen[id] && seen[mt.ID] && sawSignal
+		}
+	})
+}
+
+func TestArchivistIgnoresOtherStations(t *testing.T) {
+	f := newMem(t, []queue.Role{queue.RoleInbox}, nil)
+	ctx := ctxT(t)
+	f.run(t)
+	other := received("elsewhere", "300234010000009", 1, []byte("not for this station"))
+	otherStatus := status("elsewhere", newUUID(t), queue.StateSent, 1)
+	mine := received(testStation, "300234010000001", 2, []byte("for this station"))
+	for _, m := range []queue.Message{other, otherStatus, mine} {
+		if err := f.bus.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "this station's MT", func() bool { return stateOf(f.st, mine.ID) == store.StateReceived })
+	waitFor(t, "the inbox acked", func() bool {
+		n, err := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleInbox})
+		return err == nil && n == 0
+	})
+	for _, id := range []string{other.ID, otherStatus.ID} {
+		if _, _, err := f.st.Get(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another station's message %s is in this history (%v)", id, err)
+		}
+	}
+}
+
+func TestReplayFillsNewClientOnce(t *testing.T) {
+	// The history stream holds traffic from before this client existed.
+	f := newMem(t, nil, nil)
+	ctx := ctxT(t)
+	mt := received(testStation, "300234010000001", 3, []byte("from before"))
+	moID := newUUID(t)
+	for _, m := range []queue.Message{mt, status(testStation, moID, queue.StateSent, 1)} {
+		if err := f.bus.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleHistory}); n != 2 {
+		t.Fatalf("history depth %d", n)
+	}
+	changes := f.c.Subscribe(ctx)
+	f.run(t)
+	waitFor(t, "the replayed MT", func() bool { return stateOf(f.st, mt.ID) == store.StateReceived })
+	waitFor(t, "the replayed status", func() bool { return stateOf(f.st, moID) == queue.StateSent })
+	waitFor(t, "the replay recorded", func() bool {
+		_, ok, err := f.st.Meta(ctx, metaReplayed)
+		return err == nil && ok
+	})
+	if m := get(t, f.st, moID); m.Data != nil || m.Bytes != 5 {
+		t.Fatalf("an MO known from its status only: %+v", m)
+	}
+	select {
+	case ch := <-changes:
+		if !ch.All {
+			t.Fatalf("the replay's change %+v does not ask for a reload", ch)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no change after the replay")
+	}
+}
+
+func TestBackendMapsErrorsAndHeader(t *testing.T) {
+	f := newMem(t, []queue.Role{queue.RoleOutbox}, nil)
+	ctx := ctxT(t)
+	b := NewBackend(ctx, f.c)
+	if _, err := b.Send(ctx, nil, true); !errors.Is(err, tui.ErrEmpty) {
+		t.Fatalf("Send empty: %v", err)
+	}
+	id, err := b.Send(ctx, []byte("via the screen"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := b.Header(ctx)
+	if err != nil || h.Outbox != 1 || !h.BrokerUp || h.Station != testStation || h.MaxMO != queue.MaxMO {
+		t.Fatalf("Header %+v %v", h, err)
+	}
+	msgs, _, err := b.List(ctx, tui.Cursor{}, 10)
+	if err != nil || len(msgs) != 1 || msgs[0].ID != id || msgs[0].Credits != 1 {
+		t.Fatalf("List %+v %v", msgs, err)
+	}
+	if _, err := b.Send(ctx, make([]byte, queue.MaxMO+1), false); !errors.Is(err, tui.ErrTooLong) {
+		t.Fatalf("Send oversize: %v", err)
+	}
+	if _, err := b.Get(ctx, "nope"); !errors.Is(err, tui.ErrNotFound) {
+		t.Fatalf("Get of an unknown id: %v", err)
+	}
+	if _, err := b.Resend(ctx, id); !errors.Is(err, tui.ErrNotResendable) {
+		t.Fatalf("Resend of a queued message: %v", err)
+	}
+	if err := b.Cancel(ctx, "nope"); !errors.Is(err, tui.ErrNotFound) {
+		t.Fatalf("Cancel of an unknown id: %v", err)
+	}
+	select {
+	case u := <-b.Updates():
+		if len(u.IDs) == 0 && !u.All {
+			t.Fatalf("update %+v", u)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no update after Send")
+	}
+}
