@@ -64,6 +64,10 @@ func (p *PTY) open() error {
 	if err != nil {
 		return fmt.Errorf("open pty: %w", err)
 	}
+	if master, err = pollable(master); err != nil {
+		slave.Close()
+		return err
+	}
 	if err := rawMode(slave); err != nil {
 		master.Close()
 		slave.Close()
@@ -172,4 +176,23 @@ func rawMode(f *os.File) error {
 		return err
 	}
 	return opErr
+}
+
+// pollable returns a non-blocking copy of f that Go's poller serves, and
+// closes f. pty.Open hands the master out in blocking mode, where Close
+// cannot interrupt a pending Read: the fd then stays open, and a host that
+// only reads never sees the hang-up of an unplugged modem.
+func pollable(f *os.File) (*os.File, error) {
+	fd, err := unix.Dup(int(f.Fd()))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dup pty master: %w", err)
+	}
+	f.Close()
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("pty master non-blocking: %w", err)
+	}
+	unix.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), "/dev/ptmx"), nil
 }
