@@ -36,10 +36,18 @@ const (
 	// RoleLive is a server-named exclusive queue bound to everything: the live feed of one process.
 	RoleLive
 	// RoleHistory is the rockblock.history stream, replayed once by a new client.
+	// Its deliveries carry Offset; Reject and Requeue only settle them (a
+	// stream keeps every message), and a consumer that reconnects resumes
+	// after the last offset it received.
 	RoleHistory
+	// RoleDead is rockblock.dead, the dead letters; only Depth supports it
+	// (its bodies are by nature often not valid messages).
+	RoleDead
 )
 
-// Queue says which queue to consume.
+// Queue says which queue to consume. RoleLive deliveries are acknowledged by
+// the bus when the consumer receives them (Ack, Reject and Requeue do nothing):
+// the live feed is for display, the inbox is the record.
 type Queue struct {
 	Role     Role
 	Station  string // RoleOutbox, RoleControl
@@ -57,6 +65,8 @@ type Delivery struct {
 	RoutingKey  string
 	Redelivered bool
 	Timestamp   time.Time
+	// Offset is the stream offset of a RoleHistory delivery (else 0).
+	Offset int64
 
 	ack     func() error
 	reject  func() error

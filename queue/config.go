@@ -1,0 +1,227 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ErrNoQueue is returned by Depth when the queue does not exist (yet).
+var ErrNoQueue = errors.New("no such queue")
+
+// Config configures both bus implementations (Dial and NewMemory).
+// Zero values take the defaults documented on each field.
+type Config struct {
+	// URL is the AMQP URL of the broker, e.g. amqp://guest:guest@127.0.0.1:5672/ (AMQP only).
+	URL string
+	// Station is this process's station (default DefaultStation); a Queue
+	// without Station uses it.
+	Station string
+	// ClientID names this client install's inbox; a Queue without ClientID uses it.
+	ClientID string
+	// AppID is the AMQP app_id of published messages (default: program name).
+	AppID string
+	// Declare lists the queues this process declares on every (re)connect,
+	// besides the exchanges, rockblock.dead and rockblock.history, which
+	// every process declares: rbd lists RoleOutbox and RoleControl (for
+	// Station), a client RoleInbox (for ClientID). Consume and Take declare
+	// the queue they read as well; the live feed is declared per Consume.
+	Declare []Role
+	// Logger receives connection events and dead-lettered bodies (default: discard).
+	Logger *slog.Logger
+
+	// OutboxMax bounds rockblock.outbox.<station>; a full outbox refuses publishes (default 1000).
+	OutboxMax int
+	// DeliveryLimit is the outbox's and control queue's x-delivery-limit (default 20).
+	DeliveryLimit int
+	// ControlMax bounds rockblock.control.<station> (default 1000).
+	ControlMax int
+	// InboxMax bounds an inbox; the oldest messages go first (default 100000).
+	InboxMax int
+	// InboxExpires deletes an inbox unused this long (default 30 days).
+	InboxExpires time.Duration
+	// DeadMax bounds rockblock.dead; the oldest go first (default 10000).
+	DeadMax int
+	// LiveMax bounds a live feed queue; the oldest go first (default 1000).
+	LiveMax int
+	// LiveTTL drops live feed messages older than this (default 10 minutes).
+	LiveTTL time.Duration
+	// HistoryMaxAge is the age retention of rockblock.history (default 365 days).
+	HistoryMaxAge time.Duration
+	// HistoryMaxBytes is the size retention of rockblock.history (default 256 MiB).
+	HistoryMaxBytes int64
+
+	// ReconnectMin and ReconnectMax bound the reconnect backoff (default 100 ms and 5 s).
+	ReconnectMin, ReconnectMax time.Duration
+	// DialTimeout bounds one connection attempt (default 5 s).
+	DialTimeout time.Duration
+	// Heartbeat is the AMQP heartbeat interval (default 10 s).
+	Heartbeat time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Station == "" {
+		c.Station = DefaultStation
+	}
+	if c.AppID == "" {
+		c.AppID = filepath.Base(os.Args[0])
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	setInt := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	setDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	setInt(&c.OutboxMax, 1000)
+	setInt(&c.DeliveryLimit, 20)
+	setInt(&c.ControlMax, 1000)
+	setInt(&c.InboxMax, 100000)
+	setInt(&c.DeadMax, 10000)
+	setInt(&c.LiveMax, 1000)
+	setDur(&c.InboxExpires, 30*24*time.Hour)
+	setDur(&c.LiveTTL, 10*time.Minute)
+	setDur(&c.HistoryMaxAge, 365*24*time.Hour)
+	if c.HistoryMaxBytes <= 0 {
+		c.HistoryMaxBytes = 256 << 20
+	}
+	setDur(&c.ReconnectMin, 100*time.Millisecond)
+	setDur(&c.ReconnectMax, 5*time.Second)
+	if c.ReconnectMax < c.ReconnectMin {
+		c.ReconnectMax = c.ReconnectMin
+	}
+	setDur(&c.DialTimeout, 5*time.Second)
+	setDur(&c.Heartbeat, 10*time.Second)
+	return c
+}
+
+// validName reports a station or client id usable in a routing key and queue name.
+func validName(kind, s string) error {
+	if s == "" || strings.ContainsAny(s, ".#* \t\r\n") || len(s) > 200 {
+		return fmt.Errorf("bad %s %q: must be non-empty, at most 200 bytes, without dots, spaces, '*' or '#'", kind, s)
+	}
+	return nil
+}
+
+func (c Config) validate() error {
+	if err := validName("station", c.Station); err != nil {
+		return err
+	}
+	if c.ClientID != "" {
+		if err := validName("client id", c.ClientID); err != nil {
+			return err
+		}
+	}
+	for _, r := range c.Declare {
+		switch r {
+		case RoleOutbox, RoleControl:
+		case RoleInbox:
+			if c.ClientID == "" {
+				return errors.New("declare inbox: no client id")
+			}
+		default:
+			return fmt.Errorf("declare: role %v is not declared per process", r)
+		}
+	}
+	return nil
+}
+
+// String names a role.
+func (r Role) String() string {
+	switch r {
+	case RoleOutbox:
+		return "outbox"
+	case RoleControl:
+		return "control"
+	case RoleInbox:
+		return "inbox"
+	case RoleLive:
+		return "live"
+	case RoleHistory:
+		return "history"
+	case RoleDead:
+		return "dead"
+	}
+	return fmt.Sprintf("role(%d)", int(r))
+}
+
+// OutboxName is the outbox queue of a station.
+func OutboxName(station string) string { return "rockblock.outbox." + station }
+
+// ControlName is the control (cancel) queue of a station.
+func ControlName(station string) string { return "rockblock.control." + station }
+
+// InboxName is the inbox queue of a client install.
+func InboxName(clientID string) string { return "rockblock.inbox." + clientID }
+
+// resolve fills q's Station and ClientID from the config and checks them.
+func (c Config) resolve(q Queue) (Queue, error) {
+	switch q.Role {
+	case RoleOutbox, RoleControl:
+		if q.Station == "" {
+			q.Station = c.Station
+		}
+		if err := validName("station", q.Station); err != nil {
+			return q, err
+		}
+	case RoleInbox:
+		if q.ClientID == "" {
+			q.ClientID = c.ClientID
+		}
+		if err := validName("client id", q.ClientID); err != nil {
+			return q, err
+		}
+	case RoleLive, RoleHistory, RoleDead:
+	default:
+		return q, fmt.Errorf("unknown queue role %d", int(q.Role))
+	}
+	if q.Prefetch <= 0 {
+		q.Prefetch = 64
+		if q.Role == RoleOutbox {
+			q.Prefetch = 1
+		}
+	}
+	return q, nil
+}
+
+// name is the queue's name ("" for the server-named live feed).
+func (q Queue) name() string {
+	switch q.Role {
+	case RoleOutbox:
+		return OutboxName(q.Station)
+	case RoleControl:
+		return ControlName(q.Station)
+	case RoleInbox:
+		return InboxName(q.ClientID)
+	case RoleHistory:
+		return HistoryName
+	case RoleDead:
+		return DeadQueue
+	}
+	return ""
+}
+
+// bindings are the routing keys bound to the queue on exchange Exchange.
+func (q Queue) bindings() []string {
+	switch q.Role {
+	case RoleOutbox:
+		return []string{"mo." + q.Station}
+	case RoleControl:
+		return []string{"cancel." + q.Station}
+	case RoleInbox, RoleHistory:
+		return []string{"mt.*", "status.*"}
+	case RoleLive:
+		return []string{"#"}
+	}
+	return nil
+}

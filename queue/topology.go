@@ -1,0 +1,151 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// queueArgs returns the declare arguments of a queue of architecture.md.
+//
+// Checked against RabbitMQ 3.10.8: quorum queues take x-single-active-consumer,
+// x-max-length with x-overflow drop-head or reject-publish (not
+// reject-publish-dlx), x-delivery-limit, x-dead-letter-exchange and x-expires;
+// streams take x-max-age, x-max-length-bytes and
+// x-stream-max-segment-size-bytes, and are consumed with a prefetch and
+// x-stream-offset.
+func (c Config) queueArgs(q Queue) amqp.Table {
+	switch q.Role {
+	case RoleOutbox:
+		return amqp.Table{
+			"x-queue-type":             "quorum",
+			"x-single-active-consumer": true,
+			"x-max-length":             int64(c.OutboxMax),
+			"x-overflow":               "reject-publish",
+			"x-delivery-limit":         int64(c.DeliveryLimit),
+			"x-dead-letter-exchange":   DLXExchange,
+		}
+	case RoleControl:
+		return amqp.Table{
+			"x-queue-type":           "quorum",
+			"x-max-length":           int64(c.ControlMax),
+			"x-overflow":             "reject-publish",
+			"x-delivery-limit":       int64(c.DeliveryLimit),
+			"x-dead-letter-exchange": DLXExchange,
+		}
+	case RoleInbox:
+		return amqp.Table{
+			"x-queue-type":             "quorum",
+			"x-single-active-consumer": true,
+			"x-max-length":             int64(c.InboxMax),
+			"x-overflow":               "drop-head",
+			"x-expires":                c.InboxExpires.Milliseconds(),
+			"x-delivery-limit":         int64(c.DeliveryLimit),
+			"x-dead-letter-exchange":   DLXExchange,
+		}
+	case RoleLive:
+		return amqp.Table{
+			"x-queue-type":  "classic",
+			"x-max-length":  int64(c.LiveMax),
+			"x-overflow":    "drop-head",
+			"x-message-ttl": c.LiveTTL.Milliseconds(),
+		}
+	case RoleHistory:
+		seg := c.HistoryMaxBytes / 8
+		if seg > 500<<20 {
+			seg = 500 << 20
+		}
+		if seg < 1<<20 {
+			seg = 1 << 20
+		}
+		return amqp.Table{
+			"x-queue-type":                    "stream",
+			"x-max-age":                       fmt.Sprintf("%ds", int64(c.HistoryMaxAge/time.Second)),
+			"x-max-length-bytes":              c.HistoryMaxBytes,
+			"x-stream-max-segment-size-bytes": seg,
+		}
+	case RoleDead:
+		return amqp.Table{
+			"x-queue-type": "quorum",
+			"x-max-length": int64(c.DeadMax),
+			"x-overflow":   "drop-head",
+		}
+	}
+	return nil
+}
+
+// declareTopology declares, idempotently, the exchanges, rockblock.dead,
+// rockblock.history and the queues of Config.Declare.
+func (a *AMQP) declareTopology(conn *amqp.Connection) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("declare topology: open channel: %w", err)
+	}
+	defer func() {
+		if ch != nil {
+			_ = ch.Close()
+		}
+	}()
+	if err := ch.ExchangeDeclare(Exchange, "topic", true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", Exchange, err)
+	}
+	if err := ch.ExchangeDeclare(DLXExchange, "fanout", true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", DLXExchange, err)
+	}
+	qs := []Queue{{Role: RoleDead}, {Role: RoleHistory}}
+	for _, r := range a.cfg.Declare {
+		qs = append(qs, Queue{Role: r})
+	}
+	for _, q := range qs {
+		q, err := a.cfg.resolve(q)
+		if err != nil {
+			return fmt.Errorf("declare topology: %w", err)
+		}
+		if _, err := a.declareQueue(conn, &ch, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// declareQueue declares q and its bindings on *ch and returns its name (the
+// server's name for the live feed). A queue that exists with other arguments
+// (PRECONDITION_FAILED, e.g. another process configured another bound) is
+// used as it is, with a warning: a new channel replaces the closed one.
+func (a *AMQP) declareQueue(conn *amqp.Connection, ch **amqp.Channel, q Queue) (string, error) {
+	name := q.name()
+	args := a.cfg.queueArgs(q)
+	var st amqp.Queue
+	var err error
+	if q.Role == RoleLive {
+		st, err = (*ch).QueueDeclare("", false, true, true, false, args)
+	} else {
+		st, err = (*ch).QueueDeclare(name, true, false, false, false, args)
+	}
+	var ae *amqp.Error
+	if err != nil && errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed && q.Role != RoleLive {
+		a.log.Warn("queue exists with other arguments, using it as it is", "queue", name, "err", err)
+		if *ch, err = conn.Channel(); err != nil {
+			*ch = nil
+			return "", fmt.Errorf("declare %s: reopen channel: %w", name, err)
+		}
+		st, err = (*ch).QueueDeclarePassive(name, true, false, false, false, nil)
+	}
+	if err != nil {
+		return "", fmt.Errorf("declare queue %s: %w", name, err)
+	}
+	if q.Role == RoleDead {
+		if err := (*ch).QueueBind(st.Name, "", DLXExchange, false, nil); err != nil {
+			return "", fmt.Errorf("bind %s to %s: %w", st.Name, DLXExchange, err)
+		}
+		return st.Name, nil
+	}
+	for _, key := range q.bindings() {
+		if err := (*ch).QueueBind(st.Name, key, Exchange, false, nil); err != nil {
+			return "", fmt.Errorf("bind %s to %s: %w", st.Name, key, err)
+		}
+	}
+	return st.Name, nil
+}
