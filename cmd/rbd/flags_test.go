@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, o options)
+	}{
+		{name: "port and defaults", args: []string{"--port", "/dev/ttyUSB0"}, check: func(t *testing.T, o options) {
+			if o.port != "/dev/ttyUSB0" || o.baud != 19200 || o.minSignal != 1 || o.mailboxCheck != 0 || o.model != "9603" || o.logLevel != slog.LevelInfo {
+				t.Errorf("options = %+v", o)
+			}
+		}},
+		{name: "everything", args: []string{"--port", "/dev/x", "--baud", "9600", "--station", "north", "--state", "/tmp/s", "--min-signal", "3", "--mailbox-check", "1h", "--log-level", "debug", "--model", "9602", "--session-timeout", "90s"},
+			check: func(t *testing.T, o options) {
+				if o.baud != 9600 || o.station != "north" || o.stateDir != "/tmp/s" || o.minSignal != 3 || o.mailboxCheck != time.Hour || o.logLevel != slog.LevelDebug || o.model != "9602" || o.sessionTimeout != 90*time.Second {
+					t.Errorf("options = %+v", o)
+				}
+			}},
+		{name: "simulate", args: []string{"--simulate"}, check: func(t *testing.T, o options) {
+			if !o.simulate {
+				t.Error("simulate not set")
+			}
+		}},
+		{name: "no modem", args: nil, wantErr: "no modem"},
+		{name: "both", args: []string{"--port", "/dev/x", "--simulate"}, wantErr: "exclude"},
+		{name: "bad level", args: []string{"--simulate", "--log-level", "loud"}, wantErr: "log-level"},
+		{name: "bad signal", args: []string{"--simulate", "--min-signal", "6"}, wantErr: "min-signal"},
+		{name: "mailbox too often", args: []string{"--simulate", "--mailbox-check", "5s"}, wantErr: "mailbox-check"},
+		{name: "no broker URL flag", args: []string{"--simulate", "--amqp-url", "amqp://x"}, wantErr: "not defined"},
+		{name: "stray argument", args: []string{"--simulate", "extra"}, wantErr: "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			o, err := parseFlags(tc.args, &stderr)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			tc.check(t, o)
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := realMain([]string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "rbd ") {
+		t.Fatalf("version: code %d, out %q, err %q", code, out.String(), errb.String())
+	}
+}
+
+func TestDefaultStateDir(t *testing.T) {
+	t.Setenv("STATE_DIRECTORY", "/var/lib/rbd:/other")
+	if d, err := defaultStateDir("north"); err != nil || d != "/var/lib/rbd/north" {
+		t.Errorf("with STATE_DIRECTORY: %q, %v", d, err)
+	}
+	t.Setenv("STATE_DIRECTORY", "")
+	t.Setenv("XDG_STATE_HOME", "/home/x/.state")
+	if d, err := defaultStateDir("north"); err != nil || d != "/home/x/.state/rockblock-station/north" {
+		t.Errorf("with XDG_STATE_HOME: %q, %v", d, err)
+	}
+}

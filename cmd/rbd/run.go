@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.bug.st/serial"
+
+	"github.com/rockblock-station/rockblock-station/daemon"
+	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/sbd"
+	"github.com/rockblock-station/rockblock-station/sbd/sim"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func versionString() string {
+	v := "rbd " + version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + bi.GoVersion
+	}
+	return v
+}
+
+// options are rbd's command-line settings.
+type options struct {
+	port           string
+	baud           int
+	station        string
+	stateDir       string
+	minSignal      int
+	mailboxCheck   time.Duration
+	logLevel       slog.Level
+	model          string
+	sessionTimeout time.Duration
+	simulate       bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	var level string
+	fs := flag.NewFlagSet("rbd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.port, "port", "", "serial port of the RockBLOCK, e.g. /dev/ttyUSB0")
+	fs.IntVar(&o.baud, "baud", sbd.DefaultBaud, "serial speed (the RockBLOCK uses 19200)")
+	fs.StringVar(&o.station, "station", "", "station name (default: config file, RB_STATION, or \"default\")")
+	fs.StringVar(&o.stateDir, "state", "", "directory of the MO journal and the MT spool (default: $STATE_DIRECTORY or ~/.local/state/rockblock-station/<station>)")
+	fs.IntVar(&o.minSignal, "min-signal", 1, "signal bars (0-5) an MO send waits for")
+	fs.DurationVar(&o.mailboxCheck, "mailbox-check", 0, "check the mailbox after this long without a session (0 = never; each check costs a credit)")
+	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.model, "model", "9603", "modem model: 9602, 9603, 9601, 9522 (sets the message size limits)")
+	fs.DurationVar(&o.sessionTimeout, "session-timeout", sbd.DefaultSessionTimeout, "timeout of one satellite session (SBDIX)")
+	fs.BoolVar(&o.simulate, "simulate", false, "use an in-process simulated modem instead of --port")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: rbd --port /dev/ttyUSB0 [flags]\n       rbd --simulate [flags]\n       rbd simulate [flags]   (the simulator alone, on a pseudo-terminal)\n       rbd version\n\nThe broker URL comes from RB_AMQP_URL or the config file.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (see rbd --help)", fs.Arg(0))
+	}
+	if err := o.logLevel.UnmarshalText([]byte(level)); err != nil {
+		return o, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	if o.port == "" && !o.simulate {
+		return o, errors.New("no modem: give --port /dev/ttyUSB0 (or --simulate)")
+	}
+	if o.port != "" && o.simulate {
+		return o, errors.New("--port and --simulate exclude each other")
+	}
+	if o.minSignal < 0 || o.minSignal > 5 {
+		return o, fmt.Errorf("--min-signal %d: want 0 to 5", o.minSignal)
+	}
+	if o.mailboxCheck < 0 || (o.mailboxCheck > 0 && o.mailboxCheck < time.Minute && os.Getenv("RB_TEST_FAST") == "") {
+		return o, fmt.Errorf("--mailbox-check %s: want 0 (off) or at least 1m", o.mailboxCheck)
+	}
+	if o.sessionTimeout <= 0 {
+		return o, fmt.Errorf("--session-timeout %s: want a positive duration", o.sessionTimeout)
+	}
+	if sbd.LimitsFor(o.model).MaxMO == 0 {
+		return o, fmt.Errorf("--model %q: unknown model", o.model)
+	}
+	return o, nil
+}
+
+// defaultStateDir is systemd's StateDirectory when set, else the XDG state directory.
+func defaultStateDir(station string) (string, error) {
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		first, _, _ := strings.Cut(d, ":")
+		return filepath.Join(first, station), nil
+	}
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no state directory: give --state: %w", err)
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(base, "rockblock-station", station), nil
+}
+
+// run wires the configuration, the broker, the modem and the control loop,
+// and works until ctx ends.
+func run(ctx context.Context, o options, logger *slog.Logger) error {
+	cfg, err := config.Load(o.station)
+	if err != nil {
+		return fmt.Errorf("load configuration: %w", err)
+	}
+	state := o.stateDir
+	if state == "" {
+		if state, err = defaultStateDir(cfg.Station); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	logger = logger.With("station", cfg.Station)
+	logger.Info("rbd starting", "version", versionString(), "broker", config.Redact(cfg.AMQPURL), "state", state, "config", cfg.File)
+
+	bus, err := dialBus(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+
+	mopts := sbd.Options{Model: o.model, SessionTimeout: o.sessionTimeout, Logger: logger.With("part", "sbd")}
+	dcfg := daemon.Config{
+		Station:      cfg.Station,
+		StateDir:     state,
+		MinSignal:    o.minSignal,
+		MailboxCheck: o.mailboxCheck,
+		ModemOptions: mopts,
+		Logger:       logger,
+	}
+	if err := testKnobs(&dcfg); err != nil {
+		return err
+	}
+
+	var open daemon.Opener
+	if o.simulate {
+		m, err := sim.New(sim.Config{
+			Model:       o.model,
+			StateFile:   filepath.Join(state, "simulator.json"),
+			SessionTime: 3 * time.Second,
+			Logger:      logger.With("part", "sim"),
+		})
+		if err != nil {
+			return fmt.Errorf("start simulator: %w", err)
+		}
+		defer m.Close()
+		logger.Info("using the in-process simulated modem")
+		open = func(context.Context) (io.ReadWriteCloser, error) { return m.Pipe(), nil }
+	} else {
+		open = serialOpener(o.port, o.baud)
+	}
+	return daemon.New(dcfg, bus, open).Run(ctx)
+}
+
+// serialOpener opens path at baud, 8N1, no flow control.
+func serialOpener(path string, baud int) daemon.Opener {
+	return func(context.Context) (io.ReadWriteCloser, error) {
+		p, err := serial.Open(path, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+		if err != nil {
+			return nil, fmt.Errorf("open serial port %s: %w", path, err)
+		}
+		return p, nil
+	}
+}
+
+// testKnobs applies the RB_TEST_* environment knobs documented in main.go.
+func testKnobs(c *daemon.Config) error {
+	if p := os.Getenv("RB_TEST_CRASH_AT"); p != "" {
+		c.CrashAt = p
+		if d := os.Getenv("RB_TEST_CRASH_DELAY"); d != "" {
+			v, err := time.ParseDuration(d)
+			if err != nil {
+				return fmt.Errorf("RB_TEST_CRASH_DELAY: %w", err)
+			}
+			c.CrashDelay = v
+		}
+	}
+	if os.Getenv("RB_TEST_FAST") != "" {
+		c.Probe = 300 * time.Millisecond
+		c.Heartbeat = 2 * time.Second
+		c.RetryFirst = 200 * time.Millisecond
+		c.RetryMax = time.Second
+		c.RegistrationWait = time.Second
+		c.ReopenMin = 100 * time.Millisecond
+		c.ReopenMax = time.Second
+		c.DrainTimeout = time.Second
+		c.ModemOptions.CommandTimeout = time.Second
+		c.ModemOptions.StartupTimeout = 2 * time.Second
+		c.ModemOptions.StartupRetry = 100 * time.Millisecond
+	}
+	return nil
+}
+
+// runSimulate is `rbd simulate`: the simulator alone.
+func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return sim.Main(ctx, args, stdout, stderr)
+}
+
+// dialBus connects to the broker; the bus keeps reconnecting on its own.
+func dialBus(ctx context.Context, cfg config.Config, logger *slog.Logger) (queue.Bus, error) {
+	qc := queue.Config{
+		URL:     cfg.AMQPURL,
+		Station: cfg.Station,
+		AppID:   "rbd",
+		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl},
+		Logger:  logger.With("part", "queue"),
+	}
+	if v, ok := cfg.Extra["outbox_max"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("config %s: outbox_max %q: want a positive number", cfg.File, v)
+		}
+		qc.OutboxMax = n
+	}
+	bus, err := queue.Dial(ctx, qc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the broker %s: %w", config.Redact(cfg.AMQPURL), err)
+	}
+	return bus, nil
+}
