@@ -2,6 +2,23 @@
 // architecture.md, the JSON (version 1) message bodies, publishing with
 // confirms, consuming with manual acks, reconnection, and an in-process bus
 // with the same contract for the embedded demo and fast tests.
+//
+// Use Dial for RabbitMQ and NewMemory in-process; both implement Bus and take
+// the same Config. Facts checked against RabbitMQ 3.10.8 by this package's
+// tests (see internal/brokertest):
+//   - Quorum queues accept every argument of architecture.md (single active
+//     consumer, x-max-length with drop-head or reject-publish, x-delivery-limit,
+//     dead-letter exchange, x-expires); no deviation was needed.
+//   - reject-publish on a quorum queue takes effect once the queue is over
+//     its limit: an outbox of N refuses message N+2, not N+1 (the in-process
+//     bus refuses N+1).
+//   - A quorum queue declared less than about 0.5 s before the broker is
+//     killed with SIGKILL comes back without a leader (Ra saves its server
+//     registry every 500 ms); a clean stop or a longer-lived queue is safe.
+//   - Under a memory or disk alarm the broker blocks publishing connections:
+//     Publish then waits only until its context ends (ErrUnavailable) and
+//     Health reports Blocked. Consumers do not depend on consumer_timeout:
+//     Take holds at most one unacked delivery, which rbd acks once journaled.
 package queue
 
 import (
