@@ -1,0 +1,426 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/store"
+)
+
+// node is this package's private RabbitMQ node (one per test binary).
+var node *brokertest.Node
+
+func TestMain(m *testing.M) { os.Exit(brokertest.Main(m, &node)) }
+
+// dial connects to the node as a client of st (its inbox declared) or, with
+// st nil, as rbd of station (outbox and control declared).
+func dial(t *testing.T, url, station string, st *store.Store) *queue.AMQP {
+	t.Helper()
+	cfg := queue.Config{URL: url, Station: station, Logger: testLogger(),
+		ReconnectMin: 50 * time.Millisecond, ReconnectMax: 500 * time.Millisecond, DialTimeout: 2 * time.Second}
+	if st != nil {
+		cfg.ClientID, cfg.AppID, cfg.Declare = st.ClientID(), "rbtui-test", []queue.Role{queue.RoleInbox}
+	} else {
+		cfg.AppID, cfg.Declare = "rbd-test", []queue.Role{queue.RoleOutbox, queue.RoleControl}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	bus, err := queue.Dial(ctx, cfg)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { bus.Close() })
+	return bus
+}
+
+func waitUp(t *testing.T, bus queue.Bus) {
+	t.Helper()
+	waitFor(t, "the bus up", func() bool { return bus.Health().Up })
+}
+
+// ackRecorder wraps a bus and records the inbox deliveries its consumer
+// acked, with their redelivered flag.
+type ackRecorder struct {
+	queue.Bus
+	mu    sync.Mutex
+	acked map[string]bool // message id -> redelivered
+}
+
+func (r *ackRecorder) Consume(ctx context.Context, q queue.Queue) (<-chan *queue.Delivery, error) {
+	in, err := r.Bus.Consume(ctx, q)
+	if err != nil || q.Role != queue.RoleInbox {
+		return in, err
+	}
+	out := make(chan *queue.Delivery)
+	go func() {
+		defer close(out)
+		for d := range in {
+			d := d
+			w := queue.NewDelivery(d.Msg, d.MessageID, d.RoutingKey, func() error {
+				err := d.Ack()
+				if err == nil {
+					r.mu.Lock()
+					r.acked[d.MessageID] = d.Redelivered
+					r.mu.Unlock()
+				}
+				return err
+			}, d.Reject, d.Requeue)
+			w.Redelivered = d.Redelivered
+			select {
+			case out <- w:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// redeliveredAcks returns the ids acked that were redeliveries.
+func (r *ackRecorder) redeliveredAcks() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]bool{}
+	for id, re := range r.acked {
+		if re {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// runClient starts a client over bus and st until the returned stop is called
+// (or the test ends).
+func runClient(t *testing.T, station string, bus queue.Bus, st *store.Store) (*Client, func()) {
+	t.Helper()
+	c := New(Config{Station: station, Bus: bus, Store: st, Logger: testLogger(),
+		FlushEvery: 200 * time.Millisecond, ReplayIdle: 500 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx)
+	}()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("client Run did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	return c, stop
+}
+
+// TestBroker groups the tests against the real broker: they share one node
+// and run one after another (one of them stops the node).
+func TestBroker(t *testing.T) {
+	n := brokertest.Require(t, node)
+	t.Run("ArchivistCrashBeforeAck", func(t *testing.T) { testArchivistCrashBeforeAck(t, n) })
+	t.Run("HistoryReplayForNewClient", func(t *testing.T) { testHistoryReplay(t, n) })
+	t.Run("StatusOfUnknownMO", func(t *testing.T) { testStatusOfUnknownMO(t, n) })
+	t.Run("CancelThroughBroker", func(t *testing.T) { testCancelThroughBroker(t, n) })
+	t.Run("BrokerDownAtStart", func(t *testing.T) { testBrokerDownAtStart(t, n) })
+}
+
+// testArchivistCrashBeforeAck: an archivist that wrote a row and died
+// before its ack leaves the delivery in the inbox; the next archivist gets
+// it again, and the write is idempotent: one row.
+func testArchivistCrashBeforeAck(t *testing.T, n *brokertest.Node) {
+	const station = "crash"
+	ctx := ctxT(t)
+	path := filepath.Join(t.TempDir(), "history.db")
+	st := openStore(t, path)
+	// This client replayed long ago: only the inbox brings messages.
+	if err := st.SetMeta(ctx, metaReplayed, "2020-01-01T00:00:00Z"); err != nil {
+		t.Fatal(err)
+	}
+	first := dial(t, n.URL(), station, st)
+	waitUp(t, first)
+	rbd := dial(t, n.URL(), station, nil)
+	waitUp(t, rbd)
+
+	mt := received(station, "300234010000001", 11, []byte("exactly once please"))
+	moID := newUUID(t)
+	sent := status(station, moID, queue.StateSent, 1)
+	for _, m := range []queue.Message{mt, sent} {
+		if err := rbd.Publish(ctx, m); err != nil {
+			t.Fatalf("rbd publish: %v", err)
+		}
+	}
+	// The dying archivist: take both, write both, never ack.
+	ds, err := first.Consume(ctx, queue.Queue{Role: queue.RoleInbox})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed := New(Config{Station: station, Bus: first, Store: st})
+	for i := 0; i < 2; i++ {
+		select {
+		case d := <-ds:
+			if _, err := crashed.apply(ctx, d.Msg); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("the inbox delivered nothing")
+		}
+	}
+	first.Close()
+	st.Close()
+
+	// A new process on the same file: the broker redelivers, the archivist
+	// applies again (nothing new) and acks.
+	st2 := openStore(t, path)
+	bus := dial(t, n.URL(), station, st2)
+	waitUp(t, bus)
+	rec := &ackRecorder{Bus: bus, acked: map[string]bool{}}
+	_, stop := runClient(t, station, rec, st2)
+	waitFor(t, "both redeliveries acked", func() bool {
+		a := rec.redeliveredAcks()
+		return a[queue.MessageID(mt)] && a[queue.MessageID(sent)]
+	})
+	stop()
+	bus.Close()
+	// No consumer is left: whatever was not acked would be ready again.
+	check := dial(t, n.URL(), station, st2)
+	waitUp(t, check)
+	if d, err := check.Depth(ctx, queue.Queue{Role: queue.RoleInbox}); err != nil || d != 0 {
+		t.Fatalf("inbox depth %d (%v) after the new archivist, want 0", d, err)
+	}
+	var rows []store.Message
+	if err := st2.History(ctx, store.Filter{}, func(m store.Message) error { rows = append(rows, m); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("%d rows after the redelivery, want 2 (one MT, one MO): %+v", len(rows), rows)
+	}
+	_, hist, err := st2.Get(ctx, moID)
+	if err != nil || len(hist) != 1 {
+		t.Fatalf("the MO's state history has %d entries (%v), want 1", len(hist), err)
+	}
+}
+
+// testHistoryReplay: traffic published before a client's inbox existed
+// reaches it through the history stream, once.
+func testHistoryReplay(t *testing.T, n *brokertest.Node) {
+	const station = "replay"
+	ctx := ctxT(t)
+	rbd := dial(t, n.URL(), station, nil)
+	waitUp(t, rbd)
+	mt := received(station, "300234010000001", 21, []byte("sent before you installed rbtui"))
+	moID := newUUID(t)
+	other := received("replay-other", "300234010000002", 1, []byte("another station"))
+	for _, m := range []queue.Message{mt, status(station, moID, queue.StateAccepted, 0), status(station, moID, queue.StateFailed, 3), other} {
+		if err := rbd.Publish(ctx, m); err != nil {
+			t.Fatalf("rbd publish: %v", err)
+		}
+	}
+
+	st := openStore(t, "")
+	bus := dial(t, n.URL(), station, st)
+	waitUp(t, bus)
+	_, stop := runClient(t, station, bus, st)
+	waitFor(t, "the replayed MT", func() bool { return stateOf(st, mt.ID) == store.StateReceived })
+	waitFor(t, "the replayed failure", func() bool { return stateOf(st, moID) == queue.StateFailed })
+	waitFor(t, "the replay recorded", func() bool {
+		_, ok, err := st.Meta(ctx, metaReplayed)
+		return err == nil && ok
+	})
+	if _, _, err := st.Get(ctx, other.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another station's MT was replayed into this history (%v)", err)
+	}
+	_, hist, err := st.Get(ctx, moID)
+	if err != nil || len(hist) != 2 {
+		t.Fatalf("replayed state history %+v %v", hist, err)
+	}
+	stop()
+
+	// A restart does not replay again (no duplicate history entries either way).
+	bus.Close()
+	bus2 := dial(t, n.URL(), station, st)
+	waitUp(t, bus2)
+	runClient(t, station, bus2, st)
+	later := received(station, "300234010000001", 22, []byte("after the restart"))
+	if err := rbd.Publish(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the next MT through the inbox", func() bool { return stateOf(st, later.ID) == store.StateReceived })
+	if _, hist, err := st.Get(ctx, moID); err != nil || len(hist) != 2 {
+		t.Fatalf("state history after restart %+v %v", hist, err)
+	}
+}
+
+// testStatusOfUnknownMO: rbd reports on a message another client sent; this
+// client shows it, without a payload, and cannot resend it.
+func testStatusOfUnknownMO(t *testing.T, n *brokertest.Node) {
+	const station = "foreign"
+	ctx := ctxT(t)
+	st := openStore(t, "")
+	bus := dial(t, n.URL(), station, st)
+	waitUp(t, bus)
+	c, _ := runClient(t, station, bus, st)
+	waitFor(t, "the replay done", func() bool {
+		_, ok, err := st.Meta(ctx, metaReplayed)
+		return err == nil && ok
+	})
+	changes := c.Subscribe(ctx)
+	rbd := dial(t, n.URL(), station, nil)
+	waitUp(t, rbd)
+	id := newUUID(t)
+	for _, s := range []*queue.Status{status(station, id, queue.StateAccepted, 0), status(station, id, queue.StateFailed, 2)} {
+		s.Reason = "gateway said no"
+		if err := rbd.Publish(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the foreign MO failed", func() bool { return stateOf(st, id) == queue.StateFailed })
+	m := get(t, st, id)
+	if m.Direction != store.DirMO || m.Data != nil || m.Bytes != 5 || m.LastReason != "gateway said no" {
+		t.Fatalf("foreign MO row %+v", m)
+	}
+	if _, err := c.Resend(ctx, id); err == nil {
+		t.Fatal("resent a message whose payload this client never had")
+	}
+	waitFor(t, "a change for the foreign MO", func() bool {
+		for {
+			select {
+			case ch := <-changes:
+				for _, x := range ch.IDs {
+					if x == id {
+						return true
+					}
+				}
+				continue
+			default:
+				return false
+			}
+		}
+	})
+}
+
+// testCancelThroughBroker: a submitted message's cancel reaches rbd's control queue.
+func testCancelThroughBroker(t *testing.T, n *brokertest.Node) {
+	const station = "cancel"
+	ctx := ctxT(t)
+	rbd := dial(t, n.URL(), station, nil)
+	waitUp(t, rbd)
+	st := openStore(t, "")
+	bus := dial(t, n.URL(), station, st)
+	waitUp(t, bus)
+	c, _ := runClient(t, station, bus, st)
+	id, err := c.Compose(ctx, []byte("withdraw me"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "submitted", func() bool { return stateOf(st, id) == queue.StateSubmitted })
+	if err := c.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	d, err := rbd.Take(ctx, queue.Queue{Role: queue.RoleControl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cb, ok := d.Msg.(*queue.Cancel); !ok || cb.MOID != id {
+		t.Fatalf("control queue holds %#v", d.Msg)
+	}
+	_ = d.Ack()
+	// rbd answers; the archivist records it.
+	if err := rbd.Publish(ctx, status(station, id, queue.StateCancelled, 0)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "cancelled", func() bool { return stateOf(st, id) == queue.StateCancelled })
+	d, err = rbd.Take(ctx, queue.Queue{Role: queue.RoleOutbox})
+	if err != nil || d.Msg.Head().ID != id {
+		t.Fatalf("outbox: %v %v", d, err)
+	}
+	_ = d.Ack()
+}
+
+// testBrokerDownAtStart: a client started while the broker is down keeps
+// what it composes queued and publishes it once the broker is up.
+func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
+	const station = "outage"
+	ctx := ctxT(t)
+	// The outbox exists (rbd ran before), so the send is routable at once.
+	rbd := dial(t, n.URL(), station, nil)
+	waitUp(t, rbd)
+	rbd.Close()
+	if err := n.SyncMetadata(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Stop(); err != nil {
+		t.Fatalf("stop broker: %v", err)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			if err := n.StartAgain(); err != nil {
+				t.Errorf("start broker again: %v", err)
+			}
+		}
+	})
+
+	st := openStore(t, "")
+	bus := dial(t, n.URL(), station, st)
+	if bus.Health().Up {
+		t.Fatal("the bus is up with the broker stopped")
+	}
+	c, _ := runClient(t, station, bus, st)
+	ids := make([]string, 2)
+	for i := range ids {
+		id, err := c.Compose(ctx, []byte{'o', 'u', 't', byte('0' + i)}, true, nil)
+		if err != nil {
+			t.Fatalf("Compose with the broker down: %v", err)
+		}
+		ids[i] = id
+	}
+	// A flush cannot succeed: the publish waits for the broker until its deadline.
+	fctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err := c.FlushOutbox(fctx)
+	cancel()
+	if err == nil {
+		t.Fatal("FlushOutbox succeeded with the broker down")
+	}
+	for _, id := range ids {
+		if s := stateOf(st, id); s != queue.StateQueued {
+			t.Fatalf("%s is %s with the broker down", id, s)
+		}
+	}
+
+	if err := n.StartAgain(); err != nil {
+		t.Fatalf("start broker again: %v", err)
+	}
+	restarted = true
+	for _, id := range ids {
+		waitFor(t, "submitted after the broker came back", func() bool { return stateOf(st, id) == queue.StateSubmitted })
+	}
+	rbd2 := dial(t, n.URL(), station, nil)
+	waitUp(t, rbd2)
+	for i, id := range ids {
+		d, err := rbd2.Take(ctx, queue.Queue{Role: queue.RoleOutbox})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Msg.Head().ID != id {
+			t.Fatalf("outbox message %d is %s, want %s", i, d.Msg.Head().ID, id)
+		}
+		_ = d.Ack()
+	}
+	// The replay that could not run while the broker was down ran after.
+	waitFor(t, "the replay after the outage", func() bool {
+		_, ok, err := st.Meta(ctx, metaReplayed)
+		return err == nil && ok
+	})
+}
