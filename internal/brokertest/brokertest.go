@@ -32,6 +32,7 @@ package brokertest
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -351,7 +352,16 @@ func (n *Node) cleanup() { os.RemoveAll(n.dir) }
 // closes the node, and returns the exit code for os.Exit. When rabbitmq-server
 // is missing it runs the tests with *node == nil (Require then skips them),
 // unless RB_REQUIRE_BROKER=1, when it fails.
+//
+// Fuzzing worker processes (go test -fuzz) and -test.list run no broker.
 func Main(m *testing.M, node **Node) int {
+	flag.Parse()
+	for _, name := range []string{"test.fuzzworker", "test.list"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+			*node = nil
+			return m.Run()
+		}
+	}
 	n, err := Start()
 	switch {
 	case errors.Is(err, ErrNotInstalled) && !Required():
