@@ -403,6 +403,7 @@ func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 		t.Fatalf("start broker again: %v", err)
 	}
 	restarted = true
+	ctx = ctxT(t) // stopping and starting the node took a while
 	for _, id := range ids {
 		waitFor(t, "submitted after the broker came back", func() bool { return stateOf(st, id) == queue.StateSubmitted })
 	}
