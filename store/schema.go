@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // applicationID marks the file as ours in its header ("RBKS"), so that a
@@ -109,17 +110,17 @@ var SchemaVersion = len(migrations)
 // migrate brings the database to the latest version, one step at a time,
 // each in its own immediate transaction, so that two processes opening a
 // new file at once apply each step exactly once.
-func migrate(ctx context.Context, db *sql.DB, target int) error {
+func migrate(ctx context.Context, db *sql.DB, target int, busy time.Duration) error {
 	for {
-		done, err := migrateStep(ctx, db, target)
+		done, err := migrateStep(ctx, db, target, busy)
 		if err != nil || done {
 			return err
 		}
 	}
 }
 
-func migrateStep(ctx context.Context, db *sql.DB, target int) (done bool, err error) {
-	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE through the writer's DSN
+func migrateStep(ctx context.Context, db *sql.DB, target int, busy time.Duration) (done bool, err error) {
+	tx, err := beginWrite(ctx, db, busy)
 	if err != nil {
 		return false, err
 	}

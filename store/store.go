@@ -4,9 +4,9 @@
 //
 // One file per station per user (DefaultPath) is shared by every rbtui
 // process of that user: it runs in WAL mode so readers never block the writer,
-// and every write is a short immediate transaction that waits (busy timeout)
-// for another process's write to finish. Only the archivist and the composing
-// client write.
+// and every write is a short immediate transaction that waits (up to the busy
+// timeout) for another process's write to finish. Only the archivist and the
+// composing client write.
 //
 // All times are stored as unix milliseconds in UTC.
 package store
@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Options tune Open. The zero value is what rbtui uses.
@@ -153,8 +154,12 @@ func (s *Store) open(ctx context.Context) error {
 			return &Error{Path: s.path, Op: "open", Kind: ErrReadOnly, Err: err,
 				Hint: "cannot create " + dir + ": check permissions of the directories above it, or choose another path"}
 		}
+		// No busy timeout on the writer: SQLite's busy handler sleeps up to
+		// 100 ms between looks, so a writer in another process that commits
+		// back to back (the archivist replaying history) would starve it.
+		// beginWrite looks every millisecond or so instead.
 		w, err := sql.Open("sqlite", dsn(s.path,
-			[]string{busy, "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"},
+			[]string{"busy_timeout(0)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"},
 			"_txlock=immediate"))
 		if err != nil {
 			return wrap(s.path, "open", err)
@@ -165,7 +170,7 @@ func (s *Store) open(ctx context.Context) error {
 		if err := s.firstConn(ctx); err != nil {
 			return wrap(s.path, "open", err)
 		}
-		if err := migrate(ctx, w, len(migrations)); err != nil {
+		if err := migrate(ctx, w, len(migrations), s.opts.BusyTimeout); err != nil {
 			return s.openError(err)
 		}
 		if err := s.ensureClientID(ctx); err != nil {
@@ -204,21 +209,46 @@ func (s *Store) open(ctx context.Context) error {
 // handler, while another process is opening the same new file; so it is
 // retried here for up to the busy timeout.
 func (s *Store) firstConn(ctx context.Context) error {
-	deadline := time.Now().Add(s.opts.BusyTimeout)
-	wait := 5 * time.Millisecond
+	return retryBusy(ctx, s.opts.BusyTimeout, func() error { return s.w.PingContext(ctx) })
+}
+
+// isBusy reports SQLITE_BUSY and SQLITE_LOCKED.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code()&0xff == codeBusy || se.Code()&0xff == codeLocked)
+}
+
+// retryBusy calls fn until it does not fail with SQLITE_BUSY, for up to
+// timeout, looking again after a short random pause (0.2 to 2 ms) so that a
+// waiter gets its turn between another process's back-to-back transactions.
+func retryBusy(ctx context.Context, timeout time.Duration, fn func() error) error {
+	deadline := time.Now().Add(timeout)
 	for {
-		err := s.w.PingContext(ctx)
-		if kind, _, _ := classify(s.path, err); kind != ErrLocked || time.Now().After(deadline) {
+		err := fn()
+		if !isBusy(err) || !time.Now().Before(deadline) {
 			return err
 		}
-		s.log.Debug("store open: file busy, retrying", "path", s.path, "err", err)
+		pause := 200*time.Microsecond + rand.N(1800*time.Microsecond)
+		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
-		case <-time.After(wait):
+		case <-t.C:
 		}
-		wait = min(2*wait, 100*time.Millisecond)
 	}
+}
+
+// beginWrite starts an immediate transaction on the writer, waiting for
+// another process's write transaction to end.
+func beginWrite(ctx context.Context, db *sql.DB, timeout time.Duration) (*sql.Tx, error) {
+	var tx *sql.Tx
+	err := retryBusy(ctx, timeout, func() error {
+		var err error
+		tx, err = db.BeginTx(ctx, nil) // BEGIN IMMEDIATE through the writer's DSN
+		return err
+	})
+	return tx, err
 }
 
 func (s *Store) openError(err error) error {
@@ -238,9 +268,16 @@ func (s *Store) ensureClientID(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("make client id: %w", err)
 	}
-	_, err = s.w.ExecContext(ctx,
-		"INSERT INTO meta (key, value) VALUES ('client_id', ?) ON CONFLICT (key) DO NOTHING", id.String())
+	tx, err := beginWrite(ctx, s.w, s.opts.BusyTimeout)
 	if err != nil {
+		return fmt.Errorf("store client id: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	if _, err := tx.ExecContext(ctx,
+		"INSERT INTO meta (key, value) VALUES ('client_id', ?) ON CONFLICT (key) DO NOTHING", id.String()); err != nil {
+		return fmt.Errorf("store client id: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store client id: %w", err)
 	}
 	return nil
@@ -286,7 +323,7 @@ func (s *Store) tx(ctx context.Context, op string, fn func(*sql.Tx) error) error
 	if err != nil {
 		return err
 	}
-	tx, err := w.BeginTx(ctx, nil)
+	tx, err := beginWrite(ctx, w, s.opts.BusyTimeout)
 	if err != nil {
 		return wrap(s.path, op, err)
 	}

@@ -100,7 +100,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate(ctx, db, 1); err != nil {
+	if err := migrate(ctx, db, 1, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// A row written by a version-1 program.
