@@ -58,11 +58,12 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dir := fs.String("direction", "", "mo or mt (default both)")
 	station := fs.String("station", "", "station name")
 	db := fs.String("db", "", "history file")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return &exitError{code: exitUsage, err: errQuiet}
 	}
-	if fs.NArg() > 0 {
-		return exitf(exitUsage, "history: unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		return exitf(exitUsage, "history: unexpected argument %q", pos[0])
 	}
 	if *dir != "" && *dir != store.DirMO && *dir != store.DirMT {
 		return exitf(exitUsage, "history: --direction must be mo or mt")

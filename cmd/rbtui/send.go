@@ -48,6 +48,28 @@ func (w *waitFlag) Set(s string) error {
 
 func (w *waitFlag) IsBoolFlag() bool { return true }
 
+// parseInterspersed parses flags placed before, between or after the
+// positional arguments, as the usage shows them (`rbtui send TEXT --wait`);
+// the flag package alone stops at the first positional argument and would
+// send "--wait" as part of the text. Everything after "--" is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
 // defaultWait is how long --wait waits without a timeout: a send can take
 // many sessions over tens of minutes.
 const defaultWait = 30 * time.Minute
@@ -92,10 +114,11 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	hexArg := fs.String("hex", "", "the message as hex bytes")
 	var wait waitFlag
 	fs.Var(&wait, "wait", "wait for the final state (optionally --wait=TIMEOUT, default 30m)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return &exitError{code: exitUsage, err: errQuiet}
 	}
-	data, text, err := payload(fs.Args(), *hexArg, stdin, queue.MaxMO)
+	data, text, err := payload(pos, *hexArg, stdin, queue.MaxMO)
 	if err != nil {
 		return err
 	}
