@@ -30,16 +30,16 @@ func ftsQuery(q string) string {
 	return strings.Join(terms, " ")
 }
 
-// Search returns up to limit messages (default 50, at most 1000) whose text
+// Search returns up to size messages (default 50, at most 1000) whose text
 // matches every word of query as a word prefix, case and accents ignored,
 // most recently stored first. Any input is safe: it is never FTS5 syntax. An
 // empty query, or one with no letters or digits, finds nothing.
-func (s *Store) Search(ctx context.Context, query string, limit_ int) ([]Message, error) {
+func (s *Store) Search(ctx context.Context, query string, size int) ([]Message, error) {
 	match := ftsQuery(query)
 	if match == "" {
 		return nil, nil
 	}
-	n := limit(limit_, 50, 1000)
+	n := limit(size, 50, 1000)
 	return s.query(ctx, "search", `SELECT `+messageCols+` FROM messages WHERE seq IN (
 			SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
 		ORDER BY seq DESC`, match, n)
