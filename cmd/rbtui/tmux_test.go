@@ -93,9 +93,17 @@ func TestDemoInTmux(t *testing.T) {
 	if out, err := s.tmux("new-session", "-d", "-s", "rbtui", "-x", "120", "-y", "40", "sh", "-c", shell); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
+	sock, err := s.tmux("display-message", "-p", "-t", "rbtui", "#{socket_path}")
+	if err != nil {
+		t.Fatalf("tmux socket path: %v: %s", err, sock)
+	}
 	t.Cleanup(func() {
 		if out, err := s.tmux("kill-server"); err != nil {
 			t.Errorf("tmux kill-server: %v: %s", err, out)
+		}
+		// tmux leaves its socket file behind.
+		if p := strings.TrimSpace(sock); strings.Contains(p, s.socket) {
+			os.Remove(p)
 		}
 	})
 
