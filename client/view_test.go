@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,11 +23,29 @@ type screenDriver struct {
 	m    *tui.Model
 	msgs chan tea.Msg
 	ctx  context.Context
+	wg   sync.WaitGroup
 }
 
-func newScreenDriver(t *testing.T, ctx context.Context, b tui.Backend) *screenDriver {
+// newScreenDriver runs the screen over b until the test ends; cancel must
+// end b's updates (the context given to NewBackend).
+func newScreenDriver(t *testing.T, ctx context.Context, cancel context.CancelFunc, b tui.Backend) *screenDriver {
 	d := &screenDriver{t: t, msgs: make(chan tea.Msg, 256), ctx: ctx,
 		m: tui.New(b, tui.Options{Station: testStation, Location: time.UTC, Refresh: -1})}
+	// Commands still running when the test ends must finish before the
+	// history closes.
+	t.Cleanup(func() {
+		cancel()
+		done := make(chan struct{})
+		go func() {
+			d.wg.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("screen commands did not finish")
+		}
+	})
 	d.update(tea.WindowSizeMsg{Width: 140, Height: 40})
 	d.exec(d.m.Init())
 	return d
@@ -36,7 +55,9 @@ func (d *screenDriver) exec(cmd tea.Cmd) {
 	if cmd == nil {
 		return
 	}
+	d.wg.Add(1)
 	go func() {
+		defer d.wg.Done()
 		msg := cmd()
 		select {
 		case d.msgs <- msg:
@@ -101,7 +122,7 @@ func TestEscapesNeutralisedThroughClientPath(t *testing.T) {
 	defer cancel()
 	f.run(t)
 	b := NewBackend(ctx, f.c)
-	d := newScreenDriver(t, ctx, b)
+	d := newScreenDriver(t, ctx, cancel, b)
 
 	mt := received(testStation, "300234010000001", 9, []byte(hostile))
 	if err := f.bus.Publish(ctx, mt); err != nil {
