@@ -58,7 +58,7 @@ func benchHarness(b *testing.B, sc sim.Config) (*harness, *tap) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { sm.Close() })
-	mem := newMemoryBus(nil)
+	mem := newMemoryBus(b)
 	h := &harness{mem: mem, bus: newFlakyBus(mem), sim: sm, rec: &recorder{notify: make(chan struct{}, 1)}, dir: b.TempDir()}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
