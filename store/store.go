@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,6 +79,11 @@ type Store struct {
 	w        *sql.DB // one connection, immediate transactions; nil when read-only
 	r        *sql.DB // the read pool
 	clientID string
+
+	// The pools stay set after Close: a call that races with Close gets
+	// database/sql's "database is closed" error instead of a nil pointer.
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // DefaultPath is the history file of a station:
@@ -292,20 +298,21 @@ func (s *Store) ClientID() string { return s.clientID }
 
 // Close closes the file. It is safe to call more than once.
 func (s *Store) Close() error {
-	var errs []error
-	if s.r != nil {
-		errs = append(errs, s.r.Close())
-		s.r = nil
-	}
-	if s.w != nil {
-		// Let SQLite keep the query planner's statistics fresh; cheap when there is nothing to do.
-		if _, err := s.w.Exec("PRAGMA analysis_limit = 1000; PRAGMA optimize"); err != nil {
-			s.log.Debug("store optimize", "err", err)
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.r != nil {
+			errs = append(errs, s.r.Close())
 		}
-		errs = append(errs, s.w.Close())
-		s.w = nil
-	}
-	return wrap(s.path, "close", errors.Join(errs...))
+		if s.w != nil {
+			// Let SQLite keep the query planner's statistics fresh; cheap when there is nothing to do.
+			if _, err := s.w.Exec("PRAGMA analysis_limit = 1000; PRAGMA optimize"); err != nil {
+				s.log.Debug("store optimize", "err", err)
+			}
+			errs = append(errs, s.w.Close())
+		}
+		s.closeErr = wrap(s.path, "close", errors.Join(errs...))
+	})
+	return s.closeErr
 }
 
 // writer returns the write pool or an error for a read-only store.

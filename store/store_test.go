@@ -391,3 +391,28 @@ func TestDefaultPath(t *testing.T) {
 		})
 	}
 }
+
+// TestUseAfterClose: a call that races with Close (a screen command still
+// running when rbtui exits) gets an error, never a panic.
+func TestUseAfterClose(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "h.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, _, err := st.Meta(ctx, "x"); err == nil {
+		t.Fatal("Meta after Close: no error")
+	}
+	if _, err := st.List(ctx, Page{}); err == nil {
+		t.Fatal("List after Close: no error")
+	}
+	if err := st.SetMeta(ctx, "x", "y"); err == nil {
+		t.Fatal("SetMeta after Close: no error")
+	}
+}
