@@ -104,7 +104,21 @@ func (a *AMQP) declareTopology(conn *amqp.Connection) error {
 			return fmt.Errorf("declare topology: %w", err)
 		}
 		if _, err := a.declareQueue(conn, &ch, q); err != nil {
-			return err
+			if q.Role != RoleHistory && q.Role != RoleDead {
+				return err
+			}
+			// The history stream and the dead-letter queue serve operators
+			// and new clients; a broker that cannot provide them (a queue
+			// whose home node is lost, say) must still carry the station's
+			// messages. Say so loudly and go on on a fresh channel.
+			a.log.Error("auxiliary queue unavailable, going on without it", "queue", q.name(), "err", err)
+			if ch != nil {
+				_ = ch.Close()
+			}
+			if ch, err = conn.Channel(); err != nil {
+				ch = nil
+				return fmt.Errorf("declare topology: reopen channel: %w", err)
+			}
 		}
 	}
 	return nil
