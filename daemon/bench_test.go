@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/brokertest"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
@@ -51,23 +52,75 @@ func (t *tap) expect(marker string) chan time.Time {
 	return c
 }
 
-// benchHarness is a daemon on the in-process bus and a simulator whose link is tapped.
-func benchHarness(b *testing.B, sc sim.Config) (*harness, *tap) {
+// benchBus returns the daemon's bus and the bus the benchmark publishes and
+// listens on: the in-process bus ("memory"), or two connections to a real
+// RabbitMQ node on loopback ("amqp"), each benchmark on a station of its own.
+func benchBus(b *testing.B, kind string) (daemonBus, clientBus queue.Bus, station string) {
+	if kind == "memory" {
+		mem := newMemoryBus(b)
+		return mem, mem, testStation
+	}
+	node := benchNode(b)
+	station = fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	dial := func(cfg queue.Config) queue.Bus {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cfg.URL, cfg.Station = node.URL(), station
+		bus, err := queue.Dial(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !bus.Health().Up {
+			b.Fatalf("broker not up: %s", bus.Health().Err)
+		}
+		b.Cleanup(func() { bus.Close() })
+		return bus
+	}
+	daemonBus = dial(queue.Config{AppID: "rbd", Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl}})
+	clientBus = dial(queue.Config{AppID: "bench"})
+	return daemonBus, clientBus, station
+}
+
+var (
+	benchNodeOnce sync.Once
+	benchNodeVal  *brokertest.Node
+	benchNodeErr  error
+)
+
+// benchNode starts one private broker node for the benchmarks that ask for
+// it (never for plain `go test`); TestMain stops it.
+func benchNode(b *testing.B) *brokertest.Node {
+	if !brokertest.Installed() {
+		if brokertest.Required() {
+			b.Fatal(brokertest.ErrNotInstalled)
+		}
+		b.Skip(brokertest.ErrNotInstalled)
+	}
+	benchNodeOnce.Do(func() { benchNodeVal, benchNodeErr = brokertest.Start() })
+	if benchNodeErr != nil {
+		b.Fatal(benchNodeErr)
+	}
+	return benchNodeVal
+}
+
+// benchHarness is a daemon and a simulator whose link is tapped, over a bus of the given kind.
+func benchHarness(b *testing.B, sc sim.Config, kind string) (*harness, *tap, string) {
 	sm, err := sim.New(sc)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { sm.Close() })
-	mem := newMemoryBus(b)
-	h := &harness{mem: mem, bus: newFlakyBus(mem), sim: sm, rec: &recorder{notify: make(chan struct{}, 1)}, dir: b.TempDir()}
+	dbus, cbus, station := benchBus(b, kind)
+	h := &harness{mem: cbus, bus: newFlakyBus(dbus), sim: sm, rec: &recorder{notify: make(chan struct{}, 1)}, dir: b.TempDir()}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	feed, err := mem.Consume(ctx, queue.Queue{Role: queue.RoleLive})
+	feed, err := cbus.Consume(ctx, queue.Queue{Role: queue.RoleLive})
 	if err != nil {
 		b.Fatal(err)
 	}
 	tp := &tap{watch: map[string]chan time.Time{}}
 	cfg := fastConfig(h.dir)
+	cfg.Station = station
 	cfg.Probe = 5 * time.Second
 	cfg.Heartbeat = 30 * time.Second
 	cfg.ModemOptions.CommandTimeout = 5 * time.Second
@@ -82,14 +135,23 @@ func benchHarness(b *testing.B, sc sim.Config) (*harness, *tap) {
 	b.Cleanup(func() { dcancel(); <-done })
 	go func() {
 		for dl := range feed {
-			h.rec.add(dl.Msg)
+			if dl.Msg.Head().Station == station {
+				h.rec.add(dl.Msg)
+			}
 		}
 	}()
 	h.rec.waitFor(b, "online", 10*time.Second, func(ms []queue.Message) bool {
 		s := lastSignal(ms)
 		return s != nil && s.Modem == queue.ModemOK && s.IMEI != ""
 	})
-	return h, tp
+	return h, tp, station
+}
+
+// buses runs f over the in-process bus and over a real broker on loopback.
+func buses(b *testing.B, f func(b *testing.B, kind string)) {
+	for _, kind := range []string{"memory", "amqp"} {
+		b.Run(kind, func(b *testing.B) { f(b, kind) })
+	}
 }
 
 func percentiles(b *testing.B, ds []time.Duration) {
@@ -104,15 +166,17 @@ func percentiles(b *testing.B, ds []time.Duration) {
 }
 
 // BenchmarkSendToSBDWB: publish of a send until its bytes reach the modem link.
-func BenchmarkSendToSBDWB(b *testing.B) {
-	h, tp := benchHarness(b, sim.Config{Seed: 1})
+func BenchmarkSendToSBDWB(b *testing.B) { buses(b, benchSendToSBDWB) }
+
+func benchSendToSBDWB(b *testing.B, kind string) {
+	h, tp, station := benchHarness(b, sim.Config{Seed: 1}, kind)
 	ds := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		marker := fmt.Sprintf("bench-%d-%d", i, time.Now().UnixNano())
 		c := tp.expect(marker)
 		start := time.Now()
-		s := &queue.Send{Header: queue.Header{V: 1, ID: newID(b), Station: testStation, At: start.UTC()}, Text: marker}
+		s := &queue.Send{Header: queue.Header{V: 1, ID: newID(b), Station: station, At: start.UTC()}, Text: marker}
 		if err := h.mem.Publish(context.Background(), s); err != nil {
 			b.Fatal(err)
 		}
@@ -130,8 +194,10 @@ func BenchmarkSendToSBDWB(b *testing.B) {
 
 // BenchmarkRingToReceived: an MT queued at the gateway (ring alert) until
 // its received message is published.
-func BenchmarkRingToReceived(b *testing.B) {
-	h, _ := benchHarness(b, sim.Config{Seed: 1, RingRepeat: -1})
+func BenchmarkRingToReceived(b *testing.B) { buses(b, benchRingToReceived) }
+
+func benchRingToReceived(b *testing.B, kind string) {
+	h, _, _ := benchHarness(b, sim.Config{Seed: 1, RingRepeat: -1}, kind)
 	ds := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -158,15 +224,17 @@ func BenchmarkRingToReceived(b *testing.B) {
 // at 19200 baud; wire-% is the time the bytes that crossed the link need at
 // 1920 bytes/s (one direction at a time: AT is request/response) divided by
 // the time taken.
-func BenchmarkOutboxDrainThrottled(b *testing.B) {
-	h, tp := benchHarness(b, sim.Config{Seed: 1, Throttle: true})
+func BenchmarkOutboxDrainThrottled(b *testing.B) { buses(b, benchOutboxDrainThrottled) }
+
+func benchOutboxDrainThrottled(b *testing.B, kind string) {
+	h, tp, station := benchHarness(b, sim.Config{Seed: 1, Throttle: true}, kind)
 	n := max(b.N, 5)
 	payload := bytes.Repeat([]byte("x"), 340)
 	in0, out0 := tp.in.Load(), tp.out.Load()
 	start := time.Now()
 	var ids []string
 	for i := 0; i < n; i++ {
-		s := &queue.Send{Header: queue.Header{V: 1, ID: newID(b), Station: testStation, At: time.Now().UTC()}, Data: payload}
+		s := &queue.Send{Header: queue.Header{V: 1, ID: newID(b), Station: station, At: time.Now().UTC()}, Data: payload}
 		if err := h.mem.Publish(context.Background(), s); err != nil {
 			b.Fatal(err)
 		}

@@ -570,14 +570,29 @@ func (a *AMQP) Consume(ctx context.Context, q Queue) (<-chan *Delivery, error) {
 		return nil, errors.New("consume: rockblock.dead is for operators (Depth only)")
 	}
 	out := make(chan *Delivery)
+	ready := make(chan struct{})
 	a.wg.Add(1)
-	go a.consumeLoop(ctx, q, out)
+	go a.consumeLoop(ctx, q, out, sync.OnceFunc(func() { close(ready) }))
+	// With the broker up, the queue is declared, bound and consumed before
+	// Consume returns, so that a caller who publishes next (rbtui send
+	// --wait, a test) cannot miss what its publish causes. With the broker
+	// down the consumer starts when it comes back.
+	if a.Health().Up {
+		t := time.NewTimer(a.cfg.DialTimeout)
+		defer t.Stop()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
 	return out, nil
 }
 
-func (a *AMQP) consumeLoop(ctx context.Context, q Queue, out chan<- *Delivery) {
+func (a *AMQP) consumeLoop(ctx context.Context, q Queue, out chan<- *Delivery, started func()) {
 	defer a.wg.Done()
 	defer close(out)
+	defer started()
 	next := int64(-1) // stream: next offset to read, -1 = first
 	wait := a.cfg.ReconnectMin
 	for {
@@ -585,7 +600,7 @@ func (a *AMQP) consumeLoop(ctx context.Context, q Queue, out chan<- *Delivery) {
 		if err != nil {
 			return
 		}
-		got, err := a.consumeOnce(ctx, conn, q, out, &next)
+		got, err := a.consumeOnce(ctx, conn, q, out, &next, started)
 		if ctx.Err() != nil || a.ctx.Err() != nil {
 			return
 		}
@@ -607,8 +622,9 @@ func (a *AMQP) consumeLoop(ctx context.Context, q Queue, out chan<- *Delivery) {
 
 // consumeOnce consumes q on one channel until it closes or ctx ends. got
 // reports whether anything was delivered.
-func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, out chan<- *Delivery, next *int64) (got bool, err error) {
+func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, out chan<- *Delivery, next *int64, started func()) (got bool, err error) {
 	ch, deliveries, err := a.startConsumer(conn, q, *next)
+	started()
 	if err != nil {
 		return false, err
 	}
