@@ -20,6 +20,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rockblock-station/rockblock-station/glance"
+	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
 )
@@ -406,25 +408,42 @@ func (c *Client) apply(ctx context.Context, m queue.Message) (Change, error) {
 		return Change{IDs: []string{v.ID}, Header: true}, nil
 	case *queue.Signal:
 		c.sigMu.Lock()
+		prev := c.latest
 		c.latest = v
 		c.sigMu.Unlock()
 		stored, err := c.st.AddSignal(ctx, v)
 		if err != nil {
 			return Change{Header: true}, err
 		}
-		if v.IMEI != "" {
+		// The modem's identity rarely changes: write it only when it does.
+		if v.IMEI != "" && (prev == nil || prev.IMEI != v.IMEI) {
 			if err := c.st.SetMeta(ctx, metaIMEI, v.IMEI); err != nil {
 				return Change{Header: true}, err
 			}
 		}
-		if v.Model != "" {
+		if v.Model != "" && (prev == nil || prev.Model != v.Model) {
 			if err := c.st.SetMeta(ctx, metaModel, v.Model); err != nil {
 				return Change{Header: true}, err
 			}
 		}
+		c.writeGlance(ctx)
 		return Change{Header: true, Signal: stored}, nil
 	}
 	return Change{}, nil
+}
+
+// writeGlance refreshes the file beside the history that `rbtui signal`
+// reads for the tmux status bar. A failure only costs the glance its
+// freshness: it says "stale" in time, so it is logged, not returned.
+func (c *Client) writeGlance(ctx context.Context) {
+	r, ok, err := c.st.LatestSignal(ctx)
+	if err != nil || !ok {
+		return
+	}
+	g := glance.Reading{Station: c.cfg.Station, Bars: r.Bars, Service: r.Service, Modem: r.Modem, At: r.SeenAt, Found: true}
+	if err := glance.WriteFile(paths.Glance(c.st.Path()), g); err != nil {
+		c.log.Warn("glance file", "err", err)
+	}
 }
 
 // archive is the archivist: the single active consumer of this client's

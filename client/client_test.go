@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rockblock-station/rockblock-station/glance"
+	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/tui"
@@ -569,6 +571,11 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	if s := f.c.LatestSignal(); s == nil || s.Bars != 3 {
 		t.Fatalf("LatestSignal = %+v", s)
 	}
+	// The tmux glance's file beside the history has it too.
+	waitFor(t, "the glance file", func() bool {
+		g, err := glance.ReadFile(paths.Glance(f.st.Path()))
+		return err == nil && g.Found && g.Bars == 3 && g.Service && g.Modem == queue.ModemOK && g.Station == testStation
+	})
 
 	// Subscribe saw the message and the MT change, and a signal change.
 	seen := map[string]bool{}

@@ -27,6 +27,8 @@ import (
 
 	"github.com/google/uuid"
 	"modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/rockblock-station/rockblock-station/internal/paths"
 )
 
 // Options tune Open. The zero value is what rbtui uses.
@@ -91,29 +93,9 @@ type Store struct {
 // ~/.local/share/rockblock-station/<station>.db when XDG_DATA_HOME is unset.
 // An empty station is queue.DefaultStation; characters other than letters,
 // digits, '-' and '_' become '_'.
-func DefaultPath(station string) string {
-	base := os.Getenv("XDG_DATA_HOME")
-	if base == "" || !filepath.IsAbs(base) { // the XDG spec says to ignore relative paths
-		home, err := os.UserHomeDir()
-		if err != nil || home == "" {
-			home = os.TempDir()
-		}
-		base = filepath.Join(home, ".local", "share")
-	}
-	return filepath.Join(base, "rockblock-station", safeName(station)+".db")
-}
+func DefaultPath(station string) string { return paths.History(station) }
 
-func safeName(s string) string {
-	if s == "" {
-		return "default"
-	}
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-			return r
-		}
-		return '_'
-	}, s)
-}
+func safeName(s string) string { return paths.SafeName(s) }
 
 // dsn builds a file: URI (so that any byte of the path survives, and SQLite's
 // mode parameter works) with the pragmas every pooled connection must get.
