@@ -3,14 +3,15 @@ GO ?= go
 
 .PHONY: demo test build fuzz bench lint
 
-demo:
-	$(GO) run ./cmd/rbtui --demo
+# rbtui runs rbtui-app beside it for everything but the tmux glance.
+demo: build
+	bin/rbtui --demo
 
 test:
 	bash scripts/test.sh
 
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -o bin/ ./cmd/rbd ./cmd/rbtui ./cmd/rbtui-app
 
 lint:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the start-up of `rbtui signal` (the tmux glance) against `cat` of
 # a small file: median wall time of RUNS runs each (default 41). Target: at
-# most twice the time of cat. Uses a history with 100 000 messages.
+# most twice the time of cat. Uses a history with 100 000 messages and the
+# glance file that every rbtui keeps beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-41}

@@ -8,98 +8,114 @@
 //	rbtui send [TEXT | --hex HEX | -] [--wait[=TIMEOUT]]
 //	rbtui history [--json] [--since WHEN]
 //	rbtui version
+//
+// tmux runs `rbtui signal` every few seconds, so this binary is kept small:
+// it links only the standard library and three small packages of ours, and
+// answers `signal` itself from the glance file that every rbtui keeps beside
+// its SQLite history. Every other command, and `signal` when there is no
+// glance file to read, is carried out by rbtui-app (cmd/rbtui-app), which
+// this program runs in its own place (exec): rbtui-app is looked for next
+// to rbtui first, then on PATH.
 package main
 
 import (
-	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"os/signal"
+	"os/exec"
+	"path/filepath"
 	"syscall"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/glance"
+	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/internal/paths"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
-// Exit codes of the scriptable commands.
-const (
-	exitOK      = 0
-	exitFailed  = 1
-	exitUsage   = 2
-	exitTimeout = 3
-	exitBroker  = 4
-)
-
-// exitError carries an exit code out of a command.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func exitf(code int, format string, a ...any) error {
-	return &exitError{code: code, err: fmt.Errorf(format, a...)}
-}
+// appName is the program that carries out every command but the glance.
+const appName = "rbtui-app"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(report(err, os.Stderr))
-}
-
-// report prints err and returns the process's exit code.
-func report(err error, stderr io.Writer) int {
-	if err == nil {
-		return exitOK
-	}
-	var ee *exitError
-	code := exitFailed
-	if errors.As(err, &ee) {
-		code = ee.code
-	}
-	if !errors.Is(err, errQuiet) {
-		fmt.Fprintln(stderr, "rbtui:", err)
-	}
-	return code
-}
-
-// errQuiet ends a command whose output already said everything.
-var errQuiet = errors.New("")
-
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "signal":
-			return runSignal(ctx, args[1:], stdout, stderr)
-		case "send":
-			return runSend(ctx, args[1:], stdin, stdout, stderr)
-		case "history":
-			return runHistory(ctx, args[1:], stdout, stderr)
-		case "version":
-			fmt.Fprintln(stdout, "rbtui", version)
-			return nil
-		case "help":
-			usage(stdout)
-			return nil
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "signal" {
+		if code, done := signal(args[1:], time.Now(), os.Stdout, os.Stderr); done {
+			os.Exit(code)
 		}
 	}
-	return runScreen(ctx, args, stderr)
+	app, err := findApp()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rbtui:", err)
+		os.Exit(1)
+	}
+	// argv[0] stays "rbtui": messages and usage name the command the operator typed.
+	err = syscall.Exec(app, append([]string{"rbtui"}, args...), os.Environ())
+	fmt.Fprintf(os.Stderr, "rbtui: run %s: %v\n", app, err)
+	os.Exit(1)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `usage:
-  rbtui [--station NAME] [--db PATH] [--debug FILE]   the terminal inbox
-  rbtui --demo                                        simulator, daemon and inbox in one process
-  rbtui signal [--format tmux|plain|json]             one line for a tmux status bar
-  rbtui send [TEXT | --hex HEX | -] [--wait[=TIMEOUT]] send a message (exit 0 sent, 1 failed
-                                                      or cancelled, 2 usage, 3 timeout, 4 broker down)
-  rbtui history [--json] [--since WHEN]               the history, oldest first
-  rbtui version
-The broker URL comes from RB_AMQP_URL or the config file, never from the command line.
-`)
+// findApp returns rbtui-app beside this executable, else the one on PATH.
+func findApp() (string, error) {
+	self, err := os.Executable()
+	if err == nil {
+		if self, err = filepath.EvalSymlinks(self); err == nil {
+			p := filepath.Join(filepath.Dir(self), appName)
+			if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+				return p, nil
+			}
+		}
+	}
+	if p, err := exec.LookPath(appName); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found next to rbtui or on PATH: install both programs (see README)", appName)
+}
+
+// signal prints the glance line from the glance file. done is false when
+// rbtui-app must answer instead: the history exists but has no glance file
+// yet (or a damaged one), so the reading has to come from SQLite itself.
+func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, done bool) {
+	flags := flag.NewFlagSet("rbtui signal", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	format := flags.String("format", glance.FormatTmux, "output format: tmux, plain or json")
+	station := flags.String("station", "", "station name (default from RB_STATION or the config file)")
+	db := flags.String("db", "", "history file (default the station's file in the XDG data directory)")
+	if err := flags.Parse(args); err != nil {
+		return 2, true
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "rbtui: signal: unexpected argument %q\n", flags.Arg(0))
+		return 2, true
+	}
+	if !glance.ValidFormat(*format) {
+		fmt.Fprintf(stderr, "rbtui: signal: unknown format %q (tmux, plain or json)\n", *format)
+		return 2, true
+	}
+	cfg, err := config.Load(*station)
+	if err != nil {
+		fmt.Fprintf(stderr, "rbtui: signal: %v\n", err)
+		return 2, true
+	}
+	path := *db
+	if path == "" {
+		path = paths.History(cfg.Station)
+	}
+	r, err := glance.ReadFile(paths.Glance(path))
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist) && !exists(path):
+		r = glance.Reading{} // no history at all: "no data", and nothing to ask SQLite
+	default:
+		return 0, false
+	}
+	r.Station = cfg.Station
+	fmt.Fprintln(stdout, glance.Format(r, now, *format))
+	return 0, true
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
 }

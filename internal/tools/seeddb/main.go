@@ -1,5 +1,5 @@
 // Command seeddb fills a history file with synthetic messages and a fresh
-// signal reading, for the scripted measurements of rbtui (scripts/*.sh).
+// signal reading (in SQLite and in the glance file beside it), for the scripted measurements of rbtui (scripts/*.sh).
 //
 //	go run ./internal/tools/seeddb PATH [N]
 package main
@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/glance"
+	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
 )
@@ -50,5 +52,7 @@ func run(args []string) error {
 	if _, err := st.AddSignal(ctx, sig); err != nil {
 		return fmt.Errorf("seed signal: %w", err)
 	}
-	return nil
+	// What every rbtui writes beside its history for the tmux glance.
+	g := glance.Reading{Station: sig.Station, Bars: sig.Bars, Service: sig.Service, Modem: sig.Modem, At: sig.At, Found: true}
+	return glance.WriteFile(paths.Glance(args[0]), g)
 }
