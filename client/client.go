@@ -24,6 +24,7 @@ import (
 	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
+	"github.com/rockblock-station/rockblock-station/tui"
 )
 
 // Errors of the operations, matched with errors.Is.
@@ -250,7 +251,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if m.Direction != store.DirMO || !Cancellable(m.State) {
+	if m.Direction != store.DirMO || !tui.Cancellable(m.State) {
 		return fmt.Errorf("cancel %s (%s): %w", id, m.State, ErrNotCancellable)
 	}
 	c.flushMu.Lock()
@@ -290,27 +291,13 @@ func (c *Client) Resend(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if m.Direction != store.DirMO || !Resendable(m.State) {
+	if m.Direction != store.DirMO || !tui.Resendable(m.State) {
 		return "", fmt.Errorf("resend %s (%s): %w", id, m.State, ErrNotResendable)
 	}
 	if m.Data == nil {
 		return "", fmt.Errorf("resend %s: this client does not have the message's payload (it was sent from another client)", id)
 	}
 	return c.Compose(ctx, m.Data, !m.Binary, nil)
-}
-
-// Cancellable reports whether an MO in state may still be cancelled.
-func Cancellable(state string) bool {
-	switch state {
-	case queue.StateQueued, queue.StateSubmitted, queue.StateAccepted, queue.StateRetrying:
-		return true
-	}
-	return false
-}
-
-// Resendable reports whether an MO in state may be resent.
-func Resendable(state string) bool {
-	return state == queue.StateFailed || state == queue.StateUnknown
 }
 
 // flushLoop publishes queued rows whenever it is kicked, the broker comes

@@ -1,0 +1,27 @@
+package paths
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+func TestHistory(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", "/data")
+	for station, want := range map[string]string{
+		"":         "/data/rockblock-station/default.db",
+		"north":    "/data/rockblock-station/north.db",
+		"a/../b c": "/data/rockblock-station/a____b_c.db",
+	} {
+		if got := History(station); got != want {
+			t.Errorf("History(%q) = %q, want %q", station, got, want)
+		}
+	}
+	t.Setenv("XDG_DATA_HOME", "relative/ignored")
+	t.Setenv("HOME", "/home/op")
+	if got, want := History("x"), filepath.Join("/home/op", ".local", "share", "rockblock-station", "x.db"); got != want {
+		t.Errorf("relative XDG_DATA_HOME: %q, want %q", got, want)
+	}
+	if got := Glance("/d/h.db"); got != "/d/h.db.glance" {
+		t.Errorf("Glance = %q", got)
+	}
+}
