@@ -25,6 +25,12 @@ type composePane struct {
 	err     string
 	maxMO   int
 	w, h    int
+	// draft numbers the draft's content: every edit and every reset makes a
+	// new one, so a send result only clears the draft it was sent from.
+	draft int
+	// sending is set while a Send is in flight; another Send is refused
+	// until its result arrives, so one key press bills one message.
+	sending bool
 }
 
 func newCompose() composePane {
@@ -46,6 +52,7 @@ func (c *composePane) blur() { c.ta.Blur() }
 func (c *composePane) reset() {
 	c.ta.Reset()
 	c.hex, c.err, c.replyTo = false, "", ""
+	c.draft++
 }
 
 func (c *composePane) setSize(w, h int) {
@@ -56,7 +63,11 @@ func (c *composePane) setSize(w, h int) {
 
 func (c *composePane) update(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
+	before := c.ta.Value()
 	c.ta, cmd = c.ta.Update(msg)
+	if c.ta.Value() != before {
+		c.draft++
+	}
 	if _, ok := msg.(tea.KeyPressMsg); ok {
 		c.err = ""
 	}
@@ -115,6 +126,7 @@ func (c *composePane) toggleHex() {
 	if !c.hex {
 		c.ta.SetValue(textsafe.Hex([]byte(c.ta.Value())))
 		c.hex, c.err = true, ""
+		c.draft++
 		return
 	}
 	b, err := parseHex(c.ta.Value())
@@ -134,6 +146,7 @@ func (c *composePane) toggleHex() {
 	}
 	c.ta.SetValue(string(b))
 	c.hex, c.err = false, ""
+	c.draft++
 }
 
 func (c *composePane) view(m *Model) []string {

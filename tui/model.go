@@ -133,6 +133,12 @@ type Model struct {
 	status    string
 	statusErr bool
 
+	// resending holds the originals whose resend is in flight; resent maps
+	// an original to the copy this session queued, so a second R asks
+	// before billing another copy.
+	resending map[string]bool
+	resent    map[string]string
+
 	// Rendered header and short help, kept until what they show changes.
 	headerCache []string
 	helpCache   string
@@ -156,6 +162,9 @@ func New(b Backend, opts Options) *Model {
 		glyphs: UnicodeGlyphs,
 		header: Header{Station: opts.Station, Outbox: -1, MaxMO: DefaultMaxMO},
 		help:   help.New(),
+
+		resending: make(map[string]bool),
+		resent:    make(map[string]string),
 	}
 	if opts.ASCII {
 		m.glyphs = ASCIIGlyphs
@@ -239,8 +248,13 @@ type (
 		err  error
 	}
 	sentMsg struct {
-		id  string
-		err error
+		draft int // the compose draft it was sent from
+		id    string
+		err   error
+	}
+	resentMsg struct {
+		orig, id string
+		err      error
 	}
 	tickMsg time.Time
 )
@@ -459,15 +473,16 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case sentMsg:
+		m.applySent(msg)
+		return m, nil
+	case resentMsg:
+		delete(m.resending, msg.orig)
 		if msg.err != nil {
-			// Keep the text: the operator fixes it or tries again.
-			m.compose.err = errorText(msg.err)
 			m.setError(msg.err)
 			return m, nil
 		}
-		m.compose.reset()
-		m.screen = screenList
-		m.setInfo("queued " + shortID(msg.id) + ": it is sent when rbd has the modem and a satellite")
+		m.resent[msg.orig] = msg.id
+		m.setInfo("resent as " + shortID(msg.id) + " (queued)")
 		return m, nil
 	case tickMsg:
 		m.invalidate() // relative times and staleness moved on
@@ -477,6 +492,30 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.compose.update(msg)
 	}
 	return m, nil
+}
+
+// applySent applies the result of a Send. The draft is cleared only when it
+// is still the one that was sent: one the operator has edited or started
+// since is kept.
+func (m *Model) applySent(msg sentMsg) {
+	c := &m.compose
+	c.sending = false
+	current := msg.draft == c.draft
+	if msg.err != nil {
+		if current {
+			// Keep the text: the operator fixes it or tries again.
+			c.err = errorText(msg.err)
+		}
+		m.setError(msg.err)
+		return
+	}
+	if current {
+		c.reset()
+		if m.screen == screenCompose {
+			m.screen = screenList
+		}
+	}
+	m.setInfo("queued " + shortID(msg.id) + ": it is sent when rbd has the modem and a satellite")
 }
 
 func (m *Model) applyPage(msg pageMsg) tea.Cmd {
@@ -796,16 +835,30 @@ func (m *Model) askResend() tea.Cmd {
 		return nil
 	}
 	b, id := m.b, msg.ID
+	if m.resending[id] {
+		m.setInfo("the resend of " + shortID(id) + " is in flight: wait for its result")
+		return nil
+	}
 	do := func() tea.Cmd {
+		if m.resending[id] {
+			return nil
+		}
+		m.resending[id] = true
+		m.setInfo("resending…")
 		return func() tea.Msg {
 			ctx, cancel := m.call()
 			defer cancel()
 			nid, err := b.Resend(ctx, id)
-			if err != nil {
-				return actionMsg{err: err}
-			}
-			return actionMsg{done: "resent as " + shortID(nid) + " (queued)"}
+			return resentMsg{orig: id, id: nid, err: err}
 		}
+	}
+	if prev, ok := m.resent[id]; ok {
+		m.confirm = &confirmation{
+			prompt: "Already resent as " + shortID(prev) + ": another copy is billed again. Resend again? y/n",
+			no:     "not resent: already resent as " + shortID(prev),
+			yes:    do,
+		}
+		return nil
 	}
 	if msg.State == StateUnknown {
 		m.confirm = &confirmation{
@@ -815,7 +868,6 @@ func (m *Model) askResend() tea.Cmd {
 		}
 		return nil
 	}
-	m.setInfo("resending…")
 	return do()
 }
 
@@ -840,19 +892,24 @@ func (m *Model) composeKey(k tea.KeyPressMsg) tea.Cmd {
 		c.toggleHex()
 		return nil
 	case key.Matches(k, m.keys.Send):
+		if c.sending {
+			m.setInfo("still queueing the last message: wait for its result")
+			return nil
+		}
 		data, err := c.payload()
 		if err != nil {
 			c.err = err.Error()
 			return nil
 		}
 		c.err = ""
-		b, text := m.b, !c.hex
+		c.sending = true
+		b, text, draft := m.b, !c.hex, c.draft
 		m.setInfo("queueing…")
 		return func() tea.Msg {
 			ctx, cancel := m.call()
 			defer cancel()
 			id, err := b.Send(ctx, data, text)
-			return sentMsg{id: id, err: err}
+			return sentMsg{draft: draft, id: id, err: err}
 		}
 	}
 	return c.update(k)
