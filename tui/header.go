@@ -96,11 +96,20 @@ func (m *Model) headerView() []string {
 		}
 	}
 	if m.headerLoaded {
+		// ok and busy come with the signal reading: once it is not current
+		// they are an old guess, not the modem's state.
+		current := m.signalCurrent()
 		switch h.Modem {
-		case "ok":
-			parts = append(parts, "modem "+st.Good.Render("ok"))
-		case "busy":
-			parts = append(parts, "modem "+st.Accent.Render("busy"))
+		case "ok", "busy":
+			if !current {
+				parts = append(parts, "modem "+st.Dim.Render("?"))
+				break
+			}
+			if h.Modem == "ok" {
+				parts = append(parts, "modem "+st.Good.Render("ok"))
+			} else {
+				parts = append(parts, "modem "+st.Accent.Render("busy"))
+			}
 		case "offline":
 			parts = append(parts, "modem "+st.Bad.Render("offline"))
 		default:
@@ -128,7 +137,12 @@ func (m *Model) headerView() []string {
 		if last == "" {
 			last = "none yet"
 		}
-		p2 = append(p2, "last session: "+last)
+		if m.signalCurrent() {
+			p2 = append(p2, "last session: "+last)
+		} else {
+			// Dimmed: it may not be the last one any more.
+			p2 = append(p2, st.Dim.Render("last session: "+last))
+		}
 		p2 = append(p2, fmt.Sprintf("credits today %d", h.CreditsToday))
 	} else {
 		p2 = append(p2, st.Dim.Render("loading…"))
