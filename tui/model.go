@@ -818,7 +818,9 @@ func (m *Model) askCancel() tea.Cmd {
 				if err := b.Cancel(ctx, id); err != nil {
 					return actionMsg{err: err}
 				}
-				return actionMsg{done: "cancelled " + shortID(id)}
+				// rbd decides: a session may already carry the message. The
+				// state change, if any, arrives as an update.
+				return actionMsg{done: "cancel requested for " + shortID(id)}
 			}
 		},
 	}

@@ -439,6 +439,10 @@ func TestCancelConfirm(t *testing.T) {
 	if m, _ := h.b.Get(t.Context(), queued); m.State != StateCancelled {
 		t.Fatalf("state %s after yes", m.State)
 	}
+	// rbd may still refuse: the screen claims only the request.
+	if want := "cancel requested for " + shortID(queued); h.m.status != want || h.m.statusErr {
+		t.Fatalf("status %q, want %q", h.m.status, want)
+	}
 	h.pump()
 	r, _ := h.m.list.selected()
 	if r.m.State != StateCancelled || !strings.Contains(h.plainView(), "cancelled Only in SQLite") {
