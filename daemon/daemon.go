@@ -182,6 +182,13 @@ type Daemon struct {
 	taking      bool
 
 	cur *moState
+	// The modem's buffers must be looked at (AT+SBDS) before any session:
+	// after a connect, while an attempt of cur is open (its outcome
+	// unknown), or while an MT message is unread. Sessions wait meanwhile;
+	// statusAt is when the next look is due, statusFails counts failed ones.
+	statusDue   bool
+	statusAt    time.Time
+	statusFails int
 	// MT collection: a ring alert or a session reported more messages queued.
 	mtWanted   bool
 	mtAnswer   bool // a ring alert waits for SBDIXA

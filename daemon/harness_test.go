@@ -127,6 +127,7 @@ type harness struct {
 	sim    *sim.Modem
 	d      *Daemon
 	rec    *recorder
+	tap    *lineTap // between the daemon and the simulator's port
 	dir    string
 	cancel context.CancelFunc
 	done   chan error
@@ -176,7 +177,7 @@ func newHarness(t *testing.T, sc sim.Config, tweak func(*Config)) *harness {
 	}
 	t.Cleanup(func() { sm.Close() })
 	mem := newMemoryBus(t)
-	h := &harness{t: t, mem: mem, bus: newFlakyBus(mem), sim: sm, rec: &recorder{notify: make(chan struct{}, 1)}, dir: t.TempDir()}
+	h := &harness{t: t, mem: mem, bus: newFlakyBus(mem), sim: sm, rec: &recorder{notify: make(chan struct{}, 1)}, tap: newLineTap(), dir: t.TempDir()}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	feed, err := mem.Consume(ctx, queue.Queue{Role: queue.RoleLive})
@@ -199,7 +200,7 @@ func (h *harness) start(tweak func(*Config)) {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	h.d = New(cfg, h.bus, func(context.Context) (io.ReadWriteCloser, error) { return h.sim.Pipe(), nil })
+	h.d = New(cfg, h.bus, func(context.Context) (io.ReadWriteCloser, error) { return h.tap.wrap(h.sim.Pipe()), nil })
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.done = make(chan error, 1)
 	go func() { h.done <- h.d.Run(h.ctx) }()

@@ -67,6 +67,20 @@ func (d *Daemon) step(ctx context.Context) bool {
 		d.connect(ctx)
 		return true
 	}
+	if d.statusDue || d.openAttempt() != nil {
+		// Nothing else may happen on the satellite until the modem's
+		// buffers are known: an open attempt must be settled first (a new
+		// session would change MOMSN and could send the message twice).
+		if !now.Before(d.statusAt) {
+			d.recover(ctx)
+			return true
+		}
+		if now.Sub(d.lastContact) >= d.cfg.Probe {
+			d.probe(ctx)
+			return true
+		}
+		return false
+	}
 	if d.cur != nil {
 		if d.finishIfDropped() {
 			return true
@@ -113,6 +127,9 @@ func (d *Daemon) nextWake() time.Time {
 		return t
 	}
 	earlier(d.lastContact.Add(d.cfg.Probe))
+	if d.statusDue || d.openAttempt() != nil {
+		earlier(d.statusAt)
+	}
 	if d.mtWanted {
 		earlier(d.mtNextAt)
 	}
@@ -133,9 +150,25 @@ func (d *Daemon) ready() bool {
 	return d.service && d.bars >= d.cfg.MinSignal
 }
 
+// openAttempt returns the held message's attempt whose outcome is not yet
+// known, or nil.
+func (d *Daemon) openAttempt() *openAttempt {
+	if d.cur == nil || d.j == nil {
+		return nil
+	}
+	if e, ok := d.j.get(d.cur.id); ok && e.Open != nil {
+		a := *e.Open
+		return &a
+	}
+	return nil
+}
+
 // moDue reports whether the held MO's next attempt may start now.
 func (d *Daemon) moDue(now time.Time) bool {
 	c := d.cur
+	if d.openAttempt() != nil {
+		return false // settle it first
+	}
 	if !now.Before(c.nextAt) {
 		return true
 	}
@@ -205,24 +238,41 @@ func (d *Daemon) connect(ctx context.Context) {
 	}
 	d.setModemState(queue.ModemOK)
 	d.publishSignal(true)
+	d.needStatus(0)
 	d.recover(ctx)
 }
 
-// recover settles an attempt whose outcome the journal does not know, and
-// collects an MT message left in the modem's buffer by a crash.
+// needStatus holds sessions back until recover has looked at the modem's
+// buffers, after wait.
+func (d *Daemon) needStatus(wait time.Duration) {
+	d.statusDue = true
+	d.statusAt = d.now().Add(wait)
+}
+
+// recover looks at the modem's buffers (AT+SBDS) before any further session:
+// it settles an attempt whose outcome the journal does not know (after a
+// crash, a timeout or a session result that was not understood) and
+// collects an MT message left in the MT buffer. When AT+SBDS fails, the
+// attempt stays open, no session starts, and recover runs again later.
 func (d *Daemon) recover(ctx context.Context) {
 	st, err := d.m.Status(ctx)
 	if err != nil {
-		d.modemFailed(err, "status")
+		if ctx.Err() != nil || d.modemFailed(err, "status") {
+			return
+		}
+		d.statusFails++
+		wait := d.backoff(d.statusFails)
+		d.needStatus(wait)
+		d.lastContact = d.now() // it answered, if not well
+		d.log.Warn("modem status unknown; no session starts until it is", "err", err, "tries", d.statusFails, "retry_in", wait)
 		return
 	}
 	d.lastContact = d.now()
-	if c := d.cur; c != nil {
-		if e, ok := d.j.get(c.id); ok && e.Open != nil {
-			d.settle(ctx, c, *e.Open, st)
-			if d.m == nil {
-				return
-			}
+	d.statusDue, d.statusFails = false, 0
+	if a := d.openAttempt(); a != nil {
+		d.settle(ctx, d.cur, *a, st)
+		if d.m == nil {
+			return
 		}
 	}
 	if st.MTFlag && st.MTMSN >= 0 {
@@ -248,7 +298,8 @@ func (d *Daemon) settle(ctx context.Context, c *moState, a openAttempt, st sbd.S
 			d.journalFailed(err)
 			return
 		}
-		c.nextAt = d.now()
+		c.attempts = max(c.attempts, a.N)
+		d.retry(c, a.N, "the session did not send the message (MOMSN unchanged)", nil, false)
 	case 1:
 		log.Info("interrupted attempt sent the message (MOMSN advanced)")
 		momsn := a.MOMSN
@@ -606,16 +657,28 @@ func (d *Daemon) attemptMO(ctx context.Context) {
 	res, err := d.session(ctx, answer)
 	d.crash(CrashAfterSession)
 	if err != nil {
-		// Outcome unknown: the attempt stays open in the journal and is
-		// settled from +SBDS when the modem answers again.
-		if !d.modemFailed(err, "session") {
-			// The modem answered with an error: no session took place.
+		if sbd.Refused(err) {
+			// The modem refused SBDIX with a plain ERROR: no session took place.
+			log.Warn("modem refused the session", "err", err)
 			if jerr := d.j.append(true, &record{Op: opClose, ID: c.id, N: n, Comment: err.Error()}); jerr != nil {
 				d.journalFailed(jerr)
 				return
 			}
 			d.retry(c, n, err.Error(), nil, false)
+			return
 		}
+		// A session may have taken place (a timeout, a result that was not
+		// understood): the attempt stays open in the journal and is settled
+		// from +SBDS before anything else happens, now if the modem
+		// answers, else when it answers again.
+		if d.modemFailed(err, "session") {
+			return
+		}
+		log.Warn("session outcome unknown; settling it from the modem's MOMSN", "err", err)
+		post, cancelPost := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.StopGrace)
+		defer cancelPost()
+		d.needStatus(0)
+		d.recover(post)
 		return
 	}
 	// What follows a session is finished even when a stop was asked meanwhile:

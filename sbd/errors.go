@@ -56,6 +56,41 @@ func (e *ModemError) Error() string {
 	return fmt.Sprintf("sbd: %s: unexpected answer %q", e.Command, e.Response)
 }
 
+// ResultError reports a command that the modem completed (it answered OK)
+// whose result line is missing or cannot be parsed. Unlike an ERROR, the
+// command took effect: after AT+SBDIX a session did take place and its
+// outcome has to be found out another way (AT+SBDS and its MOMSN). It
+// unwraps to the *ModemError of the same answer, so errors.As with a
+// *ModemError matches it too; test for *ResultError first to tell the two
+// apart.
+type ResultError struct {
+	Command  string
+	Response string
+}
+
+// Error quotes the answer that was not understood.
+func (e *ResultError) Error() string {
+	return fmt.Sprintf("sbd: %s: completed, but its result %q is not understood", e.Command, e.Response)
+}
+
+// Unwrap returns the equivalent *ModemError.
+func (e *ResultError) Unwrap() error {
+	return &ModemError{Command: e.Command, Response: e.Response}
+}
+
+// Refused reports whether err is a plain ERROR answer of the modem: the
+// command was refused and did not take effect. A missing or garbled result
+// (*ResultError), a timeout or a closed port are not refusals: the command
+// may have run.
+func Refused(err error) bool {
+	var re *ResultError
+	if errors.As(err, &re) {
+		return false
+	}
+	var me *ModemError
+	return errors.As(err, &me) && me.Response == "ERROR"
+}
+
 // TooLongError reports an MO payload above the model's limit; nothing was sent.
 type TooLongError struct{ Len, Max int }
 

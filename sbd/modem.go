@@ -448,6 +448,8 @@ func findLine(info []string, prefix string) (string, bool) {
 }
 
 // query runs cmd and parses the first information line starting with prefix.
+// A final OK without such a line, or with one that does not parse, is a
+// *ResultError: the command ran, its result is unknown.
 func query[T any](m *Modem, ctx context.Context, cmd, prefix string, timeout time.Duration, parse func(string) (T, error)) (T, error) {
 	var out T
 	err := m.locked(ctx, func() error {
@@ -457,14 +459,14 @@ func query[T any](m *Modem, ctx context.Context, cmd, prefix string, timeout tim
 		}
 		line, ok := findLine(info, prefix)
 		if !ok {
-			return &ModemError{Command: cmd, Response: "no " + prefix + " line in " + strconv.Quote(strings.Join(info, " | "))}
+			return &ResultError{Command: cmd, Response: "no " + prefix + " line in " + strconv.Quote(strings.Join(info, " | "))}
 		}
 		v, err := parse(line)
 		if err != nil {
 			if errors.Is(err, ErrNoNetworkTime) {
 				return err
 			}
-			return &ModemError{Command: cmd, Response: line}
+			return &ResultError{Command: cmd, Response: line}
 		}
 		out = v
 		return nil

@@ -13,7 +13,9 @@
 // events are dropped when nobody reads them, ring alerts are kept.
 //
 // Errors: a command that gets no answer in time returns *TimeoutError (never
-// a protocol error); ERROR or an unparsable answer is *ModemError; a
+// a protocol error); ERROR or an unexpected answer is *ModemError; a command
+// that completed (OK) with a missing or unparsable result line is
+// *ResultError, which also matches *ModemError (see Refused); a
 // cancelled ctx returns ctx's error, wrapped; a dead port returns ErrClosed,
 // wrapped, and emits EventClosed, after which the Modem is finished (Open a
 // new one).

@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/sbd/sim"
+)
+
+func deliveredCount(mos []sim.MO, payload string) int {
+	n := 0
+	for _, mo := range mos {
+		if string(mo.Data) == payload {
+			n++
+		}
+	}
+	return n
+}
+
+// TestGarbledSessionResultIsSettled: a session whose +SBDIX line arrives
+// garbled did take place; the daemon must settle it from MOMSN instead of
+// taking it for a refused command and sending the message again.
+func TestGarbledSessionResultIsSettled(t *testing.T) {
+	tests := []struct {
+		name   string
+		script []int // MO status of the garbled session
+		want   int   // deliveries of the payload in the end
+	}{
+		{"session sent the message", nil, 1},
+		{"session failed (MOMSN unchanged)", []int{32}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, sim.Config{Script: tc.script}, nil)
+			h.tap.garbleNext("+SBDIX:", 1)
+			id := h.send("garbled result", nil)
+			st := h.waitState(id, queue.StateSent)
+			if n := h.tap.pending("+SBDIX:"); n != 0 {
+				t.Fatalf("the +SBDIX line was not garbled (%d pending)", n)
+			}
+			if got := deliveredCount(h.delivered(), "garbled result"); got != tc.want {
+				t.Errorf("gateway got the message %d times, want %d", got, tc.want)
+			}
+			if tc.script == nil && (!strings.Contains(st.Reason, "settled") || st.Attempt != 1) {
+				t.Errorf("sent status: attempt %d reason %q, want attempt 1 settled from MOMSN", st.Attempt, st.Reason)
+			}
+		})
+	}
+}
+
+// TestFailedStatusDuringRecoveryKeepsAttemptOpen: when AT+SBDS fails while an
+// interrupted attempt waits to be settled, no new attempt may start over it;
+// the daemon asks again until it can settle.
+func TestFailedStatusDuringRecoveryKeepsAttemptOpen(t *testing.T) {
+	tests := []struct {
+		name      string
+		sent      bool // the interrupted attempt did send the message
+		garbles   int  // AT+SBDS answers garbled after the restart
+		wantState string
+		wantNew   int // new deliveries of the payload
+	}{
+		{"sent, one failed status", true, 1, queue.StateSent, 0},
+		{"sent, three failed statuses", true, 3, queue.StateSent, 0},
+		{"not sent, one failed status", false, 1, queue.StateSent, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, sim.Config{}, nil)
+			next := *h.waitState(h.send("warm-up", nil), queue.StateSent).MOMSN + 1
+			h.stop()
+
+			id := newID(t)
+			momsn := next
+			if tc.sent {
+				momsn = next - 1
+			}
+			writeOpenAttempt(t, h.dir, id, "interrupted", momsn, nil)
+			h.tap.garbleNext("+SBDS:", tc.garbles)
+			h.start(nil)
+			st := h.waitState(id, tc.wantState)
+			if n := h.tap.pending("+SBDS:"); n != 0 {
+				t.Fatalf("%d +SBDS garblings unused", n)
+			}
+			if got := deliveredCount(h.delivered(), "interrupted"); got != tc.wantNew {
+				t.Errorf("gateway got the message %d times after the restart, want %d (status %s attempt %d %q)", got, tc.wantNew, st.State, st.Attempt, st.Reason)
+			}
+			if tc.sent && !strings.Contains(st.Reason, "settled") {
+				t.Errorf("sent status reason %q, want settled from MOMSN", st.Reason)
+			}
+		})
+	}
+}
+
+// writeOpenAttempt writes the journal a crash during attempt 1 of a message
+// leaves behind.
+func writeOpenAttempt(t *testing.T, dir, id, text string, momsn int, tweak func(*queue.Send)) {
+	t.Helper()
+	j, err := openJournal(dir+"/journal", time.Hour, time.Now)
+	must(t, err)
+	send := &queue.Send{Header: queue.Header{V: 1, ID: id, Station: testStation, At: time.Now().UTC()}, Text: text}
+	if tweak != nil {
+		tweak(send)
+	}
+	must(t, j.append(true,
+		&record{Op: opAccept, ID: id, Send: send},
+		&record{Op: opAttempt, ID: id, N: 1, MOMSN: &momsn, IMEI: sim.DefaultIMEI},
+	))
+	must(t, j.close())
+}
