@@ -510,10 +510,20 @@ func (d *Daemon) finish(c *moState, state string, attempt int, reason string, mo
 }
 
 // finishIfDropped ends the held message when it was cancelled or expired.
+// While an attempt is open (its session may have sent the message) nothing
+// is decided: the attempt is settled first, and the cancel or the expiry
+// applies only when it did not send the message.
 func (d *Daemon) finishIfDropped() bool {
 	c := d.cur
+	if d.openAttempt() != nil {
+		return false
+	}
 	if d.j.cancelled(c.id) {
-		d.finish(c, queue.StateCancelled, c.attempts, "cancelled before its session started", nil, nil)
+		reason := "cancelled before its session started"
+		if c.attempts > 0 {
+			reason = "cancelled; no session sent it"
+		}
+		d.finish(c, queue.StateCancelled, c.attempts, reason, nil, nil)
 		return true
 	}
 	if exp := c.send.ExpiresAt; exp != nil && !d.now().Before(*exp) {
@@ -590,6 +600,10 @@ func (d *Daemon) onCancel(del *queue.Delivery) {
 	e, known := d.j.get(c.MOID)
 	switch {
 	case d.cur != nil && d.cur.id == c.MOID:
+		if d.openAttempt() != nil {
+			d.log.Info("cancel recorded; it applies once the interrupted attempt is settled as not sent", "id", c.MOID)
+			return
+		}
 		d.finishIfDropped()
 	case known && e.Final:
 		d.log.Info("cancel for a finished message ignored", "id", c.MOID, "state", e.State)

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +109,82 @@ func writeOpenAttempt(t *testing.T, dir, id, text string, momsn int, tweak func(
 		&record{Op: opAttempt, ID: id, N: 1, MOMSN: &momsn, IMEI: sim.DefaultIMEI},
 	))
 	must(t, j.close())
+}
+
+// TestCancelWaitsForOpenAttempt: a cancel (or the expiry) of a message whose
+// interrupted attempt is not yet settled must wait for the settlement: the
+// attempt may have sent the message. Here the modem is silent when the
+// cancel arrives.
+func TestCancelWaitsForOpenAttempt(t *testing.T) {
+	tests := []struct {
+		name    string
+		sent    bool
+		expired bool
+		want    string
+	}{
+		{"cancel, attempt sent", true, false, queue.StateSent},
+		{"cancel, attempt not sent", false, false, queue.StateCancelled},
+		{"expired, attempt sent", true, true, queue.StateSent},
+		{"expired, attempt not sent", false, true, queue.StateFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, sim.Config{}, nil)
+			next := *h.waitState(h.send("warm-up", nil), queue.StateSent).MOMSN + 1
+			h.stop()
+
+			id := newID(t)
+			momsn := next
+			if tc.sent {
+				momsn = next - 1
+			}
+			var tweak func(*queue.Send)
+			if tc.expired {
+				tweak = func(s *queue.Send) {
+					exp := time.Now().Add(-time.Minute).UTC()
+					s.ExpiresAt = &exp
+				}
+			}
+			writeOpenAttempt(t, h.dir, id, "in doubt", momsn, tweak)
+			h.sim.InjectFault(sim.FaultSilent)
+			h.start(nil)
+			if !tc.expired {
+				h.cancelMO(id)
+				waitJournal(t, h.dir, `"op":"cancel"`)
+			}
+			h.rec.waitFor(t, "offline signal", 15*time.Second, func(ms []queue.Message) bool {
+				s := lastSignal(ms)
+				return s != nil && s.Modem == queue.ModemOffline
+			})
+			h.sim.InjectFault(sim.FaultNone)
+			st := h.waitState(id, tc.want)
+			if tc.want == queue.StateSent && !strings.Contains(st.Reason, "settled") {
+				t.Errorf("sent status reason %q, want settled from MOMSN", st.Reason)
+			}
+			for _, other := range []string{queue.StateSent, queue.StateCancelled, queue.StateFailed} {
+				if other != tc.want && hasState(h.rec.all(), id, other) != nil {
+					t.Errorf("message also became %s", other)
+				}
+			}
+			if got := deliveredCount(h.delivered(), "in doubt"); got != 0 {
+				t.Errorf("gateway got the message %d times after the restart, want 0", got)
+			}
+		})
+	}
+}
+
+// waitJournal waits until the journal file holds text.
+func waitJournal(t *testing.T, dir, text string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		b, err := os.ReadFile(dir + "/journal")
+		if err == nil && strings.Contains(string(b), text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("journal never got %s", text)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
