@@ -31,16 +31,21 @@ func ftsQuery(q string) string {
 }
 
 // Search returns up to size messages (default 50, at most 1000) whose text
-// matches every word of query as a word prefix, case and accents ignored,
-// most recently stored first. Any input is safe: it is never FTS5 syntax. An
-// empty query, or one with no letters or digits, finds nothing.
+// matches every word of query as a word prefix, case and accents ignored:
+// the size most recently stored matches, newest first by (created_at, id),
+// the order of the history list. Any input is safe: it is never FTS5 syntax.
+// An empty query, or one with no letters or digits, finds nothing.
 func (s *Store) Search(ctx context.Context, query string, size int) ([]Message, error) {
 	match := ftsQuery(query)
 	if match == "" {
 		return nil, nil
 	}
 	n := limit(size, 50, 1000)
+	// The limit applies in the FTS index, by storage order: ordering every
+	// match by created_at first costs ~25 ms for a common word over 100 000
+	// rows, against ~1 ms. Storage order follows created_at closely, so
+	// only which matches fall beyond the limit can differ.
 	return s.query(ctx, "search", `SELECT `+messageCols+` FROM messages WHERE seq IN (
 			SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
-		ORDER BY seq DESC`, match, n)
+		ORDER BY created_at DESC, id DESC`, match, n)
 }

@@ -135,3 +135,50 @@ func FuzzSearch(f *testing.F) {
 		}
 	})
 }
+
+// TestSearchOrder checks that matches come newest first by (created_at, id),
+// the order of the history list, whatever order they were stored in.
+func TestSearchOrder(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	stored := []struct {
+		id string
+		at time.Time
+	}{
+		{"x3", at.Add(time.Hour)},
+		{"x1", at.Add(3 * time.Hour)},
+		{"x4", at},
+		{"e2", at.Add(2 * time.Hour)}, // same time as e1: the id decides
+		{"e1", at.Add(2 * time.Hour)},
+	}
+	for _, m := range stored {
+		if _, err := s.InsertMT(ctx, mt(m.id, "order check "+m.id, m.at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		limit int
+		want  []string
+	}{
+		{10, []string{"x1", "e2", "e1", "x3", "x4"}},
+		// The limit keeps the most recently stored matches (e2 and e1),
+		// still in list order.
+		{2, []string{"e2", "e1"}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
+			got, err := s.Search(ctx, "order", tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, m := range got {
+				ids = append(ids, m.ID)
+			}
+			if !slices.Equal(ids, tt.want) {
+				t.Errorf("Search order = %v, want %v", ids, tt.want)
+			}
+		})
+	}
+}
