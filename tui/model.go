@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -962,6 +963,17 @@ func (m *Model) applySearch(msg searchMsg) tea.Cmd {
 		m.search.hits = append(m.search.hits, CursorOf(h))
 		m.search.hitSet[h.ID] = true
 	}
+	// jumpFrom steps through hits in list order: do not rely on the
+	// backend's.
+	slices.SortFunc(m.search.hits, func(a, b Cursor) int {
+		switch {
+		case b.Before(a):
+			return -1
+		case a.Before(b):
+			return 1
+		}
+		return 0
+	})
 	if len(m.search.hits) == 0 {
 		m.setError(fmt.Errorf("no match for %q", textsafe.Line(msg.q)))
 		return nil
