@@ -620,6 +620,16 @@ func (m *Model) maxMO() int {
 // handleKey routes a key press to the prompt, the search input or the screen.
 func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(k, m.keys.ForceQuit) {
+		// A draft being written is not lost to a stray ctrl+c; a second
+		// one (or any while another prompt is up) quits.
+		if m.confirm == nil && m.screen == screenCompose && strings.TrimSpace(m.compose.ta.Value()) != "" {
+			m.confirm = &confirmation{
+				prompt: "Quit and lose the draft? y/n (ctrl+c again quits)",
+				no:     "draft kept",
+				yes:    func() tea.Cmd { return tea.Quit },
+			}
+			return nil
+		}
 		return tea.Quit
 	}
 	if m.confirm != nil {

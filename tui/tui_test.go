@@ -644,16 +644,22 @@ func TestResize(t *testing.T) {
 
 func TestQuitKeys(t *testing.T) {
 	tests := []struct {
-		name     string
-		keys     []string
-		wantQuit bool
+		name       string
+		keys       []string
+		wantQuit   bool
+		wantPrompt bool   // the quit confirmation is up
+		wantDraft  string // the draft left in compose, when not quitting
 	}{
-		{"q on the list", []string{"q"}, true},
-		{"ctrl+c on the list", []string{"ctrl+c"}, true},
-		{"q in the detail goes back", []string{"enter", "q"}, false},
-		{"q in compose is a letter", []string{"c", "q"}, false},
-		{"ctrl+c in compose", []string{"c", "ctrl+c"}, true},
-		{"ctrl+c in search", []string{"/", "ctrl+c"}, true},
+		{"q on the list", []string{"q"}, true, false, ""},
+		{"ctrl+c on the list", []string{"ctrl+c"}, true, false, ""},
+		{"q in the detail goes back", []string{"enter", "q"}, false, false, ""},
+		{"q in compose is a letter", []string{"c", "q"}, false, false, "q"},
+		{"ctrl+c in an empty compose", []string{"c", "ctrl+c"}, true, false, ""},
+		{"ctrl+c in compose with a draft asks", []string{"c", "h", "i", "ctrl+c"}, false, true, "hi"},
+		{"ctrl+c twice in compose with a draft", []string{"c", "h", "i", "ctrl+c", "ctrl+c"}, true, false, ""},
+		{"ctrl+c then y in compose with a draft", []string{"c", "h", "i", "ctrl+c", "y"}, true, false, ""},
+		{"ctrl+c then n keeps the draft", []string{"c", "h", "i", "ctrl+c", "n"}, false, false, "hi"},
+		{"ctrl+c in search", []string{"/", "ctrl+c"}, true, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -661,6 +667,16 @@ func TestQuitKeys(t *testing.T) {
 			h.keys(tt.keys...)
 			if h.quit != tt.wantQuit {
 				t.Fatalf("quit=%v", h.quit)
+			}
+			if h.quit {
+				return
+			}
+			prompt := h.m.confirm != nil && strings.Contains(h.plainView(), "Quit and lose the draft? y/n")
+			if prompt != tt.wantPrompt {
+				t.Fatalf("quit prompt shown=%v, want %v:\n%s", prompt, tt.wantPrompt, h.plainView())
+			}
+			if got := h.m.compose.ta.Value(); got != tt.wantDraft {
+				t.Fatalf("draft %q, want %q", got, tt.wantDraft)
 			}
 		})
 	}
