@@ -19,25 +19,23 @@ type Backend struct {
 
 // NewBackend returns the screen's view of c; its updates flow until ctx ends.
 func NewBackend(ctx context.Context, c *Client) *Backend {
-	b := &Backend{c: c, updates: make(chan tui.Update, 16)}
+	b := &Backend{c: c, updates: make(chan tui.Update)}
+	// Subscribe merges what piles up while the screen is busy, so waiting
+	// for the screen here loses nothing.
 	changes := c.Subscribe(ctx)
 	go func() {
 		defer close(b.updates)
 		for {
+			var ch Change
 			select {
 			case <-ctx.Done():
 				return
-			case ch := <-changes:
-				u := tui.Update{IDs: ch.IDs, Header: ch.Header, Signal: ch.Signal, All: ch.All}
-				select {
-				case b.updates <- u:
-				default:
-					// The screen is behind: one full reload covers what it missed.
-					select {
-					case b.updates <- tui.Update{All: true, Header: true, Signal: true}:
-					default:
-					}
-				}
+			case ch = <-changes:
+			}
+			select {
+			case b.updates <- tui.Update{IDs: ch.IDs, Header: ch.Header, Signal: ch.Signal, All: ch.All}:
+			case <-ctx.Done():
+				return
 			}
 		}
 	}()
@@ -153,7 +151,7 @@ func startOfDay(t time.Time) time.Time {
 // Header implements tui.Backend.
 func (b *Backend) Header(ctx context.Context) (tui.Header, error) {
 	now := b.c.cfg.Now()
-	h := tui.Header{Station: b.c.cfg.Station, BrokerUp: b.c.Health().Up, Outbox: -1, MaxMO: b.c.cfg.MaxMO}
+	h := tui.Header{Station: b.c.cfg.Station, BrokerUp: brokerUsable(b.c.Health()), Outbox: -1, MaxMO: b.c.cfg.MaxMO}
 	if r, ok, err := b.c.st.LatestSignal(ctx); err != nil {
 		return h, err
 	} else if ok {
@@ -203,3 +201,7 @@ func (b *Backend) SignalToday(ctx context.Context) ([]int, error) {
 
 // Updates implements tui.Backend.
 func (b *Backend) Updates() <-chan tui.Update { return b.updates }
+
+// brokerUsable is what the header calls "broker up": connected, and not
+// blocked by a memory or disk alarm (publishing would wait).
+func brokerUsable(h queue.Health) bool { return h.Up && !h.Blocked }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,6 +60,12 @@ type Config struct {
 	// FlushEvery is how often queued rows are retried when nothing else
 	// triggers a flush (default 5 s).
 	FlushEvery time.Duration
+	// ArchiveRetry is the first wait before the archivist tries again to
+	// write a message the history refused (default 1 s, doubling to 30 s).
+	ArchiveRetry time.Duration
+	// HealthEvery is how often the broker's health is looked at, so the
+	// screen's header follows it (default 1 s).
+	HealthEvery time.Duration
 	// ReplayIdle ends the history replay after this long without a message
 	// (default 2 s).
 	ReplayIdle time.Duration
@@ -101,7 +108,7 @@ type Client struct {
 	tried map[string]bool
 
 	subMu sync.Mutex
-	subs  map[chan Change]struct{}
+	subs  map[*subscriber]struct{}
 
 	sigMu  sync.Mutex
 	latest *queue.Signal
@@ -121,6 +128,12 @@ func New(cfg Config) *Client {
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = 5 * time.Second
 	}
+	if cfg.ArchiveRetry <= 0 {
+		cfg.ArchiveRetry = time.Second
+	}
+	if cfg.HealthEvery <= 0 {
+		cfg.HealthEvery = time.Second
+	}
 	if cfg.ReplayIdle <= 0 {
 		cfg.ReplayIdle = 2 * time.Second
 	}
@@ -131,7 +144,7 @@ func New(cfg Config) *Client {
 	return &Client{
 		cfg: cfg, log: log, bus: cfg.Bus, st: cfg.Store,
 		flush: make(chan struct{}, 1),
-		subs:  map[chan Change]struct{}{},
+		subs:  map[*subscriber]struct{}{},
 		tried: map[string]bool{},
 	}
 }
@@ -145,30 +158,86 @@ func (c *Client) Station() string { return c.cfg.Station }
 // MaxMO returns the MO limit in bytes.
 func (c *Client) MaxMO() int { return c.cfg.MaxMO }
 
-// Subscribe returns a channel of changes until ctx ends. Slow readers miss
-// changes rather than slowing the client: a full channel gets a header-only
-// change later.
+// subscriber merges the changes that its reader has not taken yet, so a
+// slow reader gets fewer, larger changes and never misses one.
+type subscriber struct {
+	mu      sync.Mutex
+	pending Change
+	has     bool
+	kick    chan struct{}
+}
+
+// maxIDs bounds the ids one merged change carries; past it the change asks
+// for a full reload instead.
+const maxIDs = 256
+
+// merge folds b into a.
+func merge(a, b Change) Change {
+	a.Header = a.Header || b.Header
+	a.Signal = a.Signal || b.Signal
+	a.All = a.All || b.All
+	if a.All {
+		a.IDs = nil
+		return a
+	}
+	for _, id := range b.IDs {
+		if !slices.Contains(a.IDs, id) {
+			a.IDs = append(a.IDs, id)
+		}
+	}
+	if len(a.IDs) > maxIDs {
+		a.IDs, a.All = nil, true
+	}
+	return a
+}
+
+// Subscribe returns a channel of changes until ctx ends. Changes that pile
+// up while the reader is busy are merged into one, never dropped.
 func (c *Client) Subscribe(ctx context.Context) <-chan Change {
-	ch := make(chan Change, 64)
+	s := &subscriber{kick: make(chan struct{}, 1)}
+	out := make(chan Change)
 	c.subMu.Lock()
-	c.subs[ch] = struct{}{}
+	c.subs[s] = struct{}{}
 	c.subMu.Unlock()
 	go func() {
-		<-ctx.Done()
-		c.subMu.Lock()
-		delete(c.subs, ch)
-		c.subMu.Unlock()
+		defer func() {
+			c.subMu.Lock()
+			delete(c.subs, s)
+			c.subMu.Unlock()
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.kick:
+			}
+			s.mu.Lock()
+			ch, has := s.pending, s.has
+			s.pending, s.has = Change{}, false
+			s.mu.Unlock()
+			if !has {
+				continue
+			}
+			select {
+			case out <- ch:
+			case <-ctx.Done():
+				return
+			}
+		}
 	}()
-	return ch
+	return out
 }
 
 func (c *Client) notify(ch Change) {
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
 	for s := range c.subs {
+		s.mu.Lock()
+		s.pending, s.has = merge(s.pending, ch), true
+		s.mu.Unlock()
 		select {
-		case s <- ch:
-		default:
+		case s.kick <- struct{}{}:
+		default: // a kick is already waiting: it takes this change too
 		}
 	}
 }
@@ -190,6 +259,7 @@ func (c *Client) Run(ctx context.Context) error {
 		run("archivist", c.archive)
 	}
 	run("live", c.live)
+	run("health", c.watchHealth)
 	if !c.cfg.ManualFlush {
 		run("outbox", c.flushLoop)
 	}
@@ -269,20 +339,37 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 			return err
 		}
 		c.notify(Change{IDs: []string{id}, Header: true})
+		// Another rbtui sharing this history may have published the row
+		// without marking it yet: tell rbd too, which drops a cancelled id
+		// when it takes it. Should rbd have sent it all the same, its sent
+		// status overrides this local cancel (store.Supersedes).
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := c.publishCancel(pctx, id, m.Station); err != nil {
+			c.log.Debug("cancel of a message that never left", "id", id, "err", err)
+		}
 		return nil
+	}
+	if err := c.publishCancel(ctx, id, m.Station); err != nil {
+		return fmt.Errorf("cancel %s: %w", id, err)
+	}
+	return nil
+}
+
+// publishCancel asks rbd to withdraw MO id.
+func (c *Client) publishCancel(ctx context.Context, id, station string) error {
+	if station == "" {
+		station = c.cfg.Station
 	}
 	cid, err := uuid.NewV7()
 	if err != nil {
 		return fmt.Errorf("make cancel id: %w", err)
 	}
 	cancel := &queue.Cancel{
-		Header: queue.Header{V: queue.Version, ID: cid.String(), Station: m.Station, At: c.cfg.Now().UTC()},
+		Header: queue.Header{V: queue.Version, ID: cid.String(), Station: station, At: c.cfg.Now().UTC()},
 		MOID:   id,
 	}
-	if err := c.bus.Publish(ctx, cancel); err != nil {
-		return fmt.Errorf("cancel %s: %w", id, err)
-	}
-	return nil
+	return c.bus.Publish(ctx, cancel)
 }
 
 // Resend queues a copy of a failed or unknown MO message under a new id.
@@ -454,19 +541,9 @@ func (c *Client) archive(ctx context.Context) error {
 		return fmt.Errorf("consume inbox: %w", err)
 	}
 	for d := range ds {
-		ch, err := c.apply(ctx, d.Msg)
+		ch, err := c.archiveOne(ctx, d.Msg)
 		if err != nil {
-			// The history could not take it (disk full, locked): leave it in
-			// the inbox for a later attempt rather than lose it.
-			c.log.Error("archive", "id", d.MessageID, "err", err)
-			if rerr := d.Requeue(); rerr != nil {
-				c.log.Warn("requeue", "id", d.MessageID, "err", rerr)
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-			continue
+			return err // ctx ended: the delivery stays unacked for the next archivist
 		}
 		if err := d.Ack(); err != nil {
 			c.log.Warn("ack", "id", d.MessageID, "err", err)
@@ -476,6 +553,27 @@ func (c *Client) archive(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// archiveOne writes m to the history, retrying with backoff for as long as
+// the history cannot take it (disk full, locked, damaged until the operator
+// acts). The delivery stays unacked meanwhile: a requeue would count
+// towards the inbox's delivery limit and could dead-letter the message.
+func (c *Client) archiveOne(ctx context.Context, m queue.Message) (Change, error) {
+	wait := c.cfg.ArchiveRetry
+	for {
+		ch, err := c.apply(ctx, m)
+		if err == nil {
+			return ch, nil
+		}
+		c.log.Error("archive: the history cannot take a message; retrying", "id", m.Head().ID, "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return Change{}, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
 }
 
 // replay fills a new client's history from the history stream, once.
@@ -560,6 +658,27 @@ func (c *Client) live(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// watchHealth tells subscribers when the broker goes up, down, or is
+// blocked: nothing else arrives to refresh the header while it is down.
+func (c *Client) watchHealth(ctx context.Context) error {
+	t := time.NewTicker(c.cfg.HealthEvery)
+	defer t.Stop()
+	last := c.bus.Health()
+	c.notify(Change{Header: true}) // the state as of now, whatever came before
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		h := c.bus.Health()
+		if h.Up != last.Up || h.Blocked != last.Blocked {
+			c.notify(Change{Header: true})
+		}
+		last = h
+	}
 }
 
 // LatestSignal returns the newest signal body seen on the live feed by this

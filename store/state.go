@@ -49,6 +49,8 @@ func progressOf(state string, attempt int) (progress, bool) {
 //     accepted < sending(1) < retrying(1) < sending(2) < retrying(2) < ...;
 //   - unknown (a crash during a session, outcome not proven) moves to sent or
 //     failed when a later settle proves the outcome;
+//   - cancelled moves to sent: only a cancel made locally (the message had
+//     in fact reached rbd through another process) can be followed by sent;
 //   - nothing else moves a final state: a late sending never overwrites sent,
 //     and a resend of a failed or unknown message is a new message id.
 //
@@ -62,7 +64,17 @@ func Supersedes(cur string, curAttempt int, next string, nextAttempt int) bool {
 		return true
 	}
 	if queue.Final(cur) {
-		return cur == queue.StateUnknown && (next == queue.StateSent || next == queue.StateFailed)
+		switch cur {
+		case queue.StateUnknown:
+			return next == queue.StateSent || next == queue.StateFailed
+		case queue.StateCancelled:
+			// rbd never sends a message after reporting it cancelled, so a
+			// sent that follows a cancel can only answer a cancel this client
+			// made locally, believing the message had not left: the
+			// satellite's word wins, it was sent (and billed).
+			return next == queue.StateSent
+		}
+		return false
 	}
 	if queue.Final(next) {
 		return true

@@ -24,7 +24,7 @@ var supersedeMatrix = map[string]string{
 	queue.StateRetrying:  "-----YYYY",
 	queue.StateSent:      "---------",
 	queue.StateFailed:    "---------",
-	queue.StateCancelled: "---------",
+	queue.StateCancelled: "-----Y---",
 	queue.StateUnknown:   "-----YY--",
 }
 
@@ -62,7 +62,8 @@ func transitions() []transition {
 		transition{queue.StateUnknown, 1, queue.StateSending, 2, false},
 		transition{queue.StateUnknown, 1, queue.StateRetrying, 2, false},
 		transition{queue.StateFailed, 1, queue.StateSent, 2, false},
-		transition{queue.StateCancelled, 0, queue.StateSent, 1, false},
+		transition{queue.StateCancelled, 0, queue.StateSent, 1, true}, // a local cancel of a message that had reached rbd
+		transition{queue.StateCancelled, 0, queue.StateFailed, 1, false},
 	)
 }
 

@@ -86,7 +86,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer st.Close()
 	w := bufio.NewWriter(stdout)
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(jsonSafe{w})
 	err = st.History(ctx, store.Filter{Since: t, Direction: *dir}, func(m store.Message) error {
 		if *asJSON {
 			r := historyRecord{
@@ -131,4 +131,40 @@ func historyLine(m store.Message) string {
 		tail = " (" + strings.Join(extra, " ") + ")"
 	}
 	return fmt.Sprintf("%s %s %-9s %s%s", m.CreatedAt.Local().Format("2006-01-02 15:04:05"), strings.ToUpper(m.Direction), m.State, body, tail)
+}
+
+// jsonSafe escapes, in JSON output, the characters that encoding/json
+// leaves raw but a terminal acts on: DEL, the C1 controls (U+0080..U+009F,
+// an 8-bit CSI among them) and the bidirectional controls. They can only
+// occur inside JSON strings, where \uXXXX means the same character, so the
+// output stays valid JSON with the exact text for scripts.
+type jsonSafe struct{ w io.Writer }
+
+func (j jsonSafe) Write(p []byte) (int, error) {
+	s := string(p)
+	if !strings.ContainsFunc(s, terminalActive) {
+		return j.w.Write(p)
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if terminalActive(r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	if _, err := io.WriteString(j.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func terminalActive(r rune) bool {
+	switch {
+	case r == 0x7f, r >= 0x80 && r <= 0x9f:
+		return true
+	case r == 0x061c, r == 0x200e, r == 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
 }

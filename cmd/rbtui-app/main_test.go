@@ -423,7 +423,7 @@ func TestHistory(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "history.db")
 	st := openStore(t, db)
 	ctx := context.Background()
-	hostile := "\x1b]0;owned\x07\x1b[2J\x1b[31mRED\x1b[0m \u202eevil\u202c\nsecond line"
+	hostile := "\x1b]0;owned\x07\x1b[2J\x1b[31mRED\x1b[0m \u202eevil\u202c \u009b31m8-bit\nsecond line"
 	old := time.Now().Add(-48 * time.Hour).UTC()
 	// Distinct times a second apart: rows of one millisecond sort by id.
 	now := time.Now().UTC()
@@ -465,8 +465,8 @@ func TestHistory(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit %d: %q", r.code, r.stderr)
 		}
-		if strings.ContainsAny(r.stdout, "\x1b\x07") {
-			t.Fatalf("raw control bytes in JSON output: %q", r.stdout)
+		if strings.ContainsAny(r.stdout, "\x1b\x07\u202e\u202c\u009b") {
+			t.Fatalf("raw control or bidi characters in JSON output: %q", r.stdout)
 		}
 		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 		if len(lines) != 3 {
@@ -544,5 +544,21 @@ func TestParseInterspersed(t *testing.T) {
 	fs.SetOutput(io.Discard)
 	if _, err := parseInterspersed(fs, []string{"text", "--nope"}); err == nil {
 		t.Fatal("an unknown flag after the text was accepted")
+	}
+}
+
+// TestPayloadInvalidUTF8Argument: bytes that are not valid UTF-8 go as
+// data, so the bytes counted are the bytes sent (as text, JSON would turn
+// each into a 3-byte replacement character).
+func TestPayloadInvalidUTF8Argument(t *testing.T) {
+	data, text, err := payload([]string{"caf\xe9"}, "", nil, queue.MaxMO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text || string(data) != "caf\xe9" {
+		t.Fatalf("payload = %q text=%v, want the 4 bytes as data", data, text)
+	}
+	if _, text, _ := payload([]string{"café"}, "", nil, queue.MaxMO); !text {
+		t.Fatal("valid UTF-8 must go as text")
 	}
 }

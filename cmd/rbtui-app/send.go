@@ -91,7 +91,10 @@ func payload(args []string, hexArg string, stdin io.Reader, maxMO int) (data []b
 		}
 		text = utf8.Valid(data)
 	case len(args) > 0:
-		data, text = []byte(strings.Join(args, " ")), true
+		// Arguments are usually UTF-8, but not always: bytes that are not
+		// valid text go as data, so what is counted is what is sent.
+		data = []byte(strings.Join(args, " "))
+		text = utf8.Valid(data)
 	default:
 		return nil, false, exitf(exitUsage, "send: give TEXT, --hex HEX or - for standard input")
 	}

@@ -1,0 +1,164 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/tui"
+)
+
+// TestLocalCancelYieldsToSent: a message cancelled here while another
+// process had in fact handed it to rbd ends as sent when rbd says so.
+func TestLocalCancelYieldsToSent(t *testing.T) {
+	f := newMem(t, []queue.Role{queue.RoleOutbox, queue.RoleControl}, nil)
+	ctx := ctxT(t)
+	id, err := f.c.Compose(ctx, []byte("raced"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	momsn := 7
+	sent := &queue.Status{Header: queue.Header{V: queue.Version, ID: id, Station: testStation, At: time.Now().UTC()},
+		State: queue.StateSent, Attempt: 1, MOMSN: &momsn}
+	if _, err := f.c.apply(ctx, sent); err != nil {
+		t.Fatal(err)
+	}
+	if s := stateOf(f.st, id); s != queue.StateSent {
+		t.Fatalf("state %s, want sent: the satellite's word beats a local cancel", s)
+	}
+}
+
+// TestSubscribeNeverDropsChanges: a reader that is busy while many changes
+// happen still learns of every one of them, merged.
+func TestSubscribeNeverDropsChanges(t *testing.T) {
+	f := newMem(t, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := f.c.Subscribe(ctx)
+	const n = 100
+	for i := range n {
+		f.c.notify(Change{IDs: []string{fmt.Sprintf("m%d", i)}})
+	}
+	f.c.notify(Change{Header: true})
+	seen := map[string]bool{}
+	header := false
+	deadline := time.After(10 * time.Second)
+	for len(seen) < n || !header {
+		select {
+		case c := <-ch:
+			for _, id := range c.IDs {
+				seen[id] = true
+			}
+			header = header || c.Header
+		case <-deadline:
+			t.Fatalf("saw %d of %d ids, header %v", len(seen), n, header)
+		}
+	}
+}
+
+// TestBackendUpdatesMergeUnderLoad: the screen's update channel does not
+// lose the last change of a burst (it used to drop everything past 16).
+func TestBackendUpdatesMergeUnderLoad(t *testing.T) {
+	f := newMem(t, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := NewBackend(ctx, f.c)
+	for i := range 40 {
+		f.c.notify(Change{IDs: []string{fmt.Sprintf("m%d", i)}})
+	}
+	seen := map[string]bool{}
+	deadline := time.After(10 * time.Second)
+	for !seen["m39"] {
+		select {
+		case u := <-b.Updates():
+			for _, id := range u.IDs {
+				seen[id] = true
+			}
+			if u.All {
+				seen["m39"] = true
+			}
+		case <-deadline:
+			t.Fatalf("the last change of the burst never reached the screen (saw %d)", len(seen))
+		}
+	}
+}
+
+// healthBus lets a test switch the broker's health.
+type healthBus struct {
+	queue.Bus
+	mu sync.Mutex
+	h  queue.Health
+}
+
+func (b *healthBus) Health() queue.Health {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.h
+}
+
+func (b *healthBus) set(h queue.Health) {
+	b.mu.Lock()
+	b.h = h
+	b.mu.Unlock()
+}
+
+// TestHeaderFollowsBrokerHealth: a broker that goes down (or is blocked by
+// an alarm) reaches the header without any other event.
+func TestHeaderFollowsBrokerHealth(t *testing.T) {
+	var hb *healthBus
+	f := newMem(t, nil, func(_ *queue.Config, c *Config) { c.HealthEvery = 20 * time.Millisecond })
+	hb = &healthBus{Bus: f.bus, h: queue.Health{Up: true}}
+	f.c.bus = hb
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := NewBackend(ctx, f.c)
+	f.run(t)
+	// The watcher announces itself with a header change when it starts.
+	select {
+	case <-b.Updates():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no update from the running client")
+	}
+	headerUp := func() bool {
+		h, err := b.Header(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.BrokerUp
+	}
+	if !headerUp() {
+		t.Fatal("broker shown down while up")
+	}
+	for _, step := range []struct {
+		h    queue.Health
+		want bool
+	}{
+		{queue.Health{Up: false, Err: "connection refused"}, false},
+		{queue.Health{Up: true}, true},
+		{queue.Health{Up: true, Blocked: true}, false},
+	} {
+		hb.set(step.h)
+		deadline := time.After(10 * time.Second)
+	wait:
+		for {
+			select {
+			case u := <-b.Updates():
+				if u.Header {
+					break wait
+				}
+			case <-deadline:
+				t.Fatalf("no header update for %+v", step.h)
+			}
+		}
+		if got := headerUp(); got != step.want {
+			t.Fatalf("health %+v: header BrokerUp %v, want %v", step.h, got, step.want)
+		}
+	}
+	var _ tui.Backend = b
+}
