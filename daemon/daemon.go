@@ -189,6 +189,11 @@ type Daemon struct {
 	statusDue   bool
 	statusAt    time.Time
 	statusFails int
+	// An MT message a session brought that could not be read yet: the next
+	// session would clear it from the modem, so none starts until it is
+	// read or given up (mtGaveUp holds its MTMSN then, -1 otherwise).
+	mtUnread *unreadMT
+	mtGaveUp int
 	// MT collection: a ring alert or a session reported more messages queued.
 	mtWanted   bool
 	mtAnswer   bool // a ring alert waits for SBDIXA
@@ -197,6 +202,11 @@ type Daemon struct {
 
 	stateMu sync.Mutex // guards snapshot for Stats
 	stats   Stats
+}
+
+// unreadMT is an MT message waiting in the modem's buffer that failed to read.
+type unreadMT struct {
+	mtmsn, queued, tries int
 }
 
 // moState is the MO message the control loop holds.
@@ -232,6 +242,7 @@ func New(cfg Config, bus queue.Bus, open Opener) *Daemon {
 		takeCh:     make(chan *queue.Delivery),
 		wantCh:     make(chan struct{}, 1),
 		modemState: queue.ModemOffline,
+		mtGaveUp:   -1,
 	}
 }
 

@@ -275,9 +275,22 @@ func (d *Daemon) recover(ctx context.Context) {
 			return
 		}
 	}
-	if st.MTFlag && st.MTMSN >= 0 {
-		d.log.Info("MT message found in the modem's buffer", "mtmsn", st.MTMSN)
-		d.readMT(ctx, st.MTMSN, 0)
+	u := d.mtUnread
+	switch {
+	case st.MTFlag && st.MTMSN >= 0 && st.MTMSN == d.mtGaveUp:
+		// Given up on; the next session clears it.
+	case st.MTFlag && st.MTMSN >= 0:
+		queued := 0
+		if u != nil {
+			queued = u.queued
+			d.log.Info("reading the MT message again", "mtmsn", st.MTMSN, "tries", u.tries)
+		} else {
+			d.log.Info("MT message found in the modem's buffer", "mtmsn", st.MTMSN)
+		}
+		d.readMT(ctx, st.MTMSN, queued)
+	case u != nil:
+		d.log.Error("an MT message that could not be read is no longer in the modem's buffer; it is lost", "mtmsn", u.mtmsn, "tries", u.tries)
+		d.mtUnread = nil
 	}
 }
 
@@ -732,6 +745,7 @@ func (d *Daemon) session(ctx context.Context, answer bool) (sbd.SessionResult, e
 	d.crash(CrashInSession)
 	res, err := d.m.Session(sctx, sbd.SessionOptions{Answer: answer})
 	d.sessionAt = d.now()
+	d.mtGaveUp = -1 // any session clears the MT buffer
 	d.count(func(s *Stats) { s.Sessions++ })
 	if err == nil {
 		d.lastContact = d.now()
@@ -855,11 +869,26 @@ func (d *Daemon) readMT(ctx context.Context, mtmsn, queued int) {
 		d.log.Warn("MT checksum mismatch; reading again", "try", try)
 	}
 	if err != nil {
-		if !d.modemFailed(err, "read MT") {
-			d.log.Error("MT message could not be read; it stays in the modem until the next session", "mtmsn", mtmsn, "err", err)
+		u := d.mtUnread
+		if u == nil || u.mtmsn != mtmsn {
+			u = &unreadMT{mtmsn: mtmsn, queued: queued}
+			d.mtUnread = u
 		}
+		if d.modemFailed(err, "read MT") {
+			return // read again from recover when the modem is back
+		}
+		u.tries++
+		if u.tries >= d.cfg.MaxAttempts {
+			d.log.Error("giving up reading an MT message; the next session clears it from the modem", "mtmsn", mtmsn, "tries", u.tries, "err", err)
+			d.mtUnread, d.mtGaveUp = nil, mtmsn
+			return
+		}
+		wait := d.backoff(u.tries)
+		d.log.Error("MT message could not be read; no session starts until it is", "mtmsn", mtmsn, "tries", u.tries, "retry_in", wait, "err", err)
+		d.needStatus(wait)
 		return
 	}
+	d.mtUnread = nil
 	d.crash(CrashAfterMTRead)
 	now := d.now().UTC()
 	r := &queue.Received{

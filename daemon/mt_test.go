@@ -1,0 +1,93 @@
+package daemon
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/sbd/sim"
+)
+
+// corruptReads makes the next n AT+SBDRB answers of h's modem fail their
+// checksum, but none after the modem's session number untilSession started
+// (0: no such limit). It returns how many corruptions are left.
+func corruptReads(h *harness, n, untilSession int) func() int {
+	var mu sync.Mutex
+	left, sessions := n, 0
+	h.tap.setOnWrite(func(w string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.Contains(w, "AT+SBDIX") {
+			sessions++
+		}
+		if !strings.Contains(w, "AT+SBDRB") || (untilSession > 0 && sessions >= untilSession) {
+			return
+		}
+		if left > 0 {
+			left--
+			h.sim.InjectFault(sim.FaultCorruptSBDRB)
+		}
+	})
+	return func() int { mu.Lock(); defer mu.Unlock(); return left }
+}
+
+// TestUnreadMTIsNotLost: an MT message that fails to read must be read again
+// before any further session (which would clear it from the modem), and
+// sessions go on once it is read or given up.
+func TestUnreadMTIsNotLost(t *testing.T) {
+	tests := []struct {
+		name     string
+		failures int  // SBDRB answers that fail (the driver reads twice, the daemon three times per try)
+		wantBoth bool // false: the first is given up after MaxAttempts reads
+	}{
+		{"one failed try", 7, true},
+		{"several failed tries", 20, true},
+		{"given up after MaxAttempts", 1000, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, sim.Config{RingRepeat: -1}, nil)
+			h.rec.waitFor(t, "modem ok", 15*time.Second, func(ms []queue.Message) bool {
+				s := lastSignal(ms)
+				return s != nil && s.Modem == queue.ModemOK
+			})
+			until := 0
+			if !tc.wantBoth {
+				until = 2 // the message of the second session reads well
+			}
+			left := corruptReads(h, tc.failures, until)
+			for i := 1; i <= 2; i++ {
+				if _, err := h.sim.Gateway().QueueMT(fmt.Appendf(nil, "mt %d", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := []string{"mt 1", "mt 2"}
+			if !tc.wantBoth {
+				want = want[1:]
+			}
+			ms := h.rec.waitFor(t, "MT messages", 15*time.Second, func(ms []queue.Message) bool {
+				got := map[string]bool{}
+				for _, r := range received(ms) {
+					got[string(r.Data)] = true
+				}
+				for _, w := range want {
+					if !got[w] {
+						return false
+					}
+				}
+				return true
+			})
+			if tc.wantBoth && left() != 0 {
+				t.Errorf("%d corrupt reads unused", left())
+			}
+			for _, r := range received(ms) {
+				if !tc.wantBoth && string(r.Data) == "mt 1" {
+					t.Errorf("mt 1 published although no read of it succeeded")
+				}
+			}
+		})
+	}
+}
