@@ -911,4 +911,9 @@ func (d *Daemon) readMT(ctx context.Context, mtmsn, queued int) {
 	d.crash(CrashAfterMTSpool)
 	d.log.Info("MT received", "id", r.ID, "bytes", len(data), "queued", queued)
 	d.mts.push(r)
+	// The spool holds it durably now: clear the MT buffer so that a
+	// reconnect does not find it there and publish it again.
+	if err := d.m.Clear(ctx, sbd.BufferMT); err != nil && !d.modemFailed(err, "clear MT") {
+		d.log.Warn("MT buffer not cleared; a reconnect may read the message again (same id)", "mtmsn", mtmsn, "err", err)
+	}
 }

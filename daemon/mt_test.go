@@ -50,10 +50,7 @@ func TestUnreadMTIsNotLost(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, sim.Config{RingRepeat: -1}, nil)
-			h.rec.waitFor(t, "modem ok", 15*time.Second, func(ms []queue.Message) bool {
-				s := lastSignal(ms)
-				return s != nil && s.Modem == queue.ModemOK
-			})
+			h.waitModemOK()
 			until := 0
 			if !tc.wantBoth {
 				until = 2 // the message of the second session reads well
@@ -90,4 +87,44 @@ func TestUnreadMTIsNotLost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMTNotRepublishedOnReconnect: once an MT message is spooled, the MT
+// buffer is cleared, so a reconnect does not read and publish it again.
+func TestMTNotRepublishedOnReconnect(t *testing.T) {
+	h := newHarness(t, sim.Config{RingRepeat: -1}, nil)
+	h.waitModemOK()
+	if _, err := h.sim.Gateway().QueueMT([]byte("only once")); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.waitFor(t, "MT", 15*time.Second, func(ms []queue.Message) bool { return len(received(ms)) == 1 })
+	h.sim.InjectFault(sim.FaultSilent)
+	h.rec.waitFor(t, "offline", 15*time.Second, func(ms []queue.Message) bool {
+		s := lastSignal(ms)
+		return s != nil && s.Modem == queue.ModemOffline
+	})
+	h.sim.InjectFault(sim.FaultNone)
+	// An MO after the reconnect: its session comes after the recovery.
+	h.waitState(h.send("after reconnect", nil), queue.StateSent)
+	if n := h.d.Stats().Received; n != 1 {
+		t.Errorf("daemon read %d MT messages, want 1", n)
+	}
+	n := 0
+	for _, m := range h.rec.all() {
+		if _, ok := m.(*queue.Received); ok {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("received published %d times, want 1", n)
+	}
+}
+
+// waitModemOK waits until the daemon reported the modem ready.
+func (h *harness) waitModemOK() {
+	h.t.Helper()
+	h.rec.waitFor(h.t, "modem ok", 15*time.Second, func(ms []queue.Message) bool {
+		s := lastSignal(ms)
+		return s != nil && s.Modem == queue.ModemOK
+	})
 }
