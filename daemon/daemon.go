@@ -11,6 +11,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,8 +19,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd"
@@ -270,6 +274,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := os.MkdirAll(d.cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("create state directory %s: %w", d.cfg.StateDir, err)
 	}
+	unlock, err := lockStateDir(d.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	j, err := openJournal(filepath.Join(d.cfg.StateDir, "journal"), d.cfg.Retention, time.Now)
 	if err != nil {
 		return err
@@ -328,6 +337,34 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// lockStateDir takes an exclusive lock on dir (flock of dir/lock, which
+// holds the PID of its holder) so that a second daemon on the same state
+// directory refuses to start instead of rewriting the journal under the
+// first one. The lock ends with the returned function or the process.
+func lockStateDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file %s: %w", path, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		holder := "unknown"
+		if b, rerr := os.ReadFile(path); rerr == nil && len(bytes.TrimSpace(b)) > 0 {
+			holder = string(bytes.TrimSpace(b))
+		}
+		_ = f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("state directory %s is in use by another rbd (pid %s): stop it or give another --state", dir, holder)
+		}
+		return nil, fmt.Errorf("lock state directory %s: %w", dir, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+		_ = f.Sync()
+	}
+	return func() { _ = f.Close() }, nil
 }
 
 // drain waits up to DrainTimeout for pending statuses and MT messages.
