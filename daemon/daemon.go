@@ -80,6 +80,10 @@ type Config struct {
 	// RetryFirst and RetryMax bound the backoff between attempts
 	// (defaults sbd.RetryFirst, sbd.RetryMax); jitter of ±20 % is added.
 	RetryFirst, RetryMax time.Duration
+	// MTRetrySlow is the wait between MT sessions once MaxAttempts in a row
+	// failed (5m); it doubles with each further failure up to four times
+	// that. A wanted MT message is never given up.
+	MTRetrySlow time.Duration
 	// RegistrationWait is the wait after MO status 36 (sbd.RetryRegister, 3m).
 	RegistrationWait time.Duration
 	// ReopenMin and ReopenMax bound the backoff of reopening a lost modem (1s, 30s).
@@ -121,6 +125,7 @@ func (c Config) withDefaults() Config {
 	def(&c.RetryFirst, sbd.RetryFirst)
 	def(&c.RetryMax, sbd.RetryMax)
 	def(&c.RegistrationWait, sbd.RetryRegister)
+	def(&c.MTRetrySlow, 5*time.Minute)
 	def(&c.ReopenMin, time.Second)
 	def(&c.ReopenMax, 30*time.Second)
 	def(&c.StopGrace, 10*time.Second)

@@ -831,9 +831,17 @@ func (d *Daemon) collectMT(ctx context.Context) {
 
 func (d *Daemon) mtFail(reason string) {
 	d.mtFailures++
-	if d.mtFailures >= d.cfg.MaxAttempts {
-		d.log.Warn("giving up collecting MT for now", "reason", reason, "attempts", d.mtFailures)
-		d.mtWanted, d.mtAnswer, d.mtFailures = false, false, 0
+	if k := d.mtFailures - d.cfg.MaxAttempts; k >= 0 {
+		// Keep trying, slowly: the gateway holds the message until collected.
+		slow := d.cfg.MTRetrySlow
+		wait := slow
+		for i := 0; i < k && wait < 4*slow; i++ {
+			wait *= 2
+		}
+		wait = jitter(min(wait, 4*slow))
+		d.mtAnswer = false // the ring is long gone: a plain mailbox check
+		d.mtNextAt = d.now().Add(wait)
+		d.log.Warn("MT sessions keep failing; trying again slowly", "reason", reason, "attempts", d.mtFailures, "next_attempt_at", d.mtNextAt)
 		return
 	}
 	d.mtNextAt = d.now().Add(d.backoff(d.mtFailures))

@@ -128,3 +128,18 @@ func (h *harness) waitModemOK() {
 		return s != nil && s.Modem == queue.ModemOK
 	})
 }
+
+// TestMTRetriedAfterMaxAttempts: after MaxAttempts failed MT sessions the
+// daemon keeps trying, slowly, instead of forgetting the waiting message.
+func TestMTRetriedAfterMaxAttempts(t *testing.T) {
+	fails := []int{32, 32, 32, 32, 32, 32, 32} // MaxAttempts (5) and two slow retries
+	h := newHarness(t, sim.Config{RingRepeat: -1, Script: fails}, func(c *Config) { c.MTRetrySlow = 100 * time.Millisecond })
+	h.waitModemOK()
+	if _, err := h.sim.Gateway().QueueMT([]byte("persistent")); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.waitFor(t, "MT after failed sessions", 15*time.Second, func(ms []queue.Message) bool { return len(received(ms)) == 1 })
+	if n := h.d.Stats().Sessions; n != len(fails)+1 {
+		t.Errorf("%d sessions, want %d", n, len(fails)+1)
+	}
+}
