@@ -218,7 +218,7 @@ func (d *Daemon) connect(ctx context.Context) {
 		return
 	}
 	m := sbd.New(port, d.cfg.ModemOptions)
-	id, err := m.Init(ctx)
+	id, err := d.initModem(ctx, m)
 	if err != nil {
 		_ = m.Close()
 		fail("init", err)
@@ -240,6 +240,49 @@ func (d *Daemon) connect(ctx context.Context) {
 	d.publishSignal(true)
 	d.needStatus(0)
 	d.recover(ctx)
+}
+
+// initModem runs m.Init, which waits up to StartupTimeout for a modem that
+// does not answer. Meanwhile the loop cannot report, so a helper does: the
+// modem is reported offline after Probe (at once when it already was) and
+// again every Heartbeat, so that clients show "offline", not a stale reading.
+func (d *Daemon) initModem(ctx context.Context, m *sbd.Modem) (sbd.Identity, error) {
+	now := d.now()
+	snap := d.signalAt(now)
+	snap.Modem, snap.Bars, snap.Service = queue.ModemOffline, 0, false
+	first := d.cfg.Probe
+	if d.published.Modem == queue.ModemOffline && !d.publishedAt.IsZero() {
+		first = max(0, d.publishedAt.Add(d.cfg.Heartbeat).Sub(now))
+	}
+	done := make(chan struct{})
+	last := make(chan *queue.Signal, 1)
+	go func() {
+		var sent *queue.Signal
+		defer func() { last <- sent }()
+		t := time.NewTimer(first)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			s := snap
+			s.At = time.Now().UTC()
+			s.ID = fmt.Sprintf("signal-%s-%d", d.cfg.Station, s.At.UnixNano())
+			d.signals.set(&s)
+			sent = &s
+			t.Reset(d.cfg.Heartbeat)
+		}
+	}()
+	id, err := m.Init(ctx)
+	close(done)
+	if s := <-last; s != nil {
+		d.log.Debug("modem did not answer during start-up; reported offline")
+		d.setModemState(queue.ModemOffline)
+		d.published, d.publishedAt = *s, s.At
+	}
+	return id, err
 }
 
 // needStatus holds sessions back until recover has looked at the modem's
@@ -428,6 +471,17 @@ func (d *Daemon) setModemState(s string) {
 // changed, or always when force is set (heartbeat, start, stop).
 func (d *Daemon) publishSignal(force bool) {
 	now := d.now()
+	s := d.signalAt(now)
+	p := d.published
+	if !force && !d.publishedAt.IsZero() && p.Bars == s.Bars && p.Service == s.Service && p.Modem == s.Modem && p.IMEI == s.IMEI {
+		return
+	}
+	d.published, d.publishedAt = s, now
+	d.signals.set(&s)
+}
+
+// signalAt is the signal report of the current state.
+func (d *Daemon) signalAt(now time.Time) queue.Signal {
 	s := queue.Signal{
 		Header:      queue.Header{V: queue.Version, ID: fmt.Sprintf("signal-%s-%d", d.cfg.Station, now.UnixNano()), Station: d.cfg.Station, At: now.UTC()},
 		Bars:        d.bars,
@@ -443,12 +497,7 @@ func (d *Daemon) publishSignal(force bool) {
 	if d.cur != nil {
 		s.Outbox = 1
 	}
-	p := d.published
-	if !force && !d.publishedAt.IsZero() && p.Bars == s.Bars && p.Service == s.Service && p.Modem == s.Modem && p.IMEI == s.IMEI {
-		return
-	}
-	d.published, d.publishedAt = s, now
-	d.signals.set(&s)
+	return s
 }
 
 func (d *Daemon) modelName() string {
