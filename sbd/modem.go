@@ -259,7 +259,9 @@ func (m *Modem) write(cmd string, b []byte) error {
 			return fmt.Errorf("%s: %w", cmd, m.readErr)
 		default:
 		}
-		return fmt.Errorf("%s: write to modem: %w", cmd, err)
+		// A port that cannot be written is gone (unplugged, hung up), even
+		// if the reader has not seen it yet.
+		return fmt.Errorf("%s: write to modem: %w: %w", cmd, ErrClosed, err)
 	}
 	return nil
 }
