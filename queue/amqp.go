@@ -562,12 +562,9 @@ func (a *AMQP) Depth(ctx context.Context, q Queue) (int, error) {
 
 // Consume implements Bus.
 func (a *AMQP) Consume(ctx context.Context, q Queue) (<-chan *Delivery, error) {
-	q, err := a.cfg.resolve(q)
+	q, err := a.cfg.consumable(q)
 	if err != nil {
-		return nil, fmt.Errorf("consume: %w", err)
-	}
-	if q.Role == RoleDead {
-		return nil, errors.New("consume: rockblock.dead is for operators (Depth only)")
+		return nil, err
 	}
 	out := make(chan *Delivery)
 	ready := make(chan struct{})

@@ -225,3 +225,16 @@ func (q Queue) bindings() []string {
 	}
 	return nil
 }
+
+// consumable resolves q for Consume: every queue but rockblock.dead, which
+// is for operators (Depth only).
+func (c Config) consumable(q Queue) (Queue, error) {
+	q, err := c.resolve(q)
+	if err != nil {
+		return q, fmt.Errorf("consume: %w", err)
+	}
+	if q.Role == RoleDead {
+		return q, errors.New("consume: rockblock.dead is for operators (Depth only)")
+	}
+	return q, nil
+}

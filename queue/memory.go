@@ -381,12 +381,9 @@ func (m *Memory) requeueLocked(mq *memQueue, msg *memMsg) {
 
 // Consume implements Bus.
 func (m *Memory) Consume(ctx context.Context, q Queue) (<-chan *Delivery, error) {
-	q, err := m.cfg.resolve(q)
+	q, err := m.cfg.consumable(q)
 	if err != nil {
-		return nil, fmt.Errorf("consume: %w", err)
-	}
-	if q.Role == RoleDead {
-		return nil, errors.New("consume: rockblock.dead is for operators (Depth only)")
+		return nil, err
 	}
 	out := make(chan *Delivery)
 	m.mu.Lock()
