@@ -98,6 +98,15 @@ func TestMTNotRepublishedOnReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.rec.waitFor(t, "MT", 15*time.Second, func(ms []queue.Message) bool { return len(received(ms)) == 1 })
+	// The publish runs beside the modem loop: wait until the buffer was
+	// cleared (AT+SBDD1 after the spool) before the modem goes silent.
+	deadline := time.Now().Add(15 * time.Second)
+	for h.sim.State().MTMSN != -1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the MT buffer was never cleared after the spool")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	h.sim.InjectFault(sim.FaultSilent)
 	h.rec.waitFor(t, "offline", 15*time.Second, func(ms []queue.Message) bool {
 		s := lastSignal(ms)
