@@ -755,14 +755,9 @@ func headerInt(v any) int64 {
 // after the first valid delivery. The channel stays open until the delivery is
 // settled (Ack, Reject or Requeue), then closes.
 func (a *AMQP) Take(ctx context.Context, q Queue) (*Delivery, error) {
-	q, err := a.cfg.resolve(q)
+	q, err := a.cfg.takeable(q)
 	if err != nil {
-		return nil, fmt.Errorf("take: %w", err)
-	}
-	switch q.Role {
-	case RoleOutbox, RoleControl, RoleInbox:
-	default:
-		return nil, fmt.Errorf("take: not supported for %s", q.Role)
+		return nil, err
 	}
 	q.Prefetch = 1
 	wait := a.cfg.ReconnectMin

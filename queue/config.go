@@ -238,3 +238,17 @@ func (c Config) consumable(q Queue) (Queue, error) {
 	}
 	return q, nil
 }
+
+// takeable resolves q for Take: the durable work queues only (a live feed
+// or a stream has no one delivery to take and settle).
+func (c Config) takeable(q Queue) (Queue, error) {
+	q, err := c.resolve(q)
+	if err != nil {
+		return q, fmt.Errorf("take: %w", err)
+	}
+	switch q.Role {
+	case RoleOutbox, RoleControl, RoleInbox:
+		return q, nil
+	}
+	return q, fmt.Errorf("take: not supported for %s", q.Role)
+}

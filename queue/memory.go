@@ -519,14 +519,9 @@ func (m *Memory) replay(ctx context.Context, out chan<- *Delivery) {
 
 // Take implements Bus.
 func (m *Memory) Take(ctx context.Context, q Queue) (*Delivery, error) {
-	q, err := m.cfg.resolve(q)
+	q, err := m.cfg.takeable(q)
 	if err != nil {
-		return nil, fmt.Errorf("take: %w", err)
-	}
-	switch q.Role {
-	case RoleOutbox, RoleControl, RoleInbox:
-	default:
-		return nil, fmt.Errorf("take: not supported for %s", q.Role)
+		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
