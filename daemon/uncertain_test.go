@@ -68,16 +68,7 @@ func TestFailedStatusDuringRecoveryKeepsAttemptOpen(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, sim.Config{}, nil)
-			next := *h.waitState(h.send("warm-up", nil), queue.StateSent).MOMSN + 1
-			h.stop()
-
-			id := newID(t)
-			momsn := next
-			if tc.sent {
-				momsn = next - 1
-			}
-			writeOpenAttempt(t, h.dir, id, "interrupted", momsn, nil)
+			h, id := crashedDuringAttempt(t, tc.sent, "interrupted", nil)
 			h.tap.garbleNext("+SBDS:", tc.garbles)
 			h.start(nil)
 			st := h.waitState(id, tc.wantState)
@@ -92,6 +83,24 @@ func TestFailedStatusDuringRecoveryKeepsAttemptOpen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// crashedDuringAttempt returns a stopped daemon whose journal holds attempt 1
+// of a new message as a crash during its session leaves it, and the id.
+// With sent, the modem's MOMSN has moved past the journalled one (the
+// session went out); without, it has not. The daemon is not started again.
+func crashedDuringAttempt(t *testing.T, sent bool, text string, tweak func(*queue.Send)) (*harness, string) {
+	t.Helper()
+	h := newHarness(t, sim.Config{}, nil)
+	next := *h.waitState(h.send("warm-up", nil), queue.StateSent).MOMSN + 1
+	h.stop()
+	id := newID(t)
+	momsn := next
+	if sent {
+		momsn = next - 1
+	}
+	writeOpenAttempt(t, h.dir, id, text, momsn, tweak)
+	return h, id
 }
 
 // writeOpenAttempt writes the journal a crash during attempt 1 of a message
@@ -129,15 +138,6 @@ func TestCancelWaitsForOpenAttempt(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, sim.Config{}, nil)
-			next := *h.waitState(h.send("warm-up", nil), queue.StateSent).MOMSN + 1
-			h.stop()
-
-			id := newID(t)
-			momsn := next
-			if tc.sent {
-				momsn = next - 1
-			}
 			var tweak func(*queue.Send)
 			if tc.expired {
 				tweak = func(s *queue.Send) {
@@ -145,7 +145,7 @@ func TestCancelWaitsForOpenAttempt(t *testing.T) {
 					s.ExpiresAt = &exp
 				}
 			}
-			writeOpenAttempt(t, h.dir, id, "in doubt", momsn, tweak)
+			h, id := crashedDuringAttempt(t, tc.sent, "in doubt", tweak)
 			h.sim.InjectFault(sim.FaultSilent)
 			h.start(nil)
 			if !tc.expired {
