@@ -332,13 +332,6 @@ func (j *journal) pendingStatuses() []*queue.Status {
 	return append([]*queue.Status(nil), j.pending...)
 }
 
-// isPending reports whether the status with message id sid awaits a confirm.
-func (j *journal) isPending(sid string) bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.pendingID[sid]
-}
-
 func (j *journal) close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -95,8 +95,6 @@ type Store struct {
 // digits, '-' and '_' become '_'.
 func DefaultPath(station string) string { return paths.History(station) }
 
-func safeName(s string) string { return paths.SafeName(s) }
-
 // dsn builds a file: URI (so that any byte of the path survives, and SQLite's
 // mode parameter works) with the pragmas every pooled connection must get.
 func dsn(path string, pragmas []string, params ...string) string {
