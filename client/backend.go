@@ -2,9 +2,9 @@ package client
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
@@ -14,55 +14,37 @@ import (
 // Backend adapts a Client to the screen's tui.Backend.
 type Backend struct {
 	c       *Client
-	updates chan tui.Update
+	updates <-chan rb.Change
 }
 
-// NewBackend returns the screen's view of c; its updates flow until ctx ends.
+// NewBackend returns the screen's view of c; its change notices flow until
+// ctx ends. Subscribe merges what piles up while the screen is busy, so the
+// screen can take its time and still lose nothing.
 func NewBackend(ctx context.Context, c *Client) *Backend {
-	b := &Backend{c: c, updates: make(chan tui.Update)}
-	// Subscribe merges what piles up while the screen is busy, so waiting
-	// for the screen here loses nothing.
-	changes := c.Subscribe(ctx)
-	go func() {
-		defer close(b.updates)
-		for {
-			var ch Change
-			select {
-			case <-ctx.Done():
-				return
-			case ch = <-changes:
-			}
-			select {
-			case b.updates <- tui.Update{IDs: ch.IDs, Header: ch.Header, Signal: ch.Signal, All: ch.All}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return b
+	return &Backend{c: c, updates: c.Subscribe(ctx)}
 }
 
 var _ tui.Backend = (*Backend)(nil)
 
-func toTUI(m store.Message, hist []store.StateChange) tui.Message {
+func toTUI(m store.Message, hist []rb.StateChange) tui.Message {
 	t := tui.Message{
 		ID: m.ID, Dir: m.Direction, Data: m.Data, Text: m.Text, Binary: m.Binary,
 		State: m.State, Created: m.CreatedAt, Updated: m.UpdatedAt,
 		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, LastReason: m.LastReason,
 		Read: m.Read, Credits: m.Credits,
 	}
-	if m.Direction == store.DirMO && t.Credits == 0 {
-		t.Credits = queue.Credits(m.Bytes)
+	if m.Direction == rb.DirMO && t.Credits == 0 {
+		t.Credits = rb.Credits(m.Bytes)
 	}
 	for _, h := range hist {
-		t.History = append(t.History, tui.StateChange{State: h.State, Attempt: h.Attempt, Reason: h.Reason, At: h.At})
+		t.History = append(t.History, rb.StateChange{State: h.State, Attempt: h.Attempt, Reason: h.Reason, At: h.At})
 	}
 	return t
 }
 
 // List implements tui.Backend.
-func (b *Backend) List(ctx context.Context, before tui.Cursor, limit int) ([]tui.Message, tui.Cursor, error) {
-	rows, err := b.c.st.List(ctx, store.Page{Before: store.Cursor{At: before.Created, ID: before.ID}, Limit: limit})
+func (b *Backend) List(ctx context.Context, before rb.Cursor, limit int) ([]tui.Message, rb.Cursor, error) {
+	rows, err := b.c.st.List(ctx, store.Page{Before: before, Limit: limit})
 	if err != nil {
 		return nil, before, err
 	}
@@ -80,9 +62,6 @@ func (b *Backend) List(ctx context.Context, before tui.Cursor, limit int) ([]tui
 // Get implements tui.Backend.
 func (b *Backend) Get(ctx context.Context, id string) (tui.Message, error) {
 	m, hist, err := b.c.st.Get(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return tui.Message{}, fmt.Errorf("%w: %s", tui.ErrNotFound, id)
-	}
 	if err != nil {
 		return tui.Message{}, err
 	}
@@ -102,38 +81,19 @@ func (b *Backend) Search(ctx context.Context, q string, limit int) ([]tui.Messag
 	return out, nil
 }
 
-// mapErr turns the client's errors into the screen's.
-func mapErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, ErrEmpty):
-		return fmt.Errorf("%w: %v", tui.ErrEmpty, err)
-	case errors.Is(err, ErrTooLong):
-		return fmt.Errorf("%w: %v", tui.ErrTooLong, err)
-	case errors.Is(err, ErrNotCancellable):
-		return fmt.Errorf("%w: %v", tui.ErrNotCancellable, err)
-	case errors.Is(err, ErrNotResendable):
-		return fmt.Errorf("%w: %v", tui.ErrNotResendable, err)
-	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: %v", tui.ErrNotFound, err)
-	}
-	return err
-}
-
 // Send implements tui.Backend.
 func (b *Backend) Send(ctx context.Context, data []byte, text bool) (string, error) {
 	id, err := b.c.Compose(ctx, data, text, nil)
-	return id, mapErr(err)
+	return id, err
 }
 
 // Cancel implements tui.Backend.
-func (b *Backend) Cancel(ctx context.Context, id string) error { return mapErr(b.c.Cancel(ctx, id)) }
+func (b *Backend) Cancel(ctx context.Context, id string) error { return b.c.Cancel(ctx, id) }
 
 // Resend implements tui.Backend.
 func (b *Backend) Resend(ctx context.Context, id string) (string, error) {
 	nid, err := b.c.Resend(ctx, id)
-	return nid, mapErr(err)
+	return nid, err
 }
 
 // MarkRead implements tui.Backend.
@@ -190,7 +150,7 @@ func (b *Backend) SignalToday(ctx context.Context) ([]int, error) {
 	}
 	out := make([]int, 0, len(rs))
 	for _, r := range rs {
-		if r.Modem == queue.ModemOffline {
+		if r.Modem == rb.ModemOffline {
 			out = append(out, -1)
 			continue
 		}
@@ -200,7 +160,7 @@ func (b *Backend) SignalToday(ctx context.Context) ([]int, error) {
 }
 
 // Updates implements tui.Backend.
-func (b *Backend) Updates() <-chan tui.Update { return b.updates }
+func (b *Backend) Updates() <-chan rb.Change { return b.updates }
 
 // brokerUsable is what the header calls "broker up": connected, and not
 // blocked by a memory or disk alarm (publishing would wait).

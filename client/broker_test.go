@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
@@ -155,8 +157,8 @@ func testArchivistCrashBeforeAck(t *testing.T, n *brokertest.Node) {
 
 	mt := received(station, "300234010000001", 11, []byte("exactly once please"))
 	moID := newUUID(t)
-	sent := status(station, moID, queue.StateSent, 1)
-	for _, m := range []queue.Message{mt, sent} {
+	sent := status(station, moID, rb.StateSent, 1)
+	for _, m := range []rb.Body{mt, sent} {
 		if err := rbd.Publish(ctx, m); err != nil {
 			t.Fatalf("rbd publish: %v", err)
 		}
@@ -189,7 +191,7 @@ func testArchivistCrashBeforeAck(t *testing.T, n *brokertest.Node) {
 	_, stop := runClient(t, station, rec, st2)
 	waitFor(t, "both redeliveries acked", func() bool {
 		a := rec.redeliveredAcks()
-		return a[queue.MessageID(mt)] && a[queue.MessageID(sent)]
+		return a[rb.MessageID(mt)] && a[rb.MessageID(sent)]
 	})
 	stop()
 	bus.Close()
@@ -222,7 +224,7 @@ func testHistoryReplay(t *testing.T, n *brokertest.Node) {
 	mt := received(station, "300234010000001", 21, []byte("sent before you installed rbtui"))
 	moID := newUUID(t)
 	other := received("replay-other", "300234010000002", 1, []byte("another station"))
-	for _, m := range []queue.Message{mt, status(station, moID, queue.StateAccepted, 0), status(station, moID, queue.StateFailed, 3), other} {
+	for _, m := range []rb.Body{mt, status(station, moID, rb.StateAccepted, 0), status(station, moID, rb.StateFailed, 3), other} {
 		if err := rbd.Publish(ctx, m); err != nil {
 			t.Fatalf("rbd publish: %v", err)
 		}
@@ -232,13 +234,13 @@ func testHistoryReplay(t *testing.T, n *brokertest.Node) {
 	bus := dial(t, n.URL(), station, st)
 	waitUp(t, bus)
 	_, stop := runClient(t, station, bus, st)
-	waitFor(t, "the replayed MT", func() bool { return stateOf(st, mt.ID) == store.StateReceived })
-	waitFor(t, "the replayed failure", func() bool { return stateOf(st, moID) == queue.StateFailed })
+	waitFor(t, "the replayed MT", func() bool { return stateOf(st, mt.ID) == rb.StateReceived })
+	waitFor(t, "the replayed failure", func() bool { return stateOf(st, moID) == rb.StateFailed })
 	waitFor(t, "the replay recorded", func() bool {
 		_, ok, err := st.Meta(ctx, metaReplayed)
 		return err == nil && ok
 	})
-	if _, _, err := st.Get(ctx, other.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := st.Get(ctx, other.ID); !errors.Is(err, rb.ErrNotFound) {
 		t.Fatalf("another station's MT was replayed into this history (%v)", err)
 	}
 	_, hist, err := st.Get(ctx, moID)
@@ -256,7 +258,7 @@ func testHistoryReplay(t *testing.T, n *brokertest.Node) {
 	if err := rbd.Publish(ctx, later); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the next MT through the inbox", func() bool { return stateOf(st, later.ID) == store.StateReceived })
+	waitFor(t, "the next MT through the inbox", func() bool { return stateOf(st, later.ID) == rb.StateReceived })
 	if _, hist, err := st.Get(ctx, moID); err != nil || len(hist) != 2 {
 		t.Fatalf("state history after restart %+v %v", hist, err)
 	}
@@ -279,15 +281,15 @@ func testStatusOfUnknownMO(t *testing.T, n *brokertest.Node) {
 	rbd := dial(t, n.URL(), station, nil)
 	waitUp(t, rbd)
 	id := newUUID(t)
-	for _, s := range []*queue.Status{status(station, id, queue.StateAccepted, 0), status(station, id, queue.StateFailed, 2)} {
+	for _, s := range []*rb.Status{status(station, id, rb.StateAccepted, 0), status(station, id, rb.StateFailed, 2)} {
 		s.Reason = "gateway said no"
 		if err := rbd.Publish(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the foreign MO failed", func() bool { return stateOf(st, id) == queue.StateFailed })
+	waitFor(t, "the foreign MO failed", func() bool { return stateOf(st, id) == rb.StateFailed })
 	m := get(t, st, id)
-	if m.Direction != store.DirMO || m.Data != nil || m.Bytes != 5 || m.LastReason != "gateway said no" {
+	if m.Direction != rb.DirMO || m.Data != nil || m.Bytes != 5 || m.LastReason != "gateway said no" {
 		t.Fatalf("foreign MO row %+v", m)
 	}
 	if _, err := c.Resend(ctx, id); err == nil {
@@ -324,7 +326,7 @@ func testCancelThroughBroker(t *testing.T, n *brokertest.Node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "submitted", func() bool { return stateOf(st, id) == queue.StateSubmitted })
+	waitFor(t, "submitted", func() bool { return stateOf(st, id) == rb.StateSubmitted })
 	if err := c.Cancel(ctx, id); err != nil {
 		t.Fatal(err)
 	}
@@ -332,15 +334,15 @@ func testCancelThroughBroker(t *testing.T, n *brokertest.Node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cb, ok := d.Msg.(*queue.Cancel); !ok || cb.MOID != id {
+	if cb, ok := d.Msg.(*rb.Cancel); !ok || cb.MOID != id {
 		t.Fatalf("control queue holds %#v", d.Msg)
 	}
 	_ = d.Ack()
 	// rbd answers; the archivist records it.
-	if err := rbd.Publish(ctx, status(station, id, queue.StateCancelled, 0)); err != nil {
+	if err := rbd.Publish(ctx, status(station, id, rb.StateCancelled, 0)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "cancelled", func() bool { return stateOf(st, id) == queue.StateCancelled })
+	waitFor(t, "cancelled", func() bool { return stateOf(st, id) == rb.StateCancelled })
 	d, err = rbd.Take(ctx, queue.Queue{Role: queue.RoleOutbox})
 	if err != nil || d.Msg.Head().ID != id {
 		t.Fatalf("outbox: %v %v", d, err)
@@ -394,7 +396,7 @@ func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 		t.Fatal("FlushOutbox succeeded with the broker down")
 	}
 	for _, id := range ids {
-		if s := stateOf(st, id); s != queue.StateQueued {
+		if s := stateOf(st, id); s != rb.StateQueued {
 			t.Fatalf("%s is %s with the broker down", id, s)
 		}
 	}
@@ -405,7 +407,7 @@ func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 	restarted = true
 	ctx = ctxT(t) // stopping and starting the node took a while
 	for _, id := range ids {
-		waitFor(t, "submitted after the broker came back", func() bool { return stateOf(st, id) == queue.StateSubmitted })
+		waitFor(t, "submitted after the broker came back", func() bool { return stateOf(st, id) == rb.StateSubmitted })
 	}
 	rbd2 := dial(t, n.URL(), station, nil)
 	waitUp(t, rbd2)

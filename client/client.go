@@ -15,9 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/google/uuid"
 
@@ -25,19 +26,6 @@ import (
 	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
-	"github.com/rockblock-station/rockblock-station/tui"
-)
-
-// Errors of the operations, matched with errors.Is.
-var (
-	// ErrEmpty refuses an empty message.
-	ErrEmpty = errors.New("message is empty")
-	// ErrTooLong refuses a message over the modem's MO limit.
-	ErrTooLong = errors.New("message too long")
-	// ErrNotCancellable refuses to cancel a message whose session started or that is final.
-	ErrNotCancellable = errors.New("message can no longer be cancelled")
-	// ErrNotResendable refuses to resend a message that is neither failed nor unknown.
-	ErrNotResendable = errors.New("only a failed or unknown message can be resent")
 )
 
 // Meta keys of the store used by this package.
@@ -53,7 +41,7 @@ type Config struct {
 	Bus     queue.Bus
 	Store   *store.Store
 	Logger  *slog.Logger
-	// MaxMO is the MO limit in bytes (default queue.MaxMO).
+	// MaxMO is the MO limit in bytes (default rb.MaxMO).
 	MaxMO int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -79,19 +67,6 @@ type Config struct {
 	ManualFlush bool
 }
 
-// Change says what a client event changed, for the screen.
-type Change struct {
-	// IDs are messages added or changed.
-	IDs []string
-	// Header is true when the header's numbers may have changed.
-	Header bool
-	// Signal is true when a signal reading was stored.
-	Signal bool
-	// All is true when many messages changed at once (the history replay):
-	// reload everything.
-	All bool
-}
-
 // Client is the operator side of one station. Its methods are safe for concurrent use.
 type Client struct {
 	cfg   Config
@@ -111,16 +86,16 @@ type Client struct {
 	subs  map[*subscriber]struct{}
 
 	sigMu  sync.Mutex
-	latest *queue.Signal
+	latest *rb.Signal
 }
 
 // New returns a client; Run starts its background work.
 func New(cfg Config) *Client {
 	if cfg.Station == "" {
-		cfg.Station = queue.DefaultStation
+		cfg.Station = rb.DefaultStation
 	}
 	if cfg.MaxMO <= 0 {
-		cfg.MaxMO = queue.MaxMO
+		cfg.MaxMO = rb.MaxMO
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -162,40 +137,16 @@ func (c *Client) MaxMO() int { return c.cfg.MaxMO }
 // slow reader gets fewer, larger changes and never misses one.
 type subscriber struct {
 	mu      sync.Mutex
-	pending Change
+	pending rb.Change
 	has     bool
 	kick    chan struct{}
 }
 
-// maxIDs bounds the ids one merged change carries; past it the change asks
-// for a full reload instead.
-const maxIDs = 256
-
-// merge folds b into a.
-func merge(a, b Change) Change {
-	a.Header = a.Header || b.Header
-	a.Signal = a.Signal || b.Signal
-	a.All = a.All || b.All
-	if a.All {
-		a.IDs = nil
-		return a
-	}
-	for _, id := range b.IDs {
-		if !slices.Contains(a.IDs, id) {
-			a.IDs = append(a.IDs, id)
-		}
-	}
-	if len(a.IDs) > maxIDs {
-		a.IDs, a.All = nil, true
-	}
-	return a
-}
-
 // Subscribe returns a channel of changes until ctx ends. Changes that pile
 // up while the reader is busy are merged into one, never dropped.
-func (c *Client) Subscribe(ctx context.Context) <-chan Change {
+func (c *Client) Subscribe(ctx context.Context) <-chan rb.Change {
 	s := &subscriber{kick: make(chan struct{}, 1)}
-	out := make(chan Change)
+	out := make(chan rb.Change)
 	c.subMu.Lock()
 	c.subs[s] = struct{}{}
 	c.subMu.Unlock()
@@ -213,7 +164,7 @@ func (c *Client) Subscribe(ctx context.Context) <-chan Change {
 			}
 			s.mu.Lock()
 			ch, has := s.pending, s.has
-			s.pending, s.has = Change{}, false
+			s.pending, s.has = rb.Change{}, false
 			s.mu.Unlock()
 			if !has {
 				continue
@@ -228,12 +179,12 @@ func (c *Client) Subscribe(ctx context.Context) <-chan Change {
 	return out
 }
 
-func (c *Client) notify(ch Change) {
+func (c *Client) notify(ch rb.Change) {
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
 	for s := range c.subs {
 		s.mu.Lock()
-		s.pending, s.has = merge(s.pending, ch), true
+		s.pending, s.has = s.pending.Merge(ch), true
 		s.mu.Unlock()
 		select {
 		case s.kick <- struct{}{}:
@@ -270,10 +221,10 @@ func (c *Client) Run(ctx context.Context) error {
 // Validate refuses an empty or oversized payload.
 func (c *Client) Validate(data []byte) error {
 	if len(data) == 0 {
-		return ErrEmpty
+		return rb.ErrEmpty
 	}
 	if len(data) > c.cfg.MaxMO {
-		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLong, len(data), c.cfg.MaxMO)
+		return fmt.Errorf("%w: %d bytes, the limit is %d", rb.ErrTooLong, len(data), c.cfg.MaxMO)
 	}
 	return nil
 }
@@ -289,8 +240,8 @@ func (c *Client) Compose(ctx context.Context, data []byte, text bool, expires *t
 	if err != nil {
 		return "", fmt.Errorf("make message id: %w", err)
 	}
-	s := &queue.Send{
-		Header:    queue.Header{V: queue.Version, ID: id.String(), Station: c.cfg.Station, At: c.cfg.Now().UTC()},
+	s := &rb.Send{
+		Header:    rb.Header{V: rb.Version, ID: id.String(), Station: c.cfg.Station, At: c.cfg.Now().UTC()},
 		ExpiresAt: expires,
 	}
 	if text {
@@ -298,11 +249,11 @@ func (c *Client) Compose(ctx context.Context, data []byte, text bool, expires *t
 	} else {
 		s.Data = append([]byte(nil), data...)
 	}
-	if _, err := c.st.InsertMO(ctx, s, queue.StateQueued); err != nil {
+	if _, err := c.st.InsertMO(ctx, s, rb.StateQueued); err != nil {
 		return "", err
 	}
 	c.kick()
-	c.notify(Change{IDs: []string{s.ID}, Header: true})
+	c.notify(rb.Change{IDs: []string{s.ID}, Header: true})
 	return s.ID, nil
 }
 
@@ -321,8 +272,8 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if m.Direction != store.DirMO || !tui.Cancellable(m.State) {
-		return fmt.Errorf("cancel %s (%s): %w", id, m.State, ErrNotCancellable)
+	if m.Direction != rb.DirMO || !rb.Cancellable(m.State) {
+		return fmt.Errorf("cancel %s (%s): %w", id, m.State, rb.ErrNotCancellable)
 	}
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
@@ -330,15 +281,15 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	if m, _, err = c.st.Get(ctx, id); err != nil {
 		return err
 	}
-	if m.State == queue.StateQueued && !c.tried[id] {
-		st := &queue.Status{
-			Header: queue.Header{V: queue.Version, ID: id, Station: m.Station, At: c.cfg.Now().UTC()},
-			State:  queue.StateCancelled, Reason: "cancelled before it reached the broker", Bytes: m.Bytes,
+	if m.State == rb.StateQueued && !c.tried[id] {
+		st := &rb.Status{
+			Header: rb.Header{V: rb.Version, ID: id, Station: m.Station, At: c.cfg.Now().UTC()},
+			State:  rb.StateCancelled, Reason: "cancelled before it reached the broker", Bytes: m.Bytes,
 		}
 		if _, err := c.st.ApplyStatus(ctx, st); err != nil {
 			return err
 		}
-		c.notify(Change{IDs: []string{id}, Header: true})
+		c.notify(rb.Change{IDs: []string{id}, Header: true})
 		// Another rbtui sharing this history may have published the row
 		// without marking it yet: tell rbd too, which drops a cancelled id
 		// when it takes it. Should rbd have sent it all the same, its sent
@@ -365,8 +316,8 @@ func (c *Client) publishCancel(ctx context.Context, id, station string) error {
 	if err != nil {
 		return fmt.Errorf("make cancel id: %w", err)
 	}
-	cancel := &queue.Cancel{
-		Header: queue.Header{V: queue.Version, ID: cid.String(), Station: station, At: c.cfg.Now().UTC()},
+	cancel := &rb.Cancel{
+		Header: rb.Header{V: rb.Version, ID: cid.String(), Station: station, At: c.cfg.Now().UTC()},
 		MOID:   id,
 	}
 	return c.bus.Publish(ctx, cancel)
@@ -378,8 +329,8 @@ func (c *Client) Resend(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if m.Direction != store.DirMO || !tui.Resendable(m.State) {
-		return "", fmt.Errorf("resend %s (%s): %w", id, m.State, ErrNotResendable)
+	if m.Direction != rb.DirMO || !rb.Resendable(m.State) {
+		return "", fmt.Errorf("resend %s (%s): %w", id, m.State, rb.ErrNotResendable)
 	}
 	if m.Data == nil {
 		return "", fmt.Errorf("resend %s: this client does not have the message's payload (it was sent from another client)", id)
@@ -425,14 +376,14 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		}
 		if err := s.Validate(); err != nil {
 			// A row this program cannot publish: say so instead of retrying for ever.
-			st := &queue.Status{
-				Header: queue.Header{V: queue.Version, ID: m.ID, Station: s.Station, At: c.cfg.Now().UTC()},
-				State:  queue.StateFailed, Reason: "not sendable: " + err.Error(), Bytes: m.Bytes,
+			st := &rb.Status{
+				Header: rb.Header{V: rb.Version, ID: m.ID, Station: s.Station, At: c.cfg.Now().UTC()},
+				State:  rb.StateFailed, Reason: "not sendable: " + err.Error(), Bytes: m.Bytes,
 			}
 			if _, aerr := c.st.ApplyStatus(ctx, st); aerr != nil {
 				return aerr
 			}
-			c.notify(Change{IDs: []string{m.ID}, Header: true})
+			c.notify(rb.Change{IDs: []string{m.ID}, Header: true})
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -454,7 +405,7 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 			return err
 		}
 		delete(c.tried, m.ID)
-		c.notify(Change{IDs: []string{m.ID}, Header: true})
+		c.notify(rb.Change{IDs: []string{m.ID}, Header: true})
 	}
 	return nil
 }
@@ -463,47 +414,47 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 // changed. Bodies of other stations are not this history's business: every
 // inbox and the history stream are bound to all stations (mt.*, status.*),
 // and one history file belongs to one station.
-func (c *Client) apply(ctx context.Context, m queue.Message) (Change, error) {
+func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 	if m.Head().Station != c.cfg.Station {
-		return Change{}, nil
+		return rb.Change{}, nil
 	}
 	switch v := m.(type) {
-	case *queue.Received:
+	case *rb.Received:
 		ins, err := c.st.InsertMT(ctx, v)
 		if err != nil || !ins {
-			return Change{}, err
+			return rb.Change{}, err
 		}
-		return Change{IDs: []string{v.ID}, Header: true}, nil
-	case *queue.Status:
+		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
+	case *rb.Status:
 		ch, err := c.st.ApplyStatus(ctx, v)
 		if err != nil || !ch {
-			return Change{}, err
+			return rb.Change{}, err
 		}
-		return Change{IDs: []string{v.ID}, Header: true}, nil
-	case *queue.Signal:
+		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
+	case *rb.Signal:
 		c.sigMu.Lock()
 		prev := c.latest
 		c.latest = v
 		c.sigMu.Unlock()
 		stored, err := c.st.AddSignal(ctx, v)
 		if err != nil {
-			return Change{Header: true}, err
+			return rb.Change{Header: true}, err
 		}
 		// The modem's identity rarely changes: write it only when it does.
 		if v.IMEI != "" && (prev == nil || prev.IMEI != v.IMEI) {
 			if err := c.st.SetMeta(ctx, metaIMEI, v.IMEI); err != nil {
-				return Change{Header: true}, err
+				return rb.Change{Header: true}, err
 			}
 		}
 		if v.Model != "" && (prev == nil || prev.Model != v.Model) {
 			if err := c.st.SetMeta(ctx, metaModel, v.Model); err != nil {
-				return Change{Header: true}, err
+				return rb.Change{Header: true}, err
 			}
 		}
 		c.writeGlance(ctx)
-		return Change{Header: true, Signal: stored}, nil
+		return rb.Change{Header: true, Signal: stored}, nil
 	}
-	return Change{}, nil
+	return rb.Change{}, nil
 }
 
 // writeGlance refreshes the file beside the history that `rbtui signal`
@@ -559,7 +510,7 @@ func (c *Client) archive(ctx context.Context) error {
 // the history cannot take it (disk full, locked, damaged until the operator
 // acts). The delivery stays unacked meanwhile: a requeue would count
 // towards the inbox's delivery limit and could dead-letter the message.
-func (c *Client) archiveOne(ctx context.Context, m queue.Message) (Change, error) {
+func (c *Client) archiveOne(ctx context.Context, m rb.Body) (rb.Change, error) {
 	wait := c.cfg.ArchiveRetry
 	for {
 		ch, err := c.apply(ctx, m)
@@ -569,7 +520,7 @@ func (c *Client) archiveOne(ctx context.Context, m queue.Message) (Change, error
 		c.log.Error("archive: the history cannot take a message; retrying", "id", m.Head().ID, "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
-			return Change{}, ctx.Err()
+			return rb.Change{}, ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)
@@ -620,7 +571,7 @@ func (c *Client) replay(ctx context.Context) error {
 	}
 	c.log.Info("history replayed", "messages", n)
 	if n > 0 {
-		c.notify(Change{All: true, Header: true, Signal: true})
+		c.notify(rb.Change{All: true, Header: true, Signal: true})
 	}
 	return c.st.SetMeta(ctx, metaReplayed, c.cfg.Now().UTC().Format(time.RFC3339))
 }
@@ -666,7 +617,7 @@ func (c *Client) watchHealth(ctx context.Context) error {
 	t := time.NewTicker(c.cfg.HealthEvery)
 	defer t.Stop()
 	last := c.bus.Health()
-	c.notify(Change{Header: true}) // the state as of now, whatever came before
+	c.notify(rb.Change{Header: true}) // the state as of now, whatever came before
 	for {
 		select {
 		case <-ctx.Done():
@@ -675,7 +626,7 @@ func (c *Client) watchHealth(ctx context.Context) error {
 		}
 		h := c.bus.Health()
 		if h.Up != last.Up || h.Blocked != last.Blocked {
-			c.notify(Change{Header: true})
+			c.notify(rb.Change{Header: true})
 		}
 		last = h
 	}
@@ -683,7 +634,7 @@ func (c *Client) watchHealth(ctx context.Context) error {
 
 // LatestSignal returns the newest signal body seen on the live feed by this
 // process, or nil.
-func (c *Client) LatestSignal() *queue.Signal {
+func (c *Client) LatestSignal() *rb.Signal {
 	c.sigMu.Lock()
 	defer c.sigMu.Unlock()
 	return c.latest

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/google/uuid"
 
 	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
-	"github.com/rockblock-station/rockblock-station/tui"
 )
 
 const testStation = "unit"
@@ -129,13 +130,13 @@ func newUUID(t testing.TB) string {
 	return id.String()
 }
 
-func status(station, id, state string, attempt int) *queue.Status {
-	return &queue.Status{Header: queue.Header{V: queue.Version, ID: id, Station: station, At: time.Now().UTC()}, State: state, Attempt: attempt, Bytes: 5}
+func status(station, id, state string, attempt int) *rb.Status {
+	return &rb.Status{Header: rb.Header{V: rb.Version, ID: id, Station: station, At: time.Now().UTC()}, State: state, Attempt: attempt, Bytes: 5}
 }
 
-func received(station, imei string, mtmsn int, data []byte) *queue.Received {
-	return &queue.Received{Header: queue.Header{V: queue.Version, ID: queue.MTID(imei, mtmsn), Station: station, At: time.Now().UTC()},
-		Data: data, Text: queue.TextOf(data), MTMSN: mtmsn, IMEI: imei}
+func received(station, imei string, mtmsn int, data []byte) *rb.Received {
+	return &rb.Received{Header: rb.Header{V: rb.Version, ID: rb.MTID(imei, mtmsn), Station: station, At: time.Now().UTC()},
+		Data: data, Text: rb.TextOf(data), MTMSN: mtmsn, IMEI: imei}
 }
 
 func TestComposeValidatesAndStoresQueued(t *testing.T) {
@@ -147,10 +148,10 @@ func TestComposeValidatesAndStoresQueued(t *testing.T) {
 		text    bool
 		wantErr error
 	}{
-		{"empty", nil, true, ErrEmpty},
-		{"empty slice", []byte{}, false, ErrEmpty},
-		{"one over the limit", make([]byte, queue.MaxMO+1), false, ErrTooLong},
-		{"text at the limit", []byte(strings.Repeat("x", queue.MaxMO)), true, nil},
+		{"empty", nil, true, rb.ErrEmpty},
+		{"empty slice", []byte{}, false, rb.ErrEmpty},
+		{"one over the limit", make([]byte, rb.MaxMO+1), false, rb.ErrTooLong},
+		{"text at the limit", []byte(strings.Repeat("x", rb.MaxMO)), true, nil},
 		{"binary", []byte{0, 1, 0xff}, false, nil},
 	}
 	for _, tt := range tests {
@@ -169,7 +170,7 @@ func TestComposeValidatesAndStoresQueued(t *testing.T) {
 				t.Fatalf("Compose: %v", err)
 			}
 			m := get(t, f.st, id)
-			if m.State != queue.StateQueued || m.Direction != store.DirMO || string(m.Data) != string(tt.data) || m.Binary == tt.text {
+			if m.State != rb.StateQueued || m.Direction != rb.DirMO || string(m.Data) != string(tt.data) || m.Binary == tt.text {
 				t.Fatalf("row = %+v", m)
 			}
 		})
@@ -199,7 +200,7 @@ func TestFlushOutboxPublishesAndMarksSubmitted(t *testing.T) {
 		t.Fatalf("FlushOutbox: %v", err)
 	}
 	for _, id := range ids {
-		if s := stateOf(f.st, id); s != queue.StateSubmitted {
+		if s := stateOf(f.st, id); s != rb.StateSubmitted {
 			t.Fatalf("%s is %s, want submitted", id, s)
 		}
 	}
@@ -209,7 +210,7 @@ func TestFlushOutboxPublishesAndMarksSubmitted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, ok := d.Msg.(*queue.Send)
+		s, ok := d.Msg.(*rb.Send)
 		if !ok || s.ID != id || s.Text != "msg "+string(rune('a'+i)) || s.Station != testStation {
 			t.Fatalf("delivery %d = %#v, want send %s", i, d.Msg, id)
 		}
@@ -241,7 +242,7 @@ func TestFlushOutboxRefusedKeepsQueued(t *testing.T) {
 			f := newMem(t, tt.declare, tt.tweak)
 			ctx := ctxT(t)
 			for i := 0; i < tt.prefill; i++ {
-				s := &queue.Send{Header: queue.Header{V: queue.Version, ID: newUUID(t), Station: testStation, At: time.Now().UTC()}, Text: "filler"}
+				s := &rb.Send{Header: rb.Header{V: rb.Version, ID: newUUID(t), Station: testStation, At: time.Now().UTC()}, Text: "filler"}
 				if err := f.bus.Publish(ctx, s); err != nil {
 					t.Fatal(err)
 				}
@@ -254,14 +255,14 @@ func TestFlushOutboxRefusedKeepsQueued(t *testing.T) {
 			if !errors.Is(err, queue.ErrRefused) {
 				t.Fatalf("FlushOutbox: %v, want ErrRefused", err)
 			}
-			if s := stateOf(f.st, id); s != queue.StateQueued {
+			if s := stateOf(f.st, id); s != rb.StateQueued {
 				t.Fatalf("refused message is %s, want queued", s)
 			}
 			// A refused message certainly is not at the broker: its cancel is local.
 			if err := f.c.Cancel(ctx, id); err != nil {
 				t.Fatal(err)
 			}
-			if s := stateOf(f.st, id); s != queue.StateCancelled {
+			if s := stateOf(f.st, id); s != rb.StateCancelled {
 				t.Fatalf("after cancel: %s", s)
 			}
 		})
@@ -283,15 +284,15 @@ func TestCancelQueuedIsLocalAndTheSendNeverPublished(t *testing.T) {
 		t.Fatalf("Cancel: %v", err)
 	}
 	m, hist, err := f.st.Get(ctx, id)
-	if err != nil || m.State != queue.StateCancelled {
+	if err != nil || m.State != rb.StateCancelled {
 		t.Fatalf("cancelled row: %+v %v", m, err)
 	}
-	if len(hist) == 0 || hist[len(hist)-1].State != queue.StateCancelled {
+	if len(hist) == 0 || hist[len(hist)-1].State != rb.StateCancelled {
 		t.Fatalf("history of the cancelled row: %+v", hist)
 	}
 	// The background flush runs now; only the other message may go.
 	f.run(t)
-	waitFor(t, "the other message submitted", func() bool { return stateOf(f.st, keep) == queue.StateSubmitted })
+	waitFor(t, "the other message submitted", func() bool { return stateOf(f.st, keep) == rb.StateSubmitted })
 	if err := f.c.FlushOutbox(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -308,15 +309,15 @@ func TestCancelQueuedIsLocalAndTheSendNeverPublished(t *testing.T) {
 	if err != nil {
 		t.Fatalf("control queue: %v", err)
 	}
-	if cb, ok := c.Msg.(*queue.Cancel); !ok || cb.MOID != id {
+	if cb, ok := c.Msg.(*rb.Cancel); !ok || cb.MOID != id {
 		t.Fatalf("control queue holds %+v, want a cancel of %s", c.Msg, id)
 	}
 	_ = c.Ack()
-	if s := stateOf(f.st, id); s != queue.StateCancelled {
+	if s := stateOf(f.st, id); s != rb.StateCancelled {
 		t.Fatalf("cancelled message is now %s", s)
 	}
 	// Cancelling it again is refused: it is final.
-	if err := f.c.Cancel(ctx, id); !errors.Is(err, ErrNotCancellable) {
+	if err := f.c.Cancel(ctx, id); !errors.Is(err, rb.ErrNotCancellable) {
 		t.Fatalf("second Cancel: %v", err)
 	}
 }
@@ -328,8 +329,8 @@ type flakyBus struct {
 	failSends bool
 }
 
-func (b *flakyBus) Publish(ctx context.Context, m queue.Message) error {
-	if _, ok := m.(*queue.Send); ok && b.failSends {
+func (b *flakyBus) Publish(ctx context.Context, m rb.Body) error {
+	if _, ok := m.(*rb.Send); ok && b.failSends {
 		if err := b.Bus.Publish(ctx, m); err != nil {
 			return err
 		}
@@ -350,7 +351,7 @@ func TestCancelOfUnconfirmedPublishGoesToRbd(t *testing.T) {
 	if err := f.c.FlushOutbox(ctx); !errors.Is(err, queue.ErrUnavailable) {
 		t.Fatalf("FlushOutbox: %v", err)
 	}
-	if s := stateOf(f.st, id); s != queue.StateQueued {
+	if s := stateOf(f.st, id); s != rb.StateQueued {
 		t.Fatalf("state %s, want queued", s)
 	}
 	// The send may be at the broker: a local cancel alone would let rbd send it.
@@ -361,7 +362,7 @@ func TestCancelOfUnconfirmedPublishGoesToRbd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, ok := d.Msg.(*queue.Cancel); !ok || c.MOID != id {
+	if c, ok := d.Msg.(*rb.Cancel); !ok || c.MOID != id {
 		t.Fatalf("control queue holds %#v, want a cancel of %s", d.Msg, id)
 	}
 }
@@ -377,7 +378,7 @@ func TestCancelPublishesToRbd(t *testing.T) {
 		if err := f.c.FlushOutbox(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if state != queue.StateSubmitted {
+		if state != rb.StateSubmitted {
 			if _, err := f.st.ApplyStatus(ctx, status(testStation, id, state, 1)); err != nil {
 				t.Fatal(err)
 			}
@@ -388,13 +389,13 @@ func TestCancelPublishesToRbd(t *testing.T) {
 		state   string
 		wantErr error
 	}{
-		{queue.StateSubmitted, nil},
-		{queue.StateAccepted, nil},
-		{queue.StateRetrying, nil},
-		{queue.StateSending, ErrNotCancellable},
-		{queue.StateSent, ErrNotCancellable},
-		{queue.StateFailed, ErrNotCancellable},
-		{queue.StateUnknown, ErrNotCancellable},
+		{rb.StateSubmitted, nil},
+		{rb.StateAccepted, nil},
+		{rb.StateRetrying, nil},
+		{rb.StateSending, rb.ErrNotCancellable},
+		{rb.StateSent, rb.ErrNotCancellable},
+		{rb.StateFailed, rb.ErrNotCancellable},
+		{rb.StateUnknown, rb.ErrNotCancellable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.state, func(t *testing.T) {
@@ -415,7 +416,7 @@ func TestCancelPublishesToRbd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, ok := d.Msg.(*queue.Cancel)
+			c, ok := d.Msg.(*rb.Cancel)
 			if !ok || c.MOID != id || c.Station != testStation || c.ID == id {
 				t.Fatalf("cancel body %#v", d.Msg)
 			}
@@ -431,12 +432,12 @@ func TestCancelPublishesToRbd(t *testing.T) {
 		if _, err := f.st.InsertMT(ctx, r); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.c.Cancel(ctx, r.ID); !errors.Is(err, ErrNotCancellable) {
+		if err := f.c.Cancel(ctx, r.ID); !errors.Is(err, rb.ErrNotCancellable) {
 			t.Fatalf("Cancel of an MT: %v", err)
 		}
 	})
 	t.Run("unknown id", func(t *testing.T) {
-		if err := f.c.Cancel(ctx, "no-such-id"); !errors.Is(err, store.ErrNotFound) {
+		if err := f.c.Cancel(ctx, "no-such-id"); !errors.Is(err, rb.ErrNotFound) {
 			t.Fatalf("Cancel of an unknown id: %v", err)
 		}
 	})
@@ -449,13 +450,13 @@ func TestResendOnlyFailedOrUnknown(t *testing.T) {
 		state string
 		ok    bool
 	}{
-		{queue.StateFailed, true},
-		{queue.StateUnknown, true},
-		{queue.StateQueued, false},
-		{queue.StateSubmitted, false},
-		{queue.StateRetrying, false},
-		{queue.StateSent, false},
-		{queue.StateCancelled, false},
+		{rb.StateFailed, true},
+		{rb.StateUnknown, true},
+		{rb.StateQueued, false},
+		{rb.StateSubmitted, false},
+		{rb.StateRetrying, false},
+		{rb.StateSent, false},
+		{rb.StateCancelled, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.state, func(t *testing.T) {
@@ -464,11 +465,11 @@ func TestResendOnlyFailedOrUnknown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tt.state != queue.StateQueued {
+			if tt.state != rb.StateQueued {
 				if err := f.c.FlushOutbox(ctx); err != nil {
 					t.Fatal(err)
 				}
-				if tt.state != queue.StateSubmitted {
+				if tt.state != rb.StateSubmitted {
 					if _, err := f.st.ApplyStatus(ctx, status(testStation, id, tt.state, 1)); err != nil {
 						t.Fatal(err)
 					}
@@ -476,7 +477,7 @@ func TestResendOnlyFailedOrUnknown(t *testing.T) {
 			}
 			nid, err := f.c.Resend(ctx, id)
 			if !tt.ok {
-				if !errors.Is(err, ErrNotResendable) || nid != "" {
+				if !errors.Is(err, rb.ErrNotResendable) || nid != "" {
 					t.Fatalf("Resend of %s: %q, %v", tt.state, nid, err)
 				}
 				return
@@ -488,7 +489,7 @@ func TestResendOnlyFailedOrUnknown(t *testing.T) {
 				t.Fatalf("Resend returned id %q for %q", nid, id)
 			}
 			m := get(t, f.st, nid)
-			if m.State != queue.StateQueued || string(m.Data) != string(payload) || !m.Binary {
+			if m.State != rb.StateQueued || string(m.Data) != string(payload) || !m.Binary {
 				t.Fatalf("resent row %+v", m)
 			}
 			if s := stateOf(f.st, id); s != tt.state {
@@ -499,7 +500,7 @@ func TestResendOnlyFailedOrUnknown(t *testing.T) {
 	t.Run("no payload", func(t *testing.T) {
 		// Known only from rbd's statuses: another client sent it.
 		id := newUUID(t)
-		if _, err := f.st.ApplyStatus(ctx, status(testStation, id, queue.StateFailed, 3)); err != nil {
+		if _, err := f.st.ApplyStatus(ctx, status(testStation, id, rb.StateFailed, 3)); err != nil {
 			t.Fatal(err)
 		}
 		if nid, err := f.c.Resend(ctx, id); err == nil || nid != "" {
@@ -524,16 +525,16 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "submitted", func() bool { return stateOf(f.st, id) == queue.StateSubmitted })
-	for _, st := range []*queue.Status{
-		status(testStation, id, queue.StateAccepted, 0),
-		status(testStation, id, queue.StateSending, 1),
+	waitFor(t, "submitted", func() bool { return stateOf(f.st, id) == rb.StateSubmitted })
+	for _, st := range []*rb.Status{
+		status(testStation, id, rb.StateAccepted, 0),
+		status(testStation, id, rb.StateSending, 1),
 	} {
 		if err := f.bus.Publish(ctx, st); err != nil {
 			t.Fatal(err)
 		}
 	}
-	sent := status(testStation, id, queue.StateSent, 1)
+	sent := status(testStation, id, rb.StateSent, 1)
 	momsn := 42
 	sent.MOMSN = &momsn
 	if err := f.bus.Publish(ctx, sent); err != nil {
@@ -543,8 +544,8 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	if err := f.bus.Publish(ctx, mt); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "sent in SQLite", func() bool { return stateOf(f.st, id) == queue.StateSent })
-	waitFor(t, "the MT in SQLite", func() bool { return stateOf(f.st, mt.ID) == store.StateReceived })
+	waitFor(t, "sent in SQLite", func() bool { return stateOf(f.st, id) == rb.StateSent })
+	waitFor(t, "the MT in SQLite", func() bool { return stateOf(f.st, mt.ID) == rb.StateReceived })
 	m, hist, err := f.st.Get(ctx, id)
 	if err != nil || m.MOMSN == nil || *m.MOMSN != 42 {
 		t.Fatalf("sent row %+v %v", m, err)
@@ -566,8 +567,8 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	})
 
 	// A signal on the live feed lands as a reading and in LatestSignal.
-	sig := &queue.Signal{Header: queue.Header{V: queue.Version, ID: newUUID(t), Station: testStation, At: time.Now().UTC()},
-		Bars: 3, Service: true, Modem: queue.ModemOK, Model: "RockBLOCK 9603", IMEI: "300234010000001", Outbox: 0}
+	sig := &rb.Signal{Header: rb.Header{V: rb.Version, ID: newUUID(t), Station: testStation, At: time.Now().UTC()},
+		Bars: 3, Service: true, Modem: rb.ModemOK, Model: "RockBLOCK 9603", IMEI: "300234010000001", Outbox: 0}
 	if err := f.bus.Publish(ctx, sig); err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +582,7 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	// The tmux glance's file beside the history has it too.
 	waitFor(t, "the glance file", func() bool {
 		g, err := glance.ReadFile(paths.Glance(f.st.Path()))
-		return err == nil && g.Found && g.Bars == 3 && g.Service && g.Modem == queue.ModemOK && g.Station == testStation
+		return err == nil && g.Found && g.Bars == 3 && g.Service && g.Modem == rb.ModemOK && g.Station == testStation
 	})
 
 	// Subscribe saw the message and the MT change, and a signal change.
@@ -608,20 +609,20 @@ func TestArchivistIgnoresOtherStations(t *testing.T) {
 	ctx := ctxT(t)
 	f.run(t)
 	other := received("elsewhere", "300234010000009", 1, []byte("not for this station"))
-	otherStatus := status("elsewhere", newUUID(t), queue.StateSent, 1)
+	otherStatus := status("elsewhere", newUUID(t), rb.StateSent, 1)
 	mine := received(testStation, "300234010000001", 2, []byte("for this station"))
-	for _, m := range []queue.Message{other, otherStatus, mine} {
+	for _, m := range []rb.Body{other, otherStatus, mine} {
 		if err := f.bus.Publish(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "this station's MT", func() bool { return stateOf(f.st, mine.ID) == store.StateReceived })
+	waitFor(t, "this station's MT", func() bool { return stateOf(f.st, mine.ID) == rb.StateReceived })
 	waitFor(t, "the inbox acked", func() bool {
 		n, err := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleInbox})
 		return err == nil && n == 0
 	})
 	for _, id := range []string{other.ID, otherStatus.ID} {
-		if _, _, err := f.st.Get(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := f.st.Get(ctx, id); !errors.Is(err, rb.ErrNotFound) {
 			t.Fatalf("another station's message %s is in this history (%v)", id, err)
 		}
 	}
@@ -633,7 +634,7 @@ func TestReplayFillsNewClientOnce(t *testing.T) {
 	ctx := ctxT(t)
 	mt := received(testStation, "300234010000001", 3, []byte("from before"))
 	moID := newUUID(t)
-	for _, m := range []queue.Message{mt, status(testStation, moID, queue.StateSent, 1)} {
+	for _, m := range []rb.Body{mt, status(testStation, moID, rb.StateSent, 1)} {
 		if err := f.bus.Publish(ctx, m); err != nil {
 			t.Fatal(err)
 		}
@@ -643,8 +644,8 @@ func TestReplayFillsNewClientOnce(t *testing.T) {
 	}
 	changes := f.c.Subscribe(ctx)
 	f.run(t)
-	waitFor(t, "the replayed MT", func() bool { return stateOf(f.st, mt.ID) == store.StateReceived })
-	waitFor(t, "the replayed status", func() bool { return stateOf(f.st, moID) == queue.StateSent })
+	waitFor(t, "the replayed MT", func() bool { return stateOf(f.st, mt.ID) == rb.StateReceived })
+	waitFor(t, "the replayed status", func() bool { return stateOf(f.st, moID) == rb.StateSent })
 	waitFor(t, "the replay recorded", func() bool {
 		_, ok, err := f.st.Meta(ctx, metaReplayed)
 		return err == nil && ok
@@ -671,7 +672,7 @@ func TestBackendMapsErrorsAndHeader(t *testing.T) {
 	f := newMem(t, []queue.Role{queue.RoleOutbox}, nil)
 	ctx := ctxT(t)
 	b := NewBackend(ctx, f.c)
-	if _, err := b.Send(ctx, nil, true); !errors.Is(err, tui.ErrEmpty) {
+	if _, err := b.Send(ctx, nil, true); !errors.Is(err, rb.ErrEmpty) {
 		t.Fatalf("Send empty: %v", err)
 	}
 	id, err := b.Send(ctx, []byte("via the screen"), true)
@@ -679,23 +680,23 @@ func TestBackendMapsErrorsAndHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, err := b.Header(ctx)
-	if err != nil || h.Outbox != 1 || !h.BrokerUp || h.Station != testStation || h.MaxMO != queue.MaxMO {
+	if err != nil || h.Outbox != 1 || !h.BrokerUp || h.Station != testStation || h.MaxMO != rb.MaxMO {
 		t.Fatalf("Header %+v %v", h, err)
 	}
-	msgs, _, err := b.List(ctx, tui.Cursor{}, 10)
+	msgs, _, err := b.List(ctx, rb.Cursor{}, 10)
 	if err != nil || len(msgs) != 1 || msgs[0].ID != id || msgs[0].Credits != 1 {
 		t.Fatalf("List %+v %v", msgs, err)
 	}
-	if _, err := b.Send(ctx, make([]byte, queue.MaxMO+1), false); !errors.Is(err, tui.ErrTooLong) {
+	if _, err := b.Send(ctx, make([]byte, rb.MaxMO+1), false); !errors.Is(err, rb.ErrTooLong) {
 		t.Fatalf("Send oversize: %v", err)
 	}
-	if _, err := b.Get(ctx, "nope"); !errors.Is(err, tui.ErrNotFound) {
+	if _, err := b.Get(ctx, "nope"); !errors.Is(err, rb.ErrNotFound) {
 		t.Fatalf("Get of an unknown id: %v", err)
 	}
-	if _, err := b.Resend(ctx, id); !errors.Is(err, tui.ErrNotResendable) {
+	if _, err := b.Resend(ctx, id); !errors.Is(err, rb.ErrNotResendable) {
 		t.Fatalf("Resend of a queued message: %v", err)
 	}
-	if err := b.Cancel(ctx, "nope"); !errors.Is(err, tui.ErrNotFound) {
+	if err := b.Cancel(ctx, "nope"); !errors.Is(err, rb.ErrNotFound) {
 		t.Fatalf("Cancel of an unknown id: %v", err)
 	}
 	select {

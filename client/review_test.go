@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/tui"
 )
@@ -24,12 +26,12 @@ func TestLocalCancelYieldsToSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	momsn := 7
-	sent := &queue.Status{Header: queue.Header{V: queue.Version, ID: id, Station: testStation, At: time.Now().UTC()},
-		State: queue.StateSent, Attempt: 1, MOMSN: &momsn}
+	sent := &rb.Status{Header: rb.Header{V: rb.Version, ID: id, Station: testStation, At: time.Now().UTC()},
+		State: rb.StateSent, Attempt: 1, MOMSN: &momsn}
 	if _, err := f.c.apply(ctx, sent); err != nil {
 		t.Fatal(err)
 	}
-	if s := stateOf(f.st, id); s != queue.StateSent {
+	if s := stateOf(f.st, id); s != rb.StateSent {
 		t.Fatalf("state %s, want sent: the satellite's word beats a local cancel", s)
 	}
 }
@@ -43,9 +45,9 @@ func TestSubscribeNeverDropsChanges(t *testing.T) {
 	ch := f.c.Subscribe(ctx)
 	const n = 100
 	for i := range n {
-		f.c.notify(Change{IDs: []string{fmt.Sprintf("m%d", i)}})
+		f.c.notify(rb.Change{IDs: []string{fmt.Sprintf("m%d", i)}})
 	}
-	f.c.notify(Change{Header: true})
+	f.c.notify(rb.Change{Header: true})
 	seen := map[string]bool{}
 	header := false
 	deadline := time.After(10 * time.Second)
@@ -70,7 +72,7 @@ func TestBackendUpdatesMergeUnderLoad(t *testing.T) {
 	defer cancel()
 	b := NewBackend(ctx, f.c)
 	for i := range 40 {
-		f.c.notify(Change{IDs: []string{fmt.Sprintf("m%d", i)}})
+		f.c.notify(rb.Change{IDs: []string{fmt.Sprintf("m%d", i)}})
 	}
 	seen := map[string]bool{}
 	deadline := time.After(10 * time.Second)

@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/rockblock-station/rockblock-station/queue"
-	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/tui"
 )
 
@@ -128,7 +129,7 @@ func TestEscapesNeutralisedThroughClientPath(t *testing.T) {
 	if err := f.bus.Publish(ctx, mt); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the MT archived", func() bool { return stateOf(f.st, mt.ID) == store.StateReceived })
+	waitFor(t, "the MT archived", func() bool { return stateOf(f.st, mt.ID) == rb.StateReceived })
 	if m := get(t, f.st, mt.ID); m.Text != hostile {
 		t.Fatalf("the history altered the message: %q", m.Text)
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
@@ -140,9 +142,9 @@ func benchHarness(b *testing.B, sc sim.Config, kind string) (*harness, *tap, str
 			}
 		}
 	}()
-	h.rec.waitFor(b, "online", 10*time.Second, func(ms []queue.Message) bool {
+	h.rec.waitFor(b, "online", 10*time.Second, func(ms []rb.Body) bool {
 		s := lastSignal(ms)
-		return s != nil && s.Modem == queue.ModemOK && s.IMEI != ""
+		return s != nil && s.Modem == rb.ModemOK && s.IMEI != ""
 	})
 	return h, tp, station
 }
@@ -176,7 +178,7 @@ func benchSendToSBDWB(b *testing.B, kind string) {
 		marker := fmt.Sprintf("bench-%d-%d", i, time.Now().UnixNano())
 		c := tp.expect(marker)
 		start := time.Now()
-		s := &queue.Send{Header: queue.Header{V: 1, ID: newID(b), Station: station, At: start.UTC()}, Text: marker}
+		s := &rb.Send{Header: rb.Header{V: 1, ID: newID(b), Station: station, At: start.UTC()}, Text: marker}
 		if err := h.mem.Publish(context.Background(), s); err != nil {
 			b.Fatal(err)
 		}
@@ -186,7 +188,7 @@ func benchSendToSBDWB(b *testing.B, kind string) {
 		case <-time.After(10 * time.Second):
 			b.Fatal("payload never reached the modem")
 		}
-		h.rec.waitFor(b, "sent", 10*time.Second, func(ms []queue.Message) bool { return hasState(ms, s.ID, queue.StateSent) != nil })
+		h.rec.waitFor(b, "sent", 10*time.Second, func(ms []rb.Body) bool { return hasState(ms, s.ID, rb.StateSent) != nil })
 	}
 	b.StopTimer()
 	percentiles(b, ds)
@@ -206,9 +208,9 @@ func benchRingToReceived(b *testing.B, kind string) {
 		if _, err := h.sim.Gateway().QueueMT([]byte(payload)); err != nil {
 			b.Fatal(err)
 		}
-		h.rec.waitFor(b, "received", 10*time.Second, func(ms []queue.Message) bool {
+		h.rec.waitFor(b, "received", 10*time.Second, func(ms []rb.Body) bool {
 			for j := len(ms) - 1; j >= 0; j-- {
-				if r, ok := ms[j].(*queue.Received); ok && string(r.Data) == payload {
+				if r, ok := ms[j].(*rb.Received); ok && string(r.Data) == payload {
 					return true
 				}
 			}
@@ -234,15 +236,15 @@ func benchOutboxDrainThrottled(b *testing.B, kind string) {
 	start := time.Now()
 	var ids []string
 	for i := 0; i < n; i++ {
-		s := &queue.Send{Header: queue.Header{V: 1, ID: newID(b), Station: station, At: time.Now().UTC()}, Data: payload}
+		s := &rb.Send{Header: rb.Header{V: 1, ID: newID(b), Station: station, At: time.Now().UTC()}, Data: payload}
 		if err := h.mem.Publish(context.Background(), s); err != nil {
 			b.Fatal(err)
 		}
 		ids = append(ids, s.ID)
 	}
-	h.rec.waitFor(b, "all sent", time.Duration(n)*5*time.Second, func(ms []queue.Message) bool {
+	h.rec.waitFor(b, "all sent", time.Duration(n)*5*time.Second, func(ms []rb.Body) bool {
 		for _, id := range ids {
-			if hasState(ms, id, queue.StateSent) == nil {
+			if hasState(ms, id, rb.StateSent) == nil {
 				return false
 			}
 		}

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/rockblock-station/rockblock-station/queue"
@@ -53,7 +55,7 @@ const (
 
 // Config configures a Daemon. Zero durations take the defaults given.
 type Config struct {
-	// Station names the routing keys and queues (default queue.DefaultStation).
+	// Station names the routing keys and queues (default rb.DefaultStation).
 	Station string
 	// StateDir holds the journal and the MT spool (required).
 	StateDir string
@@ -112,7 +114,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.Station == "" {
-		c.Station = queue.DefaultStation
+		c.Station = rb.DefaultStation
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -162,8 +164,8 @@ type Daemon struct {
 
 	j        *journal
 	sp       *spool
-	statuses *fifo[*queue.Status]
-	mts      *fifo[*queue.Received]
+	statuses *fifo[*rb.Status]
+	mts      *fifo[*rb.Received]
 	signals  latest
 
 	cancelCh chan *queue.Delivery
@@ -186,7 +188,7 @@ type Daemon struct {
 	modemState  string
 	lastSession string
 	sessionAt   time.Time // last session of any kind
-	published   queue.Signal
+	published   rb.Signal
 	publishedAt time.Time
 	taking      bool
 
@@ -221,7 +223,7 @@ type unreadMT struct {
 // moState is the MO message the control loop holds.
 type moState struct {
 	id          string
-	send        *queue.Send
+	send        *rb.Send
 	payload     []byte
 	attempts    int
 	prepFails   int
@@ -244,13 +246,13 @@ func New(cfg Config, bus queue.Bus, open Opener) *Daemon {
 		bus:        bus,
 		open:       open,
 		log:        cfg.Logger,
-		statuses:   newFIFO(func(s *queue.Status) string { return queue.MessageID(s) }),
-		mts:        newFIFO(func(r *queue.Received) string { return r.ID }),
+		statuses:   newFIFO(func(s *rb.Status) string { return rb.MessageID(s) }),
+		mts:        newFIFO(func(r *rb.Received) string { return r.ID }),
 		signals:    latest{notify: make(chan struct{}, 1)},
 		cancelCh:   make(chan *queue.Delivery),
 		takeCh:     make(chan *queue.Delivery),
 		wantCh:     make(chan struct{}, 1),
-		modemState: queue.ModemOffline,
+		modemState: rb.ModemOffline,
 		mtGaveUp:   -1,
 	}
 }
@@ -333,7 +335,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cancelLoop()
 	cwg.Wait()
 	d.closeModem()
-	d.setModemState(queue.ModemOffline)
+	d.setModemState(rb.ModemOffline)
 	d.publishSignal(true)
 	d.drain()
 	cancelPub()
@@ -405,19 +407,19 @@ func (d *Daemon) loadSpool() error {
 }
 
 func (d *Daemon) runStatuses(ctx context.Context) {
-	d.statuses.run(ctx, d.log, "status", func(ctx context.Context, st *queue.Status) error {
+	d.statuses.run(ctx, d.log, "status", func(ctx context.Context, st *rb.Status) error {
 		return d.bus.Publish(ctx, st)
-	}, func(st *queue.Status) {
-		if err := d.j.append(false, &record{Op: opPublished, SID: queue.MessageID(st)}); err != nil {
+	}, func(st *rb.Status) {
+		if err := d.j.append(false, &record{Op: opPublished, SID: rb.MessageID(st)}); err != nil {
 			d.log.Warn("journal published status", "err", err)
 		}
 	})
 }
 
 func (d *Daemon) runMTs(ctx context.Context) {
-	d.mts.run(ctx, d.log, "mt", func(ctx context.Context, r *queue.Received) error {
+	d.mts.run(ctx, d.log, "mt", func(ctx context.Context, r *rb.Received) error {
 		return d.bus.Publish(ctx, r)
-	}, func(r *queue.Received) {
+	}, func(r *rb.Received) {
 		if err := d.sp.remove(r.ID); err != nil {
 			d.log.Warn("remove published MT from spool", "err", err)
 		}

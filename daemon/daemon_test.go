@@ -6,14 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
 
 func TestMOHappyPath(t *testing.T) {
 	h := newHarness(t, sim.Config{}, nil)
 	id := h.send("hello satellite", nil)
-	sent := h.waitState(id, queue.StateSent)
+	sent := h.waitState(id, rb.StateSent)
 	if sent.MOMSN == nil || sent.Attempt != 1 || len(sent.SBDIX) != 6 || sent.SBDIX[0] != 0 {
 		t.Errorf("sent status = %+v, want attempt 1 with momsn and sbdix", sent)
 	}
@@ -30,7 +31,7 @@ func TestMOHappyPath(t *testing.T) {
 	}
 	// The daemon announced the modem.
 	sig := lastSignal(h.rec.all())
-	if sig == nil || sig.IMEI != sim.DefaultIMEI || sig.Modem == queue.ModemOffline {
+	if sig == nil || sig.IMEI != sim.DefaultIMEI || sig.Modem == rb.ModemOffline {
 		t.Errorf("signal = %+v, want the simulated modem online", sig)
 	}
 }
@@ -44,12 +45,12 @@ func TestMOFailures(t *testing.T) {
 		delivered int
 		reason    string
 	}{
-		{"retry then success", []int{10}, queue.StateSent, 2, 1, ""},
-		{"two failures then success", []int{18, 13}, queue.StateSent, 3, 1, ""},
-		{"final code", []int{15}, queue.StateFailed, 1, 0, "access denied"},
-		{"registration wait", []int{36}, queue.StateSent, 2, 1, ""},
-		{"no service then success", []int{32}, queue.StateSent, 2, 1, ""},
-		{"gives up at the limit", []int{10, 10, 10, 10, 10}, queue.StateFailed, 5, 0, "gave up after 5 attempts"},
+		{"retry then success", []int{10}, rb.StateSent, 2, 1, ""},
+		{"two failures then success", []int{18, 13}, rb.StateSent, 3, 1, ""},
+		{"final code", []int{15}, rb.StateFailed, 1, 0, "access denied"},
+		{"registration wait", []int{36}, rb.StateSent, 2, 1, ""},
+		{"no service then success", []int{32}, rb.StateSent, 2, 1, ""},
+		{"gives up at the limit", []int{10, 10, 10, 10, 10}, rb.StateFailed, 5, 0, "gave up after 5 attempts"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,8 +66,8 @@ func TestMOFailures(t *testing.T) {
 			if got := len(h.delivered()); got != tc.delivered {
 				t.Errorf("gateway got %d messages, want %d", got, tc.delivered)
 			}
-			if len(tc.script) > 0 && tc.final == queue.StateSent {
-				r := hasState(h.rec.all(), id, queue.StateRetrying)
+			if len(tc.script) > 0 && tc.final == rb.StateSent {
+				r := hasState(h.rec.all(), id, rb.StateRetrying)
 				if r == nil || r.NextAttemptAt == nil || r.Reason == "" || len(r.SBDIX) != 6 || r.SBDIX[0] != tc.script[0] {
 					t.Errorf("retrying status = %+v, want reason, next_attempt_at and sbdix", r)
 				}
@@ -79,8 +80,8 @@ func TestMOExpired(t *testing.T) {
 	t.Run("already expired when taken", func(t *testing.T) {
 		h := newHarness(t, sim.Config{}, nil)
 		past := time.Now().Add(-time.Minute)
-		id := h.send("too late", func(s *queue.Send) { s.ExpiresAt = &past })
-		st := h.waitState(id, queue.StateFailed)
+		id := h.send("too late", func(s *rb.Send) { s.ExpiresAt = &past })
+		st := h.waitState(id, rb.StateFailed)
 		if !strings.Contains(st.Reason, "expired") {
 			t.Errorf("reason = %q, want expired", st.Reason)
 		}
@@ -93,8 +94,8 @@ func TestMOExpired(t *testing.T) {
 			c.RetryFirst, c.RetryMax = 400*time.Millisecond, 400*time.Millisecond
 		})
 		soon := time.Now().Add(600 * time.Millisecond)
-		id := h.send("short-lived", func(s *queue.Send) { s.ExpiresAt = &soon })
-		st := h.waitState(id, queue.StateFailed)
+		id := h.send("short-lived", func(s *rb.Send) { s.ExpiresAt = &soon })
+		st := h.waitState(id, rb.StateFailed)
 		if !strings.Contains(st.Reason, "expired") {
 			t.Errorf("reason = %q, want expired", st.Reason)
 		}
@@ -104,13 +105,13 @@ func TestMOExpired(t *testing.T) {
 func TestCancelWhileWaitingForSignal(t *testing.T) {
 	h := newHarness(t, sim.Config{Signal: sim.NoSignal}, nil)
 	id := h.send("never goes", nil)
-	h.waitState(id, queue.StateAccepted)
+	h.waitState(id, rb.StateAccepted)
 	h.cancelMO(id)
-	h.waitState(id, queue.StateCancelled)
+	h.waitState(id, rb.StateCancelled)
 	// Signal comes back: nothing must be sent, and the next message goes.
 	h.sim.SetSignal(4)
 	id2 := h.send("goes", nil)
-	h.waitState(id2, queue.StateSent)
+	h.waitState(id2, rb.StateSent)
 	mos := h.delivered()
 	if len(mos) != 1 || string(mos[0].Data) != "goes" {
 		t.Fatalf("gateway got %+v, want only the second message", mos)
@@ -120,15 +121,15 @@ func TestCancelWhileWaitingForSignal(t *testing.T) {
 func TestCancelBeforeTaken(t *testing.T) {
 	h := newHarness(t, sim.Config{Signal: sim.NoSignal}, nil)
 	first := h.send("holds the modem", nil)
-	h.waitState(first, queue.StateAccepted)
+	h.waitState(first, rb.StateAccepted)
 	second := h.send("cancelled in the outbox", nil)
 	h.cancelMO(second)
-	h.rec.waitFor(t, "cancel recorded", 5*time.Second, func([]queue.Message) bool {
+	h.rec.waitFor(t, "cancel recorded", 5*time.Second, func([]rb.Body) bool {
 		return h.d.j.cancelled(second)
 	})
 	h.sim.SetSignal(4)
-	h.waitState(first, queue.StateSent)
-	h.waitState(second, queue.StateCancelled)
+	h.waitState(first, rb.StateSent)
+	h.waitState(second, rb.StateCancelled)
 	if n := len(h.delivered()); n != 1 {
 		t.Fatalf("gateway got %d messages, want 1", n)
 	}
@@ -137,12 +138,12 @@ func TestCancelBeforeTaken(t *testing.T) {
 func TestTooLongForModem(t *testing.T) {
 	h := newHarness(t, sim.Config{Model: "9601"}, func(c *Config) { c.ModemOptions.Model = "9601" })
 	id := h.send(strings.Repeat("x", 300), nil)
-	st := h.waitState(id, queue.StateFailed)
+	st := h.waitState(id, rb.StateFailed)
 	if !strings.Contains(st.Reason, "limit") {
 		t.Errorf("reason = %q", st.Reason)
 	}
 	ok := h.send("short", nil)
-	h.waitState(ok, queue.StateSent)
+	h.waitState(ok, rb.StateSent)
 }
 
 func TestMTRingAlert(t *testing.T) {
@@ -151,13 +152,13 @@ func TestMTRingAlert(t *testing.T) {
 	if _, err := h.sim.Gateway().QueueMT([]byte("hello ground")); err != nil {
 		t.Fatal(err)
 	}
-	ms := h.rec.waitFor(t, "received", 10*time.Second, func(ms []queue.Message) bool { return len(received(ms)) == 1 })
+	ms := h.rec.waitFor(t, "received", 10*time.Second, func(ms []rb.Body) bool { return len(received(ms)) == 1 })
 	r := received(ms)[0]
-	if string(r.Data) != "hello ground" || r.Text != "hello ground" || r.ID != queue.MTID(sim.DefaultIMEI, r.MTMSN) {
+	if string(r.Data) != "hello ground" || r.Text != "hello ground" || r.ID != rb.MTID(sim.DefaultIMEI, r.MTMSN) {
 		t.Errorf("received = %+v", r)
 	}
 	// Published means removed from the spool.
-	h.rec.waitFor(t, "empty spool", 5*time.Second, func([]queue.Message) bool {
+	h.rec.waitFor(t, "empty spool", 5*time.Second, func([]rb.Body) bool {
 		es, _ := h.d.sp.list()
 		return len(es) == 0
 	})
@@ -176,8 +177,8 @@ func TestMTBinaryAndDrain(t *testing.T) {
 	// No ring reaches a modem without signal: a mailbox check-free daemon
 	// gets them with the next session; trigger one with an MO.
 	id := h.send("trigger", nil)
-	h.waitState(id, queue.StateSent)
-	ms := h.rec.waitFor(t, "three received", 10*time.Second, func(ms []queue.Message) bool { return len(received(ms)) == 3 })
+	h.waitState(id, rb.StateSent)
+	ms := h.rec.waitFor(t, "three received", 10*time.Second, func(ms []rb.Body) bool { return len(received(ms)) == 3 })
 	rs := received(ms)
 	for i, r := range rs {
 		if !bytes.Equal(r.Data, payloads[i]) {
@@ -195,13 +196,13 @@ func TestMTBinaryAndDrain(t *testing.T) {
 func TestMTWithSendSession(t *testing.T) {
 	h := newHarness(t, sim.Config{Signal: sim.NoSignal}, nil)
 	id := h.send("outbound", nil)
-	h.waitState(id, queue.StateAccepted)
+	h.waitState(id, rb.StateAccepted)
 	if _, err := h.sim.Gateway().QueueMT([]byte("inbound")); err != nil {
 		t.Fatal(err)
 	}
 	h.sim.SetSignal(4)
-	h.waitState(id, queue.StateSent)
-	ms := h.rec.waitFor(t, "received", 10*time.Second, func(ms []queue.Message) bool { return len(received(ms)) == 1 })
+	h.waitState(id, rb.StateSent)
+	ms := h.rec.waitFor(t, "received", 10*time.Second, func(ms []rb.Body) bool { return len(received(ms)) == 1 })
 	if r := received(ms)[0]; string(r.Data) != "inbound" {
 		t.Errorf("received %q", r.Data)
 	}
@@ -216,7 +217,7 @@ func TestMailboxCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.sim.SetSignal(3) // the ring alert was missed without signal
-	h.rec.waitFor(t, "received", 10*time.Second, func(ms []queue.Message) bool { return len(received(ms)) == 1 })
+	h.rec.waitFor(t, "received", 10*time.Second, func(ms []rb.Body) bool { return len(received(ms)) == 1 })
 	if n := len(h.delivered()); n != 0 {
 		// A mailbox check sends an empty MO; the gateway must not see a message.
 		for _, mo := range h.delivered() {
@@ -234,7 +235,7 @@ func TestMTSurvivesBrokerOutage(t *testing.T) {
 	if _, err := h.sim.Gateway().QueueMT([]byte("kept on disk")); err != nil {
 		t.Fatal(err)
 	}
-	h.rec.waitFor(t, "MT spooled", 10*time.Second, func([]queue.Message) bool {
+	h.rec.waitFor(t, "MT spooled", 10*time.Second, func([]rb.Body) bool {
 		es, _ := h.d.sp.list()
 		return len(es) == 1
 	})
@@ -242,7 +243,7 @@ func TestMTSurvivesBrokerOutage(t *testing.T) {
 	// Restart while the broker is still down, then bring it back.
 	h.start(nil)
 	h.bus.setDown(false)
-	ms := h.rec.waitFor(t, "received after outage", 10*time.Second, func(ms []queue.Message) bool { return len(received(ms)) == 1 })
+	ms := h.rec.waitFor(t, "received after outage", 10*time.Second, func(ms []rb.Body) bool { return len(received(ms)) == 1 })
 	if string(received(ms)[0].Data) != "kept on disk" {
 		t.Errorf("received %q", received(ms)[0].Data)
 	}
@@ -253,14 +254,14 @@ func TestStatusRepublishedAfterRestart(t *testing.T) {
 	h.waitSignalOnline()
 	h.bus.setDown(true)
 	id := h.send("sent while the broker is away", nil)
-	h.rec.waitFor(t, "sent journaled", 10*time.Second, func([]queue.Message) bool {
+	h.rec.waitFor(t, "sent journaled", 10*time.Second, func([]rb.Body) bool {
 		e, ok := h.d.j.get(id)
-		return ok && e.State == queue.StateSent
+		return ok && e.State == rb.StateSent
 	})
 	h.stop()
 	h.start(nil)
 	h.bus.setDown(false)
-	h.waitState(id, queue.StateSent)
+	h.waitState(id, rb.StateSent)
 	if n := len(h.delivered()); n != 1 {
 		t.Errorf("gateway got %d messages, want 1", n)
 	}
@@ -269,11 +270,11 @@ func TestStatusRepublishedAfterRestart(t *testing.T) {
 func TestDuplicateDeliveryNotResent(t *testing.T) {
 	h := newHarness(t, sim.Config{}, nil)
 	id := h.send("once", nil)
-	h.waitState(id, queue.StateSent)
+	h.waitState(id, rb.StateSent)
 	// The same id again (a redelivery after a lost ack, or a client retry).
-	h.send("once", func(s *queue.Send) { s.ID = id })
+	h.send("once", func(s *rb.Send) { s.ID = id })
 	second := h.send("next", nil)
-	h.waitState(second, queue.StateSent)
+	h.waitState(second, rb.StateSent)
 	if n := len(h.delivered()); n != 2 {
 		t.Fatalf("gateway got %d messages, want 2", n)
 	}
@@ -286,14 +287,14 @@ func TestModemOffline(t *testing.T) {
 			h := newHarness(t, sim.Config{}, nil)
 			h.waitSignalOnline()
 			h.sim.InjectFault(fault)
-			h.rec.waitFor(t, "offline", 10*time.Second, func(ms []queue.Message) bool {
+			h.rec.waitFor(t, "offline", 10*time.Second, func(ms []rb.Body) bool {
 				s := lastSignal(ms)
-				return s != nil && s.Modem == queue.ModemOffline
+				return s != nil && s.Modem == rb.ModemOffline
 			})
 			id := h.send("waits for the modem", nil)
 			h.sim.InjectFault(sim.FaultNone)
 			h.waitSignalOnline()
-			h.waitState(id, queue.StateSent)
+			h.waitState(id, rb.StateSent)
 		})
 	}
 }
@@ -301,10 +302,10 @@ func TestModemOffline(t *testing.T) {
 func TestGracefulStopDuringSession(t *testing.T) {
 	h := newHarness(t, sim.Config{SessionTime: 700 * time.Millisecond}, nil)
 	id := h.send("finishes despite the stop", nil)
-	h.waitState(id, queue.StateSending)
+	h.waitState(id, rb.StateSending)
 	h.stop()
 	e, ok := h.d.j.get(id)
-	if !ok || e.State != queue.StateSent {
+	if !ok || e.State != rb.StateSent {
 		t.Fatalf("journal state after stop = %+v, want sent", e)
 	}
 	if n := len(h.delivered()); n != 1 {
@@ -314,8 +315,8 @@ func TestGracefulStopDuringSession(t *testing.T) {
 
 func (h *harness) waitSignalOnline() {
 	h.t.Helper()
-	h.rec.waitFor(h.t, "modem online", 10*time.Second, func(ms []queue.Message) bool {
+	h.rec.waitFor(h.t, "modem online", 10*time.Second, func(ms []rb.Body) bool {
 		s := lastSignal(ms)
-		return s != nil && s.Modem != queue.ModemOffline && s.IMEI != ""
+		return s != nil && s.Modem != rb.ModemOffline && s.IMEI != ""
 	})
 }

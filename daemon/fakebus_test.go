@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/queue"
 )
 
@@ -50,7 +52,7 @@ func (f *flakyBus) wait(ctx context.Context) error {
 	}
 }
 
-func (f *flakyBus) Publish(ctx context.Context, m queue.Message) error {
+func (f *flakyBus) Publish(ctx context.Context, m rb.Body) error {
 	if err := f.wait(ctx); err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/google/uuid"
 
 	"github.com/rockblock-station/rockblock-station/queue"
@@ -22,11 +24,11 @@ const testStation = "test"
 // recorder collects every message published on the bus (statuses, MT, signals).
 type recorder struct {
 	mu     sync.Mutex
-	msgs   []queue.Message
+	msgs   []rb.Body
 	notify chan struct{}
 }
 
-func (r *recorder) add(m queue.Message) {
+func (r *recorder) add(m rb.Body) {
 	r.mu.Lock()
 	r.msgs = append(r.msgs, m)
 	r.mu.Unlock()
@@ -36,14 +38,14 @@ func (r *recorder) add(m queue.Message) {
 	}
 }
 
-func (r *recorder) all() []queue.Message {
+func (r *recorder) all() []rb.Body {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]queue.Message(nil), r.msgs...)
+	return append([]rb.Body(nil), r.msgs...)
 }
 
 // waitFor waits until pred holds for the recorded messages.
-func (r *recorder) waitFor(t testing.TB, what string, timeout time.Duration, pred func([]queue.Message) bool) []queue.Message {
+func (r *recorder) waitFor(t testing.TB, what string, timeout time.Duration, pred func([]rb.Body) bool) []rb.Body {
 	t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -62,15 +64,15 @@ func (r *recorder) waitFor(t testing.TB, what string, timeout time.Duration, pre
 	}
 }
 
-func dump(ms []queue.Message) string {
+func dump(ms []rb.Body) string {
 	s := ""
 	for _, m := range ms {
 		switch v := m.(type) {
-		case *queue.Status:
+		case *rb.Status:
 			s += fmt.Sprintf("  status %s %s attempt=%d reason=%q sbdix=%v\n", v.ID, v.State, v.Attempt, v.Reason, v.SBDIX)
-		case *queue.Received:
+		case *rb.Received:
 			s += fmt.Sprintf("  received %s %q queued=%d\n", v.ID, v.Data, v.Queued)
-		case *queue.Signal:
+		case *rb.Signal:
 			s += fmt.Sprintf("  signal bars=%d service=%v modem=%s\n", v.Bars, v.Service, v.Modem)
 		default:
 			s += fmt.Sprintf("  %s %s\n", m.Type(), m.Head().ID)
@@ -79,17 +81,17 @@ func dump(ms []queue.Message) string {
 	return s
 }
 
-func statuses(ms []queue.Message, id string) []*queue.Status {
-	var out []*queue.Status
+func statuses(ms []rb.Body, id string) []*rb.Status {
+	var out []*rb.Status
 	for _, m := range ms {
-		if st, ok := m.(*queue.Status); ok && st.ID == id {
+		if st, ok := m.(*rb.Status); ok && st.ID == id {
 			out = append(out, st)
 		}
 	}
 	return out
 }
 
-func hasState(ms []queue.Message, id, state string) *queue.Status {
+func hasState(ms []rb.Body, id, state string) *rb.Status {
 	for _, st := range statuses(ms, id) {
 		if st.State == state {
 			return st
@@ -98,11 +100,11 @@ func hasState(ms []queue.Message, id, state string) *queue.Status {
 	return nil
 }
 
-func received(ms []queue.Message) []*queue.Received {
-	var out []*queue.Received
+func received(ms []rb.Body) []*rb.Received {
+	var out []*rb.Received
 	seen := map[string]bool{}
 	for _, m := range ms {
-		if r, ok := m.(*queue.Received); ok && !seen[r.ID] {
+		if r, ok := m.(*rb.Received); ok && !seen[r.ID] {
 			seen[r.ID] = true
 			out = append(out, r)
 		}
@@ -110,9 +112,9 @@ func received(ms []queue.Message) []*queue.Received {
 	return out
 }
 
-func lastSignal(ms []queue.Message) *queue.Signal {
+func lastSignal(ms []rb.Body) *rb.Signal {
 	for i := len(ms) - 1; i >= 0; i-- {
-		if s, ok := ms[i].(*queue.Signal); ok {
+		if s, ok := ms[i].(*rb.Signal); ok {
 			return s
 		}
 	}
@@ -234,9 +236,9 @@ func newID(t testing.TB) string {
 }
 
 // send publishes an MO request and returns its id.
-func (h *harness) send(text string, tweak func(*queue.Send)) string {
+func (h *harness) send(text string, tweak func(*rb.Send)) string {
 	h.t.Helper()
-	s := &queue.Send{Header: queue.Header{V: queue.Version, ID: newID(h.t), Station: testStation, At: time.Now().UTC()}, Text: text}
+	s := &rb.Send{Header: rb.Header{V: rb.Version, ID: newID(h.t), Station: testStation, At: time.Now().UTC()}, Text: text}
 	if tweak != nil {
 		tweak(s)
 	}
@@ -250,7 +252,7 @@ func (h *harness) send(text string, tweak func(*queue.Send)) string {
 
 func (h *harness) cancelMO(id string) {
 	h.t.Helper()
-	c := &queue.Cancel{Header: queue.Header{V: queue.Version, ID: newID(h.t), Station: testStation, At: time.Now().UTC()}, MOID: id}
+	c := &rb.Cancel{Header: rb.Header{V: rb.Version, ID: newID(h.t), Station: testStation, At: time.Now().UTC()}, MOID: id}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.mem.Publish(ctx, c); err != nil {
@@ -258,9 +260,9 @@ func (h *harness) cancelMO(id string) {
 	}
 }
 
-func (h *harness) waitState(id, state string) *queue.Status {
+func (h *harness) waitState(id, state string) *rb.Status {
 	h.t.Helper()
-	ms := h.rec.waitFor(h.t, id+" "+state, 15*time.Second, func(ms []queue.Message) bool {
+	ms := h.rec.waitFor(h.t, id+" "+state, 15*time.Second, func(ms []rb.Body) bool {
 		return hasState(ms, id, state) != nil
 	})
 	return hasState(ms, id, state)

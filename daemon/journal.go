@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // The journal is rbd's durable memory of MO messages: an append-only file of
@@ -34,17 +34,17 @@ const (
 
 // record is one journal line.
 type record struct {
-	Op      string        `json:"op"`
-	ID      string        `json:"id,omitempty"`
-	At      time.Time     `json:"at"`
-	Send    *queue.Send   `json:"send,omitempty"`
-	N       int           `json:"n,omitempty"`
-	MOMSN   *int          `json:"momsn,omitempty"`
-	IMEI    string        `json:"imei,omitempty"`
-	Status  *queue.Status `json:"status,omitempty"`
-	SID     string        `json:"sid,omitempty"`
-	Snap    *moEntry      `json:"snap,omitempty"`
-	Comment string        `json:"comment,omitempty"`
+	Op      string     `json:"op"`
+	ID      string     `json:"id,omitempty"`
+	At      time.Time  `json:"at"`
+	Send    *rb.Send   `json:"send,omitempty"`
+	N       int        `json:"n,omitempty"`
+	MOMSN   *int       `json:"momsn,omitempty"`
+	IMEI    string     `json:"imei,omitempty"`
+	Status  *rb.Status `json:"status,omitempty"`
+	SID     string     `json:"sid,omitempty"`
+	Snap    *moEntry   `json:"snap,omitempty"`
+	Comment string     `json:"comment,omitempty"`
 }
 
 // openAttempt is an attempt journaled before SBDIX whose outcome is not yet known.
@@ -57,7 +57,7 @@ type openAttempt struct {
 // moEntry is the journal's view of one MO message.
 type moEntry struct {
 	ID       string       `json:"id"`
-	Send     *queue.Send  `json:"send,omitempty"` // nil once final and compacted
+	Send     *rb.Send     `json:"send,omitempty"` // nil once final and compacted
 	Accepted time.Time    `json:"accepted"`
 	Attempts int          `json:"attempts"` // attempts started (journaled)
 	Open     *openAttempt `json:"open,omitempty"`
@@ -75,7 +75,7 @@ type journal struct {
 	f         *os.File
 	mos       map[string]*moEntry
 	cancels   map[string]time.Time
-	pending   []*queue.Status // statuses not yet confirmed, in order
+	pending   []*rb.Status // statuses not yet confirmed, in order
 	pendingID map[string]bool
 	seq       int64
 	appended  int // records since the last compaction
@@ -122,7 +122,7 @@ func (j *journal) apply(r *record) {
 			return
 		}
 		j.seq++
-		j.mos[r.ID] = &moEntry{ID: r.ID, Send: r.Send, Accepted: r.At, State: queue.StateAccepted, Updated: r.At, Seq: j.seq}
+		j.mos[r.ID] = &moEntry{ID: r.ID, Send: r.Send, Accepted: r.At, State: rb.StateAccepted, Updated: r.At, Seq: j.seq}
 	case opAttempt:
 		if e := j.mos[r.ID]; e != nil && r.MOMSN != nil {
 			e.Attempts = max(e.Attempts, r.N)
@@ -141,15 +141,15 @@ func (j *journal) apply(r *record) {
 		if e := j.mos[st.ID]; e != nil {
 			e.State = st.State
 			e.Updated = r.At
-			if e.Open != nil && st.State != queue.StateSending {
+			if e.Open != nil && st.State != rb.StateSending {
 				e.Open = nil
 			}
-			if queue.Final(st.State) {
+			if rb.Final(st.State) {
 				e.Final = true
 				e.Open = nil
 			}
 		}
-		sid := queue.MessageID(st)
+		sid := rb.MessageID(st)
 		if !j.pendingID[sid] {
 			j.pendingID[sid] = true
 			j.pending = append(j.pending, st)
@@ -160,7 +160,7 @@ func (j *journal) apply(r *record) {
 		}
 		delete(j.pendingID, r.SID)
 		for i, st := range j.pending {
-			if queue.MessageID(st) == r.SID {
+			if rb.MessageID(st) == r.SID {
 				j.pending = append(j.pending[:i], j.pending[i+1:]...)
 				break
 			}
@@ -326,10 +326,10 @@ func (j *journal) cancelled(id string) bool {
 }
 
 // pendingStatuses returns the statuses not yet confirmed, in order.
-func (j *journal) pendingStatuses() []*queue.Status {
+func (j *journal) pendingStatuses() []*rb.Status {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return append([]*queue.Status(nil), j.pending...)
+	return append([]*rb.Status(nil), j.pending...)
 }
 
 func (j *journal) close() error {

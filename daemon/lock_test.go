@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
 
@@ -18,7 +19,7 @@ import (
 // first stops, the directory is free again.
 func TestStateDirLocked(t *testing.T) {
 	h := newHarness(t, sim.Config{}, nil)
-	h.waitState(h.send("first", nil), queue.StateSent)
+	h.waitState(h.send("first", nil), rb.StateSent)
 
 	runSecond := func() error {
 		d := New(fastConfig(h.dir), h.bus, func(context.Context) (io.ReadWriteCloser, error) { return h.sim.Pipe(), nil })

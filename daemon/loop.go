@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd"
 )
@@ -236,7 +238,7 @@ func (d *Daemon) connect(ctx context.Context) {
 	} else if d.modemFailed(err, "signal") {
 		return
 	}
-	d.setModemState(queue.ModemOK)
+	d.setModemState(rb.ModemOK)
 	d.publishSignal(true)
 	d.needStatus(0)
 	d.recover(ctx)
@@ -249,15 +251,15 @@ func (d *Daemon) connect(ctx context.Context) {
 func (d *Daemon) initModem(ctx context.Context, m *sbd.Modem) (sbd.Identity, error) {
 	now := d.now()
 	snap := d.signalAt(now)
-	snap.Modem, snap.Bars, snap.Service = queue.ModemOffline, 0, false
+	snap.Modem, snap.Bars, snap.Service = rb.ModemOffline, 0, false
 	first := d.cfg.Probe
-	if d.published.Modem == queue.ModemOffline && !d.publishedAt.IsZero() {
+	if d.published.Modem == rb.ModemOffline && !d.publishedAt.IsZero() {
 		first = max(0, d.publishedAt.Add(d.cfg.Heartbeat).Sub(now))
 	}
 	done := make(chan struct{})
-	last := make(chan *queue.Signal, 1)
+	last := make(chan *rb.Signal, 1)
 	go func() {
-		var sent *queue.Signal
+		var sent *rb.Signal
 		defer func() { last <- sent }()
 		t := time.NewTimer(first)
 		defer t.Stop()
@@ -279,7 +281,7 @@ func (d *Daemon) initModem(ctx context.Context, m *sbd.Modem) (sbd.Identity, err
 	close(done)
 	if s := <-last; s != nil {
 		d.log.Debug("modem did not answer during start-up; reported offline")
-		d.setModemState(queue.ModemOffline)
+		d.setModemState(rb.ModemOffline)
 		d.published, d.publishedAt = *s, s.At
 	}
 	return id, err
@@ -344,7 +346,7 @@ func (d *Daemon) settle(ctx context.Context, c *moState, a openAttempt, st sbd.S
 	log := d.log.With("id", c.id, "attempt", a.N, "momsn_before", a.MOMSN, "momsn_now", st.MOMSN)
 	if a.IMEI != d.ident.IMEI {
 		log.Warn("unfinished attempt was made with another modem; outcome unknown", "imei_then", a.IMEI, "imei_now", d.ident.IMEI)
-		d.finish(c, queue.StateUnknown, a.N, fmt.Sprintf("interrupted attempt %d was made with modem %s, now %s is attached", a.N, a.IMEI, d.ident.IMEI), nil, nil)
+		d.finish(c, rb.StateUnknown, a.N, fmt.Sprintf("interrupted attempt %d was made with modem %s, now %s is attached", a.N, a.IMEI, d.ident.IMEI), nil, nil)
 		return
 	}
 	switch (st.MOMSN - a.MOMSN + 65536) % 65536 {
@@ -359,13 +361,13 @@ func (d *Daemon) settle(ctx context.Context, c *moState, a openAttempt, st sbd.S
 	case 1:
 		log.Info("interrupted attempt sent the message (MOMSN advanced)")
 		momsn := a.MOMSN
-		d.finish(c, queue.StateSent, a.N, "sent (settled after an interruption from the modem's MOMSN)", &momsn, nil)
+		d.finish(c, rb.StateSent, a.N, "sent (settled after an interruption from the modem's MOMSN)", &momsn, nil)
 		if err := d.m.Clear(ctx, sbd.BufferMO); err != nil {
 			d.modemFailed(err, "clear MO")
 		}
 	default:
 		log.Warn("MOMSN moved more than one attempt explains; outcome unknown")
-		d.finish(c, queue.StateUnknown, a.N, fmt.Sprintf("interrupted attempt %d: modem MOMSN went from %d to %d, which the journal cannot explain", a.N, a.MOMSN, st.MOMSN), nil, nil)
+		d.finish(c, rb.StateUnknown, a.N, fmt.Sprintf("interrupted attempt %d: modem MOMSN went from %d to %d, which the journal cannot explain", a.N, a.MOMSN, st.MOMSN), nil, nil)
 	}
 }
 
@@ -381,7 +383,7 @@ func (d *Daemon) modemFailed(err error, what string) bool {
 	d.closeModem()
 	d.reopenFails = 0
 	d.reopenAt = d.now().Add(d.cfg.ReopenMin)
-	d.setModemState(queue.ModemOffline)
+	d.setModemState(rb.ModemOffline)
 	d.publishSignal(false)
 	return true
 }
@@ -481,9 +483,9 @@ func (d *Daemon) publishSignal(force bool) {
 }
 
 // signalAt is the signal report of the current state.
-func (d *Daemon) signalAt(now time.Time) queue.Signal {
-	s := queue.Signal{
-		Header:      queue.Header{V: queue.Version, ID: fmt.Sprintf("signal-%s-%d", d.cfg.Station, now.UnixNano()), Station: d.cfg.Station, At: now.UTC()},
+func (d *Daemon) signalAt(now time.Time) rb.Signal {
+	s := rb.Signal{
+		Header:      rb.Header{V: rb.Version, ID: fmt.Sprintf("signal-%s-%d", d.cfg.Station, now.UnixNano()), Station: d.cfg.Station, At: now.UTC()},
 		Bars:        d.bars,
 		Service:     d.service,
 		Modem:       d.modemState,
@@ -491,7 +493,7 @@ func (d *Daemon) signalAt(now time.Time) queue.Signal {
 		Model:       d.modelName(),
 		LastSession: d.lastSession,
 	}
-	if d.modemState == queue.ModemOffline {
+	if d.modemState == rb.ModemOffline {
 		s.Bars, s.Service = 0, false
 	}
 	if d.cur != nil {
@@ -516,9 +518,9 @@ func (d *Daemon) moFromEntry(e moEntry) *moState {
 	return &moState{id: e.ID, send: e.Send, payload: e.Send.Payload(), attempts: e.Attempts, nextAt: d.now()}
 }
 
-func (d *Daemon) status(c *moState, state string, attempt int) *queue.Status {
-	return &queue.Status{
-		Header:  queue.Header{V: queue.Version, ID: c.id, Station: d.cfg.Station, At: d.now().UTC()},
+func (d *Daemon) status(c *moState, state string, attempt int) *rb.Status {
+	return &rb.Status{
+		Header:  rb.Header{V: rb.Version, ID: c.id, Station: d.cfg.Station, At: d.now().UTC()},
 		State:   state,
 		Attempt: attempt,
 		Bytes:   len(c.payload),
@@ -526,7 +528,7 @@ func (d *Daemon) status(c *moState, state string, attempt int) *queue.Status {
 }
 
 // record journals st (with extra records, in one fsync) and queues it for publishing.
-func (d *Daemon) record(st *queue.Status, extra ...*record) error {
+func (d *Daemon) record(st *rb.Status, extra ...*record) error {
 	rs := append(extra, &record{Op: opStatus, ID: st.ID, Status: st})
 	if err := d.j.append(true, rs...); err != nil {
 		return err
@@ -552,10 +554,10 @@ func (d *Daemon) finish(c *moState, state string, attempt int, reason string, mo
 		return
 	}
 	switch state {
-	case queue.StateSent:
+	case rb.StateSent:
 		d.count(func(s *Stats) { s.Sent++ })
 		d.crash(CrashAfterSent)
-	case queue.StateFailed:
+	case rb.StateFailed:
 		d.count(func(s *Stats) { s.Failed++ })
 	}
 	d.log.Info("MO "+state, "id", c.id, "attempt", attempt, "reason", reason)
@@ -585,11 +587,11 @@ func (d *Daemon) finishIfDropped() bool {
 		if c.attempts > 0 {
 			reason = "cancelled; no session sent it"
 		}
-		d.finish(c, queue.StateCancelled, c.attempts, reason, nil, nil)
+		d.finish(c, rb.StateCancelled, c.attempts, reason, nil, nil)
 		return true
 	}
 	if exp := c.send.ExpiresAt; exp != nil && !d.now().Before(*exp) {
-		d.finish(c, queue.StateFailed, c.attempts, "expired", nil, nil)
+		d.finish(c, rb.StateFailed, c.attempts, "expired", nil, nil)
 		return true
 	}
 	return false
@@ -597,7 +599,7 @@ func (d *Daemon) finishIfDropped() bool {
 
 // onTake journals a new MO delivery, then acks it.
 func (d *Daemon) onTake(del *queue.Delivery) {
-	send, ok := del.Msg.(*queue.Send)
+	send, ok := del.Msg.(*rb.Send)
 	if !ok {
 		d.log.Warn("outbox delivery is not a send; dead-lettering it", "type", del.Msg.Type(), "message_id", del.MessageID)
 		if err := del.Reject(); err != nil {
@@ -615,7 +617,7 @@ func (d *Daemon) onTake(del *queue.Delivery) {
 	}
 	c := &moState{id: send.ID, send: send, payload: send.Payload(), nextAt: d.now()}
 	acc := &record{Op: opAccept, ID: send.ID, Send: send}
-	st := d.status(c, queue.StateAccepted, 0)
+	st := d.status(c, rb.StateAccepted, 0)
 	if err := d.record(st, acc); err != nil {
 		d.journalFailed(err)
 		return
@@ -627,7 +629,7 @@ func (d *Daemon) onTake(del *queue.Delivery) {
 	log.Info("MO accepted", "bytes", len(c.payload))
 	d.cur = c
 	if max := d.maxMO(); len(c.payload) > max {
-		d.finish(c, queue.StateFailed, 0, fmt.Sprintf("message of %d bytes is over this modem's %d-byte limit", len(c.payload), max), nil, nil)
+		d.finish(c, rb.StateFailed, 0, fmt.Sprintf("message of %d bytes is over this modem's %d-byte limit", len(c.payload), max), nil, nil)
 		return
 	}
 	d.finishIfDropped()
@@ -646,7 +648,7 @@ func (d *Daemon) maxMO() int {
 // onCancel records a cancel; the held message is dropped at once when its
 // session has not started (the loop is between operations here).
 func (d *Daemon) onCancel(del *queue.Delivery) {
-	c, ok := del.Msg.(*queue.Cancel)
+	c, ok := del.Msg.(*rb.Cancel)
 	if !ok {
 		d.log.Warn("control delivery is not a cancel; dead-lettering it", "type", del.Msg.Type())
 		_ = del.Reject()
@@ -692,12 +694,12 @@ func (d *Daemon) attemptMO(ctx context.Context) {
 		}
 		var tl *sbd.TooLongError
 		if errors.As(err, &tl) || errors.Is(err, sbd.ErrEmpty) {
-			d.finish(c, queue.StateFailed, c.attempts, err.Error(), nil, nil)
+			d.finish(c, rb.StateFailed, c.attempts, err.Error(), nil, nil)
 			return
 		}
 		c.prepFails++
 		if c.prepFails >= d.cfg.MaxAttempts {
-			d.finish(c, queue.StateFailed, c.attempts, fmt.Sprintf("the modem does not take the message: %v", err), nil, nil)
+			d.finish(c, rb.StateFailed, c.attempts, fmt.Sprintf("the modem does not take the message: %v", err), nil, nil)
 			return
 		}
 		c.nextAt = d.now().Add(d.backoff(c.prepFails))
@@ -720,7 +722,7 @@ func (d *Daemon) attemptMO(ctx context.Context) {
 	}
 	// The attempt is durable before SBDIX: after a crash, +SBDS settles it.
 	momsn := before.MOMSN
-	st := d.status(c, queue.StateSending, n)
+	st := d.status(c, rb.StateSending, n)
 	att := &record{Op: opAttempt, ID: c.id, N: n, MOMSN: &momsn, IMEI: d.ident.IMEI}
 	if err := d.record(st, att); err != nil {
 		d.journalFailed(err)
@@ -763,7 +765,7 @@ func (d *Daemon) attemptMO(ctx context.Context) {
 	defer cancelPost()
 	if res.MOSuccess() {
 		momsn := res.MOMSN
-		d.finish(c, queue.StateSent, n, res.String(), &momsn, res.Raw())
+		d.finish(c, rb.StateSent, n, res.String(), &momsn, res.Raw())
 		d.afterSession(post, res)
 		if d.m != nil {
 			if err := d.m.Clear(post, sbd.BufferMO); err != nil {
@@ -775,7 +777,7 @@ func (d *Daemon) attemptMO(ctx context.Context) {
 	adv := res.Advice(n)
 	d.afterSession(post, res)
 	if !adv.Retry {
-		d.finish(c, queue.StateFailed, n, fmt.Sprintf("MO status %d: %s", res.MOStatus, adv.Reason), nil, res.Raw())
+		d.finish(c, rb.StateFailed, n, fmt.Sprintf("MO status %d: %s", res.MOStatus, adv.Reason), nil, res.Raw())
 		return
 	}
 	if res.MOStatus == 36 {
@@ -789,7 +791,7 @@ func (d *Daemon) attemptMO(ctx context.Context) {
 func (d *Daemon) session(ctx context.Context, answer bool) (sbd.SessionResult, error) {
 	sctx, cancel := d.sessionCtx(ctx)
 	defer cancel()
-	d.setModemState(queue.ModemBusy)
+	d.setModemState(rb.ModemBusy)
 	d.publishSignal(false)
 	d.crash(CrashInSession)
 	res, err := d.m.Session(sctx, sbd.SessionOptions{Answer: answer})
@@ -802,7 +804,7 @@ func (d *Daemon) session(ctx context.Context, answer bool) (sbd.SessionResult, e
 		d.log.Debug("session result", "sbdix", res.Raw())
 	}
 	if d.m != nil {
-		d.setModemState(queue.ModemOK)
+		d.setModemState(rb.ModemOK)
 	}
 	return res, err
 }
@@ -829,17 +831,17 @@ func (d *Daemon) retry(c *moState, n int, reason string, sbdix []int, waitServic
 // time run out.
 func (d *Daemon) retryAfter(c *moState, n int, reason string, sbdix []int, wait time.Duration, waitService bool) {
 	if n >= d.cfg.MaxAttempts {
-		d.finish(c, queue.StateFailed, n, fmt.Sprintf("gave up after %d attempts: %s", n, reason), nil, sbdix)
+		d.finish(c, rb.StateFailed, n, fmt.Sprintf("gave up after %d attempts: %s", n, reason), nil, sbdix)
 		return
 	}
 	now := d.now()
 	next := now.Add(wait)
 	if exp := c.send.ExpiresAt; exp != nil && !next.Before(*exp) {
-		d.finish(c, queue.StateFailed, n, fmt.Sprintf("expired (last attempt: %s)", reason), nil, sbdix)
+		d.finish(c, rb.StateFailed, n, fmt.Sprintf("expired (last attempt: %s)", reason), nil, sbdix)
 		return
 	}
 	c.nextAt, c.waitService, c.failedAt = next, waitService, now
-	st := d.status(c, queue.StateRetrying, n)
+	st := d.status(c, rb.StateRetrying, n)
 	nu := next.UTC()
 	st.Reason, st.SBDIX, st.NextAttemptAt = reason, sbdix, &nu
 	if err := d.record(st); err != nil {
@@ -948,10 +950,10 @@ func (d *Daemon) readMT(ctx context.Context, mtmsn, queued int) {
 	d.mtUnread = nil
 	d.crash(CrashAfterMTRead)
 	now := d.now().UTC()
-	r := &queue.Received{
-		Header: queue.Header{V: queue.Version, ID: queue.MTID(d.ident.IMEI, mtmsn), Station: d.cfg.Station, At: now},
+	r := &rb.Received{
+		Header: rb.Header{V: rb.Version, ID: rb.MTID(d.ident.IMEI, mtmsn), Station: d.cfg.Station, At: now},
 		Data:   data,
-		Text:   queue.TextOf(data),
+		Text:   rb.TextOf(data),
 		MTMSN:  mtmsn,
 		Queued: queued,
 		IMEI:   d.ident.IMEI,

@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
 
@@ -65,7 +66,7 @@ func TestUnreadMTIsNotLost(t *testing.T) {
 			if !tc.wantBoth {
 				want = want[1:]
 			}
-			ms := h.rec.waitFor(t, "MT messages", 15*time.Second, func(ms []queue.Message) bool {
+			ms := h.rec.waitFor(t, "MT messages", 15*time.Second, func(ms []rb.Body) bool {
 				got := map[string]bool{}
 				for _, r := range received(ms) {
 					got[string(r.Data)] = true
@@ -97,7 +98,7 @@ func TestMTNotRepublishedOnReconnect(t *testing.T) {
 	if _, err := h.sim.Gateway().QueueMT([]byte("only once")); err != nil {
 		t.Fatal(err)
 	}
-	h.rec.waitFor(t, "MT", 15*time.Second, func(ms []queue.Message) bool { return len(received(ms)) == 1 })
+	h.rec.waitFor(t, "MT", 15*time.Second, func(ms []rb.Body) bool { return len(received(ms)) == 1 })
 	// The publish runs beside the modem loop: wait until the buffer was
 	// cleared (AT+SBDD1 after the spool) before the modem goes silent.
 	deadline := time.Now().Add(15 * time.Second)
@@ -108,19 +109,19 @@ func TestMTNotRepublishedOnReconnect(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	h.sim.InjectFault(sim.FaultSilent)
-	h.rec.waitFor(t, "offline", 15*time.Second, func(ms []queue.Message) bool {
+	h.rec.waitFor(t, "offline", 15*time.Second, func(ms []rb.Body) bool {
 		s := lastSignal(ms)
-		return s != nil && s.Modem == queue.ModemOffline
+		return s != nil && s.Modem == rb.ModemOffline
 	})
 	h.sim.InjectFault(sim.FaultNone)
 	// An MO after the reconnect: its session comes after the recovery.
-	h.waitState(h.send("after reconnect", nil), queue.StateSent)
+	h.waitState(h.send("after reconnect", nil), rb.StateSent)
 	if n := h.d.Stats().Received; n != 1 {
 		t.Errorf("daemon read %d MT messages, want 1", n)
 	}
 	n := 0
 	for _, m := range h.rec.all() {
-		if _, ok := m.(*queue.Received); ok {
+		if _, ok := m.(*rb.Received); ok {
 			n++
 		}
 	}
@@ -132,9 +133,9 @@ func TestMTNotRepublishedOnReconnect(t *testing.T) {
 // waitModemOK waits until the daemon reported the modem ready.
 func (h *harness) waitModemOK() {
 	h.t.Helper()
-	h.rec.waitFor(h.t, "modem ok", 15*time.Second, func(ms []queue.Message) bool {
+	h.rec.waitFor(h.t, "modem ok", 15*time.Second, func(ms []rb.Body) bool {
 		s := lastSignal(ms)
-		return s != nil && s.Modem == queue.ModemOK
+		return s != nil && s.Modem == rb.ModemOK
 	})
 }
 
@@ -147,7 +148,7 @@ func TestMTRetriedAfterMaxAttempts(t *testing.T) {
 	if _, err := h.sim.Gateway().QueueMT([]byte("persistent")); err != nil {
 		t.Fatal(err)
 	}
-	h.rec.waitFor(t, "MT after failed sessions", 15*time.Second, func(ms []queue.Message) bool { return len(received(ms)) == 1 })
+	h.rec.waitFor(t, "MT after failed sessions", 15*time.Second, func(ms []rb.Body) bool { return len(received(ms)) == 1 })
 	if n := h.d.Stats().Sessions; n != len(fails)+1 {
 		t.Errorf("%d sessions, want %d", n, len(fails)+1)
 	}

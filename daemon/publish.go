@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/queue"
 )
 
@@ -135,11 +137,11 @@ func (q *fifo[T]) run(ctx context.Context, log *slog.Logger, what string, publis
 // latest holds the newest signal to publish.
 type latest struct {
 	mu     sync.Mutex
-	sig    *queue.Signal
+	sig    *rb.Signal
 	notify chan struct{}
 }
 
-func (l *latest) set(s *queue.Signal) {
+func (l *latest) set(s *rb.Signal) {
 	l.mu.Lock()
 	l.sig = s
 	l.mu.Unlock()
@@ -149,7 +151,7 @@ func (l *latest) set(s *queue.Signal) {
 	}
 }
 
-func (l *latest) take() *queue.Signal {
+func (l *latest) take() *rb.Signal {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.sig

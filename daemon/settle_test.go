@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
 
@@ -21,10 +22,10 @@ func TestSettleInterruptedAttempt(t *testing.T) {
 		reason   string
 		attempts int
 	}{
-		{"not sent: MOMSN unchanged", func(next int) int { return next }, sim.DefaultIMEI, queue.StateSent, "", 3},
-		{"sent: MOMSN advanced by one", func(next int) int { return next - 1 }, sim.DefaultIMEI, queue.StateSent, "settled", 2},
-		{"unknown: MOMSN advanced by two", func(next int) int { return next - 2 }, sim.DefaultIMEI, queue.StateUnknown, "cannot explain", 2},
-		{"unknown: another modem", func(next int) int { return next }, "300234010000000", queue.StateUnknown, "made with modem", 2},
+		{"not sent: MOMSN unchanged", func(next int) int { return next }, sim.DefaultIMEI, rb.StateSent, "", 3},
+		{"sent: MOMSN advanced by one", func(next int) int { return next - 1 }, sim.DefaultIMEI, rb.StateSent, "settled", 2},
+		{"unknown: MOMSN advanced by two", func(next int) int { return next - 2 }, sim.DefaultIMEI, rb.StateUnknown, "cannot explain", 2},
+		{"unknown: another modem", func(next int) int { return next }, "300234010000000", rb.StateUnknown, "made with modem", 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -32,7 +33,7 @@ func TestSettleInterruptedAttempt(t *testing.T) {
 			// Two sessions so that MOMSN-2 is a valid number.
 			var last int
 			for i := 0; i < 2; i++ {
-				last = *h.waitState(h.send("warm-up", nil), queue.StateSent).MOMSN
+				last = *h.waitState(h.send("warm-up", nil), rb.StateSent).MOMSN
 			}
 			before := len(h.delivered())
 			next := last + 1
@@ -44,7 +45,7 @@ func TestSettleInterruptedAttempt(t *testing.T) {
 				t.Fatal(err)
 			}
 			id := newID(t)
-			send := &queue.Send{Header: queue.Header{V: 1, ID: id, Station: testStation, At: time.Now().UTC()}, Text: "interrupted"}
+			send := &rb.Send{Header: rb.Header{V: 1, ID: id, Station: testStation, At: time.Now().UTC()}, Text: "interrupted"}
 			momsn := tc.momsn(next)
 			must(t, j.append(true,
 				&record{Op: opAccept, ID: id, Send: send},
@@ -82,17 +83,17 @@ func TestJournalReplayAndCompaction(t *testing.T) {
 	dir := t.TempDir()
 	j, err := openJournal(dir+"/journal", time.Hour, time.Now)
 	must(t, err)
-	s := func(id string) *queue.Send {
-		return &queue.Send{Header: queue.Header{V: 1, ID: id, Station: testStation, At: time.Now().UTC()}, Text: id}
+	s := func(id string) *rb.Send {
+		return &rb.Send{Header: rb.Header{V: 1, ID: id, Station: testStation, At: time.Now().UTC()}, Text: id}
 	}
 	st := func(id, state string, n int) *record {
-		return &record{Op: opStatus, ID: id, Status: &queue.Status{Header: queue.Header{V: 1, ID: id, Station: testStation, At: time.Now().UTC()}, State: state, Attempt: n}}
+		return &record{Op: opStatus, ID: id, Status: &rb.Status{Header: rb.Header{V: 1, ID: id, Station: testStation, At: time.Now().UTC()}, State: state, Attempt: n}}
 	}
 	momsn := 7
-	must(t, j.append(true, &record{Op: opAccept, ID: "a", Send: s("a")}, st("a", queue.StateAccepted, 0)))
-	must(t, j.append(true, &record{Op: opAttempt, ID: "a", N: 1, MOMSN: &momsn, IMEI: "x"}, st("a", queue.StateSending, 1)))
-	must(t, j.append(true, st("a", queue.StateSent, 1)))
-	must(t, j.append(false, &record{Op: opPublished, SID: queue.StatusID("a", queue.StateAccepted, 0)}))
+	must(t, j.append(true, &record{Op: opAccept, ID: "a", Send: s("a")}, st("a", rb.StateAccepted, 0)))
+	must(t, j.append(true, &record{Op: opAttempt, ID: "a", N: 1, MOMSN: &momsn, IMEI: "x"}, st("a", rb.StateSending, 1)))
+	must(t, j.append(true, st("a", rb.StateSent, 1)))
+	must(t, j.append(false, &record{Op: opPublished, SID: rb.StatusID("a", rb.StateAccepted, 0)}))
 	must(t, j.append(true, &record{Op: opAccept, ID: "b", Send: s("b")}, &record{Op: opAttempt, ID: "b", N: 1, MOMSN: &momsn, IMEI: "x"}))
 	must(t, j.append(true, &record{Op: opCancel, ID: "c"}))
 	must(t, j.close())
@@ -100,7 +101,7 @@ func TestJournalReplayAndCompaction(t *testing.T) {
 	for round := 0; round < 2; round++ { // replay, then replay the compacted file
 		j, err = openJournal(dir+"/journal", time.Hour, time.Now)
 		must(t, err)
-		if e, ok := j.get("a"); !ok || e.State != queue.StateSent || !e.Final || e.Open != nil {
+		if e, ok := j.get("a"); !ok || e.State != rb.StateSent || !e.Final || e.Open != nil {
 			t.Errorf("round %d: a = %+v, want final sent", round, e)
 		}
 		live := j.live()

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // spool holds MT messages between the modem and the broker's confirm:
@@ -27,7 +27,7 @@ func openSpool(dir string) (*spool, error) {
 	return &spool{dir: dir}, nil
 }
 
-// fileName maps an MT id to its spool file; ids are made by queue.MTID and
+// fileName maps an MT id to its spool file; ids are made by rb.MTID and
 // hold only safe characters, anything else is replaced.
 func (s *spool) fileName(id string) string {
 	safe := strings.Map(func(r rune) rune {
@@ -40,7 +40,7 @@ func (s *spool) fileName(id string) string {
 }
 
 // put writes r durably.
-func (s *spool) put(r *queue.Received) error {
+func (s *spool) put(r *rb.Received) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("spool %s: encode: %w", r.ID, err)
@@ -62,7 +62,7 @@ func (s *spool) remove(id string) error {
 // spoolEntry is one spooled message, or a file that could not be read.
 type spoolEntry struct {
 	path string
-	msg  *queue.Received
+	msg  *rb.Received
 	err  error
 }
 
@@ -104,7 +104,7 @@ func (s *spool) list() ([]spoolEntry, error) {
 			}
 			e.err = err
 		} else {
-			var r queue.Received
+			var r rb.Received
 			if err := json.Unmarshal(b, &r); err != nil {
 				e.err = fmt.Errorf("decode %s: %w", p, err)
 			} else if err := r.Validate(); err != nil {

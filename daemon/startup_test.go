@@ -4,7 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
 
@@ -18,11 +19,11 @@ func TestSilentModemAtStartReportsOffline(t *testing.T) {
 	h.sim.InjectFault(sim.FaultSilent)
 	mark := len(h.rec.all())
 	h.start(func(c *Config) { c.ModemOptions.StartupTimeout = time.Minute })
-	h.rec.waitFor(t, "two offline reports during start-up", 10*time.Second, func(ms []queue.Message) bool {
+	h.rec.waitFor(t, "two offline reports during start-up", 10*time.Second, func(ms []rb.Body) bool {
 		n := 0
 		for _, m := range ms[mark:] {
-			if s, ok := m.(*queue.Signal); ok {
-				if s.Modem != queue.ModemOffline {
+			if s, ok := m.(*rb.Signal); ok {
+				if s.Modem != rb.ModemOffline {
 					t.Fatalf("signal with modem %q while the modem is silent", s.Modem)
 				}
 				n++

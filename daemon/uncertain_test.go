@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
 
@@ -37,7 +38,7 @@ func TestGarbledSessionResultIsSettled(t *testing.T) {
 			h := newHarness(t, sim.Config{Script: tc.script}, nil)
 			h.tap.garbleNext("+SBDIX:", 1)
 			id := h.send("garbled result", nil)
-			st := h.waitState(id, queue.StateSent)
+			st := h.waitState(id, rb.StateSent)
 			if n := h.tap.pending("+SBDIX:"); n != 0 {
 				t.Fatalf("the +SBDIX line was not garbled (%d pending)", n)
 			}
@@ -62,9 +63,9 @@ func TestFailedStatusDuringRecoveryKeepsAttemptOpen(t *testing.T) {
 		wantState string
 		wantNew   int // new deliveries of the payload
 	}{
-		{"sent, one failed status", true, 1, queue.StateSent, 0},
-		{"sent, three failed statuses", true, 3, queue.StateSent, 0},
-		{"not sent, one failed status", false, 1, queue.StateSent, 1},
+		{"sent, one failed status", true, 1, rb.StateSent, 0},
+		{"sent, three failed statuses", true, 3, rb.StateSent, 0},
+		{"not sent, one failed status", false, 1, rb.StateSent, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,10 +90,10 @@ func TestFailedStatusDuringRecoveryKeepsAttemptOpen(t *testing.T) {
 // of a new message as a crash during its session leaves it, and the id.
 // With sent, the modem's MOMSN has moved past the journalled one (the
 // session went out); without, it has not. The daemon is not started again.
-func crashedDuringAttempt(t *testing.T, sent bool, text string, tweak func(*queue.Send)) (*harness, string) {
+func crashedDuringAttempt(t *testing.T, sent bool, text string, tweak func(*rb.Send)) (*harness, string) {
 	t.Helper()
 	h := newHarness(t, sim.Config{}, nil)
-	next := *h.waitState(h.send("warm-up", nil), queue.StateSent).MOMSN + 1
+	next := *h.waitState(h.send("warm-up", nil), rb.StateSent).MOMSN + 1
 	h.stop()
 	id := newID(t)
 	momsn := next
@@ -105,11 +106,11 @@ func crashedDuringAttempt(t *testing.T, sent bool, text string, tweak func(*queu
 
 // writeOpenAttempt writes the journal a crash during attempt 1 of a message
 // leaves behind.
-func writeOpenAttempt(t *testing.T, dir, id, text string, momsn int, tweak func(*queue.Send)) {
+func writeOpenAttempt(t *testing.T, dir, id, text string, momsn int, tweak func(*rb.Send)) {
 	t.Helper()
 	j, err := openJournal(dir+"/journal", time.Hour, time.Now)
 	must(t, err)
-	send := &queue.Send{Header: queue.Header{V: 1, ID: id, Station: testStation, At: time.Now().UTC()}, Text: text}
+	send := &rb.Send{Header: rb.Header{V: 1, ID: id, Station: testStation, At: time.Now().UTC()}, Text: text}
 	if tweak != nil {
 		tweak(send)
 	}
@@ -131,16 +132,16 @@ func TestCancelWaitsForOpenAttempt(t *testing.T) {
 		expired bool
 		want    string
 	}{
-		{"cancel, attempt sent", true, false, queue.StateSent},
-		{"cancel, attempt not sent", false, false, queue.StateCancelled},
-		{"expired, attempt sent", true, true, queue.StateSent},
-		{"expired, attempt not sent", false, true, queue.StateFailed},
+		{"cancel, attempt sent", true, false, rb.StateSent},
+		{"cancel, attempt not sent", false, false, rb.StateCancelled},
+		{"expired, attempt sent", true, true, rb.StateSent},
+		{"expired, attempt not sent", false, true, rb.StateFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var tweak func(*queue.Send)
+			var tweak func(*rb.Send)
 			if tc.expired {
-				tweak = func(s *queue.Send) {
+				tweak = func(s *rb.Send) {
 					exp := time.Now().Add(-time.Minute).UTC()
 					s.ExpiresAt = &exp
 				}
@@ -152,16 +153,16 @@ func TestCancelWaitsForOpenAttempt(t *testing.T) {
 				h.cancelMO(id)
 				waitJournal(t, h.dir, `"op":"cancel"`)
 			}
-			h.rec.waitFor(t, "offline signal", 15*time.Second, func(ms []queue.Message) bool {
+			h.rec.waitFor(t, "offline signal", 15*time.Second, func(ms []rb.Body) bool {
 				s := lastSignal(ms)
-				return s != nil && s.Modem == queue.ModemOffline
+				return s != nil && s.Modem == rb.ModemOffline
 			})
 			h.sim.InjectFault(sim.FaultNone)
 			st := h.waitState(id, tc.want)
-			if tc.want == queue.StateSent && !strings.Contains(st.Reason, "settled") {
+			if tc.want == rb.StateSent && !strings.Contains(st.Reason, "settled") {
 				t.Errorf("sent status reason %q, want settled from MOMSN", st.Reason)
 			}
-			for _, other := range []string{queue.StateSent, queue.StateCancelled, queue.StateFailed} {
+			for _, other := range []string{rb.StateSent, rb.StateCancelled, rb.StateFailed} {
 				if other != tc.want && hasState(h.rec.all(), id, other) != nil {
 					t.Errorf("message also became %s", other)
 				}

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -395,8 +397,8 @@ func (a *AMQP) waitPublisher(ctx context.Context) (*publisher, error) {
 }
 
 // Publish implements Bus.
-func (a *AMQP) Publish(ctx context.Context, m Message) error {
-	body, err := Encode(m)
+func (a *AMQP) Publish(ctx context.Context, m rb.Body) error {
+	body, err := rb.Encode(m)
 	if err != nil {
 		return err
 	}
@@ -408,20 +410,20 @@ func (a *AMQP) Publish(ctx context.Context, m Message) error {
 	msg := amqp.Publishing{
 		ContentType:  "application/json",
 		DeliveryMode: amqp.Persistent,
-		MessageId:    MessageID(m),
+		MessageId:    rb.MessageID(m),
 		Type:         m.Type(),
 		Timestamp:    at.UTC(),
 		AppId:        a.cfg.AppID,
 		Body:         body,
 	}
 	switch m.Type() {
-	case TypeStatus:
+	case rb.TypeStatus:
 		msg.CorrelationId = h.ID
-	case TypeSignal:
+	case rb.TypeSignal:
 		msg.DeliveryMode = amqp.Transient
 	}
-	mandatory := m.Type() == TypeSend || m.Type() == TypeReceived
-	return a.publish(ctx, RoutingKey(m), mandatory, msg)
+	mandatory := m.Type() == rb.TypeSend || m.Type() == rb.TypeReceived
+	return a.publish(ctx, rb.RoutingKey(m), mandatory, msg)
 }
 
 // PublishRaw publishes body as is (no validation) with the given routing key,
@@ -699,13 +701,13 @@ func (a *AMQP) startConsumer(conn *amqp.Connection, q Queue, from int64) (*amqp.
 func (a *AMQP) delivery(q Queue, d amqp.Delivery) *Delivery {
 	typ := d.Type
 	if typ == "" {
-		typ = TypeOfKey(d.RoutingKey)
+		typ = rb.TypeOfKey(d.RoutingKey)
 	}
 	var offset int64
 	if q.Role == RoleHistory {
 		offset = headerInt(d.Headers["x-stream-offset"])
 	}
-	m, err := Decode(typ, d.Body)
+	m, err := rb.Decode(typ, d.Body)
 	if err != nil {
 		a.log.Warn("dead-lettering a bad message", "queue", q.Role.String(), "key", d.RoutingKey,
 			"message_id", d.MessageId, "type", typ, "err", err, "bytes", len(d.Body))

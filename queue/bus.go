@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // Exchange names of architecture.md.
@@ -60,7 +62,7 @@ type Queue struct {
 // Delivery is one valid message taken from a queue. Malformed bodies and
 // unknown versions never reach a consumer: the bus dead-letters and logs them.
 type Delivery struct {
-	Msg         Message
+	Msg         rb.Body
 	MessageID   string
 	RoutingKey  string
 	Redelivered bool
@@ -74,7 +76,7 @@ type Delivery struct {
 }
 
 // NewDelivery builds a Delivery; the functions may be nil for a feed that needs no acks.
-func NewDelivery(m Message, messageID, key string, ack, reject, requeue func() error) *Delivery {
+func NewDelivery(m rb.Body, messageID, key string, ack, reject, requeue func() error) *Delivery {
 	return &Delivery{Msg: m, MessageID: messageID, RoutingKey: key, ack: ack, reject: reject, requeue: requeue}
 }
 
@@ -109,7 +111,7 @@ type Bus interface {
 	// once the broker confirmed it. Send and Received are published mandatory.
 	// It waits through reconnects until ctx ends (ErrUnavailable), and returns
 	// ErrRefused when the broker nacks or returns the message.
-	Publish(ctx context.Context, m Message) error
+	Publish(ctx context.Context, m rb.Body) error
 	// Consume delivers valid messages of q until ctx ends; the channel is
 	// closed then. It survives reconnects (redelivered messages may repeat).
 	Consume(ctx context.Context, q Queue) (<-chan *Delivery, error)

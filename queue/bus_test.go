@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
 )
 
@@ -75,20 +77,20 @@ func ctxT(t testing.TB) context.Context {
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func send(station, id, text string) *Send {
-	return &Send{Header: Header{V: 1, ID: id, Station: station, At: t0}, Text: text}
+func send(station, id, text string) *rb.Send {
+	return &rb.Send{Header: rb.Header{V: 1, ID: id, Station: station, At: t0}, Text: text}
 }
 
-func received(station string, mtmsn int) *Received {
-	return &Received{Header: Header{V: 1, ID: MTID("300234010000000", mtmsn), Station: station, At: t0}, Data: []byte("hi"), Text: "hi", MTMSN: mtmsn}
+func received(station string, mtmsn int) *rb.Received {
+	return &rb.Received{Header: rb.Header{V: 1, ID: rb.MTID("300234010000000", mtmsn), Station: station, At: t0}, Data: []byte("hi"), Text: "hi", MTMSN: mtmsn}
 }
 
-func status(station, id, state string, attempt int) *Status {
-	return &Status{Header: Header{V: 1, ID: id, Station: station, At: t0}, State: state, Attempt: attempt}
+func status(station, id, state string, attempt int) *rb.Status {
+	return &rb.Status{Header: rb.Header{V: 1, ID: id, Station: station, At: t0}, State: state, Attempt: attempt}
 }
 
-func signal(station string, bars int) *Signal {
-	return &Signal{Header: Header{V: 1, ID: fmt.Sprint("sig", bars), Station: station, At: t0.Add(time.Duration(bars))}, Bars: bars, Service: true, Modem: ModemOK, Outbox: -1}
+func signal(station string, bars int) *rb.Signal {
+	return &rb.Signal{Header: rb.Header{V: 1, ID: fmt.Sprint("sig", bars), Station: station, At: t0.Add(time.Duration(bars))}, Bars: bars, Service: true, Modem: rb.ModemOK, Outbox: -1}
 }
 
 func recv(t testing.TB, ch <-chan *Delivery) *Delivery {
@@ -114,10 +116,10 @@ func depth(t testing.TB, b Bus, q Queue) int {
 	return n
 }
 
-func mustPublish(t testing.TB, b Bus, m Message) {
+func mustPublish(t testing.TB, b Bus, m rb.Body) {
 	t.Helper()
 	if err := b.Publish(ctxT(t), m); err != nil {
-		t.Fatalf("publish %s: %v", MessageID(m), err)
+		t.Fatalf("publish %s: %v", rb.MessageID(m), err)
 	}
 }
 
@@ -141,7 +143,7 @@ func TestContract(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := recv(t, ch)
-			s, ok := d.Msg.(*Send)
+			s, ok := d.Msg.(*rb.Send)
 			if !ok || s.Text != "hello" || d.MessageID != "mo-1" || d.RoutingKey != "mo."+st {
 				t.Fatalf("got %#v %q %q", d.Msg, d.MessageID, d.RoutingKey)
 			}
@@ -158,7 +160,7 @@ func TestContract(t *testing.T) {
 				t.Fatalf("got %v, want ErrRefused", err)
 			}
 			// A status is not mandatory: it goes to the history at least.
-			mustPublish(t, b, status(st, "mo-x", StateFailed, 0))
+			mustPublish(t, b, status(st, "mo-x", rb.StateFailed, 0))
 		}},
 		{"full outbox refuses", func(t *testing.T, open func(testing.TB, Config) Bus) {
 			st := unique("s")
@@ -218,7 +220,7 @@ func TestContract(t *testing.T) {
 			drain(live1)
 			drain(live2)
 			mustPublish(t, b, received(st, 7))
-			mustPublish(t, b, status(st, "mo-9", StateSent, 1))
+			mustPublish(t, b, status(st, "mo-9", rb.StateSent, 1))
 			mustPublish(t, b, signal(st, 4))
 			for _, live := range []<-chan *Delivery{live1, live2} {
 				var types []string
@@ -227,7 +229,7 @@ func TestContract(t *testing.T) {
 					if d.Msg.Head().Station != st {
 						continue
 					}
-					if s, ok := d.Msg.(*Signal); ok && s.Bars == 0 {
+					if s, ok := d.Msg.(*rb.Signal); ok && s.Bars == 0 {
 						continue
 					}
 					types = append(types, d.Msg.Type())
@@ -242,7 +244,7 @@ func TestContract(t *testing.T) {
 				t.Fatal(err)
 			}
 			d1, d2 := recv(t, in), recv(t, in)
-			if d1.MessageID != MTID("300234010000000", 7) || d2.MessageID != StatusID("mo-9", StateSent, 1) {
+			if d1.MessageID != rb.MTID("300234010000000", 7) || d2.MessageID != rb.StatusID("mo-9", rb.StateSent, 1) {
 				t.Fatalf("inbox got %s, %s", d1.MessageID, d2.MessageID)
 			}
 			d1.Ack()
@@ -302,9 +304,9 @@ func TestContract(t *testing.T) {
 			dead0 := depth(t, b, Queue{Role: RoleDead})
 			ctx := ctxT(t)
 			bad := []struct{ typ, body string }{
-				{TypeSend, "not json"},
-				{TypeSend, `{"v":2,"id":"x","station":"` + st + `","text":"future"}`},
-				{TypeSend, `{"v":1,"id":"x","station":"` + st + `"}`},
+				{rb.TypeSend, "not json"},
+				{rb.TypeSend, `{"v":2,"id":"x","station":"` + st + `","text":"future"}`},
+				{rb.TypeSend, `{"v":1,"id":"x","station":"` + st + `"}`},
 				{"", `{"v":1}`},
 				{"bogus", `{}`},
 			}
@@ -322,7 +324,7 @@ func TestContract(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := recv(t, ch)
-			if d.MessageID != "good" || d.Msg.(*Send).Text != "ok" {
+			if d.MessageID != "good" || d.Msg.(*rb.Send).Text != "ok" {
 				t.Fatalf("got %s %#v", d.MessageID, d.Msg)
 			}
 			d.Ack()
@@ -396,7 +398,7 @@ func TestContract(t *testing.T) {
 			if _, err := b.Take(ctxT(t), Queue{Role: RoleLive}); err == nil {
 				t.Fatal("take from the live feed accepted")
 			}
-			if err := b.Publish(ctxT(t), send("x", "", "")); !errors.Is(err, ErrMalformed) {
+			if err := b.Publish(ctxT(t), send("x", "", "")); !errors.Is(err, rb.ErrMalformed) {
 				t.Fatalf("invalid body: %v", err)
 			}
 			if _, err := b.Depth(ctxT(t), Queue{Role: RoleOutbox, Station: unique("none")}); !errors.Is(err, ErrNoQueue) {

@@ -6,8 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // ErrNoQueue is returned by Depth when the queue does not exist (yet).
@@ -65,7 +66,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.Station == "" {
-		c.Station = DefaultStation
+		c.Station = rb.DefaultStation
 	}
 	if c.AppID == "" {
 		c.AppID = filepath.Base(os.Args[0])
@@ -105,20 +106,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// validName reports a station or client id usable in a routing key and queue name.
-func validName(kind, s string) error {
-	if s == "" || strings.ContainsAny(s, ".#* \t\r\n") || len(s) > 200 {
-		return fmt.Errorf("bad %s %q: must be non-empty, at most 200 bytes, without dots, spaces, '*' or '#'", kind, s)
-	}
-	return nil
-}
-
 func (c Config) validate() error {
-	if err := validName("station", c.Station); err != nil {
+	if err := rb.CheckStation(c.Station); err != nil {
 		return err
 	}
 	if c.ClientID != "" {
-		if err := validName("client id", c.ClientID); err != nil {
+		if err := rb.CheckClientID(c.ClientID); err != nil {
 			return err
 		}
 	}
@@ -171,14 +164,14 @@ func (c Config) resolve(q Queue) (Queue, error) {
 		if q.Station == "" {
 			q.Station = c.Station
 		}
-		if err := validName("station", q.Station); err != nil {
+		if err := rb.CheckStation(q.Station); err != nil {
 			return q, err
 		}
 	case RoleInbox:
 		if q.ClientID == "" {
 			q.ClientID = c.ClientID
 		}
-		if err := validName("client id", q.ClientID); err != nil {
+		if err := rb.CheckClientID(q.ClientID); err != nil {
 			return q, err
 		}
 	case RoleLive, RoleHistory, RoleDead:

@@ -1,23 +1,27 @@
 package queue
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/rockblock-station/rockblock-station/rb"
+)
 
 // FuzzDecode: any body of any type decodes to a valid message or an error
 // wrapping ErrMalformed or ErrVersion, never a panic; a decoded message
 // encodes again.
 func FuzzDecode(f *testing.F) {
-	f.Add(TypeSend, []byte(`{"v":1,"id":"a","station":"s","text":"hi"}`))
-	f.Add(TypeReceived, []byte(`{"v":1,"id":"a","station":"s","data":"aGk=","mtmsn":3}`))
-	f.Add(TypeStatus, []byte(`{"v":1,"id":"a","station":"s","state":"sent","attempt":1}`))
-	f.Add(TypeSignal, []byte(`{"v":1,"id":"a","station":"s","bars":3,"modem":"ok"}`))
-	f.Add(TypeCancel, []byte(`{"v":2}`))
+	f.Add(rb.TypeSend, []byte(`{"v":1,"id":"a","station":"s","text":"hi"}`))
+	f.Add(rb.TypeReceived, []byte(`{"v":1,"id":"a","station":"s","data":"aGk=","mtmsn":3}`))
+	f.Add(rb.TypeStatus, []byte(`{"v":1,"id":"a","station":"s","state":"sent","attempt":1}`))
+	f.Add(rb.TypeSignal, []byte(`{"v":1,"id":"a","station":"s","bars":3,"modem":"ok"}`))
+	f.Add(rb.TypeCancel, []byte(`{"v":2}`))
 	f.Add("", []byte(`garbage`))
 	f.Fuzz(func(t *testing.T, typ string, body []byte) {
-		m, err := Decode(typ, body)
+		m, err := rb.Decode(typ, body)
 		if err != nil {
 			return
 		}
-		if _, err := Encode(m); err != nil {
+		if _, err := rb.Encode(m); err != nil {
 			t.Fatalf("decoded %s does not encode: %v", typ, err)
 		}
 	})

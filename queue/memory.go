@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // Memory is the in-process Bus with the contract of the AMQP one: topic
@@ -177,8 +179,8 @@ func (m *Memory) deadLocked(msg *memMsg, reason string) {
 }
 
 // Publish implements Bus.
-func (m *Memory) Publish(ctx context.Context, msg Message) error {
-	body, err := Encode(msg)
+func (m *Memory) Publish(ctx context.Context, msg rb.Body) error {
+	body, err := rb.Encode(msg)
 	if err != nil {
 		return err
 	}
@@ -186,8 +188,8 @@ func (m *Memory) Publish(ctx context.Context, msg Message) error {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	mandatory := msg.Type() == TypeSend || msg.Type() == TypeReceived
-	return m.publish(ctx, &memMsg{key: RoutingKey(msg), typ: msg.Type(), id: MessageID(msg), body: body, at: at}, mandatory)
+	mandatory := msg.Type() == rb.TypeSend || msg.Type() == rb.TypeReceived
+	return m.publish(ctx, &memMsg{key: rb.RoutingKey(msg), typ: msg.Type(), id: rb.MessageID(msg), body: body, at: at}, mandatory)
 }
 
 // PublishRaw publishes body as is (no validation), mandatory, for tests of
@@ -453,9 +455,9 @@ func (m *Memory) consume(ctx context.Context, mq *memQueue, c *memConsumer, out 
 func (m *Memory) deliveryLocked(mq *memQueue, c *memConsumer, msg *memMsg) *Delivery {
 	typ := msg.typ
 	if typ == "" {
-		typ = TypeOfKey(msg.key)
+		typ = rb.TypeOfKey(msg.key)
 	}
-	body, err := Decode(typ, msg.body)
+	body, err := rb.Decode(typ, msg.body)
 	if err != nil {
 		m.log.Warn("dead-lettering a bad message", "queue", mq.q.Role.String(), "key", msg.key,
 			"message_id", msg.id, "type", typ, "err", err, "bytes", len(msg.body))
@@ -499,7 +501,7 @@ func (m *Memory) replay(ctx context.Context, out chan<- *Delivery) {
 		msg := m.history[next-m.histOff]
 		off := next
 		next++
-		body, err := Decode(msg.typ, msg.body)
+		body, err := rb.Decode(msg.typ, msg.body)
 		if err != nil {
 			m.log.Warn("skipping a bad message in the history", "key", msg.key, "message_id", msg.id, "err", err)
 			continue

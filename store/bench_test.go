@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 const benchMessages = 100_000
@@ -125,7 +125,7 @@ func benchStore(b *testing.B) *Store {
 func BenchmarkListNextPage(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
-	var c Cursor
+	var c rb.Cursor
 	var at int64
 	if err := s.r.QueryRow("SELECT created_at, id FROM messages ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 50000").Scan(&at, &c.ID); err != nil {
 		b.Fatal(err)
@@ -195,7 +195,7 @@ func BenchmarkInsertMT(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := s.InsertMT(ctx, mt(queue.MTID("300234010000000", i%65536)+fmt.Sprint(i), "position fix 12.3 45.6 all good", time.Now())); err != nil {
+		if _, err := s.InsertMT(ctx, mt(rb.MTID("300234010000000", i%65536)+fmt.Sprint(i), "position fix 12.3 45.6 all good", time.Now())); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -29,8 +29,6 @@ var (
 	ErrNewerSchema = errors.New("database schema is newer than this program")
 	// ErrForeign: the file is an SQLite database of some other program.
 	ErrForeign = errors.New("not a rockblock-station database")
-	// ErrNotFound: no message has the given id.
-	ErrNotFound = errors.New("no such message")
 )
 
 // Error is a failure of the database file itself (damaged, locked, full,

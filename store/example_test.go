@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/store"
 )
 
@@ -27,13 +28,13 @@ func Example() {
 	defer s.Close()
 
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	send := &queue.Send{Header: queue.Header{V: 1, ID: "0195f0e2-0000-7000-8000-000000000001", Station: "default", At: at}, Text: "all good at camp"}
-	s.InsertMO(ctx, send, queue.StateQueued)
+	send := &rb.Send{Header: rb.Header{V: 1, ID: "0195f0e2-0000-7000-8000-000000000001", Station: "default", At: at}, Text: "all good at camp"}
+	s.InsertMO(ctx, send, rb.StateQueued)
 	s.MarkSubmitted(ctx, send.ID)
-	for _, st := range []string{queue.StateAccepted, queue.StateSending, queue.StateSent} {
-		s.ApplyStatus(ctx, &queue.Status{Header: queue.Header{V: 1, ID: send.ID, Station: "default", At: at.Add(time.Minute)}, State: st, Attempt: 1})
+	for _, st := range []string{rb.StateAccepted, rb.StateSending, rb.StateSent} {
+		s.ApplyStatus(ctx, &rb.Status{Header: rb.Header{V: 1, ID: send.ID, Station: "default", At: at.Add(time.Minute)}, State: st, Attempt: 1})
 	}
-	s.InsertMT(ctx, &queue.Received{Header: queue.Header{V: 1, ID: queue.MTID("300234010000000", 1), Station: "default", At: at.Add(time.Hour)}, Data: []byte("copy that"), Text: "copy that", MTMSN: 1})
+	s.InsertMT(ctx, &rb.Received{Header: rb.Header{V: 1, ID: rb.MTID("300234010000000", 1), Station: "default", At: at.Add(time.Hour)}, Data: []byte("copy that"), Text: "copy that", MTMSN: 1})
 
 	page, _ := s.List(ctx, store.Page{Limit: 50})
 	for _, m := range page {

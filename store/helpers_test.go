@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // clock is a settable test clock.
@@ -41,18 +41,18 @@ func openTest(t testing.TB, opts Options) *Store {
 	return s
 }
 
-func hdr(id string, at time.Time) queue.Header {
-	return queue.Header{V: queue.Version, ID: id, Station: queue.DefaultStation, At: at}
+func hdr(id string, at time.Time) rb.Header {
+	return rb.Header{V: rb.Version, ID: id, Station: rb.DefaultStation, At: at}
 }
 
-func mt(id string, text string, at time.Time) *queue.Received {
-	return &queue.Received{Header: hdr(id, at), Data: []byte(text), Text: queue.TextOf([]byte(text)), MTMSN: 7}
+func mt(id string, text string, at time.Time) *rb.Received {
+	return &rb.Received{Header: hdr(id, at), Data: []byte(text), Text: rb.TextOf([]byte(text)), MTMSN: 7}
 }
 
-func mo(id, text string, at time.Time) *queue.Send {
-	return &queue.Send{Header: hdr(id, at), Text: text}
+func mo(id, text string, at time.Time) *rb.Send {
+	return &rb.Send{Header: hdr(id, at), Text: text}
 }
 
-func status(id, state string, attempt int, at time.Time) *queue.Status {
-	return &queue.Status{Header: hdr(id, at), State: state, Attempt: attempt}
+func status(id, state string, attempt int, at time.Time) *rb.Status {
+	return &rb.Status{Header: hdr(id, at), State: state, Attempt: attempt}
 }

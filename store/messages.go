@@ -10,22 +10,14 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/rockblock-station/rockblock-station/queue"
-)
-
-// Directions of a message.
-const (
-	// DirMO is a message from the station to the satellite (mobile originated).
-	DirMO = "mo"
-	// DirMT is a message from the satellite to the station (mobile terminated).
-	DirMT = "mt"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // Message is one row of the history.
 type Message struct {
-	// ID is the MO id (UUIDv7 of its sender) or the MT id (queue.MTID).
+	// ID is the MO id (UUIDv7 of its sender) or the MT id (rb.MTID).
 	ID string
-	// Direction is DirMO or DirMT.
+	// Direction is rb.DirMO or rb.DirMT.
 	Direction string
 	// Station is the station the message went through.
 	Station string
@@ -39,7 +31,7 @@ type Message struct {
 	Binary bool
 	// Bytes is the payload size.
 	Bytes int
-	// State is the MO state (queue.State*) or StateReceived for MT.
+	// State is the MO state (rb.State*) or rb.StateReceived for MT.
 	State string
 	// CreatedAt is when the message was written (MO) or read from the modem (MT).
 	CreatedAt time.Time
@@ -71,16 +63,16 @@ type Message struct {
 	seq int64
 }
 
-// Cursor returns the position just after m in List order, for the next (older) page.
-func (m Message) Cursor() Cursor { return Cursor{At: m.CreatedAt, ID: m.ID} }
+// rb.Cursor returns the position just after m in List order, for the next (older) page.
+func (m Message) Cursor() rb.Cursor { return rb.Cursor{At: m.CreatedAt, ID: m.ID} }
 
 // Send rebuilds the send body of an MO row, to publish it (again); nil for an
 // MT row or an MO whose payload this client does not have.
-func (m Message) Send() *queue.Send {
-	if m.Direction != DirMO || m.Data == nil {
+func (m Message) Send() *rb.Send {
+	if m.Direction != rb.DirMO || m.Data == nil {
 		return nil
 	}
-	s := &queue.Send{Header: queue.Header{V: queue.Version, ID: m.ID, Station: m.Station, At: m.CreatedAt}}
+	s := &rb.Send{Header: rb.Header{V: rb.Version, ID: m.ID, Station: m.Station, At: m.CreatedAt}}
 	if m.Binary {
 		s.Data = m.Data
 	} else {
@@ -91,30 +83,6 @@ func (m Message) Send() *queue.Send {
 		s.ExpiresAt = &t
 	}
 	return s
-}
-
-// StateChange is one recorded status of an MO message.
-type StateChange struct {
-	// StatusID is queue.StatusID of the event; it makes recording idempotent.
-	StatusID string
-	// State is the state reported.
-	State string
-	// Attempt is the session attempt the state belongs to (0 before any).
-	Attempt int
-	// Reason is the reason given, in words.
-	Reason string
-	// At is when the state was reached.
-	At time.Time
-	// MOMSN is the MO sequence number reported with it, if any.
-	MOMSN *int
-	// SBDIX holds the raw SBDIX numbers reported with it, if any.
-	SBDIX []int
-	// NextAttemptAt is when the next attempt is due (retrying), if given.
-	NextAttemptAt *time.Time
-	// Applied is false when the status arrived too late to change the
-	// message's state (for example a sending reported after sent): it is
-	// history, not the message's state.
-	Applied bool
 }
 
 const messageCols = `seq, id, direction, station, data, text, bytes, state, created_at, updated_at,
@@ -220,7 +188,7 @@ func (s *Store) at(t time.Time) int64 {
 
 // InsertMT records a received MT message. It is idempotent on the id:
 // inserted is false when the message was already there (a republish).
-func (s *Store) InsertMT(ctx context.Context, r *queue.Received) (inserted bool, err error) {
+func (s *Store) InsertMT(ctx context.Context, r *rb.Received) (inserted bool, err error) {
 	if r == nil {
 		return false, errors.New("store insert mt: nil message")
 	}
@@ -245,8 +213,8 @@ func (s *Store) InsertMT(ctx context.Context, r *queue.Received) (inserted bool,
 			 read, credits, billed_at, queued, imei)
 			VALUES (?, 'mt', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`,
-			r.ID, r.Station, data, text, len(data), StateReceived, at, at, r.MTMSN,
-			queue.Credits(len(data)), at, r.Queued, nullString(r.IMEI))
+			r.ID, r.Station, data, text, len(data), rb.StateReceived, at, at, r.MTMSN,
+			rb.Credits(len(data)), at, r.Queued, nullString(r.IMEI))
 		if err != nil {
 			return err
 		}
@@ -261,12 +229,12 @@ func (s *Store) InsertMT(ctx context.Context, r *queue.Received) (inserted bool,
 // (not yet handed to the broker) or submitted. It is idempotent on the id:
 // inserted is false when the row was already there. A row known only from
 // statuses (see ApplyStatus) gets its payload filled in.
-func (s *Store) InsertMO(ctx context.Context, m *queue.Send, state string) (inserted bool, err error) {
+func (s *Store) InsertMO(ctx context.Context, m *rb.Send, state string) (inserted bool, err error) {
 	if m == nil {
 		return false, errors.New("store insert mo: nil message")
 	}
-	if state != queue.StateQueued && state != queue.StateSubmitted {
-		return false, fmt.Errorf("store insert mo %s: initial state %q, want %q or %q", m.ID, state, queue.StateQueued, queue.StateSubmitted)
+	if state != rb.StateQueued && state != rb.StateSubmitted {
+		return false, fmt.Errorf("store insert mo %s: initial state %q, want %q or %q", m.ID, state, rb.StateQueued, rb.StateSubmitted)
 	}
 	if err := m.Validate(); err != nil {
 		return false, fmt.Errorf("store insert mo %s: %w", m.ID, err)
@@ -285,7 +253,7 @@ func (s *Store) InsertMO(ctx context.Context, m *queue.Send, state string) (inse
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return err
-		case dir != DirMO:
+		case dir != rb.DirMO:
 			return fmt.Errorf("id %s belongs to an MT message", m.ID)
 		case stub:
 			_, err := tx.ExecContext(ctx, "UPDATE messages SET data = ?, text = ?, bytes = ?, expires_at = ? WHERE id = ?",
@@ -302,7 +270,7 @@ func (s *Store) InsertMO(ctx context.Context, m *queue.Send, state string) (inse
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO message_states (status_id, message_id, state, attempt, at)
 			VALUES (?, ?, ?, 0, ?) ON CONFLICT (status_id) DO NOTHING`,
-			queue.StatusID(m.ID, state, 0), m.ID, state, at); err != nil {
+			rb.StatusID(m.ID, state, 0), m.ID, state, at); err != nil {
 			return err
 		}
 		inserted = true
@@ -312,18 +280,18 @@ func (s *Store) InsertMO(ctx context.Context, m *queue.Send, state string) (inse
 }
 
 // ApplyStatus records a status of an MO message: the event goes to the
-// message's state history once (by queue.StatusID; a repeat is ignored), and
-// the message's state moves when Supersedes says so. changed reports whether
+// message's state history once (by rb.StatusID; a repeat is ignored), and
+// the message's state moves when rb.Supersedes says so. changed reports whether
 // the message row changed. A status for an MO this client never saw (another
 // client sent it) creates a row from what the status says, without payload.
-func (s *Store) ApplyStatus(ctx context.Context, st *queue.Status) (changed bool, err error) {
+func (s *Store) ApplyStatus(ctx context.Context, st *rb.Status) (changed bool, err error) {
 	if st == nil {
 		return false, errors.New("store apply status: nil status")
 	}
 	if err := st.Validate(); err != nil {
 		return false, fmt.Errorf("store apply status %s: %w", st.ID, err)
 	}
-	err = s.tx(ctx, "apply status "+queue.StatusID(st.ID, st.State, st.Attempt), func(tx *sql.Tx) error {
+	err = s.tx(ctx, "apply status "+rb.StatusID(st.ID, st.State, st.Attempt), func(tx *sql.Tx) error {
 		changed, err = s.applyStatus(ctx, tx, st, true)
 		return err
 	})
@@ -333,7 +301,7 @@ func (s *Store) ApplyStatus(ctx context.Context, st *queue.Status) (changed bool
 // MarkSubmitted moves a queued MO to submitted (the broker confirmed its
 // publish). changed is false when it was already further along.
 func (s *Store) MarkSubmitted(ctx context.Context, id string) (changed bool, err error) {
-	st := &queue.Status{Header: queue.Header{V: queue.Version, ID: id, At: s.opts.Now()}, State: queue.StateSubmitted}
+	st := &rb.Status{Header: rb.Header{V: rb.Version, ID: id, At: s.opts.Now()}, State: rb.StateSubmitted}
 	err = s.tx(ctx, "mark submitted "+id, func(tx *sql.Tx) error {
 		changed, err = s.applyStatus(ctx, tx, st, false)
 		return err
@@ -341,7 +309,7 @@ func (s *Store) MarkSubmitted(ctx context.Context, id string) (changed bool, err
 	return changed, err
 }
 
-func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *queue.Status, stub bool) (bool, error) {
+func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *rb.Status, stub bool) (bool, error) {
 	at := s.at(st.At)
 	var (
 		dir, cur       string
@@ -353,20 +321,20 @@ func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *queue.Status, s
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if !stub {
-			return false, fmt.Errorf("%w: %s", ErrNotFound, st.ID)
+			return false, fmt.Errorf("%w: %s", rb.ErrNotFound, st.ID)
 		}
 		exists = false
 	case err != nil:
 		return false, err
-	case dir != DirMO:
+	case dir != rb.DirMO:
 		return false, fmt.Errorf("status for %s, which is an MT message", st.ID)
 	}
 	if !exists {
 		size = st.Bytes
 		var credits int
 		var billed any
-		if st.State == queue.StateSent {
-			credits, billed = queue.Credits(size), at
+		if st.State == rb.StateSent {
+			credits, billed = rb.Credits(size), at
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO messages
 			(id, direction, station, data, text, bytes, state, created_at, updated_at, momsn, attempts,
@@ -377,11 +345,11 @@ func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *queue.Status, s
 			return false, err
 		}
 	}
-	apply := !exists || Supersedes(cur, attempts, st.State, st.Attempt)
+	apply := !exists || rb.Supersedes(cur, attempts, st.State, st.Attempt)
 	res, err := tx.ExecContext(ctx, `INSERT INTO message_states
 		(status_id, message_id, state, attempt, reason, at, momsn, sbdix, next_attempt_at, applied)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (status_id) DO NOTHING`,
-		queue.StatusID(st.ID, st.State, st.Attempt), st.ID, st.State, st.Attempt, st.Reason, at,
+		rb.StatusID(st.ID, st.State, st.Attempt), st.ID, st.State, st.Attempt, st.Reason, at,
 		nullInt(st.MOMSN), formatInts(st.SBDIX), nullTime(st.NextAttemptAt), apply)
 	if err != nil {
 		return false, err
@@ -402,9 +370,9 @@ func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *queue.Status, s
 		momsn = coalesce(?, momsn), sbdix = coalesce(?, sbdix), next_attempt_at = ?, updated_at = ?, bytes = ?`
 	args := []any{st.State, st.Attempt, st.Reason, nullInt(st.MOMSN), formatInts(st.SBDIX),
 		nullTime(st.NextAttemptAt), at, size}
-	if st.State == queue.StateSent {
+	if st.State == rb.StateSent {
 		q += ", credits = ?, billed_at = ?"
-		args = append(args, queue.Credits(size), at)
+		args = append(args, rb.Credits(size), at)
 	}
 	args = append(args, st.ID)
 	if _, err := tx.ExecContext(ctx, q+" WHERE id = ?", args...); err != nil {
@@ -464,20 +432,10 @@ func (s *Store) Delete(ctx context.Context, id string) (deleted bool, err error)
 	return deleted, err
 }
 
-// Cursor is a position in the history, newest first: the creation time and
-// id of the last message of the previous page. The zero Cursor is the newest end.
-type Cursor struct {
-	At time.Time
-	ID string
-}
-
-// IsZero reports whether c is the newest end of the history.
-func (c Cursor) IsZero() bool { return c.At.IsZero() && c.ID == "" }
-
 // Page asks for up to Limit messages older than Before, newest first.
 type Page struct {
 	// Before is where the page starts (exclusive); zero for the newest messages.
-	Before Cursor
+	Before rb.Cursor
 	// Limit is the page size (default 50, at most 1000).
 	Limit int
 }
@@ -520,8 +478,8 @@ func (s *Store) query(ctx context.Context, op, q string, args ...any) ([]Message
 }
 
 // Get returns one message and its state history (oldest first). A missing
-// message is an error wrapping ErrNotFound.
-func (s *Store) Get(ctx context.Context, id string) (Message, []StateChange, error) {
+// message is an error wrapping rb.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (Message, []rb.StateChange, error) {
 	op := "get " + id
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
@@ -530,7 +488,7 @@ func (s *Store) Get(ctx context.Context, id string) (Message, []StateChange, err
 	defer tx.Rollback() //nolint:errcheck // read only
 	m, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Message{}, nil, fmt.Errorf("store %s: %w", op, ErrNotFound)
+		return Message{}, nil, fmt.Errorf("store %s: %w", op, rb.ErrNotFound)
 	}
 	if err != nil {
 		return Message{}, nil, wrap(s.path, op, err)
@@ -541,10 +499,10 @@ func (s *Store) Get(ctx context.Context, id string) (Message, []StateChange, err
 		return Message{}, nil, wrap(s.path, op, err)
 	}
 	defer rows.Close()
-	var hist []StateChange
+	var hist []rb.StateChange
 	for rows.Next() {
 		var (
-			c           StateChange
+			c           rb.StateChange
 			at          int64
 			momsn, next sql.NullInt64
 			sbdix       sql.NullString
@@ -596,7 +554,7 @@ type Filter struct {
 	// Since and Until bound the creation time (Since inclusive, Until
 	// exclusive); zero means unbounded.
 	Since, Until time.Time
-	// Direction is DirMO, DirMT or "" for both.
+	// Direction is rb.DirMO, rb.DirMT or "" for both.
 	Direction string
 	// Limit stops after that many messages; 0 means no limit.
 	Limit int
@@ -617,11 +575,11 @@ func (s *Store) History(ctx context.Context, f Filter, fn func(Message) error) e
 	args := []any{since, until}
 	switch f.Direction {
 	case "":
-	case DirMO, DirMT:
+	case rb.DirMO, rb.DirMT:
 		q += " AND direction = ?"
 		args = append(args, f.Direction)
 	default:
-		return fmt.Errorf("store history: direction %q, want %q, %q or empty", f.Direction, DirMO, DirMT)
+		return fmt.Errorf("store history: direction %q, want %q, %q or empty", f.Direction, rb.DirMO, rb.DirMT)
 	}
 	q += " ORDER BY created_at, id"
 	if f.Limit > 0 {

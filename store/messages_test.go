@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 func TestInsertMTIdempotent(t *testing.T) {
@@ -20,16 +20,16 @@ func TestInsertMTIdempotent(t *testing.T) {
 	bin := []byte{0xff, 0x00, 0x01}
 	tests := []struct {
 		name     string
-		r        *queue.Received
+		r        *rb.Received
 		text     string
 		binary   bool
 		credits  int
 		readBack []byte
 	}{
-		{"text", &queue.Received{Header: hdr("mt-a", at), Data: []byte("hello"), Text: "hello", MTMSN: 3, Queued: 2, IMEI: "300234010000000"}, "hello", false, 1, []byte("hello")},
-		{"binary", &queue.Received{Header: hdr("mt-b", at), Data: bin, MTMSN: 4}, "", true, 1, bin},
-		{"utf8 without text field", &queue.Received{Header: hdr("mt-c", at), Data: []byte("ça va"), MTMSN: 5}, "ça va", false, 1, []byte("ça va")},
-		{"long", &queue.Received{Header: hdr("mt-d", at), Data: bytes.Repeat([]byte("a"), 270), MTMSN: 6}, strings.Repeat("a", 270), false, 6, bytes.Repeat([]byte("a"), 270)},
+		{"text", &rb.Received{Header: hdr("mt-a", at), Data: []byte("hello"), Text: "hello", MTMSN: 3, Queued: 2, IMEI: "300234010000000"}, "hello", false, 1, []byte("hello")},
+		{"binary", &rb.Received{Header: hdr("mt-b", at), Data: bin, MTMSN: 4}, "", true, 1, bin},
+		{"utf8 without text field", &rb.Received{Header: hdr("mt-c", at), Data: []byte("ça va"), MTMSN: 5}, "ça va", false, 1, []byte("ça va")},
+		{"long", &rb.Received{Header: hdr("mt-d", at), Data: bytes.Repeat([]byte("a"), 270), MTMSN: 6}, strings.Repeat("a", 270), false, 6, bytes.Repeat([]byte("a"), 270)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,7 +46,7 @@ func TestInsertMTIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.Direction != DirMT || m.State != StateReceived || m.Read || m.Text != tt.text || m.Binary != tt.binary ||
+			if m.Direction != rb.DirMT || m.State != rb.StateReceived || m.Read || m.Text != tt.text || m.Binary != tt.binary ||
 				!bytes.Equal(m.Data, tt.readBack) || m.Credits != tt.credits || m.Bytes != len(tt.readBack) ||
 				m.MTMSN == nil || *m.MTMSN != tt.r.MTMSN || m.Queued != tt.r.Queued || m.IMEI != tt.r.IMEI ||
 				!m.CreatedAt.Equal(at) {
@@ -57,7 +57,7 @@ func TestInsertMTIdempotent(t *testing.T) {
 			}
 		})
 	}
-	if _, err := s.InsertMT(ctx, &queue.Received{Header: hdr("", at)}); err == nil {
+	if _, err := s.InsertMT(ctx, &rb.Received{Header: hdr("", at)}); err == nil {
 		t.Error("an invalid MT was stored")
 	}
 	if _, err := s.InsertMT(ctx, nil); err == nil {
@@ -72,10 +72,10 @@ func TestInsertMO(t *testing.T) {
 	exp := at.Add(time.Hour)
 	text := mo("mo-1", "all good", at)
 	text.ExpiresAt = &exp
-	data := &queue.Send{Header: hdr("mo-2", at), Data: []byte("all good")} // valid UTF-8, sent as data
-	for _, m := range []*queue.Send{text, data} {
+	data := &rb.Send{Header: hdr("mo-2", at), Data: []byte("all good")} // valid UTF-8, sent as data
+	for _, m := range []*rb.Send{text, data} {
 		for i, want := range []bool{true, false} {
-			got, err := s.InsertMO(ctx, m, queue.StateQueued)
+			got, err := s.InsertMO(ctx, m, rb.StateQueued)
 			if err != nil || got != want {
 				t.Fatalf("insert %s #%d: %v %v, want %v", m.ID, i, got, err, want)
 			}
@@ -85,36 +85,36 @@ func TestInsertMO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.State != queue.StateQueued || !m.Read || m.Binary || m.Text != "all good" || m.Credits != 0 ||
+	if m.State != rb.StateQueued || !m.Read || m.Binary || m.Text != "all good" || m.Credits != 0 ||
 		m.ExpiresAt == nil || !m.ExpiresAt.Equal(exp) {
 		t.Errorf("stored %+v", m)
 	}
-	if len(hist) != 1 || hist[0].State != queue.StateQueued || !hist[0].Applied {
+	if len(hist) != 1 || hist[0].State != rb.StateQueued || !hist[0].Applied {
 		t.Errorf("history %+v", hist)
 	}
 	// The row rebuilds the same send body, text or data as it was given.
-	for _, orig := range []*queue.Send{text, data} {
+	for _, orig := range []*rb.Send{text, data} {
 		m, _, err := s.Get(ctx, orig.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := m.Send()
-		a, _ := queue.Encode(orig)
-		b, err := queue.Encode(got)
+		a, _ := rb.Encode(orig)
+		b, err := rb.Encode(got)
 		if err != nil || !bytes.Equal(a, b) {
 			t.Errorf("send rebuilt as %s (%v), want %s", b, err, a)
 		}
 	}
-	if _, err := s.InsertMO(ctx, mo("mo-3", "x", at), queue.StateSent); err == nil {
+	if _, err := s.InsertMO(ctx, mo("mo-3", "x", at), rb.StateSent); err == nil {
 		t.Error("an MO was inserted in a final state")
 	}
-	if _, err := s.InsertMO(ctx, mo("mo-4", strings.Repeat("x", queue.MaxMO+1), at), queue.StateQueued); err == nil {
+	if _, err := s.InsertMO(ctx, mo("mo-4", strings.Repeat("x", rb.MaxMO+1), at), rb.StateQueued); err == nil {
 		t.Error("an over-long MO was inserted")
 	}
 	if _, err := s.InsertMT(ctx, mt("mo-1", "x", at)); err != nil {
 		t.Fatal(err)
 	}
-	if m, _, _ := s.Get(ctx, "mo-1"); m.Direction != DirMO {
+	if m, _, _ := s.Get(ctx, "mo-1"); m.Direction != rb.DirMO {
 		t.Error("an MT with an MO's id replaced it")
 	}
 }
@@ -125,7 +125,7 @@ func TestQueuedSubmittedCounts(t *testing.T) {
 	s := openTest(t, Options{Now: c.Now})
 	t0 := c.Now()
 	for i := range 5 {
-		if _, err := s.InsertMO(ctx, mo(fmt.Sprintf("mo-%d", i), "m", t0.Add(time.Duration(i)*time.Second)), queue.StateQueued); err != nil {
+		if _, err := s.InsertMO(ctx, mo(fmt.Sprintf("mo-%d", i), "m", t0.Add(time.Duration(i)*time.Second)), rb.StateQueued); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,23 +154,23 @@ func TestQueuedSubmittedCounts(t *testing.T) {
 	if changed, err := s.MarkSubmitted(ctx, "mo-0"); err != nil || changed {
 		t.Errorf("second mark submitted: %v %v", changed, err)
 	}
-	if _, err := s.MarkSubmitted(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.MarkSubmitted(ctx, "nope"); !errors.Is(err, rb.ErrNotFound) {
 		t.Errorf("mark submitted of a missing id: %v", err)
 	}
 	checkCounts(Counts{Unread: 3, Outbox: 5, Queued: 3})
 	c.Add(time.Minute)
-	sent := status("mo-0", queue.StateSent, 1, c.Now())
+	sent := status("mo-0", rb.StateSent, 1, c.Now())
 	momsn := 42
 	sent.MOMSN, sent.SBDIX = &momsn, []int{0, 42, 0, 0, 0, 0}
 	if _, err := s.ApplyStatus(ctx, sent); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ApplyStatus(ctx, status("mo-1", queue.StateFailed, 3, c.Now())); err != nil {
+	if _, err := s.ApplyStatus(ctx, status("mo-1", rb.StateFailed, 3, c.Now())); err != nil {
 		t.Fatal(err)
 	}
 	checkCounts(Counts{Unread: 3, Outbox: 3, Queued: 3})
 	m, _, err := s.Get(ctx, "mo-0")
-	if err != nil || m.State != queue.StateSent || m.Credits != 1 || m.MOMSN == nil || *m.MOMSN != 42 ||
+	if err != nil || m.State != rb.StateSent || m.Credits != 1 || m.MOMSN == nil || *m.MOMSN != 42 ||
 		!slices.Equal(m.SBDIX, sent.SBDIX) || !m.UpdatedAt.Equal(c.Now()) || m.Attempts != 1 {
 		t.Errorf("sent row %+v %v", m, err)
 	}
@@ -200,31 +200,31 @@ func TestApplyStatusHistory(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, Options{})
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := s.InsertMO(ctx, mo("m", "hello", t0), queue.StateQueued); err != nil {
+	if _, err := s.InsertMO(ctx, mo("m", "hello", t0), rb.StateQueued); err != nil {
 		t.Fatal(err)
 	}
-	retry := status("m", queue.StateRetrying, 1, t0.Add(4*time.Second))
+	retry := status("m", rb.StateRetrying, 1, t0.Add(4*time.Second))
 	retry.Reason = "no network service"
 	next := t0.Add(3 * time.Minute)
 	retry.NextAttemptAt = &next
 	retry.SBDIX = []int{32, 0, 0, 0, 0, 0}
 	momsn := 7
-	sent := status("m", queue.StateSent, 2, t0.Add(5*time.Minute))
+	sent := status("m", rb.StateSent, 2, t0.Add(5*time.Minute))
 	sent.MOMSN = &momsn
 	steps := []struct {
-		st      *queue.Status
+		st      *rb.Status
 		changed bool
 		state   string
 	}{
-		{status("m", queue.StateSubmitted, 0, t0.Add(time.Second)), true, queue.StateSubmitted},
-		{status("m", queue.StateSending, 1, t0.Add(3*time.Second)), true, queue.StateSending},
-		{status("m", queue.StateAccepted, 0, t0.Add(2*time.Second)), false, queue.StateSending}, // late
-		{retry, true, queue.StateRetrying},
-		{retry, false, queue.StateRetrying}, // redelivered
-		{status("m", queue.StateSending, 2, t0.Add(4*time.Minute)), true, queue.StateSending},
-		{sent, true, queue.StateSent},
-		{status("m", queue.StateSending, 2, t0.Add(4*time.Minute)), false, queue.StateSent},
-		{status("m", queue.StateRetrying, 2, t0.Add(6*time.Minute)), false, queue.StateSent},
+		{status("m", rb.StateSubmitted, 0, t0.Add(time.Second)), true, rb.StateSubmitted},
+		{status("m", rb.StateSending, 1, t0.Add(3*time.Second)), true, rb.StateSending},
+		{status("m", rb.StateAccepted, 0, t0.Add(2*time.Second)), false, rb.StateSending}, // late
+		{retry, true, rb.StateRetrying},
+		{retry, false, rb.StateRetrying}, // redelivered
+		{status("m", rb.StateSending, 2, t0.Add(4*time.Minute)), true, rb.StateSending},
+		{sent, true, rb.StateSent},
+		{status("m", rb.StateSending, 2, t0.Add(4*time.Minute)), false, rb.StateSent},
+		{status("m", rb.StateRetrying, 2, t0.Add(6*time.Minute)), false, rb.StateSent},
 	}
 	for i, step := range steps {
 		changed, err := s.ApplyStatus(ctx, step.st)
@@ -257,28 +257,28 @@ func TestApplyStatusHistory(t *testing.T) {
 		t.Errorf("history\n got %v\nwant %v", got, want)
 	}
 	for _, c := range hist {
-		if c.State == queue.StateRetrying && c.Attempt == 1 &&
+		if c.State == rb.StateRetrying && c.Attempt == 1 &&
 			(c.Reason != retry.Reason || c.NextAttemptAt == nil || !c.NextAttemptAt.Equal(next) || !slices.Equal(c.SBDIX, retry.SBDIX)) {
 			t.Errorf("retry event %+v", c)
 		}
 	}
 	// unknown, then a later settle proves it sent.
-	if _, err := s.InsertMO(ctx, mo("u", "hi", t0), queue.StateSubmitted); err != nil {
+	if _, err := s.InsertMO(ctx, mo("u", "hi", t0), rb.StateSubmitted); err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range []*queue.Status{status("u", queue.StateSending, 1, t0), status("u", queue.StateUnknown, 1, t0.Add(time.Second)), status("u", queue.StateSent, 1, t0.Add(time.Hour))} {
+	for _, st := range []*rb.Status{status("u", rb.StateSending, 1, t0), status("u", rb.StateUnknown, 1, t0.Add(time.Second)), status("u", rb.StateSent, 1, t0.Add(time.Hour))} {
 		if changed, err := s.ApplyStatus(ctx, st); err != nil || !changed {
 			t.Fatalf("%s: %v %v", st.State, changed, err)
 		}
 	}
-	if m, _, _ := s.Get(ctx, "u"); m.State != queue.StateSent || m.Credits != 1 {
+	if m, _, _ := s.Get(ctx, "u"); m.State != rb.StateSent || m.Credits != 1 {
 		t.Errorf("settled row %+v", m)
 	}
 	// A status must be valid and must not name an MT.
 	if _, err := s.InsertMT(ctx, mt("an-mt", "x", t0)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ApplyStatus(ctx, status("an-mt", queue.StateSent, 1, t0)); err == nil {
+	if _, err := s.ApplyStatus(ctx, status("an-mt", rb.StateSent, 1, t0)); err == nil {
 		t.Error("a status changed an MT")
 	}
 	if _, err := s.ApplyStatus(ctx, status("m", "flying", 1, t0)); err == nil {
@@ -290,7 +290,7 @@ func TestStubMO(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, Options{})
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	st := status("theirs", queue.StateSending, 1, t0)
+	st := status("theirs", rb.StateSending, 1, t0)
 	st.Bytes = 120
 	if changed, err := s.ApplyStatus(ctx, st); err != nil || !changed {
 		t.Fatalf("status of an unseen MO: %v %v", changed, err)
@@ -298,7 +298,7 @@ func TestStubMO(t *testing.T) {
 	if changed, err := s.ApplyStatus(ctx, st); err != nil || changed {
 		t.Fatalf("repeat: %v %v", changed, err)
 	}
-	sent := status("theirs", queue.StateSent, 1, t0.Add(time.Minute))
+	sent := status("theirs", rb.StateSent, 1, t0.Add(time.Minute))
 	if changed, err := s.ApplyStatus(ctx, sent); err != nil || !changed {
 		t.Fatalf("sent: %v %v", changed, err)
 	}
@@ -306,7 +306,7 @@ func TestStubMO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Direction != DirMO || m.Data != nil || !m.Binary || m.Bytes != 120 || m.State != queue.StateSent ||
+	if m.Direction != rb.DirMO || m.Data != nil || !m.Binary || m.Bytes != 120 || m.State != rb.StateSent ||
 		m.Credits != 3 || !m.Read || m.Send() != nil || len(hist) != 2 {
 		t.Errorf("stub %+v, history %v", m, hist)
 	}
@@ -314,11 +314,11 @@ func TestStubMO(t *testing.T) {
 		t.Errorf("search before the payload: %v %v", got, err)
 	}
 	// Its payload arrives later (the same client reinstalled, a resync): filled in, state kept.
-	if inserted, err := s.InsertMO(ctx, mo("theirs", "see you later", t0), queue.StateQueued); err != nil || inserted {
+	if inserted, err := s.InsertMO(ctx, mo("theirs", "see you later", t0), rb.StateQueued); err != nil || inserted {
 		t.Fatalf("fill stub: %v %v", inserted, err)
 	}
 	m, _, _ = s.Get(ctx, "theirs")
-	if m.Text != "see you later" || m.Binary || m.State != queue.StateSent {
+	if m.Text != "see you later" || m.Binary || m.State != rb.StateSent {
 		t.Errorf("filled stub %+v", m)
 	}
 	if got, err := s.Search(ctx, "later", 10); err != nil || len(got) != 1 {
@@ -330,10 +330,10 @@ func TestDelete(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, Options{})
 	t0 := time.Now()
-	if _, err := s.InsertMO(ctx, mo("d", "doomed words", t0), queue.StateQueued); err != nil {
+	if _, err := s.InsertMO(ctx, mo("d", "doomed words", t0), rb.StateQueued); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ApplyStatus(ctx, status("d", queue.StateSubmitted, 0, t0)); err != nil {
+	if _, err := s.ApplyStatus(ctx, status("d", rb.StateSubmitted, 0, t0)); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := s.Delete(ctx, "d"); err != nil || !ok {
@@ -342,7 +342,7 @@ func TestDelete(t *testing.T) {
 	if ok, err := s.Delete(ctx, "d"); err != nil || ok {
 		t.Errorf("delete again: %v %v", ok, err)
 	}
-	if _, _, err := s.Get(ctx, "d"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Get(ctx, "d"); !errors.Is(err, rb.ErrNotFound) {
 		t.Errorf("get after delete: %v", err)
 	}
 	var n int
@@ -371,7 +371,7 @@ func TestPaging(t *testing.T) {
 		if i%2 == 0 {
 			_, err = s.InsertMT(ctx, mt(id, "x", at))
 		} else {
-			_, err = s.InsertMO(ctx, mo(id, "x", at), queue.StateQueued)
+			_, err = s.InsertMO(ctx, mo(id, "x", at), rb.StateQueued)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -457,7 +457,7 @@ func TestHistory(t *testing.T) {
 		if i%2 == 0 {
 			s.InsertMT(ctx, mt(fmt.Sprintf("h%d", i), "x", at))
 		} else {
-			s.InsertMO(ctx, mo(fmt.Sprintf("h%d", i), "x", at), queue.StateQueued)
+			s.InsertMO(ctx, mo(fmt.Sprintf("h%d", i), "x", at), rb.StateQueued)
 		}
 	}
 	tests := []struct {
@@ -468,8 +468,8 @@ func TestHistory(t *testing.T) {
 		{"all", Filter{}, "h0 h1 h2 h3 h4 h5 h6 h7 h8 h9"},
 		{"since", Filter{Since: t0.Add(7 * time.Hour)}, "h7 h8 h9"},
 		{"window", Filter{Since: t0.Add(2 * time.Hour), Until: t0.Add(5 * time.Hour)}, "h2 h3 h4"},
-		{"mt", Filter{Direction: DirMT}, "h0 h2 h4 h6 h8"},
-		{"mo limit", Filter{Direction: DirMO, Limit: 2}, "h1 h3"},
+		{"mt", Filter{Direction: rb.DirMT}, "h0 h2 h4 h6 h8"},
+		{"mo limit", Filter{Direction: rb.DirMO, Limit: 2}, "h1 h3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

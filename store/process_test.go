@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // TestHelperProcess is the body of the child processes of the tests below;
@@ -85,17 +85,17 @@ func worker(ctx context.Context, path, name string, n int, reverse bool) error {
 			if _, err := s.InsertMT(ctx, mt(fmt.Sprintf("%s-mt-%d", name, i), "shared text "+name, at)); err != nil {
 				return err
 			}
-			if _, err := s.InsertMO(ctx, mo(fmt.Sprintf("%s-mo-%d", name, i), "mine "+name, at), queue.StateQueued); err != nil {
+			if _, err := s.InsertMO(ctx, mo(fmt.Sprintf("%s-mo-%d", name, i), "mine "+name, at), rb.StateQueued); err != nil {
 				return err
 			}
 			if _, err := s.MarkSubmitted(ctx, fmt.Sprintf("%s-mo-%d", name, i)); err != nil {
 				return err
 			}
 			shared := fmt.Sprintf("shared-%d", i)
-			seq := []*queue.Status{
-				status(shared, queue.StateSubmitted, 0, at),
-				status(shared, queue.StateSending, 1, at.Add(time.Millisecond)),
-				status(shared, queue.StateSent, 1, at.Add(2*time.Millisecond)),
+			seq := []*rb.Status{
+				status(shared, rb.StateSubmitted, 0, at),
+				status(shared, rb.StateSending, 1, at.Add(time.Millisecond)),
+				status(shared, rb.StateSent, 1, at.Add(2*time.Millisecond)),
 			}
 			if reverse {
 				seq[0], seq[2] = seq[2], seq[0]
@@ -105,7 +105,7 @@ func worker(ctx context.Context, path, name string, n int, reverse bool) error {
 					return err
 				}
 			}
-			if _, err := s.AddSignal(ctx, sig(at, i%6, queue.ModemOK)); err != nil {
+			if _, err := s.AddSignal(ctx, sig(at, i%6, rb.ModemOK)); err != nil {
 				return err
 			}
 		}
@@ -161,10 +161,10 @@ func TestTwoProcesses(t *testing.T) {
 		kind := m.Direction
 		if strings.HasPrefix(m.ID, "shared-") {
 			kind = "shared"
-			if m.State != queue.StateSent {
+			if m.State != rb.StateSent {
 				t.Errorf("%s: state %s, want sent", m.ID, m.State)
 			}
-		} else if m.Direction == DirMO && m.State != queue.StateSubmitted {
+		} else if m.Direction == rb.DirMO && m.State != rb.StateSubmitted {
 			t.Errorf("%s: state %s", m.ID, m.State)
 		}
 		count[kind]++
@@ -173,7 +173,7 @@ func TestTwoProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if count[DirMT] != 2*n || count[DirMO] != 2*n || count["shared"] != n {
+	if count[rb.DirMT] != 2*n || count[rb.DirMO] != 2*n || count["shared"] != n {
 		t.Errorf("rows %v, want %d mt, %d mo, %d shared", count, 2*n, 2*n, n)
 	}
 	_, hist, err := s.Get(ctx, "shared-0")

@@ -19,7 +19,7 @@ var migrations = []string{
 	`
 CREATE TABLE messages (
 	seq             INTEGER PRIMARY KEY,            -- stable rowid for the FTS index
-	id              TEXT NOT NULL UNIQUE,           -- MO: UUIDv7 of the sender; MT: queue.MTID
+	id              TEXT NOT NULL UNIQUE,           -- MO: UUIDv7 of the sender; MT: rb.MTID
 	direction       TEXT NOT NULL CHECK (direction IN ('mo', 'mt')),
 	station         TEXT NOT NULL,
 	data            BLOB,                           -- NULL for an MO known only from its statuses
@@ -48,7 +48,7 @@ CREATE INDEX messages_open ON messages (created_at)
 CREATE INDEX messages_billed ON messages (billed_at) WHERE billed_at IS NOT NULL;
 
 CREATE TABLE message_states (
-	status_id       TEXT PRIMARY KEY,               -- queue.StatusID: <mo-id>:<state>:<attempt>
+	status_id       TEXT PRIMARY KEY,               -- rb.StatusID: <mo-id>:<state>:<attempt>
 	message_id      TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
 	state           TEXT NOT NULL,
 	attempt         INTEGER NOT NULL,

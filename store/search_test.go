@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 var searchTexts = map[string]string{
@@ -30,7 +30,7 @@ func searchStore(t testing.TB) *Store {
 		}
 	}
 	// A binary MT is not indexed.
-	if _, err := s.InsertMT(ctx, &queue.Received{Header: hdr("bin", at), Data: []byte{0xff, 'h', 'e', 'l', 'l', 'o'}}); err != nil {
+	if _, err := s.InsertMT(ctx, &rb.Received{Header: hdr("bin", at), Data: []byte{0xff, 'h', 'e', 'l', 'l', 'o'}}); err != nil {
 		t.Fatal(err)
 	}
 	return s

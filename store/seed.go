@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 var seedWords = strings.Fields(`position fix battery nominal wind north east south west heading
@@ -50,13 +50,13 @@ func (s *Store) Seed(ctx context.Context, n int) error {
 			fmt.Fprintf(&b, " #%d", i)
 			text := b.String()
 			at := end - int64(n-1-i)*int64(time.Minute/time.Millisecond)
-			credits := queue.Credits(len(text))
+			credits := rb.Credits(len(text))
 			if i%2 == 0 {
-				_, err = ins.ExecContext(ctx, fmt.Sprintf("seed-%08d", i), DirMT, queue.DefaultStation, []byte(text), text,
-					len(text), StateReceived, at, at, nil, i/2%65536, 0, i%20 != 0, credits, at)
+				_, err = ins.ExecContext(ctx, fmt.Sprintf("seed-%08d", i), rb.DirMT, rb.DefaultStation, []byte(text), text,
+					len(text), rb.StateReceived, at, at, nil, i/2%65536, 0, i%20 != 0, credits, at)
 			} else {
-				_, err = ins.ExecContext(ctx, fmt.Sprintf("seed-%08d", i), DirMO, queue.DefaultStation, []byte(text), text,
-					len(text), queue.StateSent, at, at, i/2%65536, nil, 1, true, credits, at)
+				_, err = ins.ExecContext(ctx, fmt.Sprintf("seed-%08d", i), rb.DirMO, rb.DefaultStation, []byte(text), text,
+					len(text), rb.StateSent, at, at, i/2%65536, nil, 1, true, credits, at)
 			}
 			if err != nil {
 				return err

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // Reading is a stored signal report.
@@ -21,7 +21,7 @@ type Reading struct {
 	Bars int
 	// Service is whether the network was available.
 	Service bool
-	// Modem is queue.ModemOK, queue.ModemBusy or queue.ModemOffline.
+	// Modem is rb.ModemOK, rb.ModemBusy or rb.ModemOffline.
 	Modem string
 	// Outbox is the MO count rbd reported, -1 when unknown.
 	Outbox int
@@ -44,7 +44,7 @@ func scanReading(sc scanner) (Reading, error) {
 // moves that reading's SeenAt, unless the reading is older than
 // Options.SignalInterval; readings older than Options.SignalRetention are
 // pruned. stored is true when a new reading row was written.
-func (s *Store) AddSignal(ctx context.Context, sig *queue.Signal) (stored bool, err error) {
+func (s *Store) AddSignal(ctx context.Context, sig *rb.Signal) (stored bool, err error) {
 	if sig == nil {
 		return false, errors.New("store add signal: nil signal")
 	}

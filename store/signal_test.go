@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-func sig(at time.Time, bars int, modem string) *queue.Signal {
-	return &queue.Signal{Header: hdr("sig", at), Bars: bars, Service: bars > 0, Modem: modem, Outbox: -1}
+func sig(at time.Time, bars int, modem string) *rb.Signal {
+	return &rb.Signal{Header: hdr("sig", at), Bars: bars, Service: bars > 0, Modem: modem, Outbox: -1}
 }
 
 func TestAddSignal(t *testing.T) {
@@ -26,14 +26,14 @@ func TestAddSignal(t *testing.T) {
 		modem  string
 		stored bool
 	}{
-		{0, 3, queue.ModemOK, true},
-		{10 * time.Second, 3, queue.ModemOK, false}, // heartbeat, unchanged
-		{20 * time.Second, 3, queue.ModemOK, false},
-		{30 * time.Second, 4, queue.ModemOK, true}, // change
-		{40 * time.Second, 4, queue.ModemBusy, true},
-		{50 * time.Second, 4, queue.ModemBusy, false},
-		{100 * time.Second, 4, queue.ModemBusy, true},    // a minute since the reading: a new row
-		{90 * time.Second, 0, queue.ModemOffline, false}, // late (replayed): the present stays
+		{0, 3, rb.ModemOK, true},
+		{10 * time.Second, 3, rb.ModemOK, false}, // heartbeat, unchanged
+		{20 * time.Second, 3, rb.ModemOK, false},
+		{30 * time.Second, 4, rb.ModemOK, true}, // change
+		{40 * time.Second, 4, rb.ModemBusy, true},
+		{50 * time.Second, 4, rb.ModemBusy, false},
+		{100 * time.Second, 4, rb.ModemBusy, true},    // a minute since the reading: a new row
+		{90 * time.Second, 0, rb.ModemOffline, false}, // late (replayed): the present stays
 	}
 	for i, st := range steps {
 		at := t0.Add(st.after)
@@ -49,7 +49,7 @@ func TestAddSignal(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if latest.Bars != 4 || latest.Modem != queue.ModemBusy || !latest.At.Equal(t0.Add(100*time.Second)) {
+	if latest.Bars != 4 || latest.Modem != rb.ModemBusy || !latest.At.Equal(t0.Add(100*time.Second)) {
 		t.Errorf("latest %+v", latest)
 	}
 	all, err := s.SignalSince(ctx, time.Time{})
@@ -64,12 +64,12 @@ func TestAddSignal(t *testing.T) {
 	if err != nil || len(since) != 3 || !since[0].At.Equal(t0.Add(30*time.Second)) {
 		t.Errorf("since 35s: %+v %v", since, err)
 	}
-	if _, err := s.AddSignal(ctx, &queue.Signal{Header: hdr("sig", t0), Bars: 9, Modem: queue.ModemOK}); err == nil {
+	if _, err := s.AddSignal(ctx, &rb.Signal{Header: hdr("sig", t0), Bars: 9, Modem: rb.ModemOK}); err == nil {
 		t.Error("9 bars stored")
 	}
 	// Old readings go.
 	c.Add(48 * time.Hour)
-	if _, err := s.AddSignal(ctx, sig(c.Now(), 1, queue.ModemOK)); err != nil {
+	if _, err := s.AddSignal(ctx, sig(c.Now(), 1, rb.ModemOK)); err != nil {
 		t.Fatal(err)
 	}
 	all, err = s.SignalSince(ctx, time.Time{})
@@ -85,7 +85,7 @@ func TestSignalTableStaysSmall(t *testing.T) {
 	// A day of heartbeats every 10 s with a change every 5 minutes.
 	for i := range 8640 / 8 { // an eighth of a day keeps the test quick
 		at := c.Add(10 * time.Second)
-		if _, err := s.AddSignal(ctx, sig(at, 2+(i/30)%2, queue.ModemOK)); err != nil {
+		if _, err := s.AddSignal(ctx, sig(at, 2+(i/30)%2, rb.ModemOK)); err != nil {
 			t.Fatal(err)
 		}
 	}

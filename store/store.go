@@ -91,7 +91,7 @@ type Store struct {
 // DefaultPath is the history file of a station:
 // $XDG_DATA_HOME/rockblock-station/<station>.db, or
 // ~/.local/share/rockblock-station/<station>.db when XDG_DATA_HOME is unset.
-// An empty station is queue.DefaultStation; characters other than letters,
+// An empty station is rb.DefaultStation; characters other than letters,
 // digits, '-' and '_' become '_'.
 func DefaultPath(station string) string { return paths.History(station) }
 

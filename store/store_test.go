@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/google/uuid"
-	"github.com/rockblock-station/rockblock-station/queue"
 )
 
 func TestOpenCreatesFileAndSchema(t *testing.T) {
@@ -129,7 +130,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].ID != "old-1" {
 		t.Errorf("search after migration: %v, %v", got, err)
 	}
-	if _, err := s.AddSignal(ctx, &queue.Signal{Header: hdr("sig", time.Now()), Bars: 3, Modem: queue.ModemOK}); err != nil {
+	if _, err := s.AddSignal(ctx, &rb.Signal{Header: hdr("sig", time.Now()), Bars: 3, Modem: rb.ModemOK}); err != nil {
 		t.Errorf("signal table after migration: %v", err)
 	}
 }
@@ -266,7 +267,7 @@ func TestDiskFull(t *testing.T) {
 	big := strings.Repeat("full ", 60)
 	var err error
 	for i := 0; i < 1000 && err == nil; i++ {
-		_, err = s.InsertMT(ctx, mt(queue.MTID("300234010000000", i), big[:250], time.Now()))
+		_, err = s.InsertMT(ctx, mt(rb.MTID("300234010000000", i), big[:250], time.Now()))
 	}
 	if !errors.Is(err, ErrFull) {
 		t.Fatalf("error %v, want ErrFull", err)

@@ -11,50 +11,9 @@ package tui
 
 import (
 	"context"
-	"errors"
 	"time"
-)
 
-// Directions of a message.
-const (
-	// DirMO is a mobile-originated message: station -> satellite.
-	DirMO = "mo"
-	// DirMT is a mobile-terminated message: satellite -> station.
-	DirMT = "mt"
-)
-
-// MO states (the same words as the queue's status bodies).
-const (
-	StateQueued    = "queued"
-	StateSubmitted = "submitted"
-	StateAccepted  = "accepted"
-	StateSending   = "sending"
-	StateRetrying  = "retrying"
-	StateSent      = "sent"
-	StateFailed    = "failed"
-	StateCancelled = "cancelled"
-	StateUnknown   = "unknown"
-	// StateReceived is the state of an MT message.
-	StateReceived = "received"
-)
-
-// DefaultMaxMO is the MO payload limit of a 9602/9603 when the header does
-// not say otherwise.
-const DefaultMaxMO = 340
-
-// Errors a Backend returns (wrapped) so that the screen can say what went wrong.
-var (
-	// ErrEmpty refuses an empty message.
-	ErrEmpty = errors.New("message is empty")
-	// ErrTooLong refuses a message over the MO limit.
-	ErrTooLong = errors.New("message too long")
-	// ErrNotFound is an unknown message id.
-	ErrNotFound = errors.New("no such message")
-	// ErrNotCancellable refuses to cancel a message whose session started or
-	// that reached a final state.
-	ErrNotCancellable = errors.New("message can no longer be cancelled")
-	// ErrNotResendable refuses to resend a message that is neither failed nor unknown.
-	ErrNotResendable = errors.New("only a failed or unknown message can be resent")
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // Message is one row of the history as the screen sees it.
@@ -90,19 +49,7 @@ type Message struct {
 	// Credits is what the message costs (MO) or cost (MT).
 	Credits int
 	// History is the list of state changes, oldest first (filled by Get).
-	History []StateChange
-}
-
-// StateChange is one entry of a message's state history.
-type StateChange struct {
-	// State is the state entered.
-	State string
-	// Attempt is the session attempt the change belongs to (0 when none).
-	Attempt int
-	// Reason is the reason in words, if any.
-	Reason string
-	// At is when the change happened.
-	At time.Time
+	History []rb.StateChange
 }
 
 // Header is the station's live state shown at the top of the screen.
@@ -127,44 +74,8 @@ type Header struct {
 	CreditsToday int
 	// Model is the modem model, if known.
 	Model string
-	// MaxMO is the modem's MO limit in bytes (0: DefaultMaxMO).
+	// MaxMO is the modem's MO limit in bytes (0: rb.MaxMO).
 	MaxMO int
-}
-
-// Cursor is a keyset position in the history: the (Created, ID) of a row.
-// The zero Cursor means "from the newest".
-type Cursor struct {
-	// Created of the row.
-	Created time.Time
-	// ID of the row.
-	ID string
-}
-
-// IsZero reports whether c is the zero Cursor.
-func (c Cursor) IsZero() bool { return c.Created.IsZero() && c.ID == "" }
-
-// CursorOf returns the cursor of m.
-func CursorOf(m Message) Cursor { return Cursor{Created: m.Created, ID: m.ID} }
-
-// Before reports whether a row with cursor a sorts after b in the newest-first
-// list (a is older than b).
-func (a Cursor) Before(b Cursor) bool {
-	if !a.Created.Equal(b.Created) {
-		return a.Created.Before(b.Created)
-	}
-	return a.ID < b.ID
-}
-
-// Update tells the screen that something changed; the screen re-queries.
-type Update struct {
-	// IDs are messages that were added or changed.
-	IDs []string
-	// Header is true when the header changed (signal, modem, broker, outbox...).
-	Header bool
-	// Signal is true when a new signal sample was stored.
-	Signal bool
-	// All asks for a full reload (for example after missed updates).
-	All bool
 }
 
 // Backend is everything the screen needs from the outside. Every method may
@@ -173,7 +84,7 @@ type Backend interface {
 	// List returns up to limit messages older than before (all from the
 	// newest when before is zero), newest first, and the cursor of the last
 	// one. Fewer than limit rows means the end of the history.
-	List(ctx context.Context, before Cursor, limit int) ([]Message, Cursor, error)
+	List(ctx context.Context, before rb.Cursor, limit int) ([]Message, rb.Cursor, error)
 	// Get returns one message with its History, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, id string) (Message, error)
 	// Search returns up to limit messages matching q, newest first.
@@ -192,26 +103,9 @@ type Backend interface {
 	// SignalToday returns today's signal samples (bars, oldest first; a
 	// negative sample is a gap) for the sparkline.
 	SignalToday(ctx context.Context) ([]int, error)
-	// Updates delivers change notifications until the backend is closed.
-	Updates() <-chan Update
+	// Updates delivers change notices until the backend is closed.
+	Updates() <-chan rb.Change
 }
 
-// Credits is what Rock7 bills for n bytes: 1 credit per 50 bytes or part.
-func Credits(n int) int {
-	if n <= 0 {
-		return 0
-	}
-	return (n + 49) / 50
-}
-
-// Cancellable reports whether an MO message in state can still be cancelled.
-func Cancellable(state string) bool {
-	switch state {
-	case StateQueued, StateSubmitted, StateAccepted, StateRetrying:
-		return true
-	}
-	return false
-}
-
-// Resendable reports whether an MO message in state can be resent.
-func Resendable(state string) bool { return state == StateFailed || state == StateUnknown }
+// CursorOf returns the cursor of m.
+func CursorOf(m Message) rb.Cursor { return rb.Cursor{At: m.Created, ID: m.ID} }

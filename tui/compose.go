@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
@@ -40,7 +41,7 @@ func newCompose() composePane {
 	ta.Placeholder = "type the message"
 	ta.CharLimit = 4096
 	ta.KeyMap.InsertNewline = key.NewBinding(key.WithKeys("alt+enter", "ctrl+j"), key.WithHelp("alt+enter", "new line"))
-	return composePane{ta: ta, maxMO: DefaultMaxMO}
+	return composePane{ta: ta, maxMO: rb.MaxMO}
 }
 
 func (c *composePane) setStyles(st Styles) { c.ta.SetStyles(st.Textarea) }
@@ -112,10 +113,10 @@ func (c *composePane) payload() ([]byte, error) {
 		return nil, err
 	}
 	if len(b) == 0 {
-		return nil, fmt.Errorf("nothing to send: %w", ErrEmpty)
+		return nil, fmt.Errorf("nothing to send: %w", rb.ErrEmpty)
 	}
 	if len(b) > c.maxMO {
-		return nil, fmt.Errorf("%d bytes is %d over the %d-byte limit: %w", len(b), len(b)-c.maxMO, c.maxMO, ErrTooLong)
+		return nil, fmt.Errorf("%d bytes is %d over the %d-byte limit: %w", len(b), len(b)-c.maxMO, c.maxMO, rb.ErrTooLong)
 	}
 	return b, nil
 }
@@ -173,7 +174,7 @@ func (c *composePane) view(m *Model) []string {
 		counter = st.Bad.Render(m.glyphs.Warn + " " + err.Error())
 	default:
 		n := len(b)
-		cr := Credits(n)
+		cr := rb.Credits(n)
 		counter = fmt.Sprintf("%d/%d bytes%s%d credit%s", n, c.maxMO, m.glyphs.Sep, cr, plural(cr))
 		if n > c.maxMO {
 			counter = st.Bad.Render(m.glyphs.Warn + " " + counter + fmt.Sprintf(": %d over the limit", n-c.maxMO))

@@ -8,6 +8,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
@@ -53,11 +54,11 @@ func reasonInWords(msg Message) string {
 		return textsafe.Line(msg.LastReason)
 	}
 	switch msg.State {
-	case StateFailed:
+	case rb.StateFailed:
 		return "no reason recorded"
-	case StateUnknown:
+	case rb.StateUnknown:
 		return "rbd stopped during a satellite session; the modem could not prove whether it was sent"
-	case StateRetrying:
+	case rb.StateRetrying:
 		return "waiting for the next attempt"
 	}
 	return ""
@@ -89,11 +90,11 @@ func (d *detailPane) rebuild(m *Model) {
 	}
 
 	state := msg.State
-	if state == "" && msg.Dir == DirMT {
-		state = StateReceived
+	if state == "" && msg.Dir == rb.DirMT {
+		state = rb.StateReceived
 	}
 	dir := "MO  station → satellite"
-	if msg.Dir == DirMT {
+	if msg.Dir == rb.DirMT {
 		dir = "MT  satellite → station"
 	}
 	title := dir
@@ -114,22 +115,22 @@ func (d *detailPane) rebuild(m *Model) {
 	if msg.MTMSN != nil {
 		field("MTMSN", strconv.Itoa(*msg.MTMSN))
 	}
-	if msg.Dir == DirMO {
+	if msg.Dir == rb.DirMO {
 		field("attempts", strconv.Itoa(msg.Attempts))
 	}
 	credits := msg.Credits
 	if credits == 0 {
-		credits = Credits(len(msg.Data))
+		credits = rb.Credits(len(msg.Data))
 	}
 	field("size", fmt.Sprintf("%d bytes, %d credit%s", len(msg.Data), credits, plural(credits)))
 	switch msg.State {
-	case StateFailed, StateUnknown, StateRetrying:
+	case rb.StateFailed, rb.StateUnknown, rb.StateRetrying:
 		label := "last failure"
-		if msg.State == StateUnknown {
+		if msg.State == rb.StateUnknown {
 			label = "why unknown"
 		}
 		field(label, st.stateStyle(msg.State).Render(reasonInWords(msg)))
-		if Resendable(msg.State) {
+		if rb.Resendable(msg.State) {
 			add(st.Dim.Render("R resends it as a new message."))
 		}
 	default:
@@ -137,7 +138,7 @@ func (d *detailPane) rebuild(m *Model) {
 			field("last reason", textsafe.Line(msg.LastReason))
 		}
 	}
-	if Cancellable(msg.State) && msg.Dir == DirMO {
+	if rb.Cancellable(msg.State) && msg.Dir == rb.DirMO {
 		add(st.Dim.Render("x cancels it (until its session starts)."))
 	}
 

@@ -10,6 +10,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // testNow is the fixed clock of every screen test.
@@ -146,27 +147,27 @@ func newFixture() *MemBackend {
 func fixture(b *MemBackend) {
 	at := func(d time.Duration) time.Time { return testNow.Add(-d) }
 	b.Add(
-		Message{ID: "mt-300234010000001-00001", Dir: DirMT, Text: "Position report: 51.5N 0.12W, all well on board", State: StateReceived, Created: at(30 * time.Hour), MTMSN: intp(1), Read: true, Credits: 1},
-		Message{ID: "0197a1b2-0000-7000-8000-000000000001", Dir: DirMO, Text: "Copy that, see you at the harbour", State: StateSent, Created: at(29 * time.Hour), MOMSN: intp(11), Attempts: 1, Read: true, Credits: 1},
-		Message{ID: "0197a1b2-0000-7000-8000-000000000002", Dir: DirMO, Text: "Weather update please", State: StateFailed, Created: at(5 * time.Hour), Attempts: 5, LastReason: "no network service after 5 attempts (SBDIX 32)", Read: true, Credits: 1,
-			History: []StateChange{
-				{State: StateQueued, At: at(5 * time.Hour)},
-				{State: StateSubmitted, At: at(5*time.Hour - time.Second)},
-				{State: StateAccepted, At: at(5*time.Hour - 2*time.Second)},
-				{State: StateSending, Attempt: 1, At: at(5*time.Hour - 3*time.Second)},
-				{State: StateRetrying, Attempt: 1, Reason: "no network service (SBDIX 32)", At: at(5*time.Hour - 60*time.Second)},
-				{State: StateFailed, Attempt: 5, Reason: "no network service after 5 attempts (SBDIX 32)", At: at(4 * time.Hour)},
+		Message{ID: "mt-300234010000001-00001", Dir: rb.DirMT, Text: "Position report: 51.5N 0.12W, all well on board", State: rb.StateReceived, Created: at(30 * time.Hour), MTMSN: intp(1), Read: true, Credits: 1},
+		Message{ID: "0197a1b2-0000-7000-8000-000000000001", Dir: rb.DirMO, Text: "Copy that, see you at the harbour", State: rb.StateSent, Created: at(29 * time.Hour), MOMSN: intp(11), Attempts: 1, Read: true, Credits: 1},
+		Message{ID: "0197a1b2-0000-7000-8000-000000000002", Dir: rb.DirMO, Text: "Weather update please", State: rb.StateFailed, Created: at(5 * time.Hour), Attempts: 5, LastReason: "no network service after 5 attempts (SBDIX 32)", Read: true, Credits: 1,
+			History: []rb.StateChange{
+				{State: rb.StateQueued, At: at(5 * time.Hour)},
+				{State: rb.StateSubmitted, At: at(5*time.Hour - time.Second)},
+				{State: rb.StateAccepted, At: at(5*time.Hour - 2*time.Second)},
+				{State: rb.StateSending, Attempt: 1, At: at(5*time.Hour - 3*time.Second)},
+				{State: rb.StateRetrying, Attempt: 1, Reason: "no network service (SBDIX 32)", At: at(5*time.Hour - 60*time.Second)},
+				{State: rb.StateFailed, Attempt: 5, Reason: "no network service after 5 attempts (SBDIX 32)", At: at(4 * time.Hour)},
 			}},
-		Message{ID: "mt-300234010000001-00002", Dir: DirMT, Data: []byte{0x01, 0x02, 0xff, 0x1b, 0x9b, 0x00, 0x42}, Binary: true, State: StateReceived, Created: at(3 * time.Hour), MTMSN: intp(2), Credits: 1},
-		Message{ID: "mt-300234010000001-00003", Dir: DirMT, Text: "\x1b]0;owned\x07\x1b[2J\x1b[31mALERT\x1b[0m \u202eevil\u202c \x9b6n tab\there", State: StateReceived, Created: at(2 * time.Hour), MTMSN: intp(3), Credits: 1},
-		Message{ID: "0197a1b2-0000-7000-8000-000000000003", Dir: DirMO, Text: "Did the engine part arrive?", State: StateUnknown, Created: at(90 * time.Minute), Attempts: 1, Read: true, Credits: 1},
-		Message{ID: "0197a1b2-0000-7000-8000-000000000004", Dir: DirMO, Text: "Arriving 18:00, need fuel", State: StateRetrying, Created: at(40 * time.Minute), Attempts: 2, LastReason: "signal too weak (SBDIX 35), next try in 3 minutes", Read: true, Credits: 1},
-		Message{ID: "0197a1b2-0000-7000-8000-000000000005", Dir: DirMO, Text: "Cancel this one", State: StateCancelled, Created: at(30 * time.Minute), Read: true, Credits: 1},
-		Message{ID: "0197a1b2-0000-7000-8000-000000000006", Dir: DirMO, Text: "Sending now", State: StateSending, Created: at(20 * time.Minute), Attempts: 1, Read: true, Credits: 1},
-		Message{ID: "0197a1b2-0000-7000-8000-000000000007", Dir: DirMO, Text: "In rbd's journal", State: StateAccepted, Created: at(15 * time.Minute), Read: true, Credits: 1},
-		Message{ID: "0197a1b2-0000-7000-8000-000000000008", Dir: DirMO, Text: "In the outbox", State: StateSubmitted, Created: at(10 * time.Minute), Read: true, Credits: 1},
-		Message{ID: "0197a1b2-0000-7000-8000-000000000009", Dir: DirMO, Text: "Only in SQLite so far", State: StateQueued, Created: at(5 * time.Minute), Read: true, Credits: 1},
-		Message{ID: "mt-300234010000001-00004", Dir: DirMT, Text: "Fuel booked at berth 4.\nAsk for Sam.", State: StateReceived, Created: at(2 * time.Minute), MTMSN: intp(4), Credits: 1},
+		Message{ID: "mt-300234010000001-00002", Dir: rb.DirMT, Data: []byte{0x01, 0x02, 0xff, 0x1b, 0x9b, 0x00, 0x42}, Binary: true, State: rb.StateReceived, Created: at(3 * time.Hour), MTMSN: intp(2), Credits: 1},
+		Message{ID: "mt-300234010000001-00003", Dir: rb.DirMT, Text: "\x1b]0;owned\x07\x1b[2J\x1b[31mALERT\x1b[0m \u202eevil\u202c \x9b6n tab\there", State: rb.StateReceived, Created: at(2 * time.Hour), MTMSN: intp(3), Credits: 1},
+		Message{ID: "0197a1b2-0000-7000-8000-000000000003", Dir: rb.DirMO, Text: "Did the engine part arrive?", State: rb.StateUnknown, Created: at(90 * time.Minute), Attempts: 1, Read: true, Credits: 1},
+		Message{ID: "0197a1b2-0000-7000-8000-000000000004", Dir: rb.DirMO, Text: "Arriving 18:00, need fuel", State: rb.StateRetrying, Created: at(40 * time.Minute), Attempts: 2, LastReason: "signal too weak (SBDIX 35), next try in 3 minutes", Read: true, Credits: 1},
+		Message{ID: "0197a1b2-0000-7000-8000-000000000005", Dir: rb.DirMO, Text: "Cancel this one", State: rb.StateCancelled, Created: at(30 * time.Minute), Read: true, Credits: 1},
+		Message{ID: "0197a1b2-0000-7000-8000-000000000006", Dir: rb.DirMO, Text: "Sending now", State: rb.StateSending, Created: at(20 * time.Minute), Attempts: 1, Read: true, Credits: 1},
+		Message{ID: "0197a1b2-0000-7000-8000-000000000007", Dir: rb.DirMO, Text: "In rbd's journal", State: rb.StateAccepted, Created: at(15 * time.Minute), Read: true, Credits: 1},
+		Message{ID: "0197a1b2-0000-7000-8000-000000000008", Dir: rb.DirMO, Text: "In the outbox", State: rb.StateSubmitted, Created: at(10 * time.Minute), Read: true, Credits: 1},
+		Message{ID: "0197a1b2-0000-7000-8000-000000000009", Dir: rb.DirMO, Text: "Only in SQLite so far", State: rb.StateQueued, Created: at(5 * time.Minute), Read: true, Credits: 1},
+		Message{ID: "mt-300234010000001-00004", Dir: rb.DirMT, Text: "Fuel booked at berth 4.\nAsk for Sam.", State: rb.StateReceived, Created: at(2 * time.Minute), MTMSN: intp(4), Credits: 1},
 	)
 	b.SetHeader(Header{Station: "default", Bars: 4, Service: true, Modem: "ok", BrokerUp: true, SignalAt: testNow.Add(-20 * time.Second),
 		Outbox: 4, LastSession: "sent MOMSN 11", CreditsToday: 3, Model: "RockBLOCK 9603", MaxMO: 340})

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // row is a loaded message with its sanitised preview, made once on load so
@@ -26,10 +27,10 @@ type listPane struct {
 	rows     []row
 	sel, off int
 	w, h     int
-	end      bool   // no older rows in the backend
-	loading  bool   // a page request is in flight
-	next     Cursor // where the next page starts
-	gen      int    // bumped on reload so late pages are dropped
+	end      bool      // no older rows in the backend
+	loading  bool      // a page request is in flight
+	next     rb.Cursor // where the next page starts
+	gen      int       // bumped on reload so late pages are dropped
 	pageSize int
 }
 
@@ -42,7 +43,7 @@ func makeRow(msg Message, g Glyphs) row {
 }
 
 func (l *listPane) reset() {
-	l.rows, l.sel, l.off, l.end, l.loading, l.next = nil, 0, 0, false, false, Cursor{}
+	l.rows, l.sel, l.off, l.end, l.loading, l.next = nil, 0, 0, false, false, rb.Cursor{}
 	l.gen++
 }
 
@@ -89,7 +90,7 @@ func (l *listPane) clamp() {
 
 // appendRows adds an older page, skipping rows already present (an update
 // may have inserted them).
-func (l *listPane) appendRows(m *Model, rows []Message, next Cursor, end bool) {
+func (l *listPane) appendRows(m *Model, rows []Message, next rb.Cursor, end bool) {
 	var have map[string]bool
 	if len(l.rows) > 0 && len(rows) > 0 {
 		// Only rows at the seam can already be present.
@@ -200,15 +201,15 @@ func (l *listPane) renderRow(m *Model, i int) string {
 	t := m.fmtTime(r.m.Created)
 	left.WriteString(t)
 	left.WriteString(strings.Repeat(" ", max(1, timeCells+1-len(t))))
-	if r.m.Dir == DirMT {
+	if r.m.Dir == rb.DirMT {
 		left.WriteString("MT ")
 	} else {
 		left.WriteString("MO ")
 	}
 
 	state := r.m.State
-	if state == "" && r.m.Dir == DirMT {
-		state = StateReceived
+	if state == "" && r.m.Dir == rb.DirMT {
+		state = rb.StateReceived
 	}
 	glyph := g.Glyph(state)
 	word := textsafeState(state)
@@ -264,8 +265,8 @@ func (l *listPane) renderRow(m *Model, i int) string {
 // textsafeState returns a known state word, or a cleaned unknown one.
 func textsafeState(s string) string {
 	switch s {
-	case StateQueued, StateSubmitted, StateAccepted, StateSending, StateRetrying,
-		StateSent, StateFailed, StateCancelled, StateUnknown, StateReceived:
+	case rb.StateQueued, rb.StateSubmitted, rb.StateAccepted, rb.StateSending, rb.StateRetrying,
+		rb.StateSent, rb.StateFailed, rb.StateCancelled, rb.StateUnknown, rb.StateReceived:
 		return s
 	}
 	return ansi.Truncate(cleanWord(s), stateCells, "")

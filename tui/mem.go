@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // MemBackend is an in-memory Backend for tests and demos. It keeps messages
@@ -19,7 +21,7 @@ type MemBackend struct {
 	byID    map[string]*Message
 	header  Header
 	signal  []int
-	updates chan Update
+	updates chan rb.Change
 	missed  bool
 	now     func() time.Time
 	seq     int
@@ -33,9 +35,9 @@ func NewMemBackend(now func() time.Time) *MemBackend {
 	}
 	return &MemBackend{
 		byID:    make(map[string]*Message),
-		updates: make(chan Update, 64),
+		updates: make(chan rb.Change, 64),
 		now:     now,
-		header:  Header{Station: "default", Outbox: -1, MaxMO: DefaultMaxMO},
+		header:  Header{Station: "default", Outbox: -1, MaxMO: rb.MaxMO},
 	}
 }
 
@@ -49,9 +51,9 @@ func (b *MemBackend) FailWith(err error) {
 
 // notify sends u without blocking; when the channel is full the next update
 // that fits asks for a full reload instead.
-func (b *MemBackend) notify(u Update) {
+func (b *MemBackend) notify(u rb.Change) {
 	if b.missed {
-		u = Update{All: true, Header: true, Signal: true}
+		u = rb.Change{All: true, Header: true, Signal: true}
 	}
 	select {
 	case b.updates <- u:
@@ -92,7 +94,7 @@ func (b *MemBackend) Add(msgs ...Message) {
 			m.Updated = m.Created
 		}
 		if len(m.History) == 0 && m.State != "" {
-			m.History = []StateChange{{State: m.State, Attempt: m.Attempts, Reason: m.LastReason, At: m.Updated}}
+			m.History = []rb.StateChange{{State: m.State, Attempt: m.Attempts, Reason: m.LastReason, At: m.Updated}}
 		}
 		if old, ok := b.byID[m.ID]; ok {
 			*old = m
@@ -102,9 +104,9 @@ func (b *MemBackend) Add(msgs ...Message) {
 		ids = append(ids, m.ID)
 	}
 	if len(ids) <= 256 {
-		b.notify(Update{IDs: ids})
+		b.notify(rb.Change{IDs: ids})
 	} else {
-		b.notify(Update{All: true})
+		b.notify(rb.Change{All: true})
 	}
 }
 
@@ -116,7 +118,7 @@ func (b *MemBackend) Receive(data []byte) string {
 	now := b.now()
 	b.mu.Unlock()
 	id := fmt.Sprintf("mt-mem-%05d", n)
-	b.Add(Message{ID: id, Dir: DirMT, Data: data, State: StateReceived, Created: now, MTMSN: &n, Credits: Credits(len(data))})
+	b.Add(Message{ID: id, Dir: rb.DirMT, Data: data, State: rb.StateReceived, Created: now, MTMSN: &n, Credits: rb.Credits(len(data))})
 	return id
 }
 
@@ -127,7 +129,7 @@ func (b *MemBackend) SetState(id, state string, attempt int, reason string) erro
 	defer b.mu.Unlock()
 	m, ok := b.byID[id]
 	if !ok {
-		return fmt.Errorf("set state of %s: %w", id, ErrNotFound)
+		return fmt.Errorf("set state of %s: %w", id, rb.ErrNotFound)
 	}
 	now := b.now()
 	m.State, m.Updated = state, now
@@ -137,8 +139,8 @@ func (b *MemBackend) SetState(id, state string, attempt int, reason string) erro
 	if reason != "" {
 		m.LastReason = reason
 	}
-	m.History = append(m.History, StateChange{State: state, Attempt: attempt, Reason: reason, At: now})
-	b.notify(Update{IDs: []string{id}})
+	m.History = append(m.History, rb.StateChange{State: state, Attempt: attempt, Reason: reason, At: now})
+	b.notify(rb.Change{IDs: []string{id}})
 	return nil
 }
 
@@ -147,7 +149,7 @@ func (b *MemBackend) SetHeader(h Header) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.header = h
-	b.notify(Update{Header: true})
+	b.notify(rb.Change{Header: true})
 }
 
 // SetSignal replaces today's signal samples.
@@ -155,7 +157,7 @@ func (b *MemBackend) SetSignal(samples []int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.signal = append([]int(nil), samples...)
-	b.notify(Update{Signal: true})
+	b.notify(rb.Change{Signal: true})
 }
 
 // Len returns the number of stored messages.
@@ -167,7 +169,7 @@ func (b *MemBackend) Len() int {
 
 func clone(m *Message) Message {
 	c := *m
-	c.History = append([]StateChange(nil), m.History...)
+	c.History = append([]rb.StateChange(nil), m.History...)
 	return c
 }
 
@@ -179,14 +181,14 @@ func listRow(m *Message) Message {
 }
 
 // List implements Backend.
-func (b *MemBackend) List(ctx context.Context, before Cursor, limit int) ([]Message, Cursor, error) {
+func (b *MemBackend) List(ctx context.Context, before rb.Cursor, limit int) ([]Message, rb.Cursor, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, Cursor{}, fmt.Errorf("list messages: %w", err)
+		return nil, rb.Cursor{}, fmt.Errorf("list messages: %w", err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.failErr != nil {
-		return nil, Cursor{}, fmt.Errorf("list messages: %w", b.failErr)
+		return nil, rb.Cursor{}, fmt.Errorf("list messages: %w", b.failErr)
 	}
 	end := len(b.msgs)
 	if !before.IsZero() {
@@ -196,7 +198,7 @@ func (b *MemBackend) List(ctx context.Context, before Cursor, limit int) ([]Mess
 	for i := end - 1; i >= 0 && len(out) < limit; i-- {
 		out = append(out, listRow(b.msgs[i]))
 	}
-	var next Cursor
+	var next rb.Cursor
 	if len(out) > 0 {
 		next = CursorOf(out[len(out)-1])
 	}
@@ -212,7 +214,7 @@ func (b *MemBackend) Get(ctx context.Context, id string) (Message, error) {
 	}
 	m, ok := b.byID[id]
 	if !ok {
-		return Message{}, fmt.Errorf("get %s: %w", id, ErrNotFound)
+		return Message{}, fmt.Errorf("get %s: %w", id, rb.ErrNotFound)
 	}
 	return clone(m), nil
 }
@@ -246,16 +248,16 @@ func (b *MemBackend) maxMO() int {
 	if b.header.MaxMO > 0 {
 		return b.header.MaxMO
 	}
-	return DefaultMaxMO
+	return rb.MaxMO
 }
 
 func (b *MemBackend) newMO(data []byte, text bool) *Message {
 	b.seq++
 	now := b.now()
 	m := &Message{
-		ID: fmt.Sprintf("mo-mem-%05d", b.seq), Dir: DirMO, Data: append([]byte(nil), data...),
-		State: StateQueued, Created: now, Updated: now, Read: true, Credits: Credits(len(data)),
-		History: []StateChange{{State: StateQueued, At: now}},
+		ID: fmt.Sprintf("mo-mem-%05d", b.seq), Dir: rb.DirMO, Data: append([]byte(nil), data...),
+		State: rb.StateQueued, Created: now, Updated: now, Read: true, Credits: rb.Credits(len(data)),
+		History: []rb.StateChange{{State: rb.StateQueued, At: now}},
 	}
 	if text {
 		m.Text = string(data)
@@ -273,17 +275,17 @@ func (b *MemBackend) Send(ctx context.Context, data []byte, text bool) (string, 
 		return "", fmt.Errorf("send: %w", b.failErr)
 	}
 	if len(data) == 0 {
-		return "", fmt.Errorf("send: %w", ErrEmpty)
+		return "", fmt.Errorf("send: %w", rb.ErrEmpty)
 	}
 	if len(data) > b.maxMO() {
-		return "", fmt.Errorf("send %d bytes (limit %d): %w", len(data), b.maxMO(), ErrTooLong)
+		return "", fmt.Errorf("send %d bytes (limit %d): %w", len(data), b.maxMO(), rb.ErrTooLong)
 	}
 	if text && !utf8.Valid(data) {
 		return "", fmt.Errorf("send: text is not valid UTF-8")
 	}
 	m := b.newMO(data, text)
 	b.insert(m)
-	b.notify(Update{IDs: []string{m.ID}, Header: true})
+	b.notify(rb.Change{IDs: []string{m.ID}, Header: true})
 	return m.ID, nil
 }
 
@@ -296,15 +298,15 @@ func (b *MemBackend) Cancel(ctx context.Context, id string) error {
 	}
 	m, ok := b.byID[id]
 	if !ok {
-		return fmt.Errorf("cancel %s: %w", id, ErrNotFound)
+		return fmt.Errorf("cancel %s: %w", id, rb.ErrNotFound)
 	}
-	if m.Dir != DirMO || !Cancellable(m.State) {
-		return fmt.Errorf("cancel %s (%s): %w", id, m.State, ErrNotCancellable)
+	if m.Dir != rb.DirMO || !rb.Cancellable(m.State) {
+		return fmt.Errorf("cancel %s (%s): %w", id, m.State, rb.ErrNotCancellable)
 	}
 	now := b.now()
-	m.State, m.Updated = StateCancelled, now
-	m.History = append(m.History, StateChange{State: StateCancelled, Attempt: m.Attempts, Reason: "cancelled by the operator", At: now})
-	b.notify(Update{IDs: []string{id}, Header: true})
+	m.State, m.Updated = rb.StateCancelled, now
+	m.History = append(m.History, rb.StateChange{State: rb.StateCancelled, Attempt: m.Attempts, Reason: "cancelled by the operator", At: now})
+	b.notify(rb.Change{IDs: []string{id}, Header: true})
 	return nil
 }
 
@@ -317,14 +319,14 @@ func (b *MemBackend) Resend(ctx context.Context, id string) (string, error) {
 	}
 	m, ok := b.byID[id]
 	if !ok {
-		return "", fmt.Errorf("resend %s: %w", id, ErrNotFound)
+		return "", fmt.Errorf("resend %s: %w", id, rb.ErrNotFound)
 	}
-	if m.Dir != DirMO || !Resendable(m.State) {
-		return "", fmt.Errorf("resend %s (%s): %w", id, m.State, ErrNotResendable)
+	if m.Dir != rb.DirMO || !rb.Resendable(m.State) {
+		return "", fmt.Errorf("resend %s (%s): %w", id, m.State, rb.ErrNotResendable)
 	}
 	n := b.newMO(m.Data, !m.Binary)
 	b.insert(n)
-	b.notify(Update{IDs: []string{n.ID}, Header: true})
+	b.notify(rb.Change{IDs: []string{n.ID}, Header: true})
 	return n.ID, nil
 }
 
@@ -337,11 +339,11 @@ func (b *MemBackend) MarkRead(ctx context.Context, id string) error {
 	}
 	m, ok := b.byID[id]
 	if !ok {
-		return fmt.Errorf("mark %s read: %w", id, ErrNotFound)
+		return fmt.Errorf("mark %s read: %w", id, rb.ErrNotFound)
 	}
 	if !m.Read {
 		m.Read = true
-		b.notify(Update{IDs: []string{id}})
+		b.notify(rb.Change{IDs: []string{id}})
 	}
 	return nil
 }
@@ -358,7 +360,7 @@ func (b *MemBackend) Header(ctx context.Context) (Header, error) {
 	if h.Outbox < 0 {
 		h.Outbox = 0
 		for _, m := range b.msgs {
-			if m.Dir == DirMO && Cancellable(m.State) || m.State == StateSending {
+			if m.Dir == rb.DirMO && rb.Cancellable(m.State) || m.State == rb.StateSending {
 				h.Outbox++
 			}
 		}
@@ -377,4 +379,4 @@ func (b *MemBackend) SignalToday(ctx context.Context) ([]int, error) {
 }
 
 // Updates implements Backend.
-func (b *MemBackend) Updates() <-chan Update { return b.updates }
+func (b *MemBackend) Updates() <-chan rb.Change { return b.updates }

@@ -5,12 +5,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 func TestMemBackendListPages(t *testing.T) {
 	b := bigBackend(1234)
 	var all []Message
-	var before Cursor
+	var before rb.Cursor
 	for {
 		rows, next, err := b.List(t.Context(), before, 100)
 		if err != nil {
@@ -40,14 +42,14 @@ func TestMemBackendRules(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"send empty", func() error { _, err := b.Send(ctx, nil, true); return err }(), ErrEmpty},
-		{"send oversize", func() error { _, err := b.Send(ctx, make([]byte, 341), false); return err }(), ErrTooLong},
-		{"cancel sent", b.Cancel(ctx, "0197a1b2-0000-7000-8000-000000000001"), ErrNotCancellable},
-		{"cancel MT", b.Cancel(ctx, "mt-300234010000001-00001"), ErrNotCancellable},
-		{"cancel missing", b.Cancel(ctx, "nope"), ErrNotFound},
-		{"resend sent", func() error { _, err := b.Resend(ctx, "0197a1b2-0000-7000-8000-000000000001"); return err }(), ErrNotResendable},
-		{"get missing", func() error { _, err := b.Get(ctx, "nope"); return err }(), ErrNotFound},
-		{"mark missing", b.MarkRead(ctx, "nope"), ErrNotFound},
+		{"send empty", func() error { _, err := b.Send(ctx, nil, true); return err }(), rb.ErrEmpty},
+		{"send oversize", func() error { _, err := b.Send(ctx, make([]byte, 341), false); return err }(), rb.ErrTooLong},
+		{"cancel sent", b.Cancel(ctx, "0197a1b2-0000-7000-8000-000000000001"), rb.ErrNotCancellable},
+		{"cancel MT", b.Cancel(ctx, "mt-300234010000001-00001"), rb.ErrNotCancellable},
+		{"cancel missing", b.Cancel(ctx, "nope"), rb.ErrNotFound},
+		{"resend sent", func() error { _, err := b.Resend(ctx, "0197a1b2-0000-7000-8000-000000000001"); return err }(), rb.ErrNotResendable},
+		{"get missing", func() error { _, err := b.Get(ctx, "nope"); return err }(), rb.ErrNotFound},
+		{"mark missing", b.MarkRead(ctx, "nope"), rb.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,7 +63,7 @@ func TestMemBackendRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := b.Get(ctx, id)
-	if m.State != StateQueued || !m.Binary || m.Credits != 7 || len(m.History) != 1 {
+	if m.State != rb.StateQueued || !m.Binary || m.Credits != 7 || len(m.History) != 1 {
 		t.Fatalf("sent message %+v", m)
 	}
 	h, _ := b.Header(ctx)
@@ -91,7 +93,7 @@ func TestMemBackendOverflowAsksForReload(t *testing.T) {
 
 func TestCredits(t *testing.T) {
 	for _, tt := range []struct{ n, want int }{{0, 0}, {1, 1}, {50, 1}, {51, 2}, {100, 2}, {340, 7}} {
-		if got := Credits(tt.n); got != tt.want {
+		if got := rb.Credits(tt.n); got != tt.want {
 			t.Errorf("Credits(%d) = %d, want %d", tt.n, got, tt.want)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rockblock-station/rockblock-station/glance"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
@@ -102,7 +103,7 @@ type searchState struct {
 	input  textinput.Model
 	typing bool
 	query  string
-	hits   []Cursor // newest first
+	hits   []rb.Cursor // newest first
 	hitSet map[string]bool
 }
 
@@ -161,7 +162,7 @@ func New(b Backend, opts Options) *Model {
 		keys:   DefaultKeyMap(),
 		isDark: true,
 		glyphs: UnicodeGlyphs,
-		header: Header{Station: opts.Station, Outbox: -1, MaxMO: DefaultMaxMO},
+		header: Header{Station: opts.Station, Outbox: -1, MaxMO: rb.MaxMO},
 		help:   help.New(),
 
 		resending: make(map[string]bool),
@@ -201,7 +202,7 @@ func (m *Model) invalidate() {
 func (m *Model) Init() tea.Cmd {
 	return tea.Batch(
 		tea.RequestBackgroundColor,
-		m.loadPage(Cursor{}, m.list.gen),
+		m.loadPage(rb.Cursor{}, m.list.gen),
 		m.loadHeader(),
 		m.loadSignal(),
 		m.listen(),
@@ -214,7 +215,7 @@ type (
 	pageMsg struct {
 		gen      int
 		rows     []Message
-		next     Cursor
+		next     rb.Cursor
 		end      bool
 		selectID string
 		err      error
@@ -228,7 +229,7 @@ type (
 		err     error
 	}
 	updateMsg struct {
-		u  Update
+		u  rb.Change
 		ok bool
 	}
 	gotMsg struct {
@@ -264,7 +265,7 @@ func (m *Model) call() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(m.ctx, m.opts.Timeout)
 }
 
-func (m *Model) loadPage(before Cursor, gen int) tea.Cmd {
+func (m *Model) loadPage(before rb.Cursor, gen int) tea.Cmd {
 	b, limit := m.b, m.list.pageSize
 	return func() tea.Msg {
 		ctx, cancel := m.call()
@@ -276,7 +277,7 @@ func (m *Model) loadPage(before Cursor, gen int) tea.Cmd {
 
 // loadUntil pages from before until the row at target is loaded, then
 // selects it (a search jump to a match beyond the loaded rows).
-func (m *Model) loadUntil(before, target Cursor, id string, gen int) tea.Cmd {
+func (m *Model) loadUntil(before, target rb.Cursor, id string, gen int) tea.Cmd {
 	b, limit := m.b, max(m.list.pageSize, 500)
 	return func() tea.Msg {
 		ctx, cancel := m.call()
@@ -326,7 +327,7 @@ func (m *Model) getMsgs(ids []string) tea.Cmd {
 		var out []Message
 		for _, id := range ids {
 			msg, err := b.Get(ctx, id)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, rb.ErrNotFound) {
 				continue
 			}
 			if err != nil {
@@ -346,7 +347,7 @@ func (m *Model) listen() tea.Cmd {
 		return nil
 	}
 	return func() tea.Msg {
-		var u Update
+		var u rb.Change
 		var ok bool
 		if sync {
 			select {
@@ -380,7 +381,7 @@ func (m *Model) listen() tea.Cmd {
 	}
 }
 
-func mergeUpdates(a, b Update) Update {
+func mergeUpdates(a, b rb.Change) rb.Change {
 	a.IDs = append(a.IDs, b.IDs...)
 	a.Header = a.Header || b.Header
 	a.Signal = a.Signal || b.Signal
@@ -566,7 +567,7 @@ func (m *Model) reload() tea.Cmd {
 		sel = r.m.ID
 	}
 	m.list.reset()
-	cmd := m.loadPage(Cursor{}, m.list.gen)
+	cmd := m.loadPage(rb.Cursor{}, m.list.gen)
 	m.list.loading = true
 	gen := m.list.gen
 	return func() tea.Msg {
@@ -614,7 +615,7 @@ func (m *Model) maxMO() int {
 	if m.header.MaxMO > 0 {
 		return m.header.MaxMO
 	}
-	return DefaultMaxMO
+	return rb.MaxMO
 }
 
 // handleKey routes a key press to the prompt, the search input or the screen.
@@ -705,7 +706,7 @@ func (m *Model) commonKey(k tea.KeyPressMsg) tea.Cmd {
 		m.openCompose("")
 	case key.Matches(k, m.keys.Reply):
 		label := ""
-		if msg, ok := m.current(); ok && msg.Dir == DirMT {
+		if msg, ok := m.current(); ok && msg.Dir == rb.DirMT {
 			label = "reply to MT " + m.fmtTime(msg.Created) + " " + quote(previewOf(msg, 30, m.glyphs))
 		}
 		m.openCompose(label)
@@ -809,11 +810,11 @@ func (m *Model) askCancel() tea.Cmd {
 	if !ok {
 		return nil
 	}
-	if msg.Dir != DirMO {
+	if msg.Dir != rb.DirMO {
 		m.setError(errors.New("only an MO message (one you sent) can be cancelled"))
 		return nil
 	}
-	if !Cancellable(msg.State) {
+	if !rb.Cancellable(msg.State) {
 		m.setError(fmt.Errorf("cannot cancel: the message is %s", msg.State))
 		return nil
 	}
@@ -843,7 +844,7 @@ func (m *Model) askResend() tea.Cmd {
 	if !ok {
 		return nil
 	}
-	if msg.Dir != DirMO || !Resendable(msg.State) {
+	if msg.Dir != rb.DirMO || !rb.Resendable(msg.State) {
 		m.setError(fmt.Errorf("only a failed or unknown MO message can be resent (this one is %s)", msg.State))
 		return nil
 	}
@@ -873,7 +874,7 @@ func (m *Model) askResend() tea.Cmd {
 		}
 		return nil
 	}
-	if msg.State == StateUnknown {
+	if msg.State == rb.StateUnknown {
 		m.confirm = &confirmation{
 			prompt: "It may have been delivered (and billed) already. Resend anyway? y/n",
 			no:     "not resent",
@@ -975,7 +976,7 @@ func (m *Model) applySearch(msg searchMsg) tea.Cmd {
 	}
 	// jumpFrom steps through hits in list order: do not rely on the
 	// backend's.
-	slices.SortFunc(m.search.hits, func(a, b Cursor) int {
+	slices.SortFunc(m.search.hits, func(a, b rb.Cursor) int {
 		switch {
 		case b.Before(a):
 			return -1

@@ -8,6 +8,7 @@ import (
 	"charm.land/bubbles/v2/textarea"
 	"charm.land/bubbles/v2/textinput"
 	"charm.land/lipgloss/v2"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // Glyphs are the symbols the screen draws; ASCII fallbacks exist for
@@ -34,9 +35,9 @@ type Glyphs struct {
 // UnicodeGlyphs is the default glyph set.
 var UnicodeGlyphs = Glyphs{
 	States: map[string]string{
-		StateQueued: "◌", StateSubmitted: "○", StateAccepted: "◎", StateSending: "↑",
-		StateRetrying: "↻", StateSent: "✓", StateFailed: "✗", StateCancelled: "⊘",
-		StateUnknown: "?", StateReceived: "↓",
+		rb.StateQueued: "◌", rb.StateSubmitted: "○", rb.StateAccepted: "◎", rb.StateSending: "↑",
+		rb.StateRetrying: "↻", rb.StateSent: "✓", rb.StateFailed: "✗", rb.StateCancelled: "⊘",
+		rb.StateUnknown: "?", rb.StateReceived: "↓",
 	},
 	Unread: "●", Selected: "▶", Rule: "─", Sep: " · ", Ellipsis: "…", Warn: "⚠",
 }
@@ -44,9 +45,9 @@ var UnicodeGlyphs = Glyphs{
 // ASCIIGlyphs is the glyph set for terminals without Unicode.
 var ASCIIGlyphs = Glyphs{
 	States: map[string]string{
-		StateQueued: ".", StateSubmitted: "o", StateAccepted: "O", StateSending: "^",
-		StateRetrying: "~", StateSent: "+", StateFailed: "!", StateCancelled: "-",
-		StateUnknown: "?", StateReceived: "v",
+		rb.StateQueued: ".", rb.StateSubmitted: "o", rb.StateAccepted: "O", rb.StateSending: "^",
+		rb.StateRetrying: "~", rb.StateSent: "+", rb.StateFailed: "!", rb.StateCancelled: "-",
+		rb.StateUnknown: "?", rb.StateReceived: "v",
 	},
 	Unread: "*", Selected: ">", Rule: "-", Sep: " | ", Ellipsis: "~", Warn: "!", ASCII: true,
 }
@@ -147,8 +148,8 @@ func NewStyles(isDark bool) Styles {
 		s.hitPaint[i] = newPaint(s.Hit.Inherit(r))
 	}
 	s.glyphPaint = make(map[string][2]paint)
-	for _, st := range []string{StateQueued, StateSubmitted, StateAccepted, StateSending, StateRetrying,
-		StateSent, StateFailed, StateCancelled, StateUnknown, StateReceived, ""} {
+	for _, st := range []string{rb.StateQueued, rb.StateSubmitted, rb.StateAccepted, rb.StateSending, rb.StateRetrying,
+		rb.StateSent, rb.StateFailed, rb.StateCancelled, rb.StateUnknown, rb.StateReceived, ""} {
 		g := s.stateStyle(st)
 		s.glyphPaint[st] = [2]paint{newPaint(g), newPaint(g.Bold(true))}
 	}
@@ -158,13 +159,13 @@ func NewStyles(isDark bool) Styles {
 // stateStyle returns the colour style of a state glyph.
 func (s *Styles) stateStyle(state string) lipgloss.Style {
 	switch state {
-	case StateSent, StateReceived:
+	case rb.StateSent, rb.StateReceived:
 		return s.Good
-	case StateFailed, StateUnknown:
+	case rb.StateFailed, rb.StateUnknown:
 		return s.Bad
-	case StateRetrying:
+	case rb.StateRetrying:
 		return s.Warn
-	case StateSending, StateAccepted, StateSubmitted:
+	case rb.StateSending, rb.StateAccepted, rb.StateSubmitted:
 		return s.Accent
 	}
 	return s.Dim

@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -239,7 +240,7 @@ func TestComposeSends(t *testing.T) {
 				t.Fatal("nothing selected")
 			}
 			top := h.m.list.rows[0].m
-			if string(top.Data) != tt.wantData || top.Binary != tt.wantBinary || top.State != StateQueued || top.Dir != DirMO {
+			if string(top.Data) != tt.wantData || top.Binary != tt.wantBinary || top.State != rb.StateQueued || top.Dir != rb.DirMO {
 				t.Fatalf("newest row = %+v", top)
 			}
 			if r.m.ID == top.ID {
@@ -343,9 +344,9 @@ func bigBackend(n int) *MemBackend {
 	b := NewMemBackend(func() time.Time { return testNow })
 	msgs := make([]Message, n)
 	for i := range msgs {
-		dir, state := DirMO, StateSent
+		dir, state := rb.DirMO, rb.StateSent
 		if i%3 == 0 {
-			dir, state = DirMT, StateReceived
+			dir, state = rb.DirMT, rb.StateReceived
 		}
 		msgs[i] = Message{
 			ID: fmt.Sprintf("m%07d", i), Dir: dir, State: state, Read: i%7 != 0,
@@ -429,14 +430,14 @@ func TestCancelConfirm(t *testing.T) {
 		t.Fatalf("no confirmation:\n%s", h.plainView())
 	}
 	h.keys("n")
-	if m, _ := h.b.Get(t.Context(), queued); m.State != StateQueued {
+	if m, _ := h.b.Get(t.Context(), queued); m.State != rb.StateQueued {
 		t.Fatalf("cancelled without a yes: %s", m.State)
 	}
 	if h.m.status != "not cancelled" {
 		t.Fatalf("status %q", h.m.status)
 	}
 	h.keys("d", "y")
-	if m, _ := h.b.Get(t.Context(), queued); m.State != StateCancelled {
+	if m, _ := h.b.Get(t.Context(), queued); m.State != rb.StateCancelled {
 		t.Fatalf("state %s after yes", m.State)
 	}
 	// rbd may still refuse: the screen claims only the request.
@@ -445,7 +446,7 @@ func TestCancelConfirm(t *testing.T) {
 	}
 	h.pump()
 	r, _ := h.m.list.selected()
-	if r.m.State != StateCancelled || !strings.Contains(h.plainView(), "cancelled Only in SQLite") {
+	if r.m.State != rb.StateCancelled || !strings.Contains(h.plainView(), "cancelled Only in SQLite") {
 		t.Fatalf("list not updated: %s\n%s", r.m.State, h.plainView())
 	}
 	// A sent message cannot be cancelled, and no prompt is shown.
@@ -488,7 +489,7 @@ func TestResend(t *testing.T) {
 			}
 			if tt.wantNew {
 				h.pump()
-				if top := h.m.list.rows[0].m; top.State != StateQueued || top.Dir != DirMO {
+				if top := h.m.list.rows[0].m; top.State != rb.StateQueued || top.Dir != rb.DirMO {
 					t.Fatalf("newest row %+v", top)
 				}
 			}
@@ -532,7 +533,7 @@ func TestOpenMarksRead(t *testing.T) {
 func TestEscapeSequencesShownHarmlessly(t *testing.T) {
 	evil := "\x1b]0;owned\x07\x1b]52;c;cm0gLXJmIH4=\x1b\\\x1b[2J\x1bP+q\x1b\\\x1b_apc\x1b\\\u009b6n\u009d8;;http://x\u009c\u202eevil\u2066\x7f\x00\r\n\x1b[?1049l"
 	b := NewMemBackend(func() time.Time { return testNow })
-	b.Add(Message{ID: "mt-evil\x1b[31m", Dir: DirMT, Text: evil, State: StateReceived, Created: testNow.Add(-time.Minute)})
+	b.Add(Message{ID: "mt-evil\x1b[31m", Dir: rb.DirMT, Text: evil, State: rb.StateReceived, Created: testNow.Add(-time.Minute)})
 	b.SetHeader(Header{Station: "st\x1b]0;x\x07", Modem: "ok", BrokerUp: true, LastSession: "\x1b[5mblink", MaxMO: 340, Model: "\u009b2J"})
 	h := newHarness(t, b, 120, 40)
 	for _, step := range []string{"list", "detail"} {
@@ -567,7 +568,7 @@ func TestUpdatesFromBackend(t *testing.T) {
 		t.Fatalf("selection moved to %s", r.m.ID)
 	}
 	h.keys("enter")
-	if err := h.b.SetState("0197a1b2-0000-7000-8000-000000000008", StateSent, 1, ""); err != nil {
+	if err := h.b.SetState("0197a1b2-0000-7000-8000-000000000008", rb.StateSent, 1, ""); err != nil {
 		t.Fatal(err)
 	}
 	h.pump()
@@ -575,7 +576,7 @@ func TestUpdatesFromBackend(t *testing.T) {
 		t.Fatalf("open detail not updated:\n%s", h.plainView())
 	}
 	// A full reload keeps the selection.
-	h.b.notify(Update{All: true})
+	h.b.notify(rb.Change{All: true})
 	h.pump()
 	if r, _ := h.m.list.selected(); r.m.ID != "0197a1b2-0000-7000-8000-000000000008" {
 		t.Fatalf("selection after reload: %s", r.m.ID)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
@@ -37,7 +39,7 @@ func (f *fault) traffic(n int, gap time.Duration, mid func()) (mo, mt []string) 
 // that nothing went twice over the satellite.
 func (f *fault) checkAll(mo, mt []string) {
 	f.t.Helper()
-	f.col.waitFor(f.t, "all MO sent and all MT received", 90*time.Second, func(ms []queue.Message, _ []*queue.Signal) bool {
+	f.col.waitFor(f.t, "all MO sent and all MT received", 90*time.Second, func(ms []rb.Body, _ []*rb.Signal) bool {
 		got := receivedData(ms)
 		for _, m := range mt {
 			if !got[m] {
@@ -47,7 +49,7 @@ func (f *fault) checkAll(mo, mt []string) {
 		fin := finals(ms)
 		sent := 0
 		for _, st := range fin {
-			if st.State == queue.StateSent {
+			if st.State == rb.StateSent {
 				sent++
 			}
 		}
@@ -56,7 +58,7 @@ func (f *fault) checkAll(mo, mt []string) {
 	f.checkDelivered(mo)
 	ms, _ := f.col.snapshot()
 	for id, st := range finals(ms) {
-		if st.State != queue.StateSent {
+		if st.State != rb.StateSent {
 			f.t.Errorf("MO %s ended %s (%s)", id, st.State, st.Reason)
 		}
 	}
@@ -123,9 +125,9 @@ func TestBrokerDownAtStart(t *testing.T) {
 		t.Fatalf("restart broker: %v", err)
 	}
 	for _, id := range ids {
-		f.col.waitState(t, id, queue.StateSent, 60*time.Second)
+		f.col.waitState(t, id, rb.StateSent, 60*time.Second)
 	}
-	f.col.waitFor(t, "MT of the outage", 30*time.Second, func(ms []queue.Message, _ []*queue.Signal) bool {
+	f.col.waitFor(t, "MT of the outage", 30*time.Second, func(ms []rb.Body, _ []*rb.Signal) bool {
 		return receivedData(ms)["arrives during the outage"]
 	})
 	f.checkDelivered([]string{"queued before the outage 1", "queued before the outage 2"})
@@ -157,14 +159,14 @@ func TestKilledDuringSend(t *testing.T) {
 			}
 			time.Sleep(time.Second) // let an interrupted session finish at the simulator
 			p2 := f.start()
-			st := f.col.waitState(t, id, queue.StateSent, 60*time.Second)
+			st := f.col.waitState(t, id, rb.StateSent, 60*time.Second)
 			if st.MOMSN == nil {
 				t.Errorf("sent status without momsn: %+v", st)
 			}
 			f.checkDelivered([]string{payload})
 			// The next message still goes (the modem is left clean).
 			next := f.send("after the crash "+f.station, nil)
-			f.col.waitState(t, next, queue.StateSent, 60*time.Second)
+			f.col.waitState(t, next, rb.StateSent, 60*time.Second)
 			f.checkDelivered([]string{payload, "after the crash " + f.station})
 			p2.stop(t)
 		})
@@ -176,8 +178,8 @@ func TestKilledAfterMT(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			f := newFault(t, sim.Config{})
 			p := f.start("RB_TEST_CRASH_AT=" + point)
-			f.col.waitFor(t, "modem online", 30*time.Second, func(_ []queue.Message, sigs []*queue.Signal) bool {
-				return len(sigs) > 0 && sigs[len(sigs)-1].Modem == queue.ModemOK
+			f.col.waitFor(t, "modem online", 30*time.Second, func(_ []rb.Body, sigs []*rb.Signal) bool {
+				return len(sigs) > 0 && sigs[len(sigs)-1].Modem == rb.ModemOK
 			})
 			if _, err := f.sim.Gateway().QueueMT([]byte("survives the crash")); err != nil {
 				t.Fatal(err)
@@ -186,7 +188,7 @@ func TestKilledAfterMT(t *testing.T) {
 				t.Fatalf("rbd exit code %d, want 137", code)
 			}
 			p2 := f.start()
-			f.col.waitFor(t, "MT after restart", 30*time.Second, func(ms []queue.Message, _ []*queue.Signal) bool {
+			f.col.waitFor(t, "MT after restart", 30*time.Second, func(ms []rb.Body, _ []*rb.Signal) bool {
 				return receivedData(ms)["survives the crash"]
 			})
 			p2.stop(t)
@@ -201,7 +203,7 @@ func TestOutboxFull(t *testing.T) {
 	var refused error
 	for i := 0; i < 1000 && refused == nil; i++ {
 		payload := fmt.Sprintf("fill %d", i)
-		s := &queue.Send{Header: queue.Header{V: 1, ID: fmt.Sprintf("%s-fill-%d", f.station, i), Station: f.station, At: time.Now().UTC()}, Text: payload}
+		s := &rb.Send{Header: rb.Header{V: 1, ID: fmt.Sprintf("%s-fill-%d", f.station, i), Station: f.station, At: time.Now().UTC()}, Text: payload}
 		ctx, cancel := context.WithTimeout(f.ctx, 30*time.Second)
 		err := f.client.Publish(ctx, s)
 		cancel()
@@ -222,15 +224,15 @@ func TestOutboxFull(t *testing.T) {
 	// first while there is no signal; cancel them to finish quickly).
 	p := f.start()
 	for _, id := range accepted {
-		c := &queue.Cancel{Header: queue.Header{V: 1, ID: id + "-c", Station: f.station, At: time.Now().UTC()}, MOID: id}
+		c := &rb.Cancel{Header: rb.Header{V: 1, ID: id + "-c", Station: f.station, At: time.Now().UTC()}, MOID: id}
 		if err := f.client.Publish(f.ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.col.waitFor(t, "every accepted message cancelled", 120*time.Second, func(ms []queue.Message, _ []*queue.Signal) bool {
+	f.col.waitFor(t, "every accepted message cancelled", 120*time.Second, func(ms []rb.Body, _ []*rb.Signal) bool {
 		fin := finals(ms)
 		for _, id := range accepted {
-			if st := fin[id]; st == nil || st.State != queue.StateCancelled {
+			if st := fin[id]; st == nil || st.State != rb.StateCancelled {
 				return false
 			}
 		}
@@ -246,7 +248,7 @@ func TestExpiredAndBadBodies(t *testing.T) {
 	f := newFault(t, sim.Config{})
 	p := f.start()
 	past := time.Now().Add(-time.Minute)
-	expired := f.send("expired "+f.station, func(s *queue.Send) { s.ExpiresAt = &past })
+	expired := f.send("expired "+f.station, func(s *rb.Send) { s.ExpiresAt = &past })
 	if err := publishRaw(f, "mo."+f.station, "send", []byte("this is not json")); err != nil {
 		t.Fatal(err)
 	}
@@ -256,12 +258,12 @@ func TestExpiredAndBadBodies(t *testing.T) {
 	if err := publishRaw(f, "cancel."+f.station, "cancel", []byte(`{"v":1}`)); err != nil {
 		t.Fatal(err)
 	}
-	st := f.col.waitState(t, expired, queue.StateFailed, 30*time.Second)
+	st := f.col.waitState(t, expired, rb.StateFailed, 30*time.Second)
 	if !strings.Contains(st.Reason, "expired") {
 		t.Errorf("reason %q, want expired", st.Reason)
 	}
 	good := f.send("good after garbage "+f.station, nil)
-	f.col.waitState(t, good, queue.StateSent, 30*time.Second)
+	f.col.waitState(t, good, rb.StateSent, 30*time.Second)
 	f.checkDelivered([]string{"good after garbage " + f.station})
 	p.stop(t)
 }
@@ -271,19 +273,19 @@ func TestModemFaults(t *testing.T) {
 		t.Run(fl.String(), func(t *testing.T) {
 			f := newFault(t, sim.Config{})
 			p := f.start()
-			online := func(_ []queue.Message, sigs []*queue.Signal) bool {
-				return len(sigs) > 0 && sigs[len(sigs)-1].Modem != queue.ModemOffline && sigs[len(sigs)-1].IMEI != ""
+			online := func(_ []rb.Body, sigs []*rb.Signal) bool {
+				return len(sigs) > 0 && sigs[len(sigs)-1].Modem != rb.ModemOffline && sigs[len(sigs)-1].IMEI != ""
 			}
 			f.col.waitFor(t, "online", 30*time.Second, online)
 			f.sim.InjectFault(fl)
-			f.col.waitFor(t, "offline", 15*time.Second, func(_ []queue.Message, sigs []*queue.Signal) bool {
-				return len(sigs) > 0 && sigs[len(sigs)-1].Modem == queue.ModemOffline
+			f.col.waitFor(t, "offline", 15*time.Second, func(_ []rb.Body, sigs []*rb.Signal) bool {
+				return len(sigs) > 0 && sigs[len(sigs)-1].Modem == rb.ModemOffline
 			})
 			id := f.send("waits for the modem "+f.station, nil)
 			time.Sleep(500 * time.Millisecond)
 			f.sim.InjectFault(sim.FaultNone)
 			f.col.waitFor(t, "back online", 30*time.Second, online)
-			f.col.waitState(t, id, queue.StateSent, 30*time.Second)
+			f.col.waitState(t, id, rb.StateSent, 30*time.Second)
 			f.checkDelivered([]string{"waits for the modem " + f.station})
 			p.stop(t)
 		})
@@ -294,15 +296,15 @@ func TestCancelWaitingForSignal(t *testing.T) {
 	f := newFault(t, sim.Config{Signal: sim.NoSignal})
 	p := f.start()
 	id := f.send("cancelled "+f.station, nil)
-	f.col.waitState(t, id, queue.StateAccepted, 30*time.Second)
-	c := &queue.Cancel{Header: queue.Header{V: 1, ID: id + "-cancel", Station: f.station, At: time.Now().UTC()}, MOID: id}
+	f.col.waitState(t, id, rb.StateAccepted, 30*time.Second)
+	c := &rb.Cancel{Header: rb.Header{V: 1, ID: id + "-cancel", Station: f.station, At: time.Now().UTC()}, MOID: id}
 	if err := f.client.Publish(f.ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	f.col.waitState(t, id, queue.StateCancelled, 30*time.Second)
+	f.col.waitState(t, id, rb.StateCancelled, 30*time.Second)
 	f.sim.SetSignal(4)
 	next := f.send("sent "+f.station, nil)
-	f.col.waitState(t, next, queue.StateSent, 30*time.Second)
+	f.col.waitState(t, next, rb.StateSent, 30*time.Second)
 	f.checkDelivered([]string{"sent " + f.station})
 	if n := len(f.sim.Gateway().Delivered()); n != 1 {
 		t.Errorf("gateway got %d messages, want 1", n)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -203,14 +205,14 @@ func (p *rbdProc) waitExit(t testing.TB) int {
 type collector struct {
 	mu      sync.Mutex
 	station string
-	byID    map[string]queue.Message // message_id -> first copy
-	order   []queue.Message
-	signals []*queue.Signal
+	byID    map[string]rb.Body // message_id -> first copy
+	order   []rb.Body
+	signals []*rb.Signal
 	notify  chan struct{}
 }
 
 func newCollector(t *testing.T, ctx context.Context, bus queue.Bus, station string) *collector {
-	c := &collector{station: station, byID: map[string]queue.Message{}, notify: make(chan struct{}, 1)}
+	c := &collector{station: station, byID: map[string]rb.Body{}, notify: make(chan struct{}, 1)}
 	inbox, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleInbox, ClientID: "test-" + station})
 	if err != nil {
 		t.Fatalf("consume inbox: %v", err)
@@ -227,7 +229,7 @@ func newCollector(t *testing.T, ctx context.Context, bus queue.Bus, station stri
 	}()
 	go func() {
 		for d := range live {
-			if s, ok := d.Msg.(*queue.Signal); ok && s.Station == station {
+			if s, ok := d.Msg.(*rb.Signal); ok && s.Station == station {
 				c.mu.Lock()
 				c.signals = append(c.signals, s)
 				c.mu.Unlock()
@@ -259,13 +261,13 @@ func (c *collector) add(d *queue.Delivery) {
 	c.poke()
 }
 
-func (c *collector) snapshot() ([]queue.Message, []*queue.Signal) {
+func (c *collector) snapshot() ([]rb.Body, []*rb.Signal) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]queue.Message(nil), c.order...), append([]*queue.Signal(nil), c.signals...)
+	return append([]rb.Body(nil), c.order...), append([]*rb.Signal(nil), c.signals...)
 }
 
-func (c *collector) waitFor(t testing.TB, what string, timeout time.Duration, pred func(ms []queue.Message, sigs []*queue.Signal) bool) {
+func (c *collector) waitFor(t testing.TB, what string, timeout time.Duration, pred func(ms []rb.Body, sigs []*rb.Signal) bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -283,13 +285,13 @@ func (c *collector) waitFor(t testing.TB, what string, timeout time.Duration, pr
 	}
 }
 
-func describe(ms []queue.Message) string {
+func describe(ms []rb.Body) string {
 	var b strings.Builder
 	for _, m := range ms {
 		switch v := m.(type) {
-		case *queue.Status:
+		case *rb.Status:
 			fmt.Fprintf(&b, "  status %s %s #%d %q\n", v.ID, v.State, v.Attempt, v.Reason)
-		case *queue.Received:
+		case *rb.Received:
 			fmt.Fprintf(&b, "  received %s %q\n", v.ID, v.Data)
 		}
 	}
@@ -297,10 +299,10 @@ func describe(ms []queue.Message) string {
 }
 
 // final returns the final state of each MO id (the first final status seen).
-func finals(ms []queue.Message) map[string]*queue.Status {
-	out := map[string]*queue.Status{}
+func finals(ms []rb.Body) map[string]*rb.Status {
+	out := map[string]*rb.Status{}
 	for _, m := range ms {
-		if st, ok := m.(*queue.Status); ok && queue.Final(st.State) {
+		if st, ok := m.(*rb.Status); ok && rb.Final(st.State) {
 			if _, seen := out[st.ID]; !seen {
 				out[st.ID] = st
 			}
@@ -309,22 +311,22 @@ func finals(ms []queue.Message) map[string]*queue.Status {
 	return out
 }
 
-func receivedData(ms []queue.Message) map[string]bool {
+func receivedData(ms []rb.Body) map[string]bool {
 	out := map[string]bool{}
 	for _, m := range ms {
-		if r, ok := m.(*queue.Received); ok {
+		if r, ok := m.(*rb.Received); ok {
 			out[string(r.Data)] = true
 		}
 	}
 	return out
 }
 
-func (c *collector) waitState(t testing.TB, id, state string, timeout time.Duration) *queue.Status {
+func (c *collector) waitState(t testing.TB, id, state string, timeout time.Duration) *rb.Status {
 	t.Helper()
-	var got *queue.Status
-	c.waitFor(t, id+" "+state, timeout, func(ms []queue.Message, _ []*queue.Signal) bool {
+	var got *rb.Status
+	c.waitFor(t, id+" "+state, timeout, func(ms []rb.Body, _ []*rb.Signal) bool {
 		for _, m := range ms {
-			if st, ok := m.(*queue.Status); ok && st.ID == id && st.State == state {
+			if st, ok := m.(*rb.Status); ok && st.ID == id && st.State == state {
 				got = st
 				return true
 			}
@@ -335,13 +337,13 @@ func (c *collector) waitState(t testing.TB, id, state string, timeout time.Durat
 }
 
 // send publishes an MO request with the client bus.
-func (f *fault) send(text string, tweak func(*queue.Send)) string {
+func (f *fault) send(text string, tweak func(*rb.Send)) string {
 	f.t.Helper()
 	id, err := uuid.NewV7()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	s := &queue.Send{Header: queue.Header{V: queue.Version, ID: id.String(), Station: f.station, At: time.Now().UTC()}, Text: text}
+	s := &rb.Send{Header: rb.Header{V: rb.Version, ID: id.String(), Station: f.station, At: time.Now().UTC()}, Text: text}
 	if tweak != nil {
 		tweak(s)
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/textsafe"
@@ -65,7 +67,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(pos) > 0 {
 		return exitf(exitUsage, "history: unexpected argument %q", pos[0])
 	}
-	if *dir != "" && *dir != store.DirMO && *dir != store.DirMT {
+	if *dir != "" && *dir != rb.DirMO && *dir != rb.DirMT {
 		return exitf(exitUsage, "history: --direction must be mo or mt")
 	}
 	t, err := parseSince(*since, time.Now())
@@ -123,7 +125,7 @@ func historyLine(m store.Message) string {
 	if m.MTMSN != nil {
 		extra = append(extra, fmt.Sprintf("mtmsn=%d", *m.MTMSN))
 	}
-	if m.LastReason != "" && m.State != store.StateReceived {
+	if m.LastReason != "" && m.State != rb.StateReceived {
 		extra = append(extra, "reason="+textsafe.Line(m.LastReason))
 	}
 	tail := ""

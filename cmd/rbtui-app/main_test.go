@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/google/uuid"
 
 	"github.com/rockblock-station/rockblock-station/daemon"
@@ -138,23 +140,23 @@ func closedPort(t *testing.T) int {
 func TestSignal(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	sig := func(at time.Time, bars int, service bool, modem string) *queue.Signal {
-		return &queue.Signal{Header: queue.Header{V: queue.Version, ID: newID(t), Station: queue.DefaultStation, At: at.UTC()},
+	sig := func(at time.Time, bars int, service bool, modem string) *rb.Signal {
+		return &rb.Signal{Header: rb.Header{V: rb.Version, ID: newID(t), Station: rb.DefaultStation, At: at.UTC()},
 			Bars: bars, Service: service, Modem: modem, Outbox: -1}
 	}
 	tests := []struct {
 		name    string
-		reading *queue.Signal // nil: an empty history; noFile: no file at all
+		reading *rb.Signal // nil: an empty history; noFile: no file at all
 		noFile  bool
 		// want lists substrings of the tmux and plain outputs; the JSON state.
 		want      []string
 		wantState string
 		wantBars  bool
 	}{
-		{name: "fresh", reading: sig(now.Add(-10*time.Second), 4, true, queue.ModemOK), want: []string{"▂▃▅▆"}, wantState: "ok", wantBars: true},
-		{name: "no service", reading: sig(now.Add(-10*time.Second), 1, false, queue.ModemOK), want: []string{"no s"}, wantState: "no service", wantBars: true},
-		{name: "stale", reading: sig(now.Add(-time.Hour), 5, true, queue.ModemOK), want: []string{"stale"}, wantState: "stale"},
-		{name: "offline", reading: sig(now.Add(-5*time.Second), 3, true, queue.ModemOffline), want: []string{"offline"}, wantState: "offline"},
+		{name: "fresh", reading: sig(now.Add(-10*time.Second), 4, true, rb.ModemOK), want: []string{"▂▃▅▆"}, wantState: "ok", wantBars: true},
+		{name: "no service", reading: sig(now.Add(-10*time.Second), 1, false, rb.ModemOK), want: []string{"no s"}, wantState: "no service", wantBars: true},
+		{name: "stale", reading: sig(now.Add(-time.Hour), 5, true, rb.ModemOK), want: []string{"stale"}, wantState: "stale"},
+		{name: "offline", reading: sig(now.Add(-5*time.Second), 3, true, rb.ModemOffline), want: []string{"offline"}, wantState: "offline"},
 		{name: "empty history", want: []string{"no data"}, wantState: "no data"},
 		{name: "no file", noFile: true, want: []string{"no data"}, wantState: "no data"},
 	}
@@ -229,8 +231,8 @@ func TestSendUsage(t *testing.T) {
 		{"no text", []string{"send"}, ""},
 		{"text and hex", []string{"send", "--hex", "41", "hello"}, ""},
 		{"hex after text", []string{"send", "hello", "--hex", "41"}, ""},
-		{"oversize text", []string{"send", strings.Repeat("x", queue.MaxMO+1)}, ""},
-		{"oversize stdin", []string{"send", "-"}, strings.Repeat("y", queue.MaxMO+1)},
+		{"oversize text", []string{"send", strings.Repeat("x", rb.MaxMO+1)}, ""},
+		{"oversize stdin", []string{"send", "-"}, strings.Repeat("y", rb.MaxMO+1)},
 		{"bad hex", []string{"send", "--hex", "zz"}, ""},
 		{"odd hex", []string{"send", "--hex", "414"}, ""},
 		{"empty stdin", []string{"send", "-"}, ""},
@@ -267,7 +269,7 @@ func TestSendBrokerDown(t *testing.T) {
 	}
 	st := openStore(t, db)
 	m, _, err := st.Get(context.Background(), id)
-	if err != nil || m.State != queue.StateQueued || m.Text != "kept for later" {
+	if err != nil || m.State != rb.StateQueued || m.Text != "kept for later" {
 		t.Fatalf("row %+v %v, want queued", m, err)
 	}
 }
@@ -344,7 +346,7 @@ func TestSendWithBroker(t *testing.T) {
 		}
 		st := openStore(t, db)
 		m, _, err := st.Get(context.Background(), strings.TrimSpace(r.stdout))
-		if err != nil || m.State != queue.StateSent || m.MOMSN == nil {
+		if err != nil || m.State != rb.StateSent || m.MOMSN == nil {
 			t.Fatalf("row %+v %v", m, err)
 		}
 	})
@@ -406,7 +408,7 @@ func TestSendWithBroker(t *testing.T) {
 		}
 		st := openStore(t, db)
 		m, _, err := st.Get(context.Background(), strings.TrimSpace(r.stdout))
-		if err != nil || m.State != queue.StateSubmitted {
+		if err != nil || m.State != rb.StateSubmitted {
 			t.Fatalf("row %+v %v, want submitted", m, err)
 		}
 		d, err := bus.Take(ctx, queue.Queue{Role: queue.RoleOutbox})
@@ -427,18 +429,18 @@ func TestHistory(t *testing.T) {
 	old := time.Now().Add(-48 * time.Hour).UTC()
 	// Distinct times a second apart: rows of one millisecond sort by id.
 	now := time.Now().UTC()
-	mts := []*queue.Received{
-		{Header: queue.Header{V: queue.Version, ID: queue.MTID("300234010000001", 1), Station: queue.DefaultStation, At: old}, Data: []byte("two days ago"), Text: "two days ago", MTMSN: 1},
-		{Header: queue.Header{V: queue.Version, ID: queue.MTID("300234010000001", 2), Station: queue.DefaultStation, At: now.Add(-3 * time.Second)}, Data: []byte(hostile), Text: hostile, MTMSN: 2},
-		{Header: queue.Header{V: queue.Version, ID: queue.MTID("300234010000001", 3), Station: queue.DefaultStation, At: now.Add(-2 * time.Second)}, Data: []byte{0x1b, 0xff, 0x00}, MTMSN: 3},
+	mts := []*rb.Received{
+		{Header: rb.Header{V: rb.Version, ID: rb.MTID("300234010000001", 1), Station: rb.DefaultStation, At: old}, Data: []byte("two days ago"), Text: "two days ago", MTMSN: 1},
+		{Header: rb.Header{V: rb.Version, ID: rb.MTID("300234010000001", 2), Station: rb.DefaultStation, At: now.Add(-3 * time.Second)}, Data: []byte(hostile), Text: hostile, MTMSN: 2},
+		{Header: rb.Header{V: rb.Version, ID: rb.MTID("300234010000001", 3), Station: rb.DefaultStation, At: now.Add(-2 * time.Second)}, Data: []byte{0x1b, 0xff, 0x00}, MTMSN: 3},
 	}
 	for _, m := range mts {
 		if _, err := st.InsertMT(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mo := &queue.Send{Header: queue.Header{V: queue.Version, ID: newID(t), Station: queue.DefaultStation, At: now.Add(-time.Second)}, Text: "outgoing"}
-	if _, err := st.InsertMO(ctx, mo, queue.StateQueued); err != nil {
+	mo := &rb.Send{Header: rb.Header{V: rb.Version, ID: newID(t), Station: rb.DefaultStation, At: now.Add(-time.Second)}, Text: "outgoing"}
+	if _, err := st.InsertMO(ctx, mo, rb.StateQueued); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -551,14 +553,14 @@ func TestParseInterspersed(t *testing.T) {
 // data, so the bytes counted are the bytes sent (as text, JSON would turn
 // each into a 3-byte replacement character).
 func TestPayloadInvalidUTF8Argument(t *testing.T) {
-	data, text, err := payload([]string{"caf\xe9"}, "", nil, queue.MaxMO)
+	data, text, err := payload([]string{"caf\xe9"}, "", nil, rb.MaxMO)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if text || string(data) != "caf\xe9" {
 		t.Fatalf("payload = %q text=%v, want the 4 bytes as data", data, text)
 	}
-	if _, text, _ := payload([]string{"café"}, "", nil, queue.MaxMO); !text {
+	if _, text, _ := payload([]string{"café"}, "", nil, rb.MaxMO); !text {
 		t.Fatal("valid UTF-8 must go as text")
 	}
 }

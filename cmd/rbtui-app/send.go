@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/textsafe"
@@ -121,7 +123,7 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return &exitError{code: exitUsage, err: errQuiet}
 	}
-	data, text, err := payload(pos, *hexArg, stdin, queue.MaxMO)
+	data, text, err := payload(pos, *hexArg, stdin, rb.MaxMO)
 	if err != nil {
 		return err
 	}
@@ -152,7 +154,7 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}()
 
 	id, err := s.client.Compose(ctx, data, text, nil)
-	if errors.Is(err, client.ErrEmpty) || errors.Is(err, client.ErrTooLong) {
+	if errors.Is(err, rb.ErrEmpty) || errors.Is(err, rb.ErrTooLong) {
 		return exitf(exitUsage, "send: %v", err)
 	}
 	if err != nil {
@@ -180,7 +182,7 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 }
 
 // waitFinal waits until message id reaches a final state and maps it to an exit code.
-func waitFinal(ctx context.Context, cl *client.Client, id string, changes <-chan client.Change, timeout time.Duration, stderr io.Writer) error {
+func waitFinal(ctx context.Context, cl *client.Client, id string, changes <-chan rb.Change, timeout time.Duration, stderr io.Writer) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	// A change can be missed when the channel is full: look again now and then.
@@ -201,9 +203,9 @@ func waitFinal(ctx context.Context, cl *client.Client, id string, changes <-chan
 			fmt.Fprintln(stderr, line)
 		}
 		switch m.State {
-		case queue.StateSent:
+		case rb.StateSent:
 			return nil
-		case queue.StateFailed, queue.StateCancelled, queue.StateUnknown:
+		case rb.StateFailed, rb.StateCancelled, rb.StateUnknown:
 			return &exitError{code: exitFailed, err: errQuiet}
 		}
 		select {

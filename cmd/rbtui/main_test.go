@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
-	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
 )
 
@@ -50,7 +51,7 @@ func run(t *testing.T, bin string, args ...string) (stdout, stderr string, code 
 func TestSignalFromGlanceFile(t *testing.T) {
 	bin := build(t, false) // no rbtui-app: the glance must not need it
 	db := filepath.Join(t.TempDir(), "h.db")
-	if err := glance.WriteFile(paths.Glance(db), glance.Reading{Bars: 4, Service: true, Modem: queue.ModemOK, At: time.Now()}); err != nil {
+	if err := glance.WriteFile(paths.Glance(db), glance.Reading{Bars: 4, Service: true, Modem: rb.ModemOK, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ format, want string }{
@@ -64,7 +65,7 @@ func TestSignalFromGlanceFile(t *testing.T) {
 		}
 	}
 	// An old reading is never shown as current.
-	if err := glance.WriteFile(paths.Glance(db), glance.Reading{Bars: 4, Service: true, Modem: queue.ModemOK, At: time.Now().Add(-time.Hour)}); err != nil {
+	if err := glance.WriteFile(paths.Glance(db), glance.Reading{Bars: 4, Service: true, Modem: rb.ModemOK, At: time.Now().Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if out, _, _ := run(t, bin, "signal", "--db", db, "--format", "plain"); !strings.Contains(out, "stale") || strings.Contains(out, "4/5") {
@@ -86,8 +87,8 @@ func TestSignalFallsBackToSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig := &queue.Signal{Header: queue.Header{V: queue.Version, ID: "s1", Station: queue.DefaultStation, At: time.Now().UTC()},
-		Bars: 2, Service: true, Modem: queue.ModemOK}
+	sig := &rb.Signal{Header: rb.Header{V: rb.Version, ID: "s1", Station: rb.DefaultStation, At: time.Now().UTC()},
+		Bars: 2, Service: true, Modem: rb.ModemOK}
 	if _, err := st.AddSignal(context.Background(), sig); err != nil {
 		t.Fatal(err)
 	}

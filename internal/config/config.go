@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // DefaultAMQPURL is the broker of a station with a local RabbitMQ.
@@ -83,24 +85,10 @@ func Load(station string) (Config, error) {
 	if station != "" {
 		c.Station = station
 	}
-	if err := ValidStation(c.Station); err != nil {
+	if err := rb.CheckStation(c.Station); err != nil {
 		return c, err
 	}
 	return c, nil
-}
-
-// ValidStation reports a station name that cannot be part of a routing key.
-func ValidStation(s string) error {
-	if s == "" {
-		return errors.New("station name is empty")
-	}
-	for _, r := range s {
-		ok := r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
-		if !ok {
-			return fmt.Errorf("station name %q: use letters, digits, '-' and '_' only", s)
-		}
-	}
-	return nil
 }
 
 // ReadFile parses a file of `key = value` lines; '#' starts a comment.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/rockblock-station/rockblock-station/client"
@@ -110,8 +112,8 @@ func BenchmarkFirstFrame(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		bus := queue.NewMemory(queue.Config{Station: queue.DefaultStation, ClientID: st.ClientID()})
-		cl := client.New(client.Config{Station: queue.DefaultStation, Bus: bus, Store: st, NoArchivist: true})
+		bus := queue.NewMemory(queue.Config{Station: rb.DefaultStation, ClientID: st.ClientID()})
+		cl := client.New(client.Config{Station: rb.DefaultStation, Bus: bus, Store: st, NoArchivist: true})
 		w := &frameWriter{marker: marker, seen: make(chan struct{})}
 		done := make(chan error, 1)
 		go func() {
@@ -150,9 +152,9 @@ func BenchmarkSearch100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	bus := queue.NewMemory(queue.Config{Station: queue.DefaultStation, ClientID: st.ClientID()})
+	bus := queue.NewMemory(queue.Config{Station: rb.DefaultStation, ClientID: st.ClientID()})
 	defer bus.Close()
-	cl := client.New(client.Config{Station: queue.DefaultStation, Bus: bus, Store: st, NoArchivist: true})
+	cl := client.New(client.Config{Station: rb.DefaultStation, Bus: bus, Store: st, NoArchivist: true})
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	be := client.NewBackend(bctx, cl)

@@ -11,9 +11,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
-	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
 )
 
@@ -45,9 +46,9 @@ func run(args []string) error {
 	if err := st.Seed(ctx, n); err != nil {
 		return fmt.Errorf("seed %s: %w", args[0], err)
 	}
-	sig := &queue.Signal{
-		Header: queue.Header{V: queue.Version, ID: "seed-signal", Station: queue.DefaultStation, At: time.Now().UTC()},
-		Bars:   4, Service: true, Modem: queue.ModemOK, Outbox: 0,
+	sig := &rb.Signal{
+		Header: rb.Header{V: rb.Version, ID: "seed-signal", Station: rb.DefaultStation, At: time.Now().UTC()},
+		Bars:   4, Service: true, Modem: rb.ModemOK, Outbox: 0,
 	}
 	if _, err := st.AddSignal(ctx, sig); err != nil {
 		return fmt.Errorf("seed signal: %w", err)

@@ -1,29 +1,7 @@
-// Package queue is the link between rbd and its clients: the AMQP topology of
-// architecture.md, the JSON (version 1) message bodies, publishing with
-// confirms, consuming with manual acks, reconnection, and an in-process bus
-// with the same contract for the embedded demo and fast tests.
-//
-// Use Dial for RabbitMQ and NewMemory in-process; both implement Bus and take
-// the same Config. Facts checked against RabbitMQ 3.10.8 by this package's
-// tests (see internal/brokertest):
-//   - Quorum queues accept every argument of architecture.md (single active
-//     consumer, x-max-length with drop-head or reject-publish, x-delivery-limit,
-//     dead-letter exchange, x-expires); no deviation was needed.
-//   - reject-publish on a quorum queue takes effect once the queue is over
-//     its limit: an outbox of N refuses message N+2, not N+1 (the in-process
-//     bus refuses N+1).
-//   - A quorum queue declared less than about 0.5 s before the broker is
-//     killed with SIGKILL comes back without a leader (Ra saves its server
-//     registry every 500 ms); a clean stop or a longer-lived queue is safe.
-//   - Under a memory or disk alarm the broker blocks publishing connections:
-//     Publish then waits only until its context ends (ErrUnavailable) and
-//     Health reports Blocked. Consumers do not depend on consumer_timeout:
-//     Take holds at most one unacked delivery, which rbd acks once journaled.
-package queue
+package rb
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -42,38 +20,6 @@ const (
 	TypeSignal   = "signal"
 )
 
-// MO states of architecture.md, in the order a message normally goes through them.
-const (
-	StateQueued    = "queued"
-	StateSubmitted = "submitted"
-	StateAccepted  = "accepted"
-	StateSending   = "sending"
-	StateRetrying  = "retrying"
-	StateSent      = "sent"
-	StateFailed    = "failed"
-	StateCancelled = "cancelled"
-	StateUnknown   = "unknown"
-)
-
-// Modem states carried by Signal.
-const (
-	ModemOK      = "ok"
-	ModemBusy    = "busy"
-	ModemOffline = "offline"
-)
-
-// DefaultStation is the station name of a single-modem setup.
-const DefaultStation = "default"
-
-// MaxMO is the largest MO payload of a 9602/9603; rbd re-checks against its modem's limit.
-const MaxMO = 340
-
-// ErrMalformed marks a body that is not valid JSON of a known type or fails validation.
-var ErrMalformed = errors.New("malformed message")
-
-// ErrVersion marks a body with a version this program does not understand.
-var ErrVersion = errors.New("unknown message version")
-
 // Header holds the fields common to every body.
 type Header struct {
 	V       int       `json:"v"`
@@ -82,8 +28,8 @@ type Header struct {
 	At      time.Time `json:"at"`
 }
 
-// Message is one of Send, Cancel, Received, Status or Signal.
-type Message interface {
+// Body is one of Send, Cancel, Received, Status or Signal: a message body of version 1.
+type Body interface {
 	// Type is the body type (TypeSend, ...).
 	Type() string
 	// Head returns the common fields.
@@ -146,33 +92,33 @@ type Signal struct {
 	LastSession string `json:"last_session,omitempty"`
 }
 
-// Type implements Message.
+// Type implements Body.
 func (*Send) Type() string { return TypeSend }
 
-// Type implements Message.
+// Type implements Body.
 func (*Cancel) Type() string { return TypeCancel }
 
-// Type implements Message.
+// Type implements Body.
 func (*Received) Type() string { return TypeReceived }
 
-// Type implements Message.
+// Type implements Body.
 func (*Status) Type() string { return TypeStatus }
 
-// Type implements Message.
+// Type implements Body.
 func (*Signal) Type() string { return TypeSignal }
 
-// Head implements Message.
+// Head implements Body.
 func (h *Header) Head() *Header { return h }
 
 func (h *Header) validate() error {
 	if h.V != Version {
 		return fmt.Errorf("%w: v=%d", ErrVersion, h.V)
 	}
-	if h.ID == "" {
-		return fmt.Errorf("%w: no id", ErrMalformed)
+	if err := CheckID(h.ID); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if h.Station == "" || strings.ContainsAny(h.Station, ".#* ") {
-		return fmt.Errorf("%w: bad station %q", ErrMalformed, h.Station)
+	if err := CheckStation(h.Station); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return nil
 }
@@ -185,7 +131,7 @@ func (s *Send) Payload() []byte {
 	return []byte(s.Text)
 }
 
-// Validate implements Message.
+// Validate implements Body.
 func (s *Send) Validate() error {
 	if err := s.validate(); err != nil {
 		return err
@@ -195,15 +141,15 @@ func (s *Send) Validate() error {
 	}
 	n := len(s.Payload())
 	if n == 0 {
-		return fmt.Errorf("%w: empty message", ErrMalformed)
+		return fmt.Errorf("%w: %w", ErrMalformed, ErrEmpty)
 	}
 	if n > MaxMO {
-		return fmt.Errorf("%w: %d bytes, over the %d-byte MO limit", ErrMalformed, n, MaxMO)
+		return fmt.Errorf("%w: %w: %d bytes, over the %d-byte MO limit", ErrMalformed, ErrTooLong, n, MaxMO)
 	}
 	return nil
 }
 
-// Validate implements Message.
+// Validate implements Body.
 func (c *Cancel) Validate() error {
 	if err := c.validate(); err != nil {
 		return err
@@ -214,7 +160,7 @@ func (c *Cancel) Validate() error {
 	return nil
 }
 
-// Validate implements Message.
+// Validate implements Body.
 func (r *Received) Validate() error {
 	if err := r.validate(); err != nil {
 		return err
@@ -225,23 +171,18 @@ func (r *Received) Validate() error {
 	return nil
 }
 
-var knownStates = map[string]bool{
-	StateQueued: true, StateSubmitted: true, StateAccepted: true, StateSending: true,
-	StateRetrying: true, StateSent: true, StateFailed: true, StateCancelled: true, StateUnknown: true,
-}
-
-// Validate implements Message.
+// Validate implements Body.
 func (s *Status) Validate() error {
 	if err := s.validate(); err != nil {
 		return err
 	}
-	if !knownStates[s.State] {
+	if !KnownState(s.State) {
 		return fmt.Errorf("%w: unknown state %q", ErrMalformed, s.State)
 	}
 	return nil
 }
 
-// Validate implements Message.
+// Validate implements Body.
 func (s *Signal) Validate() error {
 	if err := s.validate(); err != nil {
 		return err
@@ -258,7 +199,7 @@ func (s *Signal) Validate() error {
 }
 
 // New returns an empty body of the given type, or nil for an unknown type.
-func New(typ string) Message {
+func New(typ string) Body {
 	switch typ {
 	case TypeSend:
 		return &Send{}
@@ -277,7 +218,7 @@ func New(typ string) Message {
 // Decode parses and validates a body of the given type (the AMQP `type`
 // property; when empty, the first word of the routing key is used by callers).
 // Errors wrap ErrMalformed or ErrVersion.
-func Decode(typ string, body []byte) (Message, error) {
+func Decode(typ string, body []byte) (Body, error) {
 	m := New(typ)
 	if m == nil {
 		return nil, fmt.Errorf("%w: unknown type %q", ErrMalformed, typ)
@@ -304,7 +245,7 @@ func Decode(typ string, body []byte) (Message, error) {
 }
 
 // Encode validates m and returns its JSON body.
-func Encode(m Message) ([]byte, error) {
+func Encode(m Body) ([]byte, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("encode %s: %w", m.Type(), err)
 	}
@@ -317,7 +258,7 @@ func Encode(m Message) ([]byte, error) {
 
 // RoutingKey is "<type word>.<station>" for a body, as in architecture.md:
 // mo.<station>, cancel.<station>, mt.<station>, status.<station>, signal.<station>.
-func RoutingKey(m Message) string {
+func RoutingKey(m Body) string {
 	st := m.Head().Station
 	switch m.Type() {
 	case TypeSend:
@@ -345,7 +286,7 @@ func TypeOfKey(key string) string {
 
 // MessageID is the AMQP message_id of a body: the id for send, cancel and
 // received, "<mo-id>:<state>:<attempt>" for status and a time-based one for signal.
-func MessageID(m Message) string {
+func MessageID(m Body) string {
 	switch v := m.(type) {
 	case *Status:
 		return StatusID(v.ID, v.State, v.Attempt)
@@ -372,21 +313,4 @@ func TextOf(b []byte) string {
 		return string(b)
 	}
 	return ""
-}
-
-// Credits is what Rock7 bills for a payload of n bytes: 1 per 50 bytes or part.
-func Credits(n int) int {
-	if n <= 0 {
-		return 0
-	}
-	return (n + 49) / 50
-}
-
-// Final reports whether an MO state ends the message's life.
-func Final(state string) bool {
-	switch state {
-	case StateSent, StateFailed, StateCancelled, StateUnknown:
-		return true
-	}
-	return false
 }

@@ -1,0 +1,53 @@
+// Package layering holds the dependency rules of architecture.md as a test,
+// so a forbidden import fails the build's tests instead of a review.
+package layering
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/rockblock-station/rockblock-station"
+
+// deps returns every package that pkg depends on, itself excluded.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", mod+"/"+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	var ds []string
+	for _, d := range strings.Fields(string(out)) {
+		if d != mod+"/"+pkg {
+			ds = append(ds, d)
+		}
+	}
+	return ds
+}
+
+func TestRules(t *testing.T) {
+	rules := []struct {
+		pkg    string
+		forbid []string // prefixes; mod-relative when they start without a dot
+		why    string
+	}{
+		{"sbd", []string{mod + "/"}, "the driver imports nothing of ours"},
+		{"rb", []string{mod + "/", "github.com/rabbitmq/", "modernc.org/", "charm.land/"}, "vocabulary, not transport"},
+		{"tui", []string{mod + "/sbd", mod + "/queue", mod + "/store", mod + "/daemon", mod + "/client", "github.com/rabbitmq/", "modernc.org/sqlite"}, "the screen talks to small interfaces"},
+		{"store", []string{"github.com/rabbitmq/", mod + "/queue", mod + "/sbd", mod + "/tui"}, "the history does not link the AMQP client"},
+		{"queue", []string{mod + "/sbd", mod + "/store", mod + "/tui", mod + "/daemon", mod + "/client"}, "the bus knows no modem, history or screen"},
+		{"daemon", []string{mod + "/tui", mod + "/store", mod + "/client", "charm.land/"}, "the daemon has no screen or history"},
+	}
+	for _, r := range rules {
+		t.Run(r.pkg, func(t *testing.T) {
+			for _, d := range deps(t, r.pkg) {
+				for _, f := range r.forbid {
+					if strings.HasPrefix(d, f) && !(f == mod+"/" && strings.HasPrefix(d, mod+"/"+r.pkg+"/")) {
+						t.Errorf("%s depends on %s (%s)", r.pkg, d, r.why)
+					}
+				}
+			}
+		})
+	}
+}

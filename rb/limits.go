@@ -1,0 +1,30 @@
+package rb
+
+// Payload limits of a 9602/9603 (iridium-sbd.md); rbd re-checks an MO against
+// its own modem's limit.
+const (
+	// MaxMO is the largest MO payload in bytes.
+	MaxMO = 340
+	// MaxMT is the largest MT payload in bytes.
+	MaxMT = 270
+	// CreditBytes is how many bytes one credit pays for.
+	CreditBytes = 50
+)
+
+// MaxBody is the largest message body any consumer decodes: a send of MaxMO
+// bytes as base64 with every optional field fits many times over, so a
+// larger body is garbage or hostile and is refused before it is parsed.
+const MaxBody = 16 << 10
+
+// Credits is what Rock7 bills for a payload of n bytes: 1 per 50 bytes or part.
+// A mailbox check costs one credit too (see MailboxCheckCredits).
+func Credits(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	return (n + CreditBytes - 1) / CreditBytes
+}
+
+// MailboxCheckCredits is what one mailbox check (a session with an empty MO
+// buffer) costs.
+const MailboxCheckCredits = 1
