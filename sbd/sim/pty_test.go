@@ -139,7 +139,7 @@ func TestMainSimulate(t *testing.T) {
 	h.cmd("ATE0", "ATE0\r"+ok)
 	h.cmd("AT+CSQF", line("+CSQF:3")+ok)
 	h.cmd("AT+SBDIX", ixLine(0, 0, 1, 1, 2, 0)+ok)
-	h.cmd("AT+SBDRT", line("+SBDRT:")+line("OK")+ok)
+	h.cmd("AT+SBDRT", line("+SBDRT:\r\nOK")+ok)
 	cancel()
 	select {
 	case err := <-done:
