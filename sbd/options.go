@@ -111,7 +111,8 @@ func (o Options) signalTimeout() time.Duration {
 type Limits struct{ MaxMO, MaxMT int }
 
 // Model is a modem model: its name, as rbd --model and rbd simulate --model
-// take it, and its payload limits (iridium-sbd.md §6).
+// take it, and its payload limits: 340/270 bytes MO/MT for the 9602/9603,
+// 205/135 for the 9601, 1960/1890 for the 9522B/9523.
 type Model struct {
 	Name   string
 	Limits Limits

@@ -1,13 +1,3 @@
-// Package sim is a simulated RockBLOCK: an Iridium 9602/9603 SBD modem that
-// speaks the AT dialect of docs/iridium-sbd.md byte for byte (echo, verbose and
-// numeric result codes, unsolicited lines, ring alerts, SBDWB/SBDRB binary
-// framing, MO/MT buffers, MOMSN/MTMSN, every SBDIX status), with a simulated
-// Iridium gateway and Rock7 web service behind it.
-//
-// A Modem serves any io.ReadWriter (Serve), an in-memory link (Pipe) or a
-// pseudo-terminal that other programs open like a serial device (OpenPTY).
-// Handler exposes a small HTTP control API shaped like the Rock7 web service,
-// and Main is the `rbd simulate` command.
 package sim
 
 import (
@@ -39,7 +29,8 @@ const (
 // (the zero value of Signal means DefaultSignal).
 const NoSignal = -1
 
-// ERA3 is the Iridium system time epoch in use since 2025 (iridium-sbd.md §6).
+// ERA3 is the Iridium system time epoch of 2025-02-14 18:14:17 UTC, the
+// one in use since the network's 2025-2026 re-epoch.
 var ERA3 = time.Date(2025, 2, 14, 18, 14, 17, 0, time.UTC)
 
 // ERA2 is the previous Iridium epoch, the one most libraries hard-code.

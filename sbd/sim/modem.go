@@ -80,8 +80,8 @@ type settings struct {
 	AReg    int  `json:"areg"`
 }
 
-// factory is the AT&F0 profile: flow control back on (iridium-sbd.md §1),
-// ring alerts on (the Iridium default).
+// factory is the AT&F0 profile: RTS/CTS flow control back on (&K3), which
+// a 3-wire RockBLOCK cannot honour, and ring alerts on (the Iridium default).
 var factory = settings{Echo: true, Verbose: true, FlowK: 3, DTR: 2, MTA: 1}
 
 // shipped is the RockBLOCK's stored profile as delivered by Rock7: flow
@@ -410,8 +410,7 @@ func (m *Modem) indicatorsLocked(oldB int, oldS bool) {
 // maxPendingAREG bounds the +AREG lines kept while the port is busy.
 const maxPendingAREG = 4
 
-// autoRegisterLocked is the automatic registration of +SBDAREG (iridium-sbd.md
-// §2 and §4): with mode 1 or 3 the modem registers by itself and reports
+// autoRegisterLocked is the automatic registration of +SBDAREG: with mode 1 or 3 the modem registers by itself and reports
 // "+AREG:<event>,<error>"; with mode 2 or 4 it only suggests a registration
 // to the host. Events (Iridium AT reference): 0 suggest a registration
 // without location, 1 suggest one with location, 2 auto-registration done,

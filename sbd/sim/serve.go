@@ -182,9 +182,10 @@ func (p *pacer) Write(b []byte) (int, error) {
 
 // send writes b unless the modem is silent. On a 3-wire link (Config.ThreeWire)
 // the output is held while RTS/CTS flow control is on (&K3 or &K6): the modem
-// sends only while the host raises RTS, and a 3-wire RockBLOCK has no RTS
-// wire (iridium-sbd.md §1; AT&F0 turns &K3 back on). It goes out when flow
-// control is turned off again (AT&K0, which the modem still executes).
+// sends only while the host raises RTS, and a 3-wire RockBLOCK (TX, RX, GND)
+// has no RTS wire; AT&F0 turns &K3 back on, which is why drivers always send
+// AT&K0. It goes out when flow control is turned off again (AT&K0, which the
+// modem still executes: input is not flow-controlled by the host's side).
 func (c *conn) send(b []byte) error {
 	m := c.m
 	m.mu.Lock()

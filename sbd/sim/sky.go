@@ -15,8 +15,8 @@ import (
 // reproducible: the signal is stepped on a fixed grid from the modem's start,
 // from its own random stream, whatever the host asks and when.
 //
-// The facts it relies on (iridium-sbd.md; the numbers marked "estimate" are
-// not published anywhere and are the simulator's own):
+// The facts it relies on (the numbers marked "estimate" are not published
+// anywhere and are the simulator's own):
 //   - the network-available output updates about every 4 s while a satellite
 //     is seen, so the signal changes at most once a Step (4 s);
 //   - an SBDIX attempt usually takes tens of seconds, the gateway side alone
