@@ -15,7 +15,7 @@ const (
 	DefaultModel           = sbd.DefaultModel
 	DefaultSerial          = 12345
 	DefaultSignal          = 4
-	DefaultSessionTime     = 5 * time.Second // the `rbd simulate` default; Config's zero value means immediate
+	DefaultSessionTime     = 5 * time.Second // `rbd simulate --sky fixed`; Config's zero value means immediate
 	DefaultRingRepeat      = 20 * time.Second
 	DefaultWriteTimeout    = 60 * time.Second
 	DefaultRegistrationGap = 3 * time.Minute
