@@ -470,11 +470,16 @@ func (m *Modem) readMT(ctx context.Context) ([]byte, error) {
 		switch {
 		case it.kind == itemBinary:
 			blk, got = it, true
-		case it.line == "ERROR":
+		case it.line == "ERROR", it.line == "OK":
+			// A bare OK has no length and no checksum: no block follows.
 			m.fmu.Lock()
 			m.fr.disarm()
 			m.fmu.Unlock()
-			return nil, &ModemError{Command: cmd, Response: it.line}
+			resp := it.line
+			if resp == "OK" {
+				resp = "OK without the length, payload and checksum"
+			}
+			return nil, &ModemError{Command: cmd, Response: resp}
 		}
 	}
 	for {

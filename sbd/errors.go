@@ -3,6 +3,7 @@ package sbd
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -22,11 +23,18 @@ var ErrNoNetworkTime = errors.New("sbd: no network service, Iridium time unknown
 type TimeoutError struct {
 	Command string
 	After   time.Duration
+	// Got holds the lines the modem did send meanwhile that did not make an
+	// answer the command accepts (the last few, quoted), e.g. a probe's
+	// unexpected reply; empty if the modem sent nothing.
+	Got []string
 }
 
-// Error names the command and how long it waited.
+// Error names the command, how long it waited and what came instead.
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("sbd: %s: no answer within %s (timeout)", e.Command, e.After)
+	if len(e.Got) == 0 {
+		return fmt.Sprintf("sbd: %s: no answer within %s (timeout)", e.Command, e.After)
+	}
+	return fmt.Sprintf("sbd: %s: no accepted answer within %s (timeout); the modem sent %s", e.Command, e.After, strings.Join(e.Got, ", "))
 }
 
 // Timeout reports true, like net.Error.

@@ -50,6 +50,34 @@ type Modem struct {
 	wbuf    []byte
 	info    []string
 	ident   Identity
+	got     []string // the running command's recent output, for TimeoutError.Got
+}
+
+// maxGot and maxGotLen bound what a TimeoutError quotes.
+const (
+	maxGot    = 4
+	maxGotLen = 80
+)
+
+// saw notes a line or block of the running command's output.
+func (m *Modem) saw(cmd string, it item) {
+	var s string
+	switch {
+	case it.kind == itemBinary:
+		s = fmt.Sprintf("a binary block of %d bytes", len(it.data))
+	case strings.EqualFold(it.line, cmd):
+		return // the echo
+	default:
+		l := it.line
+		if len(l) > maxGotLen {
+			l = l[:maxGotLen] + "…"
+		}
+		s = strconv.Quote(l)
+	}
+	if len(m.got) == maxGot {
+		m.got = append(m.got[:0], m.got[1:]...)
+	}
+	m.got = append(m.got, s)
 }
 
 // Open opens a serial port at baud (0 means 19200), 8N1 without flow
@@ -245,6 +273,7 @@ func (m *Modem) send(cmd string) error {
 	m.fmu.Unlock()
 	m.wbuf = append(m.wbuf[:0], cmd...)
 	m.wbuf = append(m.wbuf, '\r')
+	m.got = m.got[:0]
 	return m.write(cmd, m.wbuf)
 }
 
@@ -277,15 +306,21 @@ func (m *Modem) startTimer(d time.Duration) {
 func (m *Modem) next(ctx context.Context, cmd string) (item, error) {
 	select {
 	case it := <-m.items:
+		m.saw(cmd, it)
 		return it, nil
 	default:
 	}
 	select {
 	case it := <-m.items:
+		m.saw(cmd, it)
 		return it, nil
 	case <-m.timer.C:
 		m.abandon(cmd)
-		return item{}, &TimeoutError{Command: cmd, After: m.timeout}
+		te := &TimeoutError{Command: cmd, After: m.timeout}
+		if len(m.got) > 0 {
+			te.Got = append([]string(nil), m.got...)
+		}
+		return item{}, te
 	case <-ctx.Done():
 		m.timer.Stop()
 		m.abandon(cmd)
@@ -353,6 +388,7 @@ func (m *Modem) exec(ctx context.Context, cmd string, timeout time.Duration) ([]
 type probe struct {
 	cmd   string
 	match func(m *Modem, line string) bool
+	want  func(m *Modem) string // what match accepts, for errors
 }
 
 var probes = [...]probe{
@@ -361,13 +397,18 @@ var probes = [...]probe{
 			return l == m.ident.IMEI
 		}
 		return len(l) == 15 && allDigits(l)
+	}, func(m *Modem) string {
+		if m.ident.IMEI != "" {
+			return "the IMEI " + m.ident.IMEI
+		}
+		return "a 15-digit IMEI"
 	}},
 	{"AT+CGMI", func(m *Modem, l string) bool {
 		return strings.EqualFold(l, cmp(m.ident.Manufacturer, "Iridium"))
-	}},
+	}, func(m *Modem) string { return strconv.Quote(cmp(m.ident.Manufacturer, "Iridium")) }},
 	{"AT+CGMM", func(m *Modem, l string) bool {
 		return strings.EqualFold(l, cmp(m.ident.Model, "IRIDIUM 9600 Family SBD Transceiver"))
-	}},
+	}, func(m *Modem) string { return strconv.Quote(cmp(m.ident.Model, "IRIDIUM 9600 Family SBD Transceiver")) }},
 }
 
 func cmp(a, b string) string {
@@ -419,6 +460,9 @@ func (m *Modem) resync(ctx context.Context) error {
 				m.fmu.Lock()
 				m.fr.reset()
 				m.fmu.Unlock()
+				if len(te.Got) > 0 {
+					return fmt.Errorf("resynchronise with the modem: the answer to %s is not %s: %w", p.cmd, p.want(m), err)
+				}
 			}
 			return fmt.Errorf("resynchronise with the modem: %w", err)
 		}

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/sbd"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -38,6 +41,12 @@ func TestParseFlags(t *testing.T) {
 		{name: "mailbox too often", args: []string{"--simulate", "--mailbox-check", "5s"}, wantErr: "mailbox-check"},
 		{name: "no broker URL flag", args: []string{"--simulate", "--amqp-url", "amqp://x"}, wantErr: "not defined"},
 		{name: "stray argument", args: []string{"--simulate", "extra"}, wantErr: "unexpected argument"},
+		{name: "unknown model", args: []string{"--simulate", "--model", "9999"}, wantErr: "9603, 9602, 9603N, 9601, 9522B, 9523"},
+		{name: "trace", args: []string{"--simulate", "--trace", "/tmp/rbd.trace", "--model", "9522"}, check: func(t *testing.T, o options) {
+			if o.trace != "/tmp/rbd.trace" || o.model != "9522" {
+				t.Errorf("options = %+v", o)
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,5 +82,19 @@ func TestDefaultStateDir(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", "/home/x/.state")
 	if d, err := defaultStateDir("north"); err != nil || d != "/home/x/.state/rockblock-station/north" {
 		t.Errorf("with XDG_STATE_HOME: %q, %v", d, err)
+	}
+}
+
+// TestModelNamesAgree: rbd --model and rbd simulate --model offer the same
+// models, from sbd.Models.
+func TestModelNamesAgree(t *testing.T) {
+	var rbd, simulate bytes.Buffer
+	parseFlags([]string{"--help"}, &rbd)
+	realMain([]string{"simulate", "--help"}, io.Discard, &simulate)
+	names := sbd.ModelNames()
+	for what, help := range map[string]string{"rbd": rbd.String(), "rbd simulate": simulate.String()} {
+		if !strings.Contains(help, "modem model: "+names) {
+			t.Errorf("%s --help does not list the models %q:\n%s", what, names, help)
+		}
 	}
 }

@@ -5,8 +5,10 @@
 //	rbd --port /dev/ttyUSB0 [--baud 19200] [--station NAME] [--state DIR]
 //	    [--min-signal N] [--mailbox-check D] [--log-level L] [--model 9603]
 //	    [--session-timeout D]
+//	    [--trace FILE]         record the AT dialogue (rotated; see sbd/trace)
 //	rbd --simulate ...         an in-process simulated modem instead of a port
 //	rbd simulate ...           run the simulator alone, on a pseudo-terminal
+//	                           (--replay FILE plays a trace's modem side)
 //	rbd version
 //
 // Test knobs (environment, for fault tests only): RB_TEST_CRASH_AT names a
@@ -42,7 +44,11 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, versionString())
 			return 0
 		case "simulate":
-			if err := runSimulate(ctx, args[1:], stdout, stderr); err != nil {
+			err := runSimulate(ctx, args[1:], stdout, stderr)
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			if err != nil {
 				fmt.Fprintf(stderr, "rbd simulate: %v\n", err)
 				return 1
 			}

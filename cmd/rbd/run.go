@@ -51,6 +51,7 @@ type options struct {
 	model          string
 	sessionTimeout time.Duration
 	simulate       bool
+	trace          string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -65,9 +66,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.minSignal, "min-signal", 1, "signal bars (0-5) an MO send waits for")
 	fs.DurationVar(&o.mailboxCheck, "mailbox-check", 0, "check the mailbox after this long without a session (0 = never; each check costs a credit)")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&o.model, "model", "9603", "modem model: 9602, 9603, 9601, 9522 (sets the message size limits)")
+	fs.StringVar(&o.model, "model", sbd.DefaultModel, "modem model: "+sbd.ModelNames()+" (sets the message size limits)")
 	fs.DurationVar(&o.sessionTimeout, "session-timeout", sbd.DefaultSessionTimeout, "timeout of one satellite session (SBDIX)")
 	fs.BoolVar(&o.simulate, "simulate", false, "use an in-process simulated modem instead of --port")
+	fs.StringVar(&o.trace, "trace", "", "record the AT dialogue to this file (rotated; replay it with rbd simulate --replay)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: rbd --port /dev/ttyUSB0 [flags]\n       rbd --simulate [flags]\n       rbd simulate [flags]   (the simulator alone, on a pseudo-terminal)\n       rbd version\n\nThe broker URL comes from RB_AMQP_URL or the config file.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -96,8 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.sessionTimeout <= 0 {
 		return o, fmt.Errorf("--session-timeout %s: want a positive duration", o.sessionTimeout)
 	}
-	if sbd.LimitsFor(o.model).MaxMO == 0 {
-		return o, fmt.Errorf("--model %q: unknown model", o.model)
+	if _, ok := sbd.LookupModel(o.model); !ok {
+		return o, fmt.Errorf("--model %q: unknown model (want %s)", o.model, sbd.ModelNames())
 	}
 	return o, nil
 }
@@ -174,6 +176,11 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	} else {
 		open = serialOpener(o.port, o.baud)
 	}
+	open, doneTrace, err := withTrace(open, o.trace, logger)
+	if err != nil {
+		return err
+	}
+	defer doneTrace()
 	return daemon.New(dcfg, bus, open).Run(ctx)
 }
 

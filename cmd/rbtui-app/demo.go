@@ -83,7 +83,7 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 		CSQTime:       500 * time.Millisecond,
 		FailRate:      pace.failRate,
 		Seed:          time.Now().UnixNano(),
-		Logger:        log.With("part", "sim"),
+		Logger:        log.With("part", "sim"), Sky: sim.SkyFor(pace == paceFast),
 	})
 	if err != nil {
 		return fmt.Errorf("demo: modem: %w", err)

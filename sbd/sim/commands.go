@@ -38,11 +38,7 @@ func isDigit(b byte) bool  { return b >= '0' && b <= '9' }
 // execLine runs one command line (without its CR). Basic commands may be
 // chained (ATE0V1&K0); extended ones are separated by ';'.
 func (c *conn) execLine(ctx context.Context, raw []byte, over bool) error {
-	i := 0
-	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\n' || raw[i] == '\t' || raw[i] == 0) {
-		i++
-	}
-	s := string(raw[i:])
+	s := string(trimLead(raw))
 	if s == "" && !over {
 		return nil
 	}
@@ -242,8 +238,13 @@ func (c *conn) extended(ctx context.Context, name, arg string) (result, error) {
 		case "":
 			m.mu.Lock()
 			m.busy = true
+			d := m.cfg.CSQTime
+			if m.cfg.Sky != nil {
+				m.refreshLocked()
+				d = m.cfg.Sky.csqTime(m.rng, m.barsLocked())
+			}
 			m.mu.Unlock()
-			err := c.wait(ctx, m.cfg.CSQTime)
+			err := c.wait(ctx, d)
 			m.mu.Lock()
 			m.busy = false
 			m.refreshLocked()
@@ -287,6 +288,9 @@ func (c *conn) extended(ctx context.Context, name, arg string) (result, error) {
 			return fail(), nil
 		}
 		*cur = n
+		if name == "+SBDAREG" && n != 0 && m.barsLocked() > 0 && m.regStatus != 2 {
+			m.autoRegisterLocked()
+		}
 		return result{}, nil
 	case "+SBDREG":
 		return c.register(ctx, a)
@@ -338,7 +342,12 @@ func (c *conn) extended(ctx context.Context, name, arg string) (result, error) {
 			return result{parts: []part{{raw: b}}}
 		})
 	case "+SBDRT":
-		return simple(func() result { return lines("+SBDRT:", string(m.mt)) })
+		// The reference gives the answer as "+SBDRT:<CR>" followed directly
+		// by the MT buffer, then the result code: one information response
+		// whose first line is "+SBDRT:" and whose next line is the text (no
+		// blank line between them), so a line reader takes the line after
+		// "+SBDRT:" as the message. The text has no length: binary breaks it.
+		return simple(func() result { return lines("+SBDRT:\r\n" + string(m.mt)) })
 	case "+SBDD":
 		if a == "" {
 			a = "0"
@@ -382,8 +391,11 @@ func (c *conn) extended(ctx context.Context, name, arg string) (result, error) {
 	case "-MSSTM":
 		return simple(func() result {
 			m.refreshLocked()
+			// Iridium time is valid once the modem has received it from the
+			// network and stays valid (refreshed at least every 8 h) when
+			// the signal goes: "no network service" only until then.
 			t, ok := m.iridiumTicks(m.cfg.Now())
-			if !ok || !m.timeValid || m.barsLocked() == 0 {
+			if !ok || !m.timeValid {
 				return lines("-MSSTM: no network service")
 			}
 			return lines(fmt.Sprintf("-MSSTM: %x", t))
@@ -544,8 +556,12 @@ func ecef(lat, lon float64) (x, y, z int) {
 	return round4(r * math.Cos(la) * math.Cos(lo)), round4(r * math.Cos(la) * math.Sin(lo)), round4(r * math.Sin(la))
 }
 
-// sessionDelayLocked draws SessionTime ± jitter.
+// sessionDelayLocked draws a session's duration: SessionTime ± jitter, or
+// from the sky.
 func (m *Modem) sessionDelayLocked() time.Duration {
+	if m.cfg.Sky != nil {
+		return m.cfg.Sky.sessionTime(m.rng)
+	}
 	d := m.cfg.SessionTime
 	if j := m.cfg.SessionJitter; j > 0 {
 		d += time.Duration(m.rng.Int64N(int64(2*j)+1)) - j
@@ -599,6 +615,8 @@ func (c *conn) session(ctx context.Context, answer bool, a string) (result, erro
 		code = 18
 	case len(m.script) > 0:
 		code, m.script = m.script[0], m.script[1:]
+	case m.cfg.Sky != nil:
+		code = m.cfg.Sky.outcome(m.rng, min(startBars, m.barsLocked()))
 	case m.cfg.FailRate > 0 && m.rng.Float64() < m.cfg.FailRate:
 		code = failCodes[m.rng.IntN(len(failCodes))]
 	}

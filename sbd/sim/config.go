@@ -1,13 +1,3 @@
-// Package sim is a simulated RockBLOCK: an Iridium 9602/9603 SBD modem that
-// speaks the AT dialect of docs/iridium-sbd.md byte for byte (echo, verbose and
-// numeric result codes, unsolicited lines, ring alerts, SBDWB/SBDRB binary
-// framing, MO/MT buffers, MOMSN/MTMSN, every SBDIX status), with a simulated
-// Iridium gateway and Rock7 web service behind it.
-//
-// A Modem serves any io.ReadWriter (Serve), an in-memory link (Pipe) or a
-// pseudo-terminal that other programs open like a serial device (OpenPTY).
-// Handler exposes a small HTTP control API shaped like the Rock7 web service,
-// and Main is the `rbd simulate` command.
 package sim
 
 import (
@@ -15,15 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/sbd"
 )
 
 // Defaults of Config.
 const (
 	DefaultIMEI            = "300234010753370"
-	DefaultModel           = "9603"
+	DefaultModel           = sbd.DefaultModel
 	DefaultSerial          = 12345
 	DefaultSignal          = 4
-	DefaultSessionTime     = 5 * time.Second // the `rbd simulate` default; Config's zero value means immediate
+	DefaultSessionTime     = 5 * time.Second // `rbd simulate --sky fixed`; Config's zero value means immediate
 	DefaultRingRepeat      = 20 * time.Second
 	DefaultWriteTimeout    = 60 * time.Second
 	DefaultRegistrationGap = 3 * time.Minute
@@ -37,7 +29,8 @@ const (
 // (the zero value of Signal means DefaultSignal).
 const NoSignal = -1
 
-// ERA3 is the Iridium system time epoch in use since 2025 (iridium-sbd.md §6).
+// ERA3 is the Iridium system time epoch of 2025-02-14 18:14:17 UTC, the
+// one in use since the network's 2025-2026 re-epoch.
 var ERA3 = time.Date(2025, 2, 14, 18, 14, 17, 0, time.UTC)
 
 // ERA2 is the previous Iridium epoch, the one most libraries hard-code.
@@ -55,7 +48,7 @@ type Step struct {
 // defaults.
 type Config struct {
 	IMEI   string // 15 digits, default DefaultIMEI
-	Model  string // "9602", "9603" (default), "9603N", "9601", "9522B", "9523": sets the MO/MT limits
+	Model  string // one of sbd.Models (default DefaultModel): sets the MO/MT limits
 	Serial int    // RockBLOCK serial number, default DefaultSerial
 
 	// StateFile keeps what survives a power cycle (MOMSN, the gateway's MTMSN
@@ -70,11 +63,25 @@ type Config struct {
 	SessionJitter time.Duration // uniform ± jitter added to SessionTime
 	CSQTime       time.Duration // time +CSQ takes to get a fresh reading; 0 = immediate
 
+	// Sky, if set, models the sky (see Sky; RealisticSky): it drives the
+	// signal from the start (SetSignal and SetProfile take it over), the
+	// session and +CSQ durations and the sessions' success, in place of
+	// Signal, Profile, SessionTime, SessionJitter, CSQTime and FailRate,
+	// which are then ignored. Nil is the fixed sky those fields describe.
+	Sky *Sky
+
 	FailRate float64 // probability that a session fails with a random realistic code
 	Script   []int   // SBDIX MO status codes consumed in order before FailRate applies
 	Seed     int64   // seed of the deterministic randomness
 
 	Throttle bool // pace output and input at the 19200-baud wire speed (10 bits per byte)
+
+	// ThreeWire simulates a RockBLOCK wired with TX, RX and GND only: while
+	// RTS/CTS flow control is on (&K3, which AT&F0 restores, or &K6) the
+	// modem holds its output, as the real one waits for an RTS that is not
+	// wired, and the simulator logs why. A host that resets the modem
+	// without sending AT&K0 then stalls here as it would in the field.
+	ThreeWire bool
 
 	RingRepeat      time.Duration // delay of the second (and last) ring alert; default 20 s, negative = none
 	WriteTimeout    time.Duration // SBDWB/SBDWT timer, default 60 s
@@ -92,19 +99,6 @@ type Config struct {
 	Logger *slog.Logger     // default discards
 }
 
-// limits gives the MO and MT buffer sizes of a model.
-func limits(model string) (mo, mt int, err error) {
-	switch model {
-	case "9602", "9603", "9603N":
-		return 340, 270, nil
-	case "9601":
-		return 205, 135, nil
-	case "9522B", "9523":
-		return 1960, 1890, nil
-	}
-	return 0, 0, fmt.Errorf("unknown modem model %q", model)
-}
-
 // withDefaults validates c and fills in its defaults.
 func (c Config) withDefaults() (Config, error) {
 	if c.IMEI == "" {
@@ -116,9 +110,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Model == "" {
 		c.Model = DefaultModel
 	}
-	if _, _, err := limits(c.Model); err != nil {
-		return c, err
+	model, ok := sbd.LookupModel(c.Model)
+	if !ok {
+		return c, fmt.Errorf("unknown modem model %q (want %s)", c.Model, sbd.ModelNames())
 	}
+	c.Model = model.Name
 	if c.Serial == 0 {
 		c.Serial = DefaultSerial
 	}
@@ -151,6 +147,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.FailRate < 0 || c.FailRate > 1 {
 		return c, fmt.Errorf("fail rate %v: want 0..1", c.FailRate)
+	}
+	if c.Sky != nil {
+		if err := c.Sky.check(); err != nil {
+			return c, err
+		}
+		sky := *c.Sky
+		c.Sky = &sky
 	}
 	if c.RingRepeat == 0 {
 		c.RingRepeat = DefaultRingRepeat

@@ -15,11 +15,12 @@ func FuzzInput(f *testing.F) {
 		"AT+SBDIX=+5130.000,-00007.200\r", "AT+SBDRB\rAT+SBDRT\r", "AT+CIER=1,1,1,0,0\r", "at+sbdd2;+sbds;+sbdsx\r",
 		"AT+SBDWB=99999999999\r", "\x00\xff\r\n\b\b\bAT\r", "AT+SBDREG=9999.999,99999.999\r", "AT*R0\rAT+SBDIX\r",
 		"AT+SBDWT=" + string(make([]byte, 700)) + "\r", "AT+CIER=1,,1\rAT+CIER?\r", "AT-MSGEOS;-MSSTM;+CCLK?\r",
+		"A/", "AT+CSQF\rA/a/\nA/", "AT&F0\rAT+CGMI\rAT&K0\r", "AT+SBDAREG=1\rAT+SBDAREG=2;+SBDREG?\r", "AT&K6\r" + string(make([]byte, 5000)),
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := New(Config{WriteTimeout: time.Millisecond, RingRepeat: -1})
+		m, err := New(Config{WriteTimeout: time.Millisecond, RingRepeat: -1, ThreeWire: len(data)%2 == 0})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,8 +29,8 @@ func FuzzInput(f *testing.F) {
 		if err := c.input(context.Background(), data); err != nil {
 			t.Fatalf("input: %v", err)
 		}
-		if len(c.line) > maxLine || len(c.buf) > m.moMax+2 {
-			t.Fatalf("unbounded buffers: line %d, buf %d", len(c.line), len(c.buf))
+		if len(c.line) > maxLine || len(c.buf) > m.moMax+2 || len(c.held) > maxHeld {
+			t.Fatalf("unbounded buffers: line %d, buf %d, held %d", len(c.line), len(c.buf), len(c.held))
 		}
 		c.stopTimer()
 	})

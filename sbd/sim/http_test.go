@@ -62,7 +62,7 @@ func TestControlAPI(t *testing.T) {
 	h.cmd("ATE0", "ATE0\r"+ok)
 	h.cmd("AT+SBDWT=hi", ok)
 	h.cmd("AT+SBDIX", ixLine(0, 0, 1, 1, 2, 2)+ok)
-	h.cmd("AT+SBDRT", line("+SBDRT:")+line("hi")+ok)
+	h.cmd("AT+SBDRT", line("+SBDRT:\r\nhi")+ok)
 
 	resp, err := http.Get(srv.URL + "/mo")
 	if err != nil {

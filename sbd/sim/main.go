@@ -9,12 +9,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/sbd"
 )
 
 // Main is the `rbd simulate` command: a simulated RockBLOCK on a
 // pseudo-terminal linked at --link, with the control API on --control
-// (loopback only unless --control-any). It serves until ctx ends.
+// (loopback only unless --control-any), or with --replay the modem's side
+// of a trace played on that pseudo-terminal. It serves until ctx ends.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -23,19 +27,23 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		control    = fs.String("control", "127.0.0.1:8787", "address of the HTTP control API")
 		controlAny = fs.Bool("control-any", false, "allow a non-loopback control address")
 		imei       = fs.String("imei", DefaultIMEI, "modem IMEI")
-		model      = fs.String("model", DefaultModel, "modem model: 9602, 9603, 9603N, 9601, 9522B, 9523")
+		model      = fs.String("model", DefaultModel, "modem model: "+sbd.ModelNames())
 		serial     = fs.Int("serial", DefaultSerial, "RockBLOCK serial number")
-		signal     = fs.Int("signal", DefaultSignal, "initial signal bars 0..5")
-		profile    = fs.String("profile", "", "looping signal profile, e.g. 30s:4,10s:0")
-		session    = fs.Duration("session-time", DefaultSessionTime, "SBDIX duration")
-		jitter     = fs.Duration("session-jitter", 0, "SBDIX duration jitter (±)")
-		failRate   = fs.Float64("fail-rate", 0, "probability that a session fails")
-		seed       = fs.Int64("seed", 0, "random seed (0: from the clock)")
+		sky        = fs.String("sky", "", "realistic: drifting signal, sessions of 5-30 s that fail more at low signal (the default);\nfixed: the fixed sky of --signal, --profile, --session-time, --fail-rate (the default when one of them is given)")
+		signal     = fs.Int("signal", DefaultSignal, "initial signal bars 0..5 (fixed sky)")
+		profile    = fs.String("profile", "", "looping signal profile, e.g. 30s:4,10s:0 (fixed sky)")
+		session    = fs.Duration("session-time", DefaultSessionTime, "SBDIX duration (fixed sky)")
+		jitter     = fs.Duration("session-jitter", 0, "SBDIX duration jitter, ± (fixed sky)")
+		failRate   = fs.Float64("fail-rate", 0, "probability that a session fails (fixed sky)")
+		seed       = fs.Int64("seed", 0, "random seed: the same seed gives the same sky (0: from the clock)")
 		state      = fs.String("state", "", "state file (MOMSN etc. survive restarts)")
 		throttle   = fs.Bool("throttle", false, "pace the link at 19200 baud")
+		threeWire  = fs.Bool("three-wire", false, "a 3-wire RockBLOCK: the modem holds its output while RTS/CTS flow control (&K3, restored by AT&F0) is on")
 		ringRepeat = fs.Duration("ring-repeat", DefaultRingRepeat, "delay of the second ring alert")
 		webhook    = fs.String("webhook", "", "URL to POST delivered MO messages to (Rock7 form format)")
 		epoch      = fs.String("epoch", "era3", "Iridium time epoch: era2, era3 or RFC 3339")
+		replay     = fs.String("replay", "", "play the modem's side of a trace written by rbd --trace (no simulated modem)")
+		speed      = fs.Float64("replay-speed", 1, "replay timing: 1 as recorded, 2 twice as fast")
 		verbose    = fs.Bool("v", false, "debug logging")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -47,17 +55,38 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *link == "" {
 		return errors.New("simulate: --link is required")
 	}
-	if err := checkControl(*control, *controlAny); err != nil {
-		return err
-	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *replay != "" {
+		return mainReplay(ctx, *replay, *speed, *link, logger, stdout)
+	}
+	if err := checkControl(*control, *controlAny); err != nil {
+		return err
+	}
+	var fixed []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "signal", "profile", "session-time", "session-jitter", "fail-rate":
+			fixed = append(fixed, "--"+f.Name)
+		}
+	})
+	switch {
+	case *sky == "":
+		*sky = "realistic"
+		if len(fixed) > 0 {
+			*sky = "fixed"
+		}
+	case *sky == "realistic" && len(fixed) > 0:
+		return fmt.Errorf("simulate: --sky realistic draws the signal and sessions itself: drop %s or use --sky fixed", strings.Join(fixed, ", "))
+	case *sky != "realistic" && *sky != "fixed":
+		return fmt.Errorf("simulate: --sky %q: want realistic or fixed", *sky)
+	}
 	cfg := Config{IMEI: *imei, Model: *model, Serial: *serial, StateFile: *state, SessionTime: *session,
-		SessionJitter: *jitter, FailRate: *failRate, Seed: *seed, Throttle: *throttle,
-		RingRepeat: *ringRepeat, Webhook: *webhook, Logger: logger, Signal: *signal}
+		SessionJitter: *jitter, FailRate: *failRate, Seed: *seed, Throttle: *throttle, ThreeWire: *threeWire,
+		RingRepeat: *ringRepeat, Webhook: *webhook, Logger: logger, Signal: *signal, Sky: SkyFor(*sky == "fixed")}
 	if *signal == 0 {
 		cfg.Signal = NoSignal
 	}
@@ -108,7 +137,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer p.Close()
 	logger.Info("simulated RockBLOCK ready", "link", *link, "device", p.Path(), "control", "http://"+ln.Addr().String(),
-		"imei", m.cfg.IMEI, "model", m.cfg.Model)
+		"imei", m.cfg.IMEI, "model", m.cfg.Model, "sky", *sky, "seed", cfg.Seed, "three_wire", cfg.ThreeWire)
 	fmt.Fprintf(stdout, "%s -> %s\ncontrol http://%s\n", *link, p.Path(), ln.Addr())
 	select {
 	case <-ctx.Done():
@@ -117,6 +146,36 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case err := <-srvErr:
 		return fmt.Errorf("simulate: control API: %w", err)
 	}
+}
+
+// mainReplay is `rbd simulate --replay`: the trace's modem side on a pty.
+// A divergence ends it with an error; a complete replay keeps the pty until
+// ctx ends.
+func mainReplay(ctx context.Context, path string, speed float64, link string, logger *slog.Logger, stdout io.Writer) error {
+	if speed <= 0 {
+		return fmt.Errorf("simulate: --replay-speed %v: want a positive number", speed)
+	}
+	r, err := LoadReplay(path, ReplayOptions{Speed: speed, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("simulate: %w", err)
+	}
+	p, err := OpenReplayPTY(ctx, r, link)
+	if err != nil {
+		return fmt.Errorf("simulate: %w", err)
+	}
+	defer p.Close()
+	logger.Info("replaying a trace", "trace", path, "records", r.Records(), "link", link, "device", p.Path(), "speed", speed)
+	fmt.Fprintf(stdout, "%s -> %s\nreplay %s\n", link, p.Path(), path)
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-r.Done():
+	}
+	if err := r.Err(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("simulate: %w", err)
+	}
+	<-ctx.Done()
+	return nil
 }
 
 // checkControl refuses a non-loopback control address unless allowed.

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/sbd"
 )
 
 // ErrUnplugged is returned by Serve when the simulated device is unplugged
@@ -78,8 +80,8 @@ type settings struct {
 	AReg    int  `json:"areg"`
 }
 
-// factory is the AT&F0 profile: flow control back on (iridium-sbd.md §1),
-// ring alerts on (the Iridium default).
+// factory is the AT&F0 profile: RTS/CTS flow control back on (&K3), which
+// a 3-wire RockBLOCK cannot honour, and ring alerts on (the Iridium default).
 var factory = settings{Echo: true, Verbose: true, FlowK: 3, DTR: 2, MTA: 1}
 
 // shipped is the RockBLOCK's stored profile as delivered by Rock7: flow
@@ -126,13 +128,16 @@ type Modem struct {
 	bars         int
 	profile      []Step
 	profileStart time.Time
+	sky          *skyState // Config.Sky's signal
+	skySignal    bool      // the sky drives the signal (no SetSignal/SetProfile since)
 	timeValid    bool
 	regStatus    int
 	lastReg      time.Time
 	lastFix      time.Time
 
 	pendRing int
-	pendCIEV [2]int // -1 = nothing pending
+	pendCIEV [2]int   // -1 = nothing pending
+	pendAREG []string // +AREG lines waiting for command mode
 	ringGen  int
 	ringT    *time.Timer
 
@@ -148,6 +153,7 @@ type Modem struct {
 	closed       bool
 	sessionGate  chan struct{} // tests: a session waits for this instead of SessionTime
 	rx           int64         // bytes received from hosts
+	held         int           // output held by flow control on a 3-wire link
 }
 
 // New makes a powered-up modem from cfg.
@@ -156,7 +162,8 @@ func New(cfg Config) (*Modem, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulator config: %w", err)
 	}
-	moMax, mtMax, _ := limits(cfg.Model)
+	model, _ := sbd.LookupModel(cfg.Model)
+	moMax, mtMax := model.Limits.MaxMO, model.Limits.MaxMT
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Modem{
 		cfg:     cfg,
@@ -183,6 +190,10 @@ func New(cfg Config) (*Modem, error) {
 		}
 	}
 	m.profileStart = cfg.Now()
+	if cfg.Sky != nil {
+		m.sky = newSkyState(cfg.Seed, m.profileStart, cfg.Sky)
+		m.bars, m.profile, m.skySignal = m.sky.bars, nil, true
+	}
 	m.powerOnLocked()
 	return m, nil
 }
@@ -237,7 +248,7 @@ func (m *Modem) powerOnLocked() {
 	m.set = m.stored[m.powerUp]
 	m.cier = [5]int{}
 	m.mo, m.mt, m.mtMSN = nil, nil, 0
-	m.pendRing, m.pendCIEV = 0, [2]int{-1, -1}
+	m.pendRing, m.pendCIEV, m.pendAREG = 0, [2]int{-1, -1}, nil
 	m.lastQueued = 0
 	m.radio = true
 	m.timeValid = m.barsLocked() > 0
@@ -279,7 +290,7 @@ func (m *Modem) wake() {
 func (m *Modem) SetSignal(bars int) {
 	bars = min(max(bars, 0), 5)
 	m.mu.Lock()
-	m.profile = nil
+	m.profile, m.skySignal = nil, false
 	m.setBarsLocked(bars)
 	m.mu.Unlock()
 	m.wake()
@@ -293,7 +304,7 @@ func (m *Modem) SetProfile(p []Step) error {
 		return err
 	}
 	m.mu.Lock()
-	m.profile = append([]Step(nil), p...)
+	m.profile, m.skySignal = append([]Step(nil), p...), false
 	m.profileStart = m.cfg.Now()
 	m.refreshLocked()
 	m.mu.Unlock()
@@ -356,8 +367,14 @@ func (m *Modem) profileBars(now time.Time) (int, bool) {
 	return bars, true
 }
 
-// refreshLocked applies the profile.
+// refreshLocked applies the profile or the sky.
 func (m *Modem) refreshLocked() {
+	if m.skySignal {
+		if b := m.sky.advance(m.cfg.Sky, m.cfg.Now()); b != m.bars {
+			m.setBarsLocked(b)
+		}
+		return
+	}
 	if b, ok := m.profileBars(m.cfg.Now()); ok && b != m.bars {
 		m.setBarsLocked(b)
 	}
@@ -376,6 +393,9 @@ func (m *Modem) indicatorsLocked(oldB int, oldS bool) {
 	if b > 0 {
 		m.timeValid = true
 	}
+	if b > 0 && !oldS && m.set.AReg != 0 && m.regStatus != 2 {
+		m.autoRegisterLocked()
+	}
 	if m.cier[0] != 1 {
 		return
 	}
@@ -385,6 +405,44 @@ func (m *Modem) indicatorsLocked(oldB int, oldS bool) {
 	if (b > 0) != oldS && m.cier[2] == 1 {
 		m.pendCIEV[1] = boolInt(b > 0)
 	}
+}
+
+// maxPendingAREG bounds the +AREG lines kept while the port is busy.
+const maxPendingAREG = 4
+
+// autoRegisterLocked is the automatic registration of +SBDAREG: with mode 1 or 3 the modem registers by itself and reports
+// "+AREG:<event>,<error>"; with mode 2 or 4 it only suggests a registration
+// to the host. Events (Iridium AT reference): 0 suggest a registration
+// without location, 1 suggest one with location, 2 auto-registration done,
+// 3 auto-registration failed (retried later). The real modem triggers it
+// when it has moved far enough since the last registration; a simulated
+// modem does not move, so it takes the service it gains while not
+// registered (after power-up or &F, or when the mode is set) as the trigger.
+func (m *Modem) autoRegisterLocked() {
+	var ev, code int
+	switch m.set.AReg {
+	case 2:
+		ev = 0
+	case 4:
+		ev = 1
+	default:
+		now := m.cfg.Now()
+		if gap := m.cfg.RegistrationGap; gap > 0 && !m.lastReg.IsZero() && now.Sub(m.lastReg) < gap {
+			ev, code = 3, 36
+			break
+		}
+		ev = 2
+		m.regStatus, m.lastReg, m.timeValid, m.lastFix = 2, now, true, now
+		m.saveLocked()
+		if len(m.gw.queue) > 0 {
+			defer m.ringAlertLocked()
+		}
+	}
+	if len(m.pendAREG) < maxPendingAREG {
+		m.pendAREG = append(m.pendAREG, fmt.Sprintf("+AREG:%d,%d", ev, code))
+	}
+	m.log("automatic registration", "event", ev, "err", code)
+	m.wake()
 }
 
 // InjectFault injects f (FaultNone clears all faults and plugs the device back in).

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 
@@ -16,7 +17,9 @@ import (
 // PTY is a pseudo-terminal served by a Modem and linked at a stable path, so
 // any program opens the simulated RockBLOCK like a serial device.
 type PTY struct {
-	m      *Modem
+	m      *Modem  // nil when serving a Replay
+	r      *Replay // nil when serving a Modem
+	log    *slog.Logger
 	link   string
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -33,7 +36,17 @@ type PTY struct {
 // FaultUnplug the pty and the link disappear; FaultNone brings a new pty back
 // at the same link.
 func OpenPTY(ctx context.Context, m *Modem, link string) (*PTY, error) {
-	p := &PTY{m: m, link: link, done: make(chan struct{})}
+	return openPTY(ctx, &PTY{m: m, log: m.cfg.Logger, link: link, done: make(chan struct{})})
+}
+
+// OpenReplayPTY is OpenPTY for a Replay: the trace's modem side is played
+// to the program that opens link. The pty stays until ctx ends or Close,
+// also after the replay ended or diverged.
+func OpenReplayPTY(ctx context.Context, r *Replay, link string) (*PTY, error) {
+	return openPTY(ctx, &PTY{r: r, log: r.log, link: link, done: make(chan struct{})})
+}
+
+func openPTY(ctx context.Context, p *PTY) (*PTY, error) {
 	if err := p.open(); err != nil {
 		return nil, err
 	}
@@ -93,7 +106,7 @@ func (p *PTY) open() error {
 	p.mu.Lock()
 	p.master, p.slave, p.path = master, slave, slave.Name()
 	p.mu.Unlock()
-	p.m.log("pty ready", "link", p.link, "device", slave.Name())
+	p.log.Info("pty ready", "link", p.link, "device", slave.Name())
 	return nil
 }
 
@@ -119,6 +132,10 @@ func (p *PTY) run(ctx context.Context) {
 		p.mu.Lock()
 		master := p.master
 		p.mu.Unlock()
+		if p.r != nil {
+			p.r.serve(ctx, master)
+			return
+		}
 		err := p.m.Serve(ctx, master)
 		if ctx.Err() != nil {
 			return

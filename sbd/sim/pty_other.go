@@ -23,3 +23,8 @@ func (p *PTY) Link() string { return "" }
 
 // Close does nothing.
 func (p *PTY) Close() error { return nil }
+
+// OpenReplayPTY is only available on Linux.
+func OpenReplayPTY(ctx context.Context, r *Replay, link string) (*PTY, error) {
+	return nil, errors.New("simulated pty: only supported on linux")
+}

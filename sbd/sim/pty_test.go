@@ -139,7 +139,7 @@ func TestMainSimulate(t *testing.T) {
 	h.cmd("ATE0", "ATE0\r"+ok)
 	h.cmd("AT+CSQF", line("+CSQF:3")+ok)
 	h.cmd("AT+SBDIX", ixLine(0, 0, 1, 1, 2, 0)+ok)
-	h.cmd("AT+SBDRT", line("+SBDRT:")+line("OK")+ok)
+	h.cmd("AT+SBDRT", line("+SBDRT:\r\nOK")+ok)
 	cancel()
 	select {
 	case err := <-done:
@@ -151,5 +151,45 @@ func TestMainSimulate(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "simulated RockBLOCK ready") {
 		t.Fatalf("logs: %s", logs.String())
+	}
+}
+
+func TestMainFlags(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "x")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sky", "realistic", "--signal", "3"}, "--signal"},
+		{[]string{"--sky", "cloudy"}, "realistic or fixed"},
+		{[]string{"--model", "9999"}, "9603, 9602, 9603N, 9601, 9522B, 9523"},
+		{[]string{"--replay", "no-such.trace"}, "no-such.trace"},
+		{[]string{"--replay", "../trace/testdata/ring.trace", "--replay-speed", "-1"}, "replay-speed"},
+	} {
+		err := Main(context.Background(), append([]string{"--link", link, "--control", "127.0.0.1:0"}, tc.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want it to mention %s", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestMainReplay(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "rockblock")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, logs syncBuf
+	done := make(chan error, 1)
+	go func() {
+		done <- Main(ctx, []string{"--link", link, "--replay", "../trace/testdata/ring.trace", "--replay-speed", "1000"}, &out, &logs)
+	}()
+	waitFor(t, "replay ready", func() bool { return strings.Contains(out.String(), "replay ") })
+	h := openSerial(t, link)
+	h.cmd("AT+CSQF", line("+CSQF:3")+ok)
+	h.expect(line("SBDRING"))
+	h.cmd("AT+SBDIXA", ixLine(0, 41, 1, 7, 5, 0)+ok)
+	h.cmd("AT+SBDRB", "\x00\x05hello\x02\x14"+ok)
+	waitFor(t, "replay complete", func() bool { return strings.Contains(logs.String(), "replay complete") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Main: %v", err)
 	}
 }

@@ -35,7 +35,13 @@ type conn struct {
 	buf     []byte // SBDWB bytes or SBDWT text so far
 	textBad bool
 	timer   *time.Timer // SBDWB/SBDWT write timer
+	last    []byte      // the last command line, for A/
+	held    []byte      // output held by RTS/CTS flow control on a 3-wire link
+	holding bool
 }
+
+// maxHeld bounds the output a 3-wire modem holds (its UART buffer); more is lost.
+const maxHeld = 4096
 
 // Serve speaks AT on port until ctx ends, the modem is closed or unplugged,
 // or the port fails. It returns ErrBusy if the modem already serves a port.
@@ -59,7 +65,7 @@ func (m *Modem) Serve(ctx context.Context, port io.ReadWriter) error {
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
-		m.serving, m.busy = false, false
+		m.serving, m.busy, m.held = false, false, 0
 		m.mu.Unlock()
 		if c.timer != nil {
 			c.timer.Stop()
@@ -174,12 +180,49 @@ func (p *pacer) Write(b []byte) (int, error) {
 	return done, nil
 }
 
-// send writes b unless the modem is silent.
+// send writes b unless the modem is silent. On a 3-wire link (Config.ThreeWire)
+// the output is held while RTS/CTS flow control is on (&K3 or &K6): the modem
+// sends only while the host raises RTS, and a 3-wire RockBLOCK (TX, RX, GND)
+// has no RTS wire; AT&F0 turns &K3 back on, which is why drivers always send
+// AT&K0. It goes out when flow control is turned off again (AT&K0, which the
+// modem still executes: input is not flow-controlled by the host's side).
 func (c *conn) send(b []byte) error {
-	c.m.mu.Lock()
-	silent := c.m.silent
-	c.m.mu.Unlock()
-	if silent || len(b) == 0 {
+	m := c.m
+	m.mu.Lock()
+	silent := m.silent
+	hold := m.cfg.ThreeWire && (m.set.FlowK == 3 || m.set.FlowK == 6)
+	k := m.set.FlowK
+	m.mu.Unlock()
+	if silent {
+		return nil
+	}
+	if hold {
+		if len(b) == 0 {
+			return nil
+		}
+		if !c.holding {
+			c.holding = true
+			m.cfg.Logger.Warn("3-wire link: output held, the modem waits for RTS that is not wired; send AT&K0",
+				"flow_control", fmt.Sprintf("&K%d", k))
+		}
+		if n := min(len(b), maxHeld-len(c.held)); n > 0 {
+			c.held = append(c.held, b[:n]...)
+		}
+		m.mu.Lock()
+		m.held = len(c.held)
+		m.mu.Unlock()
+		return nil
+	}
+	if c.holding {
+		c.holding = false
+		m.mu.Lock()
+		m.held = 0
+		m.mu.Unlock()
+		m.cfg.Logger.Info("3-wire link: flow control off, held output released", "bytes", len(c.held))
+		b = append(c.held, b...)
+		c.held = nil
+	}
+	if len(b) == 0 {
 		return nil
 	}
 	if _, err := c.w.Write(b); err != nil {
@@ -212,6 +255,10 @@ func (c *conn) flushURCs() error {
 			m.pendCIEV[i] = -1
 		}
 	}
+	for _, l := range m.pendAREG {
+		out = appendLine(out, v, l)
+	}
+	m.pendAREG = nil
 	m.mu.Unlock()
 	return c.send(out)
 }
@@ -251,6 +298,24 @@ func (c *conn) input(ctx context.Context, data []byte) error {
 			if echo {
 				c.echo = append(c.echo, b)
 			}
+			if b == '/' && isRepeat(c.line) {
+				// A/ (V.25ter): repeat the last command line at once, no CR.
+				if err := c.send(c.echo); err != nil {
+					return err
+				}
+				c.echo, c.line, c.over = c.echo[:0], nil, false
+				if c.last == nil {
+					if err := c.respond(nil, "ERROR"); err != nil {
+						return err
+					}
+				} else if err := c.execLine(ctx, c.last, false); err != nil {
+					return err
+				}
+				m.mu.Lock()
+				echo = m.set.Echo
+				m.mu.Unlock()
+				continue
+			}
 			switch b {
 			case '\r':
 				if err := c.send(c.echo); err != nil {
@@ -259,6 +324,9 @@ func (c *conn) input(ctx context.Context, data []byte) error {
 				c.echo = c.echo[:0]
 				line, over := c.line, c.over
 				c.line, c.over = nil, false
+				if !over && len(trimLead(line)) > 0 {
+					c.last = line
+				}
 				if err := c.execLine(ctx, line, over); err != nil {
 					return err
 				}
@@ -281,6 +349,21 @@ func (c *conn) input(ctx context.Context, data []byte) error {
 	err := c.send(c.echo)
 	c.echo = c.echo[:0]
 	return err
+}
+
+// trimLead drops what a command line may start with before "AT" (the LF of
+// a host that ends lines with CRLF, spaces).
+func trimLead(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\t' || b[0] == 0) {
+		b = b[1:]
+	}
+	return b
+}
+
+// isRepeat reports whether line is the "A" of an A/ command.
+func isRepeat(line []byte) bool {
+	l := trimLead(line)
+	return len(l) == 1 && upper(l[0]) == 'A'
 }
 
 // startTimer arms the SBDWB/SBDWT write timer.

@@ -48,7 +48,7 @@ func TestSBDWTReady(t *testing.T) {
 	h.send("Hello; world\r")
 	h.expect(line("0") + ok)
 	h.cmd("AT+SBDTC", line("SBDTC: Outbound SBD Copied to Inbound SBD: size = 12")+ok)
-	h.cmd("AT+SBDRT", line("+SBDRT:")+line("Hello; world")+ok)
+	h.cmd("AT+SBDRT", line("+SBDRT:\r\nHello; world")+ok)
 	h.cmd("AT+SBDWT", line("READY"))
 	h.expect(line("1") + ok) // timeout
 }
@@ -266,7 +266,7 @@ func TestRockBlockToItself(t *testing.T) {
 	h.cmd("AT+SBDIX", ixLine(0, 0, 0, 0, 0, 1)+ok)
 	h.cmd("AT+SBDD0", line("0")+ok)
 	h.cmd("AT+SBDIX", ixLine(0, 1, 1, 1, 4, 0)+ok)
-	h.cmd("AT+SBDRT", line("+SBDRT:")+line("ping")+ok)
+	h.cmd("AT+SBDRT", line("+SBDRT:\r\nping")+ok)
 	if d := m.Gateway().Delivered(); len(d) != 1 || string(d[0].Data) != "RB0004321ping" {
 		t.Fatalf("delivered %+v", d)
 	}
