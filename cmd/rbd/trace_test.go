@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sbd"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 	"github.com/rockblock-station/rockblock-station/sbd/trace"
@@ -26,7 +26,7 @@ func TestTraceFlag(t *testing.T) {
 	f.args = []string{"--trace", path}
 	p := f.start()
 	id := f.send("hello trace", nil)
-	f.col.waitState(t, id, queue.StateSent, 60*time.Second)
+	f.col.waitState(t, id, rb.StateSent, 60*time.Second)
 	p.stop(t)
 	b, err := os.ReadFile(path)
 	if err != nil {
