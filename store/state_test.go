@@ -9,12 +9,16 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
+// step is one MO state at one attempt.
+type step struct {
+	state   string
+	attempt int
+}
+
+// transition is a move from one step to another and whether it applies.
 type transition struct {
-	cur         string
-	curAttempt  int
-	next        string
-	nextAttempt int
-	want        bool
+	cur, nxt step
+	want     bool
 }
 
 // transitions lists every pair of MO states at attempts 0 to 2 where a state
@@ -32,7 +36,7 @@ func transitions() []transition {
 		for _, ca := range attempts(cur) {
 			for _, next := range states {
 				for _, na := range attempts(next) {
-					out = append(out, transition{cur: cur, curAttempt: ca, next: next, nextAttempt: na})
+					out = append(out, transition{cur: step{cur, ca}, nxt: step{next, na}})
 				}
 			}
 		}
@@ -49,19 +53,19 @@ func TestApplyStatusTransitions(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i, tr := range transitions() {
-		tr.want = rb.Supersedes(tr.cur, tr.curAttempt, tr.next, tr.nextAttempt)
-		t.Run(fmt.Sprintf("%s(%d)->%s(%d)", tr.cur, tr.curAttempt, tr.next, tr.nextAttempt), func(t *testing.T) {
+		tr.want = rb.Supersedes(tr.cur.state, tr.cur.attempt, tr.nxt.state, tr.nxt.attempt)
+		t.Run(fmt.Sprintf("%s(%d)->%s(%d)", tr.cur.state, tr.cur.attempt, tr.nxt.state, tr.nxt.attempt), func(t *testing.T) {
 			id := fmt.Sprintf("tr-%03d", i)
 			if _, err := s.InsertMO(ctx, mo(id, "hello", t0), rb.StateQueued); err != nil {
 				t.Fatal(err)
 			}
-			if tr.cur != rb.StateQueued {
-				changed, err := s.ApplyStatus(ctx, status(id, tr.cur, tr.curAttempt, t0.Add(time.Second)))
+			if tr.cur.state != rb.StateQueued {
+				changed, err := s.ApplyStatus(ctx, status(id, tr.cur.state, tr.cur.attempt, t0.Add(time.Second)))
 				if err != nil || !changed {
-					t.Fatalf("bring to %s: changed %v, %v", tr.cur, changed, err)
+					t.Fatalf("bring to %s: changed %v, %v", tr.cur.state, changed, err)
 				}
 			}
-			changed, err := s.ApplyStatus(ctx, status(id, tr.next, tr.nextAttempt, t0.Add(2*time.Second)))
+			changed, err := s.ApplyStatus(ctx, status(id, tr.nxt.state, tr.nxt.attempt, t0.Add(2*time.Second)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,19 +76,19 @@ func TestApplyStatusTransitions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := tr.cur
+			want := tr.cur.state
 			if tr.want {
-				want = tr.next
+				want = tr.nxt.state
 			}
 			if m.State != want {
 				t.Errorf("state %s, want %s", m.State, want)
 			}
 			// Every distinct event is recorded once, whether or not it applied.
 			events := map[string]bool{rb.StatusID(id, rb.StateQueued, 0): true}
-			if tr.cur != rb.StateQueued {
-				events[rb.StatusID(id, tr.cur, tr.curAttempt)] = true
+			if tr.cur.state != rb.StateQueued {
+				events[rb.StatusID(id, tr.cur.state, tr.cur.attempt)] = true
 			}
-			nextID := rb.StatusID(id, tr.next, tr.nextAttempt)
+			nextID := rb.StatusID(id, tr.nxt.state, tr.nxt.attempt)
 			repeat := events[nextID]
 			events[nextID] = true
 			if len(hist) != len(events) {
