@@ -60,7 +60,7 @@ drwxr-xr-x root/root ./etc/rockblock-station/stations/
 LIST
 dpkg-deb -c "$deb" | awk '{print $1, $2, $6}' | sort -k3 >"$tmp/got"
 while read -r mode owner path src; do
-  grep -qxF "$mode $owner $path" "$tmp/got" || fail "$path: want $mode $owner, package has: $(grep -F " $path" "$tmp/got" || echo nothing)"
+  grep -qxF -e "$mode $owner $path" "$tmp/got" || fail "$path: want $mode $owner, package has: $(grep -F -e " $path" "$tmp/got" || echo nothing)"
 done <"$tmp/want"
 awk '{print $3}' "$tmp/want" >"$tmp/want-paths"
 while read -r mode owner path; do
@@ -143,7 +143,7 @@ else
     getent passwd rbd >"$1/passwd"
     id -nG rbd >"$1/groups"
   ' sh "$tmp" || fail "postinst failed"
-  grep -q '^rbd:x:[0-9]*:[0-9]*:[^:]*:/var/lib/rockblock-station:' "$tmp/passwd" || fail "user rbd: $(cat "$tmp/passwd")"
+  grep -q '^rbd:x:[0-9]*:[0-9]*:[^:]*:/nonexistent:' "$tmp/passwd" || fail "user rbd: $(cat "$tmp/passwd")"
   uid=$(cut -d: -f3 "$tmp/passwd")
   [ "$uid" -lt 1000 ] || fail "user rbd has uid $uid: want a system user"
   tr ' ' '\n' <"$tmp/groups" | grep -qx dialout || fail "rbd is in groups $(cat "$tmp/groups"), not dialout"

@@ -2,7 +2,8 @@
 # Builds rbd, rbtui and rbtui-app for Linux on each architecture given
 # (amd64, arm64, arm7 = ARMv7 hard-float, e.g. Raspberry Pi OS 32-bit) into
 # OUT/<arch>/, pure Go (CGO_ENABLED=0), with the version of scripts/version.sh
-# (or $VERSION) stamped in. `make package` and scripts/test.sh use it.
+# (or $VERSION) stamped in, symbols left out (-s -w: the build info, and so
+# `rbd version`, stays). `make package` and scripts/test.sh use it.
 #   scripts/cross-build.sh OUT amd64 arm64 arm7
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 out=$1
 shift
 version=${VERSION:-$(scripts/version.sh)}
-ldflags="-X github.com/rockblock-station/rockblock-station/internal/version.Version=$version"
+ldflags="-s -w -X github.com/rockblock-station/rockblock-station/internal/version.Version=$version"
 for arch in "$@"; do
   case $arch in
   amd64 | arm64) goarch=$arch goarm= ;;
