@@ -1,7 +1,12 @@
 # The two commands of README.md: `make demo` and `make test`.
 GO ?= go
 
-.PHONY: demo test build fuzz bench lint
+# The version stamped into the programs and the packages (`rbd version`).
+VERSION ?= $(shell scripts/version.sh)
+export VERSION
+LDFLAGS := -X github.com/rockblock-station/rockblock-station/internal/version.Version=$(VERSION)
+
+.PHONY: demo test build package fuzz bench lint
 
 # rbtui runs rbtui-app beside it for everything but the tmux glance.
 demo: build
@@ -11,7 +16,13 @@ test:
 	bash scripts/test.sh
 
 build:
-	$(GO) build -o bin/ ./cmd/rbd ./cmd/rbtui ./cmd/rbtui-app
+	$(GO) build -buildvcs=auto -ldflags '$(LDFLAGS)' -o bin/ ./cmd/rbd ./cmd/rbtui ./cmd/rbtui-app
+
+# One Debian package per architecture in dist/: amd64, arm64 and armhf (arm7).
+ARCHES ?= amd64 arm64 arm7
+package:
+	scripts/cross-build.sh build $(ARCHES)
+	$(GO) run -C internal/tools/pkg . -root "$(CURDIR)" -version "$(VERSION)" -bin build -out dist $(ARCHES)
 
 lint:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -2,7 +2,8 @@
 # Measures the start-up of `rbtui signal` (the tmux glance) against `cat` of
 # a small file: median wall time of RUNS runs each (default 41). Target: at
 # most twice the time of cat. Uses a history with 100 000 messages and the
-# glance file that every rbtui keeps beside it.
+# glance file that every rbtui keeps beside it. With BENCH_RESULTS set, the
+# figures are appended there for `make bench`'s table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-41}
@@ -24,4 +25,9 @@ for _ in 1 2 3; do cat "$tmp/small.txt" >/dev/null; "$tmp/rbtui" signal --db "$t
 c=$(median cat "$tmp/small.txt")
 export RB_CONFIG=/nonexistent
 s=$(median "$tmp/rbtui" signal --db "$tmp/h.db")
-echo "cat: ${c} us   rbtui signal: ${s} us   ratio: $(awk -v a="$s" -v b="$c" 'BEGIN{printf "%.2f", a/b}')"
+ratio=$(awk -v a="$s" -v b="$c" 'BEGIN{printf "%.2f", a/b}')
+echo "cat: ${c} us   rbtui signal: ${s} us   ratio: $ratio"
+if [ -n "${BENCH_RESULTS:-}" ]; then
+  printf 'scripts/glance-startup.sh rbtui signal start-up (median of %s)\t%s us = %sx cat (%s us)\t<= 2x cat\n' \
+    "$runs" "$s" "$ratio" "$c" >>"$BENCH_RESULTS"
+fi

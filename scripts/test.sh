@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (`make test`): installs what the tests need on a fresh
-# Debian machine, then runs formatting, vet and every test with the race detector.
+# Debian machine, then runs formatting, vet, the cross-builds and the Debian
+# packages with their checks, and every test with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,9 @@ need=()
 command -v tmux >/dev/null || need+=(tmux)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 command -v make >/dev/null || need+=(make)
+# systemd-analyze verifies the package's units (systemd need not be running).
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v unshare >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -24,5 +28,24 @@ unformatted=$(gofmt -l $(git ls-files '*.go' ; git ls-files --others --exclude-s
 if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
 echo "test: go vet"
 go vet ./...
+# The packaging tool is a module of its own (it keeps nfpm out of go.mod).
+(cd internal/tools/pkg && go vet ./... && go test -count=1 ./...)
+
+# Cross-builds for every architecture of the package, pure Go, then the three
+# packages, each unpacked into a throwaway root and checked.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+VERSION=$(scripts/version.sh)
+export VERSION
+echo "test: cross-builds (linux amd64, arm64, arm/v7) of $VERSION"
+start=$(date +%s)
+scripts/cross-build.sh "$tmp/build" amd64 arm64 arm7
+echo "test: cross-builds took $(($(date +%s) - start)) s"
+start=$(date +%s)
+go run -C internal/tools/pkg . -root "$PWD" -version "$VERSION" -bin "$tmp/build" -out "$tmp/dist" amd64 arm64 arm7 >"$tmp/debs"
+echo "test: packages took $(($(date +%s) - start)) s"
+while read -r deb; do
+  scripts/check-package.sh "$deb"
+done <"$tmp/debs"
 echo "test: go test -race"
 go test -race -count=1 -timeout 30m ./...

@@ -28,6 +28,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/rockblock-station/rockblock-station/internal/version"
 )
 
 func main() {
@@ -41,7 +43,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "version":
-			fmt.Fprintln(stdout, versionString())
+			fmt.Fprintln(stdout, version.String("rbd"))
 			return 0
 		case "simulate":
 			err := runSimulate(ctx, args[1:], stdout, stderr)

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -18,26 +17,11 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/daemon"
 	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/internal/version"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
-func versionString() string {
-	v := "rbd " + version
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-		v += " " + bi.GoVersion
-	}
-	return v
-}
 
 // options are rbd's command-line settings.
 type options struct {
@@ -138,7 +122,7 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 		return fmt.Errorf("create state directory: %w", err)
 	}
 	logger = logger.With("station", cfg.Station)
-	logger.Info("rbd starting", "version", versionString(), "broker", config.Redact(cfg.AMQPURL), "state", state, "config", cfg.File)
+	logger.Info("rbd starting", "version", version.String("rbd"), "broker", config.Redact(cfg.AMQPURL), "state", state, "config", cfg.File)
 
 	bus, err := dialBus(ctx, cfg, logger)
 	if err != nil {

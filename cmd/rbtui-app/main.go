@@ -20,10 +20,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-)
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+	"github.com/rockblock-station/rockblock-station/internal/version"
+)
 
 // Exit codes of the scriptable commands.
 const (
@@ -83,7 +82,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case "history":
 			return runHistory(ctx, args[1:], stdout, stderr)
 		case "version":
-			fmt.Fprintln(stdout, "rbtui", version)
+			fmt.Fprintln(stdout, version.String("rbtui"))
 			return nil
 		case "help":
 			usage(stdout)

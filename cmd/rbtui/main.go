@@ -15,7 +15,8 @@
 // its SQLite history. Every other command, and `signal` when there is no
 // glance file to read, is carried out by rbtui-app (cmd/rbtui-app), which
 // this program runs in its own place (exec): rbtui-app is looked for next
-// to rbtui first, then on PATH.
+// to rbtui first, then on PATH. `version` is answered here too, so it names
+// this binary's build even when rbtui-app is missing.
 package main
 
 import (
@@ -33,6 +34,7 @@ import (
 	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
+	"github.com/rockblock-station/rockblock-station/internal/version"
 )
 
 // appName is the program that carries out every command but the glance.
@@ -40,6 +42,10 @@ const appName = "rbtui-app"
 
 func main() {
 	args := os.Args[1:]
+	if len(args) == 1 && args[0] == "version" {
+		fmt.Println(version.String("rbtui"))
+		return
+	}
 	if len(args) > 0 && args[0] == "signal" {
 		if code, done := signal(args[1:], time.Now(), os.Stdout, os.Stderr); done {
 			os.Exit(code)

@@ -109,16 +109,20 @@ func TestSignalFallsBackToSQLite(t *testing.T) {
 
 func TestOtherCommandsRunTheApp(t *testing.T) {
 	bin := build(t, true)
-	if out, errOut, code := run(t, bin, "version"); code != 0 || !strings.HasPrefix(out, "rbtui ") {
-		t.Fatalf("version: exit %d, %q %q", code, out, errOut)
+	if out, errOut, code := run(t, bin, "help"); code != 0 || !strings.HasPrefix(out, "usage:") {
+		t.Fatalf("help: exit %d, %q %q", code, out, errOut)
 	}
 	// The exit code of rbtui-app is the operator's: a usage error stays 2.
 	if _, _, code := run(t, bin, "send"); code != 2 {
 		t.Fatalf("send without text: exit %d, want 2", code)
 	}
 	alone := build(t, false)
-	_, errOut, code := run(t, alone, "version")
+	_, errOut, code := run(t, alone, "help")
 	if code != 1 || !strings.Contains(errOut, "rbtui-app not found") {
 		t.Fatalf("without rbtui-app: exit %d, %q", code, errOut)
+	}
+	// version is rbtui's own answer: it needs no rbtui-app.
+	if out, errOut, code := run(t, alone, "version"); code != 0 || !strings.HasPrefix(out, "rbtui ") {
+		t.Fatalf("version without rbtui-app: exit %d, %q %q", code, out, errOut)
 	}
 }
