@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/backoff"
+	"github.com/rockblock-station/rockblock-station/internal/redact"
 	"github.com/rockblock-station/rockblock-station/rb"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -64,7 +65,7 @@ func Dial(ctx context.Context, cfg Config) (*AMQP, error) {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
 	if _, err := amqp.ParseURI(cfg.URL); err != nil {
-		return nil, fmt.Errorf("dial: bad url: %w", err)
+		return nil, fmt.Errorf("dial: %w", redact.Error(cfg.URL, err))
 	}
 	a := &AMQP{cfg: cfg, log: cfg.Logger, changed: make(chan struct{})}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
@@ -119,18 +120,14 @@ func (a *AMQP) setHealth(f func(h *Health)) {
 	a.notifyLocked()
 }
 
-func (a *AMQP) backoff(d time.Duration) time.Duration {
-	d *= 2
-	if d > a.cfg.ReconnectMax {
-		d = a.cfg.ReconnectMax
-	}
-	return d
+// policy is the one backoff rule (internal/backoff) with this bus's bounds.
+func (a *AMQP) policy() backoff.Policy {
+	return backoff.Policy{First: a.cfg.ReconnectMin, Max: a.cfg.ReconnectMax, Jitter: 0.25}
 }
 
-// sleep waits d with ±25% jitter; false when the bus closed.
+// sleep waits d; false when ctx ended or the bus closed.
 func (a *AMQP) sleep(ctx context.Context, d time.Duration) bool {
-	j := time.Duration(float64(d) * (0.75 + rand.Float64()/2))
-	t := time.NewTimer(j)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -142,13 +139,18 @@ func (a *AMQP) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// run is the connection loop.
+// run is the connection loop. The backoff grows with every failure in a
+// row, and a connection that dies before Config.StableAfter counts as a
+// failure: only a connection that stayed up that long starts it again from
+// ReconnectMin.
 func (a *AMQP) run(first chan struct{}) {
 	defer a.wg.Done()
 	var once sync.Once
 	firstDone := func() { once.Do(func() { close(first) }) }
 	defer firstDone()
-	wait := a.cfg.ReconnectMin
+	pol := a.policy()
+	fails := 0
+	down := &downLog{log: a.log, repeat: a.cfg.RepeatLog, max: pol.Max}
 	for a.ctx.Err() == nil {
 		conn, err := amqp.DialConfig(a.cfg.URL, amqp.Config{
 			Heartbeat:  a.cfg.Heartbeat,
@@ -163,18 +165,71 @@ func (a *AMQP) run(first chan struct{}) {
 			}
 		}
 		if err != nil {
-			a.log.Warn("broker connection failed", "err", err, "retry_in", wait)
+			fails++
+			wait := pol.Delay(fails)
+			down.failed(err, wait)
 			a.setHealth(func(h *Health) { h.Up, h.Blocked, h.Err = false, false, err.Error() })
 			firstDone()
 			if !a.sleep(a.ctx, wait) {
 				return
 			}
-			wait = a.backoff(wait)
 			continue
 		}
-		wait = a.cfg.ReconnectMin
+		down.recovered()
+		start := time.Now()
 		a.serve(conn, firstDone)
+		if time.Since(start) >= a.cfg.StableAfter {
+			fails = 0
+			continue // a long-lived connection went: reconnect at once
+		}
+		fails++
+		wait := pol.Delay(fails)
+		a.log.Debug("connection did not last, waiting before the next", "lasted", time.Since(start).Round(time.Millisecond), "retry_in", wait)
+		if !a.sleep(a.ctx, wait) {
+			return
+		}
 	}
+}
+
+// downLog logs an unreachable broker without flooding the log: the first
+// failure, the wait reaching its cap, then once per
+// repeat while nothing changes; and the recovery.
+type downLog struct {
+	log      *slog.Logger
+	repeat   time.Duration
+	max      time.Duration
+	since    time.Time // first failure of this outage; zero when up
+	attempts int
+	lastLog  time.Time
+	capped   bool
+}
+
+func (d *downLog) failed(err error, wait time.Duration) {
+	now := time.Now()
+	d.attempts++
+	msg := err.Error()
+	switch {
+	case d.since.IsZero():
+		d.since = now
+		d.log.Warn("broker unreachable", "err", msg, "retry_in", wait)
+	case !d.capped && wait >= d.max*3/4:
+		d.capped = true
+		d.log.Warn("broker still unreachable; retrying every "+d.max.String(), "err", msg, "attempts", d.attempts, "down_for", now.Sub(d.since).Round(time.Second))
+	case now.Sub(d.lastLog) >= d.repeat:
+		d.log.Warn("broker still unreachable", "err", msg, "attempts", d.attempts, "down_for", now.Sub(d.since).Round(time.Second))
+	default:
+		d.log.Debug("broker unreachable", "err", msg, "attempts", d.attempts, "retry_in", wait)
+		return
+	}
+	d.lastLog = now
+}
+
+func (d *downLog) recovered() {
+	if d.since.IsZero() {
+		return
+	}
+	d.log.Info("broker reachable again", "attempts", d.attempts, "down_for", time.Since(d.since).Round(time.Millisecond))
+	*d = downLog{log: d.log, repeat: d.repeat, max: d.max}
 }
 
 // serve runs one connection until it closes.
@@ -187,7 +242,7 @@ func (a *AMQP) serve(conn *amqp.Connection, firstDone func()) {
 	a.health.Up, a.health.Blocked, a.health.Err, a.health.Since = true, false, "", time.Now()
 	a.notifyLocked()
 	a.mu.Unlock()
-	a.log.Info("broker connected", "url", redact(a.cfg.URL))
+	a.log.Info("broker connected", "url", redact.URL(a.cfg.URL))
 
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -228,18 +283,10 @@ func (a *AMQP) serve(conn *amqp.Connection, firstDone func()) {
 	wg.Wait()
 }
 
-func redact(u string) string {
-	p, err := amqp.ParseURI(u)
-	if err != nil {
-		return "?"
-	}
-	p.Password = ""
-	return p.String()
-}
-
 // publisherLoop keeps one confirm channel open on conn.
 func (a *AMQP) publisherLoop(conn *amqp.Connection, up chan struct{}) {
-	wait := a.cfg.ReconnectMin
+	pol := a.policy()
+	fails := 0
 	for {
 		p, err := a.openPublisher(conn)
 		if err != nil {
@@ -252,13 +299,13 @@ func (a *AMQP) publisherLoop(conn *amqp.Connection, up chan struct{}) {
 				return
 			default:
 			}
-			if !a.sleep(a.ctx, wait) {
+			fails++
+			if !a.sleep(a.ctx, pol.Delay(fails)) {
 				return
 			}
-			wait = a.backoff(wait)
 			continue
 		}
-		wait = a.cfg.ReconnectMin
+		fails = 0
 		a.mu.Lock()
 		a.pub = p
 		a.notifyLocked()
@@ -408,7 +455,7 @@ func (a *AMQP) Publish(ctx context.Context, m rb.Body) error {
 		at = time.Now()
 	}
 	msg := amqp.Publishing{
-		ContentType:  "application/json",
+		ContentType:  ContentType,
 		DeliveryMode: amqp.Persistent,
 		MessageId:    rb.MessageID(m),
 		Type:         m.Type(),
@@ -430,8 +477,13 @@ func (a *AMQP) Publish(ctx context.Context, m rb.Body) error {
 // type and message id, mandatory, and waits for the confirm. It exists for
 // tests of how consumers treat garbage.
 func (a *AMQP) PublishRaw(ctx context.Context, key, typ, messageID string, body []byte) error {
+	return a.PublishRawAs(ctx, ContentType, key, typ, messageID, body)
+}
+
+// PublishRawAs is PublishRaw with a content type.
+func (a *AMQP) PublishRawAs(ctx context.Context, contentType, key, typ, messageID string, body []byte) error {
 	return a.publish(ctx, key, true, amqp.Publishing{
-		ContentType:  "application/json",
+		ContentType:  contentType,
 		DeliveryMode: amqp.Persistent,
 		MessageId:    messageID,
 		Type:         typ,
@@ -442,6 +494,11 @@ func (a *AMQP) PublishRaw(ctx context.Context, key, typ, messageID string, body 
 }
 
 func (a *AMQP) publish(ctx context.Context, key string, mandatory bool, msg amqp.Publishing) error {
+	if err := checkPublishing(key, msg.Type, msg.MessageId, msg.CorrelationId, msg.Body); err != nil {
+		// Never on the wire: the broker would close the connection (a
+		// short string over 255 bytes is a frame error) or refuse it.
+		return fmt.Errorf("publish %s: %w", key, err)
+	}
 	for {
 		p, err := a.waitPublisher(ctx)
 		if err != nil {
@@ -593,7 +650,8 @@ func (a *AMQP) consumeLoop(ctx context.Context, q Queue, out chan<- *Delivery, s
 	defer close(out)
 	defer started()
 	next := int64(-1) // stream: next offset to read, -1 = first
-	wait := a.cfg.ReconnectMin
+	pol := a.policy()
+	fails := 0
 	for {
 		conn, up, err := a.waitConn(ctx)
 		if err != nil {
@@ -604,18 +662,19 @@ func (a *AMQP) consumeLoop(ctx context.Context, q Queue, out chan<- *Delivery, s
 			return
 		}
 		if got {
-			wait = a.cfg.ReconnectMin
+			fails = 0
 		}
 		select {
 		case <-up: // the connection went: wait for the next one at once
 			continue
 		default:
 		}
+		fails++
+		wait := pol.Delay(fails)
 		a.log.Warn("consumer stopped, consuming again", "queue", q.Role.String(), "err", err, "retry_in", wait)
 		if !a.sleep(ctx, wait) {
 			return
 		}
-		wait = a.backoff(wait)
 	}
 }
 
@@ -707,7 +766,11 @@ func (a *AMQP) delivery(q Queue, d amqp.Delivery) *Delivery {
 	if q.Role == RoleHistory {
 		offset = headerInt(d.Headers["x-stream-offset"])
 	}
-	m, err := rb.Decode(typ, d.Body)
+	err := checkDelivery(d.ContentType, d.Body)
+	var m rb.Body
+	if err == nil {
+		m, err = rb.Decode(typ, d.Body)
+	}
 	if err != nil {
 		a.log.Warn("dead-lettering a bad message", "queue", q.Role.String(), "key", d.RoutingKey,
 			"message_id", d.MessageId, "type", typ, "err", err, "bytes", len(d.Body))
@@ -762,8 +825,8 @@ func (a *AMQP) Take(ctx context.Context, q Queue) (*Delivery, error) {
 		return nil, err
 	}
 	q.Prefetch = 1
-	wait := a.cfg.ReconnectMin
-	for {
+	pol := a.policy()
+	for fails := 1; ; fails++ {
 		conn, _, err := a.waitConn(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("take %s: %w", q.name(), err)
@@ -776,10 +839,9 @@ func (a *AMQP) Take(ctx context.Context, q Queue) (*Delivery, error) {
 			return nil, fmt.Errorf("take %s: %w: bus closed", q.name(), ErrUnavailable)
 		}
 		a.log.Warn("take interrupted, trying again", "queue", q.name(), "err", err)
-		if !a.sleep(ctx, wait) {
+		if !a.sleep(ctx, pol.Delay(fails)) {
 			return nil, fmt.Errorf("take %s: %w (%v)", q.name(), ErrUnavailable, ctx.Err())
 		}
-		wait = a.backoff(wait)
 	}
 }
 
