@@ -470,7 +470,7 @@ func (a *AMQP) Publish(ctx context.Context, m rb.Body) error {
 		msg.DeliveryMode = amqp.Transient
 	}
 	mandatory := m.Type() == rb.TypeSend || m.Type() == rb.TypeReceived
-	return a.publish(ctx, rb.RoutingKey(m), mandatory, msg)
+	return a.publish(ctx, Exchange, rb.RoutingKey(m), mandatory, msg)
 }
 
 // PublishRaw publishes body as is (no validation) with the given routing key,
@@ -482,7 +482,7 @@ func (a *AMQP) PublishRaw(ctx context.Context, key, typ, messageID string, body 
 
 // PublishRawAs is PublishRaw with a content type.
 func (a *AMQP) PublishRawAs(ctx context.Context, contentType, key, typ, messageID string, body []byte) error {
-	return a.publish(ctx, key, true, amqp.Publishing{
+	return a.publish(ctx, Exchange, key, true, amqp.Publishing{
 		ContentType:  contentType,
 		DeliveryMode: amqp.Persistent,
 		MessageId:    messageID,
@@ -493,7 +493,7 @@ func (a *AMQP) PublishRawAs(ctx context.Context, contentType, key, typ, messageI
 	})
 }
 
-func (a *AMQP) publish(ctx context.Context, key string, mandatory bool, msg amqp.Publishing) error {
+func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool, msg amqp.Publishing) error {
 	if err := checkPublishing(key, msg.Type, msg.MessageId, msg.CorrelationId, msg.Body); err != nil {
 		// Never on the wire: the broker would close the connection (a
 		// short string over 255 bytes is a frame error) or refuse it.
@@ -516,7 +516,7 @@ func (a *AMQP) publish(ctx context.Context, key string, mandatory bool, msg amqp
 		tag := p.ch.GetNextPublishSeqNo()
 		p.tags[tag] = pd
 		p.mu.Unlock()
-		err = p.ch.Publish(Exchange, key, mandatory, false, msg)
+		err = p.ch.Publish(exchange, key, mandatory, false, msg)
 		<-p.lock
 		if err != nil {
 			p.mu.Lock()
@@ -625,10 +625,19 @@ func (a *AMQP) Consume(ctx context.Context, q Queue) (<-chan *Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
+	end := ""
+	if q.Role == RoleHistory && q.UntilEnd {
+		// The mark must be in the stream before the replay starts: a
+		// broker that is down or refuses it (the stream unavailable) fails
+		// the replay, which the caller tries again.
+		if end, err = a.markHistoryEnd(ctx); err != nil {
+			return nil, fmt.Errorf("consume history: mark its end: %w", err)
+		}
+	}
 	out := make(chan *Delivery)
 	ready := make(chan struct{})
 	a.wg.Add(1)
-	go a.consumeLoop(ctx, q, out, sync.OnceFunc(func() { close(ready) }))
+	go a.consumeLoop(ctx, q, end, out, sync.OnceFunc(func() { close(ready) }))
 	// With the broker up, the queue is declared, bound and consumed before
 	// Consume returns, so that a caller who publishes next (rbtui send
 	// --wait, a test) cannot miss what its publish causes. With the broker
@@ -645,7 +654,8 @@ func (a *AMQP) Consume(ctx context.Context, q Queue) (<-chan *Delivery, error) {
 	return out, nil
 }
 
-func (a *AMQP) consumeLoop(ctx context.Context, q Queue, out chan<- *Delivery, started func()) {
+// end is the message_id of the end mark of a RoleHistory replay with UntilEnd, else "".
+func (a *AMQP) consumeLoop(ctx context.Context, q Queue, end string, out chan<- *Delivery, started func()) {
 	defer a.wg.Done()
 	defer close(out)
 	defer started()
@@ -657,8 +667,8 @@ func (a *AMQP) consumeLoop(ctx context.Context, q Queue, out chan<- *Delivery, s
 		if err != nil {
 			return
 		}
-		got, err := a.consumeOnce(ctx, conn, q, out, &next, started)
-		if ctx.Err() != nil || a.ctx.Err() != nil {
+		got, err := a.consumeOnce(ctx, conn, q, out, &next, end, started)
+		if ctx.Err() != nil || a.ctx.Err() != nil || errors.Is(err, errEnd) {
 			return
 		}
 		if got {
@@ -680,7 +690,7 @@ func (a *AMQP) consumeLoop(ctx context.Context, q Queue, out chan<- *Delivery, s
 
 // consumeOnce consumes q on one channel until it closes or ctx ends. got
 // reports whether anything was delivered.
-func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, out chan<- *Delivery, next *int64, started func()) (got bool, err error) {
+func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, out chan<- *Delivery, next *int64, end string, started func()) (got bool, err error) {
 	ch, deliveries, err := a.startConsumer(conn, q, *next)
 	started()
 	if err != nil {
@@ -698,6 +708,15 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 				return got, errors.New("channel closed")
 			}
 			got = true
+			if q.Role == RoleHistory && d.Type == historyEndType {
+				// An end mark: ours ends the replay; others' are skipped.
+				_ = d.Ack(false)
+				*next = headerInt(d.Headers["x-stream-offset"]) + 1
+				if end != "" && d.MessageId == end {
+					return got, errEnd
+				}
+				continue
+			}
 			del := a.delivery(q, d)
 			if del == nil {
 				continue
@@ -719,6 +738,32 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 			}
 		}
 	}
+}
+
+// historyEndType is the AMQP type of an end mark in the history stream.
+const historyEndType = "history-end"
+
+var errEnd = errors.New("end of the history reached")
+
+// markHistoryEnd appends an end mark to the history stream, through the
+// default exchange (so it reaches the stream alone, never an inbox or a live
+// feed), and returns its message_id. RabbitMQ 3.10 tells an AMQP client
+// nothing of a stream's length (queue.declare-ok counts 0 messages, and an
+// "x-stream-offset: last" consumer starts at the last chunk but cannot say
+// when it ended, nor tell an empty stream from a slow one): a mark that is
+// confirmed is the one exact end, and everything confirmed before it lies
+// before it.
+func (a *AMQP) markHistoryEnd(ctx context.Context) (string, error) {
+	id := fmt.Sprintf("end:%s:%d:%d", a.cfg.AppID, time.Now().UnixNano(), a.seq.Add(1))
+	err := a.publish(ctx, "", HistoryName, true, amqp.Publishing{
+		ContentType: ContentType,
+		MessageId:   id,
+		Type:        historyEndType,
+		Timestamp:   time.Now().UTC(),
+		AppId:       a.cfg.AppID,
+		Body:        []byte("{}"),
+	})
+	return id, err
 }
 
 // startConsumer opens a channel, declares q and starts a consumer on it.

@@ -58,6 +58,10 @@ type Queue struct {
 	// Stations are the stations a RoleLive feed follows (default: the
 	// config's Station); other stations' bodies never reach this process.
 	Stations []string
+	// UntilEnd (RoleHistory) ends the replay at the stream's end as of the
+	// Consume call: the channel is closed once the last message the stream
+	// held then was delivered, instead of following the stream.
+	UntilEnd bool
 	// Prefetch is the number of unacked deliveries in flight (default 1 for
 	// RoleOutbox, 64 otherwise).
 	Prefetch int

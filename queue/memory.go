@@ -414,7 +414,11 @@ func (m *Memory) Consume(ctx context.Context, q Queue) (<-chan *Delivery, error)
 	}
 	m.wg.Add(1)
 	if q.Role == RoleHistory {
-		go m.replay(ctx, out)
+		end := int64(-1)
+		if q.UntilEnd {
+			end = m.histOff + int64(len(m.history))
+		}
+		go m.replay(ctx, out, end)
 		return out, nil
 	}
 	var mq *memQueue
@@ -508,7 +512,8 @@ func (m *Memory) deliveryLocked(mq *memQueue, c *memConsumer, msg *memMsg) *Deli
 }
 
 // replay sends the history from its first offset, then follows it.
-func (m *Memory) replay(ctx context.Context, out chan<- *Delivery) {
+// With end ≥ 0 it stops before offset end.
+func (m *Memory) replay(ctx context.Context, out chan<- *Delivery, end int64) {
 	defer m.wg.Done()
 	defer close(out)
 	next := int64(-1)
@@ -516,6 +521,10 @@ func (m *Memory) replay(ctx context.Context, out chan<- *Delivery) {
 	for {
 		if next < m.histOff {
 			next = m.histOff
+		}
+		if end >= 0 && next >= end {
+			m.mu.Unlock()
+			return
 		}
 		if !m.waitLocked(ctx, func() bool { return next < m.histOff+int64(len(m.history)) }) {
 			m.mu.Unlock()
