@@ -137,7 +137,7 @@ type subscriber struct {
 	kick    chan struct{}
 }
 
-// Subscribe returns a channel of changes until ctx ends. Changes that pile
+// Subscribe returns a channel of changes, closed when ctx ends. Changes that pile
 // up while the reader is busy are merged into one, never dropped.
 func (c *Client) Subscribe(ctx context.Context) <-chan rb.Change {
 	s := &subscriber{kick: make(chan struct{}, 1)}
@@ -146,6 +146,7 @@ func (c *Client) Subscribe(ctx context.Context) <-chan rb.Change {
 	c.subs[s] = struct{}{}
 	c.subMu.Unlock()
 	go func() {
+		defer close(out) // a reader waiting for the next change ends too
 		defer func() {
 			c.subMu.Lock()
 			delete(c.subs, s)
