@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -103,7 +104,7 @@ func (r *ackRecorder) redeliveredAcks() map[string]bool {
 func runClient(t *testing.T, station string, bus queue.Bus, st *store.Store) (*Client, func()) {
 	t.Helper()
 	c := New(Config{Station: station, Bus: bus, Store: st, Logger: testLogger(),
-		FlushEvery: 200 * time.Millisecond, ReplayIdle: 500 * time.Millisecond})
+		FlushEvery: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -426,4 +427,47 @@ func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 		_, ok, err := st.Meta(ctx, metaReplayed)
 		return err == nil && ok
 	})
+}
+
+// TestReplayEndsAtTheStreamEnd: the replay of a new client ends at the
+// history's end as of its start, even while the station keeps publishing
+// (a replay that waited for a quiet moment would never end), and holds
+// everything published before it started.
+func TestReplayEndsAtTheStreamEnd(t *testing.T) {
+	n := brokertest.Require(t, node)
+	station := fmt.Sprintf("busy%d", os.Getpid())
+	ctx := ctxT(t)
+	rbd := dial(t, n.URL(), station, nil)
+	waitUp(t, rbd)
+	var before []string
+	for i := 0; i < 20; i++ {
+		m := received(station, "300234010000009", 100+i, []byte(fmt.Sprint("before ", i)))
+		if err := rbd.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		before = append(before, m.ID)
+	}
+	// A station that never goes quiet: a status every 50 ms.
+	busy, stopBusy := context.WithCancel(ctx)
+	defer stopBusy()
+	go func() {
+		for i := 1; busy.Err() == nil; i++ {
+			_ = rbd.Publish(busy, status(station, fmt.Sprintf("busy-%d", i), rb.StateSent, 1))
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	st := openStore(t, filepath.Join(t.TempDir(), "history.db"))
+	bus := dial(t, n.URL(), station, st)
+	waitUp(t, bus)
+	_, stop := runClient(t, station, bus, st)
+	defer stop()
+	waitFor(t, "the replay to end", func() bool {
+		_, ok, err := st.Meta(ctx, metaReplayed)
+		return err == nil && ok
+	})
+	for _, id := range before {
+		if _, _, err := st.Get(ctx, id); err != nil {
+			t.Fatalf("message %s published before the replay: %v", id, err)
+		}
+	}
 }

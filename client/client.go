@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rockblock-station/rockblock-station/glance"
+	"github.com/rockblock-station/rockblock-station/internal/backoff"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
@@ -54,9 +55,6 @@ type Config struct {
 	// HealthEvery is how often the broker's health is looked at, so the
 	// screen's header follows it (default 1 s).
 	HealthEvery time.Duration
-	// ReplayIdle ends the history replay after this long without a message
-	// (default 2 s).
-	ReplayIdle time.Duration
 	// NoArchivist keeps this process out of the competition to be the single
 	// active consumer of the client's inbox: rbtui and rbtui serve archive,
 	// the scriptable commands set it.
@@ -109,9 +107,6 @@ func New(cfg Config) *Client {
 	if cfg.HealthEvery <= 0 {
 		cfg.HealthEvery = time.Second
 	}
-	if cfg.ReplayIdle <= 0 {
-		cfg.ReplayIdle = 2 * time.Second
-	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -142,7 +137,7 @@ type subscriber struct {
 	kick    chan struct{}
 }
 
-// Subscribe returns a channel of changes until ctx ends. Changes that pile
+// Subscribe returns a channel of changes, closed when ctx ends. Changes that pile
 // up while the reader is busy are merged into one, never dropped.
 func (c *Client) Subscribe(ctx context.Context) <-chan rb.Change {
 	s := &subscriber{kick: make(chan struct{}, 1)}
@@ -151,6 +146,7 @@ func (c *Client) Subscribe(ctx context.Context) <-chan rb.Change {
 	c.subs[s] = struct{}{}
 	c.subMu.Unlock()
 	go func() {
+		defer close(out) // a reader waiting for the next change ends too
 		defer func() {
 			c.subMu.Lock()
 			delete(c.subs, s)
@@ -376,14 +372,9 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		}
 		if err := s.Validate(); err != nil {
 			// A row this program cannot publish: say so instead of retrying for ever.
-			st := &rb.Status{
-				Header: rb.Header{V: rb.Version, ID: m.ID, Station: s.Station, At: c.cfg.Now().UTC()},
-				State:  rb.StateFailed, Reason: "not sendable: " + err.Error(), Bytes: m.Bytes,
+			if err := c.park(ctx, m.ID, s.Station, m.Bytes, err); err != nil {
+				return err
 			}
-			if _, aerr := c.st.ApplyStatus(ctx, st); aerr != nil {
-				return aerr
-			}
-			c.notify(rb.Change{IDs: []string{m.ID}, Header: true})
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -391,6 +382,14 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		c.tried[m.ID] = true
 		err := c.bus.Publish(pctx, s)
 		cancel()
+		if errors.Is(err, queue.ErrInvalid) {
+			// Refused before it left: the broker can never take it.
+			delete(c.tried, m.ID)
+			if err := c.park(ctx, m.ID, s.Station, m.Bytes, err); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, queue.ErrRefused) {
 				// A nack or a return: the broker certainly does not have it.
@@ -407,6 +406,19 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		delete(c.tried, m.ID)
 		c.notify(rb.Change{IDs: []string{m.ID}, Header: true})
 	}
+	return nil
+}
+
+// park marks a queued row failed that can never be published, with the reason.
+func (c *Client) park(ctx context.Context, id, station string, bytes int, why error) error {
+	st := &rb.Status{
+		Header: rb.Header{V: rb.Version, ID: id, Station: station, At: c.cfg.Now().UTC()},
+		State:  rb.StateFailed, Reason: "not sendable: " + why.Error(), Bytes: bytes,
+	}
+	if _, err := c.st.ApplyStatus(ctx, st); err != nil {
+		return err
+	}
+	c.notify(rb.Change{IDs: []string{id}, Header: true})
 	return nil
 }
 
@@ -511,19 +523,21 @@ func (c *Client) archive(ctx context.Context) error {
 // acts). The delivery stays unacked meanwhile: a requeue would count
 // towards the inbox's delivery limit and could dead-letter the message.
 func (c *Client) archiveOne(ctx context.Context, m rb.Body) (rb.Change, error) {
-	wait := c.cfg.ArchiveRetry
-	for {
+	pol := backoff.Policy{First: c.cfg.ArchiveRetry, Max: 30 * time.Second}
+	for fails := 1; ; fails++ {
 		ch, err := c.apply(ctx, m)
 		if err == nil {
 			return ch, nil
 		}
+		wait := pol.Delay(fails)
 		c.log.Error("archive: the history cannot take a message; retrying", "id", m.Head().ID, "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return rb.Change{}, ctx.Err()
-		case <-time.After(wait):
+		case <-t.C:
 		}
-		wait = min(2*wait, 30*time.Second)
 	}
 }
 
@@ -537,34 +551,23 @@ func (c *Client) replay(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ds, err := c.bus.Consume(rctx, queue.Queue{Role: queue.RoleHistory})
+	// The bus closes ds at the stream's end as of now (queue.Queue.UntilEnd).
+	ds, err := c.bus.Consume(rctx, queue.Queue{Role: queue.RoleHistory, UntilEnd: true})
 	if err != nil {
 		return fmt.Errorf("replay history: %w", err)
 	}
 	n := 0
-	idle := time.NewTimer(c.cfg.ReplayIdle)
-	defer idle.Stop()
-	// The stream has no end marker: the replay ends when it goes quiet.
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-idle.C:
-			done = true
-		case d, ok := <-ds:
-			if !ok {
-				done = true
-				break
-			}
-			if _, err := c.apply(ctx, d.Msg); err != nil {
-				return err
-			}
-			if err := d.Ack(); err != nil {
-				c.log.Warn("ack history", "err", err)
-			}
-			n++
-			idle.Reset(c.cfg.ReplayIdle)
+	for d := range ds {
+		if _, err := c.apply(ctx, d.Msg); err != nil {
+			return err
 		}
+		if err := d.Ack(); err != nil {
+			c.log.Warn("ack history", "err", err)
+		}
+		n++
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if !c.bus.Health().Up {
 		return fmt.Errorf("replay history: broker not reachable")
@@ -592,7 +595,7 @@ func (c *Client) waitUp(ctx context.Context) error {
 
 // live follows the live feed: every body the broker routes, at once.
 func (c *Client) live(ctx context.Context) error {
-	ds, err := c.bus.Consume(ctx, queue.Queue{Role: queue.RoleLive})
+	ds, err := c.bus.Consume(ctx, queue.Queue{Role: queue.RoleLive, Stations: []string{c.cfg.Station}})
 	if err != nil {
 		return fmt.Errorf("consume live feed: %w", err)
 	}

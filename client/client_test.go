@@ -70,7 +70,7 @@ func newMem(t *testing.T, declare []queue.Role, tweak func(*queue.Config, *Confi
 	t.Helper()
 	st := openStore(t, "")
 	qc := queue.Config{Station: testStation, ClientID: st.ClientID(), Declare: declare}
-	cc := Config{Station: testStation, Store: st, FlushEvery: 50 * time.Millisecond, ReplayIdle: 100 * time.Millisecond, Logger: testLogger()}
+	cc := Config{Station: testStation, Store: st, FlushEvery: 50 * time.Millisecond, Logger: testLogger()}
 	if tweak != nil {
 		tweak(&qc, &cc)
 	}

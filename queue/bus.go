@@ -35,7 +35,8 @@ const (
 	RoleControl
 	// RoleInbox is rockblock.inbox.<client-id>: received and status bodies for one client's archivist.
 	RoleInbox
-	// RoleLive is a server-named exclusive queue bound to everything: the live feed of one process.
+	// RoleLive is a server-named exclusive queue: the live feed of one
+	// process, bound to signal.<st>, status.<st> and mt.<st> of its stations.
 	RoleLive
 	// RoleHistory is the rockblock.history stream, replayed once by a new client.
 	// Its deliveries carry Offset; Reject and Requeue only settle them (a
@@ -54,6 +55,13 @@ type Queue struct {
 	Role     Role
 	Station  string // RoleOutbox, RoleControl
 	ClientID string // RoleInbox
+	// Stations are the stations a RoleLive feed follows (default: the
+	// config's Station); other stations' bodies never reach this process.
+	Stations []string
+	// UntilEnd (RoleHistory) ends the replay at the stream's end as of the
+	// Consume call: the channel is closed once the last message the stream
+	// held then was delivered, instead of following the stream.
+	UntilEnd bool
 	// Prefetch is the number of unacked deliveries in flight (default 1 for
 	// RoleOutbox, 64 otherwise).
 	Prefetch int

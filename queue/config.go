@@ -58,6 +58,14 @@ type Config struct {
 
 	// ReconnectMin and ReconnectMax bound the reconnect backoff (default 100 ms and 5 s).
 	ReconnectMin, ReconnectMax time.Duration
+	// StableAfter is how long a connection must stay up before the backoff
+	// starts again from ReconnectMin (default 30 s): a broker that accepts
+	// and then drops every connection is retried ever more slowly, not in a
+	// tight loop.
+	StableAfter time.Duration
+	// RepeatLog is how often an unreachable broker is logged again when
+	// nothing about it changes (default 10 minutes).
+	RepeatLog time.Duration
 	// DialTimeout bounds one connection attempt (default 5 s).
 	DialTimeout time.Duration
 	// Heartbeat is the AMQP heartbeat interval (default 10 s).
@@ -101,6 +109,8 @@ func (c Config) withDefaults() Config {
 	if c.ReconnectMax < c.ReconnectMin {
 		c.ReconnectMax = c.ReconnectMin
 	}
+	setDur(&c.StableAfter, 30*time.Second)
+	setDur(&c.RepeatLog, 10*time.Minute)
 	setDur(&c.DialTimeout, 5*time.Second)
 	setDur(&c.Heartbeat, 10*time.Second)
 	return c
@@ -174,7 +184,16 @@ func (c Config) resolve(q Queue) (Queue, error) {
 		if err := rb.CheckClientID(q.ClientID); err != nil {
 			return q, err
 		}
-	case RoleLive, RoleHistory, RoleDead:
+	case RoleLive:
+		if len(q.Stations) == 0 {
+			q.Stations = []string{c.Station}
+		}
+		for _, st := range q.Stations {
+			if err := rb.CheckStation(st); err != nil {
+				return q, err
+			}
+		}
+	case RoleHistory, RoleDead:
 	default:
 		return q, fmt.Errorf("unknown queue role %d", int(q.Role))
 	}
@@ -214,7 +233,11 @@ func (q Queue) bindings() []string {
 	case RoleInbox, RoleHistory:
 		return []string{"mt.*", "status.*"}
 	case RoleLive:
-		return []string{"#"}
+		var keys []string
+		for _, st := range q.Stations {
+			keys = append(keys, "signal."+st, "status."+st, "mt."+st)
+		}
+		return keys
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"testing"
+	"unicode/utf8"
 
 	"github.com/rockblock-station/rockblock-station/rb"
 )
@@ -16,10 +17,14 @@ func FuzzDecode(f *testing.F) {
 	f.Add(rb.TypeSignal, []byte(`{"v":1,"id":"a","station":"s","bars":3,"modem":"ok"}`))
 	f.Add(rb.TypeCancel, []byte(`{"v":2}`))
 	f.Add("", []byte(`garbage`))
+	f.Add(rb.TypeSend, []byte("{\"v\":1,\"id\":\"a\",\"station\":\"s\",\"text\":\"h\xffi\"}"))
 	f.Fuzz(func(t *testing.T, typ string, body []byte) {
 		m, err := rb.Decode(typ, body)
 		if err != nil {
 			return
+		}
+		if !utf8.Valid(body) {
+			t.Fatalf("decoded a body that is not UTF-8: %q", body)
 		}
 		if _, err := rb.Encode(m); err != nil {
 			t.Fatalf("decoded %s does not encode: %v", typ, err)

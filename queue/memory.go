@@ -48,6 +48,7 @@ type DeadLetter struct {
 
 type memMsg struct {
 	key, typ, id string
+	ctype        string // content type
 	body         []byte
 	at           time.Time
 	enq          time.Time // when it entered its queue (for the live feed's TTL)
@@ -189,13 +190,29 @@ func (m *Memory) Publish(ctx context.Context, msg rb.Body) error {
 		at = time.Now()
 	}
 	mandatory := msg.Type() == rb.TypeSend || msg.Type() == rb.TypeReceived
-	return m.publish(ctx, &memMsg{key: rb.RoutingKey(msg), typ: msg.Type(), id: rb.MessageID(msg), body: body, at: at}, mandatory)
+	corr := ""
+	if msg.Type() == rb.TypeStatus {
+		corr = msg.Head().ID
+	}
+	mm := &memMsg{key: rb.RoutingKey(msg), typ: msg.Type(), id: rb.MessageID(msg), ctype: ContentType, body: body, at: at}
+	if err := checkPublishing(mm.key, mm.typ, mm.id, corr, body); err != nil {
+		return fmt.Errorf("publish %s: %w", mm.key, err)
+	}
+	return m.publish(ctx, mm, mandatory)
 }
 
 // PublishRaw publishes body as is (no validation), mandatory, for tests of
 // how consumers treat garbage.
 func (m *Memory) PublishRaw(ctx context.Context, key, typ, messageID string, body []byte) error {
-	return m.publish(ctx, &memMsg{key: key, typ: typ, id: messageID, body: append([]byte(nil), body...), at: time.Now()}, true)
+	return m.PublishRawAs(ctx, ContentType, key, typ, messageID, body)
+}
+
+// PublishRawAs is PublishRaw with a content type.
+func (m *Memory) PublishRawAs(ctx context.Context, contentType, key, typ, messageID string, body []byte) error {
+	if err := checkPublishing(key, typ, messageID, "", body); err != nil {
+		return fmt.Errorf("publish %s: %w", key, err)
+	}
+	return m.publish(ctx, &memMsg{key: key, typ: typ, id: messageID, ctype: contentType, body: append([]byte(nil), body...), at: time.Now()}, true)
 }
 
 func (m *Memory) publish(ctx context.Context, msg *memMsg, mandatory bool) error {
@@ -231,7 +248,9 @@ func (m *Memory) publish(ctx context.Context, msg *memMsg, mandatory bool) error
 		}
 	}
 	for mq := range m.lives {
-		enqueue(mq)
+		if mq.bound(msg.key) {
+			enqueue(mq)
+		}
 	}
 	if matchKey("mt.*", msg.key) || matchKey("status.*", msg.key) {
 		routed++
@@ -395,7 +414,11 @@ func (m *Memory) Consume(ctx context.Context, q Queue) (<-chan *Delivery, error)
 	}
 	m.wg.Add(1)
 	if q.Role == RoleHistory {
-		go m.replay(ctx, out)
+		end := int64(-1)
+		if q.UntilEnd {
+			end = m.histOff + int64(len(m.history))
+		}
+		go m.replay(ctx, out, end)
 		return out, nil
 	}
 	var mq *memQueue
@@ -457,7 +480,11 @@ func (m *Memory) deliveryLocked(mq *memQueue, c *memConsumer, msg *memMsg) *Deli
 	if typ == "" {
 		typ = rb.TypeOfKey(msg.key)
 	}
-	body, err := rb.Decode(typ, msg.body)
+	err := checkDelivery(msg.ctype, msg.body)
+	var body rb.Body
+	if err == nil {
+		body, err = rb.Decode(typ, msg.body)
+	}
 	if err != nil {
 		m.log.Warn("dead-lettering a bad message", "queue", mq.q.Role.String(), "key", msg.key,
 			"message_id", msg.id, "type", typ, "err", err, "bytes", len(msg.body))
@@ -485,7 +512,8 @@ func (m *Memory) deliveryLocked(mq *memQueue, c *memConsumer, msg *memMsg) *Deli
 }
 
 // replay sends the history from its first offset, then follows it.
-func (m *Memory) replay(ctx context.Context, out chan<- *Delivery) {
+// With end ≥ 0 it stops before offset end.
+func (m *Memory) replay(ctx context.Context, out chan<- *Delivery, end int64) {
 	defer m.wg.Done()
 	defer close(out)
 	next := int64(-1)
@@ -494,6 +522,10 @@ func (m *Memory) replay(ctx context.Context, out chan<- *Delivery) {
 		if next < m.histOff {
 			next = m.histOff
 		}
+		if end >= 0 && next >= end {
+			m.mu.Unlock()
+			return
+		}
 		if !m.waitLocked(ctx, func() bool { return next < m.histOff+int64(len(m.history)) }) {
 			m.mu.Unlock()
 			return
@@ -501,7 +533,11 @@ func (m *Memory) replay(ctx context.Context, out chan<- *Delivery) {
 		msg := m.history[next-m.histOff]
 		off := next
 		next++
-		body, err := rb.Decode(msg.typ, msg.body)
+		err := checkDelivery(msg.ctype, msg.body)
+		var body rb.Body
+		if err == nil {
+			body, err = rb.Decode(msg.typ, msg.body)
+		}
 		if err != nil {
 			m.log.Warn("skipping a bad message in the history", "key", msg.key, "message_id", msg.id, "err", err)
 			continue

@@ -217,11 +217,15 @@ func New(typ string) Body {
 
 // Decode parses and validates a body of the given type (the AMQP `type`
 // property; when empty, the first word of the routing key is used by callers).
-// Errors wrap ErrMalformed or ErrVersion.
+// Errors wrap ErrMalformed or ErrVersion. A body that is not valid UTF-8 is
+// malformed (encoding/json would quietly turn the bad bytes into U+FFFD).
 func Decode(typ string, body []byte) (Body, error) {
 	m := New(typ)
 	if m == nil {
 		return nil, fmt.Errorf("%w: unknown type %q", ErrMalformed, typ)
+	}
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("%w: not valid UTF-8", ErrMalformed)
 	}
 	var probe struct {
 		V *int `json:"v"`

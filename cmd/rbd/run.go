@@ -17,6 +17,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/daemon"
 	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/internal/redact"
 	"github.com/rockblock-station/rockblock-station/internal/version"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd"
@@ -122,7 +123,7 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 		return fmt.Errorf("create state directory: %w", err)
 	}
 	logger = logger.With("station", cfg.Station)
-	logger.Info("rbd starting", "version", version.String("rbd"), "broker", config.Redact(cfg.AMQPURL), "state", state, "config", cfg.File)
+	logger.Info("rbd starting", "version", version.String("rbd"), "broker", redact.URL(cfg.AMQPURL), "state", state, "config", cfg.File)
 
 	bus, err := dialBus(ctx, cfg, logger)
 	if err != nil {
@@ -230,7 +231,7 @@ func dialBus(ctx context.Context, cfg config.Config, logger *slog.Logger) (queue
 	}
 	bus, err := queue.Dial(ctx, qc)
 	if err != nil {
-		return nil, fmt.Errorf("connect to the broker %s: %w", config.Redact(cfg.AMQPURL), err)
+		return nil, fmt.Errorf("connect to the broker %s: %w", redact.URL(cfg.AMQPURL), err)
 	}
 	return bus, nil
 }

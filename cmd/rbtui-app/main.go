@@ -9,6 +9,7 @@
 //	rbtui signal [--format tmux|plain|json]
 //	rbtui send [TEXT | --hex HEX | -] [--wait[=TIMEOUT]]
 //	rbtui history [--json] [--since WHEN]
+//	rbtui dead [--json] [--limit N] | dead requeue ID | dead discard ID
 //	rbtui version
 package main
 
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return runSend(ctx, args[1:], stdin, stdout, stderr)
 		case "history":
 			return runHistory(ctx, args[1:], stdout, stderr)
+		case "dead":
+			return runDead(ctx, args[1:], stdout, stderr)
 		case "version":
 			fmt.Fprintln(stdout, version.String("rbtui"))
 			return nil
@@ -100,6 +103,8 @@ func usage(w io.Writer) {
   rbtui send [TEXT | --hex HEX | -] [--wait[=TIMEOUT]] send a message (exit 0 sent, 1 failed
                                                       or cancelled, 2 usage, 3 timeout, 4 broker down)
   rbtui history [--json] [--since WHEN]               the history, oldest first
+  rbtui dead [--json] [--limit N]                     the dead letters, with why and where they died
+  rbtui dead requeue ID | dead discard ID             publish one again where it came from, or drop it
   rbtui version
 The broker URL comes from RB_AMQP_URL or the config file, never from the command line.
 `)

@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 }
 
 // testEnv is an environment that reads no user configuration and no user
-// data: RB_CONFIG names a file that does not exist, XDG directories are
+// data: RB_CONFIG names an empty file (/dev/null), XDG directories are
 // temporary, and the broker is amqpURL.
 func testEnv(t *testing.T, amqpURL string) []string {
 	t.Helper()
@@ -71,7 +71,7 @@ func testEnv(t *testing.T, amqpURL string) []string {
 		env = append(env, kv)
 	}
 	return append(env,
-		"RB_CONFIG="+filepath.Join(dir, "no-config"),
+		"RB_CONFIG="+os.DevNull,
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"RB_AMQP_URL="+amqpURL,

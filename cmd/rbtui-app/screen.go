@@ -12,6 +12,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/internal/redact"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/tui"
@@ -92,7 +93,7 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 	})
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("broker %s: %w", config.Redact(cfg.AMQPURL), err)
+		return nil, fmt.Errorf("broker %s: %w", redact.URL(cfg.AMQPURL), err)
 	}
 	s.bus = bus
 	ccfg.Station, ccfg.Bus, ccfg.Store, ccfg.Logger = cfg.Station, bus, st, log

@@ -36,7 +36,7 @@ func run(t *testing.T, bin string, args ...string) (stdout, stderr string, code 
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	home := t.TempDir()
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "RB_CONFIG=" + filepath.Join(home, "none"), "XDG_DATA_HOME=" + filepath.Join(home, "data")}
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "RB_CONFIG=" + os.DevNull, "XDG_DATA_HOME=" + filepath.Join(home, "data")}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

@@ -10,10 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rockblock-station/rockblock-station/internal/redact"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -53,17 +57,28 @@ func Paths() []string {
 
 // Load reads the first config file that exists and applies the environment.
 // station, when not empty (a --station flag), beats both.
+//
+// A file named by RB_CONFIG must exist. A file that holds a password in its
+// amqp_url must not be readable by others (mode 0600, or 0640 for a group
+// that the station's users share): anything else is refused with the chmod
+// that fixes it. The URL must parse; the error never shows its password.
 func Load(station string) (Config, error) {
 	c := Config{AMQPURL: DefaultAMQPURL, Station: DefaultStation, Extra: map[string]string{}}
+	named := os.Getenv("RB_CONFIG") != ""
 	for _, p := range Paths() {
 		kv, err := ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) && !named {
 			continue
 		}
 		if err != nil {
 			return c, err
 		}
 		c.File = p
+		if u, ok := kv["amqp_url"]; ok && hasPassword(u) {
+			if err := checkPrivate(p); err != nil {
+				return c, err
+			}
+		}
 		for k, v := range kv {
 			switch k {
 			case "amqp_url":
@@ -88,7 +103,33 @@ func Load(station string) (Config, error) {
 	if err := rb.CheckStation(c.Station); err != nil {
 		return c, err
 	}
+	if _, err := amqp.ParseURI(c.AMQPURL); err != nil {
+		return c, redact.Error(c.AMQPURL, err)
+	}
 	return c, nil
+}
+
+// hasPassword reports whether an AMQP URL carries a password (or cannot be
+// parsed, so might).
+func hasPassword(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return true
+	}
+	_, ok := p.User.Password()
+	return ok
+}
+
+// checkPrivate refuses a file that others than its owner (and its group) may read or write.
+func checkPrivate(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o027 != 0 {
+		return fmt.Errorf("config %s holds the broker password but its mode is %04o, readable by others: chmod 600 %s", path, perm, path)
+	}
+	return nil
 }
 
 // ReadFile parses a file of `key = value` lines; '#' starts a comment.
@@ -115,21 +156,4 @@ func ReadFile(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
 	}
 	return kv, nil
-}
-
-// Redact hides the password of an AMQP URL for logs.
-func Redact(url string) string {
-	scheme, rest, ok := strings.Cut(url, "://")
-	if !ok {
-		return url
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok {
-		return url
-	}
-	user, _, hasPass := strings.Cut(userinfo, ":")
-	if !hasPass {
-		return url
-	}
-	return scheme + "://" + user + ":***@" + host
 }

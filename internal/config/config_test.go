@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -42,7 +43,11 @@ func TestLoadPrecedence(t *testing.T) {
 }
 
 func TestDefaultsWithoutFile(t *testing.T) {
-	t.Setenv("RB_CONFIG", filepath.Join(t.TempDir(), "missing"))
+	if _, err := os.Stat("/etc/rockblock-station/config"); err == nil {
+		t.Skip("this machine has /etc/rockblock-station/config")
+	}
+	t.Setenv("RB_CONFIG", "")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("RB_AMQP_URL", "")
 	t.Setenv("RB_STATION", "")
 	c, err := Load("")
@@ -64,14 +69,71 @@ func TestReadFileErrors(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	for in, want := range map[string]string{
-		"amqp://guest:secret@localhost:5672/": "amqp://guest:***@localhost:5672/",
-		"amqp://localhost/":                   "amqp://localhost/",
-		"amqp://user@host/":                   "amqp://user@host/",
-	} {
-		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+// TestLoadRefusesAPasswordReadableByOthers: a config file holding the
+// broker password must be private; the error says how to fix it.
+func TestLoadRefusesAPasswordReadableByOthers(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config")
+	t.Setenv("RB_CONFIG", file)
+	t.Setenv("RB_AMQP_URL", "")
+	t.Setenv("RB_STATION", "")
+	if err := os.WriteFile(file, []byte("amqp_url = amqp://u:hunter2@broker/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load("")
+	if err == nil || !strings.Contains(err.Error(), "chmod 600 "+file) {
+		t.Fatalf("mode 0644 with a password: %v", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("the error shows the password: %v", err)
+	}
+	for _, mode := range []os.FileMode{0o600, 0o640} {
+		if err := os.Chmod(file, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(""); err != nil {
+			t.Fatalf("mode %04o: %v", mode, err)
+		}
+	}
+	// Without a password the file may be world-readable.
+	if err := os.WriteFile(file, []byte("amqp_url = amqp://broker/\nstation = x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(""); err != nil {
+		t.Fatalf("no password, mode 0644: %v", err)
+	}
+}
+
+// TestLoadMissingNamedFile: RB_CONFIG naming a file that does not exist is an error.
+func TestLoadMissingNamedFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "nope")
+	t.Setenv("RB_CONFIG", file)
+	_, err := Load("")
+	if err == nil || !strings.Contains(err.Error(), file) {
+		t.Fatalf("RB_CONFIG=%s (missing): %v", file, err)
+	}
+}
+
+// TestLoadBadURLHidesPassword: a malformed RB_AMQP_URL is an error that
+// never shows the password.
+func TestLoadBadURLHidesPassword(t *testing.T) {
+	t.Setenv("RB_CONFIG", filepath.Join(t.TempDir(), "none"))
+	if err := os.WriteFile(os.Getenv("RB_CONFIG"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"amqp://u:hunter2", "amqp://u:%zzhunter2@host/", "amqp://u:hun@ter2@host:notaport/"} {
+		t.Setenv("RB_AMQP_URL", u)
+		_, err := Load("")
+		if err == nil {
+			t.Fatalf("%q accepted", u)
+		}
+		if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ter2") {
+			t.Fatalf("%q: the error shows the password: %v", u, err)
 		}
 	}
 }

@@ -1,0 +1,372 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rockblock-station/rockblock-station/rb"
+)
+
+// Consuming with manual acks, the history replay and Take.
+
+// Depth implements Bus with a passive declare.
+func (a *AMQP) Depth(ctx context.Context, q Queue) (int, error) {
+	q, err := a.cfg.resolve(q)
+	if err != nil {
+		return 0, fmt.Errorf("depth: %w", err)
+	}
+	if q.Role == RoleLive {
+		return 0, errors.New("depth: the live feed has no name")
+	}
+	conn, _, err := a.waitConn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("depth %s: %w", q.name(), err)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		ch, err := conn.Channel()
+		if err != nil {
+			res <- result{0, err}
+			return
+		}
+		defer ch.Close()
+		st, err := ch.QueueDeclarePassive(q.name(), true, false, false, false, nil)
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
+			err = ErrNoQueue
+		}
+		res <- result{st.Messages, err}
+	}()
+	select {
+	case r := <-res:
+		if r.err != nil {
+			return 0, fmt.Errorf("depth %s: %w", q.name(), r.err)
+		}
+		return r.n, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("depth %s: %w (%v)", q.name(), ErrUnavailable, ctx.Err())
+	}
+}
+
+// Consume implements Bus.
+func (a *AMQP) Consume(ctx context.Context, q Queue) (<-chan *Delivery, error) {
+	q, err := a.cfg.consumable(q)
+	if err != nil {
+		return nil, err
+	}
+	end := ""
+	if q.Role == RoleHistory && q.UntilEnd {
+		// The mark must be in the stream before the replay starts: a
+		// broker that is down or refuses it (the stream unavailable) fails
+		// the replay, which the caller tries again.
+		if end, err = a.markHistoryEnd(ctx); err != nil {
+			return nil, fmt.Errorf("consume history: mark its end: %w", err)
+		}
+	}
+	out := make(chan *Delivery)
+	ready := make(chan struct{})
+	a.wg.Add(1)
+	go a.consumeLoop(ctx, q, end, out, sync.OnceFunc(func() { close(ready) }))
+	// With the broker up, the queue is declared, bound and consumed before
+	// Consume returns, so that a caller who publishes next (rbtui send
+	// --wait, a test) cannot miss what its publish causes. With the broker
+	// down the consumer starts when it comes back.
+	if a.Health().Up {
+		t := time.NewTimer(a.cfg.DialTimeout)
+		defer t.Stop()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	return out, nil
+}
+
+// end is the message_id of the end mark of a RoleHistory replay with UntilEnd, else "".
+func (a *AMQP) consumeLoop(ctx context.Context, q Queue, end string, out chan<- *Delivery, started func()) {
+	defer a.wg.Done()
+	defer close(out)
+	defer started()
+	next := int64(-1) // stream: next offset to read, -1 = first
+	pol := a.policy()
+	fails := 0
+	for {
+		conn, up, err := a.waitConn(ctx)
+		if err != nil {
+			return
+		}
+		got, err := a.consumeOnce(ctx, conn, q, out, &next, end, started)
+		if ctx.Err() != nil || a.ctx.Err() != nil || errors.Is(err, errEnd) {
+			return
+		}
+		if got {
+			fails = 0
+		}
+		select {
+		case <-up: // the connection went: wait for the next one at once
+			continue
+		default:
+		}
+		fails++
+		wait := pol.Delay(fails)
+		a.log.Warn("consumer stopped, consuming again", "queue", q.Role.String(), "err", err, "retry_in", wait)
+		if !a.sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// consumeOnce consumes q on one channel until it closes or ctx ends. got
+// reports whether anything was delivered.
+func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, out chan<- *Delivery, next *int64, end string, started func()) (got bool, err error) {
+	ch, deliveries, err := a.startConsumer(conn, q, *next)
+	started()
+	if err != nil {
+		return false, err
+	}
+	defer ch.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return got, ctx.Err()
+		case <-a.ctx.Done():
+			return got, a.ctx.Err()
+		case d, ok := <-deliveries:
+			if !ok {
+				return got, errors.New("channel closed")
+			}
+			got = true
+			if q.Role == RoleHistory && d.Type == historyEndType {
+				// An end mark: ours ends the replay; others' are skipped.
+				_ = d.Ack(false)
+				*next = headerInt(d.Headers["x-stream-offset"]) + 1
+				if end != "" && d.MessageId == end {
+					return got, errEnd
+				}
+				continue
+			}
+			del := a.delivery(q, d)
+			if del == nil {
+				continue
+			}
+			if q.Role == RoleHistory {
+				*next = del.Offset + 1
+			}
+			if q.Role == RoleLive {
+				if err := d.Ack(false); err != nil {
+					return got, fmt.Errorf("ack live delivery: %w", err)
+				}
+			}
+			select {
+			case out <- del:
+			case <-ctx.Done():
+				return got, ctx.Err()
+			case <-a.ctx.Done():
+				return got, a.ctx.Err()
+			}
+		}
+	}
+}
+
+// historyEndType is the AMQP type of an end mark in the history stream.
+const historyEndType = "history-end"
+
+var errEnd = errors.New("end of the history reached")
+
+// markHistoryEnd appends an end mark to the history stream, through the
+// default exchange (so it reaches the stream alone, never an inbox or a live
+// feed), and returns its message_id. RabbitMQ 3.10 tells an AMQP client
+// nothing of a stream's length (queue.declare-ok counts 0 messages, and an
+// "x-stream-offset: last" consumer starts at the last chunk but cannot say
+// when it ended, nor tell an empty stream from a slow one): a mark that is
+// confirmed is the one exact end, and everything confirmed before it lies
+// before it.
+func (a *AMQP) markHistoryEnd(ctx context.Context) (string, error) {
+	id := fmt.Sprintf("end:%s:%d:%d", a.cfg.AppID, time.Now().UnixNano(), a.seq.Add(1))
+	err := a.publish(ctx, "", HistoryName, true, amqp.Publishing{
+		ContentType: ContentType,
+		MessageId:   id,
+		Type:        historyEndType,
+		Timestamp:   time.Now().UTC(),
+		AppId:       a.cfg.AppID,
+		Body:        []byte("{}"),
+	})
+	return id, err
+}
+
+// startConsumer opens a channel, declares q and starts a consumer on it.
+// from is the stream offset for RoleHistory (-1: first).
+func (a *AMQP) startConsumer(conn *amqp.Connection, q Queue, from int64) (*amqp.Channel, <-chan amqp.Delivery, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, nil, fmt.Errorf("open channel: %w", err)
+	}
+	name, err := a.declareQueue(conn, &ch, q)
+	if err != nil {
+		if ch != nil {
+			_ = ch.Close()
+		}
+		return nil, nil, err
+	}
+	if err := ch.Qos(q.Prefetch, 0, false); err != nil {
+		_ = ch.Close()
+		return nil, nil, fmt.Errorf("qos %s: %w", name, err)
+	}
+	var args amqp.Table
+	if q.Role == RoleHistory {
+		if from < 0 {
+			args = amqp.Table{"x-stream-offset": "first"}
+		} else {
+			args = amqp.Table{"x-stream-offset": from}
+		}
+	}
+	tag := fmt.Sprintf("%s-%s-%d", a.cfg.AppID, q.Role, a.seq.Add(1))
+	ds, err := ch.Consume(name, tag, false, false, false, false, args)
+	if err != nil {
+		_ = ch.Close()
+		return nil, nil, fmt.Errorf("consume %s: %w", name, err)
+	}
+	return ch, ds, nil
+}
+
+// delivery decodes d, or settles a bad body (dead letter, log) and returns nil.
+func (a *AMQP) delivery(q Queue, d amqp.Delivery) *Delivery {
+	typ := d.Type
+	if typ == "" {
+		typ = rb.TypeOfKey(d.RoutingKey)
+	}
+	var offset int64
+	if q.Role == RoleHistory {
+		offset = headerInt(d.Headers["x-stream-offset"])
+	}
+	err := checkDelivery(d.ContentType, d.Body)
+	var m rb.Body
+	if err == nil {
+		m, err = rb.Decode(typ, d.Body)
+	}
+	if err != nil {
+		a.log.Warn("dead-lettering a bad message", "queue", q.Role.String(), "key", d.RoutingKey,
+			"message_id", d.MessageId, "type", typ, "err", err, "bytes", len(d.Body))
+		if q.Role == RoleHistory {
+			_ = d.Ack(false) // a stream cannot dead-letter; skip it
+		} else {
+			_ = d.Reject(false)
+		}
+		return nil
+	}
+	del := &Delivery{
+		Msg:         m,
+		MessageID:   d.MessageId,
+		RoutingKey:  d.RoutingKey,
+		Redelivered: d.Redelivered,
+		Timestamp:   d.Timestamp,
+		Offset:      offset,
+	}
+	switch q.Role {
+	case RoleLive:
+	case RoleHistory:
+		settle := func() error { return d.Ack(false) }
+		del.ack, del.reject, del.requeue = settle, settle, settle
+	default:
+		del.ack = func() error { return d.Ack(false) }
+		del.reject = func() error { return d.Reject(false) }
+		del.requeue = func() error { return d.Nack(false, true) }
+	}
+	return del
+}
+
+func headerInt(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int32:
+		return int64(n)
+	case int:
+		return int64(n)
+	case uint64:
+		return int64(n)
+	}
+	return 0
+}
+
+// Take implements Bus: a consumer with prefetch 1 on its own channel, cancelled
+// after the first valid delivery. The channel stays open until the delivery is
+// settled (Ack, Reject or Requeue), then closes.
+func (a *AMQP) Take(ctx context.Context, q Queue) (*Delivery, error) {
+	q, err := a.cfg.takeable(q)
+	if err != nil {
+		return nil, err
+	}
+	q.Prefetch = 1
+	pol := a.policy()
+	for fails := 1; ; fails++ {
+		conn, _, err := a.waitConn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("take %s: %w", q.name(), err)
+		}
+		d, err := a.takeOnce(ctx, conn, q)
+		if d != nil || ctx.Err() != nil {
+			return d, err
+		}
+		if a.ctx.Err() != nil {
+			return nil, fmt.Errorf("take %s: %w: bus closed", q.name(), ErrUnavailable)
+		}
+		a.log.Warn("take interrupted, trying again", "queue", q.name(), "err", err)
+		if !a.sleep(ctx, pol.Delay(fails)) {
+			return nil, fmt.Errorf("take %s: %w (%v)", q.name(), ErrUnavailable, ctx.Err())
+		}
+	}
+}
+
+func (a *AMQP) takeOnce(ctx context.Context, conn *amqp.Connection, q Queue) (*Delivery, error) {
+	ch, ds, err := a.startConsumer(conn, q, -1)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			_ = ch.Close()
+			return nil, fmt.Errorf("take %s: %w (%v)", q.name(), ErrUnavailable, ctx.Err())
+		case <-a.ctx.Done():
+			_ = ch.Close()
+			return nil, fmt.Errorf("take %s: %w: bus closed", q.name(), ErrUnavailable)
+		case d, ok := <-ds:
+			if !ok {
+				_ = ch.Close()
+				return nil, errors.New("channel closed")
+			}
+			del := a.delivery(q, d)
+			if del == nil {
+				continue
+			}
+			if err := ch.Cancel(d.ConsumerTag, false); err != nil {
+				_ = ch.Close() // the delivery goes back to the queue
+				return nil, fmt.Errorf("cancel consumer: %w", err)
+			}
+			var once sync.Once
+			wrap := func(f func() error) func() error {
+				return func() error {
+					err := errors.New("delivery already settled")
+					once.Do(func() {
+						err = f()
+						_ = ch.Close()
+					})
+					return err
+				}
+			}
+			del.ack, del.reject, del.requeue = wrap(del.ack), wrap(del.reject), wrap(del.requeue)
+			return del, nil
+		}
+	}
+}
