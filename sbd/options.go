@@ -58,7 +58,7 @@ var EpochERA3 = time.Date(2025, time.February, 14, 18, 14, 17, 0, time.UTC)
 
 // Options configures a Modem. Zero values mean the defaults given.
 type Options struct {
-	// Model is "9602", "9603" (default), "9601" or "9522"; it sets Limits.
+	// Model is one of Models (default DefaultModel); it sets Limits.
 	Model string
 	// CommandTimeout bounds each ordinary command (default 10s); AT+CSQ gets
 	// max(CommandTimeout, 30s) because it waits for a fresh reading.
@@ -79,7 +79,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Model == "" {
-		o.Model = "9603"
+		o.Model = DefaultModel
 	}
 	if o.CommandTimeout <= 0 {
 		o.CommandTimeout = DefaultCommandTimeout
@@ -110,19 +110,56 @@ func (o Options) signalTimeout() time.Duration {
 // Limits are the largest MO and MT payloads, in bytes, a model accepts.
 type Limits struct{ MaxMO, MaxMT int }
 
-// LimitsFor returns the payload limits of a modem model: 340/270 for the
-// 9602/9603 (and for an empty or unknown model), 205/135 for the 9601,
-// 1960/1890 for the 9522/9523.
-func LimitsFor(model string) Limits {
-	m := strings.ToUpper(strings.TrimSpace(model))
-	m = strings.TrimPrefix(m, "ROCKBLOCK")
-	m = strings.TrimSpace(m)
-	switch {
-	case strings.HasPrefix(m, "9601"):
-		return Limits{MaxMO: 205, MaxMT: 135}
-	case strings.HasPrefix(m, "9522"), strings.HasPrefix(m, "9523"):
-		return Limits{MaxMO: 1960, MaxMT: 1890}
-	default:
-		return Limits{MaxMO: 340, MaxMT: 270}
+// Model is a modem model: its name, as rbd --model and rbd simulate --model
+// take it, and its payload limits (iridium-sbd.md §6).
+type Model struct {
+	Name   string
+	Limits Limits
+}
+
+// Models are the models the driver and the simulator know, RockBLOCKs first.
+var Models = []Model{
+	{"9603", Limits{MaxMO: 340, MaxMT: 270}},
+	{"9602", Limits{MaxMO: 340, MaxMT: 270}},
+	{"9603N", Limits{MaxMO: 340, MaxMT: 270}},
+	{"9601", Limits{MaxMO: 205, MaxMT: 135}},
+	{"9522B", Limits{MaxMO: 1960, MaxMT: 1890}},
+	{"9523", Limits{MaxMO: 1960, MaxMT: 1890}},
+}
+
+// DefaultModel is the model of an empty Options.Model.
+const DefaultModel = "9603"
+
+// ModelNames lists the names of Models, comma-separated, for usage texts.
+func ModelNames() string {
+	names := make([]string, len(Models))
+	for i, m := range Models {
+		names[i] = m.Name
 	}
+	return strings.Join(names, ", ")
+}
+
+// LookupModel finds a model by name, ignoring case, spaces and a
+// "RockBLOCK" prefix; "9522" is taken for the 9522B.
+func LookupModel(name string) (Model, bool) {
+	n := strings.ToUpper(strings.TrimSpace(name))
+	n = strings.TrimSpace(strings.TrimPrefix(n, "ROCKBLOCK"))
+	if n == "9522" {
+		n = "9522B"
+	}
+	for _, m := range Models {
+		if n == m.Name {
+			return m, true
+		}
+	}
+	return Model{}, false
+}
+
+// LimitsFor returns the payload limits of a modem model (see Models); an
+// empty or unknown model gets those of the 9603.
+func LimitsFor(model string) Limits {
+	if m, ok := LookupModel(model); ok {
+		return m.Limits
+	}
+	return Models[0].Limits
 }
