@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -229,12 +230,23 @@ func (c *Client) Validate(data []byte) error {
 	return nil
 }
 
+// Empty reports whether a payload counts as empty: no bytes, or a text of
+// only white space. It is the one home of that rule (rb.ErrEmpty), for the
+// screen and the commands.
+func Empty(data []byte, text bool) bool {
+	return len(data) == 0 || text && strings.TrimSpace(string(data)) == ""
+}
+
 // Compose validates data, writes it to the history as queued and asks the
 // outbox to publish it. text says the payload is UTF-8 text. It returns the
 // new message's id; the message is safe in SQLite when Compose returns nil.
+// A text of only white space is refused like an empty one (see Empty).
 func (c *Client) Compose(ctx context.Context, data []byte, text bool, expires *time.Time) (string, error) {
 	if err := c.Validate(data); err != nil {
 		return "", err
+	}
+	if Empty(data, text) {
+		return "", fmt.Errorf("%w: only spaces", rb.ErrEmpty)
 	}
 	id, err := uuid.NewV7()
 	if err != nil {

@@ -153,6 +153,8 @@ func TestComposeValidatesAndStoresQueued(t *testing.T) {
 		{"one over the limit", make([]byte, rb.MaxMO+1), false, rb.ErrTooLong},
 		{"text at the limit", []byte(strings.Repeat("x", rb.MaxMO)), true, nil},
 		{"binary", []byte{0, 1, 0xff}, false, nil},
+		{"only spaces", []byte(" \t\n  "), true, rb.ErrEmpty},
+		{"spaces as data", []byte("  "), false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,8 +182,8 @@ func TestComposeValidatesAndStoresQueued(t *testing.T) {
 		t.Fatalf("history has %d messages", n)
 	}
 	q, err := f.st.Queued(ctx)
-	if err != nil || len(q) != 2 {
-		t.Fatalf("Queued = %d rows, %v; want 2", len(q), err)
+	if err != nil || len(q) != 3 {
+		t.Fatalf("Queued = %d rows, %v; want 3", len(q), err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/glance"
+	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/store"
 )
@@ -19,15 +20,17 @@ import (
 // tmux keeps showing the previous output until the command finishes.
 func runSignal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui signal", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	format := fs.String("format", glance.FormatTmux, "output format: tmux, plain or json")
 	station := fs.String("station", "", "station name (default from RB_STATION or the config file)")
-	db := fs.String("db", "", "history file (default the station's file in the XDG data directory)")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: exitUsage, err: errQuiet}
+	db := fs.String("db", "", "history file (default $XDG_DATA_HOME/rockblock-station/<station>.db)")
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef(fs.Name(), "unexpected argument %q", fs.Arg(0))
 	}
 	if !glance.ValidFormat(*format) {
-		return exitf(exitUsage, "signal: unknown format %q (tmux, plain or json)", *format)
+		return cli.Usagef(fs.Name(), "unknown format %q (tmux, plain or json)", *format)
 	}
 	cfg, err := config.Load(*station)
 	if err != nil {

@@ -78,7 +78,7 @@ func flagMessage(s string) string {
 	}
 	if rest, ok := strings.CutPrefix(s, "invalid boolean value "); ok {
 		if i := strings.Index(rest, " for -"); i >= 0 {
-			return "invalid boolean value " + rest[:i] + " for --" + strings.TrimPrefix(rest[i+len(" for -"):], "-")
+			return "invalid value " + rest[:i] + " for --" + strings.TrimPrefix(rest[i+len(" for -"):], "-")
 		}
 	}
 	return s

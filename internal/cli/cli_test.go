@@ -28,7 +28,7 @@ func TestParse(t *testing.T) {
 		{args: []string{"--bogus"}, wantErr: "rbtui x: unknown flag --bogus (see rbtui x --help)"},
 		{args: []string{"--format"}, wantErr: "rbtui x: flag --format needs a value (see rbtui x --help)"},
 		{args: []string{"--wait", "soon"}, wantErr: `rbtui x: invalid value "soon" for --wait: parse error (see rbtui x --help)`},
-		{args: []string{"--v=maybe"}, wantErr: `rbtui x: invalid boolean value "maybe" for --v: parse error (see rbtui x --help)`},
+		{args: []string{"--v=maybe"}, wantErr: `rbtui x: invalid value "maybe" for --v: parse error (see rbtui x --help)`},
 	}
 	for _, tc := range tests {
 		err := Parse("rbtui x", newFlags(), tc.args)
