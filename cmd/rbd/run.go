@@ -57,7 +57,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	var level string
 	fs := flag.NewFlagSet("rbd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.port, "port", "", "serial port of the RockBLOCK, e.g. /dev/ttyUSB0")
 	fs.IntVar(&o.baud, "baud", sbd.DefaultBaud, "serial speed (the RockBLOCK uses 19200)")
 	fs.StringVar(&o.station, "station", "", "station name (default: config file, RB_STATION, or \"default\")")
@@ -65,18 +64,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.minSignal, "min-signal", 1, "signal bars (0-5) an MO send waits for")
 	fs.DurationVar(&o.mailboxCheck, "mailbox-check", 0, "check the mailbox after this long without a session (0 = never; each check costs a credit)")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&o.model, "model", "9603", "modem model: 9602, 9603, 9601, 9522 (sets the message size limits)")
+	fs.StringVar(&o.model, "model", "9603", "modem model: "+sbd.ModelNames()+" (sets the message size limits)")
 	fs.DurationVar(&o.sessionTimeout, "session-timeout", sbd.DefaultSessionTimeout, "timeout of one satellite session (SBDIX)")
 	fs.BoolVar(&o.simulate, "simulate", false, "use an in-process simulated modem instead of --port")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rbd --port /dev/ttyUSB0 [flags]\n       rbd --simulate [flags]\n       rbd simulate [flags]   (the simulator alone, on a pseudo-terminal)\n       rbd version\n\nThe broker URL comes from RB_AMQP_URL or the config file.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q (see rbd --help)", fs.Arg(0))
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if err := o.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return o, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
@@ -96,8 +91,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.sessionTimeout <= 0 {
 		return o, fmt.Errorf("--session-timeout %s: want a positive duration", o.sessionTimeout)
 	}
-	if sbd.LimitsFor(o.model).MaxMO == 0 {
-		return o, fmt.Errorf("--model %q: unknown model", o.model)
+	if _, ok := sbd.LookupModel(o.model); !ok {
+		return o, fmt.Errorf("--model %q: unknown model (%s)", o.model, sbd.ModelNames())
 	}
 	return o, nil
 }
