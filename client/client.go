@@ -436,6 +436,7 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 		if err != nil || !ins {
 			return rb.Change{}, err
 		}
+		c.writeGlance(ctx) // one more unread
 		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
 	case *rb.Status:
 		ch, err := c.st.ApplyStatus(ctx, v)
@@ -470,14 +471,20 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 }
 
 // writeGlance refreshes the file beside the history that `rbtui signal`
-// reads for the tmux status bar. A failure only costs the glance its
+// reads for the tmux status bar: the newest reading, the unread count and
+// the broker as this client sees it. A failure only costs the glance its
 // freshness: it says "stale" in time, so it is logged, not returned.
 func (c *Client) writeGlance(ctx context.Context) {
-	r, ok, err := c.st.LatestSignal(ctx)
-	if err != nil || !ok {
-		return
+	g := glance.Reading{Station: c.cfg.Station, Broker: glance.BrokerDown}
+	if brokerUsable(c.bus.Health()) {
+		g.Broker = glance.BrokerUp
 	}
-	g := glance.Reading{Station: c.cfg.Station, Bars: r.Bars, Service: r.Service, Modem: r.Modem, At: r.SeenAt, Found: true}
+	if r, ok, err := c.st.LatestSignal(ctx); err == nil && ok {
+		g.Bars, g.Service, g.Modem, g.At, g.Found = r.Bars, r.Service, r.Modem, r.SeenAt, true
+	}
+	if n, err := c.st.Counts(ctx); err == nil {
+		g.Unread = n.Unread
+	}
 	if err := glance.WriteFile(paths.Glance(c.st.Path()), g); err != nil {
 		c.log.Warn("glance file", "err", err)
 	}
@@ -630,6 +637,10 @@ func (c *Client) watchHealth(ctx context.Context) error {
 	defer t.Stop()
 	last := c.bus.Health()
 	c.notify(rb.Change{Header: true}) // the state as of now, whatever came before
+	// The glance says "no broker" only while its file is fresh: rewrite it
+	// now and then while the broker is away (nothing else would).
+	c.writeGlance(ctx)
+	wrote := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -637,8 +648,12 @@ func (c *Client) watchHealth(ctx context.Context) error {
 		case <-t.C:
 		}
 		h := c.bus.Health()
-		if h.Up != last.Up || h.Blocked != last.Blocked {
-			c.notify(rb.Change{Header: true})
+		if changed := h.Up != last.Up || h.Blocked != last.Blocked; changed || !brokerUsable(h) && time.Since(wrote) > glance.StaleAfter/4 {
+			if changed {
+				c.notify(rb.Change{Header: true})
+			}
+			c.writeGlance(ctx)
+			wrote = time.Now()
 		}
 		last = h
 	}

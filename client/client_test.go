@@ -584,7 +584,8 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	// The tmux glance's file beside the history has it too.
 	waitFor(t, "the glance file", func() bool {
 		g, err := glance.ReadFile(paths.Glance(f.st.Path()))
-		return err == nil && g.Found && g.Bars == 3 && g.Service && g.Modem == rb.ModemOK && g.Station == testStation
+		return err == nil && g.Found && g.Bars == 3 && g.Service && g.Modem == rb.ModemOK && g.Station == testStation &&
+			g.Unread == 1 && g.Broker == glance.BrokerUp
 	})
 
 	// Subscribe saw the message and the MT change, and a signal change.

@@ -92,6 +92,10 @@ func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, d
 	if err != nil {
 		return 0, false
 	}
+	styles, err := glance.StylesFrom(cfg.Extra)
+	if err != nil {
+		return 0, false
+	}
 	path := *db
 	if path == "" {
 		path = paths.History(cfg.Station)
@@ -99,13 +103,20 @@ func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, d
 	r, err := glance.ReadFile(paths.Glance(path))
 	switch {
 	case err == nil:
+		r.Station = cfg.Station
 	case errors.Is(err, fs.ErrNotExist) && !exists(path):
-		r = glance.Reading{} // no history at all: "no data", and nothing to ask SQLite
+		// No history at all: nothing to ask SQLite. A running demo, if
+		// any, is what there is to see; else "no data".
+		r = glance.Reading{Station: cfg.Station}
+		if *db == "" {
+			if d, err := glance.ReadFile(paths.DemoGlance()); err == nil {
+				r = d
+			}
+		}
 	default:
 		return 0, false
 	}
-	r.Station = cfg.Station
-	fmt.Fprintln(stdout, glance.Format(r, now, *format))
+	fmt.Fprintln(stdout, glance.FormatStyled(r, now, *format, styles))
 	return 0, true
 }
 
