@@ -31,12 +31,12 @@ const maxFile = 4096
 // old one), so a reader never sees half a file. The client writes it next
 // to the SQLite history each time it stores a signal reading, receives a
 // message, or sees the broker come or go; `rbtui signal` reads it without
-// opening SQLite, which keeps the tmux status bar cheap. A zero r.Updated
-// is the time of writing.
+// opening SQLite, which keeps the tmux status bar cheap. A zero r.At is no
+// reading; a zero r.Updated is the time of writing.
 func WriteFile(path string, r Reading) error {
 	fr := fileReading{Station: r.Station, Bars: r.Bars, Service: r.Service, Modem: r.Modem,
 		Unread: max(0, r.Unread), Broker: r.Broker, Updated: r.Updated.UTC()}
-	if r.Found {
+	if !r.At.IsZero() { // a reading (Found), as the first writers gave it
 		fr.At = r.At.UTC()
 	}
 	if r.Updated.IsZero() {
