@@ -12,7 +12,9 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/rb"
 
+	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
 )
@@ -381,6 +383,11 @@ func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 		t.Fatal("the bus is up with the broker stopped")
 	}
 	c, _ := runClient(t, station, bus, st)
+	// The tmux glance says the broker is away, not "no data".
+	waitFor(t, "the glance saying no broker", func() bool {
+		g, err := glance.ReadFile(paths.Glance(st.Path()))
+		return err == nil && g.Broker == glance.BrokerDown && glance.Classify(g, time.Now()) == glance.StateNoBroker
+	})
 	ids := make([]string, 2)
 	for i := range ids {
 		id, err := c.Compose(ctx, []byte{'o', 'u', 't', byte('0' + i)}, true, nil)
@@ -407,6 +414,10 @@ func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 	}
 	restarted = true
 	ctx = ctxT(t) // stopping and starting the node took a while
+	waitFor(t, "the glance saying the broker is back", func() bool {
+		g, err := glance.ReadFile(paths.Glance(st.Path()))
+		return err == nil && g.Broker == glance.BrokerUp
+	})
 	for _, id := range ids {
 		waitFor(t, "submitted after the broker came back", func() bool { return stateOf(st, id) == rb.StateSubmitted })
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,12 +226,23 @@ func (c *Client) Validate(data []byte) error {
 	return nil
 }
 
+// Empty reports whether a payload counts as empty: no bytes, or a text of
+// only white space. It is the one home of that rule (rb.ErrEmpty), for the
+// screen and the commands.
+func Empty(data []byte, text bool) bool {
+	return len(data) == 0 || text && strings.TrimSpace(string(data)) == ""
+}
+
 // Compose validates data, writes it to the history as queued and asks the
 // outbox to publish it. text says the payload is UTF-8 text. It returns the
 // new message's id; the message is safe in SQLite when Compose returns nil.
+// A text of only white space is refused like an empty one (see Empty).
 func (c *Client) Compose(ctx context.Context, data []byte, text bool, expires *time.Time) (string, error) {
 	if err := c.Validate(data); err != nil {
 		return "", err
+	}
+	if Empty(data, text) {
+		return "", fmt.Errorf("%w: only spaces", rb.ErrEmpty)
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -436,6 +448,7 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 		if err != nil || !ins {
 			return rb.Change{}, err
 		}
+		c.writeGlance(ctx) // one more unread
 		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
 	case *rb.Status:
 		ch, err := c.st.ApplyStatus(ctx, v)
@@ -470,14 +483,20 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 }
 
 // writeGlance refreshes the file beside the history that `rbtui signal`
-// reads for the tmux status bar. A failure only costs the glance its
+// reads for the tmux status bar: the newest reading, the unread count and
+// the broker as this client sees it. A failure only costs the glance its
 // freshness: it says "stale" in time, so it is logged, not returned.
 func (c *Client) writeGlance(ctx context.Context) {
-	r, ok, err := c.st.LatestSignal(ctx)
-	if err != nil || !ok {
-		return
+	g := glance.Reading{Station: c.cfg.Station, Broker: glance.BrokerDown}
+	if brokerUsable(c.bus.Health()) {
+		g.Broker = glance.BrokerUp
 	}
-	g := glance.Reading{Station: c.cfg.Station, Bars: r.Bars, Service: r.Service, Modem: r.Modem, At: r.SeenAt, Found: true}
+	if r, ok, err := c.st.LatestSignal(ctx); err == nil && ok {
+		g.Bars, g.Service, g.Modem, g.At, g.Found = r.Bars, r.Service, r.Modem, r.SeenAt, true
+	}
+	if n, err := c.st.Counts(ctx); err == nil {
+		g.Unread = n.Unread
+	}
 	if err := glance.WriteFile(paths.Glance(c.st.Path()), g); err != nil {
 		c.log.Warn("glance file", "err", err)
 	}
@@ -621,6 +640,10 @@ func (c *Client) watchHealth(ctx context.Context) error {
 	defer t.Stop()
 	last := c.bus.Health()
 	c.notify(rb.Change{Header: true}) // the state as of now, whatever came before
+	// The glance says "no broker" only while its file is fresh: rewrite it
+	// now and then while the broker is away (nothing else would).
+	c.writeGlance(ctx)
+	wrote := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -628,8 +651,12 @@ func (c *Client) watchHealth(ctx context.Context) error {
 		case <-t.C:
 		}
 		h := c.bus.Health()
-		if h.Up != last.Up || h.Blocked != last.Blocked {
-			c.notify(rb.Change{Header: true})
+		if changed := h.Up != last.Up || h.Blocked != last.Blocked; changed || !brokerUsable(h) && time.Since(wrote) > glance.StaleAfter/4 {
+			if changed {
+				c.notify(rb.Change{Header: true})
+			}
+			c.writeGlance(ctx)
+			wrote = time.Now()
 		}
 		last = h
 	}

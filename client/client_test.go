@@ -153,6 +153,8 @@ func TestComposeValidatesAndStoresQueued(t *testing.T) {
 		{"one over the limit", make([]byte, rb.MaxMO+1), false, rb.ErrTooLong},
 		{"text at the limit", []byte(strings.Repeat("x", rb.MaxMO)), true, nil},
 		{"binary", []byte{0, 1, 0xff}, false, nil},
+		{"only spaces", []byte(" \t\n  "), true, rb.ErrEmpty},
+		{"spaces as data", []byte("  "), false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,8 +182,8 @@ func TestComposeValidatesAndStoresQueued(t *testing.T) {
 		t.Fatalf("history has %d messages", n)
 	}
 	q, err := f.st.Queued(ctx)
-	if err != nil || len(q) != 2 {
-		t.Fatalf("Queued = %d rows, %v; want 2", len(q), err)
+	if err != nil || len(q) != 3 {
+		t.Fatalf("Queued = %d rows, %v; want 3", len(q), err)
 	}
 }
 
@@ -582,7 +584,8 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	// The tmux glance's file beside the history has it too.
 	waitFor(t, "the glance file", func() bool {
 		g, err := glance.ReadFile(paths.Glance(f.st.Path()))
-		return err == nil && g.Found && g.Bars == 3 && g.Service && g.Modem == rb.ModemOK && g.Station == testStation
+		return err == nil && g.Found && g.Bars == 3 && g.Service && g.Modem == rb.ModemOK && g.Station == testStation &&
+			g.Unread == 1 && g.Broker == glance.BrokerUp
 	})
 
 	// Subscribe saw the message and the MT change, and a signal change.

@@ -9,13 +9,19 @@ import (
 	"time"
 )
 
-// fileReading is the on-disk form of a Reading.
+// fileReading is the on-disk form of a Reading. The fields after At came
+// later: a reader that does not know them ignores them, and a file without
+// them reads as unknown broker, nothing unread. A file without a reading
+// ("at" absent) but with the broker state says what the client knows.
 type fileReading struct {
 	Station string    `json:"station"`
 	Bars    int       `json:"bars"`
 	Service bool      `json:"service"`
 	Modem   string    `json:"modem"`
-	At      time.Time `json:"at"`
+	At      time.Time `json:"at,omitzero"`
+	Unread  int       `json:"unread,omitempty"`
+	Broker  string    `json:"broker,omitempty"`
+	Updated time.Time `json:"updated,omitzero"`
 }
 
 // maxFile bounds what ReadFile accepts: the file is a few dozen bytes.
@@ -23,10 +29,20 @@ const maxFile = 4096
 
 // WriteFile stores r at path atomically (a temporary file renamed over the
 // old one), so a reader never sees half a file. The client writes it next
-// to the SQLite history each time it stores a signal reading; `rbtui signal`
-// reads it without opening SQLite, which keeps the tmux status bar cheap.
+// to the SQLite history each time it stores a signal reading, receives a
+// message, or sees the broker come or go; `rbtui signal` reads it without
+// opening SQLite, which keeps the tmux status bar cheap. A zero r.At is no
+// reading; a zero r.Updated is the time of writing.
 func WriteFile(path string, r Reading) error {
-	b, err := json.Marshal(fileReading{Station: r.Station, Bars: r.Bars, Service: r.Service, Modem: r.Modem, At: r.At.UTC()})
+	fr := fileReading{Station: r.Station, Bars: r.Bars, Service: r.Service, Modem: r.Modem,
+		Unread: max(0, r.Unread), Broker: r.Broker, Updated: r.Updated.UTC()}
+	if !r.At.IsZero() { // a reading (Found), as the first writers gave it
+		fr.At = r.At.UTC()
+	}
+	if r.Updated.IsZero() {
+		fr.Updated = time.Now().UTC()
+	}
+	b, err := json.Marshal(fr)
 	if err != nil {
 		return fmt.Errorf("encode glance: %w", err)
 	}
@@ -72,8 +88,13 @@ func ReadFile(path string) (Reading, error) {
 	if err := json.Unmarshal(b[:n], &fr); err != nil {
 		return Reading{}, fmt.Errorf("read glance %s: %w", path, err)
 	}
-	if fr.At.IsZero() || fr.Bars < 0 || fr.Bars > 5 {
+	switch {
+	case fr.At.IsZero() && fr.Updated.IsZero(),
+		fr.Bars < 0 || fr.Bars > 5,
+		fr.Unread < 0,
+		fr.Broker != "" && fr.Broker != BrokerUp && fr.Broker != BrokerDown:
 		return Reading{}, fmt.Errorf("read glance %s: not a signal reading", path)
 	}
-	return Reading{Station: fr.Station, Bars: fr.Bars, Service: fr.Service, Modem: fr.Modem, At: fr.At, Found: true}, nil
+	return Reading{Station: fr.Station, Bars: fr.Bars, Service: fr.Service, Modem: fr.Modem, At: fr.At,
+		Found: !fr.At.IsZero(), Unread: fr.Unread, Broker: fr.Broker, Updated: fr.Updated}, nil
 }

@@ -5,11 +5,19 @@
 // finishes, so the command behind it must start and finish fast: this package
 // imports nothing heavier than the standard library and textsafe. It never
 // shows an old value as current: a reading older than StaleAfter says
-// "stale", an offline modem says "offline", no reading says "no data".
+// "stale", an offline modem says "offline", a client that cannot reach the
+// broker says "no broker", no reading says "no data". Unread messages show
+// as ✉N after the reading.
+//
+// The tmux form uses no colour by default, so it reads on any status bar
+// (tmux's default one is green): the bars in the status bar's own style,
+// unlit cells and stale readings dim, alarms reversed, the unread count
+// bold. Styles (Styles, StylesFrom) change that from the config file.
 package glance
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,7 +62,21 @@ type Reading struct {
 	Found bool
 	// Station is the station name; "" and "default" are not shown.
 	Station string
+	// Unread is the number of unread messages.
+	Unread int
+	// Broker is the broker as the client that wrote the reading saw it:
+	// BrokerUp, BrokerDown, or "" when unknown.
+	Broker string
+	// Updated is when Broker and Unread were last seen (the glance file's
+	// time); a BrokerDown older than StaleAfter is not shown.
+	Updated time.Time
 }
+
+// Broker states of a Reading.
+const (
+	BrokerUp   = "up"
+	BrokerDown = "down"
+)
 
 // State classifies a reading for display.
 type State string
@@ -69,6 +91,9 @@ const (
 	StateStale State = "stale"
 	// StateOffline is a modem that stopped answering.
 	StateOffline State = "offline"
+	// StateNoBroker is a client that cannot reach the broker: it learns
+	// nothing of the modem.
+	StateNoBroker State = "no broker"
 	// StateNoData is the absence of any reading.
 	StateNoData State = "no data"
 )
@@ -79,13 +104,14 @@ func (s State) Current() bool { return s == StateOK || s == StateNoService }
 // Classify returns the display state of r at now.
 func Classify(r Reading, now time.Time) State {
 	switch {
+	case r.Broker == BrokerDown && !r.Updated.IsZero() && within(now.Sub(r.Updated)):
+		return StateNoBroker
 	case !r.Found:
 		return StateNoData
 	case r.Modem == "offline":
 		return StateOffline
 	}
-	age := now.Sub(r.At)
-	if age > StaleAfter || age < -StaleAfter || r.At.IsZero() {
+	if !within(now.Sub(r.At)) || r.At.IsZero() {
 		return StateStale
 	}
 	if !r.Service {
@@ -93,6 +119,9 @@ func Classify(r Reading, now time.Time) State {
 	}
 	return StateOK
 }
+
+// within reports whether an age is recent enough to show as current.
+func within(age time.Duration) bool { return age <= StaleAfter && age >= -StaleAfter }
 
 // Bar cells: a lit cell i (1..5) rises with i; an unlit cell is the baseline.
 var (
@@ -104,7 +133,7 @@ const (
 	unlitCell      = "▁"
 	unlitCellASCII = " "
 	barCells       = 5
-	wordWidth      = 7
+	wordWidth      = len("no broker")
 )
 
 // Bars returns the five signal cells for n bars (clamped to 0..5), lit cells
@@ -158,28 +187,42 @@ func Sparkline(samples []int, width int, ascii bool) string {
 }
 
 // Format renders r at now in the given format (FormatTmux, FormatPlain or
-// FormatJSON; anything else is plain). The tmux form has a fixed width for a
-// given station name; the plain form is the same text without trailing spaces.
+// FormatJSON; anything else is plain) with the default styles.
 func Format(r Reading, now time.Time, format string) string {
-	st := Classify(r, now)
+	return FormatStyled(r, now, format, DefaultStyles)
+}
+
+// FormatStyled is Format with the tmux styles st. The tmux form has a fixed
+// width for a given station name until messages are unread; the plain form
+// is the same text without trailing spaces.
+func FormatStyled(r Reading, now time.Time, format string, st Styles) string {
+	state := Classify(r, now)
 	switch format {
 	case FormatJSON:
-		return formatJSON(r, now, st)
+		return formatJSON(r, now, state)
 	case FormatTmux:
-		return formatTmux(r, st)
+		return formatTmux(r, state, st)
 	}
-	return formatPlain(r, st)
+	return formatPlain(r, state)
 }
 
 func word(r Reading, st State) string {
-	w := string(st)
 	switch st {
 	case StateOK:
-		w = string(rune('0'+max(0, min(5, r.Bars)))) + "/5"
+		return string(rune('0'+max(0, min(5, r.Bars)))) + "/5"
 	case StateNoService:
-		w = "no svc"
+		return "no svc"
 	}
-	return w + strings.Repeat(" ", max(0, wordWidth-len(w)))
+	return string(st)
+}
+
+func pad(w string) string { return strings.Repeat(" ", max(0, wordWidth-len(w))) }
+
+func unread(r Reading) string {
+	if r.Unread <= 0 {
+		return ""
+	}
+	return "✉" + strconv.Itoa(r.Unread)
 }
 
 func station(r Reading) string {
@@ -195,43 +238,57 @@ func formatPlain(r Reading, st State) string {
 	if st.Current() {
 		lit, unlit = Bars(r.Bars, false)
 	}
-	return strings.TrimRight(station(r)+lit+unlit+" "+word(r, st), " ")
+	w := word(r, st)
+	line := station(r) + lit + unlit + " " + w
+	if u := unread(r); u != "" {
+		line += pad(w) + " " + u
+	}
+	return strings.TrimRight(line, " ")
 }
 
-func formatTmux(r Reading, st State) string {
+// alarm reports whether a state is shown in the alarm style.
+func alarm(r Reading, st State) bool {
+	switch st {
+	case StateNoService, StateOffline, StateNoBroker:
+		return true
+	case StateOK:
+		return r.Bars <= 0
+	}
+	return false
+}
+
+// styled wraps text in a tmux style; the empty style adds nothing.
+func styled(style, text string) string {
+	if style == "" || text == "" {
+		return text
+	}
+	return "#[" + style + "]" + text + "#[default]"
+}
+
+func formatTmux(r Reading, st State, sty Styles) string {
 	var b strings.Builder
 	if s := station(r); s != "" {
 		b.WriteString(strings.ReplaceAll(s, "#", "##"))
 	}
 	lit, unlit := "", strings.Repeat(unlitCell, barCells)
-	colour := "brightblack"
-	switch st {
-	case StateOK, StateNoService:
+	if st.Current() {
 		lit, unlit = Bars(r.Bars, false)
-		switch {
-		case r.Bars <= 0:
-			colour = "red"
-		case r.Bars <= 2 || st == StateNoService:
-			colour = "yellow"
-		default:
-			colour = "green"
-		}
-	case StateOffline:
-		colour = "red"
 	}
-	b.WriteString("#[fg=" + colour + "]")
-	b.WriteString(lit)
-	if unlit != "" {
-		if lit != "" {
-			b.WriteString("#[fg=brightblack]")
-		}
-		b.WriteString(unlit)
+	b.WriteString(styled(sty.Normal, lit))
+	b.WriteString(styled(sty.Dim, unlit))
+	b.WriteByte(' ')
+	w := word(r, st)
+	switch {
+	case alarm(r, st):
+		b.WriteString(styled(sty.Alarm, w))
+	case st.Current():
+		b.WriteString(styled(sty.Normal, w))
+	default:
+		b.WriteString(styled(sty.Dim, w))
 	}
-	b.WriteString("#[default] ")
-	if st != StateOK {
-		b.WriteString("#[fg=" + colour + "]" + word(r, st) + "#[default]")
-	} else {
-		b.WriteString(word(r, st))
+	b.WriteString(pad(w))
+	if u := unread(r); u != "" {
+		b.WriteString(" " + styled(sty.Unread, u))
 	}
 	return b.String()
 }
@@ -244,10 +301,12 @@ type jsonReading struct {
 	Modem      string  `json:"modem,omitempty"`
 	At         *string `json:"at,omitempty"`
 	AgeSeconds *int64  `json:"age_seconds,omitempty"`
+	Unread     int     `json:"unread,omitempty"`
+	Broker     string  `json:"broker,omitempty"`
 }
 
 func formatJSON(r Reading, now time.Time, st State) string {
-	j := jsonReading{Station: r.Station, State: st, Modem: r.Modem}
+	j := jsonReading{Station: r.Station, State: st, Modem: r.Modem, Unread: max(0, r.Unread), Broker: r.Broker}
 	if st.Current() {
 		bars, svc := max(0, min(5, r.Bars)), r.Service
 		j.Bars, j.Service = &bars, &svc

@@ -22,77 +22,105 @@ func TestFormat(t *testing.T) {
 		{
 			name:  "good signal",
 			r:     Reading{Bars: 4, Service: true, Modem: "ok", At: fresh, Found: true},
-			tmux:  "#[fg=green]▂▃▅▆#[fg=brightblack]▁#[default] 4/5    ",
+			tmux:  "▂▃▅▆#[dim]▁#[default] 4/5      ",
 			plain: "▂▃▅▆▁ 4/5",
 			json:  `{"state":"ok","bars":4,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "full signal busy modem",
 			r:     Reading{Bars: 5, Service: true, Modem: "busy", At: fresh, Found: true},
-			tmux:  "#[fg=green]▂▃▅▆█#[default] 5/5    ",
+			tmux:  "▂▃▅▆█ 5/5      ",
 			plain: "▂▃▅▆█ 5/5",
 			json:  `{"state":"ok","bars":5,"service":true,"modem":"busy","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "weak signal",
 			r:     Reading{Bars: 1, Service: true, Modem: "ok", At: fresh, Found: true},
-			tmux:  "#[fg=yellow]▂#[fg=brightblack]▁▁▁▁#[default] 1/5    ",
+			tmux:  "▂#[dim]▁▁▁▁#[default] 1/5      ",
 			plain: "▂▁▁▁▁ 1/5",
 			json:  `{"state":"ok","bars":1,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "zero bars",
 			r:     Reading{Bars: 0, Service: true, Modem: "ok", At: fresh, Found: true},
-			tmux:  "#[fg=red]▁▁▁▁▁#[default] 0/5    ",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]0/5#[default]      ",
 			plain: "▁▁▁▁▁ 0/5",
 			json:  `{"state":"ok","bars":0,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "no service",
 			r:     Reading{Bars: 3, Service: false, Modem: "ok", At: fresh, Found: true},
-			tmux:  "#[fg=yellow]▂▃▅#[fg=brightblack]▁▁#[default] #[fg=yellow]no svc #[default]",
+			tmux:  "▂▃▅#[dim]▁▁#[default] #[reverse]no svc#[default]   ",
 			plain: "▂▃▅▁▁ no svc",
 			json:  `{"state":"no service","bars":3,"service":false,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "stale hides the old value",
 			r:     Reading{Bars: 5, Service: true, Modem: "ok", At: now.Add(-10 * time.Minute), Found: true},
-			tmux:  "#[fg=brightblack]▁▁▁▁▁#[default] #[fg=brightblack]stale  #[default]",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]stale#[default]    ",
 			plain: "▁▁▁▁▁ stale",
 			json:  `{"state":"stale","bars":null,"service":null,"modem":"ok","at":"2025-06-01T11:50:00Z","age_seconds":600}`,
 		},
 		{
 			name:  "reading from the future is stale",
 			r:     Reading{Bars: 5, Service: true, Modem: "ok", At: now.Add(time.Hour), Found: true},
-			tmux:  "#[fg=brightblack]▁▁▁▁▁#[default] #[fg=brightblack]stale  #[default]",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]stale#[default]    ",
 			plain: "▁▁▁▁▁ stale",
 			json:  `{"state":"stale","bars":null,"service":null,"modem":"ok","at":"2025-06-01T13:00:00Z","age_seconds":-3600}`,
 		},
 		{
 			name:  "offline",
 			r:     Reading{Bars: 5, Service: true, Modem: "offline", At: fresh, Found: true},
-			tmux:  "#[fg=red]▁▁▁▁▁#[default] #[fg=red]offline#[default]",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]offline#[default]  ",
 			plain: "▁▁▁▁▁ offline",
 			json:  `{"state":"offline","bars":null,"service":null,"modem":"offline","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "no data",
 			r:     Reading{},
-			tmux:  "#[fg=brightblack]▁▁▁▁▁#[default] #[fg=brightblack]no data#[default]",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]no data#[default]  ",
 			plain: "▁▁▁▁▁ no data",
 			json:  `{"state":"no data","bars":null,"service":null}`,
 		},
 		{
 			name:  "station with hash and escape",
 			r:     Reading{Bars: 3, Service: true, Modem: "ok", At: fresh, Found: true, Station: "boat#1\x1b[2J"},
-			tmux:  "boat##1␛[2J #[fg=green]▂▃▅#[fg=brightblack]▁▁#[default] 3/5    ",
+			tmux:  "boat##1␛[2J ▂▃▅#[dim]▁▁#[default] 3/5      ",
 			plain: "boat#1␛[2J ▂▃▅▁▁ 3/5",
 			json:  `{"station":"boat#1\u001b[2J","state":"ok","bars":3,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
+			name:  "unread",
+			r:     Reading{Bars: 4, Service: true, Modem: "ok", At: fresh, Found: true, Unread: 3, Broker: BrokerUp, Updated: fresh},
+			tmux:  "▂▃▅▆#[dim]▁#[default] 4/5       #[bold]✉3#[default]",
+			plain: "▂▃▅▆▁ 4/5       ✉3",
+			json:  `{"state":"ok","bars":4,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30,"unread":3,"broker":"up"}`,
+		},
+		{
+			name:  "broker down beats the old reading",
+			r:     Reading{Bars: 4, Service: true, Modem: "ok", At: fresh, Found: true, Broker: BrokerDown, Updated: now.Add(-10 * time.Second)},
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]no broker#[default]",
+			plain: "▁▁▁▁▁ no broker",
+			json:  `{"state":"no broker","bars":null,"service":null,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30,"broker":"down"}`,
+		},
+		{
+			name:  "broker down without any reading",
+			r:     Reading{Broker: BrokerDown, Updated: now, Unread: 1},
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]no broker#[default] #[bold]✉1#[default]",
+			plain: "▁▁▁▁▁ no broker ✉1",
+			json:  `{"state":"no broker","bars":null,"service":null,"unread":1,"broker":"down"}`,
+		},
+		{
+			name:  "an old broker down is not shown",
+			r:     Reading{Broker: BrokerDown, Updated: now.Add(-time.Hour)},
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]no data#[default]  ",
+			plain: "▁▁▁▁▁ no data",
+			json:  `{"state":"no data","bars":null,"service":null,"broker":"down"}`,
+		},
+		{
 			name:  "default station not shown",
 			r:     Reading{Bars: 2, Service: true, Modem: "ok", At: fresh, Found: true, Station: "default"},
-			tmux:  "#[fg=yellow]▂▃#[fg=brightblack]▁▁▁#[default] 2/5    ",
+			tmux:  "▂▃#[dim]▁▁▁#[default] 2/5      ",
 			plain: "▂▃▁▁▁ 2/5",
 			json:  `{"station":"default","state":"ok","bars":2,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
@@ -132,6 +160,8 @@ func TestTmuxFixedWidthAndNoANSI(t *testing.T) {
 		{Bars: -3, Service: true, Modem: "ok", At: now, Found: true},
 		{Bars: 3, Service: true, Modem: "offline", At: now, Found: true},
 		{Bars: 3, Service: true, Modem: "ok", At: now.Add(-time.Hour), Found: true},
+		{Bars: 3, Service: true, Modem: "ok", At: now, Found: true, Broker: BrokerDown, Updated: now},
+		{Bars: 3, Service: false, Modem: "ok", At: now, Found: true},
 	}
 	width := -1
 	for i, r := range readings {
@@ -149,6 +179,42 @@ func TestTmuxFixedWidthAndNoANSI(t *testing.T) {
 				t.Fatalf("width %d (%q), want %d", w, visible, width)
 			}
 		})
+	}
+}
+
+// TestDefaultStylesHaveNoColour: the default tmux form sets no colour, so
+// it reads on any status bar (tmux's default one is green).
+func TestDefaultStylesHaveNoColour(t *testing.T) {
+	for _, r := range []Reading{
+		{}, {Bars: 5, Service: true, At: now, Found: true}, {Bars: 1, Service: false, At: now, Found: true},
+		{Modem: "offline", At: now, Found: true}, {Broker: BrokerDown, Updated: now, Unread: 2},
+	} {
+		out := Format(r, now, FormatTmux)
+		for _, m := range tmuxStyle.FindAllString(out, -1) {
+			if strings.Contains(m, "fg=") || strings.Contains(m, "bg=") {
+				t.Errorf("%q sets a colour", out)
+			}
+		}
+	}
+}
+
+func TestStylesFrom(t *testing.T) {
+	st, err := StylesFrom(map[string]string{KeyStyle: "fg=green", KeyAlarmStyle: "fg=red,bold", KeyDimStyle: "none", "other": "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Styles{Normal: "fg=green", Alarm: "fg=red,bold", Dim: "", Unread: DefaultStyles.Unread}
+	if st != want {
+		t.Fatalf("styles %+v, want %+v", st, want)
+	}
+	r := Reading{Bars: 2, Service: false, At: now, Found: true}
+	if got := FormatStyled(r, now, FormatTmux, st); got != "#[fg=green]▂▃#[default]▁▁▁ #[fg=red,bold]no svc#[default]   " {
+		t.Fatalf("styled: %q", got)
+	}
+	for _, bad := range []string{"bold]#(rm -rf ~)", "fg=red bold", "#[bold"} {
+		if st, err := StylesFrom(map[string]string{KeyUnreadStyle: bad}); err == nil || st != DefaultStyles {
+			t.Errorf("%q: %+v, %v; want an error and the defaults", bad, st, err)
+		}
 	}
 }
 

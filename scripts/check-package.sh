@@ -87,7 +87,7 @@ for prog in rbd rbtui rbtui-app; do
 done
 if [ "$arch" = "$(dpkg --print-architecture)" ]; then
   for prog in rbd rbtui; do
-    line=$(RB_CONFIG=/nonexistent "$root/usr/bin/$prog" version)
+    line=$(RB_CONFIG=/dev/null "$root/usr/bin/$prog" version)
     case $line in
     "$prog ${VERSION:-}"*) echo "check-package: $prog version: $line" ;;
     *) fail "$prog version: $line (want $prog ${VERSION:-<any>})" ;;

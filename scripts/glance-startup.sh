@@ -23,7 +23,7 @@ median() { # command...: median wall time in microseconds
 }
 for _ in 1 2 3; do cat "$tmp/small.txt" >/dev/null; "$tmp/rbtui" signal --db "$tmp/h.db" >/dev/null; done
 c=$(median cat "$tmp/small.txt")
-export RB_CONFIG=/nonexistent
+export RB_CONFIG=/dev/null
 s=$(median "$tmp/rbtui" signal --db "$tmp/h.db")
 ratio=$(awk -v a="$s" -v b="$c" 'BEGIN{printf "%.2f", a/b}')
 echo "cat: ${c} us   rbtui signal: ${s} us   ratio: $ratio"

@@ -43,7 +43,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	var level string
 	fs := flag.NewFlagSet("rbd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.port, "port", "", "serial port of the RockBLOCK, e.g. /dev/ttyUSB0")
 	fs.IntVar(&o.baud, "baud", sbd.DefaultBaud, "serial speed (the RockBLOCK uses 19200)")
 	fs.StringVar(&o.station, "station", "", "station name (default: config file, RB_STATION, or \"default\")")
@@ -55,15 +54,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.sessionTimeout, "session-timeout", sbd.DefaultSessionTimeout, "timeout of one satellite session (SBDIX)")
 	fs.BoolVar(&o.simulate, "simulate", false, "use an in-process simulated modem instead of --port")
 	fs.StringVar(&o.trace, "trace", "", "record the AT dialogue to this file (rotated; replay it with rbd simulate --replay)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rbd --port /dev/ttyUSB0 [flags]\n       rbd --simulate [flags]\n       rbd simulate [flags]   (the simulator alone, on a pseudo-terminal)\n       rbd version\n\nThe broker URL comes from RB_AMQP_URL or the config file.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q (see rbd --help)", fs.Arg(0))
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if err := o.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return o, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)

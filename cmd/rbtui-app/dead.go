@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/internal/redact"
 	"github.com/rockblock-station/rockblock-station/queue"
@@ -41,7 +42,7 @@ func runDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	station := fs.String("station", "", "station name")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return &exitError{code: exitUsage, err: errQuiet}
+		return err
 	}
 	action, id := "list", ""
 	switch {
@@ -49,7 +50,7 @@ func runDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case len(pos) == 2 && (pos[0] == "requeue" || pos[0] == "discard"):
 		action, id = pos[0], pos[1]
 	default:
-		return exitf(exitUsage, "dead: want no argument, requeue ID or discard ID")
+		return cli.Usagef(fs.Name(), "want no argument, requeue ID or discard ID")
 	}
 	cfg, err := config.Load(*station)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/daemon"
+	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 	"github.com/rockblock-station/rockblock-station/store"
@@ -99,6 +100,11 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 		return err
 	}
 	defer st.Close()
+	if unlink, err := linkDemoGlance(paths.Glance(path)); err != nil {
+		log.Warn("demo: the glance link for rbtui signal", "err", err)
+	} else {
+		defer unlink()
+	}
 
 	// Every queue exists from the start, as on a broker where rbd and the
 	// client ran before: nothing composed or received early is refused or
@@ -140,6 +146,32 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// linkDemoGlance points paths.DemoGlance at the demo's glance file while
+// the demo runs, so `rbtui signal` finds a history that lives in a
+// temporary folder. unlink removes the link if it is still this demo's
+// (another demo may have started since).
+func linkDemoGlance(target string) (unlink func(), err error) {
+	link := paths.DemoGlance()
+	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
+		return nil, fmt.Errorf("demo glance: %w", err)
+	}
+	// A new link renamed over the old one: a reader never finds none.
+	tmp := fmt.Sprintf("%s.%d", link, os.Getpid())
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return nil, fmt.Errorf("demo glance: %w", err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("demo glance: %w", err)
+	}
+	return func() {
+		if t, err := os.Readlink(link); err == nil && t == target {
+			os.Remove(link)
+		}
+	}, nil
 }
 
 // traffic queues an MT message at the simulated gateway soon after the

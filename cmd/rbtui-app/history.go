@@ -12,6 +12,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/rb"
 
+	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/textsafe"
@@ -54,7 +55,6 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 // runHistory prints the history oldest first, as text or JSON Lines.
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui history", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "one JSON object per line")
 	since := fs.String("since", "", "only messages from then on: a duration (24h), a date or an RFC 3339 time")
 	dir := fs.String("direction", "", "mo or mt (default both)")
@@ -62,17 +62,17 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	db := fs.String("db", "", "history file")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return &exitError{code: exitUsage, err: errQuiet}
+		return err
 	}
 	if len(pos) > 0 {
-		return exitf(exitUsage, "history: unexpected argument %q", pos[0])
+		return cli.Usagef(fs.Name(), "unexpected argument %q", pos[0])
 	}
 	if *dir != "" && *dir != rb.DirMO && *dir != rb.DirMT {
-		return exitf(exitUsage, "history: --direction must be mo or mt")
+		return cli.Usagef(fs.Name(), "--direction must be mo or mt")
 	}
 	t, err := parseSince(*since, time.Now())
 	if err != nil {
-		return exitf(exitUsage, "history: %v", err)
+		return cli.Usagef(fs.Name(), "%v", err)
 	}
 	cfg, err := config.Load(*station)
 	if err != nil {

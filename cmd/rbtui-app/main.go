@@ -4,24 +4,21 @@
 // itself and runs this program for everything else; rbtui-app can also be
 // run directly with the same arguments.
 //
-//	rbtui [--station NAME] [--db PATH] [--debug FILE]
-//	rbtui --demo
-//	rbtui signal [--format tmux|plain|json]
-//	rbtui send [TEXT | --hex HEX | -] [--wait[=TIMEOUT]]
-//	rbtui history [--json] [--since WHEN]
-//	rbtui dead [--json] [--limit N] | dead requeue ID | dead discard ID
-//	rbtui version
+// The help of every command is in help.go (rbtui help, rbtui COMMAND --help).
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/version"
 )
 
@@ -29,7 +26,7 @@ import (
 const (
 	exitOK      = 0
 	exitFailed  = 1
-	exitUsage   = 2
+	exitUsage   = cli.ExitUsage
 	exitTimeout = 3
 	exitBroker  = 4
 )
@@ -48,16 +45,24 @@ func exitf(code int, format string, a ...any) error {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP too: tmux kill-server or a dropped ssh session ends rbtui like
+	// q does, and the demo removes its temporary folder.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(report(err, os.Stderr))
 }
 
-// report prints err and returns the process's exit code.
+// report prints err and returns the process's exit code. A usage error
+// is one line that names the command and points to its --help.
 func report(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
+	}
+	var ue *cli.UsageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, ue)
+		return exitUsage
 	}
 	var ee *exitError
 	code := exitFailed
@@ -73,7 +78,18 @@ func report(err error, stderr io.Writer) int {
 // errQuiet ends a command whose output already said everything.
 var errQuiet = errors.New("")
 
+// run carries out the command of args; a command asked for its help
+// prints it to stdout.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, stdin, stdout, stderr)
+	var h *helpRequest
+	if errors.As(err, &h) {
+		return writeHelp(stdout, h)
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "signal":
@@ -85,27 +101,35 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case "dead":
 			return runDead(ctx, args[1:], stdout, stderr)
 		case "version":
+			fs := flag.NewFlagSet("rbtui version", flag.ContinueOnError)
+			if err := parseArgs(fs, args[1:]); err != nil {
+				return err
+			}
+			if fs.NArg() > 0 {
+				return cli.Usagef(fs.Name(), "unexpected argument %q", fs.Arg(0))
+			}
 			fmt.Fprintln(stdout, version.String("rbtui"))
 			return nil
 		case "help":
-			usage(stdout)
-			return nil
+			fs := flag.NewFlagSet("rbtui help", flag.ContinueOnError)
+			if err := parseArgs(fs, args[1:]); err != nil {
+				return err
+			}
+			switch {
+			case fs.NArg() == 0:
+				return dispatch(ctx, []string{"--help"}, stdin, stdout, stderr)
+			case fs.NArg() > 1:
+				return cli.Usagef(fs.Name(), "unexpected argument %q", fs.Arg(1))
+			case fs.Arg(0) == "help":
+				return &helpRequest{cmd: "help", fs: fs}
+			case isCommand(fs.Arg(0)):
+				return dispatch(ctx, []string{fs.Arg(0), "--help"}, stdin, stdout, stderr)
+			}
+			return cli.Usagef(fs.Name(), "unknown command %q (the commands: %s)", fs.Arg(0), strings.Join(commands, ", "))
+		}
+		if !strings.HasPrefix(args[0], "-") {
+			return cli.Usagef("rbtui", "unknown command %q (the commands: %s)", args[0], strings.Join(commands, ", "))
 		}
 	}
 	return runScreen(ctx, args, stderr)
-}
-
-func usage(w io.Writer) {
-	fmt.Fprint(w, `usage:
-  rbtui [--station NAME] [--db PATH] [--debug FILE]   the terminal inbox
-  rbtui --demo                                        simulator, daemon and inbox in one process
-  rbtui signal [--format tmux|plain|json]             one line for a tmux status bar
-  rbtui send [TEXT | --hex HEX | -] [--wait[=TIMEOUT]] send a message (exit 0 sent, 1 failed
-                                                      or cancelled, 2 usage, 3 timeout, 4 broker down)
-  rbtui history [--json] [--since WHEN]               the history, oldest first
-  rbtui dead [--json] [--limit N]                     the dead letters, with why and where they died
-  rbtui dead requeue ID | dead discard ID             publish one again where it came from, or drop it
-  rbtui version
-The broker URL comes from RB_AMQP_URL or the config file, never from the command line.
-`)
 }

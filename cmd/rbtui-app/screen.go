@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/internal/redact"
 	"github.com/rockblock-station/rockblock-station/queue"
@@ -104,17 +105,15 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 // runScreen is the full-screen inbox (and, with --demo, the embedded demo).
 func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { usage(stderr) }
 	var c common
 	c.flags(fs)
 	demoMode := fs.Bool("demo", false, "run the embedded demo: simulator, daemon and inbox in one process, no broker")
 	ascii := fs.Bool("ascii", false, "draw ASCII glyphs only")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: exitUsage, err: errQuiet}
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return exitf(exitUsage, "unexpected argument %q (see rbtui help)", fs.Arg(0))
+		return cli.Usagef(fs.Name(), "unexpected argument %q", fs.Arg(0))
 	}
 	log, closeLog, err := c.logger()
 	if err != nil {

@@ -14,6 +14,9 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/internal/cli"
+	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/internal/redact"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/textsafe"
 )
@@ -54,10 +57,11 @@ func (w *waitFlag) IsBoolFlag() bool { return true }
 // positional arguments, as the usage shows them (`rbtui send TEXT --wait`);
 // the flag package alone stops at the first positional argument and would
 // send "--wait" as part of the text. Everything after "--" is positional.
+// A help flag is a helpRequest, a bad flag a one-line usage error.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseArgs(fs, args); err != nil {
 			return nil, err
 		}
 		rest := fs.Args()
@@ -76,21 +80,31 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // many sessions over tens of minutes.
 const defaultWait = 30 * time.Minute
 
+// connectTimeout is how long send without --wait tries to reach the broker;
+// with --wait it tries for the whole wait.
+const connectTimeout = 5 * time.Second
+
+// usagef is a usage error of rbtui send.
+func usagef(format string, a ...any) error { return cli.Usagef("rbtui send", format, a...) }
+
 // payload reads the message from the arguments: TEXT, --hex HEX or - (stdin).
 func payload(args []string, hexArg string, stdin io.Reader, maxMO int) (data []byte, text bool, err error) {
 	switch {
 	case hexArg != "" && len(args) > 0:
-		return nil, false, exitf(exitUsage, "send: give TEXT or --hex, not both")
+		return nil, false, usagef("give TEXT or --hex, not both")
 	case hexArg != "":
 		data, err = hex.DecodeString(strings.Join(strings.Fields(hexArg), ""))
 		if err != nil {
-			return nil, false, exitf(exitUsage, "send: --hex: %v", err)
+			return nil, false, usagef("--hex: %v", err)
 		}
 	case len(args) == 1 && args[0] == "-":
-		data, err = io.ReadAll(io.LimitReader(stdin, int64(maxMO)+1))
+		// One byte more than the limit and a line end, so a message of
+		// exactly the limit read from a line still fits.
+		data, err = io.ReadAll(io.LimitReader(stdin, int64(maxMO)+3))
 		if err != nil {
 			return nil, false, fmt.Errorf("send: read standard input: %w", err)
 		}
+		data = dropLineEnd(data)
 		text = utf8.Valid(data)
 	case len(args) > 0:
 		// Arguments are usually UTF-8, but not always: bytes that are not
@@ -98,22 +112,33 @@ func payload(args []string, hexArg string, stdin io.Reader, maxMO int) (data []b
 		data = []byte(strings.Join(args, " "))
 		text = utf8.Valid(data)
 	default:
-		return nil, false, exitf(exitUsage, "send: give TEXT, --hex HEX or - for standard input")
+		return nil, false, usagef("give TEXT, --hex HEX or - for standard input")
 	}
-	if len(data) == 0 {
-		return nil, false, exitf(exitUsage, "send: the message is empty")
+	if client.Empty(data, text) {
+		return nil, false, usagef("the message is empty (or only spaces)")
 	}
 	if len(data) > maxMO {
-		return nil, false, exitf(exitUsage, "send: %d bytes is over the %d-byte limit", len(data), maxMO)
+		return nil, false, usagef("%d bytes is over the %d-byte limit", len(data), maxMO)
 	}
 	return data, text, nil
+}
+
+// dropLineEnd removes one trailing newline ("\n" or "\r\n"), as echo and
+// editors leave it: `echo hi | rbtui send -` sends "hi".
+func dropLineEnd(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 // runSend is the scriptable send. The message is in SQLite before anything
 // else happens; without --wait the command ends when the broker confirmed it.
 func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var c common
 	c.flags(fs)
 	hexArg := fs.String("hex", "", "the message as hex bytes")
@@ -121,7 +146,7 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.Var(&wait, "wait", "wait for the final state (optionally --wait=TIMEOUT, default 30m)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return &exitError{code: exitUsage, err: errQuiet}
+		return err
 	}
 	data, text, err := payload(pos, *hexArg, stdin, rb.MaxMO)
 	if err != nil {
@@ -132,14 +157,27 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	defer closeLog()
-	s, err := c.connectWith(ctx, log, client.Config{NoArchivist: true, ManualFlush: true})
+	// One budget for reaching the broker and publishing: the wait, or a
+	// short connect timeout without --wait.
+	timeout := wait.timeout
+	if wait.on && timeout == 0 {
+		timeout = defaultWait
+	}
+	budget := connectTimeout
+	if wait.on {
+		budget = timeout
+	}
+	start := time.Now()
+	reach, stopReach := context.WithDeadline(ctx, start.Add(budget))
+	defer stopReach()
+	s, err := c.connectWith(reach, log, client.Config{NoArchivist: true, ManualFlush: true})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 
 	// Follow the live feed before publishing, so no status can slip by. The
-	// outbox is flushed below, once, within a bounded time; the background
+	// outbox is flushed below, once, within the budget; the background
 	// work stops before the history and the bus close.
 	runCtx, stopRun := context.WithCancel(ctx)
 	changes := s.client.Subscribe(runCtx)
@@ -155,30 +193,52 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 	id, err := s.client.Compose(ctx, data, text, nil)
 	if errors.Is(err, rb.ErrEmpty) || errors.Is(err, rb.ErrTooLong) {
-		return exitf(exitUsage, "send: %v", err)
+		return usagef("%v", err)
 	}
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
 	fmt.Fprintln(stdout, id)
 
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err = s.client.FlushOutbox(pctx)
-	cancel()
-	if err != nil {
+	down := func() error {
+		if ctx.Err() != nil {
+			return exitf(exitTimeout, "send: interrupted before the broker had message %s; it stays queued in %s", id, s.store.Path())
+		}
+		return exitf(exitBroker, "send: no broker at %s after %s (RB_AMQP_URL or amqp_url in %s sets it); message %s stays queued in %s and goes out with the next rbtui that reaches the broker",
+			redact.URL(s.cfg.AMQPURL), budget.Round(100*time.Millisecond), configName(s.cfg), id, s.store.Path())
+	}
+	// Publishing waits for the connection (each row for at most 10 s):
+	// flush again until the budget is spent. An older queued row goes out
+	// first; a failure is said about this message only.
+	for {
+		err := s.client.FlushOutbox(reach)
+		if err == nil {
+			break
+		}
 		if errors.Is(err, queue.ErrRefused) {
 			return exitf(exitFailed, "send: %v", err)
 		}
-		return exitf(exitBroker, "send: broker not reachable (%v); the message stays queued in %s and is published by the next rbtui that reaches the broker", err, s.store.Path())
+		if reach.Err() != nil {
+			return down()
+		}
+		if !errors.Is(err, queue.ErrUnavailable) {
+			return fmt.Errorf("send: %w", err)
+		}
+		log.Debug("send: flush", "err", err)
 	}
 	if !wait.on {
 		return nil
 	}
-	timeout := wait.timeout
-	if timeout == 0 {
-		timeout = defaultWait
+	return waitFinal(ctx, s.client, id, changes, timeout-time.Since(start), stderr)
+}
+
+// configName names the config file for a message: the one read, or the
+// first one looked for.
+func configName(cfg config.Config) string {
+	if cfg.File != "" {
+		return cfg.File
 	}
-	return waitFinal(ctx, s.client, id, changes, timeout, stderr)
+	return config.Paths()[0]
 }
 
 // waitFinal waits until message id reaches a final state and maps it to an exit code.

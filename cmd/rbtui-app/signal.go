@@ -10,29 +10,36 @@ import (
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/glance"
+	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/store"
 )
 
 // runSignal prints the newest signal reading as one line for `#(rbtui signal)`.
-// It reads SQLite only and never waits for the broker or the serial port:
-// tmux keeps showing the previous output until the command finishes.
+// rbtui answers it itself from the glance file; this is the rest: help,
+// usage errors, a bad style in the config, and a history without a glance
+// file, read from SQLite. It never waits for the broker or the serial
+// port: tmux keeps showing the previous output until the command finishes.
 func runSignal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui signal", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	format := fs.String("format", glance.FormatTmux, "output format: tmux, plain or json")
 	station := fs.String("station", "", "station name (default from RB_STATION or the config file)")
-	db := fs.String("db", "", "history file (default the station's file in the XDG data directory)")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: exitUsage, err: errQuiet}
+	db := fs.String("db", "", "history file (default $XDG_DATA_HOME/rockblock-station/<station>.db)")
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef(fs.Name(), "unexpected argument %q", fs.Arg(0))
 	}
 	if !glance.ValidFormat(*format) {
-		return exitf(exitUsage, "signal: unknown format %q (tmux, plain or json)", *format)
+		return cli.Usagef(fs.Name(), "unknown format %q (tmux, plain or json)", *format)
 	}
 	cfg, err := config.Load(*station)
 	if err != nil {
 		return exitf(exitUsage, "signal: %v", err)
 	}
+	styles, styleErr := glance.StylesFrom(cfg.Extra)
 	path := *db
 	if path == "" {
 		path = store.DefaultPath(cfg.Station)
@@ -40,26 +47,50 @@ func runSignal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	r := glance.Reading{Station: cfg.Station}
 	now := time.Now()
 	if _, err := os.Stat(path); err == nil {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		st, err := store.Open(ctx, path, store.Options{ReadOnly: true, BusyTimeout: 500 * time.Millisecond})
-		if err != nil {
-			// The status bar shows the trouble in a word; details go to stderr.
-			fmt.Fprintln(stderr, "rbtui signal:", err)
-			r.Modem = ""
-		} else {
-			defer st.Close()
-			rd, ok, err := st.LatestSignal(ctx)
-			if err != nil {
-				fmt.Fprintln(stderr, "rbtui signal:", err)
-			} else if ok {
-				r.Found = true
-				r.Bars, r.Service, r.Modem, r.At = rd.Bars, rd.Service, rd.Modem, rd.SeenAt
-			}
-		}
+		r = fromHistory(ctx, path, stderr)
+		r.Station = cfg.Station
 	} else if !errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintln(stderr, "rbtui signal:", err)
 	}
-	fmt.Fprintln(stdout, glance.Format(r, now, *format))
+	if !r.Found && *db == "" {
+		// The station has no reading: a running demo, if any, has one.
+		if d, err := glance.ReadFile(paths.DemoGlance()); err == nil {
+			r = d
+		}
+	}
+	fmt.Fprintln(stdout, glance.FormatStyled(r, now, *format, styles))
+	if styleErr != nil {
+		// The line above used the default styles; the status bar keeps working.
+		return fmt.Errorf("signal: %w", styleErr)
+	}
 	return nil
+}
+
+// fromHistory reads the glance file beside the history, else the newest
+// reading and the unread count from SQLite. Trouble is said on stderr in
+// detail; the status bar shows it in a word.
+func fromHistory(ctx context.Context, path string, stderr io.Writer) glance.Reading {
+	if r, err := glance.ReadFile(paths.Glance(path)); err == nil {
+		return r
+	}
+	var r glance.Reading
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, path, store.Options{ReadOnly: true, BusyTimeout: 500 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintln(stderr, "rbtui signal:", err)
+		return r
+	}
+	defer st.Close()
+	rd, ok, err := st.LatestSignal(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "rbtui signal:", err)
+	} else if ok {
+		r.Found = true
+		r.Bars, r.Service, r.Modem, r.At = rd.Bars, rd.Service, rd.Modem, rd.SeenAt
+	}
+	if c, err := st.Counts(ctx); err == nil {
+		r.Unread = c.Unread
+	}
+	return r
 }

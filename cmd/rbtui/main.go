@@ -80,29 +80,27 @@ func findApp() (string, error) {
 }
 
 // signal prints the glance line from the glance file. done is false when
-// rbtui-app must answer instead: the history exists but has no glance file
-// yet (or a damaged one), so the reading has to come from SQLite itself.
+// rbtui-app must answer instead: for help, a usage error (rbtui-app says
+// both in the voice of every command), or when the history exists but has
+// no glance file yet (or a damaged one), so the reading has to come from
+// SQLite itself.
 func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, done bool) {
 	flags := flag.NewFlagSet("rbtui signal", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	format := flags.String("format", glance.FormatTmux, "output format: tmux, plain or json")
-	station := flags.String("station", "", "station name (default from RB_STATION or the config file)")
-	db := flags.String("db", "", "history file (default the station's file in the XDG data directory)")
-	if err := flags.Parse(args); err != nil {
-		return 2, true
-	}
-	if flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "rbtui: signal: unexpected argument %q\n", flags.Arg(0))
-		return 2, true
-	}
-	if !glance.ValidFormat(*format) {
-		fmt.Fprintf(stderr, "rbtui: signal: unknown format %q (tmux, plain or json)\n", *format)
-		return 2, true
+	flags.SetOutput(io.Discard)
+	flags.Usage = func() {}
+	format := flags.String("format", glance.FormatTmux, "")
+	station := flags.String("station", "", "")
+	db := flags.String("db", "", "")
+	if err := flags.Parse(args); err != nil || flags.NArg() > 0 || !glance.ValidFormat(*format) {
+		return 0, false
 	}
 	cfg, err := config.Load(*station)
 	if err != nil {
-		fmt.Fprintf(stderr, "rbtui: signal: %v\n", err)
-		return 2, true
+		return 0, false
+	}
+	styles, err := glance.StylesFrom(cfg.Extra)
+	if err != nil {
+		return 0, false
 	}
 	path := *db
 	if path == "" {
@@ -111,13 +109,20 @@ func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, d
 	r, err := glance.ReadFile(paths.Glance(path))
 	switch {
 	case err == nil:
+		r.Station = cfg.Station
 	case errors.Is(err, fs.ErrNotExist) && !exists(path):
-		r = glance.Reading{} // no history at all: "no data", and nothing to ask SQLite
+		// No history at all: nothing to ask SQLite. A running demo, if
+		// any, is what there is to see; else "no data".
+		r = glance.Reading{Station: cfg.Station}
+		if *db == "" {
+			if d, err := glance.ReadFile(paths.DemoGlance()); err == nil {
+				r = d
+			}
+		}
 	default:
 		return 0, false
 	}
-	r.Station = cfg.Station
-	fmt.Fprintln(stdout, glance.Format(r, now, *format))
+	fmt.Fprintln(stdout, glance.FormatStyled(r, now, *format, styles))
 	return 0, true
 }
 

@@ -55,7 +55,7 @@ func TestSignalFromGlanceFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ format, want string }{
-		{"tmux", "#[fg="},
+		{"tmux", "▂▃▅▆#[dim]▁#[default] 4/5"},
 		{"plain", "4/5"},
 		{"json", `"bars":4`},
 	} {
@@ -74,9 +74,6 @@ func TestSignalFromGlanceFile(t *testing.T) {
 	// No history at all: "no data", still without rbtui-app.
 	if out, errOut, code := run(t, bin, "signal", "--db", filepath.Join(t.TempDir(), "none.db"), "--format", "plain"); code != 0 || !strings.Contains(out, "no data") {
 		t.Errorf("no history: exit %d, %q %q", code, out, errOut)
-	}
-	if _, _, code := run(t, bin, "signal", "--format", "ansi"); code != 2 {
-		t.Errorf("bad format: exit %d, want 2", code)
 	}
 }
 
@@ -115,6 +112,13 @@ func TestOtherCommandsRunTheApp(t *testing.T) {
 	// The exit code of rbtui-app is the operator's: a usage error stays 2.
 	if _, _, code := run(t, bin, "send"); code != 2 {
 		t.Fatalf("send without text: exit %d, want 2", code)
+	}
+	// Help and usage errors of the glance are rbtui-app's, in the voice of every command.
+	if out, _, code := run(t, bin, "signal", "--help"); code != 0 || !strings.HasPrefix(out, "usage: rbtui signal") {
+		t.Fatalf("signal --help: exit %d, %q", code, out)
+	}
+	if _, errOut, code := run(t, bin, "signal", "--format", "ansi"); code != 2 || !strings.Contains(errOut, "--help") {
+		t.Fatalf("bad format: exit %d, %q, want 2 and a pointer to --help", code, errOut)
 	}
 	alone := build(t, false)
 	_, errOut, code := run(t, alone, "help")

@@ -6,6 +6,7 @@ package paths
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -41,4 +42,16 @@ func SafeName(s string) string {
 		}
 		return '_'
 	}, s)
+}
+
+// DemoGlance is where a running `rbtui --demo` links its glance file (its
+// history lives in a temporary folder), so that `rbtui signal` finds it:
+// $XDG_RUNTIME_DIR/rockblock-station/demo.glance, or
+// $TMPDIR/rockblock-station-<uid>/demo.glance when XDG_RUNTIME_DIR is unset.
+func DemoGlance() string {
+	base := os.Getenv("XDG_RUNTIME_DIR")
+	if base == "" || !filepath.IsAbs(base) {
+		return filepath.Join(os.TempDir(), "rockblock-station-"+strconv.Itoa(os.Getuid()), "demo.glance")
+	}
+	return filepath.Join(base, "rockblock-station", "demo.glance")
 }

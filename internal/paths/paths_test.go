@@ -1,7 +1,9 @@
 package paths
 
 import (
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -23,5 +25,17 @@ func TestHistory(t *testing.T) {
 	}
 	if got := Glance("/d/h.db"); got != "/d/h.db.glance" {
 		t.Errorf("Glance = %q", got)
+	}
+}
+
+func TestDemoGlance(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+	if got := DemoGlance(); got != "/run/user/1000/rockblock-station/demo.glance" {
+		t.Errorf("with XDG_RUNTIME_DIR: %q", got)
+	}
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	t.Setenv("TMPDIR", "/tmp/x")
+	if got, want := DemoGlance(), "/tmp/x/rockblock-station-"+strconv.Itoa(os.Getuid())+"/demo.glance"; got != want {
+		t.Errorf("without: %q, want %q", got, want)
 	}
 }

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+
+	"github.com/rockblock-station/rockblock-station/internal/cli"
+)
+
+// helpRequest ends a command that was asked for its help: run prints the
+// help of cmd, with the flags of fs, to standard output.
+type helpRequest struct {
+	cmd string // "" is the inbox (rbtui itself)
+	fs  *flag.FlagSet
+}
+
+func (h *helpRequest) Error() string { return "help requested" }
+
+// commandName is a command as the operator types it.
+func commandName(cmd string) string {
+	if cmd == "" {
+		return "rbtui"
+	}
+	return "rbtui " + cmd
+}
+
+// parseArgs parses the flags of command cmd ("" for the inbox): a help
+// flag becomes a helpRequest, a bad flag a one-line usage error.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	return helpOr(fs, cli.Parse(fs.Name(), fs, args))
+}
+
+// helpOr turns cli.ErrHelp from parsing fs into a helpRequest.
+func helpOr(fs *flag.FlagSet, err error) error {
+	if errors.Is(err, cli.ErrHelp) {
+		return &helpRequest{cmd: strings.TrimPrefix(strings.TrimPrefix(fs.Name(), "rbtui"), " "), fs: fs}
+	}
+	return err
+}
+
+// commands are the subcommands, in the order the help lists them.
+var commands = []string{"signal", "send", "history", "dead", "version", "help"}
+
+func isCommand(s string) bool {
+	for _, c := range commands {
+		if s == c {
+			return true
+		}
+	}
+	return false
+}
+
+const brokerNote = `environment:
+  RB_AMQP_URL  the broker (beats amqp_url in the config file; never a flag, where ps would show its password)
+  RB_STATION   the station name (beats station in the config file; --station beats both)
+  RB_CONFIG    the config file (default $XDG_CONFIG_HOME/rockblock-station/config, then /etc/rockblock-station/config)
+  NO_COLOR     draw the inbox without colour`
+
+// helps are the help texts of the commands, by command ("" is the inbox).
+var helps = map[string]cli.Help{
+	"": {
+		Usage: []string{
+			"rbtui [flags]              the terminal inbox",
+			"rbtui --demo [flags]       simulator, daemon and inbox in one process: no broker, no modem",
+			"rbtui signal [flags]       one line for a tmux status bar",
+			"rbtui send [flags] TEXT    send a message (also --hex HEX, or - for standard input)",
+			"rbtui history [flags]      the history, oldest first",
+			"rbtui version              the version",
+			"rbtui help [COMMAND]       this help, or a command's",
+		},
+		Text: `The operator's side of a RockBLOCK station. Every command has its own
+help: rbtui COMMAND --help. Exit codes: 0 done, 1 failed, 2 usage error;
+send adds 3 (timeout) and 4 (broker down).`,
+		More: []string{brokerNote},
+		Examples: []string{
+			"rbtui --demo                      # try it: a simulated modem and sky",
+			"rbtui --station north             # the inbox of station north",
+			"rbtui send 'Camp 2 all well'      # queue a message; exit 0 when the broker has it",
+			"set -g status-right '#(rbtui signal)'   # in ~/.tmux.conf: the glance",
+		},
+	},
+	"signal": {
+		Usage: []string{"rbtui signal [--format tmux|plain|json] [--station NAME] [--db PATH]"},
+		Text: `Prints the station's newest signal reading as one line, for a tmux status
+bar: the bars, or "stale", "offline", "broker down", "no data"; ✉N when N
+messages are unread. It reads the small glance file every running rbtui
+keeps beside its history, and never waits for the broker or the modem.
+While an rbtui --demo runs and the station's own history has no glance,
+it shows the demo's. The styles of the tmux format come from the config
+file (glance_style, glance_alarm_style, glance_dim_style; see the README).
+Exit codes: 0 printed, 2 usage error.`,
+		Examples: []string{
+			"set -g status-right '#(rbtui signal)'   # in ~/.tmux.conf",
+			"set -g status-interval 5                # refresh every 5 s",
+			"rbtui signal --format json              # for scripts",
+		},
+	},
+	"send": {
+		Usage: []string{
+			"rbtui send [flags] TEXT...",
+			"rbtui send [flags] --hex HEX",
+			"rbtui send [flags] -",
+		},
+		Text: `Stores the message in the history as queued, prints its id on standard
+output and publishes it to the broker. The words of TEXT are joined with
+spaces; - reads the message from standard input and drops one trailing
+newline (as mail and git commit -F do). An empty message, or one of only
+spaces, is refused. Flags may come before or after the text; everything
+after -- is text.
+
+Without --wait the command ends when the broker has the message; with
+--wait it waits for the final state and prints each state on standard
+error. When the broker cannot be reached within the wait (5 s without
+--wait), the message stays queued in the history and goes out with the
+next rbtui that reaches the broker.`,
+		More: []string{`exit codes:
+  0  the broker has it (with --wait: sent)
+  1  failed, cancelled or unknown (with --wait)
+  2  usage error: nothing was stored
+  3  --wait timed out or was interrupted
+  4  broker not reachable: the message stays queued`},
+		Examples: []string{
+			"rbtui send 'Camp 2 all well'",
+			"rbtui send --wait=10m 'Resupply Thursday 0600Z'",
+			"rbtui send --hex '01 02 ff'",
+			"date -u | rbtui send -",
+		},
+	},
+	"history": {
+		Usage: []string{"rbtui history [--json] [--since WHEN] [--direction mo|mt] [--station NAME] [--db PATH]"},
+		Text: `Prints the history, oldest first: one line per message, or one JSON
+object per line with --json. Text from the satellite is made safe for the
+terminal. Exit codes: 0 printed, 1 the history could not be read, 2 usage
+error.`,
+		Examples: []string{
+			"rbtui history --since 24h",
+			"rbtui history --direction mt --json | jq -r .text",
+			"rbtui history --since 2026-11-27",
+		},
+	},
+	"dead": {
+		Usage: []string{"rbtui dead [--json] [--limit N] [--station NAME]", "rbtui dead requeue ID", "rbtui dead discard ID"},
+		Text: `Lists the dead letters of the broker's rockblock.dead queue: messages that
+were refused (malformed, too big, not JSON), went past their delivery limit
+or expired, with why, where and when each died. requeue publishes one again
+where it came from and removes it; discard removes it. Nothing else is taken
+off the queue. Text from the bus is made safe for the terminal. Exit codes:
+0 done, 1 no dead letter has that id, 2 usage error, 4 broker unreachable.`,
+		Examples: []string{
+			"rbtui dead",
+			"rbtui dead --json | jq -r .reason",
+			"rbtui dead requeue 01937c2e-9f6a-7cc1-a2b3-5d5e0f7a9b10",
+		},
+	},
+	"version": {
+		Usage: []string{"rbtui version"},
+		Text:  "Prints the version. Exit code 0.",
+	},
+	"help": {
+		Usage: []string{"rbtui help [COMMAND]"},
+		Text:  "Prints the help of rbtui, or of COMMAND (" + strings.Join(commands, ", ") + "), to standard output. Exit code 0.",
+	},
+}
+
+// writeHelp prints the help that h asks for.
+func writeHelp(w io.Writer, h *helpRequest) error {
+	help := helps[h.cmd]
+	help.Flags = h.fs
+	return help.Write(w)
+}
