@@ -82,6 +82,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return runSend(ctx, args[1:], stdin, stdout, stderr)
 		case "history":
 			return runHistory(ctx, args[1:], stdout, stderr)
+		case "serve":
+			return runServe(ctx, args[1:], stderr)
 		case "version":
 			fmt.Fprintln(stdout, "rbtui", version)
 			return nil
@@ -101,6 +103,8 @@ func usage(w io.Writer) {
   rbtui send [TEXT | --hex HEX | -] [--wait[=TIMEOUT]] send a message (exit 0 sent, 1 failed
                                                       or cancelled, 2 usage, 3 timeout, 4 broker down)
   rbtui history [--json] [--since WHEN]               the history, oldest first
+  rbtui serve [--listen 127.0.0.1:8080] [--web-root DIR] [--token-file FILE] [--allow-origin URL]...
+                                                      headless: archive, and serve the web chat and Socket.IO
   rbtui version
 The broker URL comes from RB_AMQP_URL or the config file, never from the command line.
 `)
