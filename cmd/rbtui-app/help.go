@@ -41,7 +41,7 @@ func helpOr(fs *flag.FlagSet, err error) error {
 }
 
 // commands are the subcommands, in the order the help lists them.
-var commands = []string{"signal", "send", "history", "dead", "version", "help"}
+var commands = []string{"signal", "send", "history", "dead", "serve", "version", "help"}
 
 func isCommand(s string) bool {
 	for _, c := range commands {
@@ -152,6 +152,21 @@ off the queue. Text from the bus is made safe for the terminal. Exit codes:
 			"rbtui dead",
 			"rbtui dead --json | jq -r .reason",
 			"rbtui dead requeue 01937c2e-9f6a-7cc1-a2b3-5d5e0f7a9b10",
+		},
+	},
+	"serve": {
+		Usage: []string{"rbtui serve [--listen 127.0.0.1:8080] [--web-root DIR] [--token-file FILE] [--allow-origin URL]... [--max-clients N] [--station NAME] [--db PATH]"},
+		Text: `Runs without a terminal (for systemd): archives this client's inbox into
+the history, follows the live feed, keeps the tmux glance fresh and serves
+Socket.IO (path /socket.io/) for browsers: the web chat embedded in this
+program at /, or the built UI in --web-root. It listens on loopback unless
+--token-file names a file (mode 0600) whose token every connection must
+give. Browser pages of other origins need --allow-origin. Stops on SIGINT or
+SIGTERM. Exit codes: 0 stopped, 1 error, 2 usage error.`,
+		Examples: []string{
+			"rbtui serve",
+			"rbtui serve --listen 0.0.0.0:8080 --token-file /etc/rockblock-station/web-token",
+			"rbtui serve --web-root /srv/rockblock-ui --allow-origin http://192.168.4.1:8080",
 		},
 	},
 	"version": {

@@ -100,6 +100,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return runHistory(ctx, args[1:], stdout, stderr)
 		case "dead":
 			return runDead(ctx, args[1:], stdout, stderr)
+		case "serve":
+			return runServe(ctx, args[1:], stderr)
 		case "version":
 			fs := flag.NewFlagSet("rbtui version", flag.ContinueOnError)
 			if err := parseArgs(fs, args[1:]); err != nil {

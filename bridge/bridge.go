@@ -1,0 +1,362 @@
+// Package bridge is rbtui serve's Socket.IO server: it shows the station to
+// browsers (the original Angular UI, or the web chat embedded here) and takes
+// their messages into the client's outbox.
+//
+// It speaks Socket.IO v4 over Engine.IO 4, long-polling and websocket, at
+// /socket.io/, so the official socket.io-client 4.x connects unchanged. Two
+// event sets are served at once (see the Ev constants): the design's
+// (signal, station, mt_recv, mo_status, mo_send, history) and the original
+// UI's (messages as display strings, signal as a bare number, send with a
+// plain string).
+//
+// Security: rbtui serve binds to loopback unless given a token (CheckListen,
+// LoadToken); the token is taken from an "Authorization: Bearer" header, a
+// token query parameter or the Socket.IO auth payload ({token}); browser
+// origins other than the bridge's own and the allowed ones are refused;
+// every event is checked for shape, size and rate, and a refused one gets an
+// error and changes nothing.
+package bridge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+
+	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxClients   = 200
+	DefaultMessageLines = 200
+	DefaultHistoryPage  = 50
+	// MaxHistoryPage bounds what one history request may ask for.
+	MaxHistoryPage = 200
+	// maxPacket bounds one Engine.IO message: a send of rb.MaxMO bytes as
+	// base64 fits many times over.
+	maxPacket = rb.MaxBody
+)
+
+// Config sets up a Server.
+type Config struct {
+	// Client is the station's client; its Run is the caller's business.
+	Client *client.Client
+	Logger *slog.Logger
+	// Token, when set, is required of every connection.
+	Token string
+	// AllowOrigins are browser origins allowed besides the bridge's own
+	// (normalised by NormOrigins).
+	AllowOrigins []string
+	// WebRoot is a folder of built UI files served at /; "" serves the
+	// embedded web chat.
+	WebRoot string
+	// MaxClients caps the connections at once (default DefaultMaxClients).
+	MaxClients int
+	// SendBurst and SendEvery are the per-connection message rate: SendBurst
+	// at once, then one per SendEvery (default 5 and 2 s).
+	SendBurst int
+	SendEvery time.Duration
+	// EventBurst and EventEvery are the per-connection rate of all events
+	// (default 40 and 100 ms).
+	EventBurst int
+	EventEvery time.Duration
+	// MessageLines is how many of the newest messages EvMessages carries.
+	MessageLines int
+	// HistoryPage is how many messages the history sent on connect carries.
+	HistoryPage int
+	// HandOver bounds the wait for the broker's confirm of a new message
+	// before its acknowledgement says it stays queued (default 5 s).
+	HandOver time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the bridge. Handler serves it; Run follows the client's changes.
+type Server struct {
+	cfg Config
+	cl  *client.Client
+	st  *store.Store
+	log *slog.Logger
+	io  *socket.Server
+	h   http.Handler
+
+	// ctx ends with Close; handlers' work runs under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	station *StationEvent
+	bars    int
+	mtSeen  map[string]bool
+	moSeen  map[string]string
+}
+
+// maxSeen bounds the memory of what was emitted already.
+const maxSeen = 4096
+
+// New returns a bridge for cfg.Client.
+func New(cfg Config) (*Server, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("bridge: no client")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxClients <= 0 {
+		cfg.MaxClients = DefaultMaxClients
+	}
+	if cfg.SendBurst <= 0 {
+		cfg.SendBurst = 5
+	}
+	if cfg.SendEvery <= 0 {
+		cfg.SendEvery = 2 * time.Second
+	}
+	if cfg.EventBurst <= 0 {
+		cfg.EventBurst = 40
+	}
+	if cfg.EventEvery <= 0 {
+		cfg.EventEvery = 100 * time.Millisecond
+	}
+	if cfg.MessageLines <= 0 {
+		cfg.MessageLines = DefaultMessageLines
+	}
+	if cfg.HistoryPage <= 0 {
+		cfg.HistoryPage = DefaultHistoryPage
+	}
+	if cfg.HandOver <= 0 {
+		cfg.HandOver = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	origins, err := NormOrigins(cfg.AllowOrigins)
+	if err != nil {
+		return nil, err
+	}
+	cfg.AllowOrigins = origins
+	s := &Server{cfg: cfg, cl: cfg.Client, st: cfg.Client.Store(), log: cfg.Logger,
+		bars: -1, mtSeen: map[string]bool{}, moSeen: map[string]string{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+
+	opts := socket.DefaultServerOptions()
+	opts.SetServeClient(false) // the web chat carries its own copy of the client
+	opts.SetMaxHttpBufferSize(maxPacket)
+	opts.SetPingInterval(25 * time.Second)
+	opts.SetPingTimeout(20 * time.Second)
+	opts.SetConnectTimeout(10 * time.Second)
+	// guard has refused every origin that is not allowed before this point.
+	opts.SetCors(&types.Cors{Origin: true, Credentials: true})
+	s.io = socket.NewServer(nil, opts)
+	s.io.Use(s.authenticate)
+	s.io.On("connection", func(args ...any) {
+		if sock, ok := args[0].(*socket.Socket); ok {
+			s.onConnect(sock)
+		}
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", s.guard(s.io.ServeHandler(opts)))
+	mux.Handle("/", s.static())
+	s.h = mux
+	return s, nil
+}
+
+// Handler serves the bridge: Socket.IO at /socket.io/ and the UI at /.
+func (s *Server) Handler() http.Handler { return s.h }
+
+// Clients is how many Engine.IO connections are open.
+func (s *Server) Clients() int { return int(s.io.Engine().ClientsCount()) }
+
+// Close disconnects every client and waits for handlers in flight.
+func (s *Server) Close() {
+	s.cancel()
+	done := make(chan struct{})
+	s.io.Close(func(error) { close(done) })
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	s.wg.Wait()
+}
+
+// authenticate is the Socket.IO middleware: with a token configured, a
+// connection must present it (auth payload, bearer header or query).
+func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	if s.cfg.Token == "" {
+		next(nil)
+		return
+	}
+	hs := sock.Handshake()
+	tok := ""
+	if v, ok := hs.Auth["token"].(string); ok {
+		tok = v
+	}
+	if tok == "" && hs.Headers != nil {
+		tok = bearer(hs.Headers.Header().Get("Authorization"))
+	}
+	if tok == "" && hs.Query != nil {
+		tok = hs.Query.Query().Get("token")
+	}
+	if tok == "" || !s.tokenOK(tok) {
+		reason := "wrong token"
+		if tok == "" {
+			reason = "no token"
+		}
+		s.log.Warn("connection refused", "reason", reason, "remote", hs.Address)
+		next(socket.NewExtendedError("unauthorized", map[string]any{"code": "unauthorized"}))
+		return
+	}
+	next(nil)
+}
+
+// Run follows the client's changes and tells every connected browser,
+// until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	changes := s.cl.Subscribe(ctx)
+	stale := time.NewTimer(time.Hour)
+	defer stale.Stop()
+	rearm := func() {
+		at := s.refreshStation(ctx)
+		stale.Stop()
+		if !at.IsZero() {
+			stale.Reset(max(time.Until(at)+50*time.Millisecond, 0))
+		}
+	}
+	rearm()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-stale.C:
+			rearm()
+		case ch := <-changes:
+			s.apply(ctx, ch)
+			if ch.Header || ch.Signal || ch.All || len(ch.IDs) > 0 {
+				rearm()
+			}
+		}
+	}
+}
+
+// apply emits what one change means: new MT, MO state changes, the list.
+func (s *Server) apply(ctx context.Context, ch rb.Change) {
+	for _, id := range ch.IDs {
+		m, _, err := s.st.Get(ctx, id)
+		if err != nil {
+			if !errors.Is(err, rb.ErrNotFound) {
+				s.log.Warn("read changed message", "id", id, "err", err)
+			}
+			continue
+		}
+		s.emitMessage(m)
+	}
+	if ch.All {
+		if p, err := s.page(ctx, rb.Cursor{}, s.cfg.HistoryPage); err == nil {
+			s.io.Emit(EvHistory, p)
+		}
+	}
+	if ch.All || len(ch.IDs) > 0 {
+		if lines, err := s.lines(ctx); err == nil {
+			s.io.Emit(EvMessages, lines)
+		} else {
+			s.log.Warn("message list", "err", err)
+		}
+	}
+}
+
+// emitMessage emits an MT the first time it is seen, an MO on every state change.
+func (s *Server) emitMessage(m store.Message) {
+	s.mu.Lock()
+	if m.Direction == rb.DirMT {
+		seen := s.mtSeen[m.ID]
+		if !seen {
+			if len(s.mtSeen) >= maxSeen {
+				clear(s.mtSeen)
+			}
+			s.mtSeen[m.ID] = true
+		}
+		s.mu.Unlock()
+		if !seen {
+			s.io.Emit(EvMTRecv, messageEvent(m))
+		}
+		return
+	}
+	e := statusEvent(m)
+	k := e.key()
+	same := s.moSeen[m.ID] == k
+	if !same {
+		if len(s.moSeen) >= maxSeen {
+			clear(s.moSeen)
+		}
+		s.moSeen[m.ID] = k
+	}
+	s.mu.Unlock()
+	if !same {
+		s.io.Emit(EvMOStatus, e)
+	}
+}
+
+// refreshStation emits the station's state and bars where they changed and
+// returns when the reading goes stale (zero: no timer needed).
+func (s *Server) refreshStation(ctx context.Context) time.Time {
+	st, err := s.cl.State(ctx)
+	if err != nil {
+		s.log.Warn("station state", "err", err)
+		return time.Time{}
+	}
+	e := stationEvent(st)
+	s.mu.Lock()
+	changed := s.station == nil || !reflect.DeepEqual(*s.station, e)
+	barsChanged := s.bars != e.Bars
+	s.station, s.bars = &e, e.Bars
+	s.mu.Unlock()
+	if changed {
+		s.io.Emit(EvStation, e)
+	}
+	if barsChanged {
+		s.io.Emit(EvSignal, e.Bars)
+	}
+	return st.StaleAt()
+}
+
+// lines is EvMessages: the newest messages as display strings, oldest first.
+func (s *Server) lines(ctx context.Context) ([]string, error) {
+	rows, err := s.st.List(ctx, store.Page{Limit: s.cfg.MessageLines})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(rows))
+	for i, m := range rows {
+		out[len(rows)-1-i] = displayLine(m)
+	}
+	return out, nil
+}
+
+// page is one page of history, newest first, older than before.
+func (s *Server) page(ctx context.Context, before rb.Cursor, limit int) (HistoryPage, error) {
+	rows, err := s.st.List(ctx, store.Page{Before: before, Limit: limit + 1})
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	p := HistoryPage{Messages: []MessageEvent{}}
+	if len(rows) > limit {
+		p.More, rows = true, rows[:limit]
+	}
+	for _, m := range rows {
+		p.Messages = append(p.Messages, messageEvent(m))
+	}
+	if len(rows) > 0 {
+		last := rows[len(rows)-1]
+		p.Cursor = encodeCursor(rb.Cursor{At: last.CreatedAt, ID: last.ID})
+	}
+	return p, nil
+}

@@ -1,0 +1,287 @@
+package bridge_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/sbd/sim"
+)
+
+// The end-to-end tests run the station for real: a private RabbitMQ node,
+// the simulator on a pseudo-terminal with its HTTP control API, rbd and
+// `rbtui serve` as child processes built from this module.
+
+const e2eToken = "e2e-token-0123456789abcdef"
+
+// logBuf is a goroutine-safe process log.
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// proc is a child process.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  *logBuf
+	done chan struct{}
+}
+
+func start(t testing.TB, name, bin string, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, log: &logBuf{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", name, tail(p.log.String(), 40))
+		}
+	})
+	return p
+}
+
+// stop ends the process with SIGTERM (SIGKILL after 10 s).
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// binaries builds rbd and rbtui-app once per test binary.
+func binaries(t testing.TB) (rbd, app string) {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "bridge-e2e-bin-")
+		if buildErr != nil {
+			return
+		}
+		for _, pkg := range []string{"rbd", "rbtui-app"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, pkg), "../cmd/"+pkg).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(buildDir, "rbd"), filepath.Join(buildDir, "rbtui-app")
+}
+
+// station is the whole station of one end-to-end test.
+type station struct {
+	t      testing.TB
+	node   *brokertest.Node
+	dir    string
+	name   string
+	sim    *sim.Modem
+	simURL string
+	app    string
+	env    []string
+	addr   string // the bridge's host:port, kept across restarts
+	token  string
+	mu     sync.Mutex
+	serve  *proc
+	rbd    *proc
+}
+
+func newStation(t testing.TB) *station {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go tool to build the binaries")
+	}
+	node := brokertest.StartTB(t)
+	rbdBin, app := binaries(t)
+	s := &station{t: t, node: node, dir: t.TempDir(), app: app, token: e2eToken,
+		name: regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	m, err := sim.New(sim.Config{StateFile: filepath.Join(s.dir, "sim.json"), Seed: 1, Signal: 4,
+		SessionTime: 200 * time.Millisecond, RingRepeat: -1})
+	if err != nil {
+		t.Fatalf("simulator: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	s.sim = m
+	link := filepath.Join(s.dir, "modem")
+	pty, err := sim.OpenPTY(ctx, m, link)
+	if err != nil {
+		t.Fatalf("simulator pty: %v", err)
+	}
+	t.Cleanup(func() { pty.Close() })
+	ctl := httptest.NewServer(m.Handler())
+	t.Cleanup(ctl.Close)
+	s.simURL = ctl.URL
+	cfg := filepath.Join(s.dir, "config")
+	if err := os.WriteFile(cfg, []byte("outbox_max = 1000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.env = []string{"RB_AMQP_URL=" + node.URL(), "RB_CONFIG=" + cfg, "RB_STATION=" + s.name,
+		"XDG_DATA_HOME=" + filepath.Join(s.dir, "data"), "XDG_CONFIG_HOME=" + filepath.Join(s.dir, "cfg")}
+	s.rbd = start(t, "rbd", rbdBin, append([]string{"RB_TEST_FAST=1"}, s.env...), "--port", link,
+		"--state", filepath.Join(s.dir, "rbd"), "--station", s.name, "--log-level", "debug", "--session-timeout", "10s")
+	tok := filepath.Join(s.dir, "token")
+	if err := os.WriteFile(tok, []byte(s.token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.startServe()
+	return s
+}
+
+// startServe starts `rbtui serve` (on the port of the last run, if any) and
+// waits until it answers.
+func (s *station) startServe() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	listen := s.addr
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	p := start(s.t, "rbtui serve", s.app, s.env, "serve", "--listen", listen, "--token-file", filepath.Join(s.dir, "token"),
+		"--db", filepath.Join(s.dir, "history.db"), "--debug", filepath.Join(s.dir, "serve-debug.log"))
+	deadline := time.Now().Add(20 * time.Second)
+	re := regexp.MustCompile(`msg=serving url=http://([0-9.:]+)/`)
+	for {
+		if m := re.FindStringSubmatch(p.log.String()); m != nil {
+			s.addr = m[1]
+			break
+		}
+		select {
+		case <-p.done:
+			s.t.Fatalf("rbtui serve exited:\n%s", p.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("rbtui serve did not start:\n%s", p.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.serve = p
+}
+
+// restartServe stops the bridge, keeps it away a moment, and starts it again.
+func (s *station) restartServe(away time.Duration) {
+	s.mu.Lock()
+	p := s.serve
+	s.mu.Unlock()
+	p.stop()
+	time.Sleep(away)
+	s.startServe()
+}
+
+func (s *station) url() string { return "http://" + s.addr }
+
+// control serves the Node tests' requests to the harness: restart the bridge.
+func (s *station) control() string {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /restart-bridge", func(w http.ResponseWriter, r *http.Request) {
+		s.restartServe(500 * time.Millisecond)
+		io.WriteString(w, "OK")
+	})
+	hs := httptest.NewServer(mux)
+	s.t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+func nodeDir(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "testdata", "node")
+}
+
+// TestNodeClients runs the Node tests (node:test, the official
+// socket.io-client 4.x, once over polling, once over websocket) against
+// the whole station.
+func TestNodeClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	nodeBin, err := exec.LookPath("node")
+	dir := nodeDir(t)
+	if _, serr := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client")); err != nil || serr != nil {
+		if os.Getenv("RB_REQUIRE_NODE") == "1" {
+			t.Fatalf("node or its modules missing (run npm ci in %s): %v %v", dir, err, serr)
+		}
+		t.Skip("node or socket.io-client not installed (npm ci in bridge/testdata/node)")
+	}
+	s := newStation(t)
+	ctl := s.control()
+	args := []string{"--test", "--test-concurrency=1", "--test-reporter=spec"}
+	if p := os.Getenv("RB_NODE_TEST_PATTERN"); p != "" {
+		args = append(args, "--test-name-pattern="+p)
+	}
+	cmd := exec.Command(nodeBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "BRIDGE_URL="+s.url(), "BRIDGE_TOKEN="+s.token, "SIM_URL="+s.simURL,
+		"SIM_IMEI="+sim.DefaultIMEI, "HARNESS_URL="+ctl)
+	out := &logBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(4 * time.Minute):
+		cmd.Process.Kill()
+		err = fmt.Errorf("node tests timed out")
+	}
+	sc := bufio.NewScanner(strings.NewReader(out.String()))
+	for sc.Scan() {
+		t.Log(sc.Text())
+	}
+	if err != nil {
+		t.Fatalf("node --test: %v", err)
+	}
+}

@@ -1,0 +1,239 @@
+package bridge
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/store"
+	"github.com/rockblock-station/rockblock-station/textsafe"
+)
+
+// Event names. The design's set: EvSignal, EvStation, EvMTRecv, EvMOStatus,
+// EvMOSend, EvHistory (plus EvMOCancel and EvMOResend for the web chat). The
+// original Angular UI's set: EvMessages, EvSignal and EvSend.
+const (
+	EvSignal   = "signal"
+	EvStation  = "station"
+	EvMTRecv   = "mt_recv"
+	EvMOStatus = "mo_status"
+	EvMOSend   = "mo_send"
+	EvMOCancel = "mo_cancel"
+	EvMOResend = "mo_resend"
+	EvHistory  = "history"
+	EvMessages = "messages"
+	EvSend     = "send"
+	// EvError tells a client that an event it sent without an
+	// acknowledgement was refused.
+	EvError = "bridge_error"
+)
+
+// Error codes of a refused event.
+const (
+	CodeEmpty          = "empty"
+	CodeTooLong        = "too_long"
+	CodeOutboxFull     = "outbox_full"
+	CodeBrokerDown     = "broker_down"
+	CodeBadRequest     = "bad_request"
+	CodeRateLimited    = "rate_limited"
+	CodeNotFound       = "not_found"
+	CodeNotCancellable = "not_cancellable"
+	CodeNotResendable  = "not_resendable"
+	CodeInternal       = "internal"
+)
+
+// APIError is the error of an acknowledgement or of EvError.
+type APIError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Event is the event refused (EvError only).
+	Event string `json:"event,omitempty"`
+}
+
+// errBadRequest marks an event of the wrong shape.
+var errBadRequest = errors.New("bad request")
+
+// errRateLimited refuses an event over the connection's rate.
+var errRateLimited = errors.New("too many events: slow down")
+
+// apiError puts err in words with its code.
+func apiError(err error) *APIError {
+	code := CodeInternal
+	switch {
+	case errors.Is(err, rb.ErrEmpty):
+		code = CodeEmpty
+	case errors.Is(err, rb.ErrTooLong):
+		code = CodeTooLong
+	case errors.Is(err, rb.ErrNotFound):
+		code = CodeNotFound
+	case errors.Is(err, rb.ErrNotCancellable):
+		code = CodeNotCancellable
+	case errors.Is(err, rb.ErrNotResendable):
+		code = CodeNotResendable
+	case errors.Is(err, errBadRequest):
+		code = CodeBadRequest
+	case errors.Is(err, errRateLimited):
+		code = CodeRateLimited
+	}
+	return &APIError{Code: code, Message: err.Error()}
+}
+
+// StationEvent is EvStation: the station's whole live state.
+type StationEvent struct {
+	Station string `json:"station"`
+	// Bars is the current signal, 0 while offline or stale.
+	Bars    int    `json:"bars"`
+	Service bool   `json:"service"`
+	Modem   string `json:"modem"`
+	// Broker is "up", "down" or "blocked" (a memory or disk alarm).
+	Broker string `json:"broker"`
+	Stale  bool   `json:"stale"`
+	// LastContact is when the modem was last heard of, null if never.
+	LastContact  *time.Time `json:"last_contact"`
+	Outbox       int        `json:"outbox"`
+	CreditsToday int        `json:"credits_today"`
+	LastSession  string     `json:"last_session,omitempty"`
+	MaxMO        int        `json:"max_mo"`
+	CreditBytes  int        `json:"credit_bytes"`
+}
+
+func stationEvent(s client.StationState) StationEvent {
+	e := StationEvent{
+		Station: s.Station, Bars: s.CurrentBars(), Service: s.Service && !s.Stale, Modem: s.Modem,
+		Broker: "down", Stale: s.Stale, Outbox: s.Outbox, CreditsToday: s.CreditsToday,
+		LastSession: textsafe.Line(s.LastSession), MaxMO: s.MaxMO, CreditBytes: rb.CreditBytes,
+	}
+	switch {
+	case s.BrokerUp:
+		e.Broker = "up"
+	case s.BrokerBlocked:
+		e.Broker = "blocked"
+	}
+	if !s.LastContact.IsZero() {
+		t := s.LastContact.UTC()
+		e.LastContact = &t
+	}
+	return e
+}
+
+// MessageEvent is one message as EvMTRecv and EvHistory carry it.
+type MessageEvent struct {
+	ID  string `json:"id"`
+	Dir string `json:"dir"`
+	// Text is the payload as text, made inert (textsafe.Block); "" when binary.
+	Text string `json:"text"`
+	// Data is the payload, base64; "" when this client does not have it.
+	Data          string     `json:"data"`
+	Binary        bool       `json:"binary"`
+	Bytes         int        `json:"bytes"`
+	State         string     `json:"state"`
+	Reason        string     `json:"reason,omitempty"`
+	At            time.Time  `json:"at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	MOMSN         *int       `json:"momsn,omitempty"`
+	MTMSN         *int       `json:"mtmsn,omitempty"`
+	Attempts      int        `json:"attempts,omitempty"`
+	Credits       int        `json:"credits"`
+	Queued        int        `json:"queued,omitempty"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	Read          bool       `json:"read"`
+	Cancellable   bool       `json:"cancellable"`
+	Resendable    bool       `json:"resendable"`
+}
+
+func messageEvent(m store.Message) MessageEvent {
+	e := MessageEvent{
+		ID: m.ID, Dir: m.Direction, Binary: m.Binary, Bytes: m.Bytes, State: m.State,
+		Reason: textsafe.Line(m.LastReason), At: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
+		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, Credits: m.Credits, Queued: m.Queued,
+		NextAttemptAt: m.NextAttemptAt, Read: m.Read,
+	}
+	if !m.Binary {
+		e.Text = textsafe.Block(m.Text)
+	}
+	if m.Data != nil {
+		e.Data = base64.StdEncoding.EncodeToString(m.Data)
+	}
+	if m.Direction == rb.DirMO {
+		if e.Credits == 0 {
+			e.Credits = rb.Credits(m.Bytes)
+		}
+		e.Cancellable = rb.Cancellable(m.State)
+		e.Resendable = rb.Resendable(m.State) && m.Data != nil
+	}
+	return e
+}
+
+// StatusEvent is EvMOStatus: an MO message's state changed.
+type StatusEvent struct {
+	ID            string     `json:"id"`
+	State         string     `json:"state"`
+	Reason        string     `json:"reason,omitempty"`
+	MOMSN         *int       `json:"momsn,omitempty"`
+	Attempt       int        `json:"attempt,omitempty"`
+	At            time.Time  `json:"at"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	Credits       int        `json:"credits"`
+	Cancellable   bool       `json:"cancellable"`
+	Resendable    bool       `json:"resendable"`
+}
+
+func statusEvent(m store.Message) StatusEvent {
+	e := messageEvent(m)
+	return StatusEvent{
+		ID: e.ID, State: e.State, Reason: e.Reason, MOMSN: e.MOMSN, Attempt: e.Attempts, At: e.UpdatedAt,
+		NextAttemptAt: e.NextAttemptAt, Credits: e.Credits, Cancellable: e.Cancellable, Resendable: e.Resendable,
+	}
+}
+
+// key tells two statuses of one message apart, so each is emitted once.
+func (e StatusEvent) key() string {
+	return e.State + "|" + strconv.Itoa(e.Attempt) + "|" + e.Reason
+}
+
+// HistoryPage is EvHistory: messages newest first, and the cursor of the
+// next (older) page; More is false at the oldest message.
+type HistoryPage struct {
+	Messages []MessageEvent `json:"messages"`
+	Cursor   string         `json:"cursor"`
+	More     bool           `json:"more"`
+}
+
+// encodeCursor makes a page position opaque for clients.
+func encodeCursor(c rb.Cursor) string {
+	if c.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(c.At.UnixNano(), 10) + ":" + c.ID
+}
+
+func decodeCursor(s string) (rb.Cursor, error) {
+	if s == "" {
+		return rb.Cursor{}, nil
+	}
+	ns, id, ok := strings.Cut(s, ":")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || id == "" || len(id) > 2*rb.MaxIDLen {
+		return rb.Cursor{}, fmt.Errorf("%w: cursor %q", errBadRequest, s)
+	}
+	return rb.Cursor{At: time.Unix(0, n), ID: id}, nil
+}
+
+// displayLine is one entry of EvMessages: time, direction, MO state, text,
+// made safe for a single line, e.g. "12:03 MT hello" or "12:04 MO sent: all good".
+func displayLine(m store.Message) string {
+	body := textsafe.Line(m.Text)
+	if m.Binary {
+		body = fmt.Sprintf("[%d bytes of data]", m.Bytes)
+	}
+	t := m.CreatedAt.Local().Format("15:04")
+	if m.Direction == rb.DirMT {
+		return t + " MT " + body
+	}
+	return t + " MO " + m.State + ": " + body
+}

@@ -1,0 +1,337 @@
+package bridge
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
+)
+
+// conn is one connected browser: its rates.
+type conn struct {
+	sock   *socket.Socket
+	events *bucket
+	sends  *bucket
+}
+
+// onConnect greets a new connection with the whole state and wires its events.
+func (s *Server) onConnect(sock *socket.Socket) {
+	c := &conn{sock: sock,
+		events: newBucket(s.cfg.EventBurst, s.cfg.EventEvery),
+		sends:  newBucket(s.cfg.SendBurst, s.cfg.SendEvery)}
+	s.greet(sock)
+	on := func(ev string, h func(c *conn, args []any) (any, error)) {
+		sock.On(ev, func(args ...any) {
+			args, ack := splitAck(args)
+			if !c.events.allow(s.cfg.Now()) {
+				s.reply(c, ev, ack, nil, errRateLimited)
+				return
+			}
+			// The work may wait on SQLite or the broker: never in the
+			// connection's read loop.
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				res, err := h(c, args)
+				s.reply(c, ev, ack, res, err)
+			}()
+		})
+	}
+	on(EvMOSend, s.onMOSend)
+	on(EvSend, s.onSend)
+	on(EvHistory, s.onHistory)
+	on(EvMOCancel, s.onCancel)
+	on(EvMOResend, s.onResend)
+}
+
+// greet sends a new connection the station, the signal, the list and the
+// newest history.
+func (s *Server) greet(sock *socket.Socket) {
+	ctx := s.ctx
+	s.mu.Lock()
+	st := s.station
+	s.mu.Unlock()
+	if st == nil {
+		if cs, err := s.cl.State(ctx); err == nil {
+			e := stationEvent(cs)
+			st = &e
+		}
+	}
+	if st != nil {
+		sock.Emit(EvStation, *st)
+		sock.Emit(EvSignal, st.Bars)
+	}
+	if lines, err := s.lines(ctx); err == nil {
+		sock.Emit(EvMessages, lines)
+	} else {
+		s.log.Warn("message list", "err", err)
+	}
+	if p, err := s.page(ctx, rb.Cursor{}, s.cfg.HistoryPage); err == nil {
+		sock.Emit(EvHistory, p)
+	} else {
+		s.log.Warn("history", "err", err)
+	}
+}
+
+// splitAck takes the acknowledgement callback off the end of args.
+func splitAck(args []any) ([]any, socket.Ack) {
+	if n := len(args); n > 0 {
+		if a, ok := args[n-1].(socket.Ack); ok {
+			return args[:n-1], a
+		}
+		if a, ok := args[n-1].(func([]any, error)); ok {
+			return args[:n-1], a
+		}
+	}
+	return args, nil
+}
+
+// reply answers an event: through its acknowledgement when it has one,
+// else a refusal is emitted as EvError (a success needs no word).
+func (s *Server) reply(c *conn, ev string, ack socket.Ack, res any, err error) {
+	if err != nil {
+		e := apiError(err)
+		if e.Code == CodeInternal {
+			s.log.Error("event failed", "event", ev, "err", err)
+			e.Message = "the bridge could not do that: " + e.Message
+		} else {
+			s.log.Debug("event refused", "event", ev, "code", e.Code, "remote", c.sock.Handshake().Address)
+		}
+		if ack != nil {
+			ack([]any{map[string]any{"error": e}}, nil)
+			return
+		}
+		e.Event = ev
+		c.sock.Emit(EvError, e)
+		return
+	}
+	switch {
+	case ack != nil:
+		ack([]any{res}, nil)
+	case ev == EvHistory:
+		c.sock.Emit(EvHistory, res) // asked without an acknowledgement
+	}
+}
+
+// SendResult is the acknowledgement of a stored message: its id and state.
+// Error is set when the message is stored but the broker did not take it
+// yet (broker down, outbox full): it stays queued and is published later.
+type SendResult struct {
+	ID    string    `json:"id"`
+	State string    `json:"state"`
+	Error *APIError `json:"error,omitempty"`
+}
+
+// payload reads a message of mo_send: {text}, {data} (base64) or a string.
+func payload(args []any) (data []byte, text bool, err error) {
+	if len(args) != 1 {
+		return nil, false, fmt.Errorf("%w: want one argument, {text} or {data}", errBadRequest)
+	}
+	switch v := args[0].(type) {
+	case string:
+		return textPayload(v)
+	case map[string]any:
+		t, hasT := v["text"]
+		d, hasD := v["data"]
+		if hasT == hasD {
+			return nil, false, fmt.Errorf("%w: want exactly one of text and data", errBadRequest)
+		}
+		if hasT {
+			ts, ok := t.(string)
+			if !ok {
+				return nil, false, fmt.Errorf("%w: text must be a string", errBadRequest)
+			}
+			return textPayload(ts)
+		}
+		ds, ok := d.(string)
+		if !ok {
+			return nil, false, fmt.Errorf("%w: data must be a base64 string", errBadRequest)
+		}
+		if len(ds) > rb.MaxBody {
+			return nil, false, fmt.Errorf("%w: %d characters of base64", rb.ErrTooLong, len(ds))
+		}
+		b, err := base64.StdEncoding.DecodeString(ds)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: data is not base64", errBadRequest)
+		}
+		if len(b) == 0 {
+			return nil, false, rb.ErrEmpty
+		}
+		return b, false, nil
+	case []byte:
+		if len(v) == 0 {
+			return nil, false, rb.ErrEmpty
+		}
+		return append([]byte(nil), v...), false, nil
+	}
+	return nil, false, fmt.Errorf("%w: want {text}, {data} or a string, not %T", errBadRequest, args[0])
+}
+
+func textPayload(t string) ([]byte, bool, error) {
+	if len(t) > rb.MaxBody {
+		return nil, false, fmt.Errorf("%w: %d bytes", rb.ErrTooLong, len(t))
+	}
+	if !utf8.ValidString(t) {
+		return nil, false, fmt.Errorf("%w: text is not valid UTF-8", errBadRequest)
+	}
+	if strings.TrimSpace(t) == "" {
+		return nil, false, rb.ErrEmpty
+	}
+	return []byte(t), true, nil
+}
+
+// onMOSend stores a new message and acknowledges it with its id.
+func (s *Server) onMOSend(c *conn, args []any) (any, error) {
+	data, text, err := payload(args)
+	if err != nil {
+		return nil, err
+	}
+	return s.compose(c, data, text)
+}
+
+// onSend is the original UI's send: the message text as a plain string.
+func (s *Server) onSend(c *conn, args []any) (any, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("%w: want the message text", errBadRequest)
+	}
+	t, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("%w: want the message text as a string, not %T", errBadRequest, args[0])
+	}
+	data, _, err := textPayload(t)
+	if err != nil {
+		return nil, err
+	}
+	return s.compose(c, data, true)
+}
+
+// compose writes the message to the history (the outbox of this client) and
+// tries to hand it to the broker at once, so the acknowledgement can say
+// whether it is at the broker or waits here.
+func (s *Server) compose(c *conn, data []byte, text bool) (any, error) {
+	if err := s.cl.Validate(data); err != nil {
+		return nil, err
+	}
+	if !c.sends.allow(s.cfg.Now()) {
+		return nil, errRateLimited
+	}
+	id, err := s.cl.Compose(s.ctx, data, text, nil)
+	if err != nil {
+		return nil, err
+	}
+	res := SendResult{ID: id, State: rb.StateQueued}
+	res.State, res.Error = s.handOver(id)
+	s.log.Info("message composed", "id", id, "bytes", len(data), "state", res.State)
+	return res, nil
+}
+
+// handOver publishes the outbox now and says where message id is.
+func (s *Server) handOver(id string) (string, *APIError) {
+	if h := s.cl.Health(); !h.Up {
+		return rb.StateQueued, &APIError{Code: CodeBrokerDown, Message: "the broker is not reachable: the message waits here and goes when it is"}
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandOver)
+	defer cancel()
+	ferr := s.cl.FlushOutbox(ctx)
+	m, _, err := s.st.Get(s.ctx, id)
+	if err != nil {
+		return rb.StateQueued, &APIError{Code: CodeInternal, Message: err.Error()}
+	}
+	if m.State != rb.StateQueued {
+		return m.State, nil
+	}
+	if errors.Is(ferr, queue.ErrRefused) {
+		return m.State, &APIError{Code: CodeOutboxFull, Message: "the station's outbox is full: the message waits here and goes when there is room"}
+	}
+	msg := "the broker did not take the message yet: it waits here and goes when it can"
+	if ferr != nil {
+		msg += " (" + ferr.Error() + ")"
+	}
+	return m.State, &APIError{Code: CodeBrokerDown, Message: msg}
+}
+
+// idArg reads {id} or a bare id string.
+func idArg(args []any) (string, error) {
+	if len(args) != 1 {
+		return "", fmt.Errorf("%w: want {id}", errBadRequest)
+	}
+	var id string
+	switch v := args[0].(type) {
+	case string:
+		id = v
+	case map[string]any:
+		id, _ = v["id"].(string)
+	}
+	if id == "" || len(id) > rb.MaxIDLen || !utf8.ValidString(id) {
+		return "", fmt.Errorf("%w: want {id} with a message id", errBadRequest)
+	}
+	return id, nil
+}
+
+// onCancel withdraws an MO message whose session has not started.
+func (s *Server) onCancel(c *conn, args []any) (any, error) {
+	id, err := idArg(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cl.Cancel(s.ctx, id); err != nil {
+		return nil, err
+	}
+	return map[string]any{"id": id}, nil
+}
+
+// onResend queues a copy of a failed or unknown MO message.
+func (s *Server) onResend(c *conn, args []any) (any, error) {
+	id, err := idArg(args)
+	if err != nil {
+		return nil, err
+	}
+	if !c.sends.allow(s.cfg.Now()) {
+		return nil, errRateLimited
+	}
+	nid, err := s.cl.Resend(s.ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	res := SendResult{ID: nid}
+	res.State, res.Error = s.handOver(nid)
+	return res, nil
+}
+
+// onHistory answers a page of older messages: {before: cursor, limit}.
+func (s *Server) onHistory(c *conn, args []any) (any, error) {
+	before, limit := "", s.cfg.HistoryPage
+	if len(args) > 1 {
+		return nil, fmt.Errorf("%w: want {before, limit}", errBadRequest)
+	}
+	if len(args) == 1 && args[0] != nil {
+		m, ok := args[0].(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: want {before, limit}", errBadRequest)
+		}
+		if v, ok := m["before"]; ok && v != nil {
+			if before, ok = v.(string); !ok {
+				return nil, fmt.Errorf("%w: before must be a cursor string", errBadRequest)
+			}
+		}
+		if v, ok := m["limit"]; ok && v != nil {
+			f, ok := v.(float64)
+			if !ok || f < 1 || f > MaxHistoryPage || f != float64(int(f)) {
+				return nil, fmt.Errorf("%w: limit must be a whole number 1..%d", errBadRequest, MaxHistoryPage)
+			}
+			limit = int(f)
+		}
+	}
+	cur, err := decodeCursor(before)
+	if err != nil {
+		return nil, err
+	}
+	return s.page(s.ctx, cur, limit)
+}

@@ -1,0 +1,203 @@
+// The web chat of rbtui serve. Everything from the satellite is put on the
+// page as text (textContent), never as HTML.
+(function () {
+  "use strict";
+  var GLYPH = { queued: "◷", submitted: "↑", accepted: "⇡", sending: "…", retrying: "↻",
+    sent: "✓", failed: "✗", cancelled: "⊘", unknown: "?", received: "" };
+  var $ = function (id) { return document.getElementById(id); };
+  var enc = new TextEncoder();
+  var msgs = new Map(); // id -> message
+  var station = { max_mo: 340, credit_bytes: 50 };
+  var cursor = "", more = false;
+
+  // The token: from the page's address once (then kept on this device), or typed in.
+  var params = new URLSearchParams(location.search + "&" + location.hash.replace(/^#/, ""));
+  var token = params.get("token");
+  if (token) {
+    try { localStorage.setItem("rb-token", token); } catch (e) { /* private mode */ }
+    history.replaceState(null, "", location.pathname);
+  } else {
+    try { token = localStorage.getItem("rb-token"); } catch (e) { token = null; }
+  }
+
+  var socket = io({ auth: function (cb) { cb(token ? { token: token } : {}); } });
+
+  function text(el, s) { el.textContent = s; return el; }
+  function make(tag, cls, s) { var e = document.createElement(tag); if (cls) e.className = cls; if (s != null) e.textContent = s; return e; }
+  function bars(n) { var s = ""; for (var i = 0; i < 5; i++) s += i < n ? "▂▃▅▆█"[i] : "▁"; return s; }
+  function ago(iso) {
+    if (!iso) return "never heard";
+    var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (s < 60) return "heard " + s + " s ago";
+    if (s < 3600) return "heard " + Math.round(s / 60) + " min ago";
+    return "heard " + new Date(iso).toLocaleString();
+  }
+  function hhmm(iso) { var d = new Date(iso); return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+  function credits(n) { return n <= 0 ? 0 : Math.ceil(n / (station.credit_bytes || 50)); }
+
+  function showStation(st) {
+    station = st;
+    text($("station"), st.station || "station");
+    var sig = $("signal");
+    sig.dataset.bars = String(st.bars);
+    text(sig, bars(st.bars));
+    sig.setAttribute("aria-label", st.bars + " of 5 bars");
+    var svc = st.modem === "offline" ? "modem offline" : st.stale ? "stale" : st.service ? "service" : "no service";
+    text($("service"), svc);
+    var b = $("broker"); b.dataset.broker = st.broker; text(b, "broker " + st.broker);
+    $("contact").dataset.at = st.last_contact || "";
+    text($("contact"), ago(st.last_contact));
+    text($("credits"), st.credits_today + (st.credits_today === 1 ? " credit" : " credits") + " today");
+    text($("outbox"), "outbox " + st.outbox);
+    updateCount();
+  }
+  setInterval(function () { var c = $("contact"); if (c.dataset.at !== undefined) text(c, ago(c.dataset.at || null)); }, 15000);
+
+  function notice(s, info) {
+    var n = $("notice");
+    n.hidden = !s; n.classList.toggle("info", !!info); text(n, s || "");
+  }
+
+  function render() {
+    var list = $("list");
+    var all = Array.from(msgs.values()).sort(function (a, b) {
+      return a.at < b.at ? -1 : a.at > b.at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    });
+    var atBottom = list.parentNode.scrollHeight - list.parentNode.scrollTop - list.parentNode.clientHeight < 40;
+    list.replaceChildren.apply(list, all.map(item));
+    $("older").hidden = !more;
+    if (atBottom) list.parentNode.scrollTop = list.parentNode.scrollHeight;
+  }
+
+  function item(m) {
+    var li = make("li", "msg " + m.dir);
+    li.dataset.id = m.id;
+    var body = make("div", "body");
+    if (m.binary || (!m.text && m.data)) {
+      body.classList.add("binary");
+      text(body, "[" + m.bytes + " bytes of data]");
+    } else {
+      text(body, m.text);
+    }
+    li.appendChild(body);
+    var meta = make("div", "meta");
+    meta.appendChild(make("span", "time", hhmm(m.at)));
+    if (m.dir === "mo") {
+      var st = make("span", "state", (GLYPH[m.state] || "") + " " + m.state);
+      st.dataset.state = m.state;
+      meta.appendChild(st);
+      if (m.momsn != null) meta.appendChild(make("span", "momsn", "#" + m.momsn));
+      var c = m.credits || credits(m.bytes);
+      meta.appendChild(make("span", "cost", c + (c === 1 ? " credit" : " credits")));
+      if (m.cancellable) meta.appendChild(action("Cancel", "mo_cancel", m.id));
+      if (m.resendable) meta.appendChild(action("Resend", "mo_resend", m.id));
+    } else if (m.credits) {
+      meta.appendChild(make("span", "cost", m.credits + (m.credits === 1 ? " credit" : " credits")));
+    }
+    li.appendChild(meta);
+    if (m.reason && m.dir === "mo" && m.state !== "sent") {
+      li.appendChild(make("div", "reason" + (m.state === "failed" || m.state === "unknown" ? " bad" : ""), m.reason));
+    }
+    return li;
+  }
+
+  function action(label, ev, id) {
+    var b = make("button", "act", label);
+    b.type = "button";
+    b.addEventListener("click", function () {
+      b.disabled = true;
+      socket.timeout(15000).emit(ev, { id: id }, function (err, res) {
+        b.disabled = false;
+        if (err) return notice("No answer from the bridge: try again.");
+        if (res && res.error && !res.id) return notice(res.error.message);
+        notice("");
+        if (res && res.id && res.id !== id) { addLocal(res.id, msgs.get(id), res); }
+      });
+    });
+    return b;
+  }
+
+  function merge(list) { list.forEach(function (m) { msgs.set(m.id, m); }); }
+
+  function addLocal(id, src, res) {
+    if (msgs.has(id)) return;
+    msgs.set(id, { id: id, dir: "mo", text: src.text, data: src.data || "", binary: !!src.binary, bytes: src.bytes,
+      state: res.state || "queued", at: new Date().toISOString(), credits: 0, cancellable: true, resendable: false,
+      reason: res.error ? res.error.message : "" });
+    render();
+  }
+
+  socket.on("connect", function () {
+    $("away").hidden = true; $("auth").hidden = true;
+  });
+  socket.on("disconnect", function () { $("away").hidden = false; });
+  socket.io.on("reconnect_attempt", function () { $("away").hidden = false; });
+  socket.on("connect_error", function (err) {
+    if (err && err.message === "unauthorized") {
+      $("auth").hidden = false; $("away").hidden = true;
+      text($("away"), "Bridge away: reconnecting…");
+      return; // the socket does not retry a refused handshake by itself
+    }
+    $("away").hidden = false;
+  });
+  $("authform").addEventListener("submit", function (e) {
+    e.preventDefault();
+    token = $("token").value.trim();
+    try { localStorage.setItem("rb-token", token); } catch (x) { /* private mode */ }
+    socket.connect();
+  });
+
+  socket.on("station", showStation);
+  socket.on("history", function (p) {
+    merge(p.messages || []);
+    if (!cursor || !p.more || (p.cursor && p.cursor < cursor)) { cursor = p.cursor; more = p.more; }
+    render();
+  });
+  socket.on("mt_recv", function (m) { msgs.set(m.id, m); render(); });
+  socket.on("mo_status", function (s) {
+    var m = msgs.get(s.id);
+    if (!m) { // sent from elsewhere: fetch the newest page
+      socket.emit("history", { limit: 50 }, function (p) { if (p && p.messages) { merge(p.messages); render(); } });
+      return;
+    }
+    m.state = s.state; m.reason = s.reason || ""; m.momsn = s.momsn; m.attempts = s.attempt;
+    m.cancellable = s.cancellable; m.resendable = s.resendable; m.credits = s.credits; m.updated_at = s.at;
+    render();
+  });
+  socket.on("bridge_error", function (e) { notice(e.message); });
+
+  $("older").addEventListener("click", function () {
+    socket.emit("history", { before: cursor, limit: 50 }, function (p) {
+      if (!p || p.error) return notice(p && p.error ? p.error.message : "No answer");
+      merge(p.messages); cursor = p.cursor; more = p.more; render();
+    });
+  });
+
+  function updateCount() {
+    var t = $("text").value;
+    var n = enc.encode(t).length, max = station.max_mo || 340;
+    var c = $("count");
+    text(c, n + "/" + max + " bytes · " + credits(n) + (credits(n) === 1 ? " credit" : " credits"));
+    c.classList.toggle("over", n > max);
+    $("send").disabled = n === 0 || n > max || t.trim() === "";
+  }
+  $("text").addEventListener("input", updateCount);
+  $("text").addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $("compose").requestSubmit(); }
+  });
+  $("compose").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var t = $("text").value;
+    if ($("send").disabled) return;
+    $("send").disabled = true;
+    socket.timeout(15000).emit("mo_send", { text: t }, function (err, res) {
+      if (err) { updateCount(); return notice("No answer from the bridge: the message may not be stored. Check the list before sending again."); }
+      if (!res || (res.error && !res.id)) { updateCount(); return notice(res && res.error ? res.error.message : "Refused"); }
+      $("text").value = "";
+      updateCount();
+      if (res.error) notice(res.error.message, true); else notice("");
+      addLocal(res.id, { text: t, bytes: enc.encode(t).length }, res);
+    });
+  });
+  updateCount();
+})();

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/bridge"
+	"github.com/rockblock-station/rockblock-station/internal/cli"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// runServe is `rbtui serve`: no terminal; it archives this client's inbox
+// into the history, follows the live feed, keeps the glance file fresh and
+// serves the Socket.IO bridge and a web UI.
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rbtui serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on (beyond loopback only with --token-file)")
+	webRoot := fs.String("web-root", "", "serve the built UI in this folder at / (default: the embedded web chat)")
+	tokenFile := fs.String("token-file", "", "require the token in this file (mode 0600) of every connection")
+	maxClients := fs.Int("max-clients", bridge.DefaultMaxClients, "most connections at once")
+	var origins stringList
+	fs.Var(&origins, "allow-origin", "also allow browser pages of this origin (http(s)://host[:port]); repeatable")
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef(fs.Name(), "unexpected argument %q", fs.Arg(0))
+	}
+	token := ""
+	if *tokenFile != "" {
+		t, err := bridge.LoadToken(*tokenFile)
+		if err != nil {
+			return exitf(exitUsage, "serve: %v", err)
+		}
+		token = t
+	}
+	if err := bridge.CheckListen(*listen, token != ""); err != nil {
+		return exitf(exitUsage, "serve: %v", err)
+	}
+	if *webRoot != "" {
+		if fi, err := os.Stat(*webRoot); err != nil || !fi.IsDir() {
+			return exitf(exitUsage, "serve: --web-root %s: not a folder", *webRoot)
+		}
+	}
+	if _, err := bridge.NormOrigins(origins); err != nil {
+		return exitf(exitUsage, "serve: %v", err)
+	}
+	// Headless: the log goes to stderr (the journal under systemd), and to
+	// the debug file as well when one is given.
+	var log *slog.Logger
+	level := slog.LevelInfo
+	if c.debug != "" {
+		level = slog.LevelDebug
+		f, err := os.OpenFile(c.debug, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("open debug log %s: %w", c.debug, err)
+		}
+		defer f.Close()
+		log = slog.New(slog.NewTextHandler(io.MultiWriter(stderr, f), &slog.HandlerOptions{Level: level}))
+	} else {
+		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	}
+
+	s, err := c.connect(ctx, log, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	b, err := bridge.New(bridge.Config{
+		Client: s.client, Logger: log, Token: token, AllowOrigins: origins,
+		WebRoot: *webRoot, MaxClients: *maxClients,
+	})
+	if err != nil {
+		return exitf(exitUsage, "serve: %v", err)
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("serve: listen %s: %w", *listen, err)
+	}
+	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{}, 2)
+	go func() { s.client.Run(ctx); done <- struct{}{} }()
+	go func() { b.Run(ctx); done <- struct{}{} }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("serving", "url", "http://"+ln.Addr().String()+"/", "station", s.cfg.Station,
+		"token", token != "", "web_root", *webRoot)
+
+	select {
+	case <-ctx.Done():
+		err = nil
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopping")
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	b.Close()
+	if serr := srv.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		log.Warn("shutdown", "err", serr)
+	}
+	cancel()
+	<-done
+	<-done
+	return err
+}
