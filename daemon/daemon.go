@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/rb"
@@ -210,6 +211,9 @@ type Daemon struct {
 	mtAnswer   bool // a ring alert waits for SBDIXA
 	mtNextAt   time.Time
 	mtFailures int
+
+	// wakes counts turns of the control loop (for tests of idle cost).
+	wakes atomic.Int64
 
 	stateMu sync.Mutex // guards snapshot for Stats
 	stats   Stats

@@ -20,7 +20,9 @@ func (d *Daemon) loop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for ctx.Err() == nil {
-		if d.step(ctx) {
+		d.wakes.Add(1)
+		now := d.now()
+		if d.step(ctx, now) {
 			continue
 		}
 		if d.m != nil && d.cur == nil && !d.taking {
@@ -30,7 +32,7 @@ func (d *Daemon) loop(ctx context.Context) {
 			default:
 			}
 		}
-		wait := d.nextWake().Sub(d.now())
+		wait := d.nextWake(now).Sub(d.now())
 		if wait < 0 {
 			wait = 0
 		}
@@ -56,8 +58,7 @@ func (d *Daemon) loop(ctx context.Context) {
 }
 
 // step does the most urgent piece of due work and reports whether it did any.
-func (d *Daemon) step(ctx context.Context) bool {
-	now := d.now()
+func (d *Daemon) step(ctx context.Context, now time.Time) bool {
 	if now.Sub(d.publishedAt) >= d.cfg.Heartbeat {
 		d.publishSignal(true)
 		return true
@@ -114,12 +115,16 @@ func (d *Daemon) step(ctx context.Context) bool {
 	return false
 }
 
-// nextWake is when the loop has timed work to do.
-func (d *Daemon) nextWake() time.Time {
-	now := d.now()
+// nextWake is when the loop has timed work to do after step ran at now.
+// Only moments after now
+// count: work that was due at an earlier moment and that step did not do
+// waits for something else (signal, service, a settled attempt), which an
+// event or a later moment brings. Counting it would wake the loop at once,
+// again and again: a spin that burns a core while an MO waits for service.
+func (d *Daemon) nextWake(now time.Time) time.Time {
 	t := now.Add(time.Hour)
 	earlier := func(x time.Time) {
-		if x.Before(t) {
+		if x.After(now) && x.Before(t) {
 			t = x
 		}
 	}
