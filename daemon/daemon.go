@@ -302,6 +302,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.sp = sp
 
+	// An older journal may hold what the broker can never take; set it
+	// aside once, loudly, instead of publishing it after every start.
+	parked, err := j.parkUnpublishable()
+	if err != nil {
+		return err
+	}
+	for _, p := range parked {
+		d.log.Error("journal entry can never be published; parked (kept in the journal for an operator)", "entry", p)
+	}
 	// Whatever the last run left: statuses not confirmed, MT not confirmed.
 	for _, st := range j.pendingStatuses() {
 		d.statuses.push(st)
@@ -417,6 +426,10 @@ func (d *Daemon) runStatuses(ctx context.Context) {
 		if err := d.j.append(false, &record{Op: opPublished, SID: rb.MessageID(st)}); err != nil {
 			d.log.Warn("journal published status", "err", err)
 		}
+	}, func(st *rb.Status, perr error) {
+		if err := d.j.append(true, &record{Op: opParked, SID: rb.MessageID(st), Comment: perr.Error()}); err != nil {
+			d.log.Warn("journal parked status", "err", err)
+		}
 	})
 }
 
@@ -428,6 +441,10 @@ func (d *Daemon) runMTs(ctx context.Context) {
 			d.log.Warn("remove published MT from spool", "err", err)
 		}
 		d.log.Info("MT published", "id", r.ID, "bytes", len(r.Data))
+	}, func(r *rb.Received, _ error) {
+		if err := d.sp.quarantine(d.sp.fileName(r.ID)); err != nil {
+			d.log.Error("set aside unpublishable MT", "id", r.ID, "err", err)
+		}
 	})
 }
 

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -612,16 +614,45 @@ func (d *Daemon) onTake(del *queue.Delivery) {
 		}
 		return
 	}
+	if err := rb.CheckID(send.ID); err != nil {
+		// No status can ever carry this id: the sender cannot be told.
+		d.log.Error("outbox delivery with an unusable id; dead-lettering it", "message_id", fmt.Sprintf("%.60q", send.ID), "err", err)
+		if err := del.Reject(); err != nil {
+			d.log.Warn("reject delivery", "err", err)
+		}
+		return
+	}
 	log := d.log.With("id", send.ID)
-	if _, seen := d.j.get(send.ID); seen {
-		log.Info("duplicate delivery of a message already in the journal; not sending it again")
+	if e, seen := d.j.get(send.ID); seen {
+		if e.Sum != "" && e.Sum != payloadSum(send.Payload()) {
+			log.Warn("a different message reuses the id of one already taken; refused, the original stands",
+				"bytes", len(send.Payload()), "state_of_original", e.State)
+		} else {
+			log.Info("duplicate delivery of a message already in the journal; not sending it again")
+		}
 		if err := del.Ack(); err != nil {
 			log.Warn("ack duplicate", "err", err)
 		}
 		return
 	}
 	c := &moState{id: send.ID, send: send, payload: send.Payload(), nextAt: d.now()}
-	acc := &record{Op: opAccept, ID: send.ID, Send: send}
+	if reason := d.refusal(send); reason != "" {
+		// Final at once, journaled with the send so that a redelivery is a
+		// known duplicate, and only then acked.
+		st := d.status(c, rb.StateFailed, 0)
+		st.Reason = reason
+		if err := d.record(st, &record{Op: opAccept, ID: send.ID, Send: send, Sum: payloadSum(c.payload)}); err != nil {
+			d.journalFailed(err)
+			return
+		}
+		if err := del.Ack(); err != nil {
+			log.Warn("ack refused delivery", "err", err)
+		}
+		d.count(func(s *Stats) { s.Failed++ })
+		log.Warn("MO refused", "reason", reason)
+		return
+	}
+	acc := &record{Op: opAccept, ID: send.ID, Send: send, Sum: payloadSum(c.payload)}
 	st := d.status(c, rb.StateAccepted, 0)
 	if err := d.record(st, acc); err != nil {
 		d.journalFailed(err)
@@ -633,12 +664,29 @@ func (d *Daemon) onTake(del *queue.Delivery) {
 	}
 	log.Info("MO accepted", "bytes", len(c.payload))
 	d.cur = c
-	if max := d.maxMO(); len(c.payload) > max {
-		d.finish(c, rb.StateFailed, 0, fmt.Sprintf("message of %d bytes is over this modem's %d-byte limit", len(c.payload), max), nil, nil)
-		return
-	}
 	d.finishIfDropped()
 	d.publishSignal(false)
+}
+
+// refusal says, in words for the sender, why rbd will not send s, or "".
+func (d *Daemon) refusal(s *rb.Send) string {
+	if s.Station != d.cfg.Station {
+		return fmt.Sprintf("addressed to station %q; this is station %q", s.Station, d.cfg.Station)
+	}
+	if err := s.Validate(); err != nil {
+		return fmt.Sprintf("refused: %v", err)
+	}
+	if n, max := len(s.Payload()), d.maxMO(); n > max {
+		return fmt.Sprintf("message of %d bytes is over this modem's %d-byte limit", n, max)
+	}
+	return ""
+}
+
+// payloadSum identifies a payload, so that a second message under a known
+// id is told from a redelivery of the first.
+func payloadSum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
 }
 
 func (d *Daemon) maxMO() int {

@@ -96,9 +96,20 @@ func (q *fifo[T]) len() int {
 	return len(q.items)
 }
 
+// Unpublishable reports a publish error that no retry can cure: the body
+// fails validation (rb.Encode refuses it before it reaches the broker), so
+// the broker could never carry it (an id over AMQP's short-string limit,
+// for one). Such an item is parked, not retried: retrying it would hold up
+// everything behind it, or worse, make the broker close the connection over
+// and over.
+func unpublishable(err error) bool {
+	return errors.Is(err, rb.ErrMalformed) || errors.Is(err, rb.ErrVersion)
+}
+
 // run publishes items in order until ctx ends. publish returns nil when the
-// broker confirmed; drop reports an error after which the item is abandoned.
-func (q *fifo[T]) run(ctx context.Context, log *slog.Logger, what string, publish func(context.Context, T) error, done func(T)) {
+// broker confirmed; done is called then. An unpublishable error pops the
+// item and hands it to park (which records it for an operator).
+func (q *fifo[T]) run(ctx context.Context, log *slog.Logger, what string, publish func(context.Context, T) error, done func(T), park func(T, error)) {
 	failures := 0
 	for {
 		v, ok := q.peek()
@@ -121,6 +132,14 @@ func (q *fifo[T]) run(ctx context.Context, log *slog.Logger, what string, publis
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if unpublishable(err) {
+			log.Error("message can never be published; parked, not retried", "what", what, "id", q.key(v), "err", err)
+			q.pop()
+			if park != nil {
+				park(v, err)
+			}
+			continue
 		}
 		failures++
 		lvl := slog.LevelDebug
