@@ -110,13 +110,57 @@ func (o Options) signalTimeout() time.Duration {
 // Limits are the largest MO and MT payloads, in bytes, a model accepts.
 type Limits struct{ MaxMO, MaxMT int }
 
+// models are the modem models sbd knows, with their payload limits.
+var models = []struct {
+	name string
+	Limits
+}{
+	{"9602", Limits{MaxMO: 340, MaxMT: 270}},
+	{"9603", Limits{MaxMO: 340, MaxMT: 270}},
+	{"9603N", Limits{MaxMO: 340, MaxMT: 270}},
+	{"9601", Limits{MaxMO: 205, MaxMT: 135}},
+	{"9522", Limits{MaxMO: 1960, MaxMT: 1890}},
+	{"9522A", Limits{MaxMO: 1960, MaxMT: 1890}},
+	{"9522B", Limits{MaxMO: 1960, MaxMT: 1890}},
+	{"9523", Limits{MaxMO: 1960, MaxMT: 1890}},
+}
+
+func normModel(model string) string {
+	m := strings.ToUpper(strings.TrimSpace(model))
+	return strings.TrimSpace(strings.TrimPrefix(m, "ROCKBLOCK"))
+}
+
+// Models returns the names of the modem models sbd knows.
+func Models() []string {
+	out := make([]string, len(models))
+	for i, m := range models {
+		out[i] = m.name
+	}
+	return out
+}
+
+// KnownModel reports whether model names one of Models (case and a
+// "RockBLOCK" prefix aside).
+func KnownModel(model string) bool {
+	m := normModel(model)
+	for _, k := range models {
+		if k.name == m {
+			return true
+		}
+	}
+	return false
+}
+
 // LimitsFor returns the payload limits of a modem model: 340/270 for the
 // 9602/9603 (and for an empty or unknown model), 205/135 for the 9601,
 // 1960/1890 for the 9522/9523.
 func LimitsFor(model string) Limits {
-	m := strings.ToUpper(strings.TrimSpace(model))
-	m = strings.TrimPrefix(m, "ROCKBLOCK")
-	m = strings.TrimSpace(m)
+	m := normModel(model)
+	for _, k := range models {
+		if k.name == m {
+			return k.Limits
+		}
+	}
 	switch {
 	case strings.HasPrefix(m, "9601"):
 		return Limits{MaxMO: 205, MaxMT: 135}

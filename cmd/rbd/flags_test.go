@@ -37,6 +37,8 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad signal", args: []string{"--simulate", "--min-signal", "6"}, wantErr: "min-signal"},
 		{name: "mailbox too often", args: []string{"--simulate", "--mailbox-check", "5s"}, wantErr: "mailbox-check"},
 		{name: "no broker URL flag", args: []string{"--simulate", "--amqp-url", "amqp://x"}, wantErr: "not defined"},
+		{name: "unknown model", args: []string{"--simulate", "--model", "1234"}, wantErr: "known: 9602, 9603"},
+		{name: "model with prefix", args: []string{"--simulate", "--model", "RockBLOCK 9603N"}, check: func(t *testing.T, o options) {}},
 		{name: "stray argument", args: []string{"--simulate", "extra"}, wantErr: "unexpected argument"},
 	}
 	for _, tc := range tests {

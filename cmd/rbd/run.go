@@ -65,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.minSignal, "min-signal", 1, "signal bars (0-5) an MO send waits for")
 	fs.DurationVar(&o.mailboxCheck, "mailbox-check", 0, "check the mailbox after this long without a session (0 = never; each check costs a credit)")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&o.model, "model", "9603", "modem model: 9602, 9603, 9601, 9522 (sets the message size limits)")
+	fs.StringVar(&o.model, "model", "9603", "modem model: "+strings.Join(sbd.Models(), ", ")+" (sets the message size limits)")
 	fs.DurationVar(&o.sessionTimeout, "session-timeout", sbd.DefaultSessionTimeout, "timeout of one satellite session (SBDIX)")
 	fs.BoolVar(&o.simulate, "simulate", false, "use an in-process simulated modem instead of --port")
 	fs.Usage = func() {
@@ -96,8 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.sessionTimeout <= 0 {
 		return o, fmt.Errorf("--session-timeout %s: want a positive duration", o.sessionTimeout)
 	}
-	if sbd.LimitsFor(o.model).MaxMO == 0 {
-		return o, fmt.Errorf("--model %q: unknown model", o.model)
+	if !sbd.KnownModel(o.model) {
+		return o, fmt.Errorf("--model %q: unknown model; known: %s", o.model, strings.Join(sbd.Models(), ", "))
 	}
 	return o, nil
 }
@@ -137,6 +137,14 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	}
 	logger = logger.With("station", cfg.Station)
 	logger.Info("rbd starting", "version", versionString(), "broker", config.Redact(cfg.AMQPURL), "state", state, "config", cfg.File)
+
+	if !o.simulate {
+		unlock, err := lockDevice(o.port)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 
 	bus, err := dialBus(ctx, cfg, logger)
 	if err != nil {
