@@ -70,6 +70,9 @@ type moEntry struct {
 	// Parked says why the message was set aside: its statuses can never be
 	// published (an id the broker cannot carry, from an old journal).
 	Parked string `json:"parked,omitempty"`
+	// NextAt is the next_attempt_at of the last retrying status: a restart
+	// honours the backoff that status announced.
+	NextAt *time.Time `json:"next_at,omitempty"`
 	// Sum is payloadSum of the send (kept after compaction drops Send).
 	Sum string `json:"sum,omitempty"`
 }
@@ -148,6 +151,7 @@ func (j *journal) apply(r *record) {
 		if e := j.mos[st.ID]; e != nil {
 			e.State = st.State
 			e.Updated = r.At
+			e.NextAt = st.NextAttemptAt
 			if e.Open != nil && st.State != rb.StateSending {
 				e.Open = nil
 			}

@@ -522,7 +522,11 @@ func (d *Daemon) modelName() string {
 // ---- MO ----
 
 func (d *Daemon) moFromEntry(e moEntry) *moState {
-	return &moState{id: e.ID, send: e.Send, payload: e.Send.Payload(), attempts: e.Attempts, nextAt: d.now()}
+	next := d.now()
+	if e.NextAt != nil && e.NextAt.After(next) {
+		next = *e.NextAt // the backoff the last status announced holds across a restart
+	}
+	return &moState{id: e.ID, send: e.Send, payload: e.Send.Payload(), attempts: e.Attempts, nextAt: next}
 }
 
 func (d *Daemon) status(c *moState, state string, attempt int) *rb.Status {
