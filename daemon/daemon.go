@@ -165,6 +165,7 @@ type Daemon struct {
 
 	j        *journal
 	sp       *spool
+	epochs   *mtEpochs
 	statuses *fifo[*rb.Status]
 	mts      *fifo[*rb.Received]
 	signals  latest
@@ -301,6 +302,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.sp = sp
+	if d.epochs, err = openMTEpochs(filepath.Join(d.cfg.StateDir, "mt-epochs.json")); err != nil {
+		return err
+	}
 
 	// An older journal may hold what the broker can never take; set it
 	// aside once, loudly, instead of publishing it after every start.

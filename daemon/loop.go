@@ -1007,8 +1007,14 @@ func (d *Daemon) readMT(ctx context.Context, mtmsn, queued int) {
 	d.mtUnread = nil
 	d.crash(CrashAfterMTRead)
 	now := d.now().UTC()
+	id, err := d.epochs.id(d.ident.IMEI, mtmsn)
+	if err != nil {
+		d.log.Error("MT id", "mtmsn", mtmsn, "err", err)
+		d.journalFailed(err)
+		return
+	}
 	r := &rb.Received{
-		Header: rb.Header{V: rb.Version, ID: rb.MTID(d.ident.IMEI, mtmsn), Station: d.cfg.Station, At: now},
+		Header: rb.Header{V: rb.Version, ID: id, Station: d.cfg.Station, At: now},
 		Data:   data,
 		Text:   rb.TextOf(data),
 		MTMSN:  mtmsn,
