@@ -111,6 +111,11 @@ type Config struct {
 	CrashDelay time.Duration
 	// CrashFunc is called at the crash point (default: os.Exit(137)).
 	CrashFunc func(point string)
+
+	// journalFault, when set (tests), makes journal writes fail with its
+	// error, as a full disk does; journalProbe replaces the probe backoff.
+	journalFault func() error
+	journalProbe time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -193,6 +198,11 @@ type Daemon struct {
 	published   rb.Signal
 	publishedAt time.Time
 	taking      bool
+	// blocked says why the journal cannot be written ("" when it can):
+	// nothing is taken from the outbox meanwhile; blockedAt is the next probe.
+	blocked    string
+	blockedAt  time.Time
+	blockFails int
 
 	cur *moState
 	// The modem's buffers must be looked at (AT+SBDS) before any session:
@@ -291,9 +301,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
+	d.checkSpace()
 	j, err := openJournal(filepath.Join(d.cfg.StateDir, "journal"), d.cfg.Retention, time.Now)
 	if err != nil {
 		return err
+	}
+	j.fault = d.cfg.journalFault
+	if j.compactErr != nil {
+		d.log.Warn("journal not compacted at start-up; going on with it as it is", "err", j.compactErr)
 	}
 	d.j = j
 	defer j.close()

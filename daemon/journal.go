@@ -30,6 +30,7 @@ const (
 	opPublished = "published" // a status was confirmed by the broker
 	opCancel    = "cancel"    // a cancel request arrived
 	opMO        = "mo"        // compaction snapshot of one message
+	opProbe     = "probe"     // a test write while the journal failed; no effect
 	opParked    = "parked"    // a status (SID) or a message (ID) that can never be published, set aside
 )
 
@@ -91,6 +92,12 @@ type journal struct {
 	appended  int // records since the last compaction
 	retention time.Duration
 	now       func() time.Time
+	// fault, when set (tests), makes writes fail with its error, as a full
+	// disk would.
+	fault func() error
+	// compactErr is the error of the compaction at open, which is not fatal:
+	// the journal goes on appending to the file as it is.
+	compactErr error
 }
 
 // openJournal replays path (creating it when missing) and compacts it.
@@ -119,7 +126,13 @@ func openJournal(path string, retention time.Duration, now func() time.Time) (*j
 		j.apply(&r)
 	}
 	if err := j.compactLocked(); err != nil {
-		return nil, err
+		// A full disk, say: keep appending to the file as it is.
+		j.compactErr = err
+		f, oerr := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if oerr != nil {
+			return nil, fmt.Errorf("%w; open journal %s: %v", err, path, oerr)
+		}
+		j.f = f
 	}
 	return j, nil
 }
@@ -259,6 +272,11 @@ func (j *journal) appendLocked(sync bool, rs ...*record) error {
 		buf.Write(b)
 		buf.WriteByte('\n')
 	}
+	if j.fault != nil {
+		if err := j.fault(); err != nil {
+			return fmt.Errorf("write journal %s: %w", j.path, err)
+		}
+	}
 	if _, err := j.f.Write(buf.Bytes()); err != nil {
 		return fmt.Errorf("write journal %s: %w", j.path, err)
 	}
@@ -278,6 +296,11 @@ func (j *journal) appendLocked(sync bool, rs ...*record) error {
 // in full, final ones (within the retention) as ids and states for duplicate
 // detection, pending statuses and recent cancels.
 func (j *journal) compactLocked() error {
+	if j.fault != nil {
+		if err := j.fault(); err != nil {
+			return fmt.Errorf("compact journal %s: %w", j.path, err)
+		}
+	}
 	now := j.now()
 	var recs []*record
 	ids := make([]*moEntry, 0, len(j.mos))

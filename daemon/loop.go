@@ -27,7 +27,7 @@ func (d *Daemon) loop(ctx context.Context) {
 		if d.step(ctx, now) {
 			continue
 		}
-		if d.m != nil && d.cur == nil && !d.taking {
+		if d.m != nil && d.cur == nil && !d.taking && d.blocked == "" {
 			d.taking = true
 			select {
 			case d.wantCh <- struct{}{}:
@@ -63,6 +63,10 @@ func (d *Daemon) loop(ctx context.Context) {
 func (d *Daemon) step(ctx context.Context, now time.Time) bool {
 	if now.Sub(d.publishedAt) >= d.cfg.Heartbeat {
 		d.publishSignal(true)
+		return true
+	}
+	if d.blocked != "" && !now.Before(d.blockedAt) {
+		d.probeJournal()
 		return true
 	}
 	if d.m == nil {
@@ -131,6 +135,9 @@ func (d *Daemon) nextWake(now time.Time) time.Time {
 		}
 	}
 	earlier(d.publishedAt.Add(d.cfg.Heartbeat))
+	if d.blocked != "" {
+		earlier(d.blockedAt)
+	}
 	if d.m == nil {
 		earlier(d.reopenAt)
 		return t
@@ -482,7 +489,7 @@ func (d *Daemon) publishSignal(force bool) {
 	now := d.now()
 	s := d.signalAt(now)
 	p := d.published
-	if !force && !d.publishedAt.IsZero() && p.Bars == s.Bars && p.Service == s.Service && p.Modem == s.Modem && p.IMEI == s.IMEI {
+	if !force && !d.publishedAt.IsZero() && p.Bars == s.Bars && p.Service == s.Service && p.Modem == s.Modem && p.IMEI == s.IMEI && p.Reason == s.Reason {
 		return
 	}
 	d.published, d.publishedAt = s, now
@@ -499,6 +506,7 @@ func (d *Daemon) signalAt(now time.Time) rb.Signal {
 		IMEI:        d.ident.IMEI,
 		Model:       d.modelName(),
 		LastSession: d.lastSession,
+		Reason:      d.signalReason(),
 	}
 	if d.modemState == rb.ModemOffline {
 		s.Bars, s.Service = 0, false
@@ -646,7 +654,10 @@ func (d *Daemon) onTake(del *queue.Delivery) {
 		st := d.status(c, rb.StateFailed, 0)
 		st.Reason = reason
 		if err := d.record(st, &record{Op: opAccept, ID: send.ID, Send: send, Sum: payloadSum(c.payload)}); err != nil {
-			d.journalFailed(err)
+			if rerr := del.Requeue(); rerr != nil {
+				log.Warn("release delivery", "err", rerr)
+			}
+			d.journalBlocked(err)
 			return
 		}
 		if err := del.Ack(); err != nil {
@@ -659,7 +670,12 @@ func (d *Daemon) onTake(del *queue.Delivery) {
 	acc := &record{Op: opAccept, ID: send.ID, Send: send, Sum: payloadSum(c.payload)}
 	st := d.status(c, rb.StateAccepted, 0)
 	if err := d.record(st, acc); err != nil {
-		d.journalFailed(err)
+		// Not journaled, not acked: hand it back (the outbox keeps it) and
+		// take nothing until the journal can be written again.
+		if rerr := del.Requeue(); rerr != nil {
+			log.Warn("release delivery", "err", rerr)
+		}
+		d.journalBlocked(err)
 		return
 	}
 	if err := del.Ack(); err != nil {

@@ -90,6 +90,9 @@ type Signal struct {
 	Outbox int `json:"outbox"`
 	// LastSession is the last SBDIX result in words, when there was one.
 	LastSession string `json:"last_session,omitempty"`
+	// Reason says in words why the station does not work normally (its
+	// journal cannot be written, say), "" when it does.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Type implements Body.
