@@ -358,8 +358,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	loopCtx, cancelLoop := context.WithCancel(ctx)
 	defer cancelLoop()
 	var cwg sync.WaitGroup
-	cwg.Add(2)
+	cwg.Add(3)
 	go func() { defer cwg.Done(); d.runCancels(loopCtx) }()
+	go func() { defer cwg.Done(); d.runRejected(loopCtx) }()
 	go func() { defer cwg.Done(); d.runTaker(loopCtx) }()
 
 	d.loop(ctx)

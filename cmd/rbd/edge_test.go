@@ -94,3 +94,33 @@ func TestRefusedSendsAreFinal(t *testing.T) {
 	f.checkDelivered([]string{"for this station " + f.station})
 	p.stop(t)
 }
+
+// TestDeadLetteredSendsFail: a send the broker dead-letters (refused as
+// malformed: too long, an unknown version) ends `failed` with the reason in
+// words, so its sender does not show `submitted` forever.
+func TestDeadLetteredSendsFail(t *testing.T) {
+	f := newFault(t, sim.Config{})
+	p := f.start()
+	at := time.Now().UTC().Format(time.RFC3339)
+	long := uuid.Must(uuid.NewV7()).String()
+	body := fmt.Sprintf(`{"v":1,"id":%q,"station":%q,"at":%q,"text":%q}`, long, f.station, at, strings.Repeat("x", 341))
+	if err := publishRaw(f, "mo."+f.station, "send", []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	future := uuid.Must(uuid.NewV7()).String()
+	body = fmt.Sprintf(`{"v":2,"id":%q,"station":%q,"at":%q,"text":"from the future"}`, future, f.station, at)
+	if err := publishRaw(f, "mo."+f.station, "send", []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	st := f.col.waitState(t, long, rb.StateFailed, 30*time.Second)
+	if !strings.Contains(st.Reason, "too long") {
+		t.Errorf("reason %q, want too long", st.Reason)
+	}
+	st = f.col.waitState(t, future, rb.StateFailed, 30*time.Second)
+	if !strings.Contains(st.Reason, "version") {
+		t.Errorf("reason %q, want the version named", st.Reason)
+	}
+	good := f.send("after the dead letters "+f.station, nil)
+	f.col.waitState(t, good, rb.StateSent, 30*time.Second)
+	p.stop(t)
+}
