@@ -41,3 +41,23 @@ func TestWaitingDoesNotSpin(t *testing.T) {
 		})
 	}
 }
+
+// TestHeartbeatDuringSession: a long satellite session does not pause the
+// heartbeat of signal reports.
+func TestHeartbeatDuringSession(t *testing.T) {
+	h := newHarness(t, sim.Config{SessionTime: 3 * time.Second}, func(c *Config) { c.Heartbeat = 400 * time.Millisecond })
+	h.waitSignalOnline()
+	id := h.send("long session", nil)
+	h.waitState(id, rb.StateSending)
+	base := len(h.rec.all())
+	h.waitState(id, rb.StateSent)
+	busy := 0
+	for _, m := range h.rec.all()[base:] {
+		if s, ok := m.(*rb.Signal); ok && s.Modem == rb.ModemBusy {
+			busy++
+		}
+	}
+	if busy < 4 {
+		t.Errorf("%d busy signal reports during a 3 s session with a 400 ms heartbeat; want the heartbeat to go on", busy)
+	}
+}

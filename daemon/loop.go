@@ -270,6 +270,21 @@ func (d *Daemon) initModem(ctx context.Context, m *sbd.Modem) (sbd.Identity, err
 	if d.published.Modem == rb.ModemOffline && !d.publishedAt.IsZero() {
 		first = max(0, d.publishedAt.Add(d.cfg.Heartbeat).Sub(now))
 	}
+	stop := d.heartbeatDuring(snap, first)
+	id, err := m.Init(ctx)
+	if s := stop(); s != nil {
+		d.log.Debug("modem did not answer during start-up; reported offline")
+		d.setModemState(rb.ModemOffline)
+		d.published, d.publishedAt = *s, s.At
+	}
+	return id, err
+}
+
+// heartbeatDuring reports snap (with a fresh time and id) after first and
+// then every Heartbeat while the loop is held by one long modem operation
+// (start-up, a satellite session), so that clients see the station alive.
+// The returned function stops it and returns the last report sent, or nil.
+func (d *Daemon) heartbeatDuring(snap rb.Signal, first time.Duration) func() *rb.Signal {
 	done := make(chan struct{})
 	last := make(chan *rb.Signal, 1)
 	go func() {
@@ -291,14 +306,10 @@ func (d *Daemon) initModem(ctx context.Context, m *sbd.Modem) (sbd.Identity, err
 			t.Reset(d.cfg.Heartbeat)
 		}
 	}()
-	id, err := m.Init(ctx)
-	close(done)
-	if s := <-last; s != nil {
-		d.log.Debug("modem did not answer during start-up; reported offline")
-		d.setModemState(rb.ModemOffline)
-		d.published, d.publishedAt = *s, s.At
+	return func() *rb.Signal {
+		close(done)
+		return <-last
 	}
-	return id, err
 }
 
 // needStatus holds sessions back until recover has looked at the modem's
@@ -867,7 +878,12 @@ func (d *Daemon) session(ctx context.Context, answer bool) (sbd.SessionResult, e
 	d.setModemState(rb.ModemBusy)
 	d.publishSignal(false)
 	d.crash(CrashInSession)
+	// A session can take minutes: heartbeats go on meanwhile.
+	stop := d.heartbeatDuring(d.published, max(0, d.publishedAt.Add(d.cfg.Heartbeat).Sub(d.now())))
 	res, err := d.m.Session(sctx, sbd.SessionOptions{Answer: answer})
+	if s := stop(); s != nil {
+		d.publishedAt = s.At
+	}
 	d.sessionAt = d.now()
 	d.mtGaveUp = -1 // any session clears the MT buffer
 	d.count(func(s *Stats) { s.Sessions++ })
