@@ -177,3 +177,87 @@ func (l *latest) take() *rb.Signal {
 	l.sig = nil
 	return s
 }
+
+func (d *Daemon) runStatuses(ctx context.Context) {
+	d.statuses.run(ctx, d.log, "status", func(ctx context.Context, st *rb.Status) error {
+		return d.bus.Publish(ctx, st)
+	}, func(st *rb.Status) {
+		if err := d.j.append(false, &record{Op: opPublished, SID: rb.MessageID(st)}); err != nil {
+			d.log.Warn("journal published status", "err", err)
+		}
+	}, func(st *rb.Status, perr error) {
+		if err := d.j.append(true, &record{Op: opParked, SID: rb.MessageID(st), Comment: perr.Error()}); err != nil {
+			d.log.Warn("journal parked status", "err", err)
+		}
+	})
+}
+
+func (d *Daemon) runMTs(ctx context.Context) {
+	d.mts.run(ctx, d.log, "mt", func(ctx context.Context, r *rb.Received) error {
+		return d.bus.Publish(ctx, r)
+	}, func(r *rb.Received) {
+		if err := d.sp.remove(r.ID); err != nil {
+			d.log.Warn("remove published MT from spool", "err", err)
+		}
+		d.log.Info("MT published", "id", r.ID, "bytes", len(r.Data))
+	}, func(r *rb.Received, _ error) {
+		if err := d.sp.quarantine(d.sp.fileName(r.ID)); err != nil {
+			d.log.Error("set aside unpublishable MT", "id", r.ID, "err", err)
+		}
+	})
+}
+
+// runSpoolRescan picks up spool files the in-memory queue does not hold
+// (for example put there by an earlier run that is still being drained).
+func (d *Daemon) runSpoolRescan(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.loadSpool(); err != nil {
+				d.log.Warn("rescan MT spool", "err", err)
+			}
+		}
+	}
+}
+
+func (d *Daemon) runSignals(ctx context.Context) {
+	var depth int = -1
+	var depthAt time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.signals.notify:
+		}
+		s := d.signals.take()
+		if s == nil {
+			continue
+		}
+		if time.Since(depthAt) > 5*time.Second {
+			dctx, cancel := context.WithTimeout(ctx, time.Second)
+			n, err := d.bus.Depth(dctx, queue.Queue{Role: queue.RoleOutbox, Station: d.cfg.Station})
+			cancel()
+			depthAt = time.Now()
+			if err != nil {
+				depth = -1
+			} else {
+				depth = n
+			}
+		}
+		if depth >= 0 {
+			s.Outbox += depth
+		} else {
+			s.Outbox = -1
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := d.bus.Publish(pctx, s)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			d.log.Debug("signal report not published", "err", err)
+		}
+	}
+}
