@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/backoff"
 	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/rockblock-station/rockblock-station/queue"
@@ -343,18 +343,10 @@ func (d *Daemon) attemptMO(ctx context.Context) {
 	d.retry(c, n, adv.Reason, res.Raw(), adv.WaitForService)
 }
 
-// backoff is the wait after the n-th failure, with ±20 % jitter.
+// backoff is the wait after the n-th failure (RetryFirst doubling up to
+// RetryMax), with ±20 % jitter.
 func (d *Daemon) backoff(n int) time.Duration {
-	b := d.cfg.RetryFirst
-	for i := 1; i < n && b < d.cfg.RetryMax; i++ {
-		b *= 2
-	}
-	b = min(b, d.cfg.RetryMax)
-	return jitter(b)
-}
-
-func jitter(b time.Duration) time.Duration {
-	return time.Duration(float64(b) * (0.8 + 0.4*rand.Float64()))
+	return backoff.Policy{First: d.cfg.RetryFirst, Max: d.cfg.RetryMax, Jitter: 0.2}.Delay(n)
 }
 
 func (d *Daemon) retry(c *moState, n int, reason string, sbdix []int, waitService bool) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/backoff"
 	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/rockblock-station/rockblock-station/sbd"
@@ -32,11 +33,7 @@ func (d *Daemon) connect(ctx context.Context) {
 			return
 		}
 		d.reopenFails++
-		delay := d.cfg.ReopenMin
-		for i := 1; i < d.reopenFails && delay < d.cfg.ReopenMax; i++ {
-			delay *= 2
-		}
-		delay = min(delay, d.cfg.ReopenMax)
+		delay := backoff.Policy{First: d.cfg.ReopenMin, Max: d.cfg.ReopenMax}.Delay(d.reopenFails)
 		d.reopenAt = d.now().Add(delay)
 		lvl := "warn"
 		if d.reopenFails > 1 {

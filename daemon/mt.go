@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/rockblock-station/rockblock-station/internal/backoff"
 	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/rockblock-station/rockblock-station/sbd"
@@ -44,11 +45,7 @@ func (d *Daemon) mtFail(reason string) {
 	if k := d.mtFailures - d.cfg.MaxAttempts; k >= 0 {
 		// Keep trying, slowly: the gateway holds the message until collected.
 		slow := d.cfg.MTRetrySlow
-		wait := slow
-		for i := 0; i < k && wait < 4*slow; i++ {
-			wait *= 2
-		}
-		wait = jitter(min(wait, 4*slow))
+		wait := backoff.Policy{First: slow, Max: 4 * slow, Jitter: 0.2}.Delay(k + 1)
 		d.mtAnswer = false // the ring is long gone: a plain mailbox check
 		d.mtNextAt = d.now().Add(wait)
 		d.log.Warn("MT sessions keep failing; trying again slowly", "reason", reason, "attempts", d.mtFailures, "next_attempt_at", d.mtNextAt)

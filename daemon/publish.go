@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/backoff"
 	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/rockblock-station/rockblock-station/queue"
@@ -17,14 +18,12 @@ import (
 // in order and retry through broker outages. Signals are transient: only the
 // newest one waits.
 
-// retryDelay doubles from 200 ms to 10 s.
-func retryDelay(failures int) time.Duration {
-	d := 200 * time.Millisecond
-	for i := 1; i < failures && d < 10*time.Second; i++ {
-		d *= 2
-	}
-	return min(d, 10*time.Second)
-}
+// publishRetry is the wait between tries of a publish or a consume: from
+// 200 ms doubling to 10 s.
+var publishRetry = backoff.Policy{First: 200 * time.Millisecond, Max: 10 * time.Second}
+
+// retryDelay is the wait after the n-th failure in a row.
+func retryDelay(failures int) time.Duration { return publishRetry.Delay(failures) }
 
 // sleepCtx waits d or until ctx ends; it reports whether d elapsed.
 func sleepCtx(ctx context.Context, d time.Duration) bool {
