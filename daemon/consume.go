@@ -17,7 +17,7 @@ func (d *Daemon) runCancels(ctx context.Context) {
 		if err != nil {
 			fails++
 			d.log.Debug("consume control queue", "err", err)
-			if !sleepCtx(ctx, retryDelay(fails)) {
+			if !d.sleep(ctx, retryDelay(fails)) {
 				return
 			}
 			continue
@@ -30,7 +30,7 @@ func (d *Daemon) runCancels(ctx context.Context) {
 				return
 			}
 		}
-		if !sleepCtx(ctx, retryDelay(1)) {
+		if !d.sleep(ctx, retryDelay(1)) {
 			return
 		}
 	}
@@ -53,7 +53,7 @@ func (d *Daemon) runTaker(ctx context.Context) {
 				}
 				fails++
 				d.log.Debug("take from outbox", "err", err)
-				if !sleepCtx(ctx, retryDelay(fails)) {
+				if !d.sleep(ctx, retryDelay(fails)) {
 					return
 				}
 				continue

@@ -102,6 +102,9 @@ type Config struct {
 	Retention time.Duration
 	// ModemOptions configures the driver.
 	ModemOptions sbd.Options
+	// Clock is the source of time of every wait and deadline (default
+	// RealClock).
+	Clock Clock
 	// Logger receives the daemon's log; nil discards.
 	Logger *slog.Logger
 	// CrashAt names a crash point (the Crash… constants) for fault tests;
@@ -151,6 +154,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = RealClock()
 	}
 	if c.ModemOptions.Logger == nil {
 		c.ModemOptions.Logger = c.Logger.With("part", "sbd")
@@ -302,7 +308,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	defer unlock()
 	d.checkSpace()
-	j, err := openJournal(filepath.Join(d.cfg.StateDir, "journal"), d.cfg.Retention, time.Now)
+	j, err := openJournal(filepath.Join(d.cfg.StateDir, "journal"), d.cfg.Retention, d.cfg.Clock.Now)
 	if err != nil {
 		return err
 	}
@@ -409,12 +415,12 @@ func lockStateDir(dir string) (func(), error) {
 
 // drain waits up to DrainTimeout for pending statuses and MT messages.
 func (d *Daemon) drain() {
-	deadline := time.Now().Add(d.cfg.DrainTimeout)
-	for time.Now().Before(deadline) {
+	deadline := d.now().Add(d.cfg.DrainTimeout)
+	for d.now().Before(deadline) {
 		if d.statuses.len() == 0 && d.mts.len() == 0 {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		d.sleep(context.Background(), 20*time.Millisecond)
 	}
 	d.log.Info("stopping with messages not yet confirmed; they are published at the next start",
 		"statuses", d.statuses.len(), "mt", d.mts.len())
@@ -439,7 +445,20 @@ func (d *Daemon) loadSpool() error {
 	return nil
 }
 
-func (d *Daemon) now() time.Time { return time.Now() }
+func (d *Daemon) now() time.Time { return d.cfg.Clock.Now() }
+
+// sleep waits dur on the daemon's clock or until ctx ends; it reports
+// whether dur elapsed.
+func (d *Daemon) sleep(ctx context.Context, dur time.Duration) bool {
+	t := d.cfg.Clock.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
 
 // crash calls CrashFunc at the configured crash point.
 func (d *Daemon) crash(point string) {
@@ -449,7 +468,7 @@ func (d *Daemon) crash(point string) {
 	d.log.Warn("crash point reached", "point", point)
 	if point == CrashInSession {
 		go func() {
-			time.Sleep(d.cfg.CrashDelay)
+			d.sleep(context.Background(), d.cfg.CrashDelay)
 			d.cfg.CrashFunc(point)
 		}()
 		return

@@ -7,7 +7,7 @@ import (
 
 // loop is the control loop: it alone touches the modem.
 func (d *Daemon) loop(ctx context.Context) {
-	timer := time.NewTimer(time.Hour)
+	timer := d.cfg.Clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	for ctx.Err() == nil {
 		d.wakes.Add(1)
@@ -36,11 +36,11 @@ func (d *Daemon) loop(ctx context.Context) {
 		case del := <-d.takeCh:
 			d.taking = false
 			d.onTake(del)
-		case <-timer.C:
+		case <-timer.C():
 		}
 		if !timer.Stop() {
 			select {
-			case <-timer.C:
+			case <-timer.C():
 			default:
 			}
 		}

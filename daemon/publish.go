@@ -25,18 +25,6 @@ var publishRetry = backoff.Policy{First: 200 * time.Millisecond, Max: 10 * time.
 // retryDelay is the wait after the n-th failure in a row.
 func retryDelay(failures int) time.Duration { return publishRetry.Delay(failures) }
 
-// sleepCtx waits d or until ctx ends; it reports whether d elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // fifo is an ordered queue of messages with de-duplication by key.
 type fifo[T any] struct {
 	mu     sync.Mutex
@@ -108,7 +96,7 @@ func unpublishable(err error) bool {
 // run publishes items in order until ctx ends. publish returns nil when the
 // broker confirmed; done is called then. An unpublishable error pops the
 // item and hands it to park (which records it for an operator).
-func (q *fifo[T]) run(ctx context.Context, log *slog.Logger, what string, publish func(context.Context, T) error, done func(T), park func(T, error)) {
+func (q *fifo[T]) run(ctx context.Context, log *slog.Logger, what string, sleep func(context.Context, time.Duration) bool, publish func(context.Context, T) error, done func(T), park func(T, error)) {
 	failures := 0
 	for {
 		v, ok := q.peek()
@@ -146,7 +134,7 @@ func (q *fifo[T]) run(ctx context.Context, log *slog.Logger, what string, publis
 			lvl = slog.LevelWarn
 		}
 		log.Log(ctx, lvl, "publish failed, will retry", "what", what, "id", q.key(v), "err", err, "failures", failures)
-		if !sleepCtx(ctx, retryDelay(failures)) {
+		if !sleep(ctx, retryDelay(failures)) {
 			return
 		}
 	}
@@ -178,7 +166,7 @@ func (l *latest) take() *rb.Signal {
 }
 
 func (d *Daemon) runStatuses(ctx context.Context) {
-	d.statuses.run(ctx, d.log, "status", func(ctx context.Context, st *rb.Status) error {
+	d.statuses.run(ctx, d.log, "status", d.sleep, func(ctx context.Context, st *rb.Status) error {
 		return d.bus.Publish(ctx, st)
 	}, func(st *rb.Status) {
 		if err := d.j.append(false, &record{Op: opPublished, SID: rb.MessageID(st)}); err != nil {
@@ -192,7 +180,7 @@ func (d *Daemon) runStatuses(ctx context.Context) {
 }
 
 func (d *Daemon) runMTs(ctx context.Context) {
-	d.mts.run(ctx, d.log, "mt", func(ctx context.Context, r *rb.Received) error {
+	d.mts.run(ctx, d.log, "mt", d.sleep, func(ctx context.Context, r *rb.Received) error {
 		return d.bus.Publish(ctx, r)
 	}, func(r *rb.Received) {
 		if err := d.sp.remove(r.ID); err != nil {
@@ -209,16 +197,9 @@ func (d *Daemon) runMTs(ctx context.Context) {
 // runSpoolRescan picks up spool files the in-memory queue does not hold
 // (for example put there by an earlier run that is still being drained).
 func (d *Daemon) runSpoolRescan(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := d.loadSpool(); err != nil {
-				d.log.Warn("rescan MT spool", "err", err)
-			}
+	for d.sleep(ctx, time.Minute) {
+		if err := d.loadSpool(); err != nil {
+			d.log.Warn("rescan MT spool", "err", err)
 		}
 	}
 }
@@ -236,11 +217,11 @@ func (d *Daemon) runSignals(ctx context.Context) {
 		if s == nil {
 			continue
 		}
-		if time.Since(depthAt) > 5*time.Second {
+		if d.now().Sub(depthAt) > 5*time.Second {
 			dctx, cancel := context.WithTimeout(ctx, time.Second)
 			n, err := d.bus.Depth(dctx, queue.Queue{Role: queue.RoleOutbox, Station: d.cfg.Station})
 			cancel()
-			depthAt = time.Now()
+			depthAt = d.now()
 			if err != nil {
 				depth = -1
 			} else {

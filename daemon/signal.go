@@ -20,16 +20,16 @@ func (d *Daemon) heartbeatDuring(snap rb.Signal, first time.Duration) func() *rb
 	go func() {
 		var sent *rb.Signal
 		defer func() { last <- sent }()
-		t := time.NewTimer(first)
+		t := d.cfg.Clock.NewTimer(first)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
-			case <-t.C:
+			case <-t.C():
 			}
 			s := snap
-			s.At = time.Now().UTC()
+			s.At = d.now().UTC()
 			s.ID = fmt.Sprintf("signal-%s-%d", d.cfg.Station, s.At.UnixNano())
 			d.signals.set(&s)
 			sent = &s
