@@ -238,85 +238,113 @@ func (d *Daemon) onCancel(del *queue.Delivery) {
 	}
 }
 
-// attemptMO makes one attempt to send the held message.
+// attemptMO makes one attempt to send the held message, in the steps of
+// the protocol. Signal and service were waited for by step (moDue, ready).
 func (d *Daemon) attemptMO(ctx context.Context) {
 	c := d.cur
-	m := d.m
 	n := c.attempts + 1
-	log := d.log.With("id", c.id, "attempt", n)
-	prepFail := func(what string, err error) {
+	momsn, ok := d.writeBuffer(ctx, c)
+	if !ok {
+		return
+	}
+	if !d.journalAttempt(c, n, momsn) {
+		return
+	}
+	answer := d.mtWanted && d.mtAnswer
+	d.crash(CrashBeforeSession)
+	d.log.Info("MO session", "id", c.id, "attempt", n, "momsn_next", momsn, "answer_ring", answer)
+	res, err := d.session(ctx, answer)
+	d.crash(CrashAfterSession)
+	if err != nil {
+		d.sessionFailed(ctx, c, n, err)
+		return
+	}
+	d.settleSession(ctx, c, n, res)
+}
+
+// writeBuffer clears the MO buffer, writes the message (SBDWB, checksum)
+// and reads the MOMSN the session will use (+SBDS). A failure schedules
+// the next try, or fails the message when the modem will never take it.
+func (d *Daemon) writeBuffer(ctx context.Context, c *moState) (momsn int, ok bool) {
+	m := d.m
+	fail := func(what string, err error) (int, bool) {
 		if ctx.Err() != nil || d.modemFailed(err, what) {
-			return
+			return 0, false
 		}
 		var tl *sbd.TooLongError
 		if errors.As(err, &tl) || errors.Is(err, sbd.ErrEmpty) {
 			d.finish(c, rb.StateFailed, c.attempts, err.Error(), nil, nil)
-			return
+			return 0, false
 		}
 		c.prepFails++
 		if c.prepFails >= d.cfg.MaxAttempts {
 			d.finish(c, rb.StateFailed, c.attempts, fmt.Sprintf("the modem does not take the message: %v", err), nil, nil)
-			return
+			return 0, false
 		}
 		c.nextAt = d.now().Add(d.backoff(c.prepFails))
+		return 0, false
 	}
 	if err := m.Clear(ctx, sbd.BufferMO); err != nil {
-		prepFail("clear MO", err)
-		return
+		return fail("clear MO", err)
 	}
 	if err := m.WriteMO(ctx, c.payload); err != nil {
-		prepFail("write MO", err)
-		return
+		return fail("write MO", err)
 	}
 	before, err := m.Status(ctx)
 	if err != nil {
-		prepFail("status", err)
-		return
+		return fail("status", err)
 	}
 	if ctx.Err() != nil {
-		return
+		return 0, false
 	}
-	// The attempt is durable before SBDIX: after a crash, +SBDS settles it.
-	momsn := before.MOMSN
+	return before.MOMSN, true
+}
+
+// journalAttempt makes attempt n durable, with the MOMSN before it, ahead of
+// SBDIX: after a crash, +SBDS settles it.
+func (d *Daemon) journalAttempt(c *moState, n, momsn int) bool {
 	st := d.status(c, rb.StateSending, n)
 	att := &record{Op: opAttempt, ID: c.id, N: n, MOMSN: &momsn, IMEI: d.ident.IMEI}
 	if err := d.record(st, att); err != nil {
 		d.journalFailed(err)
-		return
+		return false
 	}
 	c.attempts = n
-	answer := d.mtWanted && d.mtAnswer
-	d.crash(CrashBeforeSession)
-	log.Info("MO session", "momsn_next", momsn, "answer_ring", answer)
-	res, err := d.session(ctx, answer)
-	d.crash(CrashAfterSession)
-	if err != nil {
-		if sbd.Refused(err) {
-			// The modem refused SBDIX with a plain ERROR: no session took place.
-			log.Warn("modem refused the session", "err", err)
-			if jerr := d.j.append(true, &record{Op: opClose, ID: c.id, N: n, Comment: err.Error()}); jerr != nil {
-				d.journalFailed(jerr)
-				return
-			}
-			d.retry(c, n, err.Error(), nil, false)
+	return true
+}
+
+// sessionFailed handles an SBDIX that gave no result.
+func (d *Daemon) sessionFailed(ctx context.Context, c *moState, n int, err error) {
+	log := d.log.With("id", c.id, "attempt", n)
+	if sbd.Refused(err) {
+		// The modem refused SBDIX with a plain ERROR: no session took place.
+		log.Warn("modem refused the session", "err", err)
+		if jerr := d.j.append(true, &record{Op: opClose, ID: c.id, N: n, Comment: err.Error()}); jerr != nil {
+			d.journalFailed(jerr)
 			return
 		}
-		// A session may have taken place (a timeout, a result that was not
-		// understood): the attempt stays open in the journal and is settled
-		// from +SBDS before anything else happens, now if the modem
-		// answers, else when it answers again.
-		if d.modemFailed(err, "session") {
-			return
-		}
-		log.Warn("session outcome unknown; settling it from the modem's MOMSN", "err", err)
-		post, cancelPost := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.StopGrace)
-		defer cancelPost()
-		d.needStatus(0)
-		d.recover(post)
+		d.retry(c, n, err.Error(), nil, false)
 		return
 	}
-	// What follows a session is finished even when a stop was asked meanwhile:
-	// the MT it brought is read and the MO buffer cleared.
+	// A session may have taken place (a timeout, a result that was not
+	// understood): the attempt stays open in the journal and is settled
+	// from +SBDS before anything else happens, now if the modem
+	// answers, else when it answers again.
+	if d.modemFailed(err, "session") {
+		return
+	}
+	log.Warn("session outcome unknown; settling it from the modem's MOMSN", "err", err)
+	post, cancelPost := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.StopGrace)
+	defer cancelPost()
+	d.needStatus(0)
+	d.recover(post)
+}
+
+// settleSession settles attempt n from the SBDIX result: sent (then the MT
+// it brought is read and the MO buffer cleared, so that no later session
+// sends it again), failed for good, or retried.
+func (d *Daemon) settleSession(ctx context.Context, c *moState, n int, res sbd.SessionResult) {
+	// What follows a session is finished even when a stop was asked meanwhile.
 	post, cancelPost := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.StopGrace)
 	defer cancelPost()
 	if res.MOSuccess() {
