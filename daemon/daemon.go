@@ -11,7 +11,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,14 +18,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/rb"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd"
@@ -385,32 +381,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
-// lockStateDir takes an exclusive lock on dir (flock of dir/lock, which
-// holds the PID of its holder) so that a second daemon on the same state
-// directory refuses to start instead of rewriting the journal under the
-// first one. The lock ends with the returned function or the process.
+// lockStateDir takes an exclusive lock on dir (LockFile of dir/lock) so
+// that a second daemon on the same state directory refuses to start instead
+// of rewriting the journal under the first one. The lock ends with the
+// returned function or the process.
 func lockStateDir(dir string) (func(), error) {
-	path := filepath.Join(dir, "lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file %s: %w", path, err)
+	unlock, err := LockFile(filepath.Join(dir, "lock"), "%d\n")
+	var le *LockedError
+	if errors.As(err, &le) {
+		return nil, fmt.Errorf("state directory %s is in use by another rbd (pid %s): stop it or give another --state", dir, le.Holder)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		holder := "unknown"
-		if b, rerr := os.ReadFile(path); rerr == nil && len(bytes.TrimSpace(b)) > 0 {
-			holder = string(bytes.TrimSpace(b))
-		}
-		_ = f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("state directory %s is in use by another rbd (pid %s): stop it or give another --state", dir, holder)
-		}
+	if err != nil {
 		return nil, fmt.Errorf("lock state directory %s: %w", dir, err)
 	}
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-		_ = f.Sync()
-	}
-	return func() { _ = f.Close() }, nil
+	return unlock, nil
 }
 
 // drain waits up to DrainTimeout for pending statuses and MT messages.

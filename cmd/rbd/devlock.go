@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
+	"github.com/rockblock-station/rockblock-station/daemon"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,29 +41,14 @@ func lockDevice(path string) (func(), error) {
 		dir = os.TempDir()
 	}
 	lock := filepath.Join(dir, name)
-	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock serial port %s: open %s: %w", path, lock, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		holder := "unknown"
-		if b, rerr := os.ReadFile(lock); rerr == nil && len(bytes.TrimSpace(b)) > 0 {
-			holder = string(bytes.TrimSpace(b))
-		}
-		_ = f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("serial port %s is in use by another process (pid %s, lock %s): stop it first", path, holder, lock)
-		}
-		return nil, fmt.Errorf("lock serial port %s: %s: %w", path, lock, err)
-	}
 	// UUCP convention: the PID, right-aligned in ten characters, and a newline.
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(fmt.Sprintf("%10s\n", strconv.Itoa(os.Getpid()))), 0)
+	unlock, err := daemon.LockFile(lock, "%10d\n")
+	var le *daemon.LockedError
+	if errors.As(err, &le) {
+		return nil, fmt.Errorf("serial port %s is in use by another process (pid %s, lock %s): stop it first", path, le.Holder, lock)
 	}
-	return func() {
-		// The file stays: removing it would let a process that opened it
-		// meanwhile lock a name no longer in the directory.
-		_ = f.Truncate(0)
-		_ = f.Close()
-	}, nil
+	if err != nil {
+		return nil, fmt.Errorf("lock serial port %s: %w", path, err)
+	}
+	return unlock, nil
 }
