@@ -11,6 +11,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -445,6 +446,11 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 	switch v := m.(type) {
 	case *rb.Received:
 		ins, err := c.st.InsertMT(ctx, v)
+		if err == nil && !ins {
+			if old, _, gerr := c.st.Get(ctx, v.ID); gerr == nil && (old.Direction != rb.DirMT || !bytes.Equal(old.Data, v.Data)) {
+				c.log.Warn("an MT message reuses the id of a different stored message; the stored one is kept", "id", v.ID, "mtmsn", v.MTMSN, "bytes", len(v.Data), "stored_direction", old.Direction, "stored_bytes", len(old.Data))
+			}
+		}
 		if err != nil || !ins {
 			return rb.Change{}, err
 		}

@@ -11,7 +11,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,13 +18,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/rb"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd"
@@ -101,6 +98,9 @@ type Config struct {
 	Retention time.Duration
 	// ModemOptions configures the driver.
 	ModemOptions sbd.Options
+	// Clock is the source of time of every wait and deadline (default
+	// RealClock).
+	Clock Clock
 	// Logger receives the daemon's log; nil discards.
 	Logger *slog.Logger
 	// CrashAt names a crash point (the Crash… constants) for fault tests;
@@ -110,6 +110,11 @@ type Config struct {
 	CrashDelay time.Duration
 	// CrashFunc is called at the crash point (default: os.Exit(137)).
 	CrashFunc func(point string)
+
+	// journalFault, when set (tests), makes journal writes fail with its
+	// error, as a full disk does; journalProbe replaces the probe backoff.
+	journalFault func() error
+	journalProbe time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -146,6 +151,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Clock == nil {
+		c.Clock = RealClock()
+	}
 	if c.ModemOptions.Logger == nil {
 		c.ModemOptions.Logger = c.Logger.With("part", "sbd")
 	}
@@ -164,6 +172,7 @@ type Daemon struct {
 
 	j        *journal
 	sp       *spool
+	epochs   *mtEpochs
 	statuses *fifo[*rb.Status]
 	mts      *fifo[*rb.Received]
 	signals  latest
@@ -191,6 +200,11 @@ type Daemon struct {
 	published   rb.Signal
 	publishedAt time.Time
 	taking      bool
+	// blocked says why the journal cannot be written ("" when it can):
+	// nothing is taken from the outbox meanwhile; blockedAt is the next probe.
+	blocked    string
+	blockedAt  time.Time
+	blockFails int
 
 	cur *moState
 	// The modem's buffers must be looked at (AT+SBDS) before any session:
@@ -210,6 +224,9 @@ type Daemon struct {
 	mtAnswer   bool // a ring alert waits for SBDIXA
 	mtNextAt   time.Time
 	mtFailures int
+
+	// wakes counts turns of the control loop (for tests of idle cost).
+	wakes atomic.Int64
 
 	stateMu sync.Mutex // guards snapshot for Stats
 	stats   Stats
@@ -286,9 +303,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	j, err := openJournal(filepath.Join(d.cfg.StateDir, "journal"), d.cfg.Retention, time.Now)
+	d.checkSpace()
+	j, err := openJournal(filepath.Join(d.cfg.StateDir, "journal"), d.cfg.Retention, d.cfg.Clock.Now)
 	if err != nil {
 		return err
+	}
+	j.fault = d.cfg.journalFault
+	if j.compactErr != nil {
+		d.log.Warn("journal not compacted at start-up; going on with it as it is", "err", j.compactErr)
 	}
 	d.j = j
 	defer j.close()
@@ -297,7 +319,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.sp = sp
+	if d.epochs, err = openMTEpochs(filepath.Join(d.cfg.StateDir, "mt-epochs.json")); err != nil {
+		return err
+	}
 
+	// An older journal may hold what the broker can never take; set it
+	// aside once, loudly, instead of publishing it after every start.
+	parked, err := j.parkUnpublishable()
+	if err != nil {
+		return err
+	}
+	for _, p := range parked {
+		d.log.Error("journal entry can never be published; parked (kept in the journal for an operator)", "entry", p)
+	}
 	// Whatever the last run left: statuses not confirmed, MT not confirmed.
 	for _, st := range j.pendingStatuses() {
 		d.statuses.push(st)
@@ -326,8 +360,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	loopCtx, cancelLoop := context.WithCancel(ctx)
 	defer cancelLoop()
 	var cwg sync.WaitGroup
-	cwg.Add(2)
+	cwg.Add(3)
 	go func() { defer cwg.Done(); d.runCancels(loopCtx) }()
+	go func() { defer cwg.Done(); d.runRejected(loopCtx) }()
 	go func() { defer cwg.Done(); d.runTaker(loopCtx) }()
 
 	d.loop(ctx)
@@ -346,42 +381,30 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
-// lockStateDir takes an exclusive lock on dir (flock of dir/lock, which
-// holds the PID of its holder) so that a second daemon on the same state
-// directory refuses to start instead of rewriting the journal under the
-// first one. The lock ends with the returned function or the process.
+// lockStateDir takes an exclusive lock on dir (LockFile of dir/lock) so
+// that a second daemon on the same state directory refuses to start instead
+// of rewriting the journal under the first one. The lock ends with the
+// returned function or the process.
 func lockStateDir(dir string) (func(), error) {
-	path := filepath.Join(dir, "lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file %s: %w", path, err)
+	unlock, err := LockFile(filepath.Join(dir, "lock"), "%d\n")
+	var le *LockedError
+	if errors.As(err, &le) {
+		return nil, fmt.Errorf("state directory %s is in use by another rbd (pid %s): stop it or give another --state", dir, le.Holder)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		holder := "unknown"
-		if b, rerr := os.ReadFile(path); rerr == nil && len(bytes.TrimSpace(b)) > 0 {
-			holder = string(bytes.TrimSpace(b))
-		}
-		_ = f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("state directory %s is in use by another rbd (pid %s): stop it or give another --state", dir, holder)
-		}
+	if err != nil {
 		return nil, fmt.Errorf("lock state directory %s: %w", dir, err)
 	}
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-		_ = f.Sync()
-	}
-	return func() { _ = f.Close() }, nil
+	return unlock, nil
 }
 
 // drain waits up to DrainTimeout for pending statuses and MT messages.
 func (d *Daemon) drain() {
-	deadline := time.Now().Add(d.cfg.DrainTimeout)
-	for time.Now().Before(deadline) {
+	deadline := d.now().Add(d.cfg.DrainTimeout)
+	for d.now().Before(deadline) {
 		if d.statuses.len() == 0 && d.mts.len() == 0 {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		d.sleep(context.Background(), 20*time.Millisecond)
 	}
 	d.log.Info("stopping with messages not yet confirmed; they are published at the next start",
 		"statuses", d.statuses.len(), "mt", d.mts.len())
@@ -406,145 +429,20 @@ func (d *Daemon) loadSpool() error {
 	return nil
 }
 
-func (d *Daemon) runStatuses(ctx context.Context) {
-	d.statuses.run(ctx, d.log, "status", func(ctx context.Context, st *rb.Status) error {
-		return d.bus.Publish(ctx, st)
-	}, func(st *rb.Status) {
-		if err := d.j.append(false, &record{Op: opPublished, SID: rb.MessageID(st)}); err != nil {
-			d.log.Warn("journal published status", "err", err)
-		}
-	})
-}
+func (d *Daemon) now() time.Time { return d.cfg.Clock.Now() }
 
-func (d *Daemon) runMTs(ctx context.Context) {
-	d.mts.run(ctx, d.log, "mt", func(ctx context.Context, r *rb.Received) error {
-		return d.bus.Publish(ctx, r)
-	}, func(r *rb.Received) {
-		if err := d.sp.remove(r.ID); err != nil {
-			d.log.Warn("remove published MT from spool", "err", err)
-		}
-		d.log.Info("MT published", "id", r.ID, "bytes", len(r.Data))
-	})
-}
-
-// runSpoolRescan picks up spool files the in-memory queue does not hold
-// (for example put there by an earlier run that is still being drained).
-func (d *Daemon) runSpoolRescan(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
+// sleep waits dur on the daemon's clock or until ctx ends; it reports
+// whether dur elapsed.
+func (d *Daemon) sleep(ctx context.Context, dur time.Duration) bool {
+	t := d.cfg.Clock.NewTimer(dur)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := d.loadSpool(); err != nil {
-				d.log.Warn("rescan MT spool", "err", err)
-			}
-		}
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
-
-func (d *Daemon) runSignals(ctx context.Context) {
-	var depth int = -1
-	var depthAt time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.signals.notify:
-		}
-		s := d.signals.take()
-		if s == nil {
-			continue
-		}
-		if time.Since(depthAt) > 5*time.Second {
-			dctx, cancel := context.WithTimeout(ctx, time.Second)
-			n, err := d.bus.Depth(dctx, queue.Queue{Role: queue.RoleOutbox, Station: d.cfg.Station})
-			cancel()
-			depthAt = time.Now()
-			if err != nil {
-				depth = -1
-			} else {
-				depth = n
-			}
-		}
-		if depth >= 0 {
-			s.Outbox += depth
-		} else {
-			s.Outbox = -1
-		}
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := d.bus.Publish(pctx, s)
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			d.log.Debug("signal report not published", "err", err)
-		}
-	}
-}
-
-// runCancels consumes the control queue eagerly and hands cancels to the loop.
-func (d *Daemon) runCancels(ctx context.Context) {
-	q := queue.Queue{Role: queue.RoleControl, Station: d.cfg.Station}
-	for fails := 0; ctx.Err() == nil; {
-		ch, err := d.bus.Consume(ctx, q)
-		if err != nil {
-			fails++
-			d.log.Debug("consume control queue", "err", err)
-			if !sleepCtx(ctx, retryDelay(fails)) {
-				return
-			}
-			continue
-		}
-		fails = 0
-		for del := range ch {
-			select {
-			case d.cancelCh <- del:
-			case <-ctx.Done():
-				return
-			}
-		}
-		if !sleepCtx(ctx, retryDelay(1)) {
-			return
-		}
-	}
-}
-
-// runTaker takes one outbox delivery each time the loop asks for one.
-func (d *Daemon) runTaker(ctx context.Context) {
-	q := queue.Queue{Role: queue.RoleOutbox, Station: d.cfg.Station, Prefetch: 1}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.wantCh:
-		}
-		for fails := 0; ; {
-			del, err := d.bus.Take(ctx, q)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				fails++
-				d.log.Debug("take from outbox", "err", err)
-				if !sleepCtx(ctx, retryDelay(fails)) {
-					return
-				}
-				continue
-			}
-			select {
-			case d.takeCh <- del:
-			case <-ctx.Done():
-				if err := del.Requeue(); err != nil {
-					d.log.Debug("requeue delivery at stop", "err", err)
-				}
-				return
-			}
-			break
-		}
-	}
-}
-
-func (d *Daemon) now() time.Time { return time.Now() }
 
 // crash calls CrashFunc at the configured crash point.
 func (d *Daemon) crash(point string) {
@@ -554,7 +452,7 @@ func (d *Daemon) crash(point string) {
 	d.log.Warn("crash point reached", "point", point)
 	if point == CrashInSession {
 		go func() {
-			time.Sleep(d.cfg.CrashDelay)
+			d.sleep(context.Background(), d.cfg.CrashDelay)
 			d.cfg.CrashFunc(point)
 		}()
 		return

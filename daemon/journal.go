@@ -30,6 +30,8 @@ const (
 	opPublished = "published" // a status was confirmed by the broker
 	opCancel    = "cancel"    // a cancel request arrived
 	opMO        = "mo"        // compaction snapshot of one message
+	opProbe     = "probe"     // a test write while the journal failed; no effect
+	opParked    = "parked"    // a status (SID) or a message (ID) that can never be published, set aside
 )
 
 // record is one journal line.
@@ -45,6 +47,7 @@ type record struct {
 	SID     string     `json:"sid,omitempty"`
 	Snap    *moEntry   `json:"snap,omitempty"`
 	Comment string     `json:"comment,omitempty"`
+	Sum     string     `json:"sum,omitempty"` // payloadSum of an accepted send
 }
 
 // openAttempt is an attempt journaled before SBDIX whose outcome is not yet known.
@@ -65,6 +68,14 @@ type moEntry struct {
 	Final    bool         `json:"final"`
 	Updated  time.Time    `json:"updated"`
 	Seq      int64        `json:"seq"` // acceptance order
+	// Parked says why the message was set aside: its statuses can never be
+	// published (an id the broker cannot carry, from an old journal).
+	Parked string `json:"parked,omitempty"`
+	// NextAt is the next_attempt_at of the last retrying status: a restart
+	// honours the backoff that status announced.
+	NextAt *time.Time `json:"next_at,omitempty"`
+	// Sum is payloadSum of the send (kept after compaction drops Send).
+	Sum string `json:"sum,omitempty"`
 }
 
 // journal is safe for concurrent use: the control loop writes state, the
@@ -81,6 +92,12 @@ type journal struct {
 	appended  int // records since the last compaction
 	retention time.Duration
 	now       func() time.Time
+	// fault, when set (tests), makes writes fail with its error, as a full
+	// disk would.
+	fault func() error
+	// compactErr is the error of the compaction at open, which is not fatal:
+	// the journal goes on appending to the file as it is.
+	compactErr error
 }
 
 // openJournal replays path (creating it when missing) and compacts it.
@@ -109,7 +126,13 @@ func openJournal(path string, retention time.Duration, now func() time.Time) (*j
 		j.apply(&r)
 	}
 	if err := j.compactLocked(); err != nil {
-		return nil, err
+		// A full disk, say: keep appending to the file as it is.
+		j.compactErr = err
+		f, oerr := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if oerr != nil {
+			return nil, fmt.Errorf("%w; open journal %s: %v", err, path, oerr)
+		}
+		j.f = f
 	}
 	return j, nil
 }
@@ -122,7 +145,7 @@ func (j *journal) apply(r *record) {
 			return
 		}
 		j.seq++
-		j.mos[r.ID] = &moEntry{ID: r.ID, Send: r.Send, Accepted: r.At, State: rb.StateAccepted, Updated: r.At, Seq: j.seq}
+		j.mos[r.ID] = &moEntry{ID: r.ID, Send: r.Send, Accepted: r.At, State: rb.StateAccepted, Updated: r.At, Seq: j.seq, Sum: r.Sum}
 	case opAttempt:
 		if e := j.mos[r.ID]; e != nil && r.MOMSN != nil {
 			e.Attempts = max(e.Attempts, r.N)
@@ -141,6 +164,7 @@ func (j *journal) apply(r *record) {
 		if e := j.mos[st.ID]; e != nil {
 			e.State = st.State
 			e.Updated = r.At
+			e.NextAt = st.NextAttemptAt
 			if e.Open != nil && st.State != rb.StateSending {
 				e.Open = nil
 			}
@@ -155,15 +179,13 @@ func (j *journal) apply(r *record) {
 			j.pending = append(j.pending, st)
 		}
 	case opPublished:
-		if !j.pendingID[r.SID] {
-			return
+		j.unpend(r.SID)
+	case opParked:
+		if r.SID != "" {
+			j.unpend(r.SID)
 		}
-		delete(j.pendingID, r.SID)
-		for i, st := range j.pending {
-			if rb.MessageID(st) == r.SID {
-				j.pending = append(j.pending[:i], j.pending[i+1:]...)
-				break
-			}
+		if e := j.mos[r.ID]; r.ID != "" && e != nil {
+			e.Final, e.Open, e.State, e.Parked, e.Updated = true, nil, rb.StateFailed, r.Comment, r.At
 		}
 	case opCancel:
 		if _, ok := j.cancels[r.ID]; !ok {
@@ -176,6 +198,55 @@ func (j *journal) apply(r *record) {
 			j.mos[e.ID] = &e
 		}
 	}
+}
+
+// unpend drops the pending status with message id sid.
+func (j *journal) unpend(sid string) {
+	if !j.pendingID[sid] {
+		return
+	}
+	delete(j.pendingID, sid)
+	for i, st := range j.pending {
+		if rb.MessageID(st) == sid {
+			j.pending = append(j.pending[:i], j.pending[i+1:]...)
+			break
+		}
+	}
+}
+
+// parkUnpublishable sets aside, durably, what an older journal holds that
+// the broker can never take: pending statuses that fail validation (an id
+// over AMQP's short-string limit, say) and unfinished messages with such an
+// id (none of their statuses could ever reach the sender). Left in place
+// they would be published again and again after every start. It returns
+// one line per thing parked, for the log.
+func (j *journal) parkUnpublishable() ([]string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var rs []*record
+	var what []string
+	for _, st := range j.pending {
+		if err := st.Validate(); err != nil {
+			rs = append(rs, &record{Op: opParked, SID: rb.MessageID(st), Comment: err.Error()})
+			what = append(what, fmt.Sprintf("status %.60q: %v", rb.MessageID(st), err))
+		}
+	}
+	for id, e := range j.mos {
+		if e.Final {
+			continue
+		}
+		if err := rb.CheckID(id); err != nil {
+			rs = append(rs, &record{Op: opParked, ID: id, Comment: err.Error()})
+			what = append(what, fmt.Sprintf("message %.60q: %v", id, err))
+		}
+	}
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	if err := j.appendLocked(true, rs...); err != nil {
+		return nil, err
+	}
+	return what, nil
 }
 
 // append writes records and fsyncs when sync is set, then applies them.
@@ -201,6 +272,11 @@ func (j *journal) appendLocked(sync bool, rs ...*record) error {
 		buf.Write(b)
 		buf.WriteByte('\n')
 	}
+	if j.fault != nil {
+		if err := j.fault(); err != nil {
+			return fmt.Errorf("write journal %s: %w", j.path, err)
+		}
+	}
 	if _, err := j.f.Write(buf.Bytes()); err != nil {
 		return fmt.Errorf("write journal %s: %w", j.path, err)
 	}
@@ -220,6 +296,11 @@ func (j *journal) appendLocked(sync bool, rs ...*record) error {
 // in full, final ones (within the retention) as ids and states for duplicate
 // detection, pending statuses and recent cancels.
 func (j *journal) compactLocked() error {
+	if j.fault != nil {
+		if err := j.fault(); err != nil {
+			return fmt.Errorf("compact journal %s: %w", j.path, err)
+		}
+	}
 	now := j.now()
 	var recs []*record
 	ids := make([]*moEntry, 0, len(j.mos))

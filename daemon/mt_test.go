@@ -1,7 +1,10 @@
 package daemon
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -151,5 +154,60 @@ func TestMTRetriedAfterMaxAttempts(t *testing.T) {
 	h.rec.waitFor(t, "MT after failed sessions", 15*time.Second, func(ms []rb.Body) bool { return len(received(ms)) == 1 })
 	if n := h.d.Stats().Sessions; n != len(fails)+1 {
 		t.Errorf("%d sessions, want %d", n, len(fails)+1)
+	}
+}
+
+// TestMTIDsSurviveWrap: the gateway's MTMSN wraps after 65,535; the messages
+// after the wrap get ids of a new epoch, never the ids of the messages that
+// had the same MTMSN before, and the epoch survives a restart.
+func TestMTIDsSurviveWrap(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "sim.json")
+	h := newHarness(t, sim.Config{StateFile: state}, nil)
+	h.waitSignalOnline()
+	queue := func(s string) {
+		t.Helper()
+		if _, err := h.sim.Gateway().QueueMT([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queue("before 1")
+	queue("before 2")
+	h.rec.waitFor(t, "two received", 15*time.Second, func(ms []rb.Body) bool { return len(received(ms)) == 2 })
+	h.stop()
+	// 65,533 messages later (the simulator's counter moved on).
+	must(t, h.sim.Close())
+	b, err := os.ReadFile(state)
+	must(t, err)
+	var p map[string]any
+	must(t, json.Unmarshal(b, &p))
+	p["mtmsn"] = 65534
+	b, err = json.Marshal(p)
+	must(t, err)
+	must(t, os.WriteFile(state, b, 0o600))
+	sm, err := sim.New(sim.Config{StateFile: state, Seed: 1})
+	must(t, err)
+	t.Cleanup(func() { sm.Close() })
+	h.sim = sm
+	h.start(nil)
+	h.waitSignalOnline()
+	for _, s := range []string{"after 65535", "after 0", "after 1", "after 2"} {
+		queue(s)
+	}
+	h.waitState(h.send("collect", nil), rb.StateSent) // a session collects them, ring or not
+	ms := h.rec.waitFor(t, "six received", 20*time.Second, func(ms []rb.Body) bool { return len(received(ms)) == 6 })
+	ids := map[string]string{}
+	for _, r := range received(ms) {
+		if prev, dup := ids[r.ID]; dup {
+			t.Errorf("id %s used for %q and %q", r.ID, prev, r.Data)
+		}
+		ids[r.ID] = string(r.Data)
+	}
+	for _, r := range received(ms) {
+		switch {
+		case string(r.Data) == "before 1" && r.ID != rb.MTID(sim.DefaultIMEI, 1):
+			t.Errorf("first epoch id %s changed form", r.ID)
+		case string(r.Data) == "after 1" && r.ID != rb.MTIDEpoch(sim.DefaultIMEI, 1, 1):
+			t.Errorf("id after the wrap = %s, want %s", r.ID, rb.MTIDEpoch(sim.DefaultIMEI, 1, 1))
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/backoff"
 	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/rockblock-station/rockblock-station/queue"
@@ -17,26 +18,12 @@ import (
 // in order and retry through broker outages. Signals are transient: only the
 // newest one waits.
 
-// retryDelay doubles from 200 ms to 10 s.
-func retryDelay(failures int) time.Duration {
-	d := 200 * time.Millisecond
-	for i := 1; i < failures && d < 10*time.Second; i++ {
-		d *= 2
-	}
-	return min(d, 10*time.Second)
-}
+// publishRetry is the wait between tries of a publish or a consume: from
+// 200 ms doubling to 10 s.
+var publishRetry = backoff.Policy{First: 200 * time.Millisecond, Max: 10 * time.Second}
 
-// sleepCtx waits d or until ctx ends; it reports whether d elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// retryDelay is the wait after the n-th failure in a row.
+func retryDelay(failures int) time.Duration { return publishRetry.Delay(failures) }
 
 // fifo is an ordered queue of messages with de-duplication by key.
 type fifo[T any] struct {
@@ -96,9 +83,20 @@ func (q *fifo[T]) len() int {
 	return len(q.items)
 }
 
+// Unpublishable reports a publish error that no retry can cure: the body
+// fails validation (rb.Encode refuses it before it reaches the broker), so
+// the broker could never carry it (an id over AMQP's short-string limit,
+// for one). Such an item is parked, not retried: retrying it would hold up
+// everything behind it, or worse, make the broker close the connection over
+// and over.
+func unpublishable(err error) bool {
+	return errors.Is(err, rb.ErrMalformed) || errors.Is(err, rb.ErrVersion)
+}
+
 // run publishes items in order until ctx ends. publish returns nil when the
-// broker confirmed; drop reports an error after which the item is abandoned.
-func (q *fifo[T]) run(ctx context.Context, log *slog.Logger, what string, publish func(context.Context, T) error, done func(T)) {
+// broker confirmed; done is called then. An unpublishable error pops the
+// item and hands it to park (which records it for an operator).
+func (q *fifo[T]) run(ctx context.Context, log *slog.Logger, what string, sleep func(context.Context, time.Duration) bool, publish func(context.Context, T) error, done func(T), park func(T, error)) {
 	failures := 0
 	for {
 		v, ok := q.peek()
@@ -122,13 +120,21 @@ func (q *fifo[T]) run(ctx context.Context, log *slog.Logger, what string, publis
 		if ctx.Err() != nil {
 			return
 		}
+		if unpublishable(err) {
+			log.Error("message can never be published; parked, not retried", "what", what, "id", q.key(v), "err", err)
+			q.pop()
+			if park != nil {
+				park(v, err)
+			}
+			continue
+		}
 		failures++
 		lvl := slog.LevelDebug
 		if errors.Is(err, queue.ErrRefused) || failures == 3 {
 			lvl = slog.LevelWarn
 		}
 		log.Log(ctx, lvl, "publish failed, will retry", "what", what, "id", q.key(v), "err", err, "failures", failures)
-		if !sleepCtx(ctx, retryDelay(failures)) {
+		if !sleep(ctx, retryDelay(failures)) {
 			return
 		}
 	}
@@ -157,4 +163,81 @@ func (l *latest) take() *rb.Signal {
 	s := l.sig
 	l.sig = nil
 	return s
+}
+
+func (d *Daemon) runStatuses(ctx context.Context) {
+	d.statuses.run(ctx, d.log, "status", d.sleep, func(ctx context.Context, st *rb.Status) error {
+		return d.bus.Publish(ctx, st)
+	}, func(st *rb.Status) {
+		if err := d.j.append(false, &record{Op: opPublished, SID: rb.MessageID(st)}); err != nil {
+			d.log.Warn("journal published status", "err", err)
+		}
+	}, func(st *rb.Status, perr error) {
+		if err := d.j.append(true, &record{Op: opParked, SID: rb.MessageID(st), Comment: perr.Error()}); err != nil {
+			d.log.Warn("journal parked status", "err", err)
+		}
+	})
+}
+
+func (d *Daemon) runMTs(ctx context.Context) {
+	d.mts.run(ctx, d.log, "mt", d.sleep, func(ctx context.Context, r *rb.Received) error {
+		return d.bus.Publish(ctx, r)
+	}, func(r *rb.Received) {
+		if err := d.sp.remove(r.ID); err != nil {
+			d.log.Warn("remove published MT from spool", "err", err)
+		}
+		d.log.Info("MT published", "id", r.ID, "bytes", len(r.Data))
+	}, func(r *rb.Received, _ error) {
+		if err := d.sp.quarantine(d.sp.fileName(r.ID)); err != nil {
+			d.log.Error("set aside unpublishable MT", "id", r.ID, "err", err)
+		}
+	})
+}
+
+// runSpoolRescan picks up spool files the in-memory queue does not hold
+// (for example put there by an earlier run that is still being drained).
+func (d *Daemon) runSpoolRescan(ctx context.Context) {
+	for d.sleep(ctx, time.Minute) {
+		if err := d.loadSpool(); err != nil {
+			d.log.Warn("rescan MT spool", "err", err)
+		}
+	}
+}
+
+func (d *Daemon) runSignals(ctx context.Context) {
+	var depth int = -1
+	var depthAt time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.signals.notify:
+		}
+		s := d.signals.take()
+		if s == nil {
+			continue
+		}
+		if d.now().Sub(depthAt) > 5*time.Second {
+			dctx, cancel := context.WithTimeout(ctx, time.Second)
+			n, err := d.bus.Depth(dctx, queue.Queue{Role: queue.RoleOutbox, Station: d.cfg.Station})
+			cancel()
+			depthAt = d.now()
+			if err != nil {
+				depth = -1
+			} else {
+				depth = n
+			}
+		}
+		if depth >= 0 {
+			s.Outbox += depth
+		} else {
+			s.Outbox = -1
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := d.bus.Publish(pctx, s)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			d.log.Debug("signal report not published", "err", err)
+		}
+	}
 }

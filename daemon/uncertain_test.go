@@ -189,3 +189,40 @@ func waitJournal(t *testing.T, dir, text string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRestartHonoursNextAttempt: a message whose last status said "retrying,
+// next attempt at T" is not tried again before T after a restart.
+func TestRestartHonoursNextAttempt(t *testing.T) {
+	h := newHarness(t, sim.Config{}, nil)
+	h.waitSignalOnline()
+	h.stop()
+	id := newID(t)
+	j, err := openJournal(h.dir+"/journal", time.Hour, time.Now)
+	must(t, err)
+	send := &rb.Send{Header: rb.Header{V: 1, ID: id, Station: testStation, At: time.Now().UTC()}, Text: "backs off"}
+	next := time.Now().Add(time.Hour).UTC()
+	retrying := &rb.Status{Header: send.Header, State: rb.StateRetrying, Attempt: 1, Reason: "MO status 10", NextAttemptAt: &next}
+	must(t, j.append(true,
+		&record{Op: opAccept, ID: id, Send: send},
+		&record{Op: opStatus, ID: id, Status: retrying},
+	))
+	must(t, j.close())
+	base := len(h.rec.all())
+	h.start(nil)
+	// Several probe rounds and heartbeats pass: the attempt must still wait.
+	h.rec.waitFor(t, "three signal reports after the restart", 10*time.Second, func(ms []rb.Body) bool {
+		n := 0
+		for _, m := range ms[base:] {
+			if _, ok := m.(*rb.Signal); ok {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	if st := hasState(h.rec.all(), id, rb.StateSending); st != nil {
+		t.Errorf("attempt 2 started at once after the restart; want it at %s", next)
+	}
+	if n := len(h.delivered()); n != 0 {
+		t.Errorf("gateway got %d messages before next_attempt_at", n)
+	}
+}

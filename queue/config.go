@@ -161,6 +161,15 @@ func (r Role) String() string {
 // OutboxName is the outbox queue of a station.
 func OutboxName(station string) string { return "rockblock.outbox." + station }
 
+// RejectedExchange is a topic exchange fed by rockblock.dlx (a fanout), so
+// that dead letters can be routed by their original routing key.
+const RejectedExchange = "rockblock.dlx.route"
+
+// RejectedName is the queue of a station's dead-lettered sends (mo.<station>
+// dead letters: refused as malformed, past the delivery limit, expired),
+// consumed by rbd to tell each sender its message failed.
+func RejectedName(station string) string { return "rockblock.rejected." + station }
+
 // ControlName is the control (cancel) queue of a station.
 func ControlName(station string) string { return "rockblock.control." + station }
 

@@ -94,6 +94,13 @@ func (a *AMQP) declareTopology(conn *amqp.Connection) error {
 	if err := ch.ExchangeDeclare(DLXExchange, "fanout", true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", DLXExchange, err)
 	}
+	for _, r := range a.cfg.Declare {
+		if r == RoleOutbox {
+			if err := a.declareRejected(ch, a.cfg.Station); err != nil {
+				return err
+			}
+		}
+	}
 	qs := []Queue{{Role: RoleDead}, {Role: RoleHistory}}
 	for _, r := range a.cfg.Declare {
 		qs = append(qs, Queue{Role: r})

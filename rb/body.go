@@ -90,6 +90,9 @@ type Signal struct {
 	Outbox int `json:"outbox"`
 	// LastSession is the last SBDIX result in words, when there was one.
 	LastSession string `json:"last_session,omitempty"`
+	// Reason says in words why the station does not work normally (its
+	// journal cannot be written, say), "" when it does.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Type implements Body.
@@ -138,6 +141,9 @@ func (s *Send) Validate() error {
 	}
 	if s.Text != "" && s.Data != nil {
 		return fmt.Errorf("%w: both text and data", ErrMalformed)
+	}
+	if strings.HasPrefix(strings.ToLower(s.ID), MTIDPrefix) {
+		return fmt.Errorf("%w: id %.40q: ids starting with %q belong to MT messages", ErrMalformed, s.ID, MTIDPrefix)
 	}
 	n := len(s.Payload())
 	if n == 0 {
@@ -306,10 +312,25 @@ func StatusID(moID, state string, attempt int) string {
 }
 
 // MTID is the deterministic id of an MT message, so that a republish after a
-// crash is a recognisable duplicate.
+// crash is a recognisable duplicate: MTIDEpoch with epoch 0.
 func MTID(imei string, mtmsn int) string {
-	return fmt.Sprintf("mt-%s-%05d", imei, mtmsn)
+	return MTIDEpoch(imei, 0, mtmsn)
 }
+
+// MTIDEpoch is the id of the MT message with MTMSN mtmsn after epoch wraps
+// of the gateway's 16-bit counter, unique for the life of a station:
+// "mt-<imei>-<mtmsn>" in epoch 0 (the ids of earlier versions, unchanged),
+// "mt-<imei>-e<epoch>-<mtmsn>" after. rbd fixes it when it spools the message.
+func MTIDEpoch(imei string, epoch, mtmsn int) string {
+	if epoch <= 0 {
+		return fmt.Sprintf("%s%s-%05d", MTIDPrefix, imei, mtmsn)
+	}
+	return fmt.Sprintf("%s%s-e%d-%05d", MTIDPrefix, imei, epoch, mtmsn)
+}
+
+// MTIDPrefix starts every MT id; no send may use it (Send.Validate), so an
+// MO can never take the id of an MT message.
+const MTIDPrefix = "mt-"
 
 // TextOf returns b as text when it is valid UTF-8, else "".
 func TextOf(b []byte) string {

@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
-# Measures what an idle rbd costs: CPU % and resident memory over a window
-# (default 60 s) while the simulated modem's signal changes every few seconds
-# (so +CIEV events flow). The simulator runs as its own process on a
-# pseudo-terminal; only rbd is measured.
+# Measures what a waiting rbd costs: CPU % and resident memory over a window
+# (default 60 s). The simulator runs as its own process on a pseudo-terminal;
+# only rbd is measured. "Waiting costs nothing": every case should stay at
+# idle cost (targets: CPU <= 0.1 %, RSS <= 25 MB).
 #
-#   scripts/rbd-idle.sh [SECONDS]
+#   scripts/rbd-idle.sh [CASE] [SECONDS]
 #
-# The broker is RB_AMQP_URL when set (rbd then publishes its signal reports);
-# without it rbd runs against an unreachable broker and keeps retrying, which
-# is the worse case for idle cost. Targets: CPU <= 0.1 %, RSS <= 25 MB.
+# CASE is one of:
+#   idle         nothing to send; the signal changes every few seconds, so
+#                +CIEV events flow (the default)
+#   no-signal    one MO waits for signal and service (0 bars)
+#   low-signal   one MO waits for more signal (2 bars, --min-signal 5)
+#   backoff      one MO whose sessions all fail retries with backoff
+#   broker-away  one MO waits for signal while the broker cannot be reached
+#   unplugged    the modem's port does not exist: rbd reopens it with backoff
+#
+# The MO is put in rbd's journal before it starts (as if taken from the
+# outbox), so no broker is needed. The broker is RB_AMQP_URL when set (rbd
+# then publishes its reports); without it rbd runs against an unreachable
+# broker and keeps retrying, which is the worse case for idle cost
+# (broker-away always uses an unreachable broker).
 # With BENCH_RESULTS set, the figures are appended there for `make bench`'s table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case_=idle
+if [ $# -gt 0 ] && ! [[ $1 =~ ^[0-9]+$ ]]; then case_=$1; shift; fi
 window=${1:-60}
 tmp=$(mktemp -d)
 pids=()
@@ -22,16 +35,37 @@ cleanup() {
 }
 trap cleanup EXIT
 
+simargs=(--profile 4s:3,4s:4)
+rbdargs=()
+mo=0
+case $case_ in
+  idle) ;;
+  no-signal) simargs=(--signal 0); mo=1 ;;
+  low-signal) simargs=(--signal 2); rbdargs=(--min-signal 5); mo=1 ;;
+  backoff) simargs=(--signal 4 --fail-rate 1); mo=1 ;;
+  broker-away) simargs=(--signal 0); mo=1; RB_AMQP_URL=amqp://guest:guest@127.0.0.1:1/ ;;
+  unplugged) ;;
+  *) echo "unknown case $case_ (idle, no-signal, low-signal, backoff, broker-away, unplugged)" >&2; exit 2 ;;
+esac
+
 go build -o "$tmp/rbd" ./cmd/rbd
 port=$(( 20000 + RANDOM % 20000 ))
-"$tmp/rbd" simulate --link "$tmp/modem" --control "127.0.0.1:$port" --profile 4s:3,4s:4 \
-  --session-time 0 --state "$tmp/sim.json" 2>"$tmp/sim.log" &
-pids+=($!)
-for _ in $(seq 50); do [ -e "$tmp/modem" ] && break; sleep 0.1; done
-[ -e "$tmp/modem" ] || { echo "simulator did not start:"; cat "$tmp/sim.log"; exit 1; }
+if [ "$case_" != unplugged ]; then
+  "$tmp/rbd" simulate --link "$tmp/modem" --control "127.0.0.1:$port" "${simargs[@]}" \
+    --session-time 0 --state "$tmp/sim.json" 2>"$tmp/sim.log" &
+  pids+=($!)
+  for _ in $(seq 50); do [ -e "$tmp/modem" ] && break; sleep 0.1; done
+  [ -e "$tmp/modem" ] || { echo "simulator did not start:"; cat "$tmp/sim.log"; exit 1; }
+fi
+mkdir -p "$tmp/state"
+if [ "$mo" = 1 ]; then
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  printf '{"op":"accept","id":"idle-mo-1","at":"%s","send":{"v":1,"id":"idle-mo-1","station":"idle","at":"%s","text":"waiting"}}\n' \
+    "$now" "$now" >"$tmp/state/journal"
+fi
 
 export RB_CONFIG="$tmp/none" RB_AMQP_URL="${RB_AMQP_URL:-amqp://guest:guest@127.0.0.1:1/}"
-"$tmp/rbd" --port "$tmp/modem" --state "$tmp/state" --station idle --log-level warn 2>"$tmp/rbd.log" &
+"$tmp/rbd" --port "$tmp/modem" --state "$tmp/state" --station idle --log-level warn "${rbdargs[@]}" 2>"$tmp/rbd.log" &
 rbd=$!
 pids+=($rbd)
 sleep 5 # start-up is not idle time
@@ -43,13 +77,13 @@ sleep "$window"
 t1=$(ticks "$rbd"); s1=$(date +%s.%N)
 rss=$(awk '/^VmRSS/ {print $2}' "/proc/$rbd/status")
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$rbd/status")
-awk -v t="$((t1 - t0))" -v hz="$hz" -v s0="$s0" -v s1="$s1" -v rss="$rss" -v hwm="$hwm" 'BEGIN {
+awk -v c="$case_" -v t="$((t1 - t0))" -v hz="$hz" -v s0="$s0" -v s1="$s1" -v rss="$rss" -v hwm="$hwm" 'BEGIN {
   secs = s1 - s0
-  printf "rbd idle %.0f s: CPU %.3f %% (%d ticks), RSS %.1f MB (peak %.1f MB)\n", secs, 100 * t / hz / secs, t, rss / 1024, hwm / 1024
+  printf "rbd %s %.0f s: CPU %.3f %% (%d ticks), RSS %.1f MB (peak %.1f MB)\n", c, secs, 100 * t / hz / secs, t, rss / 1024, hwm / 1024
   if (ENVIRON["BENCH_RESULTS"] != "") {
     out = ENVIRON["BENCH_RESULTS"]
-    printf "scripts/rbd-idle.sh rbd idle CPU (%.0f s)\t%.3f %%\t<= 0.1 %%\n", secs, 100 * t / hz / secs >> out
-    printf "scripts/rbd-idle.sh rbd idle RSS\t%.1f MB (peak %.1f MB)\t<= 25 MB\n", rss / 1024, hwm / 1024 >> out
+    printf "scripts/rbd-idle.sh rbd %s CPU (%.0f s)\t%.3f %%\t<= 0.1 %%\n", c, secs, 100 * t / hz / secs >> out
+    printf "scripts/rbd-idle.sh rbd %s RSS\t%.1f MB (peak %.1f MB)\t<= 25 MB\n", c, rss / 1024, hwm / 1024 >> out
   }
 }'
 if grep -q "level=ERROR" "$tmp/rbd.log"; then echo "rbd logged errors:"; grep "level=ERROR" "$tmp/rbd.log" | tail -5; fi

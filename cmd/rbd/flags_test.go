@@ -40,6 +40,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad signal", args: []string{"--simulate", "--min-signal", "6"}, wantErr: "min-signal"},
 		{name: "mailbox too often", args: []string{"--simulate", "--mailbox-check", "5s"}, wantErr: "mailbox-check"},
 		{name: "no broker URL flag", args: []string{"--simulate", "--amqp-url", "amqp://x"}, wantErr: "unknown flag --amqp-url"},
+		{name: "model with prefix", args: []string{"--simulate", "--model", "RockBLOCK 9603N"}, check: func(t *testing.T, o options) {}},
 		{name: "stray argument", args: []string{"--simulate", "extra"}, wantErr: "unexpected argument"},
 		{name: "unknown model", args: []string{"--simulate", "--model", "9999"}, wantErr: "9603, 9602, 9603N, 9601, 9522B, 9523"},
 		{name: "trace", args: []string{"--simulate", "--trace", "/tmp/rbd.trace", "--model", "9522"}, check: func(t *testing.T, o options) {

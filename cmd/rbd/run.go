@@ -120,6 +120,14 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	logger = logger.With("station", cfg.Station)
 	logger.Info("rbd starting", "version", version.String("rbd"), "broker", redact.URL(cfg.AMQPURL), "state", state, "config", cfg.File)
 
+	if !o.simulate {
+		unlock, err := lockDevice(o.port)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+
 	bus, err := dialBus(ctx, cfg, logger)
 	if err != nil {
 		return err
