@@ -41,7 +41,7 @@ func TestHeaderModemNotCurrent(t *testing.T) {
 					t.Errorf("view has %q", l)
 				}
 			}
-			dimmed := strings.Contains(h.m.View().Content, h.m.styles.Dim.Render("last session: sent MOMSN 11"))
+			dimmed := strings.Contains(h.m.View().Content, h.m.c.styles.Dim.Render("last session: sent MOMSN 11"))
 			if dimmed != tt.dimLast {
 				t.Errorf("last session dimmed=%v, want %v", dimmed, tt.dimLast)
 			}

@@ -359,7 +359,7 @@ func bigBackend(n int) *MemBackend {
 	return b
 }
 
-func checkOrder(t *testing.T, l *listPane) {
+func checkOrder(t *testing.T, l *listModel) {
 	t.Helper()
 	seen := map[string]bool{}
 	for i, r := range l.rows {
@@ -703,7 +703,7 @@ func TestLightBackground(t *testing.T) {
 	h := newHarness(t, nil, 80, 24)
 	dark := renderProfile(h.m.View().Content, colorprofile.ANSI)
 	h.send(tea.BackgroundColorMsg{Color: colorWhite{}})
-	if h.m.isDark {
+	if h.m.c.isDark {
 		t.Fatal("white background taken as dark")
 	}
 	light := renderProfile(h.m.View().Content, colorprofile.ANSI)
