@@ -18,10 +18,28 @@ type Backend struct {
 }
 
 // NewBackend returns the screen's view of c; its change notices flow until
-// ctx ends. Subscribe merges what piles up while the screen is busy, so the
+// ctx ends, and then the channel closes, so the screen's waiting command
+// ends too. Subscribe merges what piles up while the screen is busy, so the
 // screen can take its time and still lose nothing.
 func NewBackend(ctx context.Context, c *Client) *Backend {
-	return &Backend{c: c, updates: c.Subscribe(ctx)}
+	in := c.Subscribe(ctx)
+	out := make(chan rb.Change)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ch := <-in:
+				select {
+				case out <- ch:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return &Backend{c: c, updates: out}
 }
 
 var _ tui.Backend = (*Backend)(nil)

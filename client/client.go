@@ -8,6 +8,20 @@
 // first and published afterwards, so a broker that is down, or a process
 // killed before the confirm, loses nothing; the message id makes a second
 // publish harmless.
+//
+// Who writes the history: the archivist (the single active consumer of the
+// client's inbox, in one rbtui or rbtui serve) writes every received and
+// status body; the composing process writes its own messages and their
+// statuses (so `rbtui send --wait` sees its outcome even with no archivist
+// running). The live feed of every other process writes no message body: it
+// only tells its screen which ids moved, and each process learns what the
+// others wrote by watching SQLite's change counter (store.DataVersion,
+// polled every WatchEvery: about 4 µs a poll, no I/O). Signal readings are
+// the exception: they come only on the live feed, so each process stores
+// them (AddSignal keeps one row per change or interval, whoever writes it).
+// Writing every body from every process, as before, cost each extra rbtui a
+// write transaction per body and still left the others' screens stale: a
+// write that found its change already applied notified nobody.
 package client
 
 import (
@@ -57,6 +71,9 @@ type Config struct {
 	// ReplayIdle ends the history replay after this long without a message
 	// (default 2 s).
 	ReplayIdle time.Duration
+	// WatchEvery is how often the history's change counter is polled to
+	// learn of writes by other processes (default 500 ms; negative: never).
+	WatchEvery time.Duration
 	// NoArchivist keeps this process out of the competition to be the single
 	// active consumer of the client's inbox: rbtui and rbtui serve archive,
 	// the scriptable commands set it.
@@ -81,6 +98,11 @@ type Client struct {
 	// confirm (guarded by flushMu): such a message may be at the broker, so
 	// cancelling it must go through rbd, not only the history.
 	tried map[string]bool
+
+	// own holds the messages this process composed: their statuses are
+	// written by its live feed too (see the package doc).
+	ownMu sync.Mutex
+	own   map[string]bool
 
 	subMu sync.Mutex
 	subs  map[*subscriber]struct{}
@@ -112,6 +134,9 @@ func New(cfg Config) *Client {
 	if cfg.ReplayIdle <= 0 {
 		cfg.ReplayIdle = 2 * time.Second
 	}
+	if cfg.WatchEvery == 0 {
+		cfg.WatchEvery = 500 * time.Millisecond
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -121,6 +146,7 @@ func New(cfg Config) *Client {
 		flush: make(chan struct{}, 1),
 		subs:  map[*subscriber]struct{}{},
 		tried: map[string]bool{},
+		own:   map[string]bool{},
 	}
 }
 
@@ -211,6 +237,9 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 	run("live", c.live)
 	run("health", c.watchHealth)
+	if c.cfg.WatchEvery > 0 {
+		run("watch", c.watchHistory)
+	}
 	if !c.cfg.ManualFlush {
 		run("outbox", c.flushLoop)
 	}
@@ -252,6 +281,9 @@ func (c *Client) Compose(ctx context.Context, data []byte, text bool, expires *t
 	if _, err := c.st.InsertMO(ctx, s, rb.StateQueued); err != nil {
 		return "", err
 	}
+	c.ownMu.Lock()
+	c.own[s.ID] = true
+	c.ownMu.Unlock()
 	c.kick()
 	c.notify(rb.Change{IDs: []string{s.ID}, Header: true})
 	return s.ID, nil
@@ -597,9 +629,7 @@ func (c *Client) live(ctx context.Context) error {
 		return fmt.Errorf("consume live feed: %w", err)
 	}
 	for d := range ds {
-		// Applying here too is harmless (inserts are idempotent, states only
-		// move forward) and shows the change before the archivist gets to it.
-		ch, err := c.apply(ctx, d.Msg)
+		ch, err := c.liveOne(ctx, d.Msg)
 		if err != nil {
 			c.log.Warn("live", "id", d.MessageID, "err", err)
 		}
@@ -609,6 +639,68 @@ func (c *Client) live(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// liveOne takes one body of the live feed. It writes only a signal, or a
+// status of a message this process composed; anything else is the
+// archivist's to write, and only its id is passed on so the screen looks
+// again (the archivist's commit, seen through watchHistory, brings the rest).
+func (c *Client) liveOne(ctx context.Context, m rb.Body) (rb.Change, error) {
+	if m.Head().Station != c.cfg.Station {
+		return rb.Change{}, nil
+	}
+	switch v := m.(type) {
+	case *rb.Signal:
+		return c.apply(ctx, m)
+	case *rb.Status:
+		c.ownMu.Lock()
+		mine := c.own[v.ID]
+		if mine && rb.Final(v.State) {
+			delete(c.own, v.ID)
+		}
+		c.ownMu.Unlock()
+		if mine {
+			if _, err := c.apply(ctx, m); err != nil {
+				return rb.Change{IDs: []string{v.ID}, Header: true}, err
+			}
+		}
+		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
+	case *rb.Received:
+		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
+	}
+	return rb.Change{}, nil
+}
+
+// watchHistory polls the history's change counter and, when another
+// connection committed, tells subscribers to look again: this is how a
+// screen follows what other processes (another rbtui's archivist, rbtui
+// send) wrote. Polling costs a few microseconds; a burst of writes makes at
+// most one notice per WatchEvery.
+func (c *Client) watchHistory(ctx context.Context) error {
+	t := time.NewTicker(c.cfg.WatchEvery)
+	defer t.Stop()
+	last, err := c.st.DataVersion(ctx)
+	if err != nil && ctx.Err() == nil {
+		c.log.Warn("watch history", "err", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		v, err := c.st.DataVersion(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("watch history", "err", err)
+			}
+			continue
+		}
+		if v != last {
+			last = v
+			c.notify(rb.Change{All: true, Header: true, Signal: true})
+		}
+	}
 }
 
 // watchHealth tells subscribers when the broker goes up, down, or is

@@ -34,6 +34,10 @@ type (
 		u  rb.Change
 		ok bool
 	}
+	refreshMsg struct {
+		rows []Message
+		err  error
+	}
 	gotMsg struct {
 		msgs []Message
 		err  error
@@ -141,6 +145,43 @@ func (m *Model) getMsgs(ids []string) tea.Cmd {
 	}
 }
 
+// maxRefreshOpen bounds the loaded rows outside the newest page that one
+// refresh looks at again.
+const maxRefreshOpen = 256
+
+// refresh looks again at what another process may have changed: the newest
+// page (new rows, states that moved) and every loaded MO row that is not
+// final yet. The loaded rows and the selection stay where they are.
+func (m *Model) refresh() tea.Cmd {
+	b, limit := m.b, m.list.pageSize
+	var open []string
+	for i := limit; i < len(m.list.rows) && len(open) < maxRefreshOpen; i++ {
+		if r := m.list.rows[i].m; r.Dir == rb.DirMO && !rb.Final(r.State) {
+			open = append(open, r.ID)
+		}
+	}
+	return func() tea.Msg {
+		ctx, cancel := m.call()
+		defer cancel()
+		rows, _, err := b.List(ctx, rb.Cursor{}, limit)
+		if err != nil {
+			return refreshMsg{err: err}
+		}
+		for _, id := range open {
+			msg, err := b.Get(ctx, id)
+			if errors.Is(err, rb.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return refreshMsg{rows: rows, err: err}
+			}
+			msg.History = nil
+			rows = append(rows, msg)
+		}
+		return refreshMsg{rows: rows}
+	}
+}
+
 func (m *Model) getOne(id string) tea.Cmd {
 	b := m.b
 	return func() tea.Msg {
@@ -193,7 +234,7 @@ func (m *Model) listen() tea.Cmd {
 				if !moreOK {
 					return updateMsg{u: u, ok: true}
 				}
-				u = mergeUpdates(u, more)
+				u = u.Merge(more)
 				continue
 			default:
 			}
@@ -201,17 +242,6 @@ func (m *Model) listen() tea.Cmd {
 		}
 		return updateMsg{u: u, ok: true}
 	}
-}
-
-func mergeUpdates(a, b rb.Change) rb.Change {
-	a.IDs = append(a.IDs, b.IDs...)
-	a.Header = a.Header || b.Header
-	a.Signal = a.Signal || b.Signal
-	a.All = a.All || b.All
-	if len(a.IDs) > 512 {
-		a.IDs, a.All = nil, true
-	}
-	return a
 }
 
 func (m *Model) tick() tea.Cmd {

@@ -48,11 +48,6 @@ func makeRow(msg Message, g Glyphs) row {
 	return row{m: msg, preview: previewOf(msg, previewCells, g), truncW: -1}
 }
 
-func (l *listModel) reset() {
-	l.rows, l.sel, l.off, l.end, l.loading, l.next = nil, 0, 0, false, false, rb.Cursor{}
-	l.gen++
-}
-
 func newList(c *common) listModel {
 	return listModel{c: c, keys: newListKeyMap(), pageSize: c.opts.PageSize}
 }

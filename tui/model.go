@@ -166,16 +166,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case updateMsg:
 		return m, m.applyUpdate(msg)
+	case refreshMsg:
+		if msg.err != nil {
+			m.setError(msg.err)
+		}
+		m.applyRows(msg.rows)
+		return m, m.maybeLoadMore()
 	case gotMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
 		}
-		for _, x := range msg.msgs {
-			m.list.upsert(x)
-			if m.detail.loaded && m.detail.m.ID == x.ID {
-				m.detail.set(x, false)
-			}
-		}
+		m.applyRows(msg.msgs)
 		return m, m.maybeLoadMore()
 	case openMsg:
 		if msg.err != nil {
@@ -240,7 +241,7 @@ func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
 	u := msg.u
 	cmds := []tea.Cmd{m.listen()}
 	if u.All {
-		cmds = append(cmds, m.reload())
+		cmds = append(cmds, m.refresh())
 	} else if len(u.IDs) > 0 {
 		cmds = append(cmds, m.getMsgs(dedupe(u.IDs)))
 	}
@@ -253,21 +254,20 @@ func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-// reload drops the loaded rows and loads the newest page again, keeping the
-// selection on the same message when it is still in the first page.
-func (m *Model) reload() tea.Cmd {
-	sel := ""
-	if r, ok := m.list.selected(); ok {
-		sel = r.m.ID
-	}
-	m.list.reset()
-	cmd := m.loadPage(rb.Cursor{}, m.list.gen)
-	m.list.loading = true
-	gen := m.list.gen
-	return func() tea.Msg {
-		msg := cmd().(pageMsg)
-		msg.gen, msg.selectID = gen, sel
-		return msg
+// applyRows puts fresh copies of messages in the list and the detail view.
+func (m *Model) applyRows(rows []Message) {
+	for _, x := range rows {
+		if m.detail.loaded && m.detail.m.ID == x.ID {
+			if len(x.History) == 0 {
+				x.History = m.detail.m.History // a list row carries none
+			}
+			if m.detail.m.Read {
+				x.Read = true // opened: the MarkRead may still be in flight
+			}
+			m.detail.set(x, false)
+		}
+		x.History = nil
+		m.list.upsert(x)
 	}
 }
 
