@@ -247,22 +247,16 @@ func (c *Client) Run(ctx context.Context) error {
 	return nil
 }
 
-// Validate refuses an empty or oversized payload.
-func (c *Client) Validate(data []byte) error {
-	if len(data) == 0 {
-		return rb.ErrEmpty
-	}
-	if len(data) > c.cfg.MaxMO {
-		return fmt.Errorf("%w: %d bytes, the limit is %d", rb.ErrTooLong, len(data), c.cfg.MaxMO)
-	}
-	return nil
+// Validate refuses an empty (or, as text, blank) or oversized payload (rb.CheckMO).
+func (c *Client) Validate(data []byte, text bool) error {
+	return rb.CheckMO(data, text, c.cfg.MaxMO)
 }
 
 // Compose validates data, writes it to the history as queued and asks the
 // outbox to publish it. text says the payload is UTF-8 text. It returns the
 // new message's id; the message is safe in SQLite when Compose returns nil.
 func (c *Client) Compose(ctx context.Context, data []byte, text bool, expires *time.Time) (string, error) {
-	if err := c.Validate(data); err != nil {
+	if err := c.Validate(data, text); err != nil {
 		return "", err
 	}
 	id, err := uuid.NewV7()

@@ -150,6 +150,7 @@ func TestComposeValidatesAndStoresQueued(t *testing.T) {
 	}{
 		{"empty", nil, true, rb.ErrEmpty},
 		{"empty slice", []byte{}, false, rb.ErrEmpty},
+		{"only spaces as text", []byte("  \t\n"), true, rb.ErrEmpty},
 		{"one over the limit", make([]byte, rb.MaxMO+1), false, rb.ErrTooLong},
 		{"text at the limit", []byte(strings.Repeat("x", rb.MaxMO)), true, nil},
 		{"binary", []byte{0, 1, 0xff}, false, nil},

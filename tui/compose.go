@@ -2,6 +2,7 @@ package tui
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -121,11 +122,13 @@ func (c *composeModel) payload() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b) == 0 {
-		return nil, fmt.Errorf("nothing to send: %w", rb.ErrEmpty)
-	}
-	if len(b) > c.maxMO {
+	switch err := rb.CheckMO(b, !c.hex, c.maxMO); {
+	case errors.Is(err, rb.ErrEmpty):
+		return nil, fmt.Errorf("nothing to send: %w", err)
+	case errors.Is(err, rb.ErrTooLong):
 		return nil, fmt.Errorf("%d bytes is %d over the %d-byte limit: %w", len(b), len(b)-c.maxMO, c.maxMO, rb.ErrTooLong)
+	case err != nil:
+		return nil, err
 	}
 	return b, nil
 }

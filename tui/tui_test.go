@@ -176,6 +176,7 @@ func TestComposeRefuses(t *testing.T) {
 		wantErr    string
 	}{
 		{"empty", "", false, "nothing to send: message is empty"},
+		{"only spaces", "  \n ", false, "nothing to send: message is empty"},
 		{"oversize", strings.Repeat("y", 341), false, "341 bytes is 1 over the 340-byte limit"},
 		{"bad hex", "zz", true, "invalid hex"},
 		{"empty hex", "   ", true, "nothing to send"},
