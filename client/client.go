@@ -94,10 +94,9 @@ type Client struct {
 	// flushMu serialises the outbox flush with local cancels, so a message
 	// cancelled before it was ever published is never published.
 	flushMu sync.Mutex
-	// tried holds the queued rows this process tried to publish without a
-	// confirm (guarded by flushMu): such a message may be at the broker, so
-	// cancelling it must go through rbd, not only the history.
-	tried map[string]bool
+	// cancels are the local cancels rbd has not been told of yet (guarded
+	// by flushMu): the broker was down; the next flush tells it.
+	cancels map[string]string
 
 	// own holds the messages this process composed: their statuses are
 	// written by its live feed too (see the package doc).
@@ -143,10 +142,10 @@ func New(cfg Config) *Client {
 	}
 	return &Client{
 		cfg: cfg, log: log, bus: cfg.Bus, st: cfg.Store,
-		flush: make(chan struct{}, 1),
-		subs:  map[*subscriber]struct{}{},
-		tried: map[string]bool{},
-		own:   map[string]bool{},
+		flush:   make(chan struct{}, 1),
+		subs:    map[*subscriber]struct{}{},
+		own:     map[string]bool{},
+		cancels: map[string]string{},
 	}
 }
 
@@ -307,7 +306,13 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	if m, _, err = c.st.Get(ctx, id); err != nil {
 		return err
 	}
-	if m.State == rb.StateQueued && !c.tried[id] {
+	if m.State == rb.StateQueued {
+		// Not confirmed by the broker: cancelled here at once, whatever the
+		// broker's state. It may still have reached rbd (another rbtui
+		// sharing this history published it, or this one did and the
+		// confirm was lost): rbd is told too, and drops a cancelled id when
+		// it takes it. Should rbd have sent it all the same, its sent status
+		// overrides this local cancel (rb.Supersedes).
 		st := &rb.Status{
 			Header: rb.Header{V: rb.Version, ID: id, Station: m.Station, At: c.cfg.Now().UTC()},
 			State:  rb.StateCancelled, Reason: "cancelled before it reached the broker", Bytes: m.Bytes,
@@ -316,21 +321,31 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 			return err
 		}
 		c.notify(rb.Change{IDs: []string{id}, Header: true})
-		// Another rbtui sharing this history may have published the row
-		// without marking it yet: tell rbd too, which drops a cancelled id
-		// when it takes it. Should rbd have sent it all the same, its sent
-		// status overrides this local cancel (store.Supersedes).
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if err := c.publishCancel(pctx, id, m.Station); err != nil {
-			c.log.Debug("cancel of a message that never left", "id", id, "err", err)
-		}
+		c.tellRbdLocked(ctx, id, m.Station)
 		return nil
 	}
 	if err := c.publishCancel(ctx, id, m.Station); err != nil {
 		return fmt.Errorf("cancel %s: %w", id, err)
 	}
 	return nil
+}
+
+// tellRbdLocked asks rbd to drop a message cancelled here: at once when the
+// broker is up (bounded, so a cancel never waits long on it), else at the
+// next outbox flush. The caller holds flushMu.
+func (c *Client) tellRbdLocked(ctx context.Context, id, station string) {
+	if c.bus.Health().Up {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := c.publishCancel(pctx, id, station)
+		cancel()
+		if err == nil {
+			delete(c.cancels, id)
+			return
+		}
+		c.log.Debug("cancel of a message that never left", "id", id, "err", err)
+	}
+	c.cancels[id] = station
+	c.kick()
 }
 
 // publishCancel asks rbd to withdraw MO id.
@@ -388,6 +403,15 @@ func (c *Client) flushLoop(ctx context.Context) error {
 func (c *Client) FlushOutbox(ctx context.Context) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
+	for id, station := range c.cancels {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := c.publishCancel(pctx, id, station)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("tell rbd of the cancel of %s: %w", id, err)
+		}
+		delete(c.cancels, id)
+	}
 	rows, err := c.st.Queued(ctx)
 	if err != nil {
 		return err
@@ -413,15 +437,9 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		// Until the confirm, the broker may or may not have the message.
-		c.tried[m.ID] = true
 		err := c.bus.Publish(pctx, s)
 		cancel()
 		if err != nil {
-			if errors.Is(err, queue.ErrRefused) {
-				// A nack or a return: the broker certainly does not have it.
-				delete(c.tried, m.ID)
-			}
 			if errors.Is(err, queue.ErrRefused) {
 				return fmt.Errorf("publish %s: the outbox refused it (full?): %w", m.ID, err)
 			}
@@ -430,7 +448,6 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		if _, err := c.st.MarkSubmitted(ctx, m.ID); err != nil {
 			return err
 		}
-		delete(c.tried, m.ID)
 		c.notify(rb.Change{IDs: []string{m.ID}, Header: true})
 	}
 	return nil
