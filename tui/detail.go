@@ -39,8 +39,23 @@ func (d *detailModel) SetSize(w, h int) {
 	d.scroll(0)
 }
 
-// ShortHelp implements component.
-func (d *detailModel) ShortHelp() []key.Binding { return d.keys.ShortHelp() }
+// ShortHelp implements component: only the keys that do something to the
+// message shown (no cancel on a received message, no j/k when it fits).
+func (d *detailModel) ShortHelp() []key.Binding {
+	k := d.keys
+	out := []key.Binding{k.Back}
+	if len(d.lines) > d.h {
+		out = append(out, k.Move)
+	}
+	out = append(out, k.Reply)
+	if d.loaded && d.m.Dir == rb.DirMO && rb.Cancellable(d.m.State) {
+		out = append(out, k.Cancel)
+	}
+	if d.loaded && d.m.Dir == rb.DirMO && rb.Resendable(d.m.State) {
+		out = append(out, k.Resend)
+	}
+	return append(out, k.Help)
+}
 
 // FullHelp implements component.
 func (d *detailModel) FullHelp() [][]key.Binding { return d.keys.FullHelp() }

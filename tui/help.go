@@ -49,9 +49,19 @@ func (hm *helpModel) FullHelp() [][]key.Binding {
 	return hm.of.FullHelp()
 }
 
-// View implements component: exactly h lines.
+// View implements component: exactly h lines. The groups stand side by
+// side when they fit, else one under the other, so no column is cut.
 func (hm *helpModel) View() string {
-	lines := strings.Split(hm.help.FullHelpView(hm.FullHelp()), "\n")
+	groups := hm.FullHelp()
+	text := hm.help.FullHelpView(groups)
+	if ansi.StringWidth(text) > hm.w || strings.Contains(text, hm.help.Ellipsis) {
+		var parts []string
+		for _, g := range groups {
+			parts = append(parts, hm.help.FullHelpView([][]key.Binding{g}))
+		}
+		text = strings.Join(parts, "\n\n")
+	}
+	lines := strings.Split(text, "\n")
 	for i, l := range lines {
 		lines[i] = ansi.Truncate(l, hm.w, "")
 	}

@@ -44,7 +44,7 @@ func newActionKeys() actionKeys {
 	return actionKeys{
 		Compose:   bind([]string{"c"}, "c", "compose"),
 		Reply:     bind([]string{"r"}, "r", "reply"),
-		Cancel:    bind([]string{"x", "d"}, "x/d", "cancel MO"),
+		Cancel:    bind([]string{"x"}, "x", "cancel MO"),
 		Resend:    bind([]string{"R"}, "R", "resend"),
 		MarkRead:  bind([]string{"m"}, "m", "mark read"),
 		Search:    bind([]string{"/"}, "/", "search"),
@@ -128,7 +128,7 @@ func newComposeKeyMap() composeKeyMap {
 		Send:      bind([]string{"enter"}, "enter", "send"),
 		Newline:   bind([]string{"alt+enter", "ctrl+j"}, "alt+enter", "new line"),
 		ToggleHex: bind([]string{"ctrl+x"}, "ctrl+x", "text/hex"),
-		Back:      bind([]string{"esc"}, "esc/q", "back"),
+		Back:      bind([]string{"esc"}, "esc", "back"),
 		ForceQuit: forceQuitKey,
 	}
 }

@@ -344,6 +344,9 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		m.setInfo(c.no)
 		return nil
 	}
+	// A status line belongs to its moment: the next key ends it (what the
+	// key does may say something new).
+	m.setInfo("")
 	if m.search.typing {
 		return m.searchKey(k)
 	}
@@ -433,7 +436,8 @@ func (m *Model) render() string {
 	b.WriteByte('\n')
 	b.WriteString(m.statusView())
 	b.WriteByte('\n')
-	if f := m.view(m.screen); m.footerFor != f {
+	// The detail view's keys depend on the message it shows: not cached.
+	if f := m.focused(); m.footerFor != f || f == component(&m.detail) {
 		m.footerCache, m.footerFor = m.help.footer(f), f
 	}
 	b.WriteString(m.footerCache)

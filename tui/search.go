@@ -49,14 +49,15 @@ func (s *searchModel) FullHelp() [][]key.Binding { return s.keys.FullHelp() }
 // View implements component.
 func (s *searchModel) View() string { return s.input.View() }
 
-// start opens the search line on the query in force.
+// start opens an empty search line: the query in force stays in force (n/N)
+// until a new one is entered, but is never typed into again.
 func (s *searchModel) start() tea.Cmd {
 	s.typing = true
-	s.input.SetValue(s.query)
-	s.input.CursorEnd()
+	s.input.Reset()
 	return s.input.Focus()
 }
 
+// stop closes the search line and empties it.
 func (s *searchModel) stop() {
 	s.typing = false
 	s.input.Blur()
@@ -91,10 +92,12 @@ func (m *Model) searchKey(k tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, s.keys.Cancel):
 		s.stop()
+		s.input.Reset()
 		return nil
 	case key.Matches(k, s.keys.Submit):
 		s.stop()
 		q := strings.TrimSpace(s.input.Value())
+		s.input.Reset()
 		if q == "" {
 			m.clearSearch()
 			return nil
@@ -121,7 +124,8 @@ func (m *Model) applySearch(msg searchMsg) tea.Cmd {
 	m.search.setHits(msg.q, msg.hits)
 	m.list.hits = m.search.hitSet
 	if len(m.search.hits) == 0 {
-		m.setError(fmt.Errorf("no match for %q", textsafe.Line(msg.q)))
+		// Not an error: the search worked and found nothing.
+		m.setInfo(fmt.Sprintf("no match for %q", textsafe.Line(msg.q)))
 		return nil
 	}
 	m.screen = screenList
@@ -133,9 +137,9 @@ func (m *Model) applySearch(msg searchMsg) tea.Cmd {
 func (m *Model) jump(dir int) tea.Cmd {
 	if len(m.search.hits) == 0 {
 		if m.search.query == "" {
-			m.setError(errors.New("no search: / searches"))
+			m.setInfo("no search: / searches")
 		} else {
-			m.setError(fmt.Errorf("no match for %q", textsafe.Line(m.search.query)))
+			m.setInfo(fmt.Sprintf("no match for %q", textsafe.Line(m.search.query)))
 		}
 		return nil
 	}

@@ -329,14 +329,36 @@ func TestSearchNextPrev(t *testing.T) {
 		t.Fatal("esc did not clear the search")
 	}
 	h.keys("n")
-	if !h.m.statusErr {
-		t.Fatal("n without a search should say so")
+	if h.m.statusErr || !strings.Contains(h.m.status, "no search") {
+		t.Fatalf("n without a search: status %q (error %v)", h.m.status, h.m.statusErr)
+	}
+	// No match is not an error, and the next / starts empty: it searches
+	// "fuel", not "zzzfuel".
+	h.keys("/")
+	h.typeText("zzz")
+	h.keys("enter")
+	if h.m.statusErr || !strings.Contains(h.m.status, "no match for \"zzz\"") {
+		t.Fatalf("status %q (error %v)", h.m.status, h.m.statusErr)
 	}
 	h.keys("/")
-	h.typeText("no such words")
+	if v := h.m.search.input.Value(); v != "" {
+		t.Fatalf("search line pre-filled with %q", v)
+	}
+	h.typeText("fuel")
 	h.keys("enter")
-	if !h.m.statusErr || !strings.Contains(h.m.status, "no match") {
-		t.Fatalf("status %q", h.m.status)
+	if h.m.search.query != "fuel" || !strings.Contains(h.m.status, "match 1/2") {
+		t.Fatalf("query %q status %q", h.m.search.query, h.m.status)
+	}
+	// esc while typing empties the line too.
+	h.keys("/")
+	h.typeText("abc")
+	h.keys("esc", "/")
+	if v := h.m.search.input.Value(); v != "" {
+		t.Fatalf("search line after esc holds %q", v)
+	}
+	// While typing, the footer offers the search keys.
+	if v := h.plainView(); !strings.Contains(v, "esc cancel") || strings.Contains(v, "j/k move") {
+		t.Fatalf("footer while typing a search:\n%s", v)
 	}
 }
 
@@ -437,7 +459,11 @@ func TestCancelConfirm(t *testing.T) {
 	if h.m.status != "not cancelled" {
 		t.Fatalf("status %q", h.m.status)
 	}
-	h.keys("d", "y")
+	h.keys("d") // d is not cancel: nothing to confirm
+	if h.m.confirm != nil {
+		t.Fatal("d asked to cancel")
+	}
+	h.keys("x", "y")
 	if m, _ := h.b.Get(t.Context(), queued); m.State != rb.StateCancelled {
 		t.Fatalf("state %s after yes", m.State)
 	}
