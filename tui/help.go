@@ -5,6 +5,7 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -49,19 +50,24 @@ func (hm *helpModel) FullHelp() [][]key.Binding {
 	return hm.of.FullHelp()
 }
 
-// View implements component: exactly h lines. The groups stand side by
-// side when they fit, else one under the other, so no column is cut.
+// View implements component: exactly h lines. Groups stand side by side
+// as far as they fit the width; the rest go below, so no column is cut.
 func (hm *helpModel) View() string {
-	groups := hm.FullHelp()
-	text := hm.help.FullHelpView(groups)
-	if ansi.StringWidth(text) > hm.w || strings.Contains(text, hm.help.Ellipsis) {
-		var parts []string
-		for _, g := range groups {
-			parts = append(parts, hm.help.FullHelpView([][]key.Binding{g}))
+	full := hm.help
+	full.SetWidth(0) // measure, do not cut
+	var parts []string
+	var row [][]key.Binding
+	for _, g := range hm.FullHelp() {
+		if len(row) > 0 && lipgloss.Width(full.FullHelpView(append(row[:len(row):len(row)], g))) > hm.w {
+			parts = append(parts, full.FullHelpView(row))
+			row = nil
 		}
-		text = strings.Join(parts, "\n\n")
+		row = append(row, g)
 	}
-	lines := strings.Split(text, "\n")
+	if len(row) > 0 {
+		parts = append(parts, full.FullHelpView(row))
+	}
+	lines := strings.Split(strings.Join(parts, "\n\n"), "\n")
 	for i, l := range lines {
 		lines[i] = ansi.Truncate(l, hm.w, "")
 	}
