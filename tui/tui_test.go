@@ -79,7 +79,7 @@ func TestGolden(t *testing.T) {
 		{"search", func(h *harness) { h.keys("/"); h.typeText("fuel"); h.keys("enter") }},
 		{"confirm_cancel", func(h *harness) { selectID(h, "0197a1b2-0000-7000-8000-000000000009"); h.keys("x") }},
 	}
-	sizes := [][2]int{{80, 24}, {120, 40}}
+	sizes := [][2]int{{60, 20}, {80, 24}, {120, 40}, {200, 60}}
 	for _, sc := range scenarios {
 		for _, sz := range sizes {
 			name := fmt.Sprintf("%s_%dx%d", sc.name, sz[0], sz[1])
