@@ -108,3 +108,11 @@ func TestCheckMO(t *testing.T) {
 		})
 	}
 }
+
+func TestCredits(t *testing.T) {
+	for _, tt := range []struct{ n, want int }{{0, 0}, {1, 1}, {50, 1}, {51, 2}, {100, 2}, {340, 7}} {
+		if got := Credits(tt.n); got != tt.want {
+			t.Errorf("Credits(%d) = %d, want %d", tt.n, got, tt.want)
+		}
+	}
+}

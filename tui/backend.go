@@ -4,9 +4,16 @@
 // search and help. It is built on Bubble Tea v2.
 //
 // The package knows nothing of SQL or AMQP: it talks to a Backend, which the
-// program wires to the SQLite history and the message bus. MemBackend is an
-// in-memory Backend for tests and demos. Every string that came from the
-// satellite is passed through textsafe before it reaches the terminal.
+// program wires to the SQLite history and the message bus (client.Backend).
+// Every string that came from the satellite is passed through textsafe
+// before it reaches the terminal.
+//
+// The screen is made of components (soft-serve's pkg/ui, gh-dash): the
+// header, the list, the detail view, compose, the search line and help each
+// own their state, key map, size and view; the root Model routes messages
+// and keys to the one in focus and lays them out. Its tests run over the
+// real client in internal/screentest (this package cannot import the
+// client, which imports it).
 package tui
 
 import (

@@ -205,25 +205,17 @@ func (m *Model) doSearch(q string) tea.Cmd {
 // listen waits for the next backend change (merging any that queued up
 // behind it) and is re-armed from Update (bubbletea examples/realtime).
 func (m *Model) listen() tea.Cmd {
-	ch, ctx, sync := m.b.Updates(), m.ctx, m.sync
+	ch, ctx := m.b.Updates(), m.ctx
 	if ch == nil {
 		return nil
 	}
 	return func() tea.Msg {
 		var u rb.Change
 		var ok bool
-		if sync {
-			select {
-			case u, ok = <-ch:
-			default:
-				return nil
-			}
-		} else {
-			select {
-			case u, ok = <-ch:
-			case <-ctx.Done():
-				return nil
-			}
+		select {
+		case u, ok = <-ch:
+		case <-ctx.Done():
+			return nil
 		}
 		if !ok {
 			return updateMsg{ok: false}
@@ -245,7 +237,7 @@ func (m *Model) listen() tea.Cmd {
 }
 
 func (m *Model) tick() tea.Cmd {
-	if m.sync || m.opts.Refresh < 0 {
+	if m.opts.Refresh < 0 {
 		return nil
 	}
 	return tea.Tick(m.opts.Refresh, func(t time.Time) tea.Msg { return tickMsg(t) })

@@ -62,10 +62,6 @@ type Model struct {
 	// The rendered footer, kept until the view in focus changes.
 	footerCache string
 	footerFor   component
-
-	// sync makes listening non-blocking and disables the refresh tick, so
-	// tests can run every command to completion.
-	sync bool
 }
 
 // New returns the screen over b.

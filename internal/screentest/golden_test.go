@@ -60,6 +60,21 @@ func checkFrame(t *testing.T, d *Driver, w, h int) {
 	}
 }
 
+// before sets the station's state before the screen starts.
+func before(e *Env, scenario string) {
+	switch scenario {
+	case "offline_stale":
+		// The modem went offline 10 minutes ago and the broker is down.
+		e.Signal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-off", Station: Station, At: testNow},
+			Bars: 5, Service: true, Modem: rb.ModemOffline, Outbox: 2})
+		e.SetNow(testNow.Add(10 * time.Minute))
+		e.Bus.Set(queue.Health{})
+	case "stale_signal":
+		// The newest reading is 10 minutes old.
+		e.SetNow(testNow.Add(10 * time.Minute))
+	}
+}
+
 // Sizes are the terminal sizes every golden view is rendered at.
 var sizes = [][2]int{{60, 20}, {80, 24}, {120, 40}, {200, 60}}
 
@@ -79,21 +94,8 @@ func TestGolden(t *testing.T) {
 		}},
 		{"compose_hex", func(e *Env, d *Driver) { d.Keys("c"); d.Type("Hi"); d.Keys("ctrl+x") }},
 		{"help", func(e *Env, d *Driver) { d.Keys("?") }},
-		{"offline_stale", func(e *Env, d *Driver) {
-			// The modem went offline 10 minutes ago and the broker is down.
-			e.Signal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-off", Station: Station, At: testNow},
-				Bars: 5, Service: true, Modem: rb.ModemOffline, Outbox: 2})
-			e.SetNow(testNow.Add(10 * time.Minute))
-			e.Bus.Set(queue.Health{})
-			e.Run()
-			d.Until("the offline banner", func(v string) bool { return strings.Contains(v, "unreachable") })
-			d.Settle()
-		}},
-		{"stale_signal", func(e *Env, d *Driver) {
-			// The newest reading is 10 minutes old.
-			e.SetNow(testNow.Add(10 * time.Minute))
-			d.Redraw()
-		}},
+		{"offline_stale", func(e *Env, d *Driver) {}},
+		{"stale_signal", func(e *Env, d *Driver) {}},
 		{"search", func(e *Env, d *Driver) { d.Keys("/"); d.Type("fuel"); d.Keys("enter") }},
 		{"confirm_cancel", func(e *Env, d *Driver) { d.Select("Only in SQLite"); d.Keys("x") }},
 	}
@@ -101,7 +103,10 @@ func TestGolden(t *testing.T) {
 		for _, sz := range sizes {
 			name := fmt.Sprintf("%s_%dx%d", sc.name, sz[0], sz[1])
 			t.Run(name, func(t *testing.T) {
-				e, d := fixtureScreen(t, sz[0], sz[1])
+				e := NewEnv(t, testNow, "")
+				e.Fixture()
+				before(e, sc.name)
+				d := e.Screen(sz[0], sz[1])
 				sc.setup(e, d)
 				checkFrame(t, d, sz[0], sz[1])
 				checkGolden(t, name, d.View())

@@ -100,8 +100,10 @@ func NewEnv(t testing.TB, now time.Time, path string) *Env {
 	t.Cleanup(func() { mem.Close() })
 	hb := &HealthBus{Bus: mem, h: queue.Health{Up: true, Since: now}}
 	// ManualFlush: the outbox is published when a test says so (FlushOutbox),
-	// so what a view shows does not depend on when the flush ran.
-	c := client.New(client.Config{Station: Station, Bus: hb, Store: st, Now: clock, MaxMO: 340, ManualFlush: true})
+	// and no watch of the history's change counter (the client's tests cover
+	// it), so what a view shows does not depend on when they ran.
+	c := client.New(client.Config{Station: Station, Bus: hb, Store: st, Now: clock, MaxMO: 340,
+		ManualFlush: true, WatchEvery: -1})
 	e.Store, e.Memory, e.Bus, e.Client = st, mem, hb, c
 	return e
 }
@@ -131,11 +133,13 @@ type Driver struct {
 	M    *tui.Model
 	ctx  context.Context
 	msgs chan tea.Msg
-	// running counts the command goroutines; one of them is always the
-	// screen waiting for the next change (while the change feed is open).
-	running atomic.Int32
-	wg      sync.WaitGroup
-	w, h    int
+	// running counts the command goroutines; once Init's batch is started,
+	// one of them (idle) is always the screen waiting for the next change.
+	running  atomic.Int32
+	idle     int32
+	initDone bool
+	wg       sync.WaitGroup
+	w, h     int
 	// Quit is set once the model asked to quit.
 	Quit bool
 }
@@ -151,9 +155,14 @@ func (e *Env) Options() tui.Options {
 func (e *Env) Screen(w, h int) *Driver { return e.ScreenWith(e.Options(), w, h) }
 
 // ScreenWith is Screen with options.
-func (e *Env) ScreenWith(opts tui.Options, w, h int) *Driver {
+func (e *Env) ScreenWith(opts tui.Options, w, h int) *Driver { return e.screen(opts, nil, w, h) }
+
+func (e *Env) screen(opts tui.Options, wrap func(tui.Backend) tui.Backend, w, h int) *Driver {
 	ctx, cancel := context.WithCancel(context.Background())
-	b := client.NewBackend(ctx, e.Client)
+	var b tui.Backend = client.NewBackend(ctx, e.Client)
+	if wrap != nil {
+		b = wrap(b)
+	}
 	d := &Driver{T: e.T, M: tui.New(b, opts), ctx: ctx, msgs: make(chan tea.Msg, 1024)}
 	e.T.Cleanup(func() {
 		cancel()
@@ -203,6 +212,9 @@ func (d *Driver) update(msg tea.Msg) {
 		for _, c := range msg {
 			d.exec(c)
 		}
+		if !d.initDone {
+			d.initDone, d.idle = true, 1 // Init's batch holds the wait for changes
+		}
 		return
 	case tea.QuitMsg:
 		d.Quit = true
@@ -224,17 +236,8 @@ func (d *Driver) Settle() {
 			continue
 		default:
 		}
-		if d.running.Load() <= 1 {
-			// Let a result that is on its way in land.
-			select {
-			case msg := <-d.msgs:
-				d.update(msg)
-				continue
-			case <-time.After(2 * time.Millisecond):
-			}
-			if d.running.Load() <= 1 && len(d.msgs) == 0 {
-				return
-			}
+		if d.initDone && d.running.Load() <= d.idle && len(d.msgs) == 0 {
+			return
 		}
 		if time.Now().After(deadline) {
 			d.T.Fatalf("the screen did not settle: %d commands still running", d.running.Load())
@@ -399,4 +402,29 @@ func (d *Driver) Footer() string {
 func (d *Driver) Redraw() {
 	d.T.Helper()
 	d.Send(tea.WindowSizeMsg{Width: d.w, Height: d.h})
+}
+
+// screenOver is Screen with the client's backend wrapped by wrap.
+func (e *Env) screenOver(wrap func(tui.Backend) tui.Backend, w, h int) *Driver {
+	return e.screen(e.Options(), wrap, w, h)
+}
+
+// Another opens the same history file again, with a client of its own on
+// the same bus: another process on this machine, as `rbtui send` is (no
+// archivist; it publishes its outbox when told).
+func (e *Env) Another() *Env {
+	t := e.T
+	t.Helper()
+	o := &Env{T: t, now: e.Now(), Memory: e.Memory, Bus: e.Bus}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, e.Store.Path(), store.Options{Now: o.Now})
+	if err != nil {
+		t.Fatalf("open history again: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	o.Store = st
+	o.Client = client.New(client.Config{Station: Station, Bus: e.Bus, Store: st, Now: o.Now, MaxMO: 340,
+		NoArchivist: true, ManualFlush: true, WatchEvery: -1})
+	return o
 }

@@ -1,4 +1,4 @@
-package tui
+package screentest
 
 import (
 	"bytes"
@@ -13,6 +13,10 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+
+	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/tui"
 )
 
 // syncBuffer is an io.Writer whose contents can be read while a program writes.
@@ -74,7 +78,9 @@ func TestColourSGRDetector(t *testing.T) {
 }
 
 func TestRunFollowsUpdatesAndStopsOnContext(t *testing.T) {
-	b := newFixture()
+	e := NewEnv(t, testNow, "")
+	e.Fixture()
+	e.Run()
 	in, inw := io.Pipe()
 	defer inw.Close()
 	out := &syncBuffer{}
@@ -82,11 +88,15 @@ func TestRunFollowsUpdatesAndStopsOnContext(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, b, Options{NoColor: true, Now: func() time.Time { return testNow }, Location: time.UTC, Refresh: -1},
+		done <- tui.Run(ctx, client.NewBackend(ctx, e.Client), tui.Options{NoColor: true, Now: e.Now, Location: time.UTC, Refresh: -1},
 			tea.WithInput(in), tea.WithOutput(out), tea.WithWindowSize(100, 30), tea.WithEnvironment([]string{"TERM=xterm-256color"}))
 	}()
 	waitFor(t, "the first page on screen", func() bool { return strings.Contains(out.String(), "Fuel booked at berth 4") })
-	b.Receive([]byte("live update through the real listener"))
+	mt := &rb.Received{Header: rb.Header{V: rb.Version, ID: rb.MTID(IMEI, 5), Station: Station, At: testNow},
+		Data: []byte("live update through the real listener"), MTMSN: 5}
+	if err := e.Memory.Publish(ctx, mt); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "the live update on screen", func() bool { return strings.Contains(out.String(), "live update through the real") })
 	if c := colourSGR(out.String()); c != "" {
 		t.Errorf("NoColor output has a colour sequence %q", c)
@@ -109,12 +119,15 @@ func TestRunFollowsUpdatesAndStopsOnContext(t *testing.T) {
 }
 
 func TestRunQuitsOnCtrlC(t *testing.T) {
-	b := newFixture()
+	e := NewEnv(t, testNow, "")
+	e.Fixture()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	in, inw := io.Pipe()
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(context.Background(), b, Options{Now: func() time.Time { return testNow }, Refresh: -1},
+		done <- tui.Run(context.Background(), client.NewBackend(ctx, e.Client), tui.Options{Now: e.Now, Refresh: -1},
 			tea.WithInput(in), tea.WithOutput(out), tea.WithWindowSize(80, 24), tea.WithColorProfile(colorprofile.ANSI))
 	}()
 	waitFor(t, "the first page on screen", func() bool { return strings.Contains(out.String(), "Fuel booked") })

@@ -1,4 +1,4 @@
-package tui
+package screentest
 
 import (
 	"strings"
@@ -10,50 +10,46 @@ import (
 // TestStatusExpiresWithItsMoment: a status line says something about the
 // moment it was set; the next key ends it.
 func TestStatusExpiresWithItsMoment(t *testing.T) {
-	h := newHarness(t, nil, 80, 24)
-	selectID(h, "mt-300234010000001-00004")
-	h.keys("x") // an MT cannot be cancelled: an error
-	if !h.m.statusErr {
-		t.Fatalf("no error for x on an MT: %q", h.m.status)
+	_, d := fixtureScreen(t, 80, 24)
+	d.Select("Fuel booked")
+	d.Keys("x") // an MT cannot be cancelled: an error
+	if !strings.Contains(d.Status(), "error") {
+		t.Fatalf("no error for x on an MT: %q", d.Status())
 	}
-	h.keys("j") // an unrelated key
-	if h.m.status != "" || h.m.statusErr {
-		t.Fatalf("status %q (error %v) after an unrelated key", h.m.status, h.m.statusErr)
+	d.Keys("j") // an unrelated key
+	if strings.Contains(d.Status(), "error") {
+		t.Fatalf("status %q after an unrelated key", d.Status())
 	}
 	// draft kept goes once the operator moves on.
-	h.keys("c")
-	h.typeText("later")
-	h.keys("esc")
-	if !strings.Contains(h.m.status, "draft kept") {
-		t.Fatalf("status %q after leaving a draft", h.m.status)
+	d.Keys("c")
+	d.Type("later")
+	d.Keys("esc")
+	if !strings.Contains(d.Status(), "draft kept") {
+		t.Fatalf("status %q after leaving a draft", d.Status())
 	}
-	h.keys("k")
-	if strings.Contains(h.plainView(), "draft kept") {
-		t.Fatalf("draft kept still shown:\n%s", h.plainView())
+	d.Keys("k")
+	if strings.Contains(d.Plain(), "draft kept") {
+		t.Fatalf("draft kept still shown:\n%s", d.Plain())
 	}
 }
 
 // TestDetailFooterOffersWhatApplies: no cancel on a received message, no
 // resend on a queued one, no j/k when the message fits.
 func TestDetailFooterOffersWhatApplies(t *testing.T) {
-	footer := func(h *harness) string {
-		lines := strings.Split(h.plainView(), "\n")
-		return lines[len(lines)-1]
-	}
 	tests := []struct {
-		id         string
+		row        string
 		want, lack []string
 	}{
-		{"mt-300234010000001-00004", []string{"r reply", "esc/q back"}, []string{"cancel", "resend", "j/k"}},
-		{"0197a1b2-0000-7000-8000-000000000009", []string{"x cancel MO"}, []string{"resend", "j/k"}},
-		{"0197a1b2-0000-7000-8000-000000000002", []string{"R resend"}, []string{"cancel"}},
+		{"Fuel booked", []string{"r reply", "esc/q back"}, []string{"cancel", "resend", "j/k"}},
+		{"Only in SQLite", []string{"x cancel MO"}, []string{"resend", "j/k"}},
+		{"Weather update", []string{"R resend"}, []string{"cancel"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.id, func(t *testing.T) {
-			h := newHarness(t, nil, 120, 40)
-			selectID(h, tt.id)
-			h.keys("enter")
-			f := footer(h)
+		t.Run(tt.row, func(t *testing.T) {
+			_, d := fixtureScreen(t, 120, 40)
+			d.Select(tt.row)
+			d.Keys("enter")
+			f := d.Footer()
 			for _, w := range tt.want {
 				if !strings.Contains(f, w) {
 					t.Errorf("footer %q lacks %q", f, w)
@@ -71,9 +67,9 @@ func TestDetailFooterOffersWhatApplies(t *testing.T) {
 // TestHelpOfTheViewAt60Columns: ? lists the keys of the view it was opened
 // from, and at 60 columns no column is cut.
 func TestHelpOfTheViewAt60Columns(t *testing.T) {
-	h := newHarness(t, nil, 60, 40)
-	h.keys("?")
-	v := h.plainView()
+	e, d := fixtureScreen(t, 60, 40)
+	d.Keys("?")
+	v := d.Plain()
 	var norm []string // each line with its runs of spaces made one
 	for _, l := range strings.Split(v, "\n") {
 		norm = append(norm, strings.Join(strings.Fields(l), " "))
@@ -85,15 +81,16 @@ func TestHelpOfTheViewAt60Columns(t *testing.T) {
 		}
 	}
 	lines := strings.Split(v, "\n")
-	for _, l := range lines[h.m.header.Height() : len(lines)-2] { // the help body
+	for _, l := range lines[3 : len(lines)-2] { // the help body
 		if strings.Contains(l, "…") || ansi.StringWidth(l) > 60 {
 			t.Fatalf("help line cut: %q", l)
 		}
 	}
-	h.keys("esc")
-	selectID(h, "mt-300234010000001-00004")
-	h.keys("enter", "?")
-	if v := h.plainView(); strings.Contains(v, "enter open") || !strings.Contains(v, "r reply") {
+	_ = e
+	d.Keys("esc")
+	d.Select("Fuel booked")
+	d.Keys("enter", "?")
+	if v := d.Plain(); strings.Contains(v, "enter open") || !strings.Contains(v, "r reply") {
 		t.Fatalf("help from the detail view:\n%s", v)
 	}
 }
