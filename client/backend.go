@@ -116,8 +116,20 @@ func (b *Backend) Resend(ctx context.Context, id string) (string, error) {
 
 // MarkRead implements tui.Backend.
 func (b *Backend) MarkRead(ctx context.Context, id string) error {
-	_, err := b.c.st.MarkRead(ctx, id)
+	changed, err := b.c.st.MarkRead(ctx, id)
+	if changed {
+		b.c.notify(rb.Change{Header: true}) // the unread count
+	}
 	return err
+}
+
+// MarkAllRead implements tui.Backend.
+func (b *Backend) MarkAllRead(ctx context.Context) (int64, error) {
+	n, err := b.c.st.MarkAllRead(ctx)
+	if err == nil && n > 0 {
+		b.c.notify(rb.Change{Header: true})
+	}
+	return n, err
 }
 
 // startOfDay is local midnight of t.
@@ -152,7 +164,7 @@ func (b *Backend) Header(ctx context.Context) (tui.Header, error) {
 	if err != nil {
 		return h, err
 	}
-	h.Outbox = counts.Outbox
+	h.Outbox, h.Unread = counts.Outbox, counts.Unread
 	if h.CreditsToday, err = b.c.st.CreditsSince(ctx, startOfDay(now)); err != nil {
 		return h, err
 	}

@@ -42,6 +42,8 @@ func (m *Model) actionKey(k tea.KeyPressMsg, ak actionKeys) tea.Cmd {
 		if msg, ok := m.current(); ok && !msg.Read {
 			return m.markRead(msg.ID)
 		}
+	case key.Matches(k, ak.MarkAllRead):
+		return m.markAllRead()
 	case key.Matches(k, ak.Search):
 		return m.search.start()
 	case key.Matches(k, ak.Next):
@@ -80,6 +82,10 @@ func (m *Model) open() tea.Cmd {
 // markRead marks id read on screen at once and in the backend.
 func (m *Model) markRead(id string) tea.Cmd {
 	if i := m.list.find(id); i >= 0 {
+		if !m.list.rows[i].m.Read && m.header.header.Unread > 0 {
+			m.header.header.Unread--
+			m.header.invalidate()
+		}
 		m.list.rows[i].m.Read = true
 	}
 	if m.detail.m.ID == id {
@@ -93,6 +99,26 @@ func (m *Model) markRead(id string) tea.Cmd {
 			return actionMsg{err: err}
 		}
 		return nil
+	}
+}
+
+// markAllRead marks every message read, on screen at once and in the backend.
+func (m *Model) markAllRead() tea.Cmd {
+	for i := range m.list.rows {
+		m.list.rows[i].m.Read = true
+	}
+	m.detail.m.Read = true
+	m.header.header.Unread = 0
+	m.header.invalidate()
+	b := m.b
+	return func() tea.Msg {
+		ctx, cancel := m.call()
+		defer cancel()
+		n, err := b.MarkAllRead(ctx)
+		if err != nil {
+			return actionMsg{err: err}
+		}
+		return actionMsg{done: fmt.Sprintf("marked %d read", n)}
 	}
 }
 

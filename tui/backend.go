@@ -83,6 +83,8 @@ type Header struct {
 	Model string
 	// MaxMO is the modem's MO limit in bytes (0: rb.MaxMO).
 	MaxMO int
+	// Unread is the number of unread messages.
+	Unread int
 }
 
 // Backend is everything the screen needs from the outside. Every method may
@@ -105,6 +107,8 @@ type Backend interface {
 	Resend(ctx context.Context, id string) (newID string, err error)
 	// MarkRead marks a message read.
 	MarkRead(ctx context.Context, id string) error
+	// MarkAllRead marks every message read and says how many were unread.
+	MarkAllRead(ctx context.Context) (int64, error)
 	// Header returns the station's live state.
 	Header(ctx context.Context) (Header, error)
 	// SignalToday returns today's signal samples (bars, oldest first; a

@@ -156,7 +156,11 @@ func (hm *headerModel) lines() []string {
 	if station == "" {
 		station = "default"
 	}
-	parts := []string{st.Title.Render("rbtui " + station), hm.signalView()}
+	title := st.Title.Render("rbtui " + station)
+	if hm.loaded && h.Unread > 0 {
+		title += " " + st.Title.Render(fmt.Sprintf("%s %d unread", g.Unread, h.Unread))
+	}
+	parts := []string{title, hm.signalView()}
 	if hm.loaded && hm.signalCurrent() {
 		if h.Service {
 			parts = append(parts, st.Good.Render("service"))

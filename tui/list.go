@@ -38,6 +38,9 @@ type listModel struct {
 	next     rb.Cursor // where the next page starts
 	gen      int       // bumped on reload so late pages are dropped
 	pageSize int
+	// newAbove counts the rows that arrived above the selection while it
+	// was not on the newest row ("↑ N new"); on the newest, it follows.
+	newAbove int
 }
 
 // previewCells is the longest preview kept per row; wider terminals are rare.
@@ -91,6 +94,9 @@ func (l *listModel) selectIndex(i int) {
 // clamp keeps the selection in range and visible.
 func (l *listModel) clamp() {
 	l.sel = max(0, min(l.sel, len(l.rows)-1))
+	if l.sel == 0 {
+		l.newAbove = 0 // seen
+	}
 	if l.sel < l.off {
 		l.off = l.sel
 	}
@@ -130,27 +136,32 @@ func (l *listModel) appendRows(rows []Message, next rb.Cursor, end bool) {
 }
 
 // upsert replaces a loaded message or inserts a new one in order when it
-// falls inside the loaded range, keeping the same message selected.
-func (l *listModel) upsert(msg Message) {
+// falls inside the loaded range. A selection on the newest row follows a
+// newer one; any other keeps its message and counts the rows above it. It
+// reports whether msg was new to the list.
+func (l *listModel) upsert(msg Message) bool {
 	if i := l.find(msg.ID); i >= 0 {
 		l.rows[i] = makeRow(msg, l.c.glyphs)
-		return
+		return false
 	}
 	c := CursorOf(msg)
 	i := sort.Search(len(l.rows), func(i int) bool { return CursorOf(l.rows[i].m).Before(c) })
 	if i == len(l.rows) && !l.end && len(l.rows) > 0 {
-		return // older than what is loaded: it comes with a later page
+		return false // older than what is loaded: it comes with a later page
 	}
+	follow := i == 0 && l.sel == 0
 	l.rows = append(l.rows, row{})
 	copy(l.rows[i+1:], l.rows[i:])
 	l.rows[i] = makeRow(msg, l.c.glyphs)
-	if i <= l.sel && len(l.rows) > 1 {
+	if !follow && i <= l.sel && len(l.rows) > 1 {
 		l.sel++
+		l.newAbove++
 		if i < l.off {
 			l.off++
 		}
 	}
 	l.clamp()
+	return true
 }
 
 // position is the "12/200+" indicator of the status line.
@@ -165,7 +176,11 @@ func (l *listModel) position() string {
 	if !l.end {
 		more = "+"
 	}
-	return fmt.Sprintf("%d/%d%s", l.sel+1, len(l.rows), more)
+	pos := fmt.Sprintf("%d/%d%s", l.sel+1, len(l.rows), more)
+	if l.newAbove > 0 {
+		pos = fmt.Sprintf("%s %d new  %s", l.c.glyphs.Up, l.newAbove, pos)
+	}
+	return pos
 }
 
 // Column widths of a list row.

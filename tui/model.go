@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -166,14 +167,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			m.setError(msg.err)
 		}
-		m.applyRows(msg.rows)
-		return m, m.maybeLoadMore()
+		return m, tea.Batch(m.applyRows(msg.rows), m.maybeLoadMore())
 	case gotMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
 		}
-		m.applyRows(msg.msgs)
-		return m, m.maybeLoadMore()
+		return m, tea.Batch(m.applyRows(msg.msgs), m.maybeLoadMore())
 	case openMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
@@ -250,8 +249,10 @@ func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-// applyRows puts fresh copies of messages in the list and the detail view.
-func (m *Model) applyRows(rows []Message) {
+// applyRows puts fresh copies of messages in the list and the detail view;
+// it rings the bell (when asked to) for an MT message new to the screen.
+func (m *Model) applyRows(rows []Message) tea.Cmd {
+	bell := false
 	for _, x := range rows {
 		if m.detail.loaded && m.detail.m.ID == x.ID {
 			if len(x.History) == 0 {
@@ -263,8 +264,14 @@ func (m *Model) applyRows(rows []Message) {
 			m.detail.set(x, false)
 		}
 		x.History = nil
-		m.list.upsert(x)
+		if m.list.upsert(x) && x.Dir == rb.DirMT && !x.Read {
+			bell = true
+		}
 	}
+	if bell && m.opts.Bell {
+		return tea.Raw("\a")
+	}
+	return nil
 }
 
 // maybeLoadMore pages older rows when the selection nears the loaded end.
@@ -419,6 +426,9 @@ func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.WindowTitle = "rbtui"
+	if n := m.header.header.Unread; n > 0 {
+		v.WindowTitle = fmt.Sprintf("rbtui (%d unread)", n)
+	}
 	return v
 }
 

@@ -32,6 +32,8 @@ type Options struct {
 	Timeout time.Duration
 	// SearchLimit caps the matches of one search (1000 if 0).
 	SearchLimit int
+	// Bell rings the terminal bell when a new MT message arrives.
+	Bell bool
 	// Logger receives debug logs (discarded if nil). Never log to stdout
 	// while the screen runs.
 	Logger *slog.Logger

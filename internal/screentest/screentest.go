@@ -142,6 +142,8 @@ type Driver struct {
 	w, h     int
 	// Quit is set once the model asked to quit.
 	Quit bool
+	// Bells counts the terminal bells the screen rang.
+	Bells int
 }
 
 // Options are the screen options a Driver uses unless a test changes them.
@@ -218,6 +220,12 @@ func (d *Driver) update(msg tea.Msg) {
 		return
 	case tea.QuitMsg:
 		d.Quit = true
+		return
+	}
+	if raw, ok := msg.(tea.RawMsg); ok {
+		if raw.Msg == "\a" {
+			d.Bells++
+		}
 		return
 	}
 	_, cmd := d.M.Update(msg)

@@ -1,0 +1,97 @@
+package screentest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/rb"
+)
+
+// newMT publishes MT n through the bus (the archivist writes it).
+func newMT(t *testing.T, e *Env, n int, text string) {
+	t.Helper()
+	mt := &rb.Received{Header: rb.Header{V: rb.Version, ID: rb.MTID(IMEI, n), Station: Station},
+		Data: []byte(text), MTMSN: n, IMEI: IMEI}
+	mt.At = e.Now().Add(timeOf(n))
+	if err := e.Memory.Publish(context.Background(), mt); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFollowNewestOrCountNew: on the newest row the selection follows a
+// newer message; elsewhere it stays and the status line counts "↑ N new"
+// until the operator is back on top. The header and the window title
+// carry the unread count; M marks all read.
+func TestFollowNewestOrCountNew(t *testing.T) {
+	e, d := fixtureScreen(t, 80, 24)
+	e.Run()
+	if v := d.Plain(); !strings.Contains(v, "● 3 unread") || d.M.View().WindowTitle != "rbtui (3 unread)" {
+		t.Fatalf("unread count: title %q\n%s", d.M.View().WindowTitle, v)
+	}
+	// On the newest: follow.
+	newMT(t, e, 5, "first news")
+	d.Until("the new MT selected", func(string) bool { return strings.Contains(d.Selected(), "first news") })
+	if strings.Contains(d.Status(), "new") {
+		t.Fatalf("a followed row is counted: %q", d.Status())
+	}
+	// Elsewhere: stay, count.
+	d.Keys("j", "j")
+	sel := d.Selected()
+	newMT(t, e, 6, "second news")
+	newMT(t, e, 7, "third news")
+	d.Until("two new counted", func(string) bool { return strings.Contains(d.Status(), "↑ 2 new") })
+	if d.Selected() != sel {
+		t.Fatalf("selection moved from %q to %q", sel, d.Selected())
+	}
+	d.Until("the unread count", func(v string) bool { return strings.Contains(v, "● 6 unread") })
+	d.Keys("g")
+	if strings.Contains(d.Status(), "new") {
+		t.Fatalf("still counting after g: %q", d.Status())
+	}
+	// M marks all read.
+	d.Keys("M")
+	if v := d.Plain(); strings.Contains(v, "unread") || strings.Contains(v, "●") {
+		t.Fatalf("M left unread messages:\n%s", v)
+	}
+	if n, _ := e.Store.Counts(context.Background()); n.Unread != 0 {
+		t.Fatalf("%d unread in the history after M", n.Unread)
+	}
+	if d.M.View().WindowTitle != "rbtui" {
+		t.Fatalf("title %q", d.M.View().WindowTitle)
+	}
+}
+
+// TestBellOnNewMT rings once per new MT when asked, never for an MO or
+// when not asked.
+func TestBellOnNewMT(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		e := NewEnv(t, testNow, "")
+		e.Fixture()
+		e.Run()
+		opts := e.Options()
+		opts.Bell = on
+		d := e.ScreenWith(opts, 80, 24)
+		if d.Bells != 0 {
+			t.Fatalf("bell at start")
+		}
+		d.Keys("c")
+		d.Type("an MO")
+		d.Keys("enter")
+		d.Until("the MO listed", func(v string) bool { return strings.Contains(v, "an MO") })
+		newMT(t, e, 5, "ring")
+		d.Until("the MT listed", func(v string) bool { return strings.Contains(v, "ring") })
+		d.Settle()
+		want := 0
+		if on {
+			want = 1
+		}
+		if d.Bells != want {
+			t.Fatalf("Bell %v: %d bells, want %d", on, d.Bells, want)
+		}
+	}
+}
+
+// timeOf orders the test's new MT messages after the fixture's newest.
+func timeOf(n int) time.Duration { return time.Duration(n) * time.Second }
