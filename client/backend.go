@@ -15,6 +15,7 @@ import (
 type Backend struct {
 	c       *Client
 	updates <-chan rb.Change
+	started time.Time
 }
 
 // NewBackend returns the screen's view of c; its change notices flow until
@@ -39,7 +40,7 @@ func NewBackend(ctx context.Context, c *Client) *Backend {
 			}
 		}
 	}()
-	return &Backend{c: c, updates: out}
+	return &Backend{c: c, updates: out, started: c.cfg.Now()}
 }
 
 var _ tui.Backend = (*Backend)(nil)
@@ -141,7 +142,8 @@ func startOfDay(t time.Time) time.Time {
 // Header implements tui.Backend.
 func (b *Backend) Header(ctx context.Context) (tui.Header, error) {
 	now := b.c.cfg.Now()
-	h := tui.Header{Station: b.c.cfg.Station, BrokerUp: brokerUsable(b.c.Health()), Outbox: -1, MaxMO: b.c.cfg.MaxMO}
+	h := tui.Header{Station: b.c.cfg.Station, BrokerUp: brokerUsable(b.c.Health()), Outbox: -1, MaxMO: b.c.cfg.MaxMO,
+		Connecting: b.c.LatestSignal() == nil && now.Sub(b.started) < b.c.cfg.ConnectGrace}
 	if r, ok, err := b.c.st.LatestSignal(ctx); err != nil {
 		return h, err
 	} else if ok {

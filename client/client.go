@@ -71,6 +71,10 @@ type Config struct {
 	// ReplayIdle ends the history replay after this long without a message
 	// (default 2 s).
 	ReplayIdle time.Duration
+	// ConnectGrace is how long the screen says "connecting…" at most after
+	// it starts, waiting for the first live reading, before it shows what
+	// the history says (default 10 s; negative: not at all).
+	ConnectGrace time.Duration
 	// WatchEvery is how often the history's change counter is polled to
 	// learn of writes by other processes (default 500 ms; negative: never).
 	WatchEvery time.Duration
@@ -132,6 +136,9 @@ func New(cfg Config) *Client {
 	}
 	if cfg.ReplayIdle <= 0 {
 		cfg.ReplayIdle = 2 * time.Second
+	}
+	if cfg.ConnectGrace == 0 {
+		cfg.ConnectGrace = 10 * time.Second
 	}
 	if cfg.WatchEvery == 0 {
 		cfg.WatchEvery = 500 * time.Millisecond

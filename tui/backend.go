@@ -85,6 +85,11 @@ type Header struct {
 	MaxMO int
 	// Unread is the number of unread messages.
 	Unread int
+	// Connecting is true from the start until the first live reading (or
+	// a grace time): the stored state may be old and the broker may still
+	// be connecting, so the screen says "connecting…" rather than flash an
+	// offline banner.
+	Connecting bool
 }
 
 // Backend is everything the screen needs from the outside. Every method may

@@ -80,9 +80,10 @@ func (hm *headerModel) View() string {
 	return strings.Join(hm.cache, "\n")
 }
 
-// banner is the offline warning, or "" when the modem and broker are up.
+// banner is the offline warning, or "" when the modem and broker are up
+// (or still connecting).
 func (hm *headerModel) banner() string {
-	if !hm.loaded {
+	if !hm.loaded || hm.header.Connecting {
 		return ""
 	}
 	modemDown := hm.header.Modem == "offline"
@@ -123,8 +124,8 @@ func (hm *headerModel) signalCurrent() bool {
 // signalView is the signal field: bars only when the reading is current.
 func (hm *headerModel) signalView() string {
 	h, st := &hm.header, &hm.c.styles
-	if !hm.loaded {
-		return "signal " + st.Dim.Render("…")
+	if !hm.loaded || h.Connecting && !hm.signalCurrent() {
+		return "signal " + st.Dim.Render("connecting"+hm.c.glyphs.Ellipsis)
 	}
 	switch {
 	case h.Modem == "offline":
@@ -172,7 +173,13 @@ func (hm *headerModel) lines() []string {
 		// ok and busy come with the signal reading: once it is not current
 		// they are an old guess, not the modem's state.
 		current := hm.signalCurrent()
-		switch h.Modem {
+		modem := h.Modem
+		if h.Connecting && !current {
+			modem = "connecting" // an old offline is no news yet
+		}
+		switch modem {
+		case "connecting":
+			parts = append(parts, "modem "+st.Dim.Render("?"))
 		case "ok", "busy":
 			if !current {
 				parts = append(parts, "modem "+st.Dim.Render("?"))
@@ -190,6 +197,8 @@ func (hm *headerModel) lines() []string {
 		}
 		if h.BrokerUp {
 			parts = append(parts, "broker "+st.Good.Render("up"))
+		} else if h.Connecting {
+			parts = append(parts, "broker "+st.Dim.Render("connecting"+g.Ellipsis))
 		} else {
 			parts = append(parts, "broker "+st.Bad.Render("down"))
 		}

@@ -202,6 +202,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tickMsg:
 		m.invalidate() // relative times and staleness moved on
+		if m.header.header.Connecting {
+			return m, tea.Batch(m.tick(), m.loadHeader()) // the grace may be over
+		}
 		return m, m.tick()
 	}
 	if m.screen == screenCompose {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -95,3 +97,28 @@ func TestBellOnNewMT(t *testing.T) {
 
 // timeOf orders the test's new MT messages after the fixture's newest.
 func timeOf(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// TestConnectingAtStart: until the first live reading (or the grace time),
+// an old offline reading and a broker still connecting make no banner and
+// no "offline": the header says connecting… and keeps its height.
+func TestConnectingAtStart(t *testing.T) {
+	e := NewEnv(t, testNow, "")
+	e.Signal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-old", Station: Station, At: testNow.Add(-time.Minute)},
+		Modem: rb.ModemOffline, Outbox: -1})
+	e.SetNow(testNow.Add(time.Hour)) // the reading is an hour old
+	e.Bus.Set(queue.Health{})        // the broker is still connecting
+	grace := 10 * time.Second
+	e.Client = client.New(client.Config{Station: Station, Bus: e.Bus, Store: e.Store, Now: e.Now, ManualFlush: true,
+		WatchEvery: -1, ConnectGrace: grace})
+	d := e.Screen(80, 24)
+	v := d.Plain()
+	hasAndLacks(t, v, []string{"signal connecting…", "broker connecting…"}, []string{"offline", "unreachable", "⚠"})
+	if d.Lines()[2] != strings.Repeat("─", 80) {
+		t.Fatalf("the header grew:\n%s", v)
+	}
+	// Past the grace time, the history's state shows (the next header
+	// load: here the client's first health notice).
+	e.SetNow(testNow.Add(time.Hour + grace))
+	e.Run()
+	d.Until("the offline banner", func(v string) bool { return strings.Contains(v, "unreachable") })
+}

@@ -103,7 +103,7 @@ func NewEnv(t testing.TB, now time.Time, path string) *Env {
 	// and no watch of the history's change counter (the client's tests cover
 	// it), so what a view shows does not depend on when they ran.
 	c := client.New(client.Config{Station: Station, Bus: hb, Store: st, Now: clock, MaxMO: 340,
-		ManualFlush: true, WatchEvery: -1})
+		ManualFlush: true, WatchEvery: -1, ConnectGrace: -1})
 	e.Store, e.Memory, e.Bus, e.Client = st, mem, hb, c
 	return e
 }
