@@ -161,6 +161,9 @@ func (m *Model) askResend() tea.Cmd {
 	if !ok {
 		return nil
 	}
+	if msg.Dir == rb.DirMO && msg.State == rb.StateCancelled {
+		return m.draftFrom(msg)
+	}
 	if msg.Dir != rb.DirMO || !rb.Resendable(msg.State) {
 		m.setError(fmt.Errorf("only a failed or unknown MO message can be resent (this one is %s)", msg.State))
 		return nil
@@ -200,6 +203,22 @@ func (m *Model) askResend() tea.Cmd {
 		return nil
 	}
 	return do()
+}
+
+// draftFrom opens a cancelled message in compose as a draft, to edit and
+// send again (a new message), unless another draft is being written.
+func (m *Model) draftFrom(msg Message) tea.Cmd {
+	if m.hasDraft() {
+		m.setInfo("a draft is open: send or clear it first (c opens it)")
+		return nil
+	}
+	if msg.Data == nil && msg.Text == "" {
+		m.setError(errors.New("this client does not have the message's payload (it was sent from another client)"))
+		return nil
+	}
+	m.compose.setDraft(msg)
+	m.openCompose("draft from the cancelled MO " + m.c.fmtTime(msg.Created))
+	return nil
 }
 
 func (m *Model) applyResent(msg resentMsg) {

@@ -65,6 +65,18 @@ func (c *composeModel) reset() {
 	c.draft++
 }
 
+// setDraft puts msg in the editor as the draft (hex for a binary payload).
+func (c *composeModel) setDraft(msg Message) {
+	c.reset()
+	if msg.Binary {
+		c.ta.SetValue(textsafe.Hex(msg.Data))
+		c.hex = true
+	} else {
+		c.ta.SetValue(msg.Text)
+	}
+	c.draft++
+}
+
 // SetSize implements component.
 func (c *composeModel) SetSize(w, h int) {
 	c.w, c.h = w, h

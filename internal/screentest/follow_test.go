@@ -122,3 +122,20 @@ func TestConnectingAtStart(t *testing.T) {
 	e.Run()
 	d.Until("the offline banner", func(v string) bool { return strings.Contains(v, "unreachable") })
 }
+
+// TestRedraftCancelled: R on a cancelled message opens it in compose as a
+// draft; sending it makes a new message.
+func TestRedraftCancelled(t *testing.T) {
+	e, d := fixtureScreen(t, 80, 24)
+	before := count(t, e)
+	d.Select("Cancel this one")
+	d.Keys("R")
+	if v := d.Plain(); !inCompose(d) || !strings.Contains(v, "│ Cancel this one") || !strings.Contains(v, "draft from the cancelled MO") {
+		t.Fatalf("R on a cancelled message:\n%s", v)
+	}
+	d.Type(" again")
+	d.Keys("enter")
+	if got := count(t, e) - before; got != 1 || newest(t, e).Text != "Cancel this one again" {
+		t.Fatalf("%d new, newest %q", got, newest(t, e).Text)
+	}
+}
