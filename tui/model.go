@@ -426,7 +426,11 @@ func (m *Model) layout() {
 
 // View implements tea.Model.
 func (m *Model) View() tea.View {
-	v := tea.NewView(m.render())
+	frame := m.render()
+	if m.c.glyphs.ASCII {
+		frame = asciiOnly(frame) // --ascii: nothing but ASCII reaches the terminal
+	}
+	v := tea.NewView(frame)
 	v.AltScreen = true
 	v.WindowTitle = "rbtui"
 	if n := m.header.header.Unread; n > 0 {

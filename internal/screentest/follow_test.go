@@ -139,3 +139,36 @@ func TestRedraftCancelled(t *testing.T) {
 		t.Fatalf("%d new, newest %q", got, newest(t, e).Text)
 	}
 }
+
+// TestASCIIOnly: with --ascii every byte of every view is ASCII: footer
+// separators, arrows, borders, quotes and the escape marker included.
+func TestASCIIOnly(t *testing.T) {
+	e := NewEnv(t, testNow, "")
+	e.Fixture()
+	opts := e.Options()
+	opts.ASCII = true
+	d := e.ScreenWith(opts, 80, 24)
+	check := func(where string) {
+		t.Helper()
+		v := d.M.View().Content
+		for i := 0; i < len(v); i++ {
+			if v[i] >= 0x80 {
+				t.Fatalf("%s: non-ASCII byte at %d: %q\n%s", where, i, v[max(0, i-20):min(len(v), i+20)], d.Plain())
+			}
+		}
+		checkFrame(t, d, 80, 24)
+	}
+	check("list")
+	d.Select("ALERT")
+	d.Keys("enter")
+	check("detail of the hostile MT")
+	d.Keys("esc", "x")
+	check("error")
+	d.Keys("?")
+	check("help")
+	d.Keys("esc", "c")
+	d.Type("é→")
+	check("compose")
+	d.Keys("esc", "/")
+	check("search")
+}
