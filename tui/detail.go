@@ -39,6 +39,11 @@ func (d *detailModel) SetSize(w, h int) {
 	d.scroll(0)
 }
 
+// footerKey changes when ShortHelp does.
+func (d *detailModel) footerKey() string {
+	return fmt.Sprintf("%s %s %s %t", d.m.ID, d.m.Dir, d.m.State, len(d.lines) > d.h)
+}
+
 // ShortHelp implements component: only the keys that do something to the
 // message shown (no cancel on a received message, no j/k when it fits).
 func (d *detailModel) ShortHelp() []key.Binding {

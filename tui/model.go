@@ -63,6 +63,7 @@ type Model struct {
 	// The rendered footer, kept until the view in focus changes.
 	footerCache string
 	footerFor   component
+	footerKey   string
 }
 
 // New returns the screen over b.
@@ -449,9 +450,13 @@ func (m *Model) render() string {
 	b.WriteByte('\n')
 	b.WriteString(m.statusView())
 	b.WriteByte('\n')
-	// The detail view's keys depend on the message it shows: not cached.
-	if f := m.focused(); m.footerFor != f || f == component(&m.detail) {
-		m.footerCache, m.footerFor = m.help.footer(f), f
+	// The detail view's keys depend on the message it shows.
+	f, key := m.focused(), ""
+	if f == component(&m.detail) {
+		key = m.detail.footerKey()
+	}
+	if m.footerFor != f || m.footerKey != key {
+		m.footerCache, m.footerFor, m.footerKey = m.help.footer(f), f, key
 	}
 	b.WriteString(m.footerCache)
 	s := b.String()
