@@ -216,7 +216,7 @@ func (s *Server) onSend(c *conn, args []any) (any, error) {
 // tries to hand it to the broker at once, so the acknowledgement can say
 // whether it is at the broker or waits here.
 func (s *Server) compose(c *conn, data []byte, text bool) (any, error) {
-	if err := s.cl.Validate(data); err != nil {
+	if err := s.cl.Validate(data, text); err != nil {
 		return nil, err
 	}
 	if !c.sends.allow(s.cfg.Now()) {

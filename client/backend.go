@@ -15,13 +15,32 @@ import (
 type Backend struct {
 	c       *Client
 	updates <-chan rb.Change
+	started time.Time
 }
 
 // NewBackend returns the screen's view of c; its change notices flow until
-// ctx ends. Subscribe merges what piles up while the screen is busy, so the
+// ctx ends, and then the channel closes, so the screen's waiting command
+// ends too. Subscribe merges what piles up while the screen is busy, so the
 // screen can take its time and still lose nothing.
 func NewBackend(ctx context.Context, c *Client) *Backend {
-	return &Backend{c: c, updates: c.Subscribe(ctx)}
+	in := c.Subscribe(ctx)
+	out := make(chan rb.Change)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ch := <-in:
+				select {
+				case out <- ch:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return &Backend{c: c, updates: out, started: c.cfg.Now()}
 }
 
 var _ tui.Backend = (*Backend)(nil)
@@ -98,8 +117,20 @@ func (b *Backend) Resend(ctx context.Context, id string) (string, error) {
 
 // MarkRead implements tui.Backend.
 func (b *Backend) MarkRead(ctx context.Context, id string) error {
-	_, err := b.c.st.MarkRead(ctx, id)
+	changed, err := b.c.st.MarkRead(ctx, id)
+	if changed {
+		b.c.notify(rb.Change{Header: true}) // the unread count
+	}
 	return err
+}
+
+// MarkAllRead implements tui.Backend.
+func (b *Backend) MarkAllRead(ctx context.Context) (int64, error) {
+	n, err := b.c.st.MarkAllRead(ctx)
+	if err == nil && n > 0 {
+		b.c.notify(rb.Change{Header: true})
+	}
+	return n, err
 }
 
 // startOfDay is local midnight of t.
@@ -111,7 +142,8 @@ func startOfDay(t time.Time) time.Time {
 // Header implements tui.Backend.
 func (b *Backend) Header(ctx context.Context) (tui.Header, error) {
 	now := b.c.cfg.Now()
-	h := tui.Header{Station: b.c.cfg.Station, BrokerUp: brokerUsable(b.c.Health()), Outbox: -1, MaxMO: b.c.cfg.MaxMO}
+	h := tui.Header{Station: b.c.cfg.Station, BrokerUp: brokerUsable(b.c.Health()), Outbox: -1, MaxMO: b.c.cfg.MaxMO,
+		Connecting: b.c.LatestSignal() == nil && now.Sub(b.started) < b.c.cfg.ConnectGrace}
 	if r, ok, err := b.c.st.LatestSignal(ctx); err != nil {
 		return h, err
 	} else if ok {
@@ -134,7 +166,7 @@ func (b *Backend) Header(ctx context.Context) (tui.Header, error) {
 	if err != nil {
 		return h, err
 	}
-	h.Outbox = counts.Outbox
+	h.Outbox, h.Unread = counts.Outbox, counts.Unread
 	if h.CreditsToday, err = b.c.st.CreditsSince(ctx, startOfDay(now)); err != nil {
 		return h, err
 	}

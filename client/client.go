@@ -8,6 +8,20 @@
 // first and published afterwards, so a broker that is down, or a process
 // killed before the confirm, loses nothing; the message id makes a second
 // publish harmless.
+//
+// Who writes the history: the archivist (the single active consumer of the
+// client's inbox, in one rbtui or rbtui serve) writes every received and
+// status body; the composing process writes its own messages and their
+// statuses (so `rbtui send --wait` sees its outcome even with no archivist
+// running). The live feed of every other process writes no message body: it
+// only tells its screen which ids moved, and each process learns what the
+// others wrote by watching SQLite's change counter (store.DataVersion,
+// polled every WatchEvery: about 4 µs a poll, no I/O). Signal readings are
+// the exception: they come only on the live feed, so each process stores
+// them (AddSignal keeps one row per change or interval, whoever writes it).
+// Writing every body from every process, as before, cost each extra rbtui a
+// write transaction per body and still left the others' screens stale: a
+// write that found its change already applied notified nobody.
 package client
 
 import (
@@ -16,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +70,13 @@ type Config struct {
 	// HealthEvery is how often the broker's health is looked at, so the
 	// screen's header follows it (default 1 s).
 	HealthEvery time.Duration
+	// ConnectGrace is how long the screen says "connecting…" at most after
+	// it starts, waiting for the first live reading, before it shows what
+	// the history says (default 10 s; negative: not at all).
+	ConnectGrace time.Duration
+	// WatchEvery is how often the history's change counter is polled to
+	// learn of writes by other processes (default 500 ms; negative: never).
+	WatchEvery time.Duration
 	// NoArchivist keeps this process out of the competition to be the single
 	// active consumer of the client's inbox: rbtui and rbtui serve archive,
 	// the scriptable commands set it.
@@ -77,10 +97,14 @@ type Client struct {
 	// flushMu serialises the outbox flush with local cancels, so a message
 	// cancelled before it was ever published is never published.
 	flushMu sync.Mutex
-	// tried holds the queued rows this process tried to publish without a
-	// confirm (guarded by flushMu): such a message may be at the broker, so
-	// cancelling it must go through rbd, not only the history.
-	tried map[string]bool
+	// cancels are the local cancels rbd has not been told of yet (guarded
+	// by flushMu): the broker was down; the next flush tells it.
+	cancels map[string]string
+
+	// own holds the messages this process composed: their statuses are
+	// written by its live feed too (see the package doc).
+	ownMu sync.Mutex
+	own   map[string]bool
 
 	subMu sync.Mutex
 	subs  map[*subscriber]struct{}
@@ -109,15 +133,22 @@ func New(cfg Config) *Client {
 	if cfg.HealthEvery <= 0 {
 		cfg.HealthEvery = time.Second
 	}
+	if cfg.ConnectGrace == 0 {
+		cfg.ConnectGrace = 10 * time.Second
+	}
+	if cfg.WatchEvery == 0 {
+		cfg.WatchEvery = 500 * time.Millisecond
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Client{
 		cfg: cfg, log: log, bus: cfg.Bus, st: cfg.Store,
-		flush: make(chan struct{}, 1),
-		subs:  map[*subscriber]struct{}{},
-		tried: map[string]bool{},
+		flush:   make(chan struct{}, 1),
+		subs:    map[*subscriber]struct{}{},
+		own:     map[string]bool{},
+		cancels: map[string]string{},
 	}
 }
 
@@ -209,6 +240,9 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 	run("live", c.live)
 	run("health", c.watchHealth)
+	if c.cfg.WatchEvery > 0 {
+		run("watch", c.watchHistory)
+	}
 	if !c.cfg.ManualFlush {
 		run("outbox", c.flushLoop)
 	}
@@ -216,34 +250,18 @@ func (c *Client) Run(ctx context.Context) error {
 	return nil
 }
 
-// Validate refuses an empty or oversized payload.
-func (c *Client) Validate(data []byte) error {
-	if len(data) == 0 {
-		return rb.ErrEmpty
-	}
-	if len(data) > c.cfg.MaxMO {
-		return fmt.Errorf("%w: %d bytes, the limit is %d", rb.ErrTooLong, len(data), c.cfg.MaxMO)
-	}
-	return nil
-}
-
-// Empty reports whether a payload counts as empty: no bytes, or a text of
-// only white space. It is the one home of that rule (rb.ErrEmpty), for the
-// screen and the commands.
-func Empty(data []byte, text bool) bool {
-	return len(data) == 0 || text && strings.TrimSpace(string(data)) == ""
+// Validate refuses an empty (or, as text, blank) or oversized payload (rb.CheckMO).
+func (c *Client) Validate(data []byte, text bool) error {
+	return rb.CheckMO(data, text, c.cfg.MaxMO)
 }
 
 // Compose validates data, writes it to the history as queued and asks the
 // outbox to publish it. text says the payload is UTF-8 text. It returns the
 // new message's id; the message is safe in SQLite when Compose returns nil.
-// A text of only white space is refused like an empty one (see Empty).
+// A text of only white space is refused like an empty one (rb.CheckMO).
 func (c *Client) Compose(ctx context.Context, data []byte, text bool, expires *time.Time) (string, error) {
-	if err := c.Validate(data); err != nil {
+	if err := c.Validate(data, text); err != nil {
 		return "", err
-	}
-	if Empty(data, text) {
-		return "", fmt.Errorf("%w: only spaces", rb.ErrEmpty)
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -261,6 +279,9 @@ func (c *Client) Compose(ctx context.Context, data []byte, text bool, expires *t
 	if _, err := c.st.InsertMO(ctx, s, rb.StateQueued); err != nil {
 		return "", err
 	}
+	c.ownMu.Lock()
+	c.own[s.ID] = true
+	c.ownMu.Unlock()
 	c.kick()
 	c.notify(rb.Change{IDs: []string{s.ID}, Header: true})
 	return s.ID, nil
@@ -290,7 +311,13 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	if m, _, err = c.st.Get(ctx, id); err != nil {
 		return err
 	}
-	if m.State == rb.StateQueued && !c.tried[id] {
+	if m.State == rb.StateQueued {
+		// Not confirmed by the broker: cancelled here at once, whatever the
+		// broker's state. It may still have reached rbd (another rbtui
+		// sharing this history published it, or this one did and the
+		// confirm was lost): rbd is told too, and drops a cancelled id when
+		// it takes it. Should rbd have sent it all the same, its sent status
+		// overrides this local cancel (rb.Supersedes).
 		st := &rb.Status{
 			Header: rb.Header{V: rb.Version, ID: id, Station: m.Station, At: c.cfg.Now().UTC()},
 			State:  rb.StateCancelled, Reason: "cancelled before it reached the broker", Bytes: m.Bytes,
@@ -299,21 +326,31 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 			return err
 		}
 		c.notify(rb.Change{IDs: []string{id}, Header: true})
-		// Another rbtui sharing this history may have published the row
-		// without marking it yet: tell rbd too, which drops a cancelled id
-		// when it takes it. Should rbd have sent it all the same, its sent
-		// status overrides this local cancel (store.Supersedes).
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if err := c.publishCancel(pctx, id, m.Station); err != nil {
-			c.log.Debug("cancel of a message that never left", "id", id, "err", err)
-		}
+		c.tellRbdLocked(ctx, id, m.Station)
 		return nil
 	}
 	if err := c.publishCancel(ctx, id, m.Station); err != nil {
 		return fmt.Errorf("cancel %s: %w", id, err)
 	}
 	return nil
+}
+
+// tellRbdLocked asks rbd to drop a message cancelled here: at once when the
+// broker is up (bounded, so a cancel never waits long on it), else at the
+// next outbox flush. The caller holds flushMu.
+func (c *Client) tellRbdLocked(ctx context.Context, id, station string) {
+	if c.bus.Health().Up {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := c.publishCancel(pctx, id, station)
+		cancel()
+		if err == nil {
+			delete(c.cancels, id)
+			return
+		}
+		c.log.Debug("cancel of a message that never left", "id", id, "err", err)
+	}
+	c.cancels[id] = station
+	c.kick()
 }
 
 // publishCancel asks rbd to withdraw MO id.
@@ -371,6 +408,15 @@ func (c *Client) flushLoop(ctx context.Context) error {
 func (c *Client) FlushOutbox(ctx context.Context) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
+	for id, station := range c.cancels {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := c.publishCancel(pctx, id, station)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("tell rbd of the cancel of %s: %w", id, err)
+		}
+		delete(c.cancels, id)
+	}
 	rows, err := c.st.Queued(ctx)
 	if err != nil {
 		return err
@@ -391,23 +437,16 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		// Until the confirm, the broker may or may not have the message.
-		c.tried[m.ID] = true
 		err := c.bus.Publish(pctx, s)
 		cancel()
 		if errors.Is(err, queue.ErrInvalid) {
 			// Refused before it left: the broker can never take it.
-			delete(c.tried, m.ID)
 			if err := c.park(ctx, m.ID, s.Station, m.Bytes, err); err != nil {
 				return err
 			}
 			continue
 		}
 		if err != nil {
-			if errors.Is(err, queue.ErrRefused) {
-				// A nack or a return: the broker certainly does not have it.
-				delete(c.tried, m.ID)
-			}
 			if errors.Is(err, queue.ErrRefused) {
 				return fmt.Errorf("publish %s: the outbox refused it (full?): %w", m.ID, err)
 			}
@@ -416,7 +455,6 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		if _, err := c.st.MarkSubmitted(ctx, m.ID); err != nil {
 			return err
 		}
-		delete(c.tried, m.ID)
 		c.notify(rb.Change{IDs: []string{m.ID}, Header: true})
 	}
 	return nil
@@ -625,9 +663,7 @@ func (c *Client) live(ctx context.Context) error {
 		return fmt.Errorf("consume live feed: %w", err)
 	}
 	for d := range ds {
-		// Applying here too is harmless (inserts are idempotent, states only
-		// move forward) and shows the change before the archivist gets to it.
-		ch, err := c.apply(ctx, d.Msg)
+		ch, err := c.liveOne(ctx, d.Msg)
 		if err != nil {
 			c.log.Warn("live", "id", d.MessageID, "err", err)
 		}
@@ -637,6 +673,68 @@ func (c *Client) live(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// liveOne takes one body of the live feed. It writes only a signal, or a
+// status of a message this process composed; anything else is the
+// archivist's to write, and only its id is passed on so the screen looks
+// again (the archivist's commit, seen through watchHistory, brings the rest).
+func (c *Client) liveOne(ctx context.Context, m rb.Body) (rb.Change, error) {
+	if m.Head().Station != c.cfg.Station {
+		return rb.Change{}, nil
+	}
+	switch v := m.(type) {
+	case *rb.Signal:
+		return c.apply(ctx, m)
+	case *rb.Status:
+		c.ownMu.Lock()
+		mine := c.own[v.ID]
+		if mine && rb.Final(v.State) {
+			delete(c.own, v.ID)
+		}
+		c.ownMu.Unlock()
+		if mine {
+			if _, err := c.apply(ctx, m); err != nil {
+				return rb.Change{IDs: []string{v.ID}, Header: true}, err
+			}
+		}
+		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
+	case *rb.Received:
+		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
+	}
+	return rb.Change{}, nil
+}
+
+// watchHistory polls the history's change counter and, when another
+// connection committed, tells subscribers to look again: this is how a
+// screen follows what other processes (another rbtui's archivist, rbtui
+// send) wrote. Polling costs a few microseconds; a burst of writes makes at
+// most one notice per WatchEvery.
+func (c *Client) watchHistory(ctx context.Context) error {
+	t := time.NewTicker(c.cfg.WatchEvery)
+	defer t.Stop()
+	last, err := c.st.DataVersion(ctx)
+	if err != nil && ctx.Err() == nil {
+		c.log.Warn("watch history", "err", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		v, err := c.st.DataVersion(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("watch history", "err", err)
+			}
+			continue
+		}
+		if v != last {
+			last = v
+			c.notify(rb.Change{All: true, Header: true, Signal: true})
+		}
+	}
 }
 
 // watchHealth tells subscribers when the broker goes up, down, or is

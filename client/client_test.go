@@ -150,6 +150,7 @@ func TestComposeValidatesAndStoresQueued(t *testing.T) {
 	}{
 		{"empty", nil, true, rb.ErrEmpty},
 		{"empty slice", []byte{}, false, rb.ErrEmpty},
+		{"only spaces as text", []byte("  \t\n"), true, rb.ErrEmpty},
 		{"one over the limit", make([]byte, rb.MaxMO+1), false, rb.ErrTooLong},
 		{"text at the limit", []byte(strings.Repeat("x", rb.MaxMO)), true, nil},
 		{"binary", []byte{0, 1, 0xff}, false, nil},
@@ -709,5 +710,46 @@ func TestBackendMapsErrorsAndHeader(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no update after Send")
+	}
+}
+
+// TestCancelWithBrokerDownIsLocalAndImmediate: a message that never left
+// this machine is cancelled at once with no broker (no wait on it); rbd is
+// told at the first flush once the broker is back.
+func TestCancelWithBrokerDownIsLocalAndImmediate(t *testing.T) {
+	f := newMem(t, []queue.Role{queue.RoleOutbox, queue.RoleControl}, nil)
+	hb := &healthBus{Bus: f.bus}
+	f.c.bus = hb
+	ctx := ctxT(t)
+	id, err := f.c.Compose(ctx, []byte("no broker"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A deadline far shorter than any publish timeout: Cancel must not
+	// wait on the broker.
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := f.c.Cancel(cctx, id); err != nil {
+		t.Fatalf("Cancel with the broker down: %v", err)
+	}
+	if s := stateOf(f.st, id); s != rb.StateCancelled {
+		t.Fatalf("state %s, want cancelled", s)
+	}
+	if n, _ := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleControl}); n != 0 {
+		t.Fatalf("control queue depth %d with the broker down, want 0", n)
+	}
+	hb.set(queue.Health{Up: true})
+	if err := f.c.FlushOutbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := f.bus.Take(ctx, queue.Queue{Role: queue.RoleControl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := d.Msg.(*rb.Cancel); !ok || c.MOID != id {
+		t.Fatalf("control queue holds %#v, want a cancel of %s", d.Msg, id)
+	}
+	if n, _ := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleOutbox}); n != 0 {
+		t.Fatalf("the cancelled send was published (outbox depth %d)", n)
 	}
 }

@@ -1,5 +1,10 @@
 package rb
 
+import (
+	"bytes"
+	"fmt"
+)
+
 // Payload limits of a 9602/9603 (iridium-sbd.md); rbd re-checks an MO against
 // its own modem's limit.
 const (
@@ -28,3 +33,19 @@ func Credits(n int) int {
 // MailboxCheckCredits is what one mailbox check (a session with an empty MO
 // buffer) costs.
 const MailboxCheckCredits = 1
+
+// CheckMO is the one rule for a payload an operator may send: not empty, not
+// only white space when it is text (ErrEmpty), and at most max bytes
+// (ErrTooLong; MaxMO when max is 0 or less).
+func CheckMO(data []byte, text bool, max int) error {
+	if max <= 0 {
+		max = MaxMO
+	}
+	if len(data) == 0 || (text && len(bytes.TrimSpace(data)) == 0) {
+		return ErrEmpty
+	}
+	if len(data) > max {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLong, len(data), max)
+	}
+	return nil
+}

@@ -1,7 +1,9 @@
 package rb
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -79,4 +81,38 @@ func TestSupersedes(t *testing.T) {
 			t.Error("a bogus state was not replaced")
 		}
 	})
+}
+
+func TestCheckMO(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		text bool
+		want error
+	}{
+		{"empty", "", true, ErrEmpty},
+		{"empty binary", "", false, ErrEmpty},
+		{"spaces", "   ", true, ErrEmpty},
+		{"blank lines and tabs", " \n\t\n", true, ErrEmpty},
+		{"spaces as bytes are data", "   ", false, nil},
+		{"one letter", " a ", true, nil},
+		{"at the limit", strings.Repeat("x", MaxMO), true, nil},
+		{"over the limit", strings.Repeat("x", MaxMO+1), true, ErrTooLong},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckMO([]byte(tt.data), tt.text, 0)
+			if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("CheckMO(%q, %v) = %v, want %v", tt.data, tt.text, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCredits(t *testing.T) {
+	for _, tt := range []struct{ n, want int }{{0, 0}, {1, 1}, {50, 1}, {51, 2}, {100, 2}, {340, 7}} {
+		if got := Credits(tt.n); got != tt.want {
+			t.Errorf("Credits(%d) = %d, want %d", tt.n, got, tt.want)
+		}
+	}
 }

@@ -82,6 +82,11 @@ type Store struct {
 	r        *sql.DB // the read pool
 	clientID string
 
+	// dv is the read connection DataVersion asks: data_version is per
+	// connection, so it must always be the same one.
+	dvMu sync.Mutex
+	dv   *sql.Conn
+
 	// The pools stay set after Close: a call that races with Close gets
 	// database/sql's "database is closed" error instead of a nil pointer.
 	closeOnce sync.Once
@@ -280,6 +285,11 @@ func (s *Store) ClientID() string { return s.clientID }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		s.dvMu.Lock()
+		if s.dv != nil {
+			errs = append(errs, s.dv.Close())
+		}
+		s.dvMu.Unlock()
 		if s.r != nil {
 			errs = append(errs, s.r.Close())
 		}

@@ -4,9 +4,16 @@
 // search and help. It is built on Bubble Tea v2.
 //
 // The package knows nothing of SQL or AMQP: it talks to a Backend, which the
-// program wires to the SQLite history and the message bus. MemBackend is an
-// in-memory Backend for tests and demos. Every string that came from the
-// satellite is passed through textsafe before it reaches the terminal.
+// program wires to the SQLite history and the message bus (client.Backend).
+// Every string that came from the satellite is passed through textsafe
+// before it reaches the terminal.
+//
+// The screen is made of components (soft-serve's pkg/ui, gh-dash): the
+// header, the list, the detail view, compose, the search line and help each
+// own their state, key map, size and view; the root Model routes messages
+// and keys to the one in focus and lays them out. Its tests run over the
+// real client in internal/screentest (this package cannot import the
+// client, which imports it).
 package tui
 
 import (
@@ -76,6 +83,13 @@ type Header struct {
 	Model string
 	// MaxMO is the modem's MO limit in bytes (0: rb.MaxMO).
 	MaxMO int
+	// Unread is the number of unread messages.
+	Unread int
+	// Connecting is true from the start until the first live reading (or
+	// a grace time): the stored state may be old and the broker may still
+	// be connecting, so the screen says "connecting…" rather than flash an
+	// offline banner.
+	Connecting bool
 }
 
 // Backend is everything the screen needs from the outside. Every method may
@@ -98,6 +112,8 @@ type Backend interface {
 	Resend(ctx context.Context, id string) (newID string, err error)
 	// MarkRead marks a message read.
 	MarkRead(ctx context.Context, id string) error
+	// MarkAllRead marks every message read and says how many were unread.
+	MarkAllRead(ctx context.Context) (int64, error)
 	// Header returns the station's live state.
 	Header(ctx context.Context) (Header, error)
 	// SignalToday returns today's signal samples (bars, oldest first; a

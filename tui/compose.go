@@ -2,6 +2,7 @@ package tui
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -19,7 +20,9 @@ import (
 // composePane edits an MO message as text or as hex, with a live byte and
 // credit count against the modem's MO limit. Its text survives a refused
 // send and leaving the pane (a draft).
-type composePane struct {
+type composeModel struct {
+	c       *common
+	keys    composeKeyMap
 	ta      textarea.Model
 	hex     bool
 	replyTo string
@@ -34,35 +37,54 @@ type composePane struct {
 	sending bool
 }
 
-func newCompose() composePane {
+func newCompose(cm *common) composeModel {
 	ta := textarea.New()
 	ta.ShowLineNumbers = false
 	ta.Prompt = "│ "
 	ta.Placeholder = "type the message"
 	ta.CharLimit = 4096
 	ta.KeyMap.InsertNewline = key.NewBinding(key.WithKeys("alt+enter", "ctrl+j"), key.WithHelp("alt+enter", "new line"))
-	return composePane{ta: ta, maxMO: rb.MaxMO}
+	return composeModel{c: cm, keys: newComposeKeyMap(), ta: ta, maxMO: rb.MaxMO}
 }
 
-func (c *composePane) setStyles(st Styles) { c.ta.SetStyles(st.Textarea) }
+// ShortHelp implements component.
+func (c *composeModel) ShortHelp() []key.Binding { return c.keys.ShortHelp() }
 
-func (c *composePane) focus() { c.ta.Focus() }
+// FullHelp implements component.
+func (c *composeModel) FullHelp() [][]key.Binding { return c.keys.FullHelp() }
 
-func (c *composePane) blur() { c.ta.Blur() }
+func (c *composeModel) setStyles(st Styles) { c.ta.SetStyles(st.Textarea) }
 
-func (c *composePane) reset() {
+func (c *composeModel) focus() { c.ta.Focus() }
+
+func (c *composeModel) blur() { c.ta.Blur() }
+
+func (c *composeModel) reset() {
 	c.ta.Reset()
 	c.hex, c.err, c.replyTo = false, "", ""
 	c.draft++
 }
 
-func (c *composePane) setSize(w, h int) {
+// setDraft puts msg in the editor as the draft (hex for a binary payload).
+func (c *composeModel) setDraft(msg Message) {
+	c.reset()
+	if msg.Binary {
+		c.ta.SetValue(textsafe.Hex(msg.Data))
+		c.hex = true
+	} else {
+		c.ta.SetValue(msg.Text)
+	}
+	c.draft++
+}
+
+// SetSize implements component.
+func (c *composeModel) SetSize(w, h int) {
 	c.w, c.h = w, h
 	c.ta.SetWidth(max(10, w))
 	c.ta.SetHeight(max(1, min(h-5, 12)))
 }
 
-func (c *composePane) update(msg tea.Msg) tea.Cmd {
+func (c *composeModel) update(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	before := c.ta.Value()
 	c.ta, cmd = c.ta.Update(msg)
@@ -99,7 +121,7 @@ func parseHex(s string) ([]byte, error) {
 }
 
 // bytes returns the payload as typed, without the limit checks.
-func (c *composePane) bytes() ([]byte, error) {
+func (c *composeModel) bytes() ([]byte, error) {
 	if c.hex {
 		return parseHex(c.ta.Value())
 	}
@@ -107,23 +129,25 @@ func (c *composePane) bytes() ([]byte, error) {
 }
 
 // payload returns the bytes to send, refusing an empty or oversized message.
-func (c *composePane) payload() ([]byte, error) {
+func (c *composeModel) payload() ([]byte, error) {
 	b, err := c.bytes()
 	if err != nil {
 		return nil, err
 	}
-	if len(b) == 0 {
-		return nil, fmt.Errorf("nothing to send: %w", rb.ErrEmpty)
-	}
-	if len(b) > c.maxMO {
+	switch err := rb.CheckMO(b, !c.hex, c.maxMO); {
+	case errors.Is(err, rb.ErrEmpty):
+		return nil, fmt.Errorf("nothing to send: %w", err)
+	case errors.Is(err, rb.ErrTooLong):
 		return nil, fmt.Errorf("%d bytes is %d over the %d-byte limit: %w", len(b), len(b)-c.maxMO, c.maxMO, rb.ErrTooLong)
+	case err != nil:
+		return nil, err
 	}
 	return b, nil
 }
 
 // toggleHex switches between text and hex input, converting the draft. Bytes
 // that are not plain text stay in hex.
-func (c *composePane) toggleHex() {
+func (c *composeModel) toggleHex() {
 	if !c.hex {
 		c.ta.SetValue(textsafe.Hex([]byte(c.ta.Value())))
 		c.hex, c.err = true, ""
@@ -150,8 +174,9 @@ func (c *composePane) toggleHex() {
 	c.draft++
 }
 
-func (c *composePane) view(m *Model) []string {
-	st := &m.styles
+// View implements component: exactly h lines.
+func (c *composeModel) View() string {
+	st, g := &c.c.styles, &c.c.glyphs
 	title := "New MO message (station → satellite)"
 	if c.replyTo != "" {
 		title = "New MO message, " + c.replyTo
@@ -162,7 +187,7 @@ func (c *composePane) view(m *Model) []string {
 		mode, other = "hex", "text"
 	}
 	out := []string{
-		ansi.Truncate(st.Title.Render(title), c.w, m.glyphs.Ellipsis),
+		ansi.Truncate(st.Title.Render(title), c.w, g.Ellipsis),
 		st.Dim.Render(ansi.Truncate("mode: "+mode+"  (ctrl+x: "+other+")", c.w, "")),
 	}
 	out = append(out, strings.Split(c.ta.View(), "\n")...)
@@ -171,18 +196,18 @@ func (c *composePane) view(m *Model) []string {
 	var counter string
 	switch {
 	case err != nil:
-		counter = st.Bad.Render(m.glyphs.Warn + " " + err.Error())
+		counter = st.Bad.Render(g.Warn + " " + err.Error())
 	default:
 		n := len(b)
 		cr := rb.Credits(n)
-		counter = fmt.Sprintf("%d/%d bytes%s%d credit%s", n, c.maxMO, m.glyphs.Sep, cr, plural(cr))
+		counter = fmt.Sprintf("%d/%d bytes%s%d credit%s", n, c.maxMO, g.Sep, cr, plural(cr))
 		if n > c.maxMO {
-			counter = st.Bad.Render(m.glyphs.Warn + " " + counter + fmt.Sprintf(": %d over the limit", n-c.maxMO))
+			counter = st.Bad.Render(g.Warn + " " + counter + fmt.Sprintf(": %d over the limit", n-c.maxMO))
 		}
 	}
-	out = append(out, ansi.Truncate(counter, c.w, m.glyphs.Ellipsis))
+	out = append(out, ansi.Truncate(counter, c.w, g.Ellipsis))
 	if c.err != "" {
-		out = append(out, st.StatusError.Render(ansi.Truncate(m.glyphs.Warn+" "+c.err, c.w, m.glyphs.Ellipsis)))
+		out = append(out, st.StatusError.Render(ansi.Truncate(g.Warn+" "+c.err, c.w, g.Ellipsis)))
 	}
-	return out
+	return joinLines(out, c.h)
 }

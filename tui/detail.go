@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -15,7 +17,9 @@ import (
 // detailPane shows one message in full: text (or hex), state, sequence
 // numbers, attempts, the last failure in words, and the state history. Its
 // lines are wrapped once (on open, update or resize) and scrolled.
-type detailPane struct {
+type detailModel struct {
+	c      *common
+	keys   detailKeyMap
 	m      Message
 	loaded bool
 	lines  []string
@@ -23,25 +27,76 @@ type detailPane struct {
 	w, h   int
 }
 
-func (d *detailPane) setSize(m *Model, w, h int) {
+func newDetail(c *common) detailModel { return detailModel{c: c, keys: newDetailKeyMap()} }
+
+// SetSize implements component; the text is re-wrapped only when the width changes.
+func (d *detailModel) SetSize(w, h int) {
 	resized := w != d.w
 	d.w, d.h = w, h
 	if resized {
-		d.rebuild(m)
+		d.rebuild()
 	}
 	d.scroll(0)
 }
 
-func (d *detailPane) set(m *Model, msg Message, top bool) {
+// footerKey changes when ShortHelp does.
+func (d *detailModel) footerKey() string {
+	return fmt.Sprintf("%s %s %s %t", d.m.ID, d.m.Dir, d.m.State, len(d.lines) > d.h)
+}
+
+// ShortHelp implements component: only the keys that do something to the
+// message shown (no cancel on a received message, no j/k when it fits).
+func (d *detailModel) ShortHelp() []key.Binding {
+	k := d.keys
+	out := []key.Binding{k.Back}
+	if len(d.lines) > d.h {
+		out = append(out, k.Move)
+	}
+	out = append(out, k.Reply)
+	if d.loaded && d.m.Dir == rb.DirMO && rb.Cancellable(d.m.State) {
+		out = append(out, k.Cancel)
+	}
+	if d.loaded && d.m.Dir == rb.DirMO && rb.Resendable(d.m.State) {
+		out = append(out, k.Resend)
+	}
+	return append(out, k.Help)
+}
+
+// FullHelp implements component.
+func (d *detailModel) FullHelp() [][]key.Binding { return d.keys.FullHelp() }
+
+func (d *detailModel) set(msg Message, top bool) {
 	d.m, d.loaded = msg, true
 	if top {
 		d.off = 0
 	}
-	d.rebuild(m)
+	d.rebuild()
 	d.scroll(0)
 }
 
-func (d *detailPane) scroll(n int) {
+// Update implements the detail view's own keys (scrolling); it reports
+// whether the key was one.
+func (d *detailModel) Update(k tea.KeyPressMsg) bool {
+	switch {
+	case key.Matches(k, d.keys.Down):
+		d.scroll(1)
+	case key.Matches(k, d.keys.Up):
+		d.scroll(-1)
+	case key.Matches(k, d.keys.HalfDown, d.keys.PageDown):
+		d.scroll(max(1, d.h/2))
+	case key.Matches(k, d.keys.HalfUp, d.keys.PageUp):
+		d.scroll(-max(1, d.h/2))
+	case key.Matches(k, d.keys.Top):
+		d.off = 0
+	case key.Matches(k, d.keys.Bottom):
+		d.scroll(len(d.lines))
+	default:
+		return false
+	}
+	return true
+}
+
+func (d *detailModel) scroll(n int) {
 	d.off = max(0, min(d.off+n, len(d.lines)-d.h))
 }
 
@@ -65,12 +120,12 @@ func reasonInWords(msg Message) string {
 }
 
 // rebuild makes the wrapped lines for the current width and styles.
-func (d *detailPane) rebuild(m *Model) {
-	if !d.loaded || m == nil {
+func (d *detailModel) rebuild() {
+	if !d.loaded {
 		d.lines = nil
 		return
 	}
-	msg, st, g := d.m, &m.styles, &m.glyphs
+	msg, st, g, loc := d.m, &d.c.styles, &d.c.glyphs, d.c.opts.Location
 	w := max(10, d.w)
 	var out []string
 	add := func(s string) {
@@ -103,10 +158,10 @@ func (d *detailPane) rebuild(m *Model) {
 	}
 	add(st.Title.Render(title))
 	field("state", st.stateStyle(state).Render(g.Glyph(state))+" "+textsafeState(state))
-	when := msg.Created.In(m.opts.Location).Format("2006-01-02 15:04:05 MST")
+	when := msg.Created.In(loc).Format("2006-01-02 15:04:05 MST")
 	field("created", when)
 	if !msg.Updated.IsZero() && !msg.Updated.Equal(msg.Created) {
-		field("updated", msg.Updated.In(m.opts.Location).Format("2006-01-02 15:04:05 MST"))
+		field("updated", msg.Updated.In(loc).Format("2006-01-02 15:04:05 MST"))
 	}
 	field("id", textsafe.Line(msg.ID))
 	if msg.MOMSN != nil {
@@ -171,7 +226,7 @@ func (d *detailPane) rebuild(m *Model) {
 		out = append(out, "")
 		rule("history")
 		for _, h := range msg.History {
-			s := h.At.In(m.opts.Location).Format("Jan 02 15:04:05") + "  " +
+			s := h.At.In(loc).Format("Jan 02 15:04:05") + "  " +
 				st.stateStyle(h.State).Render(g.Glyph(h.State)) + " " +
 				fmt.Sprintf("%-10s", textsafeState(h.State))
 			if h.Attempt > 0 {
@@ -193,10 +248,11 @@ func plural(n int) string {
 	return "s"
 }
 
-func (d *detailPane) view(m *Model) []string {
+// View implements component: exactly h lines.
+func (d *detailModel) View() string {
 	if !d.loaded {
-		return []string{m.styles.Dim.Render(" nothing open")}
+		return joinLines([]string{d.c.styles.Dim.Render(" nothing open")}, d.h)
 	}
 	end := min(len(d.lines), d.off+d.h)
-	return d.lines[d.off:end]
+	return joinLines(d.lines[d.off:end], d.h)
 }

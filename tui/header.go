@@ -5,19 +5,89 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rockblock-station/rockblock-station/glance"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
-// banner is the offline warning, or "" when the modem and broker are up.
-func (m *Model) banner() string {
-	if !m.headerLoaded {
+// headerModel is the top of the screen: the station's live state (signal,
+// service, modem, broker, outbox, last session, credits, today's signal),
+// a banner while something is down, and a rule. Its lines are rendered once
+// per change, not per frame.
+type headerModel struct {
+	c      *common
+	header Header
+	loaded bool
+	signal []int
+	width  int
+	cache  []string
+}
+
+func newHeader(c *common) headerModel {
+	return headerModel{c: c, header: Header{Station: c.opts.Station, Outbox: -1, MaxMO: rb.MaxMO}}
+}
+
+// SetSize implements component; the header's height is Height.
+func (hm *headerModel) SetSize(w, _ int) {
+	hm.width = w
+	hm.invalidate()
+}
+
+// ShortHelp implements component: the header has no keys.
+func (hm *headerModel) ShortHelp() []key.Binding { return nil }
+
+// FullHelp implements component.
+func (hm *headerModel) FullHelp() [][]key.Binding { return nil }
+
+func (hm *headerModel) invalidate() { hm.cache = nil }
+
+// setHeader applies a loaded header.
+func (hm *headerModel) setHeader(h Header) {
+	hm.header, hm.loaded = h, true
+	hm.invalidate()
+}
+
+// setSignal applies today's samples.
+func (hm *headerModel) setSignal(s []int) {
+	hm.signal = s
+	hm.invalidate()
+}
+
+// maxMO is the modem's MO limit.
+func (hm *headerModel) maxMO() int {
+	if hm.header.MaxMO > 0 {
+		return hm.header.MaxMO
+	}
+	return rb.MaxMO
+}
+
+// Height is how many lines the header takes (a banner when offline).
+func (hm *headerModel) Height() int {
+	if hm.banner() != "" {
+		return 4
+	}
+	return 3
+}
+
+// View implements component.
+func (hm *headerModel) View() string {
+	if hm.cache == nil {
+		hm.cache = hm.lines()
+	}
+	return strings.Join(hm.cache, "\n")
+}
+
+// banner is the offline warning, or "" when the modem and broker are up
+// (or still connecting).
+func (hm *headerModel) banner() string {
+	if !hm.loaded || hm.header.Connecting {
 		return ""
 	}
-	modemDown := m.header.Modem == "offline"
-	brokerDown := !m.header.BrokerUp
+	modemDown := hm.header.Modem == "offline"
+	brokerDown := !hm.header.BrokerUp
 	switch {
 	case modemDown && brokerDown:
 		return "modem offline and broker unreachable: messages wait, live updates paused"
@@ -42,20 +112,20 @@ func ago(d time.Duration) string {
 }
 
 // signalCurrent reports whether the signal reading may be shown as current.
-func (m *Model) signalCurrent() bool {
-	h := &m.header
+func (hm *headerModel) signalCurrent() bool {
+	h := &hm.header
 	if h.Modem == "offline" || h.SignalAt.IsZero() {
 		return false
 	}
-	age := m.opts.Now().Sub(h.SignalAt)
-	return age <= m.opts.StaleAfter && age >= -m.opts.StaleAfter
+	age := hm.c.opts.Now().Sub(h.SignalAt)
+	return age <= hm.c.opts.StaleAfter && age >= -hm.c.opts.StaleAfter
 }
 
 // signalView is the signal field: bars only when the reading is current.
-func (m *Model) signalView() string {
-	h, st := &m.header, &m.styles
-	if !m.headerLoaded {
-		return "signal " + st.Dim.Render("…")
+func (hm *headerModel) signalView() string {
+	h, st := &hm.header, &hm.c.styles
+	if !hm.loaded || h.Connecting && !hm.signalCurrent() {
+		return "signal " + st.Dim.Render("connecting"+hm.c.glyphs.Ellipsis)
 	}
 	switch {
 	case h.Modem == "offline":
@@ -63,11 +133,11 @@ func (m *Model) signalView() string {
 	case h.SignalAt.IsZero():
 		return "signal " + st.Dim.Render("no data")
 	}
-	age := m.opts.Now().Sub(h.SignalAt)
-	if age > m.opts.StaleAfter || age < -m.opts.StaleAfter {
+	age := hm.c.opts.Now().Sub(h.SignalAt)
+	if age > hm.c.opts.StaleAfter || age < -hm.c.opts.StaleAfter {
 		return "signal " + st.Warn.Render("stale ("+ago(max(age, -age))+" old)")
 	}
-	lit, unlit := glance.Bars(h.Bars, m.glyphs.ASCII)
+	lit, unlit := glance.Bars(h.Bars, hm.c.glyphs.ASCII)
 	style := st.Good
 	switch {
 	case h.Bars <= 0:
@@ -78,28 +148,38 @@ func (m *Model) signalView() string {
 	return "signal " + style.Render(lit) + st.Dim.Render(unlit) + fmt.Sprintf(" %d/5", max(0, min(5, h.Bars)))
 }
 
-// headerView returns the header lines: two lines of state, the banner when
+// lines returns the header lines: two lines of state, the banner when
 // something is down, and a rule.
-func (m *Model) headerView() []string {
-	h, st, g := &m.header, &m.styles, &m.glyphs
-	w := m.width
+func (hm *headerModel) lines() []string {
+	h, st, g := &hm.header, &hm.c.styles, &hm.c.glyphs
+	w := hm.width
 	station := textsafe.Line(h.Station)
 	if station == "" {
 		station = "default"
 	}
-	parts := []string{st.Title.Render("rbtui " + station), m.signalView()}
-	if m.headerLoaded && m.signalCurrent() {
+	title := st.Title.Render("rbtui " + station)
+	if hm.loaded && h.Unread > 0 {
+		title += " " + st.Title.Render(fmt.Sprintf("%s %d unread", g.Unread, h.Unread))
+	}
+	parts := []string{title, hm.signalView()}
+	if hm.loaded && hm.signalCurrent() {
 		if h.Service {
 			parts = append(parts, st.Good.Render("service"))
 		} else {
 			parts = append(parts, st.Bad.Render("no service"))
 		}
 	}
-	if m.headerLoaded {
+	if hm.loaded {
 		// ok and busy come with the signal reading: once it is not current
 		// they are an old guess, not the modem's state.
-		current := m.signalCurrent()
-		switch h.Modem {
+		current := hm.signalCurrent()
+		modem := h.Modem
+		if h.Connecting && !current {
+			modem = "connecting" // an old offline is no news yet
+		}
+		switch modem {
+		case "connecting":
+			parts = append(parts, "modem "+st.Dim.Render("?"))
 		case "ok", "busy":
 			if !current {
 				parts = append(parts, "modem "+st.Dim.Render("?"))
@@ -117,6 +197,8 @@ func (m *Model) headerView() []string {
 		}
 		if h.BrokerUp {
 			parts = append(parts, "broker "+st.Good.Render("up"))
+		} else if h.Connecting {
+			parts = append(parts, "broker "+st.Dim.Render("connecting"+g.Ellipsis))
 		} else {
 			parts = append(parts, "broker "+st.Bad.Render("down"))
 		}
@@ -127,7 +209,7 @@ func (m *Model) headerView() []string {
 	line1 := ansi.Truncate(strings.Join(parts, g.Sep), w, g.Ellipsis)
 
 	var p2 []string
-	if m.headerLoaded {
+	if hm.loaded {
 		if h.Outbox >= 0 {
 			p2 = append(p2, fmt.Sprintf("outbox %d", h.Outbox))
 		} else {
@@ -137,7 +219,7 @@ func (m *Model) headerView() []string {
 		if last == "" {
 			last = "none yet"
 		}
-		if m.signalCurrent() {
+		if hm.signalCurrent() {
 			p2 = append(p2, "last session: "+last)
 		} else {
 			// Dimmed: it may not be the last one any more.
@@ -148,15 +230,15 @@ func (m *Model) headerView() []string {
 		p2 = append(p2, st.Dim.Render("loading…"))
 	}
 	line2 := strings.Join(p2, g.Sep)
-	if len(m.signal) > 0 {
+	if len(hm.signal) > 0 {
 		prefix := g.Sep + "today "
 		room := w - ansi.StringWidth(line2) - ansi.StringWidth(prefix)
 		if room >= 8 {
-			line2 += prefix + st.Accent.Render(glance.Sparkline(m.signal, min(room, 48), g.ASCII))
+			line2 += prefix + st.Accent.Render(glance.Sparkline(hm.signal, min(room, 48), g.ASCII))
 		}
 	}
 	out := []string{line1, ansi.Truncate(line2, w, g.Ellipsis)}
-	if b := m.banner(); b != "" {
+	if b := hm.banner(); b != "" {
 		text := " " + g.Warn + " " + b
 		text = ansi.Truncate(text, w, g.Ellipsis)
 		out = append(out, st.Banner.Render(text+strings.Repeat(" ", max(0, w-ansi.StringWidth(text)))))

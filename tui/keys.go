@@ -2,73 +2,187 @@ package tui
 
 import "charm.land/bubbles/v2/key"
 
-// KeyMap holds every key binding of the screen. Keys follow terminal mail
-// clients (aerc): j/k, g/G, ctrl+d/ctrl+u, enter opens, esc/q goes back.
-type KeyMap struct {
+// Keys follow terminal mail clients (aerc): j/k, g/G, ctrl+d/ctrl+u, enter
+// opens, esc/q goes back, ? help, / search with n/N. Every binding is made
+// once here; each view's key map picks the ones that work in it, so the
+// footer and the help screen show the keys of the view in focus.
+
+func bind(keys []string, k, desc string) key.Binding {
+	return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, desc))
+}
+
+// navKeys move through a list or scroll a page of text.
+type navKeys struct {
 	Up, Down, Top, Bottom, HalfDown, HalfUp, PageDown, PageUp key.Binding
-	Open, Back, Quit, ForceQuit, Help                         key.Binding
-	Compose, Reply, Cancel, Resend, MarkRead                  key.Binding
-	Search, Next, Prev                                        key.Binding
-	Send, Newline, ToggleHex                                  key.Binding
-	Yes, No                                                   key.Binding
 	// Move only labels j/k in the short help.
 	Move key.Binding
 }
 
-// DefaultKeyMap returns the standard bindings.
-func DefaultKeyMap() KeyMap {
-	b := func(keys []string, k, desc string) key.Binding {
-		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, desc))
-	}
-	return KeyMap{
-		Up:        b([]string{"k", "up"}, "k/↑", "up"),
-		Down:      b([]string{"j", "down"}, "j/↓", "down"),
-		Top:       b([]string{"g", "home"}, "g", "newest"),
-		Bottom:    b([]string{"G", "end"}, "G", "oldest loaded"),
-		HalfDown:  b([]string{"ctrl+d"}, "ctrl+d", "half page down"),
-		HalfUp:    b([]string{"ctrl+u"}, "ctrl+u", "half page up"),
-		PageDown:  b([]string{"pgdown", "ctrl+f"}, "pgdn", "page down"),
-		PageUp:    b([]string{"pgup", "ctrl+b"}, "pgup", "page up"),
-		Open:      b([]string{"enter"}, "enter", "open"),
-		Back:      b([]string{"esc", "q"}, "esc/q", "back"),
-		Quit:      b([]string{"q"}, "q", "quit"),
-		ForceQuit: b([]string{"ctrl+c"}, "ctrl+c", "quit"),
-		Help:      b([]string{"?"}, "?", "help"),
-		Compose:   b([]string{"c"}, "c", "compose"),
-		Reply:     b([]string{"r"}, "r", "reply"),
-		Cancel:    b([]string{"x", "d"}, "x/d", "cancel MO"),
-		Resend:    b([]string{"R"}, "R", "resend"),
-		MarkRead:  b([]string{"m"}, "m", "mark read"),
-		Search:    b([]string{"/"}, "/", "search"),
-		Next:      b([]string{"n"}, "n", "next match"),
-		Prev:      b([]string{"N"}, "N", "previous match"),
-		Send:      b([]string{"enter"}, "enter", "send"),
-		Newline:   b([]string{"alt+enter", "ctrl+j"}, "alt+enter", "new line"),
-		ToggleHex: b([]string{"ctrl+x"}, "ctrl+x", "text/hex"),
-		Yes:       b([]string{"y", "Y"}, "y", "yes"),
-		No:        b([]string{"n", "N", "esc", "q"}, "n", "no"),
-		Move:      b([]string{"j", "k"}, "j/k", "move"),
+func newNavKeys(bottom string) navKeys {
+	return navKeys{
+		Up:       bind([]string{"k", "up"}, "k/↑", "up"),
+		Down:     bind([]string{"j", "down"}, "j/↓", "down"),
+		Top:      bind([]string{"g", "home"}, "g", "newest"),
+		Bottom:   bind([]string{"G", "end"}, "G", bottom),
+		HalfDown: bind([]string{"ctrl+d"}, "ctrl+d", "half page down"),
+		HalfUp:   bind([]string{"ctrl+u"}, "ctrl+u", "half page up"),
+		PageDown: bind([]string{"pgdown", "ctrl+f"}, "pgdn", "page down"),
+		PageUp:   bind([]string{"pgup", "ctrl+b"}, "pgup", "page up"),
+		Move:     bind([]string{"j", "k"}, "j/k", "move"),
 	}
 }
 
-// helpFor returns the short help and the full help groups of a screen.
-func (k KeyMap) helpFor(s screen) (short []key.Binding, full [][]key.Binding) {
-	switch s {
-	case screenDetail:
-		return []key.Binding{k.Back, k.Move, k.Reply, k.Cancel, k.Resend, k.Help},
-			[][]key.Binding{
-				{k.Down, k.Up, k.HalfDown, k.HalfUp, k.Top, k.Bottom},
-				{k.Reply, k.Cancel, k.Resend, k.Back},
-				{k.Help, k.ForceQuit},
-			}
-	case screenCompose:
-		return []key.Binding{k.Send, k.Newline, k.ToggleHex, k.Back, k.ForceQuit},
-			[][]key.Binding{{k.Send, k.Newline, k.ToggleHex, k.Back, k.ForceQuit}}
+// actionKeys act on the selected or open message, from the list and the
+// detail view alike.
+type actionKeys struct {
+	Compose, Reply, Cancel, Resend, MarkRead key.Binding
+	MarkAllRead                              key.Binding
+	Search, Next, Prev                       key.Binding
+	Help, ForceQuit                          key.Binding
+}
+
+func newActionKeys() actionKeys {
+	return actionKeys{
+		Compose:     bind([]string{"c"}, "c", "compose"),
+		Reply:       bind([]string{"r"}, "r", "reply"),
+		Cancel:      bind([]string{"x"}, "x", "cancel MO"),
+		Resend:      bind([]string{"R"}, "R", "resend"),
+		MarkRead:    bind([]string{"m"}, "m", "mark read"),
+		MarkAllRead: bind([]string{"M"}, "M", "mark all read"),
+		Search:      bind([]string{"/"}, "/", "search"),
+		Next:        bind([]string{"n"}, "n", "next match"),
+		Prev:        bind([]string{"N"}, "N", "previous match"),
+		Help:        bind([]string{"?"}, "?", "help"),
+		ForceQuit:   forceQuitKey,
 	}
-	return []key.Binding{k.Move, k.Open, k.Compose, k.Reply, k.Search, k.Help, k.Quit},
-		[][]key.Binding{
-			{k.Down, k.Up, k.HalfDown, k.HalfUp, k.PageDown, k.PageUp, k.Top, k.Bottom},
-			{k.Open, k.Compose, k.Reply, k.Cancel, k.Resend, k.MarkRead},
-			{k.Search, k.Next, k.Prev, k.Help, k.Quit, k.ForceQuit},
-		}
+}
+
+// forceQuitKey quits from anywhere.
+var forceQuitKey = bind([]string{"ctrl+c"}, "ctrl+c", "quit")
+
+// listKeyMap is the message list's keys.
+type listKeyMap struct {
+	navKeys
+	actionKeys
+	Open, ClearSearch, Quit key.Binding
+}
+
+func newListKeyMap() listKeyMap {
+	return listKeyMap{
+		navKeys:     newNavKeys("oldest loaded"),
+		actionKeys:  newActionKeys(),
+		Open:        bind([]string{"enter"}, "enter", "open"),
+		ClearSearch: bind([]string{"esc", "q"}, "esc/q", "back"),
+		Quit:        bind([]string{"q"}, "q", "quit"),
+	}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k listKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Move, k.Open, k.Compose, k.Reply, k.Search, k.Help, k.Quit}
+}
+
+// FullHelp implements help.KeyMap.
+func (k listKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Down, k.Up, k.HalfDown, k.HalfUp, k.PageDown, k.PageUp, k.Top, k.Bottom},
+		{k.Open, k.Compose, k.Reply, k.Cancel, k.Resend, k.MarkRead, k.MarkAllRead},
+		{k.Search, k.Next, k.Prev, k.Help, k.Quit, k.ForceQuit},
+	}
+}
+
+// detailKeyMap is the open message's keys.
+type detailKeyMap struct {
+	navKeys
+	actionKeys
+	Back key.Binding
+}
+
+func newDetailKeyMap() detailKeyMap {
+	return detailKeyMap{
+		navKeys:    newNavKeys("oldest loaded"),
+		actionKeys: newActionKeys(),
+		Back:       bind([]string{"esc", "q"}, "esc/q", "back"),
+	}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k detailKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Back, k.Move, k.Reply, k.Cancel, k.Resend, k.Help}
+}
+
+// FullHelp implements help.KeyMap.
+func (k detailKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Down, k.Up, k.HalfDown, k.HalfUp, k.Top, k.Bottom},
+		{k.Reply, k.Cancel, k.Resend, k.Back},
+		{k.Help, k.ForceQuit},
+	}
+}
+
+// composeKeyMap is the compose view's keys (the rest edit the text).
+type composeKeyMap struct {
+	Send, Newline, ToggleHex, Back, ForceQuit key.Binding
+}
+
+func newComposeKeyMap() composeKeyMap {
+	return composeKeyMap{
+		Send:      bind([]string{"enter"}, "enter", "send"),
+		Newline:   bind([]string{"alt+enter", "ctrl+j"}, "alt+enter", "new line"),
+		ToggleHex: bind([]string{"ctrl+x"}, "ctrl+x", "text/hex"),
+		Back:      bind([]string{"esc"}, "esc", "back"),
+		ForceQuit: forceQuitKey,
+	}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k composeKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Send, k.Newline, k.ToggleHex, k.Back, k.ForceQuit}
+}
+
+// FullHelp implements help.KeyMap.
+func (k composeKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Send, k.Newline, k.ToggleHex, k.Back, k.ForceQuit}}
+}
+
+// searchKeyMap is the keys of the search line while it is being typed.
+type searchKeyMap struct {
+	Submit, Cancel, ForceQuit key.Binding
+}
+
+func newSearchKeyMap() searchKeyMap {
+	return searchKeyMap{
+		Submit:    bind([]string{"enter"}, "enter", "search"),
+		Cancel:    bind([]string{"esc"}, "esc", "cancel"),
+		ForceQuit: forceQuitKey,
+	}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k searchKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Submit, k.Cancel, k.ForceQuit}
+}
+
+// FullHelp implements help.KeyMap.
+func (k searchKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
+
+// helpKeyMap is the help screen's keys.
+type helpKeyMap struct {
+	Back, ForceQuit key.Binding
+}
+
+func newHelpKeyMap() helpKeyMap {
+	return helpKeyMap{
+		Back:      bind([]string{"esc", "q", "?"}, "esc/?", "back"),
+		ForceQuit: forceQuitKey,
+	}
+}
+
+// promptKeyMap answers a y/n question.
+type promptKeyMap struct {
+	Yes key.Binding
+}
+
+func newPromptKeyMap() promptKeyMap {
+	return promptKeyMap{Yes: bind([]string{"y", "Y"}, "y", "yes")}
 }

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
@@ -21,9 +23,13 @@ type row struct {
 	truncPad int
 }
 
-// listPane is the message list: the loaded rows (newest first, paged from
-// the backend), the selection and the scroll offset.
-type listPane struct {
+// listModel is the message list: the loaded rows (newest first, paged from
+// the backend), the selection and the scroll offset. It renders only the
+// visible rows.
+type listModel struct {
+	c        *common
+	keys     listKeyMap
+	hits     map[string]bool // search matches, underlined
 	rows     []row
 	sel, off int
 	w, h     int
@@ -32,6 +38,9 @@ type listPane struct {
 	next     rb.Cursor // where the next page starts
 	gen      int       // bumped on reload so late pages are dropped
 	pageSize int
+	// newAbove counts the rows that arrived above the selection while it
+	// was not on the newest row ("↑ N new"); on the newest, it follows.
+	newAbove int
 }
 
 // previewCells is the longest preview kept per row; wider terminals are rare.
@@ -42,17 +51,23 @@ func makeRow(msg Message, g Glyphs) row {
 	return row{m: msg, preview: previewOf(msg, previewCells, g), truncW: -1}
 }
 
-func (l *listPane) reset() {
-	l.rows, l.sel, l.off, l.end, l.loading, l.next = nil, 0, 0, false, false, rb.Cursor{}
-	l.gen++
+func newList(c *common) listModel {
+	return listModel{c: c, keys: newListKeyMap(), pageSize: c.opts.PageSize}
 }
 
-func (l *listPane) setSize(w, h int) {
+// ShortHelp implements component.
+func (l *listModel) ShortHelp() []key.Binding { return l.keys.ShortHelp() }
+
+// FullHelp implements component.
+func (l *listModel) FullHelp() [][]key.Binding { return l.keys.FullHelp() }
+
+// SetSize implements component.
+func (l *listModel) SetSize(w, h int) {
 	l.w, l.h = w, h
 	l.clamp()
 }
 
-func (l *listPane) selected() (row, bool) {
+func (l *listModel) selected() (row, bool) {
 	if l.sel < 0 || l.sel >= len(l.rows) {
 		return row{}, false
 	}
@@ -60,7 +75,7 @@ func (l *listPane) selected() (row, bool) {
 }
 
 // find returns the index of id among the loaded rows, or -1.
-func (l *listPane) find(id string) int {
+func (l *listModel) find(id string) int {
 	for i := range l.rows {
 		if l.rows[i].m.ID == id {
 			return i
@@ -69,16 +84,19 @@ func (l *listPane) find(id string) int {
 	return -1
 }
 
-func (l *listPane) move(n int) { l.selectIndex(l.sel + n) }
+func (l *listModel) move(n int) { l.selectIndex(l.sel + n) }
 
-func (l *listPane) selectIndex(i int) {
+func (l *listModel) selectIndex(i int) {
 	l.sel = i
 	l.clamp()
 }
 
 // clamp keeps the selection in range and visible.
-func (l *listPane) clamp() {
+func (l *listModel) clamp() {
 	l.sel = max(0, min(l.sel, len(l.rows)-1))
+	if l.sel == 0 {
+		l.newAbove = 0 // seen
+	}
 	if l.sel < l.off {
 		l.off = l.sel
 	}
@@ -90,7 +108,7 @@ func (l *listPane) clamp() {
 
 // appendRows adds an older page, skipping rows already present (an update
 // may have inserted them).
-func (l *listPane) appendRows(m *Model, rows []Message, next rb.Cursor, end bool) {
+func (l *listModel) appendRows(rows []Message, next rb.Cursor, end bool) {
 	var have map[string]bool
 	if len(l.rows) > 0 && len(rows) > 0 {
 		// Only rows at the seam can already be present.
@@ -105,10 +123,10 @@ func (l *listPane) appendRows(m *Model, rows []Message, next rb.Cursor, end bool
 		}
 		if len(l.rows) > 0 && !CursorOf(r).Before(CursorOf(l.rows[len(l.rows)-1].m)) {
 			// Out of order (a row inserted by an update): place it properly.
-			l.upsert(m, r)
+			l.upsert(r)
 			continue
 		}
-		l.rows = append(l.rows, makeRow(r, m.glyphs))
+		l.rows = append(l.rows, makeRow(r, l.c.glyphs))
 	}
 	if !next.IsZero() {
 		l.next = next
@@ -118,31 +136,36 @@ func (l *listPane) appendRows(m *Model, rows []Message, next rb.Cursor, end bool
 }
 
 // upsert replaces a loaded message or inserts a new one in order when it
-// falls inside the loaded range, keeping the same message selected.
-func (l *listPane) upsert(m *Model, msg Message) {
+// falls inside the loaded range. A selection on the newest row follows a
+// newer one; any other keeps its message and counts the rows above it. It
+// reports whether msg was new to the list.
+func (l *listModel) upsert(msg Message) bool {
 	if i := l.find(msg.ID); i >= 0 {
-		l.rows[i] = makeRow(msg, m.glyphs)
-		return
+		l.rows[i] = makeRow(msg, l.c.glyphs)
+		return false
 	}
 	c := CursorOf(msg)
 	i := sort.Search(len(l.rows), func(i int) bool { return CursorOf(l.rows[i].m).Before(c) })
 	if i == len(l.rows) && !l.end && len(l.rows) > 0 {
-		return // older than what is loaded: it comes with a later page
+		return false // older than what is loaded: it comes with a later page
 	}
+	follow := i == 0 && l.sel == 0
 	l.rows = append(l.rows, row{})
 	copy(l.rows[i+1:], l.rows[i:])
-	l.rows[i] = makeRow(msg, m.glyphs)
-	if i <= l.sel && len(l.rows) > 1 {
+	l.rows[i] = makeRow(msg, l.c.glyphs)
+	if !follow && i <= l.sel && len(l.rows) > 1 {
 		l.sel++
+		l.newAbove++
 		if i < l.off {
 			l.off++
 		}
 	}
 	l.clamp()
+	return true
 }
 
 // position is the "12/200+" indicator of the status line.
-func (l *listPane) position() string {
+func (l *listModel) position() string {
 	if len(l.rows) == 0 {
 		if l.loading {
 			return "loading…"
@@ -153,7 +176,11 @@ func (l *listPane) position() string {
 	if !l.end {
 		more = "+"
 	}
-	return fmt.Sprintf("%d/%d%s", l.sel+1, len(l.rows), more)
+	pos := fmt.Sprintf("%d/%d%s", l.sel+1, len(l.rows), more)
+	if l.newAbove > 0 {
+		pos = fmt.Sprintf("%s %d new  %s", l.c.glyphs.Up, l.newAbove, pos)
+	}
+	return pos
 }
 
 // Column widths of a list row.
@@ -162,26 +189,57 @@ const (
 	stateCells = 9
 )
 
-// view renders only the visible rows.
-func (l *listPane) view(m *Model) []string {
+// View implements component: exactly h lines, only the visible rows.
+func (l *listModel) View() string {
 	if len(l.rows) == 0 {
 		msg := "no messages yet: c composes one"
 		if l.loading {
 			msg = "loading…"
 		}
-		return []string{m.styles.Dim.Render(" " + msg)}
+		return joinLines([]string{l.c.styles.Dim.Render(" " + msg)}, l.h)
 	}
+	var b strings.Builder
+	b.Grow(l.h * (l.w + 100))
 	end := min(len(l.rows), l.off+l.h)
-	out := make([]string, 0, end-l.off)
-	for i := l.off; i < end; i++ {
-		out = append(out, l.renderRow(m, i))
+	for i := 0; i < l.h; i++ {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if l.off+i < end {
+			l.renderRow(&b, l.off+i)
+		}
 	}
-	return out
+	return b.String()
 }
 
-func (l *listPane) renderRow(m *Model, i int) string {
+// Update implements the list's own keys (moving); it reports whether the key was one.
+func (l *listModel) Update(k tea.KeyPressMsg) bool {
+	switch {
+	case key.Matches(k, l.keys.Down):
+		l.move(1)
+	case key.Matches(k, l.keys.Up):
+		l.move(-1)
+	case key.Matches(k, l.keys.HalfDown):
+		l.move(max(1, l.h/2))
+	case key.Matches(k, l.keys.HalfUp):
+		l.move(-max(1, l.h/2))
+	case key.Matches(k, l.keys.PageDown):
+		l.move(max(1, l.h))
+	case key.Matches(k, l.keys.PageUp):
+		l.move(-max(1, l.h))
+	case key.Matches(k, l.keys.Top):
+		l.selectIndex(0)
+	case key.Matches(k, l.keys.Bottom):
+		l.selectIndex(len(l.rows) - 1)
+	default:
+		return false
+	}
+	return true
+}
+
+func (l *listModel) renderRow(b *strings.Builder, i int) {
 	r := &l.rows[i]
-	g, st := &m.glyphs, &m.styles
+	g, st := &l.c.glyphs, &l.c.styles
 	sel := i == l.sel
 	unread := !r.m.Read
 
@@ -198,7 +256,7 @@ func (l *listPane) renderRow(m *Model, i int) string {
 		left.WriteByte(' ')
 	}
 	left.WriteByte(' ')
-	t := m.fmtTime(r.m.Created)
+	t := l.c.fmtTime(r.m.Created)
 	left.WriteString(t)
 	left.WriteString(strings.Repeat(" ", max(1, timeCells+1-len(t))))
 	if r.m.Dir == rb.DirMT {
@@ -244,13 +302,11 @@ func (l *listPane) renderRow(m *Model, i int) string {
 			gp = gps[1]
 		}
 	}
-	var b strings.Builder
-	b.Grow(l.w + 96)
 	b.WriteString(rp.on(left.String()))
 	b.WriteString(gp.on(glyph))
 	b.WriteString(rp.pre)
 	b.WriteString(rest)
-	if m.search.hitSet[r.m.ID] {
+	if l.hits[r.m.ID] {
 		b.WriteString(rp.post)
 		b.WriteString(st.hitPaint[kind].on(r.trunc))
 		b.WriteString(rp.pre)
@@ -259,7 +315,6 @@ func (l *listPane) renderRow(m *Model, i int) string {
 	}
 	b.WriteString(strings.Repeat(" ", r.truncPad))
 	b.WriteString(rp.post)
-	return b.String()
 }
 
 // textsafeState returns a known state word, or a cleaned unknown one.

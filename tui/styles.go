@@ -28,6 +28,8 @@ type Glyphs struct {
 	Ellipsis string
 	// Warn introduces a banner.
 	Warn string
+	// Up points at newer rows ("↑ 3 new").
+	Up string
 	// ASCII is true for the ASCII set.
 	ASCII bool
 }
@@ -39,7 +41,7 @@ var UnicodeGlyphs = Glyphs{
 		rb.StateRetrying: "↻", rb.StateSent: "✓", rb.StateFailed: "✗", rb.StateCancelled: "⊘",
 		rb.StateUnknown: "?", rb.StateReceived: "↓",
 	},
-	Unread: "●", Selected: "▶", Rule: "─", Sep: " · ", Ellipsis: "…", Warn: "⚠",
+	Unread: "●", Selected: "▶", Rule: "─", Sep: " · ", Ellipsis: "…", Warn: "⚠", Up: "↑",
 }
 
 // ASCIIGlyphs is the glyph set for terminals without Unicode.
@@ -49,7 +51,7 @@ var ASCIIGlyphs = Glyphs{
 		rb.StateRetrying: "~", rb.StateSent: "+", rb.StateFailed: "!", rb.StateCancelled: "-",
 		rb.StateUnknown: "?", rb.StateReceived: "v",
 	},
-	Unread: "*", Selected: ">", Rule: "-", Sep: " | ", Ellipsis: "~", Warn: "!", ASCII: true,
+	Unread: "*", Selected: ">", Rule: "-", Sep: " | ", Ellipsis: "~", Warn: "!", Up: "^", ASCII: true,
 }
 
 // Glyph returns the glyph of a state ("?" for a state it does not know).

@@ -109,6 +109,7 @@ func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	c.flags(fs)
 	demoMode := fs.Bool("demo", false, "run the embedded demo: simulator, daemon and inbox in one process, no broker")
 	ascii := fs.Bool("ascii", false, "draw ASCII glyphs only")
+	bell := fs.Bool("bell", false, "ring the terminal bell when an MT message arrives")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -120,7 +121,7 @@ func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer closeLog()
-	opts := tui.Options{NoColor: os.Getenv("NO_COLOR") != "", ASCII: *ascii, Logger: log}
+	opts := tui.Options{NoColor: os.Getenv("NO_COLOR") != "", ASCII: *ascii, Bell: *bell, Logger: log}
 	if *demoMode {
 		return runDemo(ctx, c, opts, log)
 	}

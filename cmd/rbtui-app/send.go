@@ -114,11 +114,8 @@ func payload(args []string, hexArg string, stdin io.Reader, maxMO int) (data []b
 	default:
 		return nil, false, usagef("give TEXT, --hex HEX or - for standard input")
 	}
-	if client.Empty(data, text) {
-		return nil, false, usagef("the message is empty (or only spaces)")
-	}
-	if len(data) > maxMO {
-		return nil, false, usagef("%d bytes is over the %d-byte limit", len(data), maxMO)
+	if err := rb.CheckMO(data, text, maxMO); err != nil {
+		return nil, false, usagef("%v", err)
 	}
 	return data, text, nil
 }

@@ -1,0 +1,98 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/rockblock-station/rockblock-station/textsafe"
+)
+
+// common is what every component of the screen shares and reads: the
+// options, the styles and glyphs (rebuilt when the terminal reports its
+// background), and the clock. The root owns it; components keep a pointer
+// (soft-serve's pkg/ui/common).
+type common struct {
+	opts   Options
+	styles Styles
+	glyphs Glyphs
+	isDark bool
+}
+
+// component is a part of the screen: it owns its state, keys, size and view.
+// Only the root returns a tea.View; components return their lines.
+type component interface {
+	// SetSize gives the component its cells.
+	SetSize(w, h int)
+	// View renders the component in at most its width.
+	View() string
+	// ShortHelp is the footer's keys while the component has the focus.
+	ShortHelp() []key.Binding
+	// FullHelp is the help screen's keys for the component.
+	FullHelp() [][]key.Binding
+}
+
+// fmtTime is a list time: the clock time today, the date this year, else
+// the month.
+func (c *common) fmtTime(t time.Time) string {
+	t = t.In(c.opts.Location)
+	now := c.opts.Now().In(c.opts.Location)
+	y1, m1, d1 := t.Date()
+	y2, m2, d2 := now.Date()
+	switch {
+	case y1 == y2 && m1 == m2 && d1 == d2:
+		return t.Format("15:04")
+	case now.Sub(t) < 300*24*time.Hour && t.Before(now):
+		return t.Format("Jan 02")
+	}
+	return t.Format("2006-01")
+}
+
+func errorText(err error) string { return textsafe.Line(err.Error()) }
+
+func shortID(id string) string {
+	id = textsafe.Line(id)
+	if len(id) > 13 {
+		return id[:13]
+	}
+	return id
+}
+
+func quote(s string) string { return "“" + s + "”" }
+
+// previewOf returns the one-line, sanitised preview of a message, at most
+// width cells.
+func previewOf(msg Message, width int, g Glyphs) string {
+	var s string
+	if msg.Binary {
+		b := msg.Data
+		if len(b) > 64 {
+			b = b[:64]
+		}
+		s = fmt.Sprintf("[%d bytes] %s", len(msg.Data), textsafe.Hex(b))
+	} else {
+		t := msg.Text
+		if len(t) > 1024 {
+			t = t[:1024]
+		}
+		s = textsafe.Line(t)
+	}
+	return ansi.Truncate(s, width, g.Ellipsis)
+}
+
+// joinLines writes lines as exactly h lines (padding with empty ones).
+func joinLines(lines []string, h int) string {
+	var b strings.Builder
+	for i := 0; i < h; i++ {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if i < len(lines) {
+			b.WriteString(lines[i])
+		}
+	}
+	return b.String()
+}
