@@ -78,6 +78,10 @@ type Config struct {
 	HandOver time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// OnEvent, when set, is called with the name of every event sent to
+	// one connection (a broadcast calls it once per connection), for
+	// metrics. It must return at once.
+	OnEvent func(event string)
 }
 
 // Server is the bridge. Handler serves it; Run follows the client's changes.

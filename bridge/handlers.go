@@ -26,6 +26,15 @@ func (s *Server) onConnect(sock *socket.Socket) {
 	c := &conn{sock: sock,
 		events: newBucket(s.cfg.EventBurst, s.cfg.EventEvery),
 		sends:  newBucket(s.cfg.SendBurst, s.cfg.SendEvery)}
+	if f := s.cfg.OnEvent; f != nil {
+		sock.OnAnyOutgoing(func(args ...any) {
+			if len(args) > 0 {
+				if ev, ok := args[0].(string); ok {
+					f(ev)
+				}
+			}
+		})
+	}
 	s.greet(sock)
 	on := func(ev string, h func(c *conn, args []any) (any, error)) {
 		sock.On(ev, func(args ...any) {

@@ -473,8 +473,8 @@ func (c *Client) park(ctx context.Context, id, station string, bytes int, why er
 	return nil
 }
 
-// apply writes one received or status body into the history and says what
-// changed. Bodies of other stations are not this history's business: every
+// apply writes one received, status or session body into the history and
+// says what changed. Bodies of other stations are not this history's business: every
 // inbox and the history stream are bound to all stations (mt.*, status.*),
 // and one history file belongs to one station.
 func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
@@ -500,6 +500,13 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 			return rb.Change{}, err
 		}
 		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
+	case *rb.Session:
+		// A mailbox check changes the credits of the day.
+		added, err := c.st.AddSession(ctx, v)
+		if err != nil || !added {
+			return rb.Change{}, err
+		}
+		return rb.Change{Header: true}, nil
 	case *rb.Signal:
 		c.sigMu.Lock()
 		prev := c.latest

@@ -103,6 +103,9 @@ type Config struct {
 	Clock Clock
 	// Logger receives the daemon's log; nil discards.
 	Logger *slog.Logger
+	// Observer is told about signal reports, sessions, MO states and MT
+	// messages (metrics); nil observes nothing.
+	Observer Observer
 	// CrashAt names a crash point (the Crash… constants) for fault tests;
 	// rbd sets it from RB_TEST_CRASH_AT. Empty in production.
 	CrashAt string
@@ -154,6 +157,9 @@ func (c Config) withDefaults() Config {
 	if c.Clock == nil {
 		c.Clock = RealClock()
 	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 	if c.ModemOptions.Logger == nil {
 		c.ModemOptions.Logger = c.Logger.With("part", "sbd")
 	}
@@ -175,6 +181,8 @@ type Daemon struct {
 	epochs   *mtEpochs
 	statuses *fifo[*rb.Status]
 	mts      *fifo[*rb.Received]
+	sessions *fifo[*rb.Session]
+	obs      Observer
 	signals  latest
 
 	cancelCh chan *queue.Delivery
@@ -197,6 +205,7 @@ type Daemon struct {
 	modemState  string
 	lastSession string
 	sessionAt   time.Time // last session of any kind
+	sessionSeq  int       // sessions of this run, for report ids
 	published   rb.Signal
 	publishedAt time.Time
 	taking      bool
@@ -265,6 +274,8 @@ func New(cfg Config, bus queue.Bus, open Opener) *Daemon {
 		log:        cfg.Logger,
 		statuses:   newFIFO(func(s *rb.Status) string { return rb.MessageID(s) }),
 		mts:        newFIFO(func(r *rb.Received) string { return r.ID }),
+		sessions:   newFIFO(func(s *rb.Session) string { return s.ID }),
+		obs:        cfg.Observer,
 		signals:    latest{notify: make(chan struct{}, 1)},
 		cancelCh:   make(chan *queue.Delivery),
 		takeCh:     make(chan *queue.Delivery),
@@ -355,6 +366,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	start(d.runStatuses)
 	start(d.runMTs)
+	start(d.runSessions)
 	start(d.runSignals)
 	start(d.runSpoolRescan)
 	loopCtx, cancelLoop := context.WithCancel(ctx)

@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // loop is the control loop: it alone touches the modem.
@@ -88,7 +90,7 @@ func (d *Daemon) step(ctx context.Context, now time.Time) bool {
 			// One session answers the ring and sends the MO.
 			d.attemptMO(ctx)
 		} else {
-			d.collectMT(ctx)
+			d.collectMT(ctx, rb.SessionMT)
 		}
 		return true
 	}
@@ -99,7 +101,7 @@ func (d *Daemon) step(ctx context.Context, now time.Time) bool {
 	if d.cfg.MailboxCheck > 0 && now.Sub(d.sessionAt) >= d.cfg.MailboxCheck && d.ready() {
 		d.log.Info("mailbox check")
 		d.mtWanted, d.mtAnswer = true, false
-		d.collectMT(ctx)
+		d.collectMT(ctx, rb.SessionCheck)
 		return true
 	}
 	if now.Sub(d.lastContact) >= d.cfg.Probe {

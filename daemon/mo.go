@@ -42,6 +42,7 @@ func (d *Daemon) record(st *rb.Status, extra ...*record) error {
 		return err
 	}
 	d.statuses.push(st)
+	d.obs.Status(st)
 	return nil
 }
 
@@ -253,7 +254,7 @@ func (d *Daemon) attemptMO(ctx context.Context) {
 	answer := d.mtWanted && d.mtAnswer
 	d.crash(CrashBeforeSession)
 	d.log.Info("MO session", "id", c.id, "attempt", n, "momsn_next", momsn, "answer_ring", answer)
-	res, err := d.session(ctx, answer)
+	res, err := d.session(ctx, answer, rb.SessionMO, c)
 	d.crash(CrashAfterSession)
 	if err != nil {
 		d.sessionFailed(ctx, c, n, err)

@@ -282,10 +282,12 @@ func (d *Daemon) sessionCtx(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(context.WithoutCancel(ctx), d.cfg.ModemOptions.SessionTimeout+d.cfg.StopGrace)
 }
 
-// session runs SBDIX/SBDIXA; a stop does not cut it.
-func (d *Daemon) session(ctx context.Context, answer bool) (sbd.SessionResult, error) {
+// session runs SBDIX/SBDIXA; a stop does not cut it. kind and c (the MO
+// of a SessionMO, else nil) go into the session report.
+func (d *Daemon) session(ctx context.Context, answer bool, kind string, c *moState) (sbd.SessionResult, error) {
 	sctx, cancel := d.sessionCtx(ctx)
 	defer cancel()
+	started, bars, service := d.now(), d.bars, d.service
 	d.setModemState(rb.ModemBusy)
 	d.publishSignal(false)
 	d.crash(CrashInSession)
@@ -306,5 +308,44 @@ func (d *Daemon) session(ctx context.Context, answer bool) (sbd.SessionResult, e
 	if d.m != nil {
 		d.setModemState(rb.ModemOK)
 	}
+	d.reportSession(kind, c, bars, service, started, res, err)
 	return res, err
 }
+
+// reportSession tells the observer about a session and queues its report
+// for publishing. The report is statistics: it is not journaled, and one
+// not yet published when rbd stops is lost.
+func (d *Daemon) reportSession(kind string, c *moState, bars int, service bool, started time.Time, res sbd.SessionResult, err error) {
+	d.sessionSeq++
+	end := d.now().UTC()
+	s := &rb.Session{
+		Header:   rb.Header{V: rb.Version, ID: fmt.Sprintf("session-%s-%d-%d", d.cfg.Station, started.UnixNano(), d.sessionSeq), Station: d.cfg.Station, At: end},
+		Kind:     kind,
+		Bars:     bars,
+		Service:  service,
+		Started:  started.UTC(),
+		MOStatus: -1,
+		MTStatus: -1,
+	}
+	moBytes := 0
+	if c != nil {
+		s.MOID = c.id
+		moBytes = len(c.payload)
+	}
+	if err == nil {
+		s.OK = res.MOSuccess()
+		s.MOStatus, s.MTStatus = res.MOStatus, res.MTStatus
+		s.MTReceived = res.MTReceived()
+	}
+	s.Credits = rb.SessionCredits(s.OK, moBytes, s.MTReceived)
+	d.obs.Session(s)
+	if d.sessions.len() >= maxPendingSessions {
+		d.log.Debug("session report dropped: too many wait for the broker", "id", s.ID)
+		return
+	}
+	d.sessions.push(s)
+}
+
+// maxPendingSessions bounds the session reports kept through a broker
+// outage; past it new ones are dropped (they are statistics).
+const maxPendingSessions = 1000

@@ -14,8 +14,9 @@ import (
 // spool and the ids.
 
 // collectMT opens a session with an empty MO buffer to answer a ring alert,
-// drain the gateway's queue or check the mailbox.
-func (d *Daemon) collectMT(ctx context.Context) {
+// drain the gateway's queue or check the mailbox (kind rb.SessionMT or
+// rb.SessionCheck, for the session report).
+func (d *Daemon) collectMT(ctx context.Context, kind string) {
 	// Never let a stale MO ride along and be billed twice (pitfall §7.2).
 	if err := d.m.Clear(ctx, sbd.BufferMO); err != nil {
 		if !d.modemFailed(err, "clear MO") {
@@ -25,7 +26,7 @@ func (d *Daemon) collectMT(ctx context.Context) {
 	}
 	answer := d.mtAnswer
 	d.log.Info("MT session", "answer_ring", answer)
-	res, err := d.session(ctx, answer)
+	res, err := d.session(ctx, answer, kind, nil)
 	if err != nil {
 		if !d.modemFailed(err, "session") {
 			d.mtFail(err.Error())
@@ -129,6 +130,7 @@ func (d *Daemon) readMT(ctx context.Context, mtmsn, queued int) {
 		return
 	}
 	d.count(func(s *Stats) { s.Received++ })
+	d.obs.Received(r)
 	d.crash(CrashAfterMTSpool)
 	d.log.Info("MT received", "id", r.ID, "bytes", len(data), "queued", queued)
 	d.mts.push(r)

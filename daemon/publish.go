@@ -194,6 +194,14 @@ func (d *Daemon) runMTs(ctx context.Context) {
 	})
 }
 
+// runSessions publishes session reports. One the broker can never take is
+// dropped with the log line of fifo.run: it is statistics.
+func (d *Daemon) runSessions(ctx context.Context) {
+	d.sessions.run(ctx, d.log, "session", d.sleep, func(ctx context.Context, s *rb.Session) error {
+		return d.bus.Publish(ctx, s)
+	}, nil, nil)
+}
+
 // runSpoolRescan picks up spool files the in-memory queue does not hold
 // (for example put there by an earlier run that is still being drained).
 func (d *Daemon) runSpoolRescan(ctx context.Context) {
@@ -233,6 +241,7 @@ func (d *Daemon) runSignals(ctx context.Context) {
 		} else {
 			s.Outbox = -1
 		}
+		d.obs.Signal(s)
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := d.bus.Publish(pctx, s)
 		cancel()

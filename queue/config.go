@@ -240,7 +240,7 @@ func (q Queue) bindings() []string {
 	case RoleControl:
 		return []string{"cancel." + q.Station}
 	case RoleInbox, RoleHistory:
-		return []string{"mt.*", "status.*"}
+		return []string{"mt.*", "status.*", "session.*"}
 	case RoleLive:
 		var keys []string
 		for _, st := range q.Stations {

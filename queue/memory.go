@@ -252,7 +252,7 @@ func (m *Memory) publish(ctx context.Context, msg *memMsg, mandatory bool) error
 			enqueue(mq)
 		}
 	}
-	if matchKey("mt.*", msg.key) || matchKey("status.*", msg.key) {
+	if matchKey("mt.*", msg.key) || matchKey("status.*", msg.key) || matchKey("session.*", msg.key) {
 		routed++
 		cp := *msg
 		m.history = append(m.history, &cp)

@@ -28,7 +28,7 @@ type Header struct {
 	At      time.Time `json:"at"`
 }
 
-// Body is one of Send, Cancel, Received, Status or Signal: a message body of version 1.
+// Body is one of Send, Cancel, Received, Status, Signal or Session: a message body of version 1.
 type Body interface {
 	// Type is the body type (TypeSend, ...).
 	Type() string
@@ -217,6 +217,8 @@ func New(typ string) Body {
 		return &Status{}
 	case TypeSignal:
 		return &Signal{}
+	case TypeSession:
+		return &Session{}
 	}
 	return nil
 }
@@ -288,7 +290,7 @@ func TypeOfKey(key string) string {
 		return TypeSend
 	case "mt":
 		return TypeReceived
-	case TypeCancel, TypeStatus, TypeSignal:
+	case TypeCancel, TypeStatus, TypeSignal, TypeSession:
 		return word
 	}
 	return ""

@@ -540,12 +540,14 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 	return c, wrap(s.path, "counts", err)
 }
 
-// CreditsSince returns the credits spent since t: MT messages received and
-// MO messages sent from t on.
+// CreditsSince returns the credits spent since t: MT messages received, MO
+// messages sent and mailbox checks that brought no message (from the
+// session reports; an MO session's credits are its message's) from t on.
 func (s *Store) CreditsSince(ctx context.Context, t time.Time) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx,
-		"SELECT coalesce(sum(credits), 0) FROM messages WHERE billed_at IS NOT NULL AND billed_at >= ?", ms(t)).Scan(&n)
+	err := s.r.QueryRowContext(ctx, `SELECT
+		(SELECT coalesce(sum(credits), 0) FROM messages WHERE billed_at IS NOT NULL AND billed_at >= ?1) +
+		(SELECT coalesce(sum(credits), 0) FROM sessions WHERE kind != 'mo' AND ended_at >= ?1)`, ms(t)).Scan(&n)
 	return n, wrap(s.path, "credits", err)
 }
 

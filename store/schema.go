@@ -102,6 +102,25 @@ CREATE TABLE signal_readings (
 );
 CREATE INDEX signal_readings_at ON signal_readings (at);
 `,
+	// 4: rbd's session reports (rb.Session), for the session statistics and
+	// the credits of mailbox checks.
+	`
+CREATE TABLE sessions (
+	id          TEXT PRIMARY KEY,                   -- rb.Session id
+	kind        TEXT NOT NULL,                      -- rb.SessionMO, rb.SessionMT, rb.SessionCheck
+	mo_id       TEXT,                               -- the MO of an MO session
+	started_at  INTEGER NOT NULL,                   -- unix ms
+	ended_at    INTEGER NOT NULL,                   -- unix ms
+	bars        INTEGER NOT NULL,                   -- signal when it started
+	service     INTEGER NOT NULL,
+	ok          INTEGER NOT NULL,                   -- the gateway completed it (MO status 0..4)
+	mo_status   INTEGER NOT NULL,                   -- -1: no result
+	mt_status   INTEGER NOT NULL,
+	mt_received INTEGER NOT NULL DEFAULT 0,
+	credits     INTEGER NOT NULL DEFAULT 0          -- rb.SessionCredits
+) WITHOUT ROWID;
+CREATE INDEX sessions_ended ON sessions (ended_at);
+`,
 }
 
 // SchemaVersion is the schema version this program writes.

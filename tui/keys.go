@@ -65,6 +65,8 @@ type listKeyMap struct {
 	navKeys
 	actionKeys
 	Open, ClearSearch, Quit key.Binding
+	// Stats opens the session statistics (when the backend has them).
+	Stats key.Binding
 }
 
 func newListKeyMap() listKeyMap {
@@ -74,6 +76,7 @@ func newListKeyMap() listKeyMap {
 		Open:        bind([]string{"enter"}, "enter", "open"),
 		ClearSearch: bind([]string{"esc", "q"}, "esc/q", "back"),
 		Quit:        bind([]string{"q"}, "q", "quit"),
+		Stats:       bind([]string{"s"}, "s", "statistics"),
 	}
 }
 
@@ -87,7 +90,7 @@ func (k listKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Down, k.Up, k.HalfDown, k.HalfUp, k.PageDown, k.PageUp, k.Top, k.Bottom},
 		{k.Open, k.Compose, k.Reply, k.Cancel, k.Resend, k.MarkRead, k.MarkAllRead},
-		{k.Search, k.Next, k.Prev, k.Help, k.Quit, k.ForceQuit},
+		{k.Search, k.Next, k.Prev, k.Stats, k.Help, k.Quit, k.ForceQuit},
 	}
 }
 

@@ -20,6 +20,7 @@ const (
 	screenDetail
 	screenCompose
 	screenHelp
+	screenStats
 )
 
 // Default size until the terminal reports its own.
@@ -48,6 +49,7 @@ type Model struct {
 	compose composeModel
 	search  searchModel
 	help    helpModel
+	stats   *StatsView // nil when the backend keeps no session statistics
 	prompt  promptKeyMap
 	confirm *confirmation
 
@@ -88,6 +90,9 @@ func New(b Backend, opts Options) *Model {
 
 		resending: make(map[string]bool),
 		resent:    make(map[string]string),
+	}
+	if src, ok := b.(StatsSource); ok {
+		m.stats = NewStatsView(src, &m.c.styles, m.c.glyphs, opts.Now)
 	}
 	m.setStyles(true)
 	m.setSize(defaultWidth, defaultHeight)
@@ -200,6 +205,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case resentMsg:
 		m.applyResent(msg)
+		return m, nil
+	case statsLoadedMsg:
+		if m.stats != nil {
+			return m, m.stats.Update(msg)
+		}
+		return m, nil
+	case StatsClosedMsg:
+		m.screen = screenList
 		return m, nil
 	case tickMsg:
 		m.invalidate() // relative times and staleness moved on
@@ -315,6 +328,10 @@ func (m *Model) view(s screen) component {
 		return &m.compose
 	case screenHelp:
 		return &m.help
+	case screenStats:
+		if m.stats != nil {
+			return m.stats
+		}
 	}
 	return &m.list
 }
@@ -367,6 +384,8 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case screenDetail:
 		return m.detailKey(k)
+	case screenStats:
+		return m.stats.Update(k)
 	}
 	return m.listKey(k)
 }
@@ -383,6 +402,9 @@ func (m *Model) listKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.maybeLoadMore()
 	case key.Matches(k, l.keys.Open):
 		return m.open()
+	case key.Matches(k, l.keys.Stats) && m.stats != nil:
+		m.screen = screenStats
+		return m.stats.Load()
 	case key.Matches(k, l.keys.ClearSearch):
 		if m.search.query != "" {
 			m.clearSearch()
@@ -421,6 +443,9 @@ func (m *Model) layout() {
 	m.detail.SetSize(m.width, body)
 	m.compose.SetSize(m.width, body)
 	m.help.SetSize(m.width, body)
+	if m.stats != nil {
+		m.stats.SetSize(m.width, body)
+	}
 	m.search.SetSize(m.width, 1)
 	m.invalidate()
 }

@@ -43,6 +43,19 @@ func TestParseFlags(t *testing.T) {
 		{name: "model with prefix", args: []string{"--simulate", "--model", "RockBLOCK 9603N"}, check: func(t *testing.T, o options) {}},
 		{name: "stray argument", args: []string{"--simulate", "extra"}, wantErr: "unexpected argument"},
 		{name: "unknown model", args: []string{"--simulate", "--model", "9999"}, wantErr: "9603, 9602, 9603N, 9601, 9522B, 9523"},
+		{name: "metrics on loopback", args: []string{"--simulate", "--metrics", "127.0.0.1:9810"}, check: func(t *testing.T, o options) {
+			if o.metrics != "127.0.0.1:9810" || o.metricsAny {
+				t.Errorf("options = %+v", o)
+			}
+		}},
+		{name: "metrics beyond loopback refused", args: []string{"--simulate", "--metrics", "0.0.0.0:9810"}, wantErr: "--metrics-any"},
+		{name: "metrics beyond loopback allowed", args: []string{"--simulate", "--metrics", ":9810", "--metrics-any"}, check: func(t *testing.T, o options) {
+			if !o.metricsAny {
+				t.Errorf("options = %+v", o)
+			}
+		}},
+		{name: "metrics without port", args: []string{"--simulate", "--metrics", "localhost"}, wantErr: "HOST:PORT"},
+		{name: "metrics-any alone", args: []string{"--simulate", "--metrics-any"}, wantErr: "without --metrics"},
 		{name: "trace", args: []string{"--simulate", "--trace", "/tmp/rbd.trace", "--model", "9522"}, check: func(t *testing.T, o options) {
 			if o.trace != "/tmp/rbd.trace" || o.model != "9522" {
 				t.Errorf("options = %+v", o)

@@ -19,6 +19,7 @@ import (
 	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/internal/redact"
 	"github.com/rockblock-station/rockblock-station/internal/version"
+	"github.com/rockblock-station/rockblock-station/metrics"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
@@ -37,6 +38,8 @@ type options struct {
 	sessionTimeout time.Duration
 	simulate       bool
 	trace          string
+	metrics        string
+	metricsAny     bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -54,6 +57,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.sessionTimeout, "session-timeout", sbd.DefaultSessionTimeout, "timeout of one satellite session (SBDIX)")
 	fs.BoolVar(&o.simulate, "simulate", false, "use an in-process simulated modem instead of --port")
 	fs.StringVar(&o.trace, "trace", "", "record the AT dialogue to this file (rotated; replay it with rbd simulate --replay)")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9810 (loopback only unless --metrics-any)")
+	fs.BoolVar(&o.metricsAny, "metrics-any", false, "allow a --metrics address beyond loopback")
 	if err := parseArgs(fs, args); err != nil {
 		return o, err
 	}
@@ -80,6 +85,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if _, ok := sbd.LookupModel(o.model); !ok {
 		return o, fmt.Errorf("--model %q: unknown model (want %s)", o.model, sbd.ModelNames())
+	}
+	if o.metrics != "" {
+		if err := metrics.CheckListen(o.metrics, o.metricsAny); err != nil {
+			return o, err
+		}
+	} else if o.metricsAny {
+		return o, errors.New("--metrics-any without --metrics")
 	}
 	return o, nil
 }
@@ -169,7 +181,42 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 		return err
 	}
 	defer doneTrace()
-	return daemon.New(dcfg, bus, open).Run(ctx)
+	if o.metrics == "" {
+		return daemon.New(dcfg, bus, open).Run(ctx)
+	}
+	return runWithMetrics(ctx, o, dcfg, bus, open, logger)
+}
+
+// runWithMetrics runs the daemon with its Prometheus endpoint (--metrics).
+func runWithMetrics(ctx context.Context, o options, dcfg daemon.Config, bus queue.Bus, open daemon.Opener, logger *slog.Logger) error {
+	reg := metrics.NewRegistry()
+	st := metrics.NewStation(reg, dcfg.Station)
+	dcfg.Observer = st
+	d := daemon.New(dcfg, bus, open)
+	st.Watch(metrics.Probes{
+		Broker:  func() (bool, bool) { h := bus.Health(); return h.Up, h.Blocked },
+		Pending: d.Pending,
+	})
+	srv, err := metrics.Listen(o.metrics, o.metricsAny, reg, logger.With("part", "metrics"))
+	if err != nil {
+		return err
+	}
+	mctx, stop := context.WithCancel(ctx)
+	defer stop()
+	merr := make(chan error, 1)
+	go func() {
+		err := srv.Run(mctx)
+		if err != nil {
+			logger.Error("metrics endpoint stopped; rbd goes on without it", "err", err)
+		}
+		merr <- err
+	}()
+	err = d.Run(ctx)
+	stop()
+	if serr := <-merr; err == nil {
+		err = serr
+	}
+	return err
 }
 
 // serialOpener opens path at baud, 8N1, no flow control.

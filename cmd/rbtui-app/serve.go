@@ -35,6 +35,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	webRoot := fs.String("web-root", "", "serve the built UI in this folder at / (default: the embedded web chat)")
 	tokenFile := fs.String("token-file", "", "require the token in this file (mode 0600) of every connection")
 	maxClients := fs.Int("max-clients", bridge.DefaultMaxClients, "most connections at once")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics (loopback only unless --metrics-any)")
+	metricsAny := fs.Bool("metrics-any", false, "allow a --metrics address beyond loopback")
 	var origins stringList
 	fs.Var(&origins, "allow-origin", "also allow browser pages of this origin (http(s)://host[:port]); repeatable")
 	if err := parseArgs(fs, args); err != nil {
@@ -52,6 +54,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		token = t
 	}
 	if err := bridge.CheckListen(*listen, token != ""); err != nil {
+		return exitf(exitUsage, "serve: %v", err)
+	}
+	if err := checkMetrics(*metricsAddr, *metricsAny); err != nil {
 		return exitf(exitUsage, "serve: %v", err)
 	}
 	if *webRoot != "" {
@@ -83,13 +88,19 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
+	sm, err := startMetrics(ctx, *metricsAddr, *metricsAny, s.cfg.Station, log)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer sm.stop()
 	b, err := bridge.New(bridge.Config{
 		Client: s.client, Logger: log, Token: token, AllowOrigins: origins,
-		WebRoot: *webRoot, MaxClients: *maxClients,
+		WebRoot: *webRoot, MaxClients: *maxClients, OnEvent: sm.onEvent(),
 	})
 	if err != nil {
 		return exitf(exitUsage, "serve: %v", err)
 	}
+	sm.watch(b.Clients)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("serve: listen %s: %w", *listen, err)

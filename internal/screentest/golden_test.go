@@ -1,21 +1,17 @@
 package screentest
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/rockblock-station/rockblock-station/internal/golden"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // testNow is the fixed clock of every screen test.
 var testNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -28,23 +24,7 @@ func fixtureScreen(t *testing.T, w, h int) (*Env, *Driver) {
 	return e, e.Screen(w, h)
 }
 
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *updateGolden {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatalf("write golden: %v", err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (go test ./internal/screentest -run Golden -update creates it): %v", err)
-	}
-	if string(want) != got {
-		t.Errorf("view differs from %s (go test ./internal/screentest -run Golden -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
-}
+func checkGolden(t *testing.T, name, got string) { t.Helper(); golden.Check(t, name, got) }
 
 // checkFrame asserts the frame is exactly w x h cells at most.
 func checkFrame(t *testing.T, d *Driver, w, h int) {

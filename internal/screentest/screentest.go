@@ -95,8 +95,10 @@ func NewEnv(t testing.TB, now time.Time, path string) *Env {
 		t.Fatalf("open history: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
+	// The inbox is declared up front, as rbtui's bus does: a message
+	// published while the client still replays the history must wait in it.
 	mem := queue.NewMemory(queue.Config{Station: Station, ClientID: st.ClientID(),
-		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl}})
+		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl, queue.RoleInbox}})
 	t.Cleanup(func() { mem.Close() })
 	hb := &HealthBus{Bus: mem, h: queue.Health{Up: true, Since: now}}
 	// ManualFlush: the outbox is published when a test says so (FlushOutbox),

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/rb"
+)
+
+// AddSession records a session report of rbd; a report already stored (the
+// same id, from the inbox and the history replay) is ignored. added is true
+// when a row was written.
+func (s *Store) AddSession(ctx context.Context, se *rb.Session) (added bool, err error) {
+	if se == nil {
+		return false, errors.New("store add session: nil session")
+	}
+	if err := se.Validate(); err != nil {
+		return false, fmt.Errorf("store add session: %w", err)
+	}
+	started := se.Started
+	if started.IsZero() {
+		started = se.At
+	}
+	err = s.tx(ctx, "add session", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO sessions
+			(id, kind, mo_id, started_at, ended_at, bars, service, ok, mo_status, mt_status, mt_received, credits)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			se.ID, se.Kind, nullString(se.MOID), ms(started), ms(se.At), se.Bars, se.Service, se.OK,
+			se.MOStatus, se.MTStatus, se.MTReceived, se.Credits)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		added = n > 0
+		return err
+	})
+	return added, err
+}
+
+// SessionStats summarises the sessions that ended in [since, until): success
+// by bars, and per local day (days of since's location) sessions and credits,
+// every day of the range listed.
+func (s *Store) SessionStats(ctx context.Context, since, until time.Time) (rb.SessionStats, error) {
+	var out rb.SessionStats
+	if !until.After(since) {
+		return out, fmt.Errorf("store session stats: empty range %s to %s", since.Format(time.RFC3339), until.Format(time.RFC3339))
+	}
+	loc := since.Location()
+	first := midnight(since)
+	index := map[int64]int{}
+	for d := first; d.Before(until); d = d.AddDate(0, 0, 1) {
+		index[d.Unix()] = len(out.Days)
+		out.Days = append(out.Days, rb.DayStats{Day: d})
+	}
+	day := func(at int64) *rb.DayStats {
+		i, ok := index[midnight(fromMS(at).In(loc)).Unix()]
+		if !ok {
+			return nil
+		}
+		return &out.Days[i]
+	}
+	// One read transaction: both queries see the same snapshot.
+	q, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return out, wrap(s.path, "session stats", err)
+	}
+	defer q.Rollback() //nolint:errcheck // read only
+	err = func() error {
+		rows, err := q.QueryContext(ctx, `SELECT ended_at, bars, ok, kind, credits FROM sessions
+			WHERE ended_at >= ? AND ended_at < ?`, ms(since), ms(until))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var at int64
+			var bars, credits int
+			var ok bool
+			var kind string
+			if err := rows.Scan(&at, &bars, &ok, &kind, &credits); err != nil {
+				return err
+			}
+			bars = max(0, min(5, bars))
+			out.ByBars[bars].Sessions++
+			if ok {
+				out.ByBars[bars].OK++
+			}
+			if d := day(at); d != nil {
+				d.Sessions++
+				if ok {
+					d.OK++
+				}
+				if kind != rb.SessionMO {
+					d.Credits += credits
+					d.CheckCredits += credits
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		mrows, err := q.QueryContext(ctx, `SELECT billed_at, credits FROM messages
+			WHERE billed_at IS NOT NULL AND billed_at >= ? AND billed_at < ?`, ms(since), ms(until))
+		if err != nil {
+			return err
+		}
+		defer mrows.Close()
+		for mrows.Next() {
+			var at int64
+			var credits int
+			if err := mrows.Scan(&at, &credits); err != nil {
+				return err
+			}
+			if d := day(at); d != nil {
+				d.Credits += credits
+			}
+		}
+		return mrows.Err()
+	}()
+	return out, wrap(s.path, "session stats", err)
+}
+
+// midnight is the start of t's day in t's location.
+func midnight(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+}
