@@ -3,6 +3,7 @@ package clustertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -246,8 +247,20 @@ func (c *client) add(d *queue.Delivery) {
 // returns once the cluster confirmed it, waiting through failovers.
 func (c *client) sendMO(ctx context.Context, st, text string) (string, error) {
 	id := uuid.Must(uuid.NewV7()).String()
-	err := c.bus.Publish(ctx, &rb.Send{Header: rb.Header{V: 1, ID: id, Station: st, At: time.Now().UTC()}, Text: text})
-	return id, err
+	m := &rb.Send{Header: rb.Header{V: 1, ID: id, Station: st, At: time.Now().UTC()}, Text: text}
+	// A nack (a quorum queue without a leader for a moment) means: keep it
+	// and try again with the same id, as the client's SQLite outbox does.
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := c.bus.Publish(ctx, m)
+		if !errors.Is(err, queue.ErrRefused) {
+			return id, err
+		}
+		select {
+		case <-ctx.Done():
+			return id, err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // ledger is what the fleet was asked to carry.
