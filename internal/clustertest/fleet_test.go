@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rockblock-station/rockblock-station/internal/backoff"
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
 	"github.com/rockblock-station/rockblock-station/internal/redact"
 	"github.com/rockblock-station/rockblock-station/queue"
@@ -250,7 +251,8 @@ func (c *client) sendMO(ctx context.Context, st, text string) (string, error) {
 	m := &rb.Send{Header: rb.Header{V: 1, ID: id, Station: st, At: time.Now().UTC()}, Text: text}
 	// A nack (a quorum queue without a leader for a moment) means: keep it
 	// and try again with the same id, as the client's SQLite outbox does.
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+	pol := backoff.Policy{First: 100 * time.Millisecond, Max: 2 * time.Second}
+	for n := 1; ; n++ {
 		err := c.bus.Publish(ctx, m)
 		if !errors.Is(err, queue.ErrRefused) {
 			return id, err
@@ -258,7 +260,7 @@ func (c *client) sendMO(ctx context.Context, st, text string) (string, error) {
 		select {
 		case <-ctx.Done():
 			return id, err
-		case <-time.After(wait):
+		case <-time.After(pol.Delay(n)):
 		}
 	}
 }
