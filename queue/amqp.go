@@ -28,9 +28,17 @@ import (
 // ReconnectMax, with jitter, reset only once a connection lasted
 // Config.StableAfter. On
 // every connect it declares the topology of architecture.md idempotently.
+//
+// Config.URL may list several nodes of one RabbitMQ cluster: a connection
+// round tries them in turn and keeps the first that answers and takes the
+// topology; the round after a lost connection starts at the node after the
+// one that was lost, so a client moves off a node that went. A round in which
+// no node answered counts as one failure for the backoff and the outage log.
 type AMQP struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	urls []string // the broker's nodes (ParseURLs of cfg.URL)
+	next int      // index in urls the next connection round starts at (run's goroutine only)
+	log  *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -54,12 +62,13 @@ func Dial(ctx context.Context, cfg Config) (*AMQP, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	if _, err := amqp.ParseURI(cfg.URL); err != nil {
-		return nil, fmt.Errorf("dial: %w", redact.Error(cfg.URL, err))
+	urls, err := ParseURLs(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
 	}
-	a := &AMQP{cfg: cfg, log: cfg.Logger, changed: make(chan struct{})}
+	a := &AMQP{cfg: cfg, urls: urls, log: cfg.Logger, changed: make(chan struct{})}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	a.health = Health{Err: "not connected yet", Since: time.Now()}
+	a.health = Health{Err: "not connected yet", Since: time.Now(), Broker: redact.URL(urls[0])}
 	first := make(chan struct{})
 	a.wg.Add(1)
 	go a.run(first)
@@ -142,23 +151,14 @@ func (a *AMQP) run(first chan struct{}) {
 	fails := 0
 	down := &downLog{log: a.log, repeat: a.cfg.RepeatLog, max: pol.Max}
 	for a.ctx.Err() == nil {
-		conn, err := amqp.DialConfig(a.cfg.URL, amqp.Config{
-			Heartbeat:  a.cfg.Heartbeat,
-			Locale:     "en_US",
-			Dial:       amqp.DefaultDial(a.cfg.DialTimeout),
-			Properties: amqp.Table{"connection_name": a.cfg.AppID},
-		})
-		if err == nil {
-			err = a.declareTopology(conn)
-			if err != nil {
-				_ = conn.Close()
-			}
-		}
+		conn, at, err := a.connect()
 		if err != nil {
 			fails++
 			wait := pol.Delay(fails)
 			down.failed(err, wait)
-			a.setHealth(func(h *Health) { h.Up, h.Blocked, h.Err = false, false, err.Error() })
+			a.setHealth(func(h *Health) {
+				h.Up, h.Blocked, h.Err, h.Broker = false, false, err.Error(), redact.URL(a.urls[at])
+			})
 			firstDone()
 			if !a.sleep(a.ctx, wait) {
 				return
@@ -167,7 +167,8 @@ func (a *AMQP) run(first chan struct{}) {
 		}
 		down.recovered()
 		start := time.Now()
-		a.serve(conn, firstDone)
+		a.serve(conn, a.urls[at], firstDone)
+		a.next = (at + 1) % len(a.urls)
 		if time.Since(start) >= a.cfg.StableAfter {
 			fails = 0
 			continue // a long-lived connection went: reconnect at once
@@ -179,6 +180,49 @@ func (a *AMQP) run(first chan struct{}) {
 			return
 		}
 	}
+}
+
+// connect runs one connection round: it dials the nodes in turn from
+// a.next and returns the first connection that took the topology, with the
+// index of its URL. When none did, the error says why for each node (for a
+// single URL, its error alone) and the index is the last one tried.
+func (a *AMQP) connect() (*amqp.Connection, int, error) {
+	var errs []error
+	at := a.next
+	for i := range a.urls {
+		at = (a.next + i) % len(a.urls)
+		conn, err := a.dialOne(a.urls[at])
+		if err == nil {
+			return conn, at, nil
+		}
+		if a.ctx.Err() != nil {
+			return nil, at, err
+		}
+		if len(a.urls) == 1 {
+			return nil, at, err
+		}
+		a.log.Debug("broker node unavailable, trying the next", "url", redact.URL(a.urls[at]), "err", err)
+		errs = append(errs, fmt.Errorf("%s: %w", redact.URL(a.urls[at]), err))
+	}
+	return nil, at, fmt.Errorf("none of %d broker nodes answered: %w", len(a.urls), errors.Join(errs...))
+}
+
+// dialOne connects to one node and declares the topology on it.
+func (a *AMQP) dialOne(url string) (*amqp.Connection, error) {
+	conn, err := amqp.DialConfig(url, amqp.Config{
+		Heartbeat:  a.cfg.Heartbeat,
+		Locale:     "en_US",
+		Dial:       amqp.DefaultDial(a.cfg.DialTimeout),
+		Properties: amqp.Table{"connection_name": a.cfg.AppID},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.declareTopology(conn); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // downLog logs an unreachable broker without flooding the log: the first
@@ -223,16 +267,17 @@ func (d *downLog) recovered() {
 }
 
 // serve runs one connection until it closes.
-func (a *AMQP) serve(conn *amqp.Connection, firstDone func()) {
+func (a *AMQP) serve(conn *amqp.Connection, url string, firstDone func()) {
 	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
 	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
 	up := make(chan struct{})
 	a.mu.Lock()
 	a.conn, a.connUp = conn, up
 	a.health.Up, a.health.Blocked, a.health.Err, a.health.Since = true, false, "", time.Now()
+	a.health.Broker = redact.URL(url)
 	a.notifyLocked()
 	a.mu.Unlock()
-	a.log.Info("broker connected", "url", redact.URL(a.cfg.URL))
+	a.log.Info("broker connected", "url", redact.URL(url))
 
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -268,7 +313,7 @@ func (a *AMQP) serve(conn *amqp.Connection, firstDone func()) {
 	a.notifyLocked()
 	a.mu.Unlock()
 	if a.ctx.Err() == nil {
-		a.log.Warn("broker connection lost", "err", reason)
+		a.log.Warn("broker connection lost", "url", redact.URL(url), "err", reason)
 	}
 	wg.Wait()
 }

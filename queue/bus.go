@@ -110,6 +110,9 @@ type Health struct {
 	Blocked bool      // the broker blocked publishing (memory or disk alarm)
 	Err     string    // the last connection error, when down
 	Since   time.Time // when Up last changed
+	// Broker is the (redacted) URL of the node in use, or of the last one
+	// tried when down; "" for the in-process bus.
+	Broker string
 }
 
 // Bus is the contract of both the AMQP client and the in-process bus.

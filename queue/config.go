@@ -17,7 +17,10 @@ var ErrNoQueue = errors.New("no such queue")
 // Config configures both bus implementations (Dial and NewMemory).
 // Zero values take the defaults documented on each field.
 type Config struct {
-	// URL is the AMQP URL of the broker, e.g. amqp://guest:guest@127.0.0.1:5672/ (AMQP only).
+	// URL is the AMQP URL of the broker, e.g. amqp://guest:guest@127.0.0.1:5672/,
+	// or a list of them separated by commas or whitespace, one per node of a
+	// RabbitMQ cluster (AMQP only; see ParseURLs). The bus connects to the
+	// first that answers and, when its node goes, to the next.
 	URL string
 	// Station is this process's station (default DefaultStation); a Queue
 	// without Station uses it.

@@ -12,6 +12,8 @@ command -v make >/dev/null || need+=(make)
 # systemd-analyze verifies the package's units (systemd need not be running).
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v unshare >/dev/null || need+=(util-linux)
+# nft cuts a cluster node off in internal/clustertest's partition round.
+command -v nft >/dev/null || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

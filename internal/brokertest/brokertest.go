@@ -27,6 +27,11 @@
 //
 // epmd, the Erlang port mapper that the first node on a machine starts as a
 // daemon, is shared by every Erlang node and is left running.
+//
+// StartCluster (cluster.go) joins several such nodes into one RabbitMQ
+// cluster, with ClusterMain and RequireCluster for a package that shares
+// one; Cluster.Partition cuts a node off with an nftables rule. StartWith
+// enables plugins (the shovel test).
 package brokertest
 
 import (
@@ -58,7 +63,8 @@ var StartTimeout = 90 * time.Second
 type Node struct {
 	bin      string // directory of rabbitmq-server and rabbitmqctl
 	dir      string // HOME, config, mnesia, logs
-	name     string // rbtest-...@localhost
+	name     string // rbtest-...@localhost, or rbtest-...@<ip> for a cluster node
+	ip       string // a cluster node's loopback address of distribution ("" for a single node)
 	port     int
 	distPort int
 
@@ -85,7 +91,41 @@ func Installed() bool {
 
 // Start boots a new node and waits until it accepts AMQP connections.
 // It returns an error wrapping ErrNotInstalled when rabbitmq-server is missing.
-func Start() (*Node, error) {
+func Start() (*Node, error) { return StartWith(Options{}) }
+
+// Options are the settings of a single node that Start leaves at their defaults.
+type Options struct {
+	// Plugins are enabled at boot (e.g. "rabbitmq_shovel"; Debian's
+	// rabbitmq-server ships the plugins of the RabbitMQ distribution).
+	Plugins []string
+}
+
+// StartWith is Start with options.
+func StartWith(o Options) (*Node, error) {
+	n, err := newNode(nodeOpts{plugin: o.Plugins})
+	if err != nil {
+		return nil, err
+	}
+	if err := n.StartAgain(); err != nil {
+		n.cleanup()
+		return nil, err
+	}
+	return n, nil
+}
+
+// nodeOpts are the settings of a node that Start leaves at their defaults.
+type nodeOpts struct {
+	// ip, when set, makes the node a cluster node: its Erlang name is
+	// long (rbtest-...@ip), its distribution listens and connects from ip
+	// only (so that Partition can cut it), and net_ticktime is short.
+	ip     string
+	cookie string   // written to HOME/.erlang.cookie when set
+	conf   string   // more rabbitmq.conf lines
+	plugin []string // enabled plugins
+}
+
+// newNode prepares a node's directory and configuration without starting it.
+func newNode(o nodeOpts) (*Node, error) {
 	if !Installed() {
 		return nil, fmt.Errorf("start broker: %w (%s)", ErrNotInstalled, binDir())
 	}
@@ -98,25 +138,38 @@ func Start() (*Node, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
+	host := "localhost"
+	if o.ip != "" {
+		host = o.ip
+	}
 	n := &Node{
 		bin:      binDir(),
 		dir:      dir,
-		name:     fmt.Sprintf("rbtest-%d-%d@localhost", os.Getpid(), ports[0]),
+		name:     fmt.Sprintf("rbtest-%d-%d@%s", os.Getpid(), ports[0], host),
+		ip:       o.ip,
 		port:     ports[0],
 		distPort: ports[1],
 	}
-	conf := fmt.Sprintf("listeners.tcp.default = 127.0.0.1:%d\nloopback_users = none\n", n.port)
-	if err := os.WriteFile(filepath.Join(dir, "rabbitmq.conf"), []byte(conf), 0o600); err != nil {
-		n.cleanup()
-		return nil, fmt.Errorf("start broker: %w", err)
+	conf := fmt.Sprintf("listeners.tcp.default = 127.0.0.1:%d\nloopback_users = none\n", n.port) + o.conf
+	plugins := "[" + strings.Join(o.plugin, ",") + "].\n"
+	files := []struct {
+		name, body string
+		mode       os.FileMode
+	}{
+		{"rabbitmq.conf", conf, 0o600},
+		{"enabled_plugins", plugins, 0o600},
 	}
-	if err := os.WriteFile(filepath.Join(dir, "enabled_plugins"), []byte("[].\n"), 0o600); err != nil {
-		n.cleanup()
-		return nil, fmt.Errorf("start broker: %w", err)
+	if o.cookie != "" {
+		files = append(files, struct {
+			name, body string
+			mode       os.FileMode
+		}{".erlang.cookie", o.cookie, 0o400})
 	}
-	if err := n.StartAgain(); err != nil {
-		n.cleanup()
-		return nil, err
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.body), f.mode); err != nil {
+			n.cleanup()
+			return nil, fmt.Errorf("start broker: %w", err)
+		}
 	}
 	return n, nil
 }
@@ -146,7 +199,16 @@ func freePorts(n int) ([]int, error) {
 }
 
 func (n *Node) env() []string {
-	return append(os.Environ(),
+	env := os.Environ()
+	if n.ip != "" {
+		erlIP := "{" + strings.ReplaceAll(n.ip, ".", ",") + "}"
+		env = append(env,
+			"RABBITMQ_USE_LONGNAME=true",
+			"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface "+erlIP+
+				" -kernel inet_dist_connect_options [{ip,"+erlIP+"}] -kernel net_ticktime "+strconv.Itoa(netTickTime),
+		)
+	}
+	return append(env,
 		"HOME="+n.dir,
 		"RUNNING_UNDER_SYSTEMD=true",
 		"RABBITMQ_NODENAME="+n.name,
@@ -398,7 +460,13 @@ func Require(tb testing.TB, node *Node) *Node {
 // the test ends. It skips or fails like Require when no broker is installed.
 func StartTB(tb testing.TB) *Node {
 	tb.Helper()
-	n, err := Start()
+	return StartTBWith(tb, Options{})
+}
+
+// StartTBWith is StartTB with options.
+func StartTBWith(tb testing.TB, o Options) *Node {
+	tb.Helper()
+	n, err := StartWith(o)
 	if errors.Is(err, ErrNotInstalled) && !Required() {
 		tb.Skip("brokertest:", err)
 	}

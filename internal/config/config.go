@@ -3,6 +3,9 @@
 // would show its password: the environment (RB_AMQP_URL) beats the config file
 // ($XDG_CONFIG_HOME/rockblock-station/config, then /etc/rockblock-station/config),
 // which beats the default.
+//
+// amqp_url may list several URLs, separated by commas or whitespace: the
+// nodes of one RabbitMQ cluster, tried in turn (queue.ParseURLs).
 package config
 
 import (
@@ -15,9 +18,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/rockblock-station/rockblock-station/internal/redact"
+	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -29,6 +31,7 @@ const DefaultStation = "default"
 
 // Config is the shared configuration.
 type Config struct {
+	// AMQPURL is the broker's URL, or a list of its nodes' URLs (queue.ParseURLs).
 	AMQPURL string
 	Station string
 	// File is the config file that was read, or "" when none exists.
@@ -103,21 +106,25 @@ func Load(station string) (Config, error) {
 	if err := rb.CheckStation(c.Station); err != nil {
 		return c, err
 	}
-	if _, err := amqp.ParseURI(c.AMQPURL); err != nil {
-		return c, redact.Error(c.AMQPURL, err)
+	if _, err := queue.ParseURLs(c.AMQPURL); err != nil {
+		return c, err
 	}
 	return c, nil
 }
 
-// hasPassword reports whether an AMQP URL carries a password (or cannot be
-// parsed, so might).
-func hasPassword(u string) bool {
-	p, err := url.Parse(u)
-	if err != nil {
-		return true
+// hasPassword reports whether an AMQP URL, or any URL of a list, carries a
+// password (or cannot be parsed, so might).
+func hasPassword(list string) bool {
+	for _, u := range redact.Split(list) {
+		p, err := url.Parse(u)
+		if err != nil {
+			return true
+		}
+		if _, ok := p.User.Password(); ok {
+			return true
+		}
 	}
-	_, ok := p.User.Password()
-	return ok
+	return false
 }
 
 // checkPrivate refuses a file that others than its owner (and its group) may read or write.

@@ -137,3 +137,29 @@ func TestLoadBadURLHidesPassword(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadURLList(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config")
+	list := "amqp://u:p@n1:5672/, amqp://u:p@n2:5672/ amqp://u:p@n3:5672/"
+	if err := os.WriteFile(file, []byte("amqp_url = "+list+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RB_CONFIG", file)
+	t.Setenv("RB_AMQP_URL", "")
+	t.Setenv("RB_STATION", "")
+	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a list with passwords in a world-readable file: %v", err)
+	}
+	if err := os.Chmod(file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load("")
+	if err != nil || c.AMQPURL != list {
+		t.Fatalf("list from the file: %+v %v", c, err)
+	}
+	t.Setenv("RB_AMQP_URL", "amqp://a/,http://u:s3cr3t@b/")
+	if _, err := Load(""); err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "2 of 2") {
+		t.Fatalf("a bad URL in the list: %v", err)
+	}
+}

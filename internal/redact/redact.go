@@ -13,8 +13,64 @@ import (
 // URL returns u with its password hidden. A URL that net/url parses is shown
 // as URL.Redacted shows it; any other string shows only its scheme and the
 // part after the last '@' (the host), never the user information, which may
-// hold a password with unescaped reserved characters.
+// hold a password with unescaped reserved characters. A list of URLs (see
+// Split) is shown as the list of its URLs, each redacted, joined by ", ".
 func URL(u string) string {
+	if us := Split(u); len(us) > 1 {
+		out := make([]string, len(us))
+		for i, one := range us {
+			out[i] = single(one)
+		}
+		return strings.Join(out, ", ")
+	}
+	return single(u)
+}
+
+// Split cuts a broker address list (the amqp_url setting: one URL, or
+// several separated by commas or whitespace) into its URLs. A separator
+// counts only where a new URL (scheme://) follows it, so a comma in a
+// password stays in its URL; whatever else it holds stays in the URL before
+// it, where parsing refuses it. It is the one rule for the list: the bus
+// dials these URLs in turn and the config checks each.
+func Split(list string) []string {
+	var out []string
+	rest := strings.Trim(list, seps)
+	for rest != "" {
+		// Find the next separator run that a scheme:// follows.
+		cut, next := len(rest), len(rest)
+		for i := 0; i < len(rest); {
+			if !isSep(rest[i]) {
+				i++
+				continue
+			}
+			j := i
+			for j < len(rest) && isSep(rest[j]) {
+				j++
+			}
+			if startsURL(rest[j:]) {
+				cut, next = i, j
+				break
+			}
+			i = j
+		}
+		out = append(out, rest[:cut])
+		rest = rest[next:]
+	}
+	return out
+}
+
+// seps separate the URLs of a list: comma and ASCII whitespace.
+const seps = ", \t\r\n\v\f"
+
+func isSep(b byte) bool { return strings.IndexByte(seps, b) >= 0 }
+
+// startsURL reports whether s begins with a scheme and "://".
+func startsURL(s string) bool {
+	scheme, _, ok := strings.Cut(s, "://")
+	return ok && validScheme(scheme)
+}
+
+func single(u string) string {
 	p, err := url.Parse(u)
 	if err == nil && p.Scheme != "" && p.Opaque == "" && !strings.ContainsAny(u, " \t\r\n") &&
 		// An '@' that did not end the user information (a '#', '?' or '/'

@@ -92,3 +92,41 @@ func FuzzURL(f *testing.F) {
 }
 
 func parses(u string) bool { _, err := url.Parse(u); return err == nil }
+
+func TestSplit(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{" , \n", nil},
+		{"amqp://a/", []string{"amqp://a/"}},
+		{"amqp://a/,amqp://b/", []string{"amqp://a/", "amqp://b/"}},
+		{" amqp://a/ ,\n\tamqps://b:5671/  amqp://c/,", []string{"amqp://a/", "amqps://b:5671/", "amqp://c/"}},
+		// A comma in a password is not a separator: no URL follows it.
+		{"amqp://u:p,w@a/,amqp://u:p,w@b/", []string{"amqp://u:p,w@a/", "amqp://u:p,w@b/"}},
+		// Whatever is not a URL stays with the URL before it, where parsing refuses it.
+		{"amqp://a/ junk amqp://b/", []string{"amqp://a/ junk", "amqp://b/"}},
+		{"junk, amqp://b/", []string{"junk", "amqp://b/"}},
+		// A non-ASCII byte is never taken for whitespace.
+		{"amqp://u:p\u00a0x@a/,amqp://b/", []string{"amqp://u:p\u00a0x@a/", "amqp://b/"}},
+	}
+	for _, c := range cases {
+		got := Split(c.in)
+		if strings.Join(got, "|") != strings.Join(c.want, "|") || len(got) != len(c.want) {
+			t.Errorf("Split(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestURLList(t *testing.T) {
+	in := "amqp://guest:" + secret + "@n1:5672/, amqp://guest:" + secret + "@n2:5672/\namqp://guest:pa ss" + secret + "@n3/"
+	got := URL(in)
+	want := "amqp://guest:xxxxx@n1:5672/, amqp://guest:xxxxx@n2:5672/, amqp://***@n3/"
+	if got != want {
+		t.Errorf("URL(list) = %q, want %q", got, want)
+	}
+	if strings.Contains(got, secret) {
+		t.Errorf("URL(list) shows the password: %q", got)
+	}
+}

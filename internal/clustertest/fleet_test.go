@@ -1,0 +1,459 @@
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rockblock-station/rockblock-station/internal/backoff"
+	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/redact"
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/sbd/sim"
+)
+
+var (
+	cluster *brokertest.Cluster
+	rbdBin  string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "fleet-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fleet:", err)
+		os.Exit(1)
+	}
+	rbdBin = filepath.Join(dir, "rbd")
+	build := exec.Command("go", "build", "-o", rbdBin, "github.com/rockblock-station/rockblock-station/cmd/rbd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "fleet: build rbd:", err)
+		os.Exit(1)
+	}
+	code := brokertest.ClusterMain(m, &cluster, 3)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// rotate returns the cluster's address list starting at node k, so that
+// stations and clients spread over the nodes.
+func rotate(c *brokertest.Cluster, k int) string {
+	us := strings.Split(c.URLs(), ",")
+	k %= len(us)
+	return strings.Join(append(us[k:], us[:k]...), ", ")
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// station is one station of the fleet: a simulated modem on a pty and rbd
+// as a child process connected to the cluster.
+type station struct {
+	name  string
+	imei  string
+	dir   string
+	link  string
+	urls  string
+	modem *sim.Modem
+	log   *lockedBuffer
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// newStation makes station i (its modem in the simulator's fast profile:
+// the fixed sky, sessions without delay) and starts its rbd.
+func newStation(tb testing.TB, ctx context.Context, prefix string, i int, urls string) *station {
+	tb.Helper()
+	s := &station{name: fmt.Sprintf("%s%02d", prefix, i), imei: fmt.Sprintf("3002340100%05d", i),
+		dir: tb.TempDir(), urls: urls, log: &lockedBuffer{}}
+	m, err := sim.New(sim.Config{IMEI: s.imei, Seed: int64(i + 1), StateFile: filepath.Join(s.dir, "sim.json"),
+		SessionTime: 0, RingRepeat: -1, RegistrationGap: -1})
+	if err != nil {
+		tb.Fatalf("simulator %s: %v", s.name, err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	s.modem = m
+	s.link = filepath.Join(s.dir, "modem")
+	p, err := sim.OpenPTY(ctx, m, s.link)
+	if err != nil {
+		tb.Fatalf("simulator pty %s: %v", s.name, err)
+	}
+	tb.Cleanup(func() { p.Close() })
+	if err := os.WriteFile(filepath.Join(s.dir, "config"), []byte("# fleet test\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	s.start(tb)
+	tb.Cleanup(func() {
+		s.stop(tb)
+		if tb.Failed() {
+			tb.Logf("rbd %s log (tail):\n%s", s.name, tail(s.log.String(), 30))
+		}
+	})
+	return s
+}
+
+func (s *station) start(tb testing.TB) {
+	tb.Helper()
+	cmd := exec.Command(rbdBin, "--port", s.link, "--state", filepath.Join(s.dir, "state"), "--station", s.name,
+		"--log-level", "info", "--session-timeout", "10s")
+	cmd.Env = append(os.Environ(), "RB_TEST_FAST=1", "RB_AMQP_URL="+s.urls, "RB_CONFIG="+filepath.Join(s.dir, "config"))
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start rbd %s: %v", s.name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+}
+
+// stop asks rbd to stop (SIGTERM) and waits; SIGKILL after 30 s.
+func (s *station) stop(tb testing.TB) {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		tb.Errorf("rbd %s did not stop on SIGTERM", s.name)
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// alive reports whether rbd still runs.
+func (s *station) alive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// client is one client install: its own durable inbox, bound to every
+// station's mt.* and status.*, consumed with manual acks; it publishes MO.
+type client struct {
+	name string
+	bus  *queue.AMQP
+	log  *lockedBuffer
+
+	mu       sync.Mutex
+	byMsgID  map[string]int            // AMQP message_id -> deliveries
+	states   map[string]map[string]int // MO id -> state -> status messages
+	mtByTag  map[string]map[string]int // MT text (tag) -> message id -> deliveries
+	statuses int
+}
+
+func newClient(tb testing.TB, ctx context.Context, name, urls string) *client {
+	tb.Helper()
+	c := &client{name: name, log: &lockedBuffer{}, byMsgID: map[string]int{},
+		states: map[string]map[string]int{}, mtByTag: map[string]map[string]int{}}
+	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	bus, err := queue.Dial(dctx, queue.Config{URL: urls, ClientID: name, AppID: name,
+		Declare: []queue.Role{queue.RoleInbox}, ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second,
+		Logger: newLogger(c.log)})
+	if err != nil {
+		tb.Fatalf("client %s: %v", name, err)
+	}
+	tb.Cleanup(func() {
+		bus.Close()
+		if tb.Failed() {
+			tb.Logf("client %s log (tail):\n%s", name, tail(c.log.String(), 20))
+		}
+	})
+	c.bus = bus
+	inbox, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleInbox})
+	if err != nil {
+		tb.Fatalf("client %s inbox: %v", name, err)
+	}
+	go func() {
+		for d := range inbox {
+			c.add(d)
+			_ = d.Ack()
+		}
+	}()
+	return c
+}
+
+func (c *client) add(d *queue.Delivery) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byMsgID[d.MessageID]++
+	switch m := d.Msg.(type) {
+	case *rb.Status:
+		c.statuses++
+		if c.states[m.ID] == nil {
+			c.states[m.ID] = map[string]int{}
+		}
+		c.states[m.ID][m.State]++
+	case *rb.Received:
+		tag := string(m.Data)
+		if c.mtByTag[tag] == nil {
+			c.mtByTag[tag] = map[string]int{}
+		}
+		c.mtByTag[tag][m.ID]++
+	}
+}
+
+// sendMO publishes one MO for station st and returns its id; Publish
+// returns once the cluster confirmed it, waiting through failovers.
+func (c *client) sendMO(ctx context.Context, st, text string) (string, error) {
+	id := uuid.Must(uuid.NewV7()).String()
+	m := &rb.Send{Header: rb.Header{V: 1, ID: id, Station: st, At: time.Now().UTC()}, Text: text}
+	// A nack (a quorum queue without a leader for a moment) means: keep it
+	// and try again with the same id, as the client's SQLite outbox does.
+	pol := backoff.Policy{First: 100 * time.Millisecond, Max: 2 * time.Second}
+	for n := 1; ; n++ {
+		err := c.bus.Publish(ctx, m)
+		if !errors.Is(err, queue.ErrRefused) {
+			return id, err
+		}
+		select {
+		case <-ctx.Done():
+			return id, err
+		case <-time.After(pol.Delay(n)):
+		}
+	}
+}
+
+// ledger is what the fleet was asked to carry.
+type ledger struct {
+	mu  sync.Mutex
+	mo  map[string]moRec // MO id -> record
+	mt  map[string]mtRec // MT tag -> record
+	bad []string         // publish or inject errors
+}
+
+type moRec struct {
+	station, tag string
+	published    time.Time // when Publish was called
+}
+
+type mtRec struct {
+	station  string
+	injected time.Time
+}
+
+func newLedger() *ledger { return &ledger{mo: map[string]moRec{}, mt: map[string]mtRec{}} }
+
+func (l *ledger) fail(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bad = append(l.bad, fmt.Sprintf(format, args...))
+}
+
+// publishMO publishes MO number n of station s through client c.
+func (l *ledger) publishMO(ctx context.Context, c *client, s *station, n int) {
+	tag := fmt.Sprintf("%s-mo%04d", s.name, n)
+	start := time.Now()
+	id, err := c.sendMO(ctx, s.name, tag)
+	if err != nil {
+		l.fail("publish %s via %s: %v", tag, c.name, err)
+		return
+	}
+	l.mu.Lock()
+	l.mo[id] = moRec{station: s.name, tag: tag, published: start}
+	l.mu.Unlock()
+}
+
+// injectMT queues MT number n at station s's gateway (the modem then rings).
+func (l *ledger) injectMT(s *station, n int) {
+	tag := fmt.Sprintf("%s-mt%04d", s.name, n)
+	if _, err := s.modem.Gateway().QueueMT([]byte(tag)); err != nil {
+		l.fail("inject %s: %v", tag, err)
+		return
+	}
+	l.mu.Lock()
+	l.mt[tag] = mtRec{station: s.name, injected: time.Now()}
+	l.mu.Unlock()
+}
+
+// tally is the state of the fleet against the ledger.
+type tally struct {
+	mos, mts         int
+	moLost, moDup    int       // MO not (yet) at its gateway / there more than once
+	moUnfinished     int       // MO without a sent status at some client
+	mtLost, mtDup    int       // MT missing at some client / under two message ids
+	inboxRedelivered int       // deliveries of a message_id seen before (at-least-once; the archivist drops them)
+	statusDiff       int       // status message ids one client has and another has not
+	latencies        []float64 // publish to gateway, seconds
+	problems         []string
+}
+
+func (t tally) settled() bool {
+	return t.moLost == 0 && t.moDup == 0 && t.moUnfinished == 0 && t.mtLost == 0 && t.mtDup == 0 && t.statusDiff == 0
+}
+
+func (t tally) String() string {
+	return fmt.Sprintf("MO %d (lost %d, duplicated %d, without sent %d), MT %d (lost %d, duplicated %d), status sets differing %d, inbox redeliveries %d",
+		t.mos, t.moLost, t.moDup, t.moUnfinished, t.mts, t.mtLost, t.mtDup, t.statusDiff, t.inboxRedelivered)
+}
+
+func (l *ledger) tally(stations []*station, clients []*client) tally {
+	l.mu.Lock()
+	mos := make(map[string]moRec, len(l.mo))
+	for id, r := range l.mo {
+		mos[id] = r
+	}
+	mts := make(map[string]mtRec, len(l.mt))
+	for tag, r := range l.mt {
+		mts[tag] = r
+	}
+	l.mu.Unlock()
+	var t tally
+	t.mos, t.mts = len(mos), len(mts)
+	at := map[string][]time.Time{} // MO tag -> gateway arrivals
+	for _, s := range stations {
+		for _, mo := range s.modem.Gateway().Delivered() {
+			at[string(mo.Data)] = append(at[string(mo.Data)], mo.TransmitTime)
+		}
+	}
+	for id, r := range mos {
+		switch n := len(at[r.tag]); {
+		case n == 0:
+			t.moLost++
+			if len(t.problems) < 10 {
+				t.problems = append(t.problems, fmt.Sprintf("MO %s (%s) not at the gateway", r.tag, id))
+			}
+		case n > 1:
+			t.moDup++
+			t.problems = append(t.problems, fmt.Sprintf("MO %s (%s) at the gateway %d times", r.tag, id, n))
+		default:
+			t.latencies = append(t.latencies, at[r.tag][0].Sub(r.published).Seconds())
+		}
+		for _, c := range clients {
+			c.mu.Lock()
+			sent := c.states[id][rb.StateSent]
+			c.mu.Unlock()
+			if sent == 0 {
+				t.moUnfinished++
+				if len(t.problems) < 10 {
+					t.problems = append(t.problems, fmt.Sprintf("MO %s (%s): client %s has no sent status", r.tag, id, c.name))
+				}
+			}
+		}
+	}
+	for tag := range mts {
+		for _, c := range clients {
+			c.mu.Lock()
+			ids := len(c.mtByTag[tag])
+			c.mu.Unlock()
+			switch {
+			case ids == 0:
+				t.mtLost++
+				if len(t.problems) < 10 {
+					t.problems = append(t.problems, fmt.Sprintf("MT %s: not at client %s", tag, c.name))
+				}
+			case ids > 1:
+				t.mtDup++
+				t.problems = append(t.problems, fmt.Sprintf("MT %s: at client %s under %d message ids", tag, c.name, ids))
+			}
+		}
+	}
+	// Every status rbd published reaches every inbox: the clients' sets of
+	// status message ids (those of this ledger's MO) must be equal.
+	sets := make([]map[string]bool, len(clients))
+	for i, c := range clients {
+		sets[i] = map[string]bool{}
+		c.mu.Lock()
+		for mid, n := range c.byMsgID {
+			t.inboxRedelivered += n - 1
+			if id, _, ok := strings.Cut(mid, ":"); ok {
+				if _, mine := mos[id]; mine {
+					sets[i][mid] = true
+				}
+			}
+		}
+		c.mu.Unlock()
+	}
+	for i := 1; i < len(sets); i++ {
+		for mid := range sets[0] {
+			if !sets[i][mid] {
+				t.statusDiff++
+			}
+		}
+		for mid := range sets[i] {
+			if !sets[0][mid] {
+				t.statusDiff++
+			}
+		}
+	}
+	sort.Float64s(t.latencies)
+	return t
+}
+
+// waitSettled polls the tally until everything arrived or the deadline.
+func (l *ledger) waitSettled(stations []*station, clients []*client, timeout time.Duration) tally {
+	deadline := time.Now().Add(timeout)
+	for {
+		t := l.tally(stations, clients)
+		if t.settled() || time.Now().After(deadline) {
+			return t
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1) * p)
+	return sorted[i]
+}
+
+// brokerOf is the redacted URL form that Health.Broker shows for node n.
+func brokerOf(n *brokertest.Node) string { return redact.URL(n.URL()) }
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
