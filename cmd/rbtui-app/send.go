@@ -114,7 +114,9 @@ func payload(args []string, hexArg string, stdin io.Reader, maxMO int) (data []b
 	default:
 		return nil, false, usagef("give TEXT, --hex HEX or - for standard input")
 	}
-	if err := rb.CheckMO(data, text, maxMO); err != nil {
+	if err := rb.CheckMO(data, text, maxMO); errors.Is(err, rb.ErrEmpty) {
+		return nil, false, usagef("the message is empty (or only spaces)")
+	} else if err != nil {
 		return nil, false, usagef("%v", err)
 	}
 	return data, text, nil
