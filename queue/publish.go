@@ -11,24 +11,48 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// Publishing with confirms: one confirm channel per connection, each
-// publish waiting for its own confirm, and a publish whose channel died
-// before the confirm published again on the next one (message_id makes the
-// second copy harmless).
+// Publishing with confirms: one confirm channel per connection, and each
+// publish waiting for its own confirm through the library's deferred
+// confirmation (Channel.PublishWithDeferredConfirmWithContext), which matches
+// delivery tags itself.
+//
+// What stays ours, because deferred confirmations do not cover it:
+//   - Confirms across channels. A DeferredConfirmation belongs to one
+//     channel, and the library resolves it as a nack when that channel
+//     closes; publish tells the two apart (a channel closed before a
+//     nack-by-close is marked closed: Channel.IsClosed) and publishes a
+//     message whose channel died before its confirm again on the next one,
+//     per message_id (which makes the second copy harmless).
+//   - basic.return. A DeferredConfirmation carries only ack or nack, so a
+//     mandatory message the broker could not route would look delivered.
+//     Returns are drained from NotifyReturn (always: the library's reader
+//     stalls, then drops, a notification nobody takes) and matched by
+//     message_id; the library delivers the return of a message before its
+//     ack, so once the confirm is done, the return (if any) has been handed
+//     to the drainer.
+//   - Waiting for the wire with a deadline: see publisher.wire.
 
-// publisher is one confirm-mode channel and the publishes waiting on it.
+// publisher is one confirm-mode channel.
 type publisher struct {
-	ch   *amqp.Channel
-	lock chan struct{} // a one-slot semaphore: sequence number + publish
-	mu   sync.Mutex
-	tags map[uint64]*pending
-	dead chan struct{} // closed after the channel closed and every confirm was handled
+	ch *amqp.Channel
+	// wire is a one-slot semaphore around the publish write. The library
+	// serialises writes itself (a mutex of the channel), but a mutex cannot
+	// be given up: while a blocked broker stops reading the socket, a write
+	// hangs and every publish queued behind it would hang too. Queued here,
+	// a publish gives up when its context ends.
+	wire chan struct{}
+	ask  chan returnQuery // to drainReturns: "was this message returned?"
+	dead chan struct{}    // closed once the channel closed and its returns were drained
+
+	mu       sync.Mutex
+	returned map[string]int // message_id -> basic.returns not yet claimed
 }
 
-type pending struct {
+// returnQuery asks drainReturns whether a message was returned; it answers
+// on res after taking in every return already delivered.
+type returnQuery struct {
 	id  string
-	key string
-	res chan error // nil: acked; else refused
+	res chan bool
 }
 
 // publisherLoop keeps one confirm channel open on conn.
@@ -86,79 +110,107 @@ func (a *AMQP) openPublisher(conn *amqp.Connection) (*publisher, error) {
 		return nil, fmt.Errorf("confirm mode: %w", err)
 	}
 	p := &publisher{
-		ch:   ch,
-		lock: make(chan struct{}, 1),
-		tags: map[uint64]*pending{},
-		dead: make(chan struct{}),
+		ch:       ch,
+		wire:     make(chan struct{}, 1),
+		ask:      make(chan returnQuery),
+		dead:     make(chan struct{}),
+		returned: map[string]int{},
 	}
-	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, 256))
 	returns := ch.NotifyReturn(make(chan amqp.Return, 64))
-	go a.handleConfirms(p, confirms, returns)
+	go a.drainReturns(p, returns)
 	return p, nil
 }
 
-// handleConfirms matches confirms and returns to waiting publishes. The
-// library delivers a basic.return into returns before it delivers the
-// confirm of the same message, so returns are drained before each confirm.
-func (a *AMQP) handleConfirms(p *publisher, confirms <-chan amqp.Confirmation, returns <-chan amqp.Return) {
+// drainReturns takes every basic.return of p's channel until the library
+// closes returns (the channel closed), and answers queries about them. A
+// query is answered only after the returns already waiting in the channel
+// buffer were taken in: the library hands a return over before it resolves
+// the confirm of the same message, so a publish that asks once its confirm
+// is done gets the right answer.
+func (a *AMQP) drainReturns(p *publisher, returns <-chan amqp.Return) {
 	defer close(p.dead)
-	returned := map[string]int{}
-	onReturn := func(r amqp.Return) {
-		a.log.Warn("broker returned a message", "message_id", r.MessageId, "key", r.RoutingKey, "code", r.ReplyCode, "reason", r.ReplyText)
-		returned[r.MessageId]++
-	}
 	for {
 		select {
 		case r, ok := <-returns:
 			if !ok {
-				returns = nil
-				continue
-			}
-			onReturn(r)
-		case c, ok := <-confirms:
-			if !ok {
-				// Drain returns so the library never blocks on us.
-				for returns != nil {
-					if _, ok := <-returns; !ok {
-						returns = nil
-					}
-				}
 				return
 			}
-		drain:
-			for returns != nil {
+			a.onReturn(p, r)
+		case q := <-p.ask:
+			open := true
+		buffered:
+			for open {
 				select {
 				case r, ok := <-returns:
 					if !ok {
-						returns = nil
-						break drain
+						open = false
+						break buffered
 					}
-					onReturn(r)
+					a.onReturn(p, r)
 				default:
-					break drain
+					break buffered
 				}
 			}
-			p.mu.Lock()
-			pd := p.tags[c.DeliveryTag]
-			delete(p.tags, c.DeliveryTag)
-			p.mu.Unlock()
-			if pd == nil {
-				continue
+			q.res <- p.claim(q.id)
+			if !open {
+				return
 			}
-			var err error
-			switch {
-			case !c.Ack:
-				err = fmt.Errorf("publish %s %s: %w (nack: queue full or unavailable)", pd.key, pd.id, ErrRefused)
-			case returned[pd.id] > 0:
-				returned[pd.id]--
-				if returned[pd.id] == 0 {
-					delete(returned, pd.id)
-				}
-				err = fmt.Errorf("publish %s %s: %w (unroutable: no queue bound)", pd.key, pd.id, ErrRefused)
-			}
-			pd.res <- err
 		}
 	}
+}
+
+func (a *AMQP) onReturn(p *publisher, r amqp.Return) {
+	a.log.Warn("broker returned a message", "message_id", r.MessageId, "key", r.RoutingKey, "code", r.ReplyCode, "reason", r.ReplyText)
+	p.mu.Lock()
+	p.returned[r.MessageId]++
+	p.mu.Unlock()
+}
+
+// claim takes one recorded return of message id; false when there is none.
+func (p *publisher) claim(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.returned[id]
+	switch {
+	case n == 0:
+		return false
+	case n == 1:
+		delete(p.returned, id)
+	default:
+		p.returned[id] = n - 1
+	}
+	return true
+}
+
+// wasReturned reports (and claims) a basic.return of message id. Call it
+// only once the message's confirm is done.
+func (p *publisher) wasReturned(id string) bool {
+	q := returnQuery{id: id, res: make(chan bool, 1)}
+	select {
+	case p.ask <- q:
+		return <-q.res
+	case <-p.dead:
+		// Every return of the channel was taken in before dead closed.
+		return p.claim(id)
+	}
+}
+
+// send writes one publishing on p's channel and returns its deferred
+// confirmation.
+func (p *publisher) send(ctx context.Context, exchange, key string, mandatory bool, msg amqp.Publishing) (*amqp.DeferredConfirmation, error) {
+	select {
+	case p.wire <- struct{}{}:
+	case <-p.dead:
+		return nil, amqp.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-p.wire }()
+	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, mandatory, false, msg)
+	if err == nil && dc == nil {
+		err = fmt.Errorf("channel not in confirm mode")
+	}
+	return dc, err
 }
 
 // waitPublisher returns the open confirm channel, waiting while the
@@ -171,9 +223,11 @@ func (a *AMQP) waitPublisher(ctx context.Context) (*publisher, error) {
 		if a.ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: bus closed", ErrUnavailable)
 		}
-		if p != nil && !blocked {
+		if p != nil && !blocked && !closed(p.dead) {
 			return p, nil
 		}
+		// A dead channel is replaced (or cleared) by publisherLoop, which
+		// announces it on changed.
 		select {
 		case <-changed:
 		case <-ctx.Done():
@@ -188,6 +242,15 @@ func (a *AMQP) waitPublisher(ctx context.Context) (*publisher, error) {
 		case <-a.ctx.Done():
 			return nil, fmt.Errorf("%w: bus closed", ErrUnavailable)
 		}
+	}
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -241,63 +304,76 @@ func (a *AMQP) PublishRawAs(ctx context.Context, contentType, key, typ, messageI
 	})
 }
 
+// publish publishes msg and waits for its confirm, on as many channels as
+// it takes: a message whose channel died before its confirm is published
+// again on the next one, until ctx ends.
 func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool, msg amqp.Publishing) error {
 	if err := checkPublishing(key, msg.Type, msg.MessageId, msg.CorrelationId, msg.Body); err != nil {
 		// Never on the wire: the broker would close the connection (a
 		// short string over 255 bytes is a frame error) or refuse it.
 		return fmt.Errorf("publish %s: %w", key, err)
 	}
+	id := msg.MessageId
+	// again waits until p's channel is gone (so the next round takes its
+	// successor); false with the error to return when publish must end.
+	again := func(p *publisher, why error) (bool, error) {
+		select {
+		case <-p.dead:
+			return true, nil
+		case <-ctx.Done():
+			return false, fmt.Errorf("publish %s %s: %w (%v)", key, id, ErrUnavailable, why)
+		case <-a.ctx.Done():
+			return false, fmt.Errorf("publish %s %s: %w: bus closed", key, id, ErrUnavailable)
+		}
+	}
 	for {
 		p, err := a.waitPublisher(ctx)
 		if err != nil {
-			return fmt.Errorf("publish %s %s: %w", key, msg.MessageId, err)
+			return fmt.Errorf("publish %s %s: %w", key, id, err)
 		}
-		select {
-		case p.lock <- struct{}{}:
-		case <-p.dead:
-			continue
-		case <-ctx.Done():
-			return fmt.Errorf("publish %s %s: %w (%v)", key, msg.MessageId, ErrUnavailable, ctx.Err())
-		}
-		pd := &pending{id: msg.MessageId, key: key, res: make(chan error, 1)}
-		p.mu.Lock()
-		tag := p.ch.GetNextPublishSeqNo()
-		p.tags[tag] = pd
-		p.mu.Unlock()
-		err = p.ch.Publish(exchange, key, mandatory, false, msg)
-		<-p.lock
+		dc, err := p.send(ctx, exchange, key, mandatory, msg)
 		if err != nil {
-			p.mu.Lock()
-			delete(p.tags, tag)
-			p.mu.Unlock()
-			a.log.Debug("publish failed, retrying on the next channel", "message_id", msg.MessageId, "err", err)
-			select {
-			case <-p.dead:
-			case <-ctx.Done():
-				return fmt.Errorf("publish %s %s: %w (%v)", key, msg.MessageId, ErrUnavailable, err)
-			case <-a.ctx.Done():
-				return fmt.Errorf("publish %s %s: %w: bus closed", key, msg.MessageId, ErrUnavailable)
+			if ctx.Err() != nil {
+				return fmt.Errorf("publish %s %s: %w (%v)", key, id, ErrUnavailable, ctx.Err())
+			}
+			a.log.Debug("publish failed, retrying on the next channel", "message_id", id, "err", err)
+			if ok, err := again(p, err); !ok {
+				return err
 			}
 			continue
 		}
 		select {
-		case err := <-pd.res:
-			return err
-		case <-p.dead:
-			// Every confirm of that channel has been handled by now.
-			select {
-			case err := <-pd.res:
-				return err
-			default:
-			}
-			a.log.Info("connection lost before the confirm, publishing again", "message_id", msg.MessageId)
+		case <-dc.Done():
 		case <-ctx.Done():
-			p.mu.Lock()
-			delete(p.tags, tag)
-			p.mu.Unlock()
-			return fmt.Errorf("publish %s %s: no confirm: %w (%v)", key, msg.MessageId, ErrUnavailable, ctx.Err())
+			if mandatory {
+				// Claim its return when it comes, so that it is not taken
+				// for the return of a later copy of the same message.
+				go func() {
+					<-dc.Done()
+					p.wasReturned(id)
+				}()
+			}
+			return fmt.Errorf("publish %s %s: no confirm: %w (%v)", key, id, ErrUnavailable, ctx.Err())
 		case <-a.ctx.Done():
-			return fmt.Errorf("publish %s %s: %w: bus closed", key, msg.MessageId, ErrUnavailable)
+			return fmt.Errorf("publish %s %s: %w: bus closed", key, id, ErrUnavailable)
+		}
+		returned := mandatory && p.wasReturned(id)
+		switch {
+		case dc.Acked() && returned:
+			return fmt.Errorf("publish %s %s: %w (unroutable: no queue bound)", key, id, ErrRefused)
+		case dc.Acked():
+			return nil
+		case p.ch.IsClosed():
+			// The library nacks every open confirmation when the channel
+			// closes, and marks the channel closed first; a real nack that
+			// raced the close is published again too (harmless: the broker
+			// did not take it).
+			a.log.Info("connection lost before the confirm, publishing again", "message_id", id)
+			if ok, err := again(p, amqp.ErrClosed); !ok {
+				return err
+			}
+		default:
+			return fmt.Errorf("publish %s %s: %w (nack: queue full or unavailable)", key, id, ErrRefused)
 		}
 	}
 }
