@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -260,6 +261,24 @@ func TestNodeClients(t *testing.T) {
 	if p := os.Getenv("RB_NODE_TEST_PATTERN"); p != "" {
 		args = append(args, "--test-name-pattern="+p)
 	}
+	// RB_NODE_REPEAT=n runs the Node tests n times against this one station
+	// (to show an intermittent failure is gone); RB_NODE_TRANSPORTS limits
+	// them to some transports ("polling", "websocket").
+	runs := 1
+	if v := os.Getenv("RB_NODE_REPEAT"); v != "" {
+		if runs, err = strconv.Atoi(v); err != nil || runs < 1 {
+			t.Fatalf("RB_NODE_REPEAT=%q: want a count", v)
+		}
+	}
+	for i := 1; i <= runs; i++ {
+		if err := runNode(t, nodeBin, dir, args, s, ctl); err != nil {
+			t.Fatalf("node --test (run %d of %d): %v", i, runs, err)
+		}
+	}
+}
+
+// runNode runs `node --test` once and logs what it says.
+func runNode(t *testing.T, nodeBin, dir string, args []string, s *station, ctl string) error {
 	cmd := exec.Command(nodeBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BRIDGE_URL="+s.url(), "BRIDGE_TOKEN="+s.token, "SIM_URL="+s.simURL,
@@ -268,20 +287,20 @@ func TestNodeClients(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = out, out
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	go func() { done <- cmd.Wait() }()
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(4 * time.Minute):
 		cmd.Process.Kill()
+		<-done
 		err = fmt.Errorf("node tests timed out")
 	}
 	sc := bufio.NewScanner(strings.NewReader(out.String()))
 	for sc.Scan() {
 		t.Log(sc.Text())
 	}
-	if err != nil {
-		t.Fatalf("node --test: %v", err)
-	}
+	return err
 }
