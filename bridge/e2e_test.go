@@ -250,8 +250,8 @@ func TestNodeClients(t *testing.T) {
 	nodeBin, err := exec.LookPath("node")
 	dir := nodeDir(t)
 	if _, serr := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client")); err != nil || serr != nil {
-		if os.Getenv("RB_REQUIRE_NODE") == "1" {
-			t.Fatalf("node or its modules missing (run npm ci in %s): %v %v", dir, err, serr)
+		if brokertest.Required() {
+			t.Fatalf("node or its modules missing (scripts/test.sh installs them: npm ci in %s): %v %v", dir, err, serr)
 		}
 		t.Skip("node or socket.io-client not installed (npm ci in bridge/testdata/node)")
 	}
@@ -283,6 +283,10 @@ func runNode(t *testing.T, nodeBin, dir string, args []string, s *station, ctl s
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BRIDGE_URL="+s.url(), "BRIDGE_TOKEN="+s.token, "SIM_URL="+s.simURL,
 		"SIM_IMEI="+sim.DefaultIMEI, "HARNESS_URL="+ctl)
+	// RB_SCREENSHOT_DIR keeps the browser test's screenshot (chat-360.png).
+	if d := os.Getenv("RB_SCREENSHOT_DIR"); d != "" {
+		cmd.Env = append(cmd.Env, "SCREENSHOT_DIR="+d)
+	}
 	out := &logBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
 	done := make(chan error, 1)

@@ -12,6 +12,12 @@ command -v make >/dev/null || need+=(make)
 # systemd-analyze verifies the package's units (systemd need not be running).
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v unshare >/dev/null || need+=(util-linux)
+# The bridge's end-to-end tests: node with npm (the official socket.io-client)
+# and a headless Chromium for the web chat.
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+command -v chromium >/dev/null || need+=(chromium)
+[ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -19,6 +25,10 @@ if [ ${#need[@]} -gt 0 ]; then
   # Keep the package's own system broker from starting: the tests run a private node.
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+
+# The Node modules of the bridge's tests, exactly as locked.
+echo "test: npm ci (bridge/testdata/node)"
+(cd bridge/testdata/node && npm ci --no-audit --no-fund --loglevel=error)
 
 # Tests that need the broker or tmux fail here instead of skipping.
 export RB_REQUIRE_BROKER=1 RB_REQUIRE_TMUX=1

@@ -80,7 +80,7 @@ async function waitDelivered(text, ms = 30000) {
 
 const STATES = ["queued", "submitted", "accepted", "sending", "retrying", "sent"];
 
-const TRANSPORTS = (process.env.RB_NODE_TRANSPORTS || "polling,websocket").split(",");
+const TRANSPORTS = (process.env.RB_NODE_TRANSPORTS || "polling,websocket").split(",").filter((t) => t !== "browser");
 
 for (const transport of TRANSPORTS) {
   describe(`over ${transport}`, () => {
