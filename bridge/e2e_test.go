@@ -129,20 +129,22 @@ type station struct {
 	app    string
 	env    []string
 	addr   string // the bridge's host:port, kept across restarts
+	extra  []string
 	token  string
 	mu     sync.Mutex
 	serve  *proc
 	rbd    *proc
 }
 
-func newStation(t testing.TB) *station {
+// newStation starts the whole station; serveArgs go to rbtui serve.
+func newStation(t testing.TB, serveArgs ...string) *station {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go tool to build the binaries")
 	}
 	node := brokertest.StartTB(t)
 	rbdBin, app := binaries(t)
-	s := &station{t: t, node: node, dir: t.TempDir(), app: app, token: e2eToken,
+	s := &station{t: t, node: node, dir: t.TempDir(), app: app, token: e2eToken, extra: serveArgs,
 		name: regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -188,8 +190,9 @@ func (s *station) startServe() {
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
-	p := start(s.t, "rbtui serve", s.app, s.env, "serve", "--listen", listen, "--token-file", filepath.Join(s.dir, "token"),
-		"--db", filepath.Join(s.dir, "history.db"), "--debug", filepath.Join(s.dir, "serve-debug.log"))
+	args := append([]string{"serve", "--listen", listen, "--token-file", filepath.Join(s.dir, "token"),
+		"--db", filepath.Join(s.dir, "history.db"), "--debug", filepath.Join(s.dir, "serve-debug.log")}, s.extra...)
+	p := start(s.t, "rbtui serve", s.app, s.env, args...)
 	deadline := time.Now().Add(20 * time.Second)
 	re := regexp.MustCompile(`msg=serving url=http://([0-9.:]+)/`)
 	for {
