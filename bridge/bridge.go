@@ -15,6 +15,19 @@
 // origins other than the bridge's own and the allowed ones are refused;
 // every event is checked for shape, size and rate, and a refused one gets an
 // error and changes nothing.
+//
+// Delivery: an event lost over long-polling was looked for in the library's
+// polling transport (engine.io v3.0.6: request ownership, the write queue,
+// the flush lock) and not found: TestPollingDeliversEveryEmit hammers it
+// with concurrent broadcasts, per-socket emits, pings and answered events,
+// and the official Node client did the same without a gap. What did lose
+// per-message events was ours: a change without ids (rb.Change.All: the
+// history replay, or more than rb.MaxChangeIDs merged) has had its ids
+// dropped by rb.Change.Merge, and apply emitted only the list for it, so an
+// mt_recv or mo_status merged into it never went out on any transport.
+// apply now catches up from the newest page (catchUp). A connection that
+// drops and reconnects still misses what was emitted meanwhile; its greeting
+// carries the newest history with every message's state.
 package bridge
 
 import (
@@ -98,7 +111,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// started is when Run began: an MT read from the modem since then is
+	// news (see apply).
+	started time.Time
 	station *StationEvent
 	bars    int
 	mtSeen  map[string]bool
@@ -225,6 +241,9 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 // Run follows the client's changes and tells every connected browser,
 // until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
+	s.mu.Lock()
+	s.started = s.cfg.Now()
+	s.mu.Unlock()
 	changes := s.cl.Subscribe(ctx)
 	stale := time.NewTimer(time.Hour)
 	defer stale.Stop()
@@ -264,7 +283,13 @@ func (s *Server) apply(ctx context.Context, ch rb.Change) {
 		s.emitMessage(m)
 	}
 	if ch.All {
+		// A change that says "reload everything" (the history replay, or
+		// more than rb.MaxChangeIDs merged) carries no ids: rb.Change.Merge
+		// drops them. The per-message events of what it swallowed would be
+		// lost, so they are found in the newest page instead; emitMessage
+		// emits only what was not emitted yet.
 		if p, err := s.page(ctx, rb.Cursor{}, s.cfg.HistoryPage); err == nil {
+			s.catchUp(ctx)
 			s.io.Emit(EvHistory, p)
 		}
 	}
@@ -274,6 +299,28 @@ func (s *Server) apply(ctx context.Context, ch rb.Change) {
 		} else {
 			s.log.Warn("message list", "err", err)
 		}
+	}
+}
+
+// catchUp emits the events of the newest messages that a change without
+// ids stood for: every MO state not emitted yet, and the MTs read from the
+// modem since Run began (older ones are history, not news: the replay of a
+// new client's history must not ring as new messages).
+func (s *Server) catchUp(ctx context.Context) {
+	rows, err := s.st.List(ctx, store.Page{Limit: s.cfg.HistoryPage})
+	if err != nil {
+		s.log.Warn("catch up", "err", err)
+		return
+	}
+	s.mu.Lock()
+	since := s.started
+	s.mu.Unlock()
+	for i := len(rows) - 1; i >= 0; i-- { // oldest first, as they happened
+		m := rows[i]
+		if m.Direction == rb.DirMT && m.CreatedAt.Before(since) {
+			continue
+		}
+		s.emitMessage(m)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -128,20 +129,22 @@ type station struct {
 	app    string
 	env    []string
 	addr   string // the bridge's host:port, kept across restarts
+	extra  []string
 	token  string
 	mu     sync.Mutex
 	serve  *proc
 	rbd    *proc
 }
 
-func newStation(t testing.TB) *station {
+// newStation starts the whole station; serveArgs go to rbtui serve.
+func newStation(t testing.TB, serveArgs ...string) *station {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go tool to build the binaries")
 	}
 	node := brokertest.StartTB(t)
 	rbdBin, app := binaries(t)
-	s := &station{t: t, node: node, dir: t.TempDir(), app: app, token: e2eToken,
+	s := &station{t: t, node: node, dir: t.TempDir(), app: app, token: e2eToken, extra: serveArgs,
 		name: regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -187,8 +190,9 @@ func (s *station) startServe() {
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
-	p := start(s.t, "rbtui serve", s.app, s.env, "serve", "--listen", listen, "--token-file", filepath.Join(s.dir, "token"),
-		"--db", filepath.Join(s.dir, "history.db"), "--debug", filepath.Join(s.dir, "serve-debug.log"))
+	args := append([]string{"serve", "--listen", listen, "--token-file", filepath.Join(s.dir, "token"),
+		"--db", filepath.Join(s.dir, "history.db"), "--debug", filepath.Join(s.dir, "serve-debug.log")}, s.extra...)
+	p := start(s.t, "rbtui serve", s.app, s.env, args...)
 	deadline := time.Now().Add(20 * time.Second)
 	re := regexp.MustCompile(`msg=serving url=http://([0-9.:]+)/`)
 	for {
@@ -249,8 +253,8 @@ func TestNodeClients(t *testing.T) {
 	nodeBin, err := exec.LookPath("node")
 	dir := nodeDir(t)
 	if _, serr := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client")); err != nil || serr != nil {
-		if os.Getenv("RB_REQUIRE_NODE") == "1" {
-			t.Fatalf("node or its modules missing (run npm ci in %s): %v %v", dir, err, serr)
+		if brokertest.Required() {
+			t.Fatalf("node or its modules missing (scripts/test.sh installs them: npm ci in %s): %v %v", dir, err, serr)
 		}
 		t.Skip("node or socket.io-client not installed (npm ci in bridge/testdata/node)")
 	}
@@ -260,28 +264,50 @@ func TestNodeClients(t *testing.T) {
 	if p := os.Getenv("RB_NODE_TEST_PATTERN"); p != "" {
 		args = append(args, "--test-name-pattern="+p)
 	}
+	// RB_NODE_REPEAT=n runs the Node tests n times against this one station
+	// (to show an intermittent failure is gone); RB_NODE_TRANSPORTS limits
+	// them to some transports ("polling", "websocket").
+	runs := 1
+	if v := os.Getenv("RB_NODE_REPEAT"); v != "" {
+		if runs, err = strconv.Atoi(v); err != nil || runs < 1 {
+			t.Fatalf("RB_NODE_REPEAT=%q: want a count", v)
+		}
+	}
+	for i := 1; i <= runs; i++ {
+		if err := runNode(t, nodeBin, dir, args, s, ctl); err != nil {
+			t.Fatalf("node --test (run %d of %d): %v", i, runs, err)
+		}
+	}
+}
+
+// runNode runs `node --test` once and logs what it says.
+func runNode(t *testing.T, nodeBin, dir string, args []string, s *station, ctl string) error {
 	cmd := exec.Command(nodeBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BRIDGE_URL="+s.url(), "BRIDGE_TOKEN="+s.token, "SIM_URL="+s.simURL,
 		"SIM_IMEI="+sim.DefaultIMEI, "HARNESS_URL="+ctl)
+	// RB_SCREENSHOT_DIR keeps the browser test's screenshot (chat-360.png).
+	if d := os.Getenv("RB_SCREENSHOT_DIR"); d != "" {
+		cmd.Env = append(cmd.Env, "SCREENSHOT_DIR="+d)
+	}
 	out := &logBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	go func() { done <- cmd.Wait() }()
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(4 * time.Minute):
 		cmd.Process.Kill()
+		<-done
 		err = fmt.Errorf("node tests timed out")
 	}
 	sc := bufio.NewScanner(strings.NewReader(out.String()))
 	for sc.Scan() {
 		t.Log(sc.Text())
 	}
-	if err != nil {
-		t.Fatalf("node --test: %v", err)
-	}
+	return err
 }

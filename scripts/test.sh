@@ -14,6 +14,12 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v unshare >/dev/null || need+=(util-linux)
 # nft cuts a cluster node off in internal/clustertest's partition round.
 command -v nft >/dev/null || need+=(nftables)
+# The bridge's end-to-end tests: node with npm (the official socket.io-client)
+# and a headless Chromium for the web chat.
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+command -v chromium >/dev/null || need+=(chromium)
+[ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -21,6 +27,10 @@ if [ ${#need[@]} -gt 0 ]; then
   # Keep the package's own system broker from starting: the tests run a private node.
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+
+# The Node modules of the bridge's tests, exactly as locked.
+echo "test: npm ci (bridge/testdata/node)"
+(cd bridge/testdata/node && npm ci --no-audit --no-fund --loglevel=error)
 
 # Tests that need the broker or tmux fail here instead of skipping.
 export RB_REQUIRE_BROKER=1 RB_REQUIRE_TMUX=1
@@ -34,20 +44,34 @@ go vet ./...
 (cd internal/tools/pkg && go vet ./... && go test -count=1 ./...)
 
 # Cross-builds for every architecture of the package, pure Go, then the three
-# packages, each unpacked into a throwaway root and checked.
+# packages, each unpacked into a throwaway root and checked. They run beside
+# the tests (which spend much of their time waiting on brokers and modems);
+# their output is printed after the tests' and either failure fails the run.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 VERSION=$(scripts/version.sh)
 export VERSION
-echo "test: cross-builds (linux amd64, arm64, arm/v7) of $VERSION"
-start=$(date +%s)
-scripts/cross-build.sh "$tmp/build" amd64 arm64 arm7
-echo "test: cross-builds took $(($(date +%s) - start)) s"
-start=$(date +%s)
-go run -C internal/tools/pkg . -root "$PWD" -version "$VERSION" -bin "$tmp/build" -out "$tmp/dist" amd64 arm64 arm7 >"$tmp/debs"
-echo "test: packages took $(($(date +%s) - start)) s"
-while read -r deb; do
-  scripts/check-package.sh "$deb"
-done <"$tmp/debs"
+packaging() {
+  echo "test: cross-builds (linux amd64, arm64, arm/v7) of $VERSION"
+  local start
+  start=$(date +%s)
+  scripts/cross-build.sh "$tmp/build" amd64 arm64 arm7
+  echo "test: cross-builds took $(($(date +%s) - start)) s"
+  start=$(date +%s)
+  go run -C internal/tools/pkg . -root "$PWD" -version "$VERSION" -bin "$tmp/build" -out "$tmp/dist" amd64 arm64 arm7 >"$tmp/debs"
+  echo "test: packages took $(($(date +%s) - start)) s"
+  while read -r deb; do
+    scripts/check-package.sh "$deb"
+  done <"$tmp/debs"
+}
+packaging >"$tmp/packaging.log" 2>&1 &
+pkg_pid=$!
+
 echo "test: go test -race"
-go test -race -count=1 -timeout 30m ./...
+status=0
+go test -race -count=1 -timeout 30m ./... || status=$?
+pkg_status=0
+wait "$pkg_pid" || pkg_status=$?
+cat "$tmp/packaging.log"
+if [ "$pkg_status" -ne 0 ]; then echo "test: cross-builds or packages failed"; fi
+if [ "$status" -ne 0 ] || [ "$pkg_status" -ne 0 ]; then exit 1; fi

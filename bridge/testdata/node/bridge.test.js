@@ -1,7 +1,7 @@
 // End-to-end tests of `rbtui serve` with the official socket.io-client 4.x,
 // run by bridge/e2e_test.go against a real broker, rbd and the simulator:
 // BRIDGE_URL, BRIDGE_TOKEN, SIM_URL, SIM_IMEI and HARNESS_URL come from it.
-import { test, describe, before, after } from "node:test";
+import { test, describe, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 
@@ -31,14 +31,20 @@ function connect(transports, opts = {}) {
     const hit = seen.find((s) => s.ev === ev && pred(...s.args));
     if (hit) return Promise.resolve(hit.args[0]);
     return new Promise((resolve, reject) => {
-      const w = { ev, pred, resolve };
-      waiters.push(w);
-      setTimeout(() => {
+      const w = { ev, pred };
+      // The timer goes with the wait, so a finished run does not linger.
+      const timer = setTimeout(() => {
         const i = waiters.indexOf(w);
         if (i >= 0) { waiters.splice(i, 1); reject(new Error(`timed out waiting for ${ev}; got ${JSON.stringify(seen.filter((s) => s.ev === ev).slice(-8).map((s) => s.args[0]))}`)); }
       }, ms);
+      w.resolve = (v) => { clearTimeout(timer); resolve(v); };
+      waiters.push(w);
     });
   };
+  // A transport that drops and silently reconnects loses what was emitted
+  // meanwhile: the tests say so instead of timing out on a missing event.
+  sock.drops = [];
+  sock.on("disconnect", (reason) => sock.drops.push(reason));
   sock.seen = seen;
   sock.forget = () => { seen.length = 0; };
   return sock;
@@ -74,7 +80,9 @@ async function waitDelivered(text, ms = 30000) {
 
 const STATES = ["queued", "submitted", "accepted", "sending", "retrying", "sent"];
 
-for (const transport of ["polling", "websocket"]) {
+const TRANSPORTS = (process.env.RB_NODE_TRANSPORTS || "polling,websocket").split(",").filter((t) => t !== "browser");
+
+for (const transport of TRANSPORTS) {
   describe(`over ${transport}`, () => {
     let sock;
     before(async () => {
@@ -82,6 +90,9 @@ for (const transport of ["polling", "websocket"]) {
       await once(sock, "connect");
     });
     after(() => sock.close());
+    afterEach(() => {
+      assert.deepEqual(sock.drops, [], `the ${transport} connection dropped during the test`);
+    });
 
     test("both event sets on connect", async () => {
       assert.equal(sock.io.engine.transport.name, transport);
@@ -181,6 +192,7 @@ for (const transport of ["polling", "websocket"]) {
       assert.ok(h.messages.length > 0, "empty history after reconnect");
       await sock.waitFor("station");
       await sock.waitFor("messages");
+      sock.drops.length = 0; // this one was meant
     });
   });
 }

@@ -1,0 +1,122 @@
+// The embedded web chat in a real headless Chromium (playwright-core drives
+// the system's /usr/bin/chromium; nothing is downloaded), run by
+// bridge/e2e_test.go against the whole station like bridge.test.js.
+// SCREENSHOT_DIR, when set, gets chat-360.png: the page 360 px wide.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const { BRIDGE_URL, BRIDGE_TOKEN, SIM_URL, SIM_IMEI, SCREENSHOT_DIR } = process.env;
+if (!BRIDGE_URL) throw new Error("run through go test ./bridge -run TestNodeClients");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const required = process.env.RB_REQUIRE_BROKER === "1";
+const skip = !existsSync(CHROMIUM) && !required ? `no Chromium at ${CHROMIUM}` : false;
+// RB_NODE_TRANSPORTS, when set, runs this only if it names "browser".
+const wanted = !process.env.RB_NODE_TRANSPORTS || process.env.RB_NODE_TRANSPORTS.split(",").includes("browser");
+
+const hex = (s) => Buffer.from(s, "utf8").toString("hex");
+
+async function injectMT(text) {
+  const body = new URLSearchParams({ imei: SIM_IMEI, data: hex(text), username: "u", password: "p" });
+  const r = await fetch(`${SIM_URL}/rockblock/MT`, { method: "POST", body });
+  const out = await r.text();
+  assert.match(out, /^OK,/, `simulator refused the MT: ${out}`);
+}
+
+// The MT that must stay text: markup, a script and terminal escapes.
+const HOSTILE = '<img src=x onerror=alert(1)> \x1b[2J<script>window.pwned=1</script><b>bold</b>';
+
+describe("web chat in Chromium", { skip: skip || !wanted }, () => {
+  let browser, page, profile;
+  const requests = [];
+  const problems = [];
+  const dialogs = [];
+
+  before(async () => {
+    profile = mkdtempSync(join(tmpdir(), "rb-chromium-"));
+    // A fresh profile (playwright passes it as --user-data-dir), a phone 360 px wide.
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"],
+      viewport: { width: 360, height: 740 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true,
+    });
+    const ctx = browser;
+    page = await ctx.newPage();
+    page.on("request", (r) => requests.push(r.url()));
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+    page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
+    // The token in the fragment: it never reaches a server log.
+    await page.goto(`${BRIDGE_URL}/#token=${BRIDGE_TOKEN}`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  test("loads from the bridge alone and shows the signal", async () => {
+    await page.waitForFunction(() => Number(document.getElementById("signal").dataset.bars) > 0, null, { timeout: 30000 });
+    const sig = await page.locator("#signal").getAttribute("aria-label");
+    assert.match(sig, /^[1-5] of 5 bars$/);
+    assert.equal(await page.locator("#broker").getAttribute("data-broker"), "up");
+    assert.equal(await page.locator("#away").isHidden(), true);
+    const origin = new URL(BRIDGE_URL).origin;
+    const foreign = requests.filter((u) => !u.startsWith(origin + "/") && !u.startsWith("data:"));
+    assert.deepEqual(foreign, [], "the page asked for something beyond the bridge");
+    // The token left the address bar.
+    assert.ok(!page.url().includes(BRIDGE_TOKEN), page.url());
+  });
+
+  test("a message typed and sent ends sent", async () => {
+    const text = `from Chromium ${Date.now()}`;
+    await page.locator("#text").fill(text);
+    await page.locator("#send").click();
+    const li = page.locator("li.msg.mo", { hasText: text });
+    await li.locator('.state[data-state="sent"]').waitFor({ timeout: 30000 });
+    assert.equal(await page.locator("#text").inputValue(), "");
+    assert.match(await li.locator(".momsn").textContent(), /^#\d+$/);
+  });
+
+  test("an injected MT shows", async () => {
+    const text = `to Chromium ${Date.now()}`;
+    await injectMT(text);
+    await page.locator("li.msg.mt .body", { hasText: text }).waitFor({ timeout: 30000 });
+  });
+
+  test("an MT full of markup and escapes stays inert text", async () => {
+    const before = await page.evaluate(() => ({
+      scripts: document.scripts.length, imgs: document.images.length, bolds: document.querySelectorAll("b").length,
+    }));
+    await injectMT(HOSTILE);
+    const body = page.locator("li.msg.mt .body", { hasText: "<img src=x onerror=alert(1)>" });
+    await body.waitFor({ timeout: 30000 });
+    const got = await body.evaluate((el) => ({ text: el.textContent, children: el.childElementCount }));
+    assert.equal(got.children, 0, "the message made elements");
+    assert.ok(got.text.includes("<script>window.pwned=1</script>"), got.text);
+    assert.ok(got.text.includes("<b>bold</b>"), got.text);
+    assert.ok(!got.text.includes("\x1b"), `a raw escape reached the page: ${JSON.stringify(got.text)}`);
+    const after = await page.evaluate(() => ({
+      scripts: document.scripts.length, imgs: document.images.length, bolds: document.querySelectorAll("b").length,
+      pwned: window.pwned === 1,
+    }));
+    assert.deepEqual(after, { ...before, pwned: false });
+    assert.deepEqual(dialogs, [], "a dialog opened");
+    assert.deepEqual(problems, [], "the page reported errors");
+  });
+
+  test("fits 360 px", async () => {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.equal(overflow, 0, "the page scrolls sideways");
+    for (const sel of ["#bar", "#compose", "#send"]) {
+      const box = await page.locator(sel).boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 360, `${sel} sticks out: ${JSON.stringify(box)}`);
+    }
+    if (SCREENSHOT_DIR) await page.screenshot({ path: join(SCREENSHOT_DIR, "chat-360.png") });
+  });
+});
