@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/internal/netaddr"
 )
 
 // MinTokenLen is the shortest token accepted: a shorter one is guessable.
@@ -43,26 +45,12 @@ func LoadToken(path string) (string, error) {
 	return tok, nil
 }
 
-// IsLoopback reports whether a listen address (host:port) binds to the
-// loopback interface only. An empty host binds every interface.
-func IsLoopback(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // CheckListen refuses to listen beyond loopback without a token.
 func CheckListen(listen string, haveToken bool) error {
 	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return fmt.Errorf("--listen %q: want HOST:PORT: %w", listen, err)
 	}
-	if !IsLoopback(listen) && !haveToken {
+	if !netaddr.IsLoopback(listen) && !haveToken {
 		return fmt.Errorf("--listen %s reaches beyond this machine: give a --token-file (mode 0600) too", listen)
 	}
 	return nil

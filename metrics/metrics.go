@@ -17,12 +17,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rockblock-station/rockblock-station/internal/netaddr"
 )
 
 // Path is where the endpoint serves the metrics.
@@ -37,20 +37,6 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// IsLoopback reports whether a listen address (host:port) binds to the
-// loopback interface only; an empty host binds every interface.
-func IsLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // CheckListen checks a --metrics address: HOST:PORT, on loopback unless
 // allowAny (--metrics-any) says the operator wants it reachable from
 // elsewhere.
@@ -58,7 +44,7 @@ func CheckListen(addr string, allowAny bool) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("--metrics %q: want HOST:PORT, e.g. 127.0.0.1:9810: %w", addr, err)
 	}
-	if !allowAny && !IsLoopback(addr) {
+	if !allowAny && !netaddr.IsLoopback(addr) {
 		return fmt.Errorf("--metrics %s reaches beyond this machine: give --metrics-any too to allow it", addr)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/netaddr"
 	"github.com/rockblock-station/rockblock-station/sbd"
 )
 
@@ -180,14 +181,10 @@ func mainReplay(ctx context.Context, path string, speed float64, link string, lo
 
 // checkControl refuses a non-loopback control address unless allowed.
 func checkControl(addr string, any bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("simulate: --control %q: %w", addr, err)
 	}
-	if any || host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if any || netaddr.IsLoopback(addr) {
 		return nil
 	}
 	return fmt.Errorf("simulate: --control %q is not a loopback address (use --control-any to allow it)", addr)

@@ -1,0 +1,24 @@
+// Package netaddr holds the one rule for listen addresses that the
+// programs' servers share (rbtui serve, the metrics endpoints, the
+// simulator's control API): what counts as loopback only.
+package netaddr
+
+import (
+	"net"
+	"strings"
+)
+
+// IsLoopback reports whether a listen address (host:port) binds to the
+// loopback interface only: localhost or a loopback IP. An empty host binds
+// every interface, so it is not loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
