@@ -75,8 +75,15 @@ type Header struct {
 	SignalAt time.Time
 	// Outbox is the number of MO messages not yet final (-1: unknown).
 	Outbox int
-	// LastSession is the result of the last satellite session, in words.
+	// LastSession is the result of the last satellite session, in words
+	// (the detail view shows it; the header has no room).
 	LastSession string
+	// LastContact is when the station last reached the satellite network:
+	// a completed session, an MO sent or an MT received (zero: never).
+	LastContact time.Time
+	// MinBars is the signal an MO attempt waits for (with service), as rbd
+	// reports it; -1 when unknown.
+	MinBars int
 	// CreditsToday is what was spent today.
 	CreditsToday int
 	// Model is the modem model, if known.

@@ -18,16 +18,43 @@ import (
 // numbers, attempts, the last failure in words, and the state history. Its
 // lines are wrapped once (on open, update or resize) and scrolled.
 type detailModel struct {
-	c      *common
-	keys   detailKeyMap
-	m      Message
-	loaded bool
-	lines  []string
-	off    int
-	w, h   int
+	c    *common
+	keys detailKeyMap
+	// station is the header, read for what the station does about the
+	// message (its last session); note is what was read, to rebuild
+	// only when it changes.
+	station *headerModel
+	note    string
+	m       Message
+	loaded  bool
+	lines   []string
+	off     int
+	w, h    int
 }
 
-func newDetail(c *common) detailModel { return detailModel{c: c, keys: newDetailKeyMap()} }
+func newDetail(c *common, station *headerModel) detailModel {
+	return detailModel{c: c, keys: newDetailKeyMap(), station: station}
+}
+
+// stationNote is what the detail view shows of the station's state for
+// msg: its last session, for an MO message still on its way.
+func (d *detailModel) stationNote(msg Message) (last string, current bool) {
+	if d.station == nil || msg.Dir != rb.DirMO || rb.Final(msg.State) {
+		return "", false
+	}
+	return d.station.lastSession()
+}
+
+// stationChanged rebuilds the view when what it shows of the station changed.
+func (d *detailModel) stationChanged() {
+	if !d.loaded {
+		return
+	}
+	last, current := d.stationNote(d.m)
+	if note := fmt.Sprintf("%s|%t", last, current); note != d.note {
+		d.rebuild()
+	}
+}
 
 // SetSize implements component; the text is re-wrapped only when the width changes.
 func (d *detailModel) SetSize(w, h int) {
@@ -192,6 +219,14 @@ func (d *detailModel) rebuild() {
 		if msg.LastReason != "" {
 			field("last reason", textsafe.Line(msg.LastReason))
 		}
+	}
+	last, current := d.stationNote(msg)
+	d.note = fmt.Sprintf("%s|%t", last, current)
+	if last != "" {
+		if !current {
+			last = st.Dim.Render(last) // it may not be the last one any more
+		}
+		field("last session", last)
 	}
 	if rb.Cancellable(msg.State) && msg.Dir == rb.DirMO {
 		add(st.Dim.Render("x cancels it (until its session starts)."))

@@ -82,7 +82,7 @@ func New(b Backend, opts Options) *Model {
 		c:       c,
 		header:  newHeader(c),
 		list:    newList(c),
-		detail:  newDetail(c),
+		detail:  newDetail(c, nil),
 		compose: newCompose(c),
 		search:  newSearch(c),
 		help:    newHelp(c),
@@ -91,6 +91,7 @@ func New(b Backend, opts Options) *Model {
 		resending: make(map[string]bool),
 		resent:    make(map[string]string),
 	}
+	m.detail.station = &m.header
 	if src, ok := b.(StatsSource); ok {
 		m.stats = NewStatsView(src, &m.c.styles, m.c.glyphs, opts.Now)
 	}
@@ -157,6 +158,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.header.setHeader(msg.h)
+		m.detail.stationChanged()
 		m.compose.maxMO = m.header.maxMO()
 		m.layout()
 		return m, nil
@@ -216,6 +218,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tickMsg:
 		m.invalidate() // relative times and staleness moved on
+		m.detail.stationChanged()
 		if m.header.header.Connecting {
 			return m, tea.Batch(m.tick(), m.loadHeader()) // the grace may be over
 		}
@@ -441,6 +444,7 @@ func (m *Model) layout() {
 	m.header.SetSize(m.width, 0)
 	m.list.SetSize(m.width, body)
 	m.detail.SetSize(m.width, body)
+	m.detail.stationChanged()
 	m.compose.SetSize(m.width, body)
 	m.help.SetSize(m.width, body)
 	if m.stats != nil {
