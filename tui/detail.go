@@ -21,10 +21,10 @@ type detailModel struct {
 	c    *common
 	keys detailKeyMap
 	// station is the header, read for what the station does about the
-	// message (its last session); note is what was read, to rebuild
-	// only when it changes.
+	// message (why it waits, the last session); note is what was read,
+	// to rebuild only when it changes.
 	station *headerModel
-	note    string
+	note    stationNote
 	m       Message
 	loaded  bool
 	lines   []string
@@ -37,21 +37,24 @@ func newDetail(c *common, station *headerModel) detailModel {
 }
 
 // stationNote is what the detail view shows of the station's state for
-// msg: its last session, for an MO message still on its way.
-func (d *detailModel) stationNote(msg Message) (last string, current bool) {
+// msg, an MO message still on its way: why it waits, and the station's
+// last session.
+type stationNote struct {
+	wait, last string
+	current    bool // the last session came with a current reading
+}
+
+func (d *detailModel) stationNote(msg Message) stationNote {
 	if d.station == nil || msg.Dir != rb.DirMO || rb.Final(msg.State) {
-		return "", false
+		return stationNote{}
 	}
-	return d.station.lastSession()
+	last, current := d.station.lastSession()
+	return stationNote{wait: d.station.waiting(msg), last: last, current: current}
 }
 
 // stationChanged rebuilds the view when what it shows of the station changed.
 func (d *detailModel) stationChanged() {
-	if !d.loaded {
-		return
-	}
-	last, current := d.stationNote(d.m)
-	if note := fmt.Sprintf("%s|%t", last, current); note != d.note {
+	if d.loaded && d.stationNote(d.m) != d.note {
 		d.rebuild()
 	}
 }
@@ -184,7 +187,13 @@ func (d *detailModel) rebuild() {
 		title = g.Unread + " " + title + " (unread)"
 	}
 	add(st.Title.Render(title))
-	field("state", st.stateStyle(state).Render(g.Glyph(state))+" "+textsafeState(state))
+	note := d.stationNote(msg)
+	d.note = note
+	stateText := st.stateStyle(state).Render(g.Glyph(state)) + " " + textsafeState(state)
+	if note.wait != "" {
+		stateText += g.Sep + st.Warn.Render(note.wait)
+	}
+	field("state", stateText)
 	when := msg.Created.In(loc).Format("2006-01-02 15:04:05 MST")
 	field("created", when)
 	if !msg.Updated.IsZero() && !msg.Updated.Equal(msg.Created) {
@@ -220,10 +229,8 @@ func (d *detailModel) rebuild() {
 			field("last reason", textsafe.Line(msg.LastReason))
 		}
 	}
-	last, current := d.stationNote(msg)
-	d.note = fmt.Sprintf("%s|%t", last, current)
-	if last != "" {
-		if !current {
+	if last := note.last; last != "" {
+		if !note.current {
 			last = st.Dim.Render(last) // it may not be the last one any more
 		}
 		field("last session", last)

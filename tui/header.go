@@ -127,6 +127,28 @@ func (hm *headerModel) lastSession() (string, bool) {
 	return last, hm.signalCurrent()
 }
 
+// waiting says why an MO message rbd holds (accepted, or retrying) waits
+// for its session: the modem is offline, it has no service, or less signal
+// than rbd waits for. It is "" when nothing known holds it back (or the
+// reading is too old to tell).
+func (hm *headerModel) waiting(msg Message) string {
+	if !hm.loaded || msg.Dir != rb.DirMO || (msg.State != rb.StateAccepted && msg.State != rb.StateRetrying) {
+		return ""
+	}
+	h := &hm.header
+	switch {
+	case h.Modem == rb.ModemOffline && !h.Connecting:
+		return "waiting for the modem (offline)"
+	case !hm.signalCurrent():
+		return ""
+	case !h.Service:
+		return fmt.Sprintf("waiting for service (%d/5)", max(0, min(5, h.Bars)))
+	case h.MinBars > 0 && h.Bars < h.MinBars:
+		return fmt.Sprintf("waiting for signal ≥ %d", h.MinBars)
+	}
+	return ""
+}
+
 // signalCurrent reports whether the signal reading may be shown as current.
 func (hm *headerModel) signalCurrent() bool {
 	h := &hm.header

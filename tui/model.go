@@ -8,6 +8,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rockblock-station/rockblock-station/rb"
@@ -510,14 +511,20 @@ func (m *Model) statusView() string {
 		right = ""
 	}
 	room := max(0, m.width-ansi.StringWidth(right)-1)
-	left := m.status
-	if m.statusErr && left != "" {
-		left = g.Warn + " error: " + left
+	left, style := m.status, (*lipgloss.Style)(nil)
+	switch {
+	case m.statusErr && left != "":
+		left, style = g.Warn+" error: "+left, &st.StatusError
+	case left == "":
+		// Nothing to report: say why the message in view waits, if it does.
+		if msg, ok := m.current(); ok && (m.screen == screenList || m.screen == screenDetail) {
+			left, style = m.header.waiting(msg), &st.Warn
+		}
 	}
 	left = ansi.Truncate(left, room, g.Ellipsis)
 	pad := max(1, m.width-ansi.StringWidth(left)-ansi.StringWidth(right))
-	if m.statusErr {
-		left = st.StatusError.Render(left)
+	if style != nil && left != "" {
+		left = style.Render(left)
 	}
 	return left + strings.Repeat(" ", pad) + st.Dim.Render(right)
 }
