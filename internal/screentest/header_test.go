@@ -20,12 +20,10 @@ func TestHeaderByPriority(t *testing.T) {
 	e.Fixture()
 	e.Run()
 	d := e.Screen(200, 60)
-	if err := e.Memory.Publish(t.Context(), &rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-long", Station: Station,
+	e.LiveSignal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-long", Station: Station,
 		At: testNow.Add(-10 * time.Second)}, Bars: 4, Service: true, Modem: rb.ModemOK, Outbox: 4,
 		Model:       "RockBLOCK 9603N with a long model name",
-		LastSession: "no network service (SBDIX 32) after a session of 60 seconds with a very long explanation"}); err != nil {
-		t.Fatal(err)
-	}
+		LastSession: "no network service (SBDIX 32) after a session of 60 seconds with a very long explanation"})
 	d.Until("the live reading", func(v string) bool { return strings.Contains(v, "9603N") })
 	high := []string{"signal ▂▃▅▆▁ 4/5", "service", "modem ok", "broker up", "last contact 2m ago", "outbox 5", "credits today 4"}
 	for _, w := range []int{200, 160, 120, 100, 80, 60, 56} {

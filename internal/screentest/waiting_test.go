@@ -45,9 +45,7 @@ func TestWhyAMessageWaits(t *testing.T) {
 			e.Run()
 			d := e.Screen(100, 30)
 			if tt.live {
-				if err := e.Memory.Publish(t.Context(), &sig); err != nil {
-					t.Fatal(err)
-				}
+				e.LiveSignal(&sig)
 				d.Until("the live reading", func(v string) bool {
 					return strings.Contains(v, "signal ") && strings.Contains(v, fmtBars(sig.Bars))
 				})
