@@ -104,6 +104,12 @@ func (d *detailModel) set(msg Message, top bool) {
 	d.scroll(0)
 }
 
+// clear empties the view (nothing selected).
+func (d *detailModel) clear() {
+	d.m, d.loaded, d.off = Message{}, false, 0
+	d.rebuild()
+}
+
 // Update implements the detail view's own keys (scrolling); it reports
 // whether the key was one.
 func (d *detailModel) Update(k tea.KeyPressMsg) bool {
