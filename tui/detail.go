@@ -89,6 +89,9 @@ func (d *detailModel) ShortHelp() []key.Binding {
 	if d.loaded && d.m.Dir == rb.DirMO && rb.Resendable(d.m.State) {
 		out = append(out, k.Resend)
 	}
+	if d.loaded && d.m.Dir == rb.DirMO && d.m.State == rb.StateCancelled {
+		out = append(out, k.Redraft)
+	}
 	return append(out, k.Help)
 }
 
@@ -243,6 +246,9 @@ func (d *detailModel) rebuild() {
 	}
 	if rb.Cancellable(msg.State) && msg.Dir == rb.DirMO {
 		add(st.Dim.Render("x cancels it (until its session starts)."))
+	}
+	if msg.State == rb.StateCancelled && msg.Dir == rb.DirMO {
+		add(st.Dim.Render("R opens it in compose as a draft."))
 	}
 
 	out = append(out, "")

@@ -532,7 +532,9 @@ func (m *Model) statusView() string {
 	left, style := m.status, (*lipgloss.Style)(nil)
 	switch {
 	case m.statusErr && left != "":
-		left, style = g.Warn+" error: "+left, &st.StatusError
+		prefix := g.Warn + " error: "
+		left = prefix + truncateMiddle(left, max(0, room-ansi.StringWidth(prefix)), g.Ellipsis)
+		style = &st.StatusError
 	case left == "":
 		// Nothing to report: say why the message in view waits, if it does.
 		if msg, ok := m.current(); ok && (m.screen == screenList || m.screen == screenDetail) {

@@ -83,6 +83,7 @@ func TestGolden(t *testing.T) {
 		{"search", func(e *Env, d *Driver) { d.Keys("/"); d.Type("fuel"); d.Keys("enter") }},
 		{"confirm_cancel", func(e *Env, d *Driver) { d.Select("Only in SQLite"); d.Keys("x") }},
 		{"waiting", func(e *Env, d *Driver) { d.Select("Arriving 18:00") }},
+		{"detail_cancelled", func(e *Env, d *Driver) { d.Select("Cancel this one"); d.Keys("enter") }},
 		{"detail_waiting", func(e *Env, d *Driver) { d.Select("Arriving 18:00"); d.Keys("enter") }},
 	}
 	for _, sc := range scenarios {
