@@ -11,7 +11,8 @@
 // The screen is made of components (soft-serve's pkg/ui, gh-dash): the
 // header, the list, the detail view, compose, the search line and help each
 // own their state, key map, size and view; the root Model routes messages
-// and keys to the one in focus and lays them out. Its tests run over the
+// and keys to the one in focus and lays them out: from SplitWidth columns
+// the list and the detail view side by side (split.go). Its tests run over the
 // real client in internal/screentest (this package cannot import the
 // client, which imports it).
 package tui
