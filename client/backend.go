@@ -142,7 +142,7 @@ func startOfDay(t time.Time) time.Time {
 // Header implements tui.Backend.
 func (b *Backend) Header(ctx context.Context) (tui.Header, error) {
 	now := b.c.cfg.Now()
-	h := tui.Header{Station: b.c.cfg.Station, BrokerUp: brokerUsable(b.c.Health()), Outbox: -1, MaxMO: b.c.cfg.MaxMO,
+	h := tui.Header{Station: b.c.cfg.Station, BrokerUp: brokerUsable(b.c.Health()), Outbox: -1, MaxMO: b.c.cfg.MaxMO, MinBars: -1,
 		Connecting: b.c.LatestSignal() == nil && now.Sub(b.started) < b.c.cfg.ConnectGrace}
 	if r, ok, err := b.c.st.LatestSignal(ctx); err != nil {
 		return h, err
@@ -156,6 +156,15 @@ func (b *Backend) Header(ctx context.Context) (tui.Header, error) {
 			h.LastSession = s.LastSession
 		}
 		h.Model = s.Model
+	}
+	if s := b.c.LatestSignal(); s != nil && s.MinBars != nil {
+		// rbd's setting, not a reading: the newest report that says it.
+		h.MinBars = *s.MinBars
+	}
+	if at, ok, err := b.c.st.LastContact(ctx); err != nil {
+		return h, err
+	} else if ok {
+		h.LastContact = at
 	}
 	if h.Model == "" {
 		if v, ok, err := b.c.st.Meta(ctx, metaModel); err == nil && ok {

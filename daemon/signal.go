@@ -69,6 +69,7 @@ func (d *Daemon) signalAt(now time.Time) rb.Signal {
 		IMEI:        d.ident.IMEI,
 		Model:       d.modelName(),
 		LastSession: d.lastSession,
+		MinBars:     new(d.cfg.MinSignal),
 		Reason:      d.signalReason(),
 	}
 	if d.modemState == rb.ModemOffline {

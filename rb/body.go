@@ -90,6 +90,9 @@ type Signal struct {
 	Outbox int `json:"outbox"`
 	// LastSession is the last SBDIX result in words, when there was one.
 	LastSession string `json:"last_session,omitempty"`
+	// MinBars is the signal (bars, 0 to 5) an MO attempt waits for (with
+	// service, which is always required); nil when the sender does not say.
+	MinBars *int `json:"min_bars,omitempty"`
 	// Reason says in words why the station does not work normally (its
 	// journal cannot be written, say), "" when it does.
 	Reason string `json:"reason,omitempty"`
@@ -195,6 +198,9 @@ func (s *Signal) Validate() error {
 	}
 	if s.Bars < 0 || s.Bars > 5 {
 		return fmt.Errorf("%w: bars %d", ErrMalformed, s.Bars)
+	}
+	if s.MinBars != nil && (*s.MinBars < 0 || *s.MinBars > 5) {
+		return fmt.Errorf("%w: min_bars %d", ErrMalformed, *s.MinBars)
 	}
 	switch s.Modem {
 	case ModemOK, ModemBusy, ModemOffline:

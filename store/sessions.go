@@ -128,3 +128,20 @@ func midnight(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
+
+// LastContact returns when the station last reached the satellite network:
+// the newest of a completed session, an MO message sent and an MT message
+// received. ok is false when it never did. Both parts read an index.
+func (s *Store) LastContact(ctx context.Context) (at time.Time, ok bool, err error) {
+	var v sql.NullInt64
+	err = s.r.QueryRowContext(ctx, `SELECT max(
+		coalesce((SELECT max(billed_at) FROM messages WHERE billed_at IS NOT NULL), -1),
+		coalesce((SELECT max(ended_at) FROM sessions WHERE ok = 1), -1))`).Scan(&v)
+	if err != nil {
+		return time.Time{}, false, wrap(s.path, "last contact", err)
+	}
+	if !v.Valid || v.Int64 < 0 {
+		return time.Time{}, false, nil
+	}
+	return fromMS(v.Int64), true, nil
+}

@@ -116,3 +116,45 @@ func TestSessionStats(t *testing.T) {
 		t.Error("an empty range gave no error")
 	}
 }
+
+func TestLastContact(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	check := func(what string, want time.Time) {
+		t.Helper()
+		got, ok, err := s.LastContact(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != !want.IsZero() || !got.Equal(want) {
+			t.Fatalf("%s: LastContact = %v, %v; want %v", what, got, ok, want)
+		}
+	}
+	check("empty history", time.Time{})
+	// A failed session and a message still waiting are no contact.
+	if _, err := s.AddSession(ctx, session(1, rb.SessionMO, 1, false, at, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.InsertMO(ctx, mo("mo-1", "hello", at), rb.StateQueued); err != nil {
+		t.Fatal(err)
+	}
+	check("failed session only", time.Time{})
+	if _, err := s.InsertMT(ctx, mt("mt-1", "hi", at.Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	check("an MT", at.Add(time.Minute))
+	if _, err := s.ApplyStatus(ctx, status("mo-1", rb.StateSent, 1, at.Add(2*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	check("an MO sent", at.Add(2*time.Minute))
+	if _, err := s.AddSession(ctx, session(2, rb.SessionCheck, 3, true, at.Add(3*time.Minute), rb.MailboxCheckCredits)); err != nil {
+		t.Fatal(err)
+	}
+	check("a mailbox check", at.Add(3*time.Minute))
+	// An MT stamped earlier (a late arrival) does not move it back.
+	if _, err := s.InsertMT(ctx, mt("mt-2", "late", at)); err != nil {
+		t.Fatal(err)
+	}
+	check("a late MT", at.Add(3*time.Minute))
+}

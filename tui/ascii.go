@@ -12,7 +12,7 @@ import (
 // the same width, so a frame keeps its layout.
 var asciiFor = map[rune]byte{
 	'→': '>', '←': '<', '↑': '^', '↓': 'v', '│': '|', '─': '-', '“': '"', '”': '"',
-	'…': '~', '•': '|', '·': '|', '⏎': '|', '␛': '^', '▶': '>', '●': '*', '⚠': '!',
+	'…': '~', '•': '|', '·': '|', '⏎': '|', '␛': '^', '▶': '>', '●': '*', '⚠': '!', '≥': '>',
 }
 
 // asciiOnly returns s with every non-ASCII character replaced: a known one

@@ -11,7 +11,8 @@
 // The screen is made of components (soft-serve's pkg/ui, gh-dash): the
 // header, the list, the detail view, compose, the search line and help each
 // own their state, key map, size and view; the root Model routes messages
-// and keys to the one in focus and lays them out. Its tests run over the
+// and keys to the one in focus and lays them out: from SplitWidth columns
+// the list and the detail view side by side (split.go). Its tests run over the
 // real client in internal/screentest (this package cannot import the
 // client, which imports it).
 package tui
@@ -75,8 +76,15 @@ type Header struct {
 	SignalAt time.Time
 	// Outbox is the number of MO messages not yet final (-1: unknown).
 	Outbox int
-	// LastSession is the result of the last satellite session, in words.
+	// LastSession is the result of the last satellite session, in words
+	// (the detail view shows it; the header has no room).
 	LastSession string
+	// LastContact is when the station last reached the satellite network:
+	// a completed session, an MO sent or an MT received (zero: never).
+	LastContact time.Time
+	// MinBars is the signal an MO attempt waits for (with service), as rbd
+	// reports it; -1 when unknown.
+	MinBars int
 	// CreditsToday is what was spent today.
 	CreditsToday int
 	// Model is the modem model, if known.

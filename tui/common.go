@@ -53,6 +53,30 @@ func (c *common) fmtTime(t time.Time) string {
 
 func errorText(err error) string { return textsafe.Line(err.Error()) }
 
+// truncateMiddle cuts s to at most w cells by taking out its middle: the
+// start of an error says what failed, its end often where (a file path's
+// tail), and both matter more than what lies between.
+func truncateMiddle(s string, w int, ellipsis string) string {
+	sw := ansi.StringWidth(s)
+	if sw <= w {
+		return s
+	}
+	ew := ansi.StringWidth(ellipsis)
+	if w <= ew {
+		return ansi.Truncate(s, w, "")
+	}
+	room := w - ew
+	head := (room + 1) / 2
+	keep := room - head
+	cut := sw - keep
+	tail := ansi.TruncateLeft(s, cut, "")
+	for ansi.StringWidth(tail) > keep && cut < sw {
+		cut++ // a wide character at the cut: leave it out
+		tail = ansi.TruncateLeft(s, cut, "")
+	}
+	return ansi.Truncate(s, head, "") + ellipsis + tail
+}
+
 func shortID(id string) string {
 	id = textsafe.Line(id)
 	if len(id) > 13 {

@@ -18,16 +18,46 @@ import (
 // numbers, attempts, the last failure in words, and the state history. Its
 // lines are wrapped once (on open, update or resize) and scrolled.
 type detailModel struct {
-	c      *common
-	keys   detailKeyMap
-	m      Message
-	loaded bool
-	lines  []string
-	off    int
-	w, h   int
+	c    *common
+	keys detailKeyMap
+	// station is the header, read for what the station does about the
+	// message (why it waits, the last session); note is what was read,
+	// to rebuild only when it changes.
+	station *headerModel
+	note    stationNote
+	m       Message
+	loaded  bool
+	lines   []string
+	off     int
+	w, h    int
 }
 
-func newDetail(c *common) detailModel { return detailModel{c: c, keys: newDetailKeyMap()} }
+func newDetail(c *common, station *headerModel) detailModel {
+	return detailModel{c: c, keys: newDetailKeyMap(), station: station}
+}
+
+// stationNote is what the detail view shows of the station's state for
+// msg, an MO message still on its way: why it waits, and the station's
+// last session.
+type stationNote struct {
+	wait, last string
+	current    bool // the last session came with a current reading
+}
+
+func (d *detailModel) stationNote(msg Message) stationNote {
+	if d.station == nil || msg.Dir != rb.DirMO || rb.Final(msg.State) {
+		return stationNote{}
+	}
+	last, current := d.station.lastSession()
+	return stationNote{wait: d.station.waiting(msg), last: last, current: current}
+}
+
+// stationChanged rebuilds the view when what it shows of the station changed.
+func (d *detailModel) stationChanged() {
+	if d.loaded && d.stationNote(d.m) != d.note {
+		d.rebuild()
+	}
+}
 
 // SetSize implements component; the text is re-wrapped only when the width changes.
 func (d *detailModel) SetSize(w, h int) {
@@ -59,6 +89,9 @@ func (d *detailModel) ShortHelp() []key.Binding {
 	if d.loaded && d.m.Dir == rb.DirMO && rb.Resendable(d.m.State) {
 		out = append(out, k.Resend)
 	}
+	if d.loaded && d.m.Dir == rb.DirMO && d.m.State == rb.StateCancelled {
+		out = append(out, k.Redraft)
+	}
 	return append(out, k.Help)
 }
 
@@ -72,6 +105,12 @@ func (d *detailModel) set(msg Message, top bool) {
 	}
 	d.rebuild()
 	d.scroll(0)
+}
+
+// clear empties the view (nothing selected).
+func (d *detailModel) clear() {
+	d.m, d.loaded, d.off = Message{}, false, 0
+	d.rebuild()
 }
 
 // Update implements the detail view's own keys (scrolling); it reports
@@ -157,7 +196,13 @@ func (d *detailModel) rebuild() {
 		title = g.Unread + " " + title + " (unread)"
 	}
 	add(st.Title.Render(title))
-	field("state", st.stateStyle(state).Render(g.Glyph(state))+" "+textsafeState(state))
+	note := d.stationNote(msg)
+	d.note = note
+	stateText := st.stateStyle(state).Render(g.Glyph(state)) + " " + textsafeState(state)
+	if note.wait != "" {
+		stateText += g.Sep + st.Warn.Render(note.wait)
+	}
+	field("state", stateText)
 	when := msg.Created.In(loc).Format("2006-01-02 15:04:05 MST")
 	field("created", when)
 	if !msg.Updated.IsZero() && !msg.Updated.Equal(msg.Created) {
@@ -193,8 +238,17 @@ func (d *detailModel) rebuild() {
 			field("last reason", textsafe.Line(msg.LastReason))
 		}
 	}
+	if last := note.last; last != "" {
+		if !note.current {
+			last = st.Dim.Render(last) // it may not be the last one any more
+		}
+		field("last session", last)
+	}
 	if rb.Cancellable(msg.State) && msg.Dir == rb.DirMO {
 		add(st.Dim.Render("x cancels it (until its session starts)."))
+	}
+	if msg.State == rb.StateCancelled && msg.Dir == rb.DirMO {
+		add(st.Dim.Render("R opens it in compose as a draft."))
 	}
 
 	out = append(out, "")

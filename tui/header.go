@@ -14,8 +14,10 @@ import (
 )
 
 // headerModel is the top of the screen: the station's live state (signal,
-// service, modem, broker, outbox, last session, credits, today's signal),
-// a banner while something is down, and a rule. Its lines are rendered once
+// service, modem, broker), its traffic (last contact, outbox, credits,
+// unread, today's signal), a banner while something is down, and a rule.
+// The fields are ordered by priority: as the terminal narrows the lower
+// ones drop, the high ones are never cut. Its lines are rendered once
 // per change, not per frame.
 type headerModel struct {
 	c      *common
@@ -27,7 +29,7 @@ type headerModel struct {
 }
 
 func newHeader(c *common) headerModel {
-	return headerModel{c: c, header: Header{Station: c.opts.Station, Outbox: -1, MaxMO: rb.MaxMO}}
+	return headerModel{c: c, header: Header{Station: c.opts.Station, Outbox: -1, MaxMO: rb.MaxMO, MinBars: -1}}
 }
 
 // SetSize implements component; the header's height is Height.
@@ -111,6 +113,42 @@ func ago(d time.Duration) string {
 	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
 }
 
+// lastSession is the station's last satellite session in words ("none
+// yet"), and whether it may be shown as current (the reading it came with
+// is); the detail view of a waiting message shows it.
+func (hm *headerModel) lastSession() (string, bool) {
+	if !hm.loaded {
+		return "", false
+	}
+	last := textsafe.Line(hm.header.LastSession)
+	if last == "" {
+		last = "none yet"
+	}
+	return last, hm.signalCurrent()
+}
+
+// waiting says why an MO message rbd holds (accepted, or retrying) waits
+// for its session: the modem is offline, it has no service, or less signal
+// than rbd waits for. It is "" when nothing known holds it back (or the
+// reading is too old to tell).
+func (hm *headerModel) waiting(msg Message) string {
+	if !hm.loaded || msg.Dir != rb.DirMO || (msg.State != rb.StateAccepted && msg.State != rb.StateRetrying) {
+		return ""
+	}
+	h := &hm.header
+	switch {
+	case h.Modem == rb.ModemOffline && !h.Connecting:
+		return "waiting for the modem (offline)"
+	case !hm.signalCurrent():
+		return ""
+	case !h.Service:
+		return fmt.Sprintf("waiting for service (%d/5)", max(0, min(5, h.Bars)))
+	case h.MinBars > 0 && h.Bars < h.MinBars:
+		return fmt.Sprintf("waiting for signal ≥ %d", h.MinBars)
+	}
+	return ""
+}
+
 // signalCurrent reports whether the signal reading may be shown as current.
 func (hm *headerModel) signalCurrent() bool {
 	h := &hm.header
@@ -148,8 +186,119 @@ func (hm *headerModel) signalView() string {
 	return "signal " + style.Render(lit) + st.Dim.Render(unlit) + fmt.Sprintf(" %d/5", max(0, min(5, h.Bars)))
 }
 
-// lines returns the header lines: two lines of state, the banner when
-// something is down, and a rule.
+// part is a field of a header line: its forms, longest first, and its
+// priority (lower stays longer). A form "" drops the field.
+type part struct {
+	forms []string
+	prio  int
+	at    int // the form shown
+}
+
+func keep(prio int, s string) part    { return part{forms: []string{s}, prio: prio} }
+func drop(prio int, s ...string) part { return part{forms: append(s, ""), prio: prio} }
+func (p *part) text() string          { return p.forms[p.at] }
+func (p *part) shrinks() bool         { return p.at < len(p.forms)-1 }
+
+// fit joins the parts with sep in at most w cells: while they do not fit,
+// the part of lowest priority that can shrink takes its next form. Fields
+// that never drop are cut only when even they alone do not fit.
+func fit(parts []part, sep string, w int, ellipsis string) string {
+	join := func() string {
+		var b strings.Builder
+		for i := range parts {
+			if t := parts[i].text(); t != "" {
+				if b.Len() > 0 {
+					b.WriteString(sep)
+				}
+				b.WriteString(t)
+			}
+		}
+		return b.String()
+	}
+	for {
+		line := join()
+		if ansi.StringWidth(line) <= w {
+			return line
+		}
+		worst := -1
+		for i := range parts {
+			if parts[i].shrinks() && (worst < 0 || parts[i].prio > parts[worst].prio) {
+				worst = i
+			}
+		}
+		if worst < 0 {
+			return ansi.Truncate(line, w, ellipsis)
+		}
+		parts[worst].at++
+	}
+}
+
+// Header fields by priority: what the operator must see first (is the
+// station able to reach the satellite, and when did it last) never drops;
+// the rest gives way as the terminal narrows.
+const (
+	prioSignal = iota
+	prioService
+	prioModem
+	prioBroker
+	prioContact
+	prioOutbox
+	prioCredits
+	prioUnread
+	prioTitle
+	prioModel
+)
+
+// modemView is the modem field.
+func (hm *headerModel) modemView() string {
+	h, st := &hm.header, &hm.c.styles
+	// ok and busy come with the signal reading: once it is not current
+	// they are an old guess, not the modem's state.
+	current := hm.signalCurrent()
+	modem := h.Modem
+	if h.Connecting && !current {
+		modem = "connecting" // an old offline is no news yet
+	}
+	switch modem {
+	case "connecting":
+		return "modem " + st.Dim.Render("?")
+	case "ok", "busy":
+		if !current {
+			return "modem " + st.Dim.Render("?")
+		}
+		if h.Modem == "ok" {
+			return "modem " + st.Good.Render("ok")
+		}
+		return "modem " + st.Accent.Render("busy")
+	case "offline":
+		return "modem " + st.Bad.Render("offline")
+	}
+	return "modem " + st.Dim.Render("unknown")
+}
+
+// brokerView is the broker field.
+func (hm *headerModel) brokerView() string {
+	h, st := &hm.header, &hm.c.styles
+	switch {
+	case h.BrokerUp:
+		return "broker " + st.Good.Render("up")
+	case h.Connecting:
+		return "broker " + st.Dim.Render("connecting"+hm.c.glyphs.Ellipsis)
+	}
+	return "broker " + st.Bad.Render("down")
+}
+
+// contactView is the last contact with the satellite network, as a time ago.
+func (hm *headerModel) contactView() string {
+	at := hm.header.LastContact
+	if at.IsZero() {
+		return "last contact " + hm.c.styles.Dim.Render("never")
+	}
+	return "last contact " + ago(max(0, hm.c.opts.Now().Sub(at))) + " ago"
+}
+
+// lines returns the header lines: the station's state, its traffic, the
+// banner when something is down, and a rule.
 func (hm *headerModel) lines() []string {
 	h, st, g := &hm.header, &hm.c.styles, &hm.c.glyphs
 	w := hm.width
@@ -157,79 +306,39 @@ func (hm *headerModel) lines() []string {
 	if station == "" {
 		station = "default"
 	}
-	title := st.Title.Render("rbtui " + station)
-	if hm.loaded && h.Unread > 0 {
-		title += " " + st.Title.Render(fmt.Sprintf("%s %d unread", g.Unread, h.Unread))
-	}
-	parts := []string{title, hm.signalView()}
-	if hm.loaded && hm.signalCurrent() {
-		if h.Service {
-			parts = append(parts, st.Good.Render("service"))
-		} else {
-			parts = append(parts, st.Bad.Render("no service"))
-		}
-	}
+	p1 := []part{drop(prioTitle, st.Title.Render("rbtui "+station)), keep(prioSignal, hm.signalView())}
 	if hm.loaded {
-		// ok and busy come with the signal reading: once it is not current
-		// they are an old guess, not the modem's state.
-		current := hm.signalCurrent()
-		modem := h.Modem
-		if h.Connecting && !current {
-			modem = "connecting" // an old offline is no news yet
-		}
-		switch modem {
-		case "connecting":
-			parts = append(parts, "modem "+st.Dim.Render("?"))
-		case "ok", "busy":
-			if !current {
-				parts = append(parts, "modem "+st.Dim.Render("?"))
-				break
-			}
-			if h.Modem == "ok" {
-				parts = append(parts, "modem "+st.Good.Render("ok"))
-			} else {
-				parts = append(parts, "modem "+st.Accent.Render("busy"))
-			}
-		case "offline":
-			parts = append(parts, "modem "+st.Bad.Render("offline"))
-		default:
-			parts = append(parts, "modem "+st.Dim.Render("unknown"))
-		}
-		if h.BrokerUp {
-			parts = append(parts, "broker "+st.Good.Render("up"))
-		} else if h.Connecting {
-			parts = append(parts, "broker "+st.Dim.Render("connecting"+g.Ellipsis))
-		} else {
-			parts = append(parts, "broker "+st.Bad.Render("down"))
-		}
-		if h.Model != "" {
-			parts = append(parts, st.Dim.Render(textsafe.Line(h.Model)))
-		}
-	}
-	line1 := ansi.Truncate(strings.Join(parts, g.Sep), w, g.Ellipsis)
-
-	var p2 []string
-	if hm.loaded {
-		if h.Outbox >= 0 {
-			p2 = append(p2, fmt.Sprintf("outbox %d", h.Outbox))
-		} else {
-			p2 = append(p2, "outbox ?")
-		}
-		last := textsafe.Line(h.LastSession)
-		if last == "" {
-			last = "none yet"
-		}
 		if hm.signalCurrent() {
-			p2 = append(p2, "last session: "+last)
-		} else {
-			// Dimmed: it may not be the last one any more.
-			p2 = append(p2, st.Dim.Render("last session: "+last))
+			if h.Service {
+				p1 = append(p1, keep(prioService, st.Good.Render("service")))
+			} else {
+				p1 = append(p1, keep(prioService, st.Bad.Render("no service")))
+			}
 		}
-		p2 = append(p2, fmt.Sprintf("credits today %d", h.CreditsToday))
-	} else {
-		p2 = append(p2, st.Dim.Render("loading…"))
+		p1 = append(p1, keep(prioModem, hm.modemView()), keep(prioBroker, hm.brokerView()))
+		if h.Model != "" {
+			p1 = append(p1, drop(prioModel, st.Dim.Render(textsafe.Line(h.Model))))
+		}
 	}
-	line2 := strings.Join(p2, g.Sep)
+	line1 := fit(p1, g.Sep, w, g.Ellipsis)
+
+	var p2 []part
+	if hm.loaded {
+		outbox := "outbox ?"
+		if h.Outbox >= 0 {
+			outbox = fmt.Sprintf("outbox %d", h.Outbox)
+		}
+		p2 = append(p2, keep(prioContact, hm.contactView()), keep(prioOutbox, outbox),
+			keep(prioCredits, fmt.Sprintf("credits today %d", h.CreditsToday)))
+		if h.Unread > 0 {
+			p2 = append(p2, drop(prioUnread,
+				st.Title.Render(fmt.Sprintf("%s %d unread", g.Unread, h.Unread)),
+				st.Title.Render(fmt.Sprintf("%s %d", g.Unread, h.Unread))))
+		}
+	} else {
+		p2 = append(p2, keep(prioContact, st.Dim.Render("loading…")))
+	}
+	line2 := fit(p2, g.Sep, w, g.Ellipsis)
 	if len(hm.signal) > 0 {
 		prefix := g.Sep + "today "
 		room := w - ansi.StringWidth(line2) - ansi.StringWidth(prefix)
@@ -237,7 +346,7 @@ func (hm *headerModel) lines() []string {
 			line2 += prefix + st.Accent.Render(glance.Sparkline(hm.signal, min(room, 48), g.ASCII))
 		}
 	}
-	out := []string{line1, ansi.Truncate(line2, w, g.Ellipsis)}
+	out := []string{line1, line2}
 	if b := hm.banner(); b != "" {
 		text := " " + g.Warn + " " + b
 		text = ansi.Truncate(text, w, g.Ellipsis)

@@ -36,24 +36,29 @@ func newNavKeys(bottom string) navKeys {
 // detail view alike.
 type actionKeys struct {
 	Compose, Reply, Cancel, Resend, MarkRead key.Binding
-	MarkAllRead                              key.Binding
-	Search, Next, Prev                       key.Binding
-	Help, ForceQuit                          key.Binding
+	// Redraft is R on a cancelled message (it opens it in compose as a
+	// draft); ResendOrRedraft is R in the help, where both apply.
+	Redraft, ResendOrRedraft key.Binding
+	MarkAllRead              key.Binding
+	Search, Next, Prev       key.Binding
+	Help, ForceQuit          key.Binding
 }
 
 func newActionKeys() actionKeys {
 	return actionKeys{
-		Compose:     bind([]string{"c"}, "c", "compose"),
-		Reply:       bind([]string{"r"}, "r", "reply"),
-		Cancel:      bind([]string{"x"}, "x", "cancel MO"),
-		Resend:      bind([]string{"R"}, "R", "resend"),
-		MarkRead:    bind([]string{"m"}, "m", "mark read"),
-		MarkAllRead: bind([]string{"M"}, "M", "mark all read"),
-		Search:      bind([]string{"/"}, "/", "search"),
-		Next:        bind([]string{"n"}, "n", "next match"),
-		Prev:        bind([]string{"N"}, "N", "previous match"),
-		Help:        bind([]string{"?"}, "?", "help"),
-		ForceQuit:   forceQuitKey,
+		Compose:         bind([]string{"c"}, "c", "compose"),
+		Reply:           bind([]string{"r"}, "r", "reply"),
+		Cancel:          bind([]string{"x"}, "x", "cancel MO"),
+		Resend:          bind([]string{"R"}, "R", "resend"),
+		Redraft:         bind([]string{"R"}, "R", "redraft"),
+		ResendOrRedraft: bind([]string{"R"}, "R", "resend / redraft"),
+		MarkRead:        bind([]string{"m"}, "m", "mark read"),
+		MarkAllRead:     bind([]string{"M"}, "M", "mark all read"),
+		Search:          bind([]string{"/"}, "/", "search"),
+		Next:            bind([]string{"n"}, "n", "next match"),
+		Prev:            bind([]string{"N"}, "N", "previous match"),
+		Help:            bind([]string{"?"}, "?", "help"),
+		ForceQuit:       forceQuitKey,
 	}
 }
 
@@ -89,7 +94,7 @@ func (k listKeyMap) ShortHelp() []key.Binding {
 func (k listKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Down, k.Up, k.HalfDown, k.HalfUp, k.PageDown, k.PageUp, k.Top, k.Bottom},
-		{k.Open, k.Compose, k.Reply, k.Cancel, k.Resend, k.MarkRead, k.MarkAllRead},
+		{k.Open, k.Compose, k.Reply, k.Cancel, k.ResendOrRedraft, k.MarkRead, k.MarkAllRead},
 		{k.Search, k.Next, k.Prev, k.Stats, k.Help, k.Quit, k.ForceQuit},
 	}
 }
@@ -118,7 +123,7 @@ func (k detailKeyMap) ShortHelp() []key.Binding {
 func (k detailKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Down, k.Up, k.HalfDown, k.HalfUp, k.Top, k.Bottom},
-		{k.Reply, k.Cancel, k.Resend, k.Back},
+		{k.Reply, k.Cancel, k.ResendOrRedraft, k.Back},
 		{k.Help, k.ForceQuit},
 	}
 }

@@ -212,6 +212,15 @@ func (l *listModel) View() string {
 	return b.String()
 }
 
+// fullLines is how many of the view's first lines are rows, each exactly
+// w cells wide (the rest are empty or shorter).
+func (l *listModel) fullLines() int {
+	if len(l.rows) == 0 {
+		return 0
+	}
+	return max(0, min(len(l.rows)-l.off, l.h))
+}
+
 // Update implements the list's own keys (moving); it reports whether the key was one.
 func (l *listModel) Update(k tea.KeyPressMsg) bool {
 	switch {

@@ -8,6 +8,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rockblock-station/rockblock-station/rb"
@@ -82,7 +83,7 @@ func New(b Backend, opts Options) *Model {
 		c:       c,
 		header:  newHeader(c),
 		list:    newList(c),
-		detail:  newDetail(c),
+		detail:  newDetail(c, nil),
 		compose: newCompose(c),
 		search:  newSearch(c),
 		help:    newHelp(c),
@@ -91,6 +92,7 @@ func New(b Backend, opts Options) *Model {
 		resending: make(map[string]bool),
 		resent:    make(map[string]string),
 	}
+	m.detail.station = &m.header
 	if src, ok := b.(StatsSource); ok {
 		m.stats = NewStatsView(src, &m.c.styles, m.c.glyphs, opts.Now)
 	}
@@ -130,101 +132,111 @@ func (m *Model) Init() tea.Cmd {
 
 // Update implements tea.Model. It only applies results; all I/O is in Cmds.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	if follow := m.followSelection(); follow != nil {
+		cmd = tea.Batch(cmd, follow)
+	}
+	return m, cmd
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.setSize(msg.Width, msg.Height)
-		return m, nil
+		return nil
 	case tea.BackgroundColorMsg:
 		m.setStyles(msg.IsDark())
-		return m, nil
+		return nil
 	case tea.KeyPressMsg:
-		return m, m.handleKey(msg)
+		return m.handleKey(msg)
 	case tea.PasteMsg:
 		if m.screen == screenCompose {
-			return m, m.compose.update(msg)
+			return m.compose.update(msg)
 		}
 		if m.search.typing {
 			var cmd tea.Cmd
 			m.search.input, cmd = m.search.input.Update(msg)
-			return m, cmd
+			return cmd
 		}
-		return m, nil
+		return nil
 	case pageMsg:
-		return m, m.applyPage(msg)
+		return m.applyPage(msg)
 	case headerMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
-			return m, nil
+			return nil
 		}
 		m.header.setHeader(msg.h)
+		m.detail.stationChanged()
 		m.compose.maxMO = m.header.maxMO()
 		m.layout()
-		return m, nil
+		return nil
 	case signalMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
-			return m, nil
+			return nil
 		}
 		m.header.setSignal(msg.samples)
-		return m, nil
+		return nil
 	case updateMsg:
-		return m, m.applyUpdate(msg)
+		return m.applyUpdate(msg)
 	case refreshMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
 		}
-		return m, tea.Batch(m.applyRows(msg.rows), m.maybeLoadMore())
+		return tea.Batch(m.applyRows(msg.rows), m.maybeLoadMore())
 	case gotMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
 		}
-		return m, tea.Batch(m.applyRows(msg.msgs), m.maybeLoadMore())
+		return tea.Batch(m.applyRows(msg.msgs), m.maybeLoadMore())
 	case openMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
-			return m, nil
+			return nil
 		}
-		if m.screen == screenDetail && m.detail.m.ID == msg.m.ID {
+		if (m.screen == screenDetail || m.splitShown()) && m.detail.m.ID == msg.m.ID {
 			if m.detail.m.Read {
 				msg.m.Read = true // opened: the MarkRead may still be in flight
 			}
 			m.detail.set(msg.m, false)
 		}
-		return m, nil
+		return nil
 	case searchMsg:
-		return m, m.applySearch(msg)
+		return m.applySearch(msg)
 	case actionMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
 		} else if msg.done != "" {
 			m.setInfo(msg.done)
 		}
-		return m, nil
+		return nil
 	case sentMsg:
 		m.applySent(msg)
-		return m, nil
+		return nil
 	case resentMsg:
 		m.applyResent(msg)
-		return m, nil
+		return nil
 	case statsLoadedMsg:
 		if m.stats != nil {
-			return m, m.stats.Update(msg)
+			return m.stats.Update(msg)
 		}
-		return m, nil
+		return nil
 	case StatsClosedMsg:
 		m.screen = screenList
-		return m, nil
+		return nil
 	case tickMsg:
 		m.invalidate() // relative times and staleness moved on
+		m.detail.stationChanged()
 		if m.header.header.Connecting {
-			return m, tea.Batch(m.tick(), m.loadHeader()) // the grace may be over
+			return tea.Batch(m.tick(), m.loadHeader()) // the grace may be over
 		}
-		return m, m.tick()
+		return m.tick()
 	}
 	if m.screen == screenCompose {
-		return m, m.compose.update(msg)
+		return m.compose.update(msg)
 	}
-	return m, nil
+	return nil
 }
 
 func (m *Model) applyPage(msg pageMsg) tea.Cmd {
@@ -439,8 +451,15 @@ func (m *Model) bodyHeight() int { return max(1, m.height-m.header.Height()-2) }
 func (m *Model) layout() {
 	body := m.bodyHeight()
 	m.header.SetSize(m.width, 0)
-	m.list.SetSize(m.width, body)
-	m.detail.SetSize(m.width, body)
+	if m.split() {
+		lw, dw := m.splitWidths()
+		m.list.SetSize(lw, body)
+		m.detail.SetSize(dw, body)
+	} else {
+		m.list.SetSize(m.width, body)
+		m.detail.SetSize(m.width, body)
+	}
+	m.detail.stationChanged()
 	m.compose.SetSize(m.width, body)
 	m.help.SetSize(m.width, body)
 	if m.stats != nil {
@@ -471,7 +490,11 @@ func (m *Model) render() string {
 	b.Grow(m.width * m.height * 2)
 	b.WriteString(m.header.View())
 	b.WriteByte('\n')
-	b.WriteString(m.view(m.screen).View())
+	if m.splitShown() {
+		b.WriteString(m.splitView(m.bodyHeight()))
+	} else {
+		b.WriteString(m.view(m.screen).View())
+	}
 	b.WriteByte('\n')
 	b.WriteString(m.statusView())
 	b.WriteByte('\n')
@@ -502,18 +525,26 @@ func (m *Model) statusView() string {
 		return m.search.View()
 	}
 	right := m.list.position()
-	if m.screen != screenList {
+	if m.screen != screenList && !m.splitShown() {
 		right = ""
 	}
 	room := max(0, m.width-ansi.StringWidth(right)-1)
-	left := m.status
-	if m.statusErr && left != "" {
-		left = g.Warn + " error: " + left
+	left, style := m.status, (*lipgloss.Style)(nil)
+	switch {
+	case m.statusErr && left != "":
+		prefix := g.Warn + " error: "
+		left = prefix + truncateMiddle(left, max(0, room-ansi.StringWidth(prefix)), g.Ellipsis)
+		style = &st.StatusError
+	case left == "":
+		// Nothing to report: say why the message in view waits, if it does.
+		if msg, ok := m.current(); ok && (m.screen == screenList || m.screen == screenDetail) {
+			left, style = m.header.waiting(msg), &st.Warn
+		}
 	}
 	left = ansi.Truncate(left, room, g.Ellipsis)
 	pad := max(1, m.width-ansi.StringWidth(left)-ansi.StringWidth(right))
-	if m.statusErr {
-		left = st.StatusError.Render(left)
+	if style != nil && left != "" {
+		left = style.Render(left)
 	}
 	return left + strings.Repeat(" ", pad) + st.Dim.Render(right)
 }

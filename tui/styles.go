@@ -30,6 +30,8 @@ type Glyphs struct {
 	Warn string
 	// Up points at newer rows ("↑ 3 new").
 	Up string
+	// Bar separates the list and the detail view side by side.
+	Bar string
 	// ASCII is true for the ASCII set.
 	ASCII bool
 }
@@ -41,7 +43,7 @@ var UnicodeGlyphs = Glyphs{
 		rb.StateRetrying: "↻", rb.StateSent: "✓", rb.StateFailed: "✗", rb.StateCancelled: "⊘",
 		rb.StateUnknown: "?", rb.StateReceived: "↓",
 	},
-	Unread: "●", Selected: "▶", Rule: "─", Sep: " · ", Ellipsis: "…", Warn: "⚠", Up: "↑",
+	Unread: "●", Selected: "▶", Rule: "─", Sep: " · ", Ellipsis: "…", Warn: "⚠", Up: "↑", Bar: "│",
 }
 
 // ASCIIGlyphs is the glyph set for terminals without Unicode.
@@ -51,7 +53,7 @@ var ASCIIGlyphs = Glyphs{
 		rb.StateRetrying: "~", rb.StateSent: "+", rb.StateFailed: "!", rb.StateCancelled: "-",
 		rb.StateUnknown: "?", rb.StateReceived: "v",
 	},
-	Unread: "*", Selected: ">", Rule: "-", Sep: " | ", Ellipsis: "~", Warn: "!", Up: "^", ASCII: true,
+	Unread: "*", Selected: ">", Rule: "-", Sep: " | ", Ellipsis: "~", Warn: "!", Up: "^", Bar: "|", ASCII: true,
 }
 
 // Glyph returns the glyph of a state ("?" for a state it does not know).

@@ -41,6 +41,18 @@ func BenchmarkView(b *testing.B) {
 	}
 }
 
+// BenchmarkViewSplit measures rendering the list and the detail side by
+// side at 200x60.
+func BenchmarkViewSplit(b *testing.B) {
+	d := benchEnv(b).Screen(200, 60)
+	d.Keys("j", "j", "j")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = d.M.View()
+	}
+}
+
 // BenchmarkViewDetail measures rendering an open message at 120x40.
 func BenchmarkViewDetail(b *testing.B) {
 	e := NewEnv(b, testNow, "")

@@ -49,6 +49,10 @@ func before(e *Env, scenario string) {
 			Bars: 5, Service: true, Modem: rb.ModemOffline, Outbox: 2})
 		e.SetNow(testNow.Add(10 * time.Minute))
 		e.Bus.Set(queue.Health{})
+	case "waiting", "detail_waiting":
+		// The modem lost the network 10 s ago: what rbd holds waits.
+		e.Signal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-lost", Station: Station, At: testNow.Add(-10 * time.Second)},
+			Bars: 0, Service: false, Modem: rb.ModemOK, Outbox: 4, LastSession: "no network service (SBDIX 32)"})
 	case "stale_signal":
 		// The newest reading is 10 minutes old.
 		e.SetNow(testNow.Add(10 * time.Minute))
@@ -78,6 +82,9 @@ func TestGolden(t *testing.T) {
 		{"stale_signal", func(e *Env, d *Driver) {}},
 		{"search", func(e *Env, d *Driver) { d.Keys("/"); d.Type("fuel"); d.Keys("enter") }},
 		{"confirm_cancel", func(e *Env, d *Driver) { d.Select("Only in SQLite"); d.Keys("x") }},
+		{"waiting", func(e *Env, d *Driver) { d.Select("Arriving 18:00") }},
+		{"detail_cancelled", func(e *Env, d *Driver) { d.Select("Cancel this one"); d.Keys("enter") }},
+		{"detail_waiting", func(e *Env, d *Driver) { d.Select("Arriving 18:00"); d.Keys("enter") }},
 	}
 	for _, sc := range scenarios {
 		for _, sz := range sizes {

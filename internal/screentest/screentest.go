@@ -25,6 +25,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/tui"
 )
@@ -273,7 +274,7 @@ func (d *Driver) Until(what string, cond func(plain string) bool) string {
 		case msg := <-d.msgs:
 			d.update(msg)
 		case <-deadline:
-			d.T.Fatalf("timed out waiting for %s; the view:\n%s", what, v)
+			d.T.Fatalf("timed out waiting for %s (running %d, idle %d); the view:\n%s", what, d.running.Load(), d.idle, v)
 		}
 	}
 }
@@ -437,4 +438,26 @@ func (e *Env) Another() *Env {
 	o.Client = client.New(client.Config{Station: Station, Bus: e.Bus, Store: st, Now: o.Now, MaxMO: 340,
 		NoArchivist: true, ManualFlush: true, WatchEvery: -1})
 	return o
+}
+
+// LiveSignal publishes s on the bus, as rbd does, until the client has it
+// as its newest live reading: the live feed keeps nothing for a consumer
+// that has not subscribed yet, and Run subscribes in the background.
+func (e *Env) LiveSignal(s *rb.Signal) {
+	e.T.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if err := e.Memory.Publish(context.Background(), s); err != nil {
+			e.T.Fatalf("publish signal: %v", err)
+		}
+		for range 20 {
+			if l := e.Client.LatestSignal(); l != nil && l.ID == s.ID {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if time.Now().After(deadline) {
+			e.T.Fatalf("the client did not take signal %s", s.ID)
+		}
+	}
 }
