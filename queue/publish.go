@@ -439,7 +439,24 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 			}
 			continue
 		}
+		timer := time.NewTimer(a.cfg.ConfirmTimeout)
+	wait:
 		select {
+		case <-timer.C:
+			a.mu.Lock()
+			blocked := a.health.Blocked
+			a.mu.Unlock()
+			timer.Reset(a.cfg.ConfirmTimeout)
+			if !blocked && !closed(p.dead) {
+				// The channel's state for some queue is stuck (see
+				// ConfirmTimeout): close it; the library then resolves
+				// its open confirms as nacks of a closed channel, and
+				// they are published again on the next one.
+				a.log.Warn("no confirm in time, replacing the publisher channel", "message_id", id, "key", key, "after", a.cfg.ConfirmTimeout)
+				p.retireNow()
+				go func() { _ = p.ch.Close() }()
+			}
+			goto wait
 		case <-dc.Done():
 			p.end()
 		case <-ctx.Done():
@@ -456,6 +473,7 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 		case <-a.ctx.Done():
 			return fmt.Errorf("publish %s %s: %w: bus closed", key, id, ErrUnavailable)
 		}
+		timer.Stop()
 		returned := mandatory && p.wasReturned(id)
 		switch {
 		case dc.Acked() && returned:
