@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -31,6 +32,18 @@ import (
 //     ack, so once the confirm is done, the return (if any) has been handed
 //     to the drainer.
 //   - Waiting for the wire with a deadline: see publisher.wire.
+//   - A nack retires the channel (publisher.retire). RabbitMQ 3.10's
+//     channel keeps, per quorum queue, the client state it made at its first
+//     publish to that queue, and that first publish asks the queue's leader
+//     as the queue record named it then. When that node is down (a publish
+//     on a fresh channel of a failover, in the seconds before the new leader
+//     updates the record), the broker nacks it and keeps the stale state, so
+//     that channel nacks every later publish to that queue for as long as
+//     the node stays away (rabbit_fifo_client:enqueue, {badrpc, nodedown}).
+//     Since a status or MT routes to every client's inbox, one such inbox
+//     would refuse the station's whole stream. A fresh channel asks the
+//     current leader, so the next try after a nack goes on a new channel;
+//     the old one is closed once the confirms still open on it came in.
 
 // publisher is one confirm-mode channel.
 type publisher struct {
@@ -46,7 +59,58 @@ type publisher struct {
 
 	mu       sync.Mutex
 	returned map[string]int // message_id -> basic.returns not yet claimed
+
+	// retire is closed when the channel is to be replaced (it saw a nack):
+	// no new publish goes on it; drained is closed once it is retired and
+	// every publish on it has its confirm (inflight counts them, under mu).
+	retire   chan struct{}
+	drained  chan struct{}
+	retired  bool
+	inflight int
 }
+
+// errRetired: the publisher was retired before the publish went on it.
+var errRetired = errors.New("publisher channel retired")
+
+// begin counts a publish in flight on p; false when p is retired.
+func (p *publisher) begin() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.retired {
+		return false
+	}
+	p.inflight++
+	return true
+}
+
+// end is called once the confirm of a publish counted by begin is done.
+func (p *publisher) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inflight--
+	if p.retired && p.inflight == 0 {
+		close(p.drained)
+	}
+}
+
+// retireNow marks p to be replaced (idempotent).
+func (p *publisher) retireNow() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.retired {
+		return
+	}
+	p.retired = true
+	close(p.retire)
+	if p.inflight == 0 {
+		close(p.drained)
+	}
+}
+
+// retireGrace bounds how long a retired channel waits for the confirms
+// still open on it before it is closed (they are then published again on
+// the next channel, as after a lost connection).
+const retireGrace = 30 * time.Second
 
 // returnQuery asks drainReturns whether a message was returned; it answers
 // on res after taking in every return already delivered.
@@ -82,13 +146,35 @@ func (a *AMQP) publisherLoop(conn *amqp.Connection, up chan struct{}) {
 		a.pub = p
 		a.notifyLocked()
 		a.mu.Unlock()
-		<-p.dead
+		retired := false
+		select {
+		case <-p.dead:
+		case <-p.retire:
+			retired = true
+		}
 		a.mu.Lock()
 		if a.pub == p {
 			a.pub = nil
 			a.notifyLocked()
 		}
 		a.mu.Unlock()
+		if retired {
+			a.log.Info("publisher channel replaced after a nack")
+			go func() {
+				t := time.NewTimer(retireGrace)
+				defer t.Stop()
+				select {
+				case <-p.drained:
+				case <-p.dead:
+				case <-t.C:
+				}
+				_ = p.ch.Close()
+			}()
+			if conn.IsClosed() {
+				return
+			}
+			continue
+		}
 		if conn.IsClosed() {
 			return
 		}
@@ -115,6 +201,8 @@ func (a *AMQP) openPublisher(conn *amqp.Connection) (*publisher, error) {
 		ask:      make(chan returnQuery),
 		dead:     make(chan struct{}),
 		returned: map[string]int{},
+		retire:   make(chan struct{}),
+		drained:  make(chan struct{}),
 	}
 	returns := ch.NotifyReturn(make(chan amqp.Return, 64))
 	go a.drainReturns(p, returns)
@@ -206,9 +294,15 @@ func (p *publisher) send(ctx context.Context, exchange, key string, mandatory bo
 		return nil, ctx.Err()
 	}
 	defer func() { <-p.wire }()
+	if !p.begin() {
+		return nil, errRetired
+	}
 	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, mandatory, false, msg)
 	if err == nil && dc == nil {
 		err = fmt.Errorf("channel not in confirm mode")
+	}
+	if err != nil {
+		p.end()
 	}
 	return dc, err
 }
@@ -223,7 +317,7 @@ func (a *AMQP) waitPublisher(ctx context.Context) (*publisher, error) {
 		if a.ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: bus closed", ErrUnavailable)
 		}
-		if p != nil && !blocked && !closed(p.dead) {
+		if p != nil && !blocked && !closed(p.dead) && !closed(p.retire) {
 			return p, nil
 		}
 		// A dead channel is replaced (or cleared) by publisherLoop, which
@@ -332,6 +426,9 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 			return fmt.Errorf("publish %s %s: %w", key, id, err)
 		}
 		dc, err := p.send(ctx, exchange, key, mandatory, msg)
+		if errors.Is(err, errRetired) {
+			continue // waitPublisher waits for its successor
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("publish %s %s: %w (%v)", key, id, ErrUnavailable, ctx.Err())
@@ -342,21 +439,41 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 			}
 			continue
 		}
+		timer := time.NewTimer(a.cfg.ConfirmTimeout)
+	wait:
 		select {
-		case <-dc.Done():
-		case <-ctx.Done():
-			if mandatory {
-				// Claim its return when it comes, so that it is not taken
-				// for the return of a later copy of the same message.
-				go func() {
-					<-dc.Done()
-					p.wasReturned(id)
-				}()
+		case <-timer.C:
+			a.mu.Lock()
+			blocked := a.health.Blocked
+			a.mu.Unlock()
+			timer.Reset(a.cfg.ConfirmTimeout)
+			if !blocked && !closed(p.dead) {
+				// The channel's state for some queue is stuck (see
+				// ConfirmTimeout): close it; the library then resolves
+				// its open confirms as nacks of a closed channel, and
+				// they are published again on the next one.
+				a.log.Warn("no confirm in time, replacing the publisher channel", "message_id", id, "key", key, "after", a.cfg.ConfirmTimeout)
+				p.retireNow()
+				go func() { _ = p.ch.Close() }()
 			}
+			goto wait
+		case <-dc.Done():
+			p.end()
+		case <-ctx.Done():
+			go func() {
+				<-dc.Done()
+				p.end()
+				if mandatory {
+					// Claim its return when it comes, so that it is not
+					// taken for the return of a later copy of the message.
+					p.wasReturned(id)
+				}
+			}()
 			return fmt.Errorf("publish %s %s: no confirm: %w (%v)", key, id, ErrUnavailable, ctx.Err())
 		case <-a.ctx.Done():
 			return fmt.Errorf("publish %s %s: %w: bus closed", key, id, ErrUnavailable)
 		}
+		timer.Stop()
 		returned := mandatory && p.wasReturned(id)
 		switch {
 		case dc.Acked() && returned:
@@ -373,6 +490,8 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 				return err
 			}
 		default:
+			// The next try goes on a fresh channel: see retire above.
+			p.retireNow()
 			return fmt.Errorf("publish %s %s: %w (nack: queue full or unavailable)", key, id, ErrRefused)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // TestPublishReturnsMatchedUnderLoad: many concurrent mandatory publishes on
@@ -102,4 +103,50 @@ func TestPublishAgainAfterChannelClosed(t *testing.T) {
 		t.Errorf("outbox depth %d, want at least %d", n, workers*each)
 	}
 	t.Logf("closed the confirm channel %d times", killed)
+}
+
+// TestNackRetiresChannel: a nack (here a full outbox) replaces the confirm
+// channel, since RabbitMQ 3.10 can keep nacking a quorum queue on the
+// channel that got the first nack (see publisher.retire); publishes already
+// on the old channel keep their own answers, the next publish goes on a new
+// channel, and the old one is closed once its confirms came in.
+func TestNackRetiresChannel(t *testing.T) {
+	brokertest.Require(t, node)
+	st := unique("n")
+	a := dialTest(t, Config{Station: st, Declare: []Role{RoleOutbox}, OutboxMax: 2})
+	ctx := ctxT(t)
+	current := func() *publisher {
+		var p *publisher
+		waitFor(t, "a confirm channel", func() bool {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			p = a.pub
+			return p != nil
+		})
+		return p
+	}
+	first := current()
+	var refused error
+	for i := 0; i < 6 && refused == nil; i++ {
+		err := a.Publish(ctx, send(st, fmt.Sprint("mo-", i), "x"))
+		switch {
+		case errors.Is(err, ErrRefused):
+			refused = err
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	if refused == nil {
+		t.Fatal("an outbox of 2 took 6 messages")
+	}
+	select {
+	case <-first.dead:
+	case <-ctx.Done():
+		t.Fatal("the nacked channel was not closed")
+	}
+	if p := current(); p == first {
+		t.Fatal("the nacked channel is still the confirm channel")
+	}
+	// The new channel works: a status (not mandatory, to the history) is confirmed.
+	mustPublish(t, a, status(st, "mo-0", rb.StateFailed, 0))
 }
