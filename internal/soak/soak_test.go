@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -56,11 +57,14 @@ import (
 var (
 	soakDuration = flag.Duration("soak.duration", 0, "traffic phase of the soak; 0 is the short mode of the test command")
 	soakSeed     = flag.Uint64("soak.seed", 0, "seed of the chaos schedule; 0 picks one (printed)")
+	soakChaos    = flag.Int("soak.chaos", 1, "multiplies the rbd kills and broker outages of the plan")
 )
 
 var (
 	node   *brokertest.Node
 	rbdBin string
+	// rbdMetrics: this rbd has --metrics ADDR (go_goroutines among them).
+	rbdMetrics bool
 )
 
 func TestMain(m *testing.M) {
@@ -77,6 +81,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "soak: build rbd:", err)
 		os.Exit(1)
 	}
+	help, _ := exec.Command(rbdBin, "--help").CombinedOutput()
+	rbdMetrics = bytes.Contains(help, []byte("--metrics"))
 	code := brokertest.Main(m, &node)
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -92,13 +98,16 @@ type plan struct {
 	brokerOut int
 }
 
-func planFor(d time.Duration) plan {
+func planFor(d time.Duration, chaos int) plan {
+	p := plan{traffic: d, settle: 15 * time.Minute, mo: max(500, int(d/(4*time.Second))), mt: max(200, int(d/(10*time.Second))),
+		blackout: min(5*time.Minute, d/10), rbdKills: max(15, int(d/(4*time.Minute))), brokerOut: max(5, int(d/(12*time.Minute)))}
 	if d <= 0 {
-		return plan{traffic: 75 * time.Second, settle: 90 * time.Second, mo: 80, mt: 30,
+		p = plan{traffic: 75 * time.Second, settle: 90 * time.Second, mo: 80, mt: 30,
 			blackout: 8 * time.Second, rbdKills: 3, brokerOut: 2}
 	}
-	return plan{traffic: d, settle: 15 * time.Minute, mo: max(500, int(d/(4*time.Second))), mt: max(200, int(d/(10*time.Second))),
-		blackout: min(5*time.Minute, d/10), rbdKills: max(15, int(d/(4*time.Minute))), brokerOut: max(5, int(d/(12*time.Minute)))}
+	p.rbdKills *= max(1, chaos)
+	p.brokerOut *= max(1, chaos)
+	return p
 }
 
 // soak is one run's world.
@@ -117,17 +126,22 @@ type soak struct {
 	clients [2]*client.Client
 	stores  [2]*store.Store
 	logs    [2]*lockedBuffer
+	screens [2]*screen
 
-	mu      sync.Mutex
-	events  []string // the chaos timeline
-	rbd     *exec.Cmd
-	rbdDone chan struct{}
-	rbdLog  *lockedBuffer
-	rbdRuns int
-	moIDs   map[string]string // MO id -> tag
-	moTags  map[string]int    // tag -> composing client
-	mtTags  []string
-	start   time.Time
+	mu         sync.Mutex
+	events     []string // the chaos timeline
+	rbd        *rbdRun
+	rbdLog     *lockedBuffer
+	rbdRuns    int
+	rbdDied    []string          // exits rbd made on its own (the soak restarts it, as systemd does)
+	stopped    bool              // the soak stopped rbd for good
+	metrics    string            // rbd's metrics address, when it has --metrics
+	hostileIDs map[string]bool   // ids of the hostile bodies the broker confirmed
+	diskFull   bool              // rbd's state directory is (or just was) full
+	moIDs      map[string]string // MO id -> tag
+	moTags     map[string]int    // tag -> composing client
+	mtTags     []string
+	start      time.Time
 }
 
 type lockedBuffer struct {
@@ -162,12 +176,20 @@ func TestSoak(t *testing.T) {
 		seed = uint64(time.Now().UnixNano())
 	}
 	t.Logf("soak seed %d (rerun with -soak.seed=%d)", seed, seed)
-	s := &soak{t: t, p: planFor(*soakDuration), rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+	s := &soak{t: t, p: planFor(*soakDuration, *soakChaos), rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		node: n, station: fmt.Sprintf("soak%d", time.Now().UnixNano()%100000), dir: t.TempDir(),
-		moIDs: map[string]string{}, moTags: map[string]int{}, start: time.Now(), rbdLog: &lockedBuffer{}}
+		moIDs: map[string]string{}, moTags: map[string]int{}, hostileIDs: map[string]bool{}, start: time.Now(), rbdLog: &lockedBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
+	if rbdMetrics {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.metrics = l.Addr().String()
+		l.Close()
+	}
 	s.setupModem(ctx)
 	s.setupState()
 	s.startRBD()
@@ -228,47 +250,112 @@ func (s *soak) setupState() {
 	s.t.Cleanup(func() { _ = syscall.Unmount(s.state, syscall.MNT_DETACH) })
 }
 
+// rbdRun is one run of rbd.
+type rbdRun struct {
+	cmd      *exec.Cmd
+	done     chan struct{}
+	expected bool // the soak ended it (guarded by soak.mu)
+}
+
+// startRBD starts rbd. rbd runs supervised as systemd runs it
+// (Restart=always): an exit the soak did not cause is recorded and rbd is
+// started again a second later.
 func (s *soak) startRBD() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cmd := exec.Command(rbdBin, "--port", s.link, "--state", s.state, "--station", s.station,
-		"--log-level", "info", "--session-timeout", "10s")
+	s.startLocked()
+}
+
+func (s *soak) startLocked() {
+	args := []string{"--port", s.link, "--state", s.state, "--station", s.station,
+		"--log-level", "info", "--session-timeout", "10s"}
+	if s.metrics != "" {
+		args = append(args, "--metrics", s.metrics)
+	}
+	cmd := exec.Command(rbdBin, args...)
 	cmd.Env = append(os.Environ(), "RB_TEST_FAST=1", "RB_AMQP_URL="+s.node.URL())
 	cmd.Stdout, cmd.Stderr = s.rbdLog, s.rbdLog
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start rbd: %v", err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.rbd, s.rbdDone = cmd, done
+	r := &rbdRun{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		close(r.done)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if r.expected || s.rbd != r || s.stopped {
+			return
+		}
+		line := fmt.Sprintf("%.1fs rbd (pid %d) exited on its own: %v", time.Since(s.start).Seconds(), cmd.Process.Pid, err)
+		for _, l := range strings.Split(tail(strings.TrimSpace(s.rbdLog.String()), 2), "\n") {
+			line += "\n      last words: " + l
+		}
+		if s.diskFull {
+			line += "\n      (its state directory was full)"
+		}
+		s.rbdDied = append(s.rbdDied, line)
+		s.events = append(s.events, line+"; restarting it in 1s")
+		time.AfterFunc(time.Second, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.rbd == r && !s.stopped {
+				s.startLocked()
+			}
+		})
+	}()
+	s.rbd = r
 	s.rbdRuns++
 }
 
-func (s *soak) killRBD() {
+// endRBD ends the current run of rbd with sig and waits for it.
+func (s *soak) endRBD(sig syscall.Signal, final bool) bool {
 	s.mu.Lock()
-	cmd, done := s.rbd, s.rbdDone
-	s.mu.Unlock()
-	if cmd == nil {
-		return
+	r := s.rbd
+	if r != nil {
+		r.expected = true
 	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
+	s.stopped = s.stopped || final
+	s.mu.Unlock()
+	if r == nil {
+		return true
+	}
+	_ = r.cmd.Process.Signal(sig)
+	select {
+	case <-r.done:
+		return true
+	case <-time.After(30 * time.Second):
+		_ = r.cmd.Process.Signal(syscall.SIGKILL)
+		<-r.done
+		return false
+	}
 }
 
+func (s *soak) killRBD() { s.endRBD(syscall.SIGKILL, false) }
+
 func (s *soak) stopRBD() {
-	s.mu.Lock()
-	cmd, done := s.rbd, s.rbdDone
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
+	if !s.endRBD(syscall.SIGTERM, true) {
 		s.t.Errorf("rbd did not stop on SIGTERM")
-		s.killRBD()
+	}
+}
+
+// rbdUp waits up to d for a running rbd and says whether there is one.
+func (s *soak) rbdUp(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		s.mu.Lock()
+		r := s.rbd
+		s.mu.Unlock()
+		select {
+		case <-r.done:
+		default:
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -296,6 +383,7 @@ func (s *soak) setupClients(ctx context.Context) {
 		go func() { defer close(done); _ = c.Run(cctx) }()
 		t.Cleanup(func() { cancel(); <-done })
 		s.clients[i], s.stores[i] = c, st
+		s.screens[i] = openScreen(cctx, c)
 	}
 }
 
@@ -448,32 +536,60 @@ func (s *soak) hostile() {
 	if err != nil {
 		return
 	}
-	key := "mo." + s.station
-	at := time.Now().UTC().Format(time.RFC3339)
-	long := strings.Repeat("x", 250)
-	bodies := []struct {
-		id, ctype string
-		body      []byte
-	}{
-		{long, "application/json", []byte(`{"v":1,"id":"` + long + `","station":"` + s.station + `","at":"` + at + `","text":"long id"}`)},
-		{"hostile-big", "application/json", append([]byte(`{"v":1,"id":"hostile-big","station":"`+s.station+`","at":"`+at+`","text":"`), append(bytes.Repeat([]byte("y"), 2<<20), '"', '}')...)},
-		{"hostile-341", "application/json", []byte(`{"v":1,"id":"hostile-341","station":"` + s.station + `","at":"` + at + `","text":"` + strings.Repeat("z", 341) + `"}`)},
-		{"hostile-station", "application/json", []byte(`{"v":1,"id":"hostile-station","station":"elsewhere","at":"` + at + `","text":"not for this modem"}`)},
-		{"hostile-ctype", "text/plain", []byte(`{"v":1,"id":"hostile-ctype","station":"` + s.station + `","at":"` + at + `","text":"plain"}`)},
-		{"hostile-utf8", "application/json", []byte("{\"v\":1,\"id\":\"hostile-utf8\",\"station\":\"" + s.station + "\",\"at\":\"" + at + "\",\"text\":\"\xff\xfe\"}")},
-		{"hostile-v2", "application/json", []byte(`{"v":2,"id":"hostile-v2","station":"` + s.station + `"}`)},
-		{"hostile-garbage", "application/json", []byte(`}{ not json`)},
-		{"mt-300234010753370-00001", "application/json", []byte(`{"v":1,"id":"mt-300234010753370-00001","station":"` + s.station + `","at":"` + at + `","text":"an MT id"}`)},
+	if err := ch.Confirm(false); err != nil {
+		return
 	}
-	for _, b := range bodies {
+	for _, b := range hostileBodies(s.station) {
 		id := b.id
 		if len(id) > 255 {
 			id = id[:255]
 		}
-		_ = ch.PublishWithContext(context.Background(), "rockblock", key, false, false, amqp.Publishing{
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := ch.PublishWithDeferredConfirmWithContext(ctx, "rockblock", "mo."+s.station, false, false, amqp.Publishing{
 			MessageId: id, Type: rb.TypeSend, ContentType: b.ctype, Body: b.body, DeliveryMode: amqp.Persistent,
 		})
+		ok := err == nil
+		if ok {
+			ok, err = c.WaitContext(ctx)
+		}
+		cancel()
+		if !ok {
+			s.event("hostile %.20s not confirmed: %v", b.id, err)
+			continue
+		}
+		s.mu.Lock()
+		s.hostileIDs[b.id] = true
+		s.mu.Unlock()
 	}
+}
+
+type hostileBody struct {
+	id, ctype string
+	body      []byte
+}
+
+// hostileBodies are the bad bodies of the field report, as another program
+// on the shared bus could publish them to mo.<station>.
+func hostileBodies(station string) []hostileBody {
+	at := time.Now().UTC().Format(time.RFC3339)
+	long := strings.Repeat("x", 250)
+	return []hostileBody{
+		{long, "application/json", []byte(`{"v":1,"id":"` + long + `","station":"` + station + `","at":"` + at + `","text":"long id"}`)},
+		{"hostile-big", "application/json", append([]byte(`{"v":1,"id":"hostile-big","station":"`+station+`","at":"`+at+`","text":"`), append(bytes.Repeat([]byte("y"), 2<<20), '"', '}')...)},
+		{"hostile-341", "application/json", []byte(`{"v":1,"id":"hostile-341","station":"` + station + `","at":"` + at + `","text":"` + strings.Repeat("z", 341) + `"}`)},
+		{"hostile-station", "application/json", []byte(`{"v":1,"id":"hostile-station","station":"elsewhere","at":"` + at + `","text":"not for this modem"}`)},
+		{"hostile-ctype", "text/plain", []byte(`{"v":1,"id":"hostile-ctype","station":"` + station + `","at":"` + at + `","text":"plain"}`)},
+		{"hostile-utf8", "application/json", []byte("{\"v\":1,\"id\":\"hostile-utf8\",\"station\":\"" + station + "\",\"at\":\"" + at + "\",\"text\":\"\xff\xfe\"}")},
+		{"hostile-v2", "application/json", []byte(`{"v":2,"id":"hostile-v2","station":"` + station + `"}`)},
+		{"hostile-garbage", "application/json", []byte(`}{ not json`)},
+		{"mt-300234010753370-00001", "application/json", []byte(`{"v":1,"id":"mt-300234010753370-00001","station":"` + station + `","at":"` + at + `","text":"an MT id"}`)},
+	}
+}
+
+// hostileUsable reports whether rbd can tell the sender of a hostile body
+// with this id: a valid MO id (not an MT's).
+func hostileUsable(id string) bool {
+	return rb.CheckID(id) == nil && !strings.HasPrefix(id, rb.MTIDPrefix)
 }
 
 // fillDisk fills rbd's state directory for a while, then frees it.
@@ -484,6 +600,9 @@ func (s *soak) fillDisk() {
 		s.event("disk-full: %v", err)
 		return
 	}
+	s.mu.Lock()
+	s.diskFull = true
+	s.mu.Unlock()
 	chunk := bytes.Repeat([]byte{0}, 64<<10)
 	for {
 		if _, err := f.Write(chunk); err != nil {
@@ -493,6 +612,12 @@ func (s *soak) fillDisk() {
 	f.Close()
 	time.Sleep(5 * time.Second)
 	os.Remove(fill)
+	// rbd may find out a little after the space came back (its next write).
+	time.AfterFunc(3*time.Second, func() {
+		s.mu.Lock()
+		s.diskFull = false
+		s.mu.Unlock()
+	})
 }
 
 // calm ends every fault: modem plugged and answering with good signal, rbd
@@ -506,14 +631,9 @@ func (s *soak) calm() {
 			s.t.Errorf("broker restart: %v", err)
 		}
 	}
-	s.mu.Lock()
-	done := s.rbdDone
-	s.mu.Unlock()
-	select {
-	case <-done:
+	if !s.rbdUp(5 * time.Second) {
 		s.event("rbd had exited; starting it again")
 		s.startRBD()
-	default:
 	}
 }
 
@@ -525,11 +645,23 @@ type moOutcome struct {
 	delivered int
 }
 
-func (s *soak) outcomes(ctx context.Context) (mos []moOutcome, mtCounts map[string][2]int) {
+// outcome is the state of every message at one moment.
+type outcome struct {
+	mos    []moOutcome
+	mts    map[string][2]int    // MT tag -> rows in each history
+	stray  map[string]int       // gateway deliveries that are no composed MO (hostile bodies), by first bytes
+	hostil map[string][2]string // usable hostile id -> state in each history
+}
+
+func (s *soak) outcomes(ctx context.Context) outcome {
 	delivered := map[string]int{}
+	stray := map[string]int{}
 	for _, mo := range s.modem.Gateway().Delivered() {
 		tag, _, _ := strings.Cut(string(mo.Data), "|")
 		delivered[tag]++
+		if !strings.HasPrefix(tag, "mo") || len(tag) != 7 {
+			stray[fmt.Sprintf("%.30q", mo.Data)]++
+		}
 	}
 	s.mu.Lock()
 	ids := make(map[string]string, len(s.moIDs))
@@ -541,49 +673,69 @@ func (s *soak) outcomes(ctx context.Context) (mos []moOutcome, mtCounts map[stri
 		owner[tag] = who
 	}
 	mtTags := append([]string(nil), s.mtTags...)
+	var hostile []string
+	for id := range s.hostileIDs {
+		if hostileUsable(id) {
+			hostile = append(hostile, id)
+		}
+	}
 	s.mu.Unlock()
+	o := outcome{mts: map[string][2]int{}, stray: stray, hostil: map[string][2]string{}}
 	for id, tag := range ids {
-		o := moOutcome{id: id, tag: tag, delivered: delivered[tag]}
+		mo := moOutcome{id: id, tag: tag, delivered: delivered[tag]}
 		m, _, err := s.stores[owner[tag]].Get(ctx, id)
 		if err == nil {
-			o.state, o.reason = m.State, m.LastReason
+			mo.state, mo.reason = m.State, m.LastReason
 		} else {
-			o.state = "missing: " + err.Error()
+			mo.state = "missing: " + err.Error()
 		}
-		mos = append(mos, o)
+		o.mos = append(o.mos, mo)
 	}
-	sort.Slice(mos, func(i, j int) bool { return mos[i].tag < mos[j].tag })
-	mtCounts = map[string][2]int{}
+	sort.Slice(o.mos, func(i, j int) bool { return o.mos[i].tag < o.mos[j].tag })
 	for i, st := range s.stores {
 		_ = st.History(ctx, store.Filter{Direction: rb.DirMT}, func(m store.Message) error {
 			tag, _, _ := strings.Cut(m.Text, "|")
-			c := mtCounts[tag]
+			c := o.mts[tag]
 			c[i]++
-			mtCounts[tag] = c
+			o.mts[tag] = c
 			return nil
 		})
-	}
-	for _, tag := range mtTags {
-		if _, ok := mtCounts[tag]; !ok {
-			mtCounts[tag] = [2]int{}
+		for _, id := range hostile {
+			h := o.hostil[id]
+			if m, _, err := st.Get(ctx, id); err == nil {
+				h[i] = m.State
+			} else {
+				h[i] = "missing"
+			}
+			o.hostil[id] = h
 		}
 	}
-	return mos, mtCounts
+	for _, tag := range mtTags {
+		if _, ok := o.mts[tag]; !ok {
+			o.mts[tag] = [2]int{}
+		}
+	}
+	return o
 }
 
 func (s *soak) waitSettled(ctx context.Context, deadline time.Time) bool {
 	for time.Now().Before(deadline) {
-		mos, mts := s.outcomes(ctx)
+		o := s.outcomes(ctx)
 		done := true
-		for _, o := range mos {
-			if !rb.Final(o.state) {
+		for _, mo := range o.mos {
+			if !rb.Final(mo.state) {
 				done = false
 				break
 			}
 		}
+		for _, h := range o.hostil {
+			if h[0] != rb.StateFailed || h[1] != rb.StateFailed {
+				done = false
+			}
+		}
 		s.mu.Lock()
 		for _, tag := range s.mtTags {
-			if c := mts[tag]; c[0] == 0 || c[1] == 0 {
+			if c := o.mts[tag]; c[0] == 0 || c[1] == 0 {
 				done = false
 			}
 		}
@@ -608,9 +760,9 @@ type procStats struct {
 
 func (s *soak) rbdStats() procStats {
 	s.mu.Lock()
-	cmd := s.rbd
+	cmd := s.rbd.cmd
 	s.mu.Unlock()
-	st := procStats{pid: cmd.Process.Pid, goroutines: "n/a"}
+	st := procStats{pid: cmd.Process.Pid, goroutines: s.goroutines()}
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", st.pid)); err == nil {
 		if i := bytes.LastIndexByte(b, ')'); i > 0 {
 			f := strings.Fields(string(b[i+2:]))
@@ -642,11 +794,11 @@ func (s *soak) rbdStats() procStats {
 func (s *soak) report(settled bool, a, b procStats) {
 	t := s.t
 	ctx := context.Background()
-	mos, mts := s.outcomes(ctx)
+	out := s.outcomes(ctx)
 	counts := map[string]int{}
 	var bad []string
 	var unknowns []string
-	for _, o := range mos {
+	for _, o := range out.mos {
 		counts[o.state]++
 		switch {
 		case o.delivered > 1:
@@ -662,7 +814,7 @@ func (s *soak) report(settled bool, a, b procStats) {
 		}
 	}
 	var mtOnce, mtBad int
-	for tag, c := range mts {
+	for tag, c := range out.mts {
 		if !strings.HasPrefix(tag, "mt") {
 			continue
 		}
@@ -674,26 +826,67 @@ func (s *soak) report(settled bool, a, b procStats) {
 		bad = append(bad, fmt.Sprintf("MT %s is in the histories %d and %d times", tag, c[0], c[1]))
 	}
 	var delivered int
-	for _, o := range mos {
+	for _, o := range out.mos {
 		if o.delivered == 1 {
 			delivered++
 		}
 	}
+	// The hostile bodies: none reached the gateway, each usable id failed,
+	// and rbd never died of them.
+	for what, n := range out.stray {
+		bad = append(bad, fmt.Sprintf("something no client composed reached the gateway %d time(s): %s", n, what))
+	}
+	var hostileFailed int
+	for id, h := range out.hostil {
+		if h[0] == rb.StateFailed && h[1] == rb.StateFailed {
+			hostileFailed++
+			continue
+		}
+		bad = append(bad, fmt.Sprintf("hostile MO (%s) is %s and %s in the histories, not failed", id, h[0], h[1]))
+	}
+	s.mu.Lock()
+	hostileSent, died := len(s.hostileIDs), append([]string(nil), s.rbdDied...)
+	s.mu.Unlock()
+	for _, d := range died {
+		if !strings.HasSuffix(d, "(its state directory was full)") {
+			bad = append(bad, d)
+		}
+	}
+	// The screens, once everything settled.
+	var screens []string
+	for i, sc := range s.screens {
+		n, diff := compareScreen(ctx, sc, s.stores[i], 15*time.Second)
+		if diff != "" {
+			bad = append(bad, fmt.Sprintf("client %d's screen differs from its history: %s", i, diff))
+			screens = append(screens, fmt.Sprintf("client %d: differs", i))
+		} else {
+			screens = append(screens, fmt.Sprintf("client %d: %d rows equal", i, n))
+		}
+	}
+
 	var rep strings.Builder
 	fmt.Fprintf(&rep, "soak: %v of traffic, %d rbd runs, settled=%v\n", s.p.traffic, s.rbdRuns, settled)
-	fmt.Fprintf(&rep, "  MO composed %d, delivered once %d, final states %v\n", len(mos), delivered, counts)
+	fmt.Fprintf(&rep, "  MO composed %d, delivered once %d, final states %v\n", len(out.mos), delivered, counts)
 	fmt.Fprintf(&rep, "  MT injected %d, received once by both clients %d, wrong %d, still at the gateway %d\n", len(s.mtTags), mtOnce, mtBad, s.modem.Gateway().Queued())
+	fmt.Fprintf(&rep, "  final states truthful: %v; unknown %d\n", len(bad) == 0, len(unknowns))
 	for _, u := range unknowns {
-		fmt.Fprintf(&rep, "  unknown: %s\n", u)
+		fmt.Fprintf(&rep, "    unknown: %s\n", u)
 	}
+	fmt.Fprintf(&rep, "  hostile bodies confirmed %d, usable ids %d failed in both histories %d, reached the gateway %d, rbd exits of its own %d\n",
+		hostileSent, len(out.hostil), hostileFailed, len(out.stray), len(died))
+	for _, d := range died {
+		fmt.Fprintf(&rep, "    %s\n", d)
+	}
+	fmt.Fprintf(&rep, "  screens' rows equal to SQLite's: %s\n", strings.Join(screens, ", "))
 	fmt.Fprintf(&rep, "  rbd start (pid %d): cpu %v rss %d kB fds %d threads %d goroutines %s\n", a.pid, a.cpu, a.rssKB, a.fds, a.threads, a.goroutines)
 	fmt.Fprintf(&rep, "  rbd end   (pid %d): cpu %v rss %d kB fds %d threads %d goroutines %s\n", b.pid, b.cpu, b.rssKB, b.fds, b.threads, b.goroutines)
 	fmt.Fprintf(&rep, "  test process: %d goroutines\n", runtime.NumGoroutine())
+	s.mu.Lock()
+	tl := strings.Join(s.events, "\n")
+	s.mu.Unlock()
 	t.Log(rep.String())
+	t.Logf("chaos timeline:\n%s", tl)
 	if !settled || len(bad) > 0 {
-		s.mu.Lock()
-		tl := strings.Join(s.events, "\n")
-		s.mu.Unlock()
 		for i, line := range bad {
 			if i >= 20 {
 				t.Errorf("... and %d more", len(bad)-20)
@@ -704,15 +897,43 @@ func (s *soak) report(settled bool, a, b procStats) {
 		if !settled {
 			t.Errorf("the station did not settle within %v", s.p.settle)
 		}
-		t.Logf("chaos timeline:\n%s", tl)
 		t.Logf("rbd log (tail):\n%s", tail(s.rbdLog.String(), 80))
 		for i, l := range s.logs {
 			t.Logf("client %d log (tail):\n%s", i, tail(l.String(), 40))
 		}
 	}
 	if out := os.Getenv("RB_SOAK_REPORT"); out != "" {
-		_ = os.WriteFile(out, []byte(rep.String()), 0o644)
+		rep.WriteString("chaos timeline:\n" + tl + "\n")
+		if err := os.WriteFile(out, []byte(rep.String()), 0o644); err != nil {
+			t.Errorf("write the report: %v", err)
+		}
 	}
+}
+
+// goroutines is rbd's goroutine count from its metrics endpoint, or why
+// there is none.
+func (s *soak) goroutines() string {
+	if s.metrics == "" {
+		return "n/a (this rbd has no --metrics)"
+	}
+	c := http.Client{Timeout: 2 * time.Second}
+	var err error
+	for range 20 { // rbd may have just started
+		var resp *http.Response
+		if resp, err = c.Get("http://" + s.metrics + "/metrics"); err == nil {
+			var b bytes.Buffer
+			_, _ = b.ReadFrom(resp.Body)
+			resp.Body.Close()
+			for _, line := range strings.Split(b.String(), "\n") {
+				if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+					return strings.TrimSpace(v)
+				}
+			}
+			return "n/a (no go_goroutines in rbd's metrics)"
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Sprintf("n/a (%v)", err)
 }
 
 // timeline returns what the histories and rbd's log say of the message a
@@ -755,4 +976,3 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
-
