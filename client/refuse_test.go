@@ -12,7 +12,8 @@ import (
 
 // TestArchivistGoesOnPastARefusedMessage: a body the history can never
 // take (here a status for an id that is an MT message in this history, as
-// a hostile or confused publisher on status.<station> can send) is
+// a hostile or confused publisher on mt.<station> and status.<station> can
+// cause; rb.Status refuses MT-shaped ids, so the MT has another id) is
 // dead-lettered after a few tries, and the archivist archives what came
 // behind it. The chaos soak found the archivist retrying such a body for
 // ever: that client's history got no status and no MT from then on that
@@ -31,6 +32,7 @@ func TestArchivistGoesOnPastARefusedMessage(t *testing.T) {
 	waitUp(t, rbd)
 
 	mt := received(station, "300234010000001", 5, []byte("already here"))
+	mt.ID = newUUID(t)
 	if _, err := st.InsertMT(ctx, mt); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +89,7 @@ func TestReplayGoesOnPastARefusedMessage(t *testing.T) {
 	rbd := dial(t, n.URL(), station, nil)
 	waitUp(t, rbd)
 	mt := received(station, "300234010000001", 7, []byte("first"))
+	mt.ID = newUUID(t)
 	poison := status(station, mt.ID, rb.StateSent, 1)
 	behind := received(station, "300234010000001", 8, []byte("after the refused one"))
 	for _, m := range []rb.Body{mt, poison, behind} {
@@ -107,5 +110,39 @@ func TestReplayGoesOnPastARefusedMessage(t *testing.T) {
 		if s := stateOf(st, id); s != rb.StateReceived {
 			t.Fatalf("replayed MT %s is %q, want received", id, s)
 		}
+	}
+}
+
+// TestStatusUnderAnMTIDShadowsNothing: a status published under the id of
+// an MT that has not arrived yet (the chaos soak's hostile send with an MT
+// id made rbd publish exactly that) is dead-lettered by the bus, so the MT
+// that comes later is archived; before, the status made a row of its own
+// under that id and the MT, idempotent on its id, was dropped as a repeat:
+// missing from every history although the gateway had delivered it.
+func TestStatusUnderAnMTIDShadowsNothing(t *testing.T) {
+	n := brokertest.Require(t, node)
+	const station = "shadow"
+	ctx := ctxT(t)
+	st := openStore(t, "")
+	bus := dial(t, n.URL(), station, st)
+	waitUp(t, bus)
+	rbd := dial(t, n.URL(), station, nil)
+	waitUp(t, rbd)
+	runClient(t, station, bus, st)
+
+	mt := received(station, "300234010000001", 9, []byte("the real MT"))
+	body := []byte(`{"v":1,"id":"` + mt.ID + `","station":"` + station + `","at":"2025-01-01T00:00:00Z","state":"sent","attempt":1}`)
+	if err := rbd.PublishRaw(ctx, "status."+station, rb.TypeStatus, mt.ID+":sent:1", body); err != nil {
+		t.Fatalf("publish the status: %v", err)
+	}
+	if err := rbd.Publish(ctx, mt); err != nil {
+		t.Fatalf("publish the MT: %v", err)
+	}
+	waitFor(t, "the MT in the history", func() bool {
+		m, _, err := st.Get(ctx, mt.ID)
+		return err == nil && m.Direction == rb.DirMT
+	})
+	if m := get(t, st, mt.ID); m.State != rb.StateReceived || string(m.Data) != "the real MT" {
+		t.Fatalf("the MT's row is %s %s %q", m.Direction, m.State, m.Data)
 	}
 }
