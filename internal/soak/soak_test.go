@@ -10,13 +10,22 @@
 //     sender's history says sent; a failed or cancelled MO never reached it;
 //   - every MT is in every client's history exactly once;
 //   - no MO is left in a non-final state (a wedge);
-//   - each unknown is listed with why.
+//   - each unknown is listed with why;
+//   - nothing of the hostile bodies reached the gateway, each of them with
+//     a usable id is failed in both histories, and rbd never died of them
+//     (rbd runs supervised, restarted as systemd does; an exit of its own
+//     fails the run unless its state directory was full);
+//   - each client's screen (the tui over the client, open from the start)
+//     shows the rows of its SQLite history.
 //
 // A loss, a duplicate or a wedge fails the run with that message's timeline.
+// The report also gives rbd's CPU, RSS, open files, threads and goroutines
+// (from its metrics endpoint, when this rbd has --metrics) at start and end.
 //
-// The short mode (the default, in the test command) runs for about a minute
-// of traffic. The long mode is `make soak` (go test -run TestSoak
-// -soak.duration=1h ./internal/soak).
+// The short mode (the default, in the test command) runs for 75 s of
+// traffic. The long mode is `make soak` (go test -run TestSoak
+// -soak.duration=1h ./internal/soak, report in $RB_SOAK_REPORT);
+// -soak.chaos=N multiplies the rbd kills and broker outages.
 package soak
 
 import (
