@@ -142,6 +142,7 @@ type soak struct {
 	rbd        *rbdRun
 	rbdLog     *lockedBuffer
 	rbdRuns    int
+	rbdCPU     time.Duration     // CPU of the runs of rbd that ended
 	rbdDied    []string          // exits rbd made on its own (the soak restarts it, as systemd does)
 	stopped    bool              // the soak stopped rbd for good
 	metrics    string            // rbd's metrics address, when it has --metrics
@@ -294,6 +295,9 @@ func (s *soak) startLocked() {
 		close(r.done)
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		if ps := cmd.ProcessState; ps != nil {
+			s.rbdCPU += ps.UserTime() + ps.SystemTime()
+		}
 		if r.expected || s.rbd != r || s.stopped {
 			return
 		}
@@ -889,6 +893,10 @@ func (s *soak) report(settled bool, a, b procStats) {
 	fmt.Fprintf(&rep, "  screens' rows equal to SQLite's: %s\n", strings.Join(screens, ", "))
 	fmt.Fprintf(&rep, "  rbd start (pid %d): cpu %v rss %d kB fds %d threads %d goroutines %s\n", a.pid, a.cpu, a.rssKB, a.fds, a.threads, a.goroutines)
 	fmt.Fprintf(&rep, "  rbd end   (pid %d): cpu %v rss %d kB fds %d threads %d goroutines %s\n", b.pid, b.cpu, b.rssKB, b.fds, b.threads, b.goroutines)
+	s.mu.Lock()
+	total := s.rbdCPU + b.cpu
+	s.mu.Unlock()
+	fmt.Fprintf(&rep, "  rbd cpu over all %d runs: %v (%.2f%% of one core over %v)\n", s.rbdRuns, total, 100*total.Seconds()/time.Since(s.start).Seconds(), time.Since(s.start).Round(time.Second))
 	fmt.Fprintf(&rep, "  test process: %d goroutines\n", runtime.NumGoroutine())
 	s.mu.Lock()
 	tl := strings.Join(s.events, "\n")
