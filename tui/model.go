@@ -147,6 +147,14 @@ type Model struct {
 	helpFor     screen
 	helpOK      bool
 
+	// fetching says a fetch of changed rows is in flight; refetch holds
+	// the ids changed since it started. One fetch at a time: two in flight
+	// may finish in either order, and the older read would put a message
+	// back in a state it has left (the chaos soak saw "sending" stay on
+	// the screen of a message that was sent).
+	fetching bool
+	refetch  []string
+
 	// sync makes listening non-blocking and disables the refresh tick, so
 	// tests can run every command to completion.
 	sync bool
@@ -233,6 +241,7 @@ type (
 		ok bool
 	}
 	gotMsg struct {
+		gen  int // the list generation the fetch started in
 		msgs []Message
 		err  error
 	}
@@ -319,8 +328,19 @@ func (m *Model) loadSignal() tea.Cmd {
 	}
 }
 
+// fetch loads the changed rows ids, or, while a fetch is in flight, keeps
+// them for the next one.
+func (m *Model) fetch(ids []string) tea.Cmd {
+	if m.fetching {
+		m.refetch = append(m.refetch, ids...)
+		return nil
+	}
+	m.fetching = true
+	return m.getMsgs(dedupe(ids))
+}
+
 func (m *Model) getMsgs(ids []string) tea.Cmd {
-	b := m.b
+	b, gen := m.b, m.list.gen
 	return func() tea.Msg {
 		ctx, cancel := m.call()
 		defer cancel()
@@ -331,11 +351,11 @@ func (m *Model) getMsgs(ids []string) tea.Cmd {
 				continue
 			}
 			if err != nil {
-				return gotMsg{msgs: out, err: err}
+				return gotMsg{gen: gen, msgs: out, err: err}
 			}
 			out = append(out, msg)
 		}
-		return gotMsg{msgs: out}
+		return gotMsg{gen: gen, msgs: out}
 	}
 }
 
@@ -443,16 +463,24 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case updateMsg:
 		return m, m.applyUpdate(msg)
 	case gotMsg:
+		m.fetching = false
 		if msg.err != nil {
 			m.setError(msg.err)
 		}
-		for _, x := range msg.msgs {
-			m.list.upsert(m, x)
-			if m.detail.loaded && m.detail.m.ID == x.ID {
-				m.detail.set(m, x, false)
+		if msg.gen == m.list.gen { // else a reload read them afresh since
+			for _, x := range msg.msgs {
+				m.list.upsert(m, x)
+				if m.detail.loaded && m.detail.m.ID == x.ID {
+					m.detail.set(m, x, false)
+				}
 			}
 		}
-		return m, m.maybeLoadMore()
+		var next tea.Cmd
+		if ids := m.refetch; len(ids) > 0 {
+			m.refetch = nil
+			next = m.fetch(ids)
+		}
+		return m, tea.Batch(next, m.maybeLoadMore())
 	case openMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
@@ -548,7 +576,7 @@ func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
 	if u.All {
 		cmds = append(cmds, m.reload())
 	} else if len(u.IDs) > 0 {
-		cmds = append(cmds, m.getMsgs(dedupe(u.IDs)))
+		cmds = append(cmds, m.fetch(u.IDs))
 	}
 	if u.Header || u.All {
 		cmds = append(cmds, m.loadHeader())
