@@ -121,21 +121,23 @@ func planFor(d time.Duration, chaos int) plan {
 
 // soak is one run's world.
 type soak struct {
-	t       *testing.T
-	p       plan
-	rnd     *rand.Rand
-	node    *brokertest.Node
-	station string
-	dir     string
-	state   string // rbd's state directory (a small tmpfs when one can be mounted)
-	tmpfs   bool
-	modem   *sim.Modem
-	control *httptest.Server
-	link    string
-	clients [2]*client.Client
-	stores  [2]*store.Store
-	logs    [2]*lockedBuffer
-	screens [2]*screen
+	t *testing.T
+	p plan
+	// One source of randomness per goroutine, each from the seed: the MO
+	// traffic, the MT traffic and the chaos (with its faults' durations).
+	rnd, rndMO, rndMT *rand.Rand
+	node              *brokertest.Node
+	station           string
+	dir               string
+	state             string // rbd's state directory (a small tmpfs when one can be mounted)
+	tmpfs             bool
+	modem             *sim.Modem
+	control           *httptest.Server
+	link              string
+	clients           [2]*client.Client
+	stores            [2]*store.Store
+	logs              [2]*lockedBuffer
+	screens           [2]*screen
 
 	mu         sync.Mutex
 	events     []string // the chaos timeline
@@ -187,6 +189,7 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("soak seed %d (rerun with -soak.seed=%d)", seed, seed)
 	s := &soak{t: t, p: planFor(*soakDuration, *soakChaos), rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rndMO: rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)), rndMT: rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d)),
 		node: n, station: fmt.Sprintf("soak%d", time.Now().UnixNano()%100000), dir: t.TempDir(),
 		moIDs: map[string]string{}, moTags: map[string]int{}, hostileIDs: map[string]bool{}, start: time.Now(), rbdLog: &lockedBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -413,7 +416,7 @@ func (s *soak) sendMO(ctx context.Context, end time.Time) {
 	gap := s.p.traffic / time.Duration(s.p.mo+1)
 	for i := 0; i < s.p.mo && ctx.Err() == nil; i++ {
 		tag := fmt.Sprintf("mo%05d", i)
-		size := []int{10, 49, 50, 51, 120, 200, 270, 339, 340}[s.rnd.IntN(9)]
+		size := []int{10, 49, 50, 51, 120, 200, 270, 339, 340}[s.rndMO.IntN(9)]
 		who := i % 2
 		id, err := s.clients[who].Compose(ctx, payload(tag, size), true, nil)
 		if err != nil {
@@ -431,7 +434,7 @@ func (s *soak) sendMT(ctx context.Context, end time.Time) {
 	gap := s.p.traffic / time.Duration(s.p.mt+1)
 	for i := 0; i < s.p.mt && ctx.Err() == nil; i++ {
 		tag := fmt.Sprintf("mt%05d", i)
-		data := payload(tag, 20+s.rnd.IntN(200))
+		data := payload(tag, 20+s.rndMT.IntN(200))
 		resp, err := http.PostForm(s.control.URL+"/rockblock/MT", url.Values{
 			"imei": {sim.DefaultIMEI}, "data": {hex.EncodeToString(data)},
 		})
