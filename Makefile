@@ -6,7 +6,7 @@ VERSION ?= $(shell scripts/version.sh)
 export VERSION
 LDFLAGS := -X github.com/rockblock-station/rockblock-station/internal/version.Version=$(VERSION)
 
-.PHONY: demo test build package fuzz bench lint
+.PHONY: demo test build package fuzz bench lint soak
 
 # rbtui runs rbtui-app beside it for everything but the tmux glance.
 demo: build
@@ -35,3 +35,10 @@ fuzz:
 
 bench:
 	bash scripts/bench.sh
+
+# The long chaos soak (issue 9): SOAK_DURATION of traffic under faults, then
+# the calm end; its report goes to SOAK_REPORT. The short mode runs in `make test`.
+SOAK_DURATION ?= 1h
+SOAK_REPORT ?= soak-report.txt
+soak:
+	RB_SOAK_REPORT="$(abspath $(SOAK_REPORT))" $(GO) test -count=1 -timeout 3h -run TestSoak -v ./internal/soak/ -soak.duration=$(SOAK_DURATION)

@@ -575,6 +575,14 @@ func (c *Client) archive(ctx context.Context) error {
 	}
 	for d := range ds {
 		ch, err := c.archiveOne(ctx, d.Msg)
+		if errors.Is(err, errRefused) {
+			// Dead-lettered: kept in rockblock.dead for an operator, and
+			// the messages behind it are archived.
+			if err := d.Reject(); err != nil {
+				c.log.Warn("reject", "id", d.MessageID, "err", err)
+			}
+			continue
+		}
 		if err != nil {
 			return err // ctx ended: the delivery stays unacked for the next archivist
 		}
@@ -588,16 +596,52 @@ func (c *Client) archive(ctx context.Context) error {
 	return nil
 }
 
+// errRefused: the history refused a body for what it says (a status for
+// an id that is an MT message here, a body it finds invalid), not for the
+// state of its file; no retry can change that.
+var errRefused = errors.New("the history refuses this message")
+
+// refusedTries is how often a body is tried before a refusal that is not a
+// failure of the history's file (store.ErrFull, ErrLocked, ...) counts as
+// final.
+const refusedTries = 3
+
+// fileTrouble reports a failure of the history's file, which the operator
+// can cure (free space, stop the process that locks it, repair it): the
+// archivist waits for that rather than give a message up.
+func fileTrouble(err error) bool {
+	for _, k := range []error{store.ErrFull, store.ErrLocked, store.ErrIO, store.ErrReadOnly, store.ErrCorrupt, store.ErrCantOpen} {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
+}
+
 // archiveOne writes m to the history, retrying with backoff for as long as
-// the history cannot take it (disk full, locked, damaged until the operator
-// acts). The delivery stays unacked meanwhile: a requeue would count
-// towards the inbox's delivery limit and could dead-letter the message.
+// the history's file cannot take it (disk full, locked, damaged until the
+// operator acts). The delivery stays unacked meanwhile: a requeue would
+// count towards the inbox's delivery limit and could dead-letter the
+// message. A body the history refuses for what it says is tried
+// refusedTries times and then given up with errRefused: waiting on it
+// would stop the archivist, and with it every message behind it in the
+// inbox, for good.
 func (c *Client) archiveOne(ctx context.Context, m rb.Body) (rb.Change, error) {
 	pol := backoff.Policy{First: c.cfg.ArchiveRetry, Max: 30 * time.Second}
+	refused := 0
 	for fails := 1; ; fails++ {
 		ch, err := c.apply(ctx, m)
 		if err == nil {
 			return ch, nil
+		}
+		if ctx.Err() != nil {
+			return rb.Change{}, ctx.Err()
+		}
+		if !fileTrouble(err) {
+			if refused++; refused >= refusedTries {
+				c.log.Error("archive: the history refuses a message; it goes to the dead letters", "id", m.Head().ID, "type", m.Type(), "err", err)
+				return rb.Change{}, fmt.Errorf("%w: %w", errRefused, err)
+			}
 		}
 		wait := pol.Delay(fails)
 		c.log.Error("archive: the history cannot take a message; retrying", "id", m.Head().ID, "err", err, "retry_in", wait)
@@ -626,10 +670,16 @@ func (c *Client) replay(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("replay history: %w", err)
 	}
-	n := 0
+	n, skipped := 0, 0
 	for d := range ds {
 		if _, err := c.apply(ctx, d.Msg); err != nil {
-			return err
+			if ctx.Err() != nil || fileTrouble(err) {
+				return err
+			}
+			// The stream keeps it; stopping here would leave everything
+			// after it out of this history, at every replay.
+			c.log.Error("replay: the history refuses a message; skipped", "id", d.Msg.Head().ID, "type", d.Msg.Type(), "err", err)
+			skipped++
 		}
 		if err := d.Ack(); err != nil {
 			c.log.Warn("ack history", "err", err)
@@ -642,7 +692,7 @@ func (c *Client) replay(ctx context.Context) error {
 	if !c.bus.Health().Up {
 		return fmt.Errorf("replay history: broker not reachable")
 	}
-	c.log.Info("history replayed", "messages", n)
+	c.log.Info("history replayed", "messages", n, "refused", skipped)
 	if n > 0 {
 		c.notify(rb.Change{All: true, Header: true, Signal: true})
 	}

@@ -188,6 +188,11 @@ func (s *Status) Validate() error {
 	if !KnownState(s.State) {
 		return fmt.Errorf("%w: unknown state %q", ErrMalformed, s.State)
 	}
+	if strings.HasPrefix(strings.ToLower(s.ID), MTIDPrefix) {
+		// Statuses are of MO messages, whose ids never look like an MT's
+		// (Send.Validate): such a status would shadow that MT in a history.
+		return fmt.Errorf("%w: status for id %.40q: ids starting with %q belong to MT messages", ErrMalformed, s.ID, MTIDPrefix)
+	}
 	return nil
 }
 

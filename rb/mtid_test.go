@@ -26,3 +26,22 @@ func TestSendMayNotUseMTID(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusMayNotUseMTID: statuses are of MO messages; one under an MT's
+// id would make a history keep a row for it that shadows the MT when it
+// arrives (the chaos soak lost an MT that way), or refuse it.
+func TestStatusMayNotUseMTID(t *testing.T) {
+	for _, id := range []string{MTID("300234010753370", 4), "MT-anything"} {
+		s := &Status{Header: Header{V: Version, ID: id, Station: DefaultStation, At: time.Now()}, State: StateSent}
+		if err := s.Validate(); !errors.Is(err, ErrMalformed) {
+			t.Errorf("status for id %s: err = %v, want ErrMalformed", id, err)
+		}
+		if _, err := Decode(TypeStatus, []byte(`{"v":1,"id":"`+id+`","station":"default","at":"2025-01-01T00:00:00Z","state":"sent"}`)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("decode status for id %s: err = %v, want ErrMalformed", id, err)
+		}
+	}
+	ok := &Status{Header: Header{V: Version, ID: "0190a0b0-0000-7000-8000-000000000001", Station: DefaultStation, At: time.Now()}, State: StateSent}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("status of an MO id: %v", err)
+	}
+}

@@ -60,6 +60,14 @@ type Model struct {
 	// resending holds the originals whose resend is in flight; resent maps
 	// an original to the copy this session queued, so a second R asks
 	// before billing another copy.
+	// reading says a read of changed rows (getMsgs or refresh) is in
+	// flight; pending holds what changed since it started. One read at a
+	// time: two in flight may finish in either order, and the older one
+	// would put a message back in a state it has left (the chaos soak saw
+	// "sending" stay on the screen of a message that was sent).
+	reading bool
+	pending rb.Change
+
 	resending map[string]bool
 	resent    map[string]string
 
@@ -184,12 +192,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			m.setError(msg.err)
 		}
-		return tea.Batch(m.applyRows(msg.rows), m.maybeLoadMore())
+		return tea.Batch(m.applyRows(msg.rows), m.readDone(), m.maybeLoadMore())
 	case gotMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
 		}
-		return tea.Batch(m.applyRows(msg.msgs), m.maybeLoadMore())
+		return tea.Batch(m.applyRows(msg.msgs), m.readDone(), m.maybeLoadMore())
 	case openMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
@@ -257,18 +265,39 @@ func (m *Model) applyPage(msg pageMsg) tea.Cmd {
 	return m.maybeLoadMore()
 }
 
+// readRows reads the rows a change names (all of them: the newest page and
+// the open ones), or, while a read is in flight, keeps the change for the
+// read that follows it.
+func (m *Model) readRows(c rb.Change) tea.Cmd {
+	if !c.All && len(c.IDs) == 0 {
+		return nil
+	}
+	if m.reading {
+		m.pending = m.pending.Merge(c)
+		return nil
+	}
+	m.reading = true
+	if c.All {
+		return m.refresh()
+	}
+	return m.getMsgs(dedupe(c.IDs))
+}
+
+// readDone ends the read in flight and starts the one that waited for it.
+func (m *Model) readDone() tea.Cmd {
+	m.reading = false
+	next := m.pending
+	m.pending = rb.Change{}
+	return m.readRows(next)
+}
+
 func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
 	if !msg.ok {
 		m.setError(errors.New("the live feed closed: restart rbtui to follow new messages"))
 		return nil
 	}
 	u := msg.u
-	cmds := []tea.Cmd{m.listen()}
-	if u.All {
-		cmds = append(cmds, m.refresh())
-	} else if len(u.IDs) > 0 {
-		cmds = append(cmds, m.getMsgs(dedupe(u.IDs)))
-	}
+	cmds := []tea.Cmd{m.listen(), m.readRows(rb.Change{IDs: u.IDs, All: u.All})}
 	if u.Header || u.All {
 		cmds = append(cmds, m.loadHeader())
 	}
