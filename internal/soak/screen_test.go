@@ -80,22 +80,25 @@ func openScreen(ctx context.Context, c *client.Client) *screen {
 // rows returns the list rows the screen shows when its terminal is tall
 // enough for n rows, each as "<dir> <state> <tag>" (tag: the payload up to
 // its "|", "" for a row without text, such as another client's MO).
-func (s *screen) rows(ctx context.Context, n int) ([]string, error) {
+func (s *screen) rows(ctx context.Context, n int) ([]string, string, error) {
 	got := make(chan string, 1)
 	f := func(m *tui.Model) {
-		_, _ = m.Update(tea.WindowSizeMsg{Width: 200, Height: n + 10})
+		// Below 160 columns the screen is the list alone (from 160 the
+		// detail of the selected row shares each line, and its words would
+		// be read as rows).
+		_, _ = m.Update(tea.WindowSizeMsg{Width: 150, Height: n + 10})
 		got <- m.View().Content
 	}
 	select {
 	case s.ask <- f:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, "", ctx.Err()
 	}
 	var view string
 	select {
 	case view = <-got:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, "", ctx.Err()
 	}
 	var out []string
 	for _, line := range strings.Split(ansi.Strip(view), "\n") {
@@ -123,7 +126,7 @@ func (s *screen) rows(ctx context.Context, n int) ([]string, error) {
 		out = append(out, dir+" "+state+" "+tag)
 	}
 	sort.Strings(out)
-	return out, nil
+	return out, ansi.Strip(view), nil
 }
 
 // tagOf returns the soak's tag a payload starts with ("mo00012|..."), else "".
@@ -160,13 +163,16 @@ func compareScreen(ctx context.Context, s *screen, st *store.Store, wait time.Du
 		if err != nil {
 			return 0, fmt.Sprintf("read the history: %v", err)
 		}
-		got, err := s.rows(ctx, len(want))
+		got, view, err := s.rows(ctx, len(want))
 		if err != nil {
 			return 0, fmt.Sprintf("read the screen: %v", err)
 		}
 		d := rowDiff(want, got)
-		if d == "" || time.Now().After(deadline) {
-			return len(want), d
+		if d == "" {
+			return len(want), ""
+		}
+		if time.Now().After(deadline) {
+			return len(want), d + "\n  the screen:\n" + view
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
