@@ -106,7 +106,7 @@ func (r *ackRecorder) redeliveredAcks() map[string]bool {
 func runClient(t *testing.T, station string, bus queue.Bus, st *store.Store) (*Client, func()) {
 	t.Helper()
 	c := New(Config{Station: station, Bus: bus, Store: st, Logger: testLogger(),
-		FlushEvery: 200 * time.Millisecond})
+		FlushEvery: 200 * time.Millisecond, ReplayStall: 5 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -70,6 +70,9 @@ type Config struct {
 	// HealthEvery is how often the broker's health is looked at, so the
 	// screen's header follows it (default 1 s).
 	HealthEvery time.Duration
+	// ReplayStall gives up one try of the history replay after this long
+	// without a message (default 30 s); the replay is tried again.
+	ReplayStall time.Duration
 	// ConnectGrace is how long the screen says "connecting…" at most after
 	// it starts, waiting for the first live reading, before it shows what
 	// the history says (default 10 s; negative: not at all).
@@ -132,6 +135,9 @@ func New(cfg Config) *Client {
 	}
 	if cfg.HealthEvery <= 0 {
 		cfg.HealthEvery = time.Second
+	}
+	if cfg.ReplayStall <= 0 {
+		cfg.ReplayStall = 30 * time.Second
 	}
 	if cfg.ConnectGrace == 0 {
 		cfg.ConnectGrace = 10 * time.Second
@@ -559,14 +565,26 @@ func (c *Client) writeGlance(ctx context.Context) {
 func (c *Client) archive(ctx context.Context) error {
 	// A client started while the broker is down replays once it is up, not
 	// never: the replay is what fills a new client's history.
-	for attempt := 0; ; attempt++ {
+	// Right after the broker comes back the stream may not serve yet: try
+	// again with backoff for a while, then archive what the inbox holds and
+	// replay at the next start (the history is not marked replayed).
+	pol := backoff.Policy{First: 500 * time.Millisecond, Max: 8 * time.Second, Jitter: 0.2}
+	for attempt := 1; ; attempt++ {
 		err := c.replay(ctx)
 		if err == nil || ctx.Err() != nil {
 			break
 		}
-		c.log.Warn("history replay", "err", err, "attempt", attempt+1)
-		if attempt >= 2 {
+		if attempt >= replayAttempts {
+			c.log.Error("history replay failed; archiving the inbox, the replay runs again at the next start", "err", err, "attempts", attempt)
 			break
+		}
+		wait := pol.Delay(attempt)
+		c.log.Warn("history replay", "err", err, "attempt", attempt, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
 		}
 	}
 	ds, err := c.bus.Consume(ctx, queue.Queue{Role: queue.RoleInbox, ClientID: c.st.ClientID()})
@@ -671,7 +689,23 @@ func (c *Client) replay(ctx context.Context) error {
 		return fmt.Errorf("replay history: %w", err)
 	}
 	n, skipped := 0, 0
-	for d := range ds {
+	// A replay that stops moving (a stream not served yet after a broker
+	// restart) is given up and tried again, rather than holding the
+	// archivist for ever.
+	stall := time.NewTimer(c.cfg.ReplayStall)
+	defer stall.Stop()
+	for {
+		var d *queue.Delivery
+		var ok bool
+		select {
+		case d, ok = <-ds:
+		case <-stall.C:
+			return fmt.Errorf("replay history: nothing for %v", c.cfg.ReplayStall)
+		}
+		if !ok {
+			break
+		}
+		stall.Reset(c.cfg.ReplayStall)
 		if _, err := c.apply(ctx, d.Msg); err != nil {
 			if ctx.Err() != nil || fileTrouble(err) {
 				return err
@@ -698,6 +732,9 @@ func (c *Client) replay(ctx context.Context) error {
 	}
 	return c.st.SetMeta(ctx, metaReplayed, c.cfg.Now().UTC().Format(time.RFC3339))
 }
+
+// replayAttempts bounds how often the history replay is tried in a row.
+const replayAttempts = 8
 
 // waitUp waits until the bus is connected or ctx ends.
 func (c *Client) waitUp(ctx context.Context) error {
