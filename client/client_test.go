@@ -513,7 +513,7 @@ func TestResendOnlyFailedOrUnknown(t *testing.T) {
 }
 
 func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
-	f := newMem(t, []queue.Role{queue.RoleOutbox}, nil)
+	f := newMem(t, []queue.Role{queue.RoleOutbox, queue.RoleInbox}, nil)
 	ctx := ctxT(t)
 	changes := f.c.Subscribe(ctx)
 	f.run(t)
