@@ -170,7 +170,7 @@ func newStation(t testing.TB, serveArgs ...string) *station {
 	}
 	s.env = []string{"RB_AMQP_URL=" + node.URL(), "RB_CONFIG=" + cfg, "RB_STATION=" + s.name,
 		"XDG_DATA_HOME=" + filepath.Join(s.dir, "data"), "XDG_CONFIG_HOME=" + filepath.Join(s.dir, "cfg")}
-	s.rbd = start(t, "rbd", rbdBin, append([]string{"RB_TEST_FAST=1"}, s.env...), "--port", link,
+	s.rbd = start(t, "rbd", rbdBin, append([]string{"RB_TEST_FAST=1", "RB_LOCK_DIR=" + s.dir}, s.env...), "--port", link,
 		"--state", filepath.Join(s.dir, "rbd"), "--station", s.name, "--log-level", "debug", "--session-timeout", "10s")
 	tok := filepath.Join(s.dir, "token")
 	if err := os.WriteFile(tok, []byte(s.token+"\n"), 0o600); err != nil {

@@ -140,7 +140,7 @@ func (f *fault) start(env ...string) *rbdProc {
 	p.cmd = exec.Command(os.Args[0], "--port", f.link, "--state", filepath.Join(f.dir, "state"),
 		"--station", f.station, "--log-level", "debug", "--session-timeout", "10s")
 	p.cmd.Args = append(p.cmd.Args, f.args...)
-	p.cmd.Env = append(os.Environ(), "RB_RBD_CHILD=1", "RB_TEST_FAST=1", "RB_CONFIG="+filepath.Join(f.dir, "config"),
+	p.cmd.Env = append(os.Environ(), "RB_RBD_CHILD=1", "RB_TEST_FAST=1", "RB_LOCK_DIR="+f.dir, "RB_CONFIG="+filepath.Join(f.dir, "config"),
 		"RB_AMQP_URL="+f.node.URL())
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log

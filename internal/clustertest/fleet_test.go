@@ -135,7 +135,7 @@ func (s *station) start(tb testing.TB) {
 	tb.Helper()
 	cmd := exec.Command(rbdBin, "--port", s.link, "--state", filepath.Join(s.dir, "state"), "--station", s.name,
 		"--log-level", "info", "--session-timeout", "10s")
-	cmd.Env = append(os.Environ(), "RB_TEST_FAST=1", "RB_AMQP_URL="+s.urls, "RB_CONFIG="+filepath.Join(s.dir, "config"))
+	cmd.Env = append(os.Environ(), "RB_TEST_FAST=1", "RB_LOCK_DIR="+s.dir, "RB_AMQP_URL="+s.urls, "RB_CONFIG="+filepath.Join(s.dir, "config"))
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -286,7 +286,7 @@ func (s *soak) startLocked() {
 		args = append(args, "--metrics", s.metrics)
 	}
 	cmd := exec.Command(rbdBin, args...)
-	cmd.Env = append(os.Environ(), "RB_TEST_FAST=1", "RB_AMQP_URL="+s.node.URL())
+	cmd.Env = append(os.Environ(), "RB_TEST_FAST=1", "RB_LOCK_DIR="+s.dir, "RB_AMQP_URL="+s.node.URL())
 	cmd.Stdout, cmd.Stderr = s.rbdLog, s.rbdLog
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
