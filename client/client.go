@@ -737,8 +737,11 @@ func (c *Client) replay(ctx context.Context) error {
 const replayAttempts = 8
 
 // waitUp waits until the bus is connected or ctx ends.
+//
+// It looks at the bus at the pace of the health watch (HealthEvery, 1 s):
+// a client waiting for the broker wakes once a second, not ten times.
 func (c *Client) waitUp(ctx context.Context) error {
-	t := time.NewTicker(100 * time.Millisecond)
+	t := time.NewTicker(c.cfg.HealthEvery)
 	defer t.Stop()
 	for !c.bus.Health().Up {
 		select {
