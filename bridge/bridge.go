@@ -119,6 +119,12 @@ type Server struct {
 	bars    int
 	mtSeen  map[string]bool
 	moSeen  map[string]string
+
+	// viewPending is the whole views asked for and not built yet; a send
+	// on viewKick wakes the views goroutine (see Run).
+	viewMu      sync.Mutex
+	viewPending viewWork
+	viewKick    chan struct{}
 }
 
 // maxSeen bounds the memory of what was emitted already.
@@ -165,7 +171,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.AllowOrigins = origins
 	s := &Server{cfg: cfg, cl: cfg.Client, st: cfg.Client.Store(), log: cfg.Logger,
-		bars: -1, mtSeen: map[string]bool{}, moSeen: map[string]string{}}
+		bars: -1, mtSeen: map[string]bool{}, moSeen: map[string]string{}, viewKick: make(chan struct{}, 1)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
 	opts := socket.DefaultServerOptions()
@@ -240,37 +246,103 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 
 // Run follows the client's changes and tells every connected browser,
 // until ctx ends.
+//
+// The events of single messages (mt_recv, mo_status) go out from this loop
+// the moment a change arrives. The whole views (the `messages` list, the
+// history page after a reload, the station's state) are rebuilt by a
+// second goroutine (views): they take queries and a large broadcast, and a
+// new message must not wait behind the list of the one before it. Requests
+// for views that pile up while one is built are merged into one rebuild.
 func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.started = s.cfg.Now()
 	s.mu.Unlock()
 	changes := s.cl.Subscribe(ctx)
-	stale := time.NewTimer(time.Hour)
-	defer stale.Stop()
-	rearm := func() {
-		at := s.refreshStation(ctx)
-		stale.Stop()
-		if !at.IsZero() {
-			stale.Reset(max(time.Until(at)+50*time.Millisecond, 0))
-		}
-	}
-	rearm()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.views(ctx)
+	}()
+	defer func() { <-done }()
+	s.askViews(viewStation)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-stale.C:
-			rearm()
 		case ch := <-changes:
 			s.apply(ctx, ch)
-			if ch.Header || ch.Signal || ch.All || len(ch.IDs) > 0 {
-				rearm()
+		}
+	}
+}
+
+// viewWork says which whole views need building again.
+type viewWork uint8
+
+const (
+	viewStation viewWork = 1 << iota // `station` and `signal`
+	viewList                         // `messages`
+	viewHistory                      // `history`, after a change without ids
+)
+
+// askViews asks the views goroutine to rebuild w; it never waits.
+func (s *Server) askViews(w viewWork) {
+	if w == 0 {
+		return
+	}
+	s.viewMu.Lock()
+	s.viewPending |= w
+	s.viewMu.Unlock()
+	select {
+	case s.viewKick <- struct{}{}:
+	default: // a rebuild is already asked for: it takes w too
+	}
+}
+
+// views rebuilds and emits the whole views when asked (askViews) and the
+// station's state when its reading goes stale, until ctx ends.
+func (s *Server) views(ctx context.Context) {
+	stale := time.NewTimer(time.Hour)
+	defer stale.Stop()
+	stale.Stop()
+	for {
+		var w viewWork
+		select {
+		case <-ctx.Done():
+			return
+		case <-stale.C:
+			w = viewStation
+		case <-s.viewKick:
+		}
+		s.viewMu.Lock()
+		w |= s.viewPending
+		s.viewPending = 0
+		s.viewMu.Unlock()
+		if w&viewHistory != 0 {
+			if p, err := s.page(ctx, rb.Cursor{}, s.cfg.HistoryPage); err == nil {
+				s.io.Emit(EvHistory, p)
+			} else {
+				s.log.Warn("history page", "err", err)
+			}
+		}
+		if w&viewList != 0 {
+			if lines, err := s.lines(ctx); err == nil {
+				s.io.Emit(EvMessages, lines)
+			} else {
+				s.log.Warn("message list", "err", err)
+			}
+		}
+		if w&viewStation != 0 {
+			at := s.refreshStation(ctx)
+			stale.Stop()
+			if !at.IsZero() {
+				stale.Reset(max(time.Until(at)+50*time.Millisecond, 0))
 			}
 		}
 	}
 }
 
-// apply emits what one change means: new MT, MO state changes, the list.
+// apply emits what one change means: each new MT and MO state change at
+// once, and asks for the whole views it touches.
 func (s *Server) apply(ctx context.Context, ch rb.Change) {
 	for _, id := range ch.IDs {
 		m, _, err := s.st.Get(ctx, id)
@@ -282,24 +354,23 @@ func (s *Server) apply(ctx context.Context, ch rb.Change) {
 		}
 		s.emitMessage(m)
 	}
+	var w viewWork
 	if ch.All {
 		// A change that says "reload everything" (the history replay, or
 		// more than rb.MaxChangeIDs merged) carries no ids: rb.Change.Merge
 		// drops them. The per-message events of what it swallowed would be
 		// lost, so they are found in the newest page instead; emitMessage
 		// emits only what was not emitted yet.
-		if p, err := s.page(ctx, rb.Cursor{}, s.cfg.HistoryPage); err == nil {
-			s.catchUp(ctx)
-			s.io.Emit(EvHistory, p)
-		}
+		s.catchUp(ctx)
+		w |= viewHistory
 	}
 	if ch.All || len(ch.IDs) > 0 {
-		if lines, err := s.lines(ctx); err == nil {
-			s.io.Emit(EvMessages, lines)
-		} else {
-			s.log.Warn("message list", "err", err)
-		}
+		w |= viewList
 	}
+	if ch.Header || ch.Signal || ch.All || len(ch.IDs) > 0 {
+		w |= viewStation
+	}
+	s.askViews(w)
 }
 
 // catchUp emits the events of the newest messages that a change without

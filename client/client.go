@@ -112,6 +112,9 @@ type Client struct {
 	subMu sync.Mutex
 	subs  map[*subscriber]struct{}
 
+	// glanceKick asks the glance writer (glances) for a fresh file.
+	glanceKick chan struct{}
+
 	sigMu  sync.Mutex
 	latest *rb.Signal
 }
@@ -151,10 +154,11 @@ func New(cfg Config) *Client {
 	}
 	return &Client{
 		cfg: cfg, log: log, bus: cfg.Bus, st: cfg.Store,
-		flush:   make(chan struct{}, 1),
-		subs:    map[*subscriber]struct{}{},
-		own:     map[string]bool{},
-		cancels: map[string]string{},
+		flush:      make(chan struct{}, 1),
+		glanceKick: make(chan struct{}, 1),
+		subs:       map[*subscriber]struct{}{},
+		own:        map[string]bool{},
+		cancels:    map[string]string{},
 	}
 }
 
@@ -245,6 +249,7 @@ func (c *Client) Run(ctx context.Context) error {
 		run("archivist", c.archive)
 	}
 	run("live", c.live)
+	run("glance", c.glances)
 	run("health", c.watchHealth)
 	if c.cfg.WatchEvery > 0 {
 		run("watch", c.watchHistory)
@@ -498,7 +503,7 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 		if err != nil || !ins {
 			return rb.Change{}, err
 		}
-		c.writeGlance(ctx) // one more unread
+		c.glanceSoon() // one more unread
 		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
 	case *rb.Status:
 		ch, err := c.st.ApplyStatus(ctx, v)
@@ -533,10 +538,34 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 				return rb.Change{Header: true}, err
 			}
 		}
-		c.writeGlance(ctx)
+		c.glanceSoon()
 		return rb.Change{Header: true, Signal: stored}, nil
 	}
 	return rb.Change{}, nil
+}
+
+// glanceSoon asks for the glance file to be written again and returns at
+// once: the archivist and the live feed never wait on the file (a write
+// costs a few queries and a rename, milliseconds on a slow disk, which a new
+// message would otherwise wait for before the screen and the browsers hear
+// of it). Asks that pile up while a write runs make one more write.
+func (c *Client) glanceSoon() {
+	select {
+	case c.glanceKick <- struct{}{}:
+	default: // a write is already asked for: it will read the newest state
+	}
+}
+
+// glances writes the glance file when asked (glanceSoon), until ctx ends.
+func (c *Client) glances(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.glanceKick:
+		}
+		c.writeGlance(ctx)
+	}
 }
 
 // writeGlance refreshes the file beside the history that `rbtui signal`
