@@ -23,6 +23,32 @@
   var socket = io({ auth: function (cb) { cb(token ? { token: token } : {}); } });
 
   function text(el, s) { el.textContent = s; return el; }
+  // The bridge sends satellite text made inert: a control character arrives
+  // as its Control Picture (U+2400 + code, U+2421 for DEL), which many
+  // phones' and Debian's fonts lack. Each is shown as a small boxed name,
+  // built as an element whose text is set, never parsed.
+  var CTL = ["NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT", "FF", "CR", "SO", "SI",
+    "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS", "RS", "US", "SP", "DEL"];
+  function ctlName(c) {
+    var n = c.charCodeAt(0);
+    if (n >= 0x2400 && n <= 0x2420) return CTL[n - 0x2400];
+    if (n === 0x2421) return "DEL";
+    return null;
+  }
+  function inert(el, s) {
+    el.textContent = "";
+    var run = "";
+    for (var i = 0; i < s.length; i++) {
+      var name = ctlName(s[i]);
+      if (name === null) { run += s[i]; continue; }
+      if (run) { el.appendChild(document.createTextNode(run)); run = ""; }
+      var tag = make("span", "ctl", name);
+      tag.title = "control character " + name;
+      el.appendChild(tag);
+    }
+    if (run) el.appendChild(document.createTextNode(run));
+    return el;
+  }
   function make(tag, cls, s) { var e = document.createElement(tag); if (cls) e.className = cls; if (s != null) e.textContent = s; return e; }
   function bars(n) { var s = ""; for (var i = 0; i < 5; i++) s += i < n ? "▂▃▅▆█"[i] : "▁"; return s; }
   function ago(iso) {
@@ -77,7 +103,7 @@
       body.classList.add("binary");
       text(body, "[" + m.bytes + " bytes of data]");
     } else {
-      text(body, m.text);
+      inert(body, m.text);
     }
     li.appendChild(body);
     var meta = make("div", "meta");

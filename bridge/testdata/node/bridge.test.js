@@ -4,9 +4,24 @@
 import { test, describe, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const { BRIDGE_URL, BRIDGE_TOKEN, SIM_URL, SIM_IMEI, HARNESS_URL } = process.env;
 if (!BRIDGE_URL) throw new Error("run through go test ./bridge -run TestNodeClients");
+
+// The web chat carries its own copy of the client (it must work with no
+// network): it is the very file of the socket.io-client version that
+// package-lock.json pins and these tests run.
+test("the web chat's socket.io.min.js is the locked socket.io-client's", () => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const pkg = join(here, "node_modules", "socket.io-client", "package.json");
+  const locked = readFileSync(join(dirname(pkg), "dist", "socket.io.min.js"));
+  const vendored = readFileSync(join(here, "..", "..", "web", "vendor", "socket.io.min.js"));
+  const version = JSON.parse(readFileSync(pkg, "utf8")).version;
+  assert.ok(vendored.equals(locked), `bridge/web/vendor/socket.io.min.js differs from socket.io-client ${version}'s dist/socket.io.min.js: copy it again`);
+});
 
 const hex = (s) => Buffer.from(s, "utf8").toString("hex");
 

@@ -96,8 +96,17 @@ describe("web chat in Chromium", { skip: skip || !wanted }, () => {
     await injectMT(HOSTILE);
     const body = page.locator("li.msg.mt .body", { hasText: "<img src=x onerror=alert(1)>" });
     await body.waitFor({ timeout: 30000 });
-    const got = await body.evaluate((el) => ({ text: el.textContent, children: el.childElementCount }));
-    assert.equal(got.children, 0, "the message made elements");
+    const got = await body.evaluate((el) => ({
+      text: el.textContent,
+      // The page's own marks for control characters are the only elements allowed.
+      foreign: [...el.querySelectorAll("*")].filter((e) => !(e.tagName === "SPAN" && e.className === "ctl" && e.childElementCount === 0)).map((e) => e.outerHTML),
+      marks: [...el.querySelectorAll("span.ctl")].map((e) => ({ name: e.textContent, width: e.getBoundingClientRect().width })),
+    }));
+    assert.deepEqual(got.foreign, [], "the message made elements");
+    // ESC arrives as its Control Picture and shows as a boxed name, which
+    // needs no font with that picture.
+    assert.deepEqual(got.marks.map((m) => m.name), ["ESC"], JSON.stringify(got.marks));
+    assert.ok(got.marks[0].width > 0, "the ESC mark is not drawn");
     assert.ok(got.text.includes("<script>window.pwned=1</script>"), got.text);
     assert.ok(got.text.includes("<b>bold</b>"), got.text);
     assert.ok(!got.text.includes("\x1b"), `a raw escape reached the page: ${JSON.stringify(got.text)}`);
