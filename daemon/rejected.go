@@ -16,8 +16,7 @@ import (
 // rbd publishes `failed` for each with the reason in words.
 
 // runRejected consumes the station's dead-lettered sends when the bus
-// offers them (the AMQP bus does; the in-process bus has no dead letters to
-// route).
+// offers them (both the AMQP bus and the in-process one do).
 func (d *Daemon) runRejected(ctx context.Context) {
 	rc, ok := d.bus.(queue.RejectedConsumer)
 	if !ok {

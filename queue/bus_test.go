@@ -297,6 +297,88 @@ func TestContract(t *testing.T) {
 			waitFor(t, "two dead letters", func() bool { return depth(t, b, Queue{Role: RoleDead}) >= dead0+2 })
 			waitFor(t, "empty outbox", func() bool { return depth(t, b, Queue{Role: RoleOutbox}) == 0 })
 		}},
+		{"dead-lettered sends reach their station's rejected queue", func(t *testing.T, open func(testing.TB, Config) Bus) {
+			st, other := unique("s"), unique("s")
+			b := open(t, Config{Station: st, Declare: []Role{RoleOutbox}, DeliveryLimit: 1})
+			rc, ok := b.(RejectedConsumer)
+			if !ok {
+				t.Fatalf("%T does not route dead-lettered sends", b)
+			}
+			ctx := ctxT(t)
+			rctx, stop := context.WithCancel(ctx)
+			rej, err := rc.ConsumeRejected(rctx, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			otherRej, err := rc.ConsumeRejected(ctx, other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustPublish(t, b, send(st, "mo-r", "refused"))
+			mustPublish(t, b, send(st, "mo-l", "limit"))
+			ch, err := b.Consume(ctx, Queue{Role: RoleOutbox})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := recv(t, ch); d.MessageID != "mo-r" || d.Reject() != nil {
+				t.Fatalf("first delivery %s", d.MessageID)
+			}
+			d := recv(t, ch)
+			d.Requeue()
+			recv(t, ch).Requeue() // over the limit of 1
+			next := func(ch <-chan *Rejected) *Rejected {
+				t.Helper()
+				select {
+				case r, ok := <-ch:
+					if !ok {
+						t.Fatal("rejected channel closed")
+					}
+					return r
+				case <-time.After(60 * time.Second):
+					t.Fatal("timed out waiting for a rejected send")
+				}
+				return nil
+			}
+			r1 := next(rej)
+			if r1.MessageID != "mo-r" || r1.Reason != "rejected" || r1.Type != rb.TypeSend {
+				t.Fatalf("first rejected %q %q %q", r1.MessageID, r1.Reason, r1.Type)
+			}
+			if m, err := rb.Decode(r1.Type, r1.Body); err != nil || m.(*rb.Send).Text != "refused" {
+				t.Fatalf("rejected body %q: %v", r1.Body, err)
+			}
+			if err := r1.Ack(); err != nil {
+				t.Fatal(err)
+			}
+			r2 := next(rej)
+			if r2.MessageID != "mo-l" || r2.Reason != "delivery_limit" {
+				t.Fatalf("second rejected %q %q", r2.MessageID, r2.Reason)
+			}
+			// Not acked when its consumer ends: the next consumer gets it again.
+			stop()
+			for range rej {
+			}
+			rej, err = rc.ConsumeRejected(ctx, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := next(rej); r.MessageID != "mo-l" {
+				t.Fatalf("after the consumer ended got %q, want mo-l again", r.MessageID)
+			} else if err := r.Ack(); err != nil {
+				t.Fatal(err)
+			}
+			// The other station's queue had none of them: its first is its own.
+			och, err := b.Consume(ctx, Queue{Role: RoleOutbox, Station: other})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustPublish(t, b, send(other, "mo-o", "other"))
+			if d := recv(t, och); d.Reject() != nil {
+				t.Fatal("reject")
+			}
+			if r := next(otherRej); r.MessageID != "mo-o" {
+				t.Fatalf("the other station's rejected queue got %q first", r.MessageID)
+			}
+		}},
 		{"garbage is dead-lettered and the consumer goes on", func(t *testing.T, open func(testing.TB, Config) Bus) {
 			st := unique("s")
 			b := open(t, Config{Station: st, Declare: []Role{RoleOutbox}})

@@ -37,6 +37,9 @@ type Memory struct {
 	histOff int64 // offset of history[0]
 	histLen int64 // bytes in history
 	dead    []DeadLetter
+	// rejected are the stations' rejected queues (memory_rejected.go), by
+	// station; a key exists once the queue is declared.
+	rejected map[string][]*memRejected
 }
 
 // DeadLetter is a message in the Memory bus's rockblock.dead.
@@ -96,6 +99,7 @@ func NewMemory(cfg Config) *Memory {
 		cfg: cfg, log: cfg.Logger, since: time.Now(),
 		changed: make(chan struct{}), done: make(chan struct{}),
 		queues: map[string]*memQueue{}, lives: map[*memQueue]bool{},
+		rejected: map[string][]*memRejected{},
 	}
 	m.mu.Lock()
 	for _, r := range cfg.Declare {
@@ -177,6 +181,7 @@ func (m *Memory) deadLocked(msg *memMsg, reason string) {
 	if over := len(m.dead) - m.cfg.DeadMax; over > 0 {
 		m.dead = append([]DeadLetter(nil), m.dead[over:]...)
 	}
+	m.rejectLocked(msg, reason)
 }
 
 // Publish implements Bus.
