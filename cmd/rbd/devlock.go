@@ -107,6 +107,9 @@ func lockDev(path, dev string) (unlock func(), stale int, err error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("lock serial port %s: %w", path, err)
 	}
+	// Readable by all, as UUCP lock files are, whatever rbd's umask: the
+	// other programs read the holder's PID in it.
+	_ = os.Chmod(lock, 0o644)
 	return unlock, stale, nil
 }
 

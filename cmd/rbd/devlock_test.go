@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rockblock-station/rockblock-station/daemon"
@@ -233,4 +234,24 @@ func FuzzUUCPPID(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDeviceLockReadable: the lock file is readable by other users (they
+// read the holder's PID) also under a strict umask, as the systemd unit's.
+func TestDeviceLockReadable(t *testing.T) {
+	dir, dev := lockTestDir(t, "ttyFAKE0")
+	old := syscall.Umask(0o077)
+	unlock, err := lockDevice(dev)
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	st, err := os.Stat(filepath.Join(dir, lockName(dev)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("lock file mode %v, want -rw-r--r--", st.Mode().Perm())
+	}
 }
