@@ -159,13 +159,14 @@ func newPortLock(path string, log *slog.Logger) *portLock {
 
 // claim is the start-up check: it locks the device the path names now, so
 // that rbd refuses to start on a port another process holds. A path that
-// names nothing yet is locked when it appears.
+// names nothing yet (or nothing rbd may see) is a modem that is not there:
+// it is locked when it appears.
 func (l *portLock) claim() error {
-	_, err := l.acquire()
-	if errors.Is(err, fs.ErrNotExist) {
-		l.log.Info("serial port not there yet: it is locked when it appears", "port", l.path)
+	if _, err := filepath.EvalSymlinks(l.path); err != nil {
+		l.log.Info("serial port not there yet: it is locked when it appears", "port", l.path, "err", err)
 		return nil
 	}
+	_, err := l.acquire()
 	return err
 }
 
