@@ -195,6 +195,7 @@ type Daemon struct {
 	events      <-chan sbd.Event
 	reopenAt    time.Time
 	reopenFails int
+	portHolder  string // PID holding the port's lock, as last warned about
 	lastContact time.Time
 	lastCIEV    time.Time
 	lastCSQ     time.Time

@@ -35,11 +35,14 @@ func (d *Daemon) connect(ctx context.Context) {
 		d.reopenFails++
 		delay := backoff.Policy{First: d.cfg.ReopenMin, Max: d.cfg.ReopenMax}.Delay(d.reopenFails)
 		d.reopenAt = d.now().Add(delay)
-		lvl := "warn"
-		if d.reopenFails > 1 {
-			lvl = "debug"
+		// One warning per outage, and one per process found holding the port.
+		var le *LockedError
+		warn := d.reopenFails == 1
+		if errors.As(err, &le) {
+			warn = warn || le.Holder != d.portHolder
+			d.portHolder = le.Holder
 		}
-		if lvl == "warn" {
+		if warn {
 			d.log.Warn("modem not available", "step", what, "err", err, "retry_in", delay)
 		} else {
 			d.log.Debug("modem not available", "step", what, "err", err, "retry_in", delay)
@@ -61,7 +64,7 @@ func (d *Daemon) connect(ctx context.Context) {
 		return
 	}
 	d.m, d.ident, d.events = m, id, m.Events()
-	d.reopenFails = 0
+	d.reopenFails, d.portHolder = 0, ""
 	d.lastContact = d.now()
 	d.svcEvents = false
 	d.log.Info("modem ready", "imei", id.IMEI, "model", id.Model, "revision", id.Revision,

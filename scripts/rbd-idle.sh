@@ -14,6 +14,9 @@
 #   backoff      one MO whose sessions all fail retries with backoff
 #   broker-away  one MO waits for signal while the broker cannot be reached
 #   unplugged    the modem's port does not exist: rbd reopens it with backoff
+#   port-held    the port appears after rbd started, held by another process
+#                (a UUCP lock file with its live PID): rbd stays offline and
+#                reopens with backoff
 #
 # The MO is put in rbd's journal before it starts (as if taken from the
 # outbox), so no broker is needed. The broker is RB_AMQP_URL when set (rbd
@@ -45,17 +48,29 @@ case $case_ in
   backoff) simargs=(--signal 4 --fail-rate 1); mo=1 ;;
   broker-away) simargs=(--signal 0); mo=1; RB_AMQP_URL=amqp://guest:guest@127.0.0.1:1/ ;;
   unplugged) ;;
-  *) echo "unknown case $case_ (idle, no-signal, low-signal, backoff, broker-away, unplugged)" >&2; exit 2 ;;
+  port-held) ;;
+  *) echo "unknown case $case_ (idle, no-signal, low-signal, backoff, broker-away, unplugged, port-held)" >&2; exit 2 ;;
 esac
 
 go build -o "$tmp/rbd" ./cmd/rbd
 port=$(( 20000 + RANDOM % 20000 ))
+link="$tmp/modem"
+[ "$case_" = port-held ] && link="$tmp/sim-modem" # linked at $tmp/modem once rbd runs
+mkdir -p "$tmp/lock"
 if [ "$case_" != unplugged ]; then
-  "$tmp/rbd" simulate --link "$tmp/modem" --control "127.0.0.1:$port" "${simargs[@]}" \
+  "$tmp/rbd" simulate --link "$link" --control "127.0.0.1:$port" "${simargs[@]}" \
     --session-time 0 --state "$tmp/sim.json" 2>"$tmp/sim.log" &
   pids+=($!)
-  for _ in $(seq 50); do [ -e "$tmp/modem" ] && break; sleep 0.1; done
-  [ -e "$tmp/modem" ] || { echo "simulator did not start:"; cat "$tmp/sim.log"; exit 1; }
+  for _ in $(seq 50); do [ -e "$link" ] && break; sleep 0.1; done
+  [ -e "$link" ] || { echo "simulator did not start:"; cat "$tmp/sim.log"; exit 1; }
+fi
+if [ "$case_" = port-held ]; then
+  sleep 100000 &
+  holder=$!
+  pids+=($holder)
+  dev=$(readlink -f "$link")
+  name=${dev#/dev/}
+  printf '%10d\n' "$holder" >"$tmp/lock/LCK..${name//\//_}"
 fi
 mkdir -p "$tmp/state"
 if [ "$mo" = 1 ]; then
@@ -64,10 +79,13 @@ if [ "$mo" = 1 ]; then
     "$now" "$now" >"$tmp/state/journal"
 fi
 
-export RB_CONFIG="$tmp/none" RB_AMQP_URL="${RB_AMQP_URL:-amqp://guest:guest@127.0.0.1:1/}"
+: >"$tmp/config"
+chmod 600 "$tmp/config"
+export RB_CONFIG="$tmp/config" RB_LOCK_DIR="$tmp/lock" RB_AMQP_URL="${RB_AMQP_URL:-amqp://guest:guest@127.0.0.1:1/}"
 "$tmp/rbd" --port "$tmp/modem" --state "$tmp/state" --station idle --log-level warn "${rbdargs[@]}" 2>"$tmp/rbd.log" &
 rbd=$!
 pids+=($rbd)
+if [ "$case_" = port-held ]; then sleep 1; ln -s "$dev" "$tmp/modem"; fi
 sleep 5 # start-up is not idle time
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -86,4 +104,9 @@ awk -v c="$case_" -v t="$((t1 - t0))" -v hz="$hz" -v s0="$s0" -v s1="$s1" -v rss
     printf "scripts/rbd-idle.sh rbd %s RSS\t%.1f MB (peak %.1f MB)\t<= 25 MB\n", c, rss / 1024, hwm / 1024 >> out
   }
 }'
+if [ "$case_" = port-held ]; then
+  n=$(grep -c "in use by another process (pid $holder," "$tmp/rbd.log" || true)
+  echo "rbd warned $n time(s) that pid $holder holds the port"
+  if [ "$n" = 0 ] || [ "$(tr -d ' \n' <"$tmp/lock/LCK..${name//\//_}")" != "$holder" ]; then echo "rbd did not wait for the held port:"; tail -5 "$tmp/rbd.log"; exit 1; fi
+fi
 if grep -q "level=ERROR" "$tmp/rbd.log"; then echo "rbd logged errors:"; grep "level=ERROR" "$tmp/rbd.log" | tail -5; fi

@@ -139,7 +139,8 @@ Modem models: ` + sbd.ModelNames() + ` (--model).`,
   RB_AMQP_URL      the broker (beats amqp_url in the config file)
   RB_STATION       the station name (beats station in the config file; --station beats both)
   RB_CONFIG        the config file (default $XDG_CONFIG_HOME/rockblock-station/config, then /etc/rockblock-station/config)
-  STATE_DIRECTORY  systemd's state directory, the default of --state`},
+  STATE_DIRECTORY  systemd's state directory, the default of --state
+  RB_LOCK_DIR      where the serial port's lock file LCK..<device> goes (default /run/lock)`},
 	Examples: []string{
 		"rbd --port /dev/ttyUSB0",
 		"rbd --port /dev/serial/by-id/usb-FTDI_RockBLOCK-if00-port0 --station north --mailbox-check 1h",

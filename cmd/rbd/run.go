@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"go.bug.st/serial"
-
 	"github.com/rockblock-station/rockblock-station/daemon"
 	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/internal/redact"
@@ -132,12 +130,14 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	logger = logger.With("station", cfg.Station)
 	logger.Info("rbd starting", "version", version.String("rbd"), "broker", redact.URL(cfg.AMQPURL), "state", state, "config", cfg.File)
 
+	var plock *portLock
 	if !o.simulate {
-		unlock, err := lockDevice(o.port)
-		if err != nil {
+		// Refuse a port in use at start; later opens lock it again (devlock.go).
+		plock = newPortLock(o.port, logger)
+		if err := plock.claim(); err != nil {
 			return err
 		}
-		defer unlock()
+		defer plock.release()
 	}
 
 	bus, err := dialBus(ctx, cfg, logger)
@@ -174,7 +174,7 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 		logger.Info("using the in-process simulated modem")
 		open = func(context.Context) (io.ReadWriteCloser, error) { return m.Pipe(), nil }
 	} else {
-		open = serialOpener(o.port, o.baud)
+		open = plock.opener(o.baud)
 	}
 	open, doneTrace, err := withTrace(open, o.trace, logger)
 	if err != nil {
@@ -217,17 +217,6 @@ func runWithMetrics(ctx context.Context, o options, dcfg daemon.Config, bus queu
 		err = serr
 	}
 	return err
-}
-
-// serialOpener opens path at baud, 8N1, no flow control.
-func serialOpener(path string, baud int) daemon.Opener {
-	return func(context.Context) (io.ReadWriteCloser, error) {
-		p, err := serial.Open(path, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
-		if err != nil {
-			return nil, fmt.Errorf("open serial port %s: %w", path, err)
-		}
-		return p, nil
-	}
 }
 
 // testKnobs applies the RB_TEST_* environment knobs documented in main.go.
