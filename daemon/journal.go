@@ -214,13 +214,13 @@ func (j *journal) unpend(sid string) {
 	}
 }
 
-// parkUnpublishable sets aside, durably, what an older journal holds that
-// the broker can never take: pending statuses that fail validation (an id
-// over AMQP's short-string limit, say) and unfinished messages with such an
-// id (none of their statuses could ever reach the sender). Left in place
-// they would be published again and again after every start. It returns
-// one line per thing parked, for the log.
-func (j *journal) parkUnpublishable() ([]string, error) {
+// unpublishable returns the records that set aside, durably, what an older
+// journal holds that the broker can never take: pending statuses that fail
+// validation (an id over AMQP's short-string limit, say) and unfinished
+// messages with such an id (none of their statuses could ever reach the
+// sender). Left in place they would be published again and again after
+// every start. It also returns one line per thing parked, for the log.
+func (j *journal) unpublishable() ([]*record, []string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var rs []*record
@@ -240,13 +240,7 @@ func (j *journal) parkUnpublishable() ([]string, error) {
 			what = append(what, fmt.Sprintf("message %.60q: %v", id, err))
 		}
 	}
-	if len(rs) == 0 {
-		return nil, nil
-	}
-	if err := j.appendLocked(true, rs...); err != nil {
-		return nil, err
-	}
-	return what, nil
+	return rs, what
 }
 
 // append writes records and fsyncs when sync is set, then applies them.

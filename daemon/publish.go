@@ -173,8 +173,13 @@ func (d *Daemon) runStatuses(ctx context.Context) {
 			d.log.Warn("journal published status", "err", err)
 		}
 	}, func(st *rb.Status, perr error) {
-		if err := d.j.append(true, &record{Op: opParked, SID: rb.MessageID(st), Comment: perr.Error()}); err != nil {
-			d.log.Warn("journal parked status", "err", err)
+		r := &record{Op: opParked, SID: rb.MessageID(st), Comment: perr.Error()}
+		if err := d.j.append(true, r); err != nil {
+			// The control loop holds and writes it once it can.
+			select {
+			case d.parkCh <- r:
+			case <-ctx.Done():
+			}
 		}
 	})
 }
