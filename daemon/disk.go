@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +40,11 @@ type diskHold struct {
 	err   error     // why; nil when not holding
 	at    time.Time // the next retry
 	fails int       // failed writes (and retries) in a row
+	// endedAt and endFails are when the last hold ended and its fails: a
+	// disk that takes a probe but not the next real write holds again at
+	// once; that goes on from the backoff reached, quietly.
+	endedAt  time.Time
+	endFails int
 	// writes are the journal writes that failed or queued behind one, in
 	// order; each is tried again until written. None is lost while rbd
 	// runs; a restart meanwhile finds the journal as it was before them
@@ -79,16 +85,23 @@ func (d *Daemon) holding() bool { return d.hold.err != nil }
 // holdOn starts the hold after a write of path failed with err, or, when
 // holding already, schedules the next retry further away.
 func (d *Daemon) holdOn(path string, err error) {
+	again := !d.holding() && !d.hold.endedAt.IsZero() && d.now().Sub(d.hold.endedAt) < diskRetry.Max
+	if again {
+		d.hold.fails = d.hold.endFails
+	}
 	d.hold.fails++
 	wait := diskRetry.Delay(d.hold.fails)
 	if d.cfg.diskRetry > 0 {
 		wait = d.cfg.diskRetry
 	}
 	d.hold.at = d.now().Add(wait)
-	if !d.holding() {
+	switch {
+	case !d.holding() && !again:
 		d.log.Warn("state directory cannot be written; holding (no messages taken, no sessions started) until it can",
 			"path", path, "err", err)
-	} else {
+	case again:
+		d.log.Info("state directory cannot be written again; holding", "path", path, "err", err, "retry_in", wait)
+	default:
 		d.log.Debug("state directory still cannot be written", "path", path, "err", err, "retry_in", wait)
 	}
 	d.hold.path, d.hold.err = path, err
@@ -98,7 +111,7 @@ func (d *Daemon) holdOn(path string, err error) {
 // holdOff ends the hold.
 func (d *Daemon) holdOff() {
 	d.log.Info("state directory writable again; going on", "path", d.hold.path, "failed_tries", d.hold.fails)
-	d.hold = diskHold{}
+	d.hold = diskHold{endedAt: d.now(), endFails: d.hold.fails}
 	d.publishSignal(false)
 }
 
@@ -154,17 +167,23 @@ func (d *Daemon) retryHold() {
 	d.holdOff()
 }
 
+// probeSize is the size of a probe write: more than a journal record, a
+// spool file or the MT epochs need, so that a probe that fits means the
+// write it stands for fits too.
+const probeSize = 2048
+
 // probeWrite finds out whether path can be written again, without effect:
-// a probe record for the journal, else a small file beside path.
+// a probe record for the journal, else a file beside path.
 func (d *Daemon) probeWrite(path string) error {
+	pad := strings.Repeat(".", probeSize)
 	if path == d.j.path {
-		return d.j.append(true, &record{Op: opProbe})
+		return d.j.append(true, &record{Op: opProbe, Comment: pad})
 	}
 	probe := filepath.Join(filepath.Dir(path), ".probe")
 	if err := d.diskFault(probe); err != nil {
 		return fmt.Errorf("write %s: %w", probe, err)
 	}
-	if err := writeFileSync(probe, []byte("probe\n")); err != nil {
+	if err := writeFileSync(probe, []byte(pad)); err != nil {
 		return err
 	}
 	if err := os.Remove(probe); err != nil && !errors.Is(err, os.ErrNotExist) {
