@@ -390,6 +390,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { defer cwg.Done(); d.runTaker(loopCtx) }()
 
 	d.loop(ctx)
+	if n := len(d.hold.writes); n > 0 {
+		// Nothing is lost: what they stand for is in the journal as it was
+		// before them (an open attempt, an unacked cancel), which the next
+		// start settles again.
+		d.log.Warn("stopping while the state directory cannot be written; the next start settles what waited",
+			"held_writes", n, "path", d.hold.path, "err", d.hold.err)
+	}
 
 	cancelLoop()
 	cwg.Wait()
