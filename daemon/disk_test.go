@@ -568,3 +568,30 @@ func realFullDisk(t *testing.T, pad int) {
 		}
 	}
 }
+
+// TestFullDiskStopWhileHolding: rbd stopped while the outcome of a session
+// waits for the disk loses nothing: the next start settles the attempt from
+// the modem's MOMSN (sent, once).
+func TestFullDiskStopWhileHolding(t *testing.T) {
+	f := &fullDisk{}
+	h := newHarness(t, sim.Config{}, onFullDisk(t, f, nil))
+	h.waitSignalOnline()
+	var once sync.Once
+	h.tap.setOnWrite(func(w string) {
+		if strings.Contains(w, "AT+SBDIX") {
+			once.Do(func() { f.full.Store(true) })
+		}
+	})
+	id := h.send("stopped while holding", nil)
+	h.waitHolding()
+	h.stop()
+	f.full.Store(false)
+	h.start(onFullDisk(t, f, nil))
+	st := h.waitState(id, rb.StateSent)
+	if !strings.Contains(st.Reason, "settled") {
+		t.Errorf("sent status reason %q, want settled from MOMSN", st.Reason)
+	}
+	if n := deliveredCount(h.delivered(), "stopped while holding"); n != 1 {
+		t.Errorf("gateway got the message %d times, want 1", n)
+	}
+}
