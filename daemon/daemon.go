@@ -114,10 +114,13 @@ type Config struct {
 	// CrashFunc is called at the crash point (default: os.Exit(137)).
 	CrashFunc func(point string)
 
-	// journalFault, when set (tests), makes journal writes fail with its
-	// error, as a full disk does; journalProbe replaces the probe backoff.
-	journalFault func() error
-	journalProbe time.Duration
+	// diskFault, when set (tests), makes writes of the state directory
+	// (journal, spool, MT epochs) fail with its error for the path written,
+	// as a full disk does; diskRetry replaces the backoff of the retries;
+	// lowSpace replaces the free space below which start-up warns.
+	diskFault func(path string) error
+	diskRetry time.Duration
+	lowSpace  uint64
 }
 
 func (c Config) withDefaults() Config {
@@ -187,6 +190,7 @@ type Daemon struct {
 
 	cancelCh chan *queue.Delivery
 	takeCh   chan *queue.Delivery
+	parkCh   chan *record // park records the status publisher could not write
 	wantCh   chan struct{}
 
 	// Everything below is owned by the control loop goroutine.
@@ -210,11 +214,8 @@ type Daemon struct {
 	published   rb.Signal
 	publishedAt time.Time
 	taking      bool
-	// blocked says why the journal cannot be written ("" when it can):
-	// nothing is taken from the outbox meanwhile; blockedAt is the next probe.
-	blocked    string
-	blockedAt  time.Time
-	blockFails int
+	// hold is set while the state directory cannot be written (disk.go).
+	hold diskHold
 
 	cur *moState
 	// The modem's buffers must be looked at (AT+SBDS) before any session:
@@ -280,6 +281,7 @@ func New(cfg Config, bus queue.Bus, open Opener) *Daemon {
 		signals:    latest{notify: make(chan struct{}, 1)},
 		cancelCh:   make(chan *queue.Delivery),
 		takeCh:     make(chan *queue.Delivery),
+		parkCh:     make(chan *record, 16),
 		wantCh:     make(chan struct{}, 1),
 		modemState: rb.ModemOffline,
 		mtGaveUp:   -1,
@@ -320,7 +322,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	j.fault = d.cfg.journalFault
+	if d.cfg.diskFault != nil {
+		j.fault = func() error { return d.diskFault(j.path) }
+	}
 	if j.compactErr != nil {
 		d.log.Warn("journal not compacted at start-up; going on with it as it is", "err", j.compactErr)
 	}
@@ -330,19 +334,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sp.fault = d.cfg.diskFault
 	d.sp = sp
 	if d.epochs, err = openMTEpochs(filepath.Join(d.cfg.StateDir, "mt-epochs.json")); err != nil {
 		return err
 	}
+	d.epochs.fault = d.cfg.diskFault
 
 	// An older journal may hold what the broker can never take; set it
-	// aside once, loudly, instead of publishing it after every start.
-	parked, err := j.parkUnpublishable()
-	if err != nil {
-		return err
-	}
-	for _, p := range parked {
-		d.log.Error("journal entry can never be published; parked (kept in the journal for an operator)", "entry", p)
+	// aside once, loudly, instead of publishing it after every start (on a
+	// full disk, once it can be written).
+	if rs, what := j.unpublishable(); len(rs) > 0 {
+		d.persist(&heldWrite{rs: rs, then: func() {
+			for _, p := range what {
+				d.log.Error("journal entry can never be published; parked (kept in the journal for an operator)", "entry", p)
+			}
+			if d.cur != nil { // taken up while the parking waited
+				if e, ok := d.j.get(d.cur.id); ok && e.Final {
+					d.cur = d.nextLive()
+				}
+			}
+		}})
 	}
 	// Whatever the last run left: statuses not confirmed, MT not confirmed.
 	for _, st := range j.pendingStatuses() {
@@ -379,6 +391,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { defer cwg.Done(); d.runTaker(loopCtx) }()
 
 	d.loop(ctx)
+	if n := len(d.hold.writes); n > 0 {
+		// Nothing is lost: what they stand for is in the journal as it was
+		// before them (an open attempt, an unacked cancel), which the next
+		// start settles again.
+		d.log.Warn("stopping while the state directory cannot be written; the next start settles what waited",
+			"held_writes", n, "path", d.hold.path, "err", d.hold.err)
+	}
 
 	cancelLoop()
 	cwg.Wait()

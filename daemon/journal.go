@@ -98,6 +98,12 @@ type journal struct {
 	// compactErr is the error of the compaction at open, which is not fatal:
 	// the journal goes on appending to the file as it is.
 	compactErr error
+	// torn says the file may end in part of a line: a write that failed
+	// half-way (a full disk takes what fits in its last block) or a crash.
+	// The next append starts with a newline, so that the torn line stays a
+	// line of its own (skipped at replay) instead of spoiling the record
+	// written after it.
+	torn bool
 }
 
 // openJournal replays path (creating it when missing) and compacts it.
@@ -133,6 +139,7 @@ func openJournal(path string, retention time.Duration, now func() time.Time) (*j
 			return nil, fmt.Errorf("%w; open journal %s: %v", err, path, oerr)
 		}
 		j.f = f
+		j.torn = len(b) > 0 && b[len(b)-1] != '\n'
 	}
 	return j, nil
 }
@@ -214,13 +221,13 @@ func (j *journal) unpend(sid string) {
 	}
 }
 
-// parkUnpublishable sets aside, durably, what an older journal holds that
-// the broker can never take: pending statuses that fail validation (an id
-// over AMQP's short-string limit, say) and unfinished messages with such an
-// id (none of their statuses could ever reach the sender). Left in place
-// they would be published again and again after every start. It returns
-// one line per thing parked, for the log.
-func (j *journal) parkUnpublishable() ([]string, error) {
+// unpublishable returns the records that set aside, durably, what an older
+// journal holds that the broker can never take: pending statuses that fail
+// validation (an id over AMQP's short-string limit, say) and unfinished
+// messages with such an id (none of their statuses could ever reach the
+// sender). Left in place they would be published again and again after
+// every start. It also returns one line per thing parked, for the log.
+func (j *journal) unpublishable() ([]*record, []string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var rs []*record
@@ -240,13 +247,7 @@ func (j *journal) parkUnpublishable() ([]string, error) {
 			what = append(what, fmt.Sprintf("message %.60q: %v", id, err))
 		}
 	}
-	if len(rs) == 0 {
-		return nil, nil
-	}
-	if err := j.appendLocked(true, rs...); err != nil {
-		return nil, err
-	}
-	return what, nil
+	return rs, what
 }
 
 // append writes records and fsyncs when sync is set, then applies them.
@@ -261,6 +262,9 @@ func (j *journal) appendLocked(sync bool, rs ...*record) error {
 		return fmt.Errorf("journal %s: closed", j.path)
 	}
 	var buf bytes.Buffer
+	if j.torn {
+		buf.WriteByte('\n')
+	}
 	for _, r := range rs {
 		if r.At.IsZero() {
 			r.At = j.now().UTC()
@@ -277,9 +281,11 @@ func (j *journal) appendLocked(sync bool, rs ...*record) error {
 			return fmt.Errorf("write journal %s: %w", j.path, err)
 		}
 	}
-	if _, err := j.f.Write(buf.Bytes()); err != nil {
+	if n, err := j.f.Write(buf.Bytes()); err != nil {
+		j.torn = j.torn || n > 0
 		return fmt.Errorf("write journal %s: %w", j.path, err)
 	}
+	j.torn = false
 	if sync {
 		if err := j.f.Sync(); err != nil {
 			return fmt.Errorf("sync journal %s: %w", j.path, err)
@@ -351,6 +357,7 @@ func (j *journal) compactLocked() error {
 	}
 	j.f = f
 	j.appended = 0
+	j.torn = false
 	return nil
 }
 

@@ -17,7 +17,7 @@ func (d *Daemon) loop(ctx context.Context) {
 		if d.step(ctx, now) {
 			continue
 		}
-		if d.m != nil && d.cur == nil && !d.taking && d.blocked == "" {
+		if d.m != nil && d.cur == nil && !d.taking && !d.holding() {
 			d.taking = true
 			select {
 			case d.wantCh <- struct{}{}:
@@ -29,12 +29,18 @@ func (d *Daemon) loop(ctx context.Context) {
 			wait = 0
 		}
 		timer.Reset(wait)
+		cancels := d.cancelCh
+		if d.holding() {
+			cancels = nil // a cancel waits, not acknowledged, until it can be journaled
+		}
 		select {
 		case <-ctx.Done():
 		case ev, ok := <-d.events:
 			d.onEvent(ctx, ev, ok)
-		case del := <-d.cancelCh:
+		case del := <-cancels:
 			d.onCancel(del)
+		case r := <-d.parkCh:
+			d.persist(&heldWrite{rs: []*record{r}})
 		case del := <-d.takeCh:
 			d.taking = false
 			d.onTake(del)
@@ -55,8 +61,8 @@ func (d *Daemon) step(ctx context.Context, now time.Time) bool {
 		d.publishSignal(true)
 		return true
 	}
-	if d.blocked != "" && !now.Before(d.blockedAt) {
-		d.probeJournal()
+	if d.holding() && !now.Before(d.hold.at) {
+		d.retryHold()
 		return true
 	}
 	if d.m == nil {
@@ -65,6 +71,15 @@ func (d *Daemon) step(ctx context.Context, now time.Time) bool {
 		}
 		d.connect(ctx)
 		return true
+	}
+	if d.holding() {
+		// Nothing that writes and no session: the modem is only probed
+		// (for the signal reports) until the state directory takes writes.
+		if now.Sub(d.lastContact) >= d.cfg.Probe {
+			d.probe(ctx)
+			return true
+		}
+		return false
 	}
 	if d.statusDue || d.openAttempt() != nil {
 		// Nothing else may happen on the satellite until the modem's
@@ -125,14 +140,17 @@ func (d *Daemon) nextWake(now time.Time) time.Time {
 		}
 	}
 	earlier(d.publishedAt.Add(d.cfg.Heartbeat))
-	if d.blocked != "" {
-		earlier(d.blockedAt)
+	if d.holding() {
+		earlier(d.hold.at)
 	}
 	if d.m == nil {
 		earlier(d.reopenAt)
 		return t
 	}
 	earlier(d.lastContact.Add(d.cfg.Probe))
+	if d.holding() {
+		return t
+	}
 	if d.statusDue || d.openAttempt() != nil {
 		earlier(d.statusAt)
 	}

@@ -35,10 +35,16 @@ func (d *Daemon) status(c *moState, state string, attempt int) *rb.Status {
 	}
 }
 
-// record journals st (with extra records, in one fsync) and queues it for publishing.
+// statusRecords are the journal records of st, after extra ones.
+func statusRecords(st *rb.Status, extra ...*record) []*record {
+	return append(extra, &record{Op: opStatus, ID: st.ID, Status: st})
+}
+
+// record journals st (with extra records, in one fsync) and queues it for
+// publishing, at once or not at all: for a step that can be done again
+// from the start (taking a delivery, an attempt before its session).
 func (d *Daemon) record(st *rb.Status, extra ...*record) error {
-	rs := append(extra, &record{Op: opStatus, ID: st.ID, Status: st})
-	if err := d.j.append(true, rs...); err != nil {
+	if err := d.j.append(true, statusRecords(st, extra...)...); err != nil {
 		return err
 	}
 	d.statuses.push(st)
@@ -46,40 +52,37 @@ func (d *Daemon) record(st *rb.Status, extra ...*record) error {
 	return nil
 }
 
-// journalFailed: without a journal nothing can be promised; stop hard so
-// that the broker redelivers what is not acked and an operator looks.
-func (d *Daemon) journalFailed(err error) {
-	d.log.Error("journal write failed; stopping", "err", err)
-	d.closeModem()
-	d.cfg.CrashFunc("journal")
-}
-
-// finish ends the held message in a final state.
+// finish ends the held message in a final state. While the journal cannot
+// take the state, the message stays held (no session starts) and the state
+// is published, and the next message taken up, once it is written.
 func (d *Daemon) finish(c *moState, state string, attempt int, reason string, momsn *int, sbdix []int) {
 	st := d.status(c, state, attempt)
 	st.Reason, st.MOMSN, st.SBDIX = reason, momsn, sbdix
-	if err := d.record(st); err != nil {
-		d.journalFailed(err)
-		return
-	}
-	switch state {
-	case rb.StateSent:
-		d.count(func(s *Stats) { s.Sent++ })
-		d.crash(CrashAfterSent)
-	case rb.StateFailed:
-		d.count(func(s *Stats) { s.Failed++ })
-	}
-	d.log.Info("MO "+state, "id", c.id, "attempt", attempt, "reason", reason)
-	if d.cur == c {
-		d.cur = nil
-		if live := d.j.live(); len(live) > 0 {
-			d.cur = d.moFromEntry(live[0])
+	d.persist(&heldWrite{rs: statusRecords(st), st: st, then: func() {
+		switch state {
+		case rb.StateSent:
+			d.count(func(s *Stats) { s.Sent++ })
+			d.crash(CrashAfterSent)
+		case rb.StateFailed:
+			d.count(func(s *Stats) { s.Failed++ })
 		}
+		d.log.Info("MO "+state, "id", c.id, "attempt", attempt, "reason", reason)
+		if d.cur == c {
+			d.cur = d.nextLive()
+		}
+		if err := d.j.maybeCompact(1000); err != nil {
+			d.log.Warn("compact journal", "err", err)
+		}
+		d.publishSignal(false)
+	}})
+}
+
+// nextLive is the oldest unfinished message of the journal, or nil.
+func (d *Daemon) nextLive() *moState {
+	if live := d.j.live(); len(live) > 0 {
+		return d.moFromEntry(live[0])
 	}
-	if err := d.j.maybeCompact(1000); err != nil {
-		d.log.Warn("compact journal", "err", err)
-	}
-	d.publishSignal(false)
+	return nil
 }
 
 // finishIfDropped ends the held message when it was cancelled or expired.
@@ -125,6 +128,11 @@ func (d *Daemon) onTake(del *queue.Delivery) {
 		return
 	}
 	log := d.log.With("id", send.ID)
+	if d.holding() {
+		// Asked for before the hold began: the outbox keeps it meanwhile.
+		d.handBack(del, nil)
+		return
+	}
 	if e, seen := d.j.get(send.ID); seen {
 		if e.Sum != "" && e.Sum != payloadSum(send.Payload()) {
 			log.Warn("a different message reuses the id of one already taken; refused, the original stands",
@@ -144,10 +152,7 @@ func (d *Daemon) onTake(del *queue.Delivery) {
 		st := d.status(c, rb.StateFailed, 0)
 		st.Reason = reason
 		if err := d.record(st, &record{Op: opAccept, ID: send.ID, Send: send, Sum: payloadSum(c.payload)}); err != nil {
-			if rerr := del.Requeue(); rerr != nil {
-				log.Warn("release delivery", "err", rerr)
-			}
-			d.journalBlocked(err)
+			d.handBack(del, err)
 			return
 		}
 		if err := del.Ack(); err != nil {
@@ -160,12 +165,7 @@ func (d *Daemon) onTake(del *queue.Delivery) {
 	acc := &record{Op: opAccept, ID: send.ID, Send: send, Sum: payloadSum(c.payload)}
 	st := d.status(c, rb.StateAccepted, 0)
 	if err := d.record(st, acc); err != nil {
-		// Not journaled, not acked: hand it back (the outbox keeps it) and
-		// take nothing until the journal can be written again.
-		if rerr := del.Requeue(); rerr != nil {
-			log.Warn("release delivery", "err", rerr)
-		}
-		d.journalBlocked(err)
+		d.handBack(del, err)
 		return
 	}
 	if err := del.Ack(); err != nil {
@@ -176,6 +176,18 @@ func (d *Daemon) onTake(del *queue.Delivery) {
 	d.cur = c
 	d.finishIfDropped()
 	d.publishSignal(false)
+}
+
+// handBack returns a delivery that could not be journaled to the outbox
+// (not acked, so the outbox keeps it without spending its delivery limit)
+// and, after the journal failed with err, holds.
+func (d *Daemon) handBack(del *queue.Delivery, err error) {
+	if rerr := del.Requeue(); rerr != nil {
+		d.log.Warn("release delivery", "err", rerr)
+	}
+	if err != nil {
+		d.holdOn(d.j.path, err)
+	}
 }
 
 // refusal says, in words for the sender, why rbd will not send s, or "".
@@ -217,26 +229,26 @@ func (d *Daemon) onCancel(del *queue.Delivery) {
 		_ = del.Reject()
 		return
 	}
-	if err := d.j.append(true, &record{Op: opCancel, ID: c.MOID}); err != nil {
-		d.journalFailed(err)
-		return
-	}
-	if err := del.Ack(); err != nil {
-		d.log.Warn("ack cancel", "err", err)
-	}
-	e, known := d.j.get(c.MOID)
-	switch {
-	case d.cur != nil && d.cur.id == c.MOID:
-		if d.openAttempt() != nil {
-			d.log.Info("cancel recorded; it applies once the interrupted attempt is settled as not sent", "id", c.MOID)
-			return
+	// Acked only once journaled: while the journal cannot be written the
+	// cancel waits in the hold, and the broker keeps it unacked.
+	d.persist(&heldWrite{rs: []*record{{Op: opCancel, ID: c.MOID}}, then: func() {
+		if err := del.Ack(); err != nil {
+			d.log.Warn("ack cancel", "err", err)
 		}
-		d.finishIfDropped()
-	case known && e.Final:
-		d.log.Info("cancel for a finished message ignored", "id", c.MOID, "state", e.State)
-	default:
-		d.log.Info("cancel recorded", "id", c.MOID)
-	}
+		e, known := d.j.get(c.MOID)
+		switch {
+		case d.cur != nil && d.cur.id == c.MOID:
+			if d.openAttempt() != nil {
+				d.log.Info("cancel recorded; it applies once the interrupted attempt is settled as not sent", "id", c.MOID)
+				return
+			}
+			d.finishIfDropped()
+		case known && e.Final:
+			d.log.Info("cancel for a finished message ignored", "id", c.MOID, "state", e.State)
+		default:
+			d.log.Info("cancel recorded", "id", c.MOID)
+		}
+	}})
 }
 
 // attemptMO makes one attempt to send the held message, in the steps of
@@ -307,7 +319,9 @@ func (d *Daemon) journalAttempt(c *moState, n, momsn int) bool {
 	st := d.status(c, rb.StateSending, n)
 	att := &record{Op: opAttempt, ID: c.id, N: n, MOMSN: &momsn, IMEI: d.ident.IMEI}
 	if err := d.record(st, att); err != nil {
-		d.journalFailed(err)
+		// No session without its attempt journaled: hold, and make the
+		// attempt again from the start once the journal takes it.
+		d.holdOn(d.j.path, err)
 		return false
 	}
 	c.attempts = n
@@ -320,11 +334,9 @@ func (d *Daemon) sessionFailed(ctx context.Context, c *moState, n int, err error
 	if sbd.Refused(err) {
 		// The modem refused SBDIX with a plain ERROR: no session took place.
 		log.Warn("modem refused the session", "err", err)
-		if jerr := d.j.append(true, &record{Op: opClose, ID: c.id, N: n, Comment: err.Error()}); jerr != nil {
-			d.journalFailed(jerr)
-			return
-		}
-		d.retry(c, n, err.Error(), nil, false)
+		d.persist(&heldWrite{rs: []*record{{Op: opClose, ID: c.id, N: n, Comment: err.Error()}}, then: func() {
+			d.retry(c, n, err.Error(), nil, false)
+		}})
 		return
 	}
 	// A session may have taken place (a timeout, a result that was not
@@ -399,9 +411,7 @@ func (d *Daemon) retryAfter(c *moState, n int, reason string, sbdix []int, wait 
 	st := d.status(c, rb.StateRetrying, n)
 	nu := next.UTC()
 	st.Reason, st.SBDIX, st.NextAttemptAt = reason, sbdix, &nu
-	if err := d.record(st); err != nil {
-		d.journalFailed(err)
-		return
-	}
-	d.log.Info("MO retrying", "id", c.id, "attempt", n, "reason", reason, "next_attempt_at", nu)
+	d.persist(&heldWrite{rs: statusRecords(st), st: st, then: func() {
+		d.log.Info("MO retrying", "id", c.id, "attempt", n, "reason", reason, "next_attempt_at", nu)
+	}})
 }

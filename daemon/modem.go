@@ -116,6 +116,12 @@ func (d *Daemon) needStatus(wait time.Duration) {
 // collects an MT message left in the MT buffer. When AT+SBDS fails, the
 // attempt stays open, no session starts, and recover runs again later.
 func (d *Daemon) recover(ctx context.Context) {
+	if d.holding() {
+		// What it would find must be journaled or spooled: look once the
+		// state directory takes writes again.
+		d.needStatus(0)
+		return
+	}
 	st, err := d.m.Status(ctx)
 	if err != nil {
 		if ctx.Err() != nil || d.modemFailed(err, "status") {
@@ -168,12 +174,12 @@ func (d *Daemon) settle(ctx context.Context, c *moState, a openAttempt, st sbd.S
 	switch (st.MOMSN - a.MOMSN + 65536) % 65536 {
 	case 0:
 		log.Info("interrupted attempt did not send the message; going on")
-		if err := d.j.append(true, &record{Op: opClose, ID: c.id, N: a.N, Comment: "not sent (MOMSN unchanged)"}); err != nil {
-			d.journalFailed(err)
-			return
-		}
-		c.attempts = max(c.attempts, a.N)
-		d.retry(c, a.N, "the session did not send the message (MOMSN unchanged)", nil, false)
+		// The attempt stays open until this is journaled: no session
+		// starts meanwhile.
+		d.persist(&heldWrite{rs: []*record{{Op: opClose, ID: c.id, N: a.N, Comment: "not sent (MOMSN unchanged)"}}, then: func() {
+			c.attempts = max(c.attempts, a.N)
+			d.retry(c, a.N, "the session did not send the message (MOMSN unchanged)", nil, false)
+		}})
 	case 1:
 		log.Info("interrupted attempt sent the message (MOMSN advanced)")
 		momsn := a.MOMSN

@@ -73,7 +73,13 @@ func (d *Daemon) afterSession(ctx context.Context, res sbd.SessionResult) {
 }
 
 // readMT reads the MT buffer, spools it and queues it for publishing.
+// While the state directory cannot be written, the message stays in the
+// modem's MT buffer (no AT+SBDD1, no session) and is read again once it can.
 func (d *Daemon) readMT(ctx context.Context, mtmsn, queued int) {
+	if d.holding() {
+		d.keepMT(mtmsn, queued)
+		return
+	}
 	var data []byte
 	var err error
 	for try := 1; try <= 3; try++ {
@@ -109,8 +115,8 @@ func (d *Daemon) readMT(ctx context.Context, mtmsn, queued int) {
 	now := d.now().UTC()
 	id, err := d.epochs.id(d.ident.IMEI, mtmsn)
 	if err != nil {
-		d.log.Error("MT id", "mtmsn", mtmsn, "err", err)
-		d.journalFailed(err)
+		d.keepMT(mtmsn, queued)
+		d.holdOn(d.epochs.path, err)
 		return
 	}
 	r := &rb.Received{
@@ -125,8 +131,9 @@ func (d *Daemon) readMT(ctx context.Context, mtmsn, queued int) {
 		r.Data = []byte{}
 	}
 	if err := d.sp.put(r); err != nil {
-		d.log.Error("spool MT", "id", r.ID, "err", err)
-		d.journalFailed(err)
+		// The id is durable (MT epochs): the message read again gets it again.
+		d.keepMT(mtmsn, queued)
+		d.holdOn(d.sp.fileName(r.ID), err)
 		return
 	}
 	d.count(func(s *Stats) { s.Received++ })
@@ -139,4 +146,13 @@ func (d *Daemon) readMT(ctx context.Context, mtmsn, queued int) {
 	if err := d.m.Clear(ctx, sbd.BufferMT); err != nil && !d.modemFailed(err, "clear MT") {
 		d.log.Warn("MT buffer not cleared; a reconnect may read the message again (same id)", "mtmsn", mtmsn, "err", err)
 	}
+}
+
+// keepMT leaves the MT message mtmsn in the modem's buffer, to be read again
+// (from recover) before any session: it could not be spooled yet.
+func (d *Daemon) keepMT(mtmsn, queued int) {
+	if u := d.mtUnread; u == nil || u.mtmsn != mtmsn {
+		d.mtUnread = &unreadMT{mtmsn: mtmsn, queued: queued}
+	}
+	d.needStatus(0)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"sync"
 
@@ -20,6 +21,8 @@ type mtEpochs struct {
 	mu   sync.Mutex
 	path string
 	m    map[string]*mtEpoch
+	// fault, when set (tests), fails the save as a full disk does.
+	fault func(path string) error
 }
 
 type mtEpoch struct {
@@ -46,27 +49,37 @@ func openMTEpochs(path string) (*mtEpochs, error) {
 // when the counter went back by more than half its range (a wrap; a message
 // read again keeps its MTMSN and so its id). A new epoch or MTMSN is made
 // durable before the id is returned, so the id is fixed when the message is
-// spooled and a republish after a crash stays a recognisable duplicate.
+// spooled and a republish after a crash stays a recognisable duplicate. A
+// save that fails changes nothing, in memory or on disk: the message read
+// again later gets the id it would have got.
 func (e *mtEpochs) id(imei string, mtmsn int) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cur, ok := e.m[imei]
-	if !ok {
-		cur = &mtEpoch{Last: mtmsn}
-		e.m[imei] = cur
-	} else if mtmsn == cur.Last {
+	if ok && mtmsn == cur.Last {
 		return rb.MTIDEpoch(imei, cur.Epoch, mtmsn), nil
 	}
-	if ok && mtmsn < cur.Last && cur.Last-mtmsn > 32768 {
-		cur.Epoch++
+	next := &mtEpoch{Last: mtmsn}
+	if ok {
+		next.Epoch = cur.Epoch
+		if mtmsn < cur.Last && cur.Last-mtmsn > 32768 {
+			next.Epoch++
+		}
 	}
-	cur.Last = mtmsn
-	b, err := json.Marshal(e.m)
+	m := maps.Clone(e.m)
+	m[imei] = next
+	b, err := json.Marshal(m)
 	if err != nil {
 		return "", fmt.Errorf("encode MT epochs: %w", err)
+	}
+	if e.fault != nil {
+		if err := e.fault(e.path); err != nil {
+			return "", fmt.Errorf("save MT epochs: write %s: %w", e.path, err)
+		}
 	}
 	if err := writeFileSync(e.path, b); err != nil {
 		return "", fmt.Errorf("save MT epochs: %w", err)
 	}
-	return rb.MTIDEpoch(imei, cur.Epoch, mtmsn), nil
+	e.m = m
+	return rb.MTIDEpoch(imei, next.Epoch, mtmsn), nil
 }

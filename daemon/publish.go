@@ -170,11 +170,18 @@ func (d *Daemon) runStatuses(ctx context.Context) {
 		return d.bus.Publish(ctx, st)
 	}, func(st *rb.Status) {
 		if err := d.j.append(false, &record{Op: opPublished, SID: rb.MessageID(st)}); err != nil {
-			d.log.Warn("journal published status", "err", err)
+			// Not worth a hold: the status, still pending in the journal,
+			// is published again (same message id) after a restart.
+			d.log.Debug("journal published status", "err", err)
 		}
 	}, func(st *rb.Status, perr error) {
-		if err := d.j.append(true, &record{Op: opParked, SID: rb.MessageID(st), Comment: perr.Error()}); err != nil {
-			d.log.Warn("journal parked status", "err", err)
+		r := &record{Op: opParked, SID: rb.MessageID(st), Comment: perr.Error()}
+		if err := d.j.append(true, r); err != nil {
+			// The control loop holds and writes it once it can.
+			select {
+			case d.parkCh <- r:
+			case <-ctx.Done():
+			}
 		}
 	})
 }

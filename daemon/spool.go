@@ -18,6 +18,8 @@ import (
 // publish, removed only after it.
 type spool struct {
 	dir string
+	// fault, when set (tests), fails writes as a full disk does.
+	fault func(path string) error
 }
 
 func openSpool(dir string) (*spool, error) {
@@ -44,6 +46,11 @@ func (s *spool) put(r *rb.Received) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("spool %s: encode: %w", r.ID, err)
+	}
+	if s.fault != nil {
+		if err := s.fault(s.fileName(r.ID)); err != nil {
+			return fmt.Errorf("spool %s: write %s: %w", r.ID, s.fileName(r.ID), err)
+		}
 	}
 	if err := writeFileSync(s.fileName(r.ID), b); err != nil {
 		return fmt.Errorf("spool %s: %w", r.ID, err)

@@ -17,6 +17,9 @@
 #   port-held    the port appears after rbd started, held by another process
 #                (a UUCP lock file with its live PID): rbd stays offline and
 #                reopens with backoff
+#   disk-full    one MO, good signal, but the state directory (a 64 KiB tmpfs,
+#                filled up; needs root) takes no write: rbd holds and
+#                retries with backoff instead of sending or stopping
 #
 # The MO is put in rbd's journal before it starts (as if taken from the
 # outbox), so no broker is needed. The broker is RB_AMQP_URL when set (rbd
@@ -31,9 +34,11 @@ if [ $# -gt 0 ] && ! [[ $1 =~ ^[0-9]+$ ]]; then case_=$1; shift; fi
 window=${1:-60}
 tmp=$(mktemp -d)
 pids=()
+full=0
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ "$full" = 1 ]; then umount "$tmp/state" 2>/dev/null || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -49,7 +54,8 @@ case $case_ in
   broker-away) simargs=(--signal 0); mo=1; RB_AMQP_URL=amqp://guest:guest@127.0.0.1:1/ ;;
   unplugged) ;;
   port-held) ;;
-  *) echo "unknown case $case_ (idle, no-signal, low-signal, backoff, broker-away, unplugged, port-held)" >&2; exit 2 ;;
+  disk-full) simargs=(--signal 4); mo=1 ;;
+  *) echo "unknown case $case_ (idle, no-signal, low-signal, backoff, broker-away, unplugged, port-held, disk-full)" >&2; exit 2 ;;
 esac
 
 go build -o "$tmp/rbd" ./cmd/rbd
@@ -73,10 +79,23 @@ if [ "$case_" = port-held ]; then
   printf '%10d\n' "$holder" >"$tmp/lock/LCK..${name//\//_}"
 fi
 mkdir -p "$tmp/state"
+if [ "$case_" = disk-full ]; then
+  [ "$(id -u)" = 0 ] || { echo "disk-full mounts a tmpfs: run it as root" >&2; exit 2; }
+  mount -t tmpfs -o size=64k,mode=0700 tmpfs "$tmp/state"
+  full=1
+  mkdir -p "$tmp/state/spool"
+fi
 if [ "$mo" = 1 ]; then
   now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   printf '{"op":"accept","id":"idle-mo-1","at":"%s","send":{"v":1,"id":"idle-mo-1","station":"idle","at":"%s","text":"waiting"}}\n' \
     "$now" "$now" >"$tmp/state/journal"
+fi
+if [ "$full" = 1 ]; then
+  # Blank lines (replay skips them) up to the end of the journal's page: an
+  # append into a page the file has would still fit.
+  size=$(stat -c %s "$tmp/state/journal")
+  head -c $(( (4096 - size % 4096) % 4096 )) /dev/zero | tr '\0' '\n' >>"$tmp/state/journal"
+  dd if=/dev/zero of="$tmp/state/fill" bs=4k 2>/dev/null || true # until ENOSPC
 fi
 
 : >"$tmp/config"
@@ -108,5 +127,10 @@ if [ "$case_" = port-held ]; then
   n=$(grep -c "in use by another process (pid $holder," "$tmp/rbd.log" || true)
   echo "rbd warned $n time(s) that pid $holder holds the port"
   if [ "$n" = 0 ] || [ "$(tr -d ' \n' <"$tmp/lock/LCK..${name//\//_}")" != "$holder" ]; then echo "rbd did not wait for the held port:"; tail -5 "$tmp/rbd.log"; exit 1; fi
+fi
+if [ "$case_" = disk-full ]; then
+  kill -0 "$rbd" 2>/dev/null || { echo "rbd stopped on the full disk:"; tail -5 "$tmp/rbd.log"; exit 1; }
+  grep -q "holding" "$tmp/rbd.log" || { echo "rbd never said it holds:"; tail -5 "$tmp/rbd.log"; exit 1; }
+  echo "rbd holds: $(grep -c "holding" "$tmp/rbd.log") log line(s) about the hold in ${window} s"
 fi
 if grep -q "level=ERROR" "$tmp/rbd.log"; then echo "rbd logged errors:"; grep "level=ERROR" "$tmp/rbd.log" | tail -5; fi
