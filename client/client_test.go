@@ -576,7 +576,7 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the signal reading", func() bool {
-		r, ok, err := f.st.LatestSignal(ctx)
+		r, ok, err := f.st.LatestSignal(ctx, testStation)
 		return err == nil && ok && r.Bars == 3
 	})
 	if s := f.c.LatestSignal(); s == nil || s.Bars != 3 {
@@ -584,7 +584,7 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	}
 	// The tmux glance's file beside the history has it too.
 	waitFor(t, "the glance file", func() bool {
-		g, err := glance.ReadFile(paths.Glance(f.st.Path()))
+		g, err := glance.ReadFile(paths.Glance(f.st.Path(), testStation))
 		return err == nil && g.Found && g.Bars == 3 && g.Service && g.Modem == rb.ModemOK && g.Station == testStation &&
 			g.Unread == 1 && g.Broker == glance.BrokerUp
 	})
