@@ -47,7 +47,7 @@ var _ tui.Backend = (*Backend)(nil)
 
 func toTUI(m store.Message, hist []rb.StateChange) tui.Message {
 	t := tui.Message{
-		ID: m.ID, Dir: m.Direction, Data: m.Data, Text: m.Text, Binary: m.Binary,
+		ID: m.ID, Dir: m.Direction, Station: m.Station, Data: m.Data, Text: m.Text, Binary: m.Binary,
 		State: m.State, Created: m.CreatedAt, Updated: m.UpdatedAt,
 		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, LastReason: m.LastReason,
 		Read: m.Read, Credits: m.Credits,
@@ -62,8 +62,8 @@ func toTUI(m store.Message, hist []rb.StateChange) tui.Message {
 }
 
 // List implements tui.Backend.
-func (b *Backend) List(ctx context.Context, before rb.Cursor, limit int) ([]tui.Message, rb.Cursor, error) {
-	rows, err := b.c.st.List(ctx, store.Page{Before: before, Limit: limit, Station: b.filter()})
+func (b *Backend) List(ctx context.Context, station string, before rb.Cursor, limit int) ([]tui.Message, rb.Cursor, error) {
+	rows, err := b.c.st.List(ctx, store.Page{Before: before, Limit: limit, Station: b.filter(station)})
 	if err != nil {
 		return nil, before, err
 	}
@@ -88,8 +88,8 @@ func (b *Backend) Get(ctx context.Context, id string) (tui.Message, error) {
 }
 
 // Search implements tui.Backend.
-func (b *Backend) Search(ctx context.Context, q string, limit int) ([]tui.Message, error) {
-	rows, err := b.c.st.Search(ctx, b.filter(), q, limit)
+func (b *Backend) Search(ctx context.Context, station, q string, limit int) ([]tui.Message, error) {
+	rows, err := b.c.st.Search(ctx, b.filter(station), q, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -101,9 +101,11 @@ func (b *Backend) Search(ctx context.Context, q string, limit int) ([]tui.Messag
 }
 
 // Send implements tui.Backend.
-func (b *Backend) Send(ctx context.Context, data []byte, text bool) (string, error) {
-	id, err := b.c.Compose(ctx, data, text, nil)
-	return id, err
+func (b *Backend) Send(ctx context.Context, station string, data []byte, text bool) (string, error) {
+	if station == "" {
+		station = b.c.cfg.Station
+	}
+	return b.c.ComposeFrom(ctx, station, data, text, nil)
 }
 
 // Cancel implements tui.Backend.
@@ -125,8 +127,8 @@ func (b *Backend) MarkRead(ctx context.Context, id string) error {
 }
 
 // MarkAllRead implements tui.Backend.
-func (b *Backend) MarkAllRead(ctx context.Context) (int64, error) {
-	n, err := b.c.st.MarkAllRead(ctx, b.filter())
+func (b *Backend) MarkAllRead(ctx context.Context, station string) (int64, error) {
+	n, err := b.c.st.MarkAllRead(ctx, b.filter(station))
 	if err == nil && n > 0 {
 		b.c.notify(rb.Change{Header: true})
 	}
@@ -139,18 +141,36 @@ func startOfDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
 
-// filter is the station the screen shows: the one followed, or "" (all)
-// when the client follows several.
-func (b *Backend) filter() string {
-	if b.c.cfg.All || len(b.c.cfg.Stations) > 1 {
-		return ""
+// filter maps the screen's station ("": all it follows) to the history's:
+// a client of one station shows that station only, whatever else the
+// history holds.
+func (b *Backend) filter(station string) string {
+	if station != "" || b.c.cfg.All || len(b.c.cfg.Stations) > 1 {
+		return station
 	}
 	return b.c.cfg.Station
 }
 
 // Header implements tui.Backend.
-func (b *Backend) Header(ctx context.Context) (tui.Header, error) {
-	return b.header(ctx, b.filter())
+func (b *Backend) Header(ctx context.Context, station string) (tui.Header, error) {
+	return b.header(ctx, b.filter(station))
+}
+
+// Stations implements tui.Backend.
+func (b *Backend) Stations(ctx context.Context) ([]tui.Header, error) {
+	names, err := b.c.Stations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tui.Header, 0, len(names))
+	for _, n := range names {
+		h, err := b.header(ctx, n)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 // header is the live state of a station ("": the fleet: the newest reading
@@ -206,8 +226,8 @@ func (b *Backend) header(ctx context.Context, station string) (tui.Header, error
 
 // SignalToday implements tui.Backend: one sample per reading since local
 // midnight; an offline modem is a gap (-1).
-func (b *Backend) SignalToday(ctx context.Context) ([]int, error) {
-	rs, err := b.c.st.SignalSince(ctx, b.filter(), startOfDay(b.c.cfg.Now()))
+func (b *Backend) SignalToday(ctx context.Context, station string) ([]int, error) {
+	rs, err := b.c.st.SignalSince(ctx, b.filter(station), startOfDay(b.c.cfg.Now()))
 	if err != nil {
 		return nil, err
 	}

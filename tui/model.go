@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
 type screen int
@@ -51,6 +52,10 @@ type Model struct {
 	search  searchModel
 	help    helpModel
 	stats   *StatsView // nil when the backend keeps no session statistics
+	// stations is the station list of the fleet console; fleet says the
+	// screen is one (several stations followed).
+	stations stationsModel
+	fleet    bool
 	prompt  promptKeyMap
 	confirm *confirmation
 
@@ -97,10 +102,15 @@ func New(b Backend, opts Options) *Model {
 		help:    newHelp(c),
 		prompt:  newPromptKeyMap(),
 
+		stations: newStations(c),
+
 		resending: make(map[string]bool),
 		resent:    make(map[string]string),
 	}
 	m.detail.station = &m.header
+	if opts.Fleet {
+		m.setFleet()
+	}
 	if src, ok := b.(StatsSource); ok {
 		m.stats = NewStatsView(src, &m.c.styles, m.c.glyphs, opts.Now)
 	}
@@ -133,9 +143,79 @@ func (m *Model) Init() tea.Cmd {
 		m.loadPage(rb.Cursor{}, m.list.gen),
 		m.loadHeader(),
 		m.loadSignal(),
+		m.loadStations(),
 		m.listen(),
 		m.tick(),
 	)
+}
+
+// setFleet makes the screen the fleet console: the station list above the
+// inbox, each row's station while all are shown, the keys that go with it.
+func (m *Model) setFleet() {
+	m.fleet = true
+	m.list.keys.fleet = true
+	m.compose.keys.fleet = true
+	m.showStationColumn()
+	m.layout()
+}
+
+// showStationColumn gives the rows a station column while the inbox shows
+// more than one station.
+func (m *Model) showStationColumn() {
+	if !m.fleet || m.stations.filter != "" {
+		m.list.showStations(0)
+		return
+	}
+	w := 4
+	for _, r := range m.stations.rows {
+		w = max(w, min(10, ansi.StringWidth(r.Station)))
+	}
+	m.list.showStations(w)
+}
+
+// showStation filters the inbox to one station ("": all of them): the list
+// is read again from the newest, the header and the signal of the day are
+// the station's.
+func (m *Model) showStation(station string) tea.Cmd {
+	m.stations.filter = station
+	m.stations.focused = false
+	m.footerFor = nil
+	m.showStationColumn()
+	m.clearSearch()
+	m.list.gen++
+	m.list.rows, m.list.sel, m.list.off, m.list.newAbove = nil, 0, 0, 0
+	m.list.next, m.list.end, m.list.loading = rb.Cursor{}, false, true
+	m.detail.clear()
+	m.header.signal = nil
+	m.header.invalidate()
+	m.pending, m.reading = rb.Change{}, false
+	if m.compose.from == "" || station != "" {
+		m.compose.from = station
+	}
+	return tea.Batch(m.loadPage(rb.Cursor{}, m.list.gen), m.loadHeader(), m.loadSignal())
+}
+
+// stationsKey handles a key while the station list has the focus.
+func (m *Model) stationsKey(k tea.KeyPressMsg) tea.Cmd {
+	s := &m.stations
+	switch {
+	case s.Update(k):
+	case key.Matches(k, s.keys.Show):
+		if name := s.selected(); name != "" {
+			cmd := m.showStation(name)
+			m.setInfo("showing station " + textsafe.Line(name) + ": S then a shows all")
+			return cmd
+		}
+	case key.Matches(k, s.keys.All):
+		cmd := m.showStation("")
+		m.setInfo("showing all stations")
+		return cmd
+	case key.Matches(k, s.keys.Back):
+		s.focused = false
+	case key.Matches(k, s.keys.Help):
+		m.openHelp()
+	}
+	return nil
 }
 
 // Update implements tea.Model. It only applies results; all I/O is in Cmds.
@@ -174,14 +254,42 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.setError(msg.err)
 			return nil
 		}
+		if msg.station != m.stations.filter {
+			return nil // loaded for a station no longer shown
+		}
+		if m.fleet && msg.station == "" {
+			msg.h.Station = fmt.Sprintf("fleet (%d stations)", len(m.stations.rows))
+		}
 		m.header.setHeader(msg.h)
 		m.detail.stationChanged()
 		m.compose.maxMO = m.header.maxMO()
 		m.layout()
 		return nil
+	case stationsMsg:
+		if msg.err != nil {
+			m.setError(msg.err)
+			return nil
+		}
+		m.stations.setRows(msg.rows)
+		if !m.fleet && len(msg.rows) > 1 {
+			m.setFleet() // --all: a second station appeared
+			return m.loadHeader()
+		}
+		if m.fleet {
+			m.showStationColumn()
+			m.compose.stations = m.stations.names()
+			m.layout()
+			if m.stations.filter == "" {
+				return m.loadHeader() // the count of stations in its title
+			}
+		}
+		return nil
 	case signalMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
+			return nil
+		}
+		if msg.station != m.stations.filter {
 			return nil
 		}
 		m.header.setSignal(msg.samples)
@@ -300,6 +408,9 @@ func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
 	cmds := []tea.Cmd{m.listen(), m.readRows(rb.Change{IDs: u.IDs, All: u.All})}
 	if u.Header || u.All {
 		cmds = append(cmds, m.loadHeader())
+		if m.fleet || u.All {
+			cmds = append(cmds, m.loadStations())
+		}
 	}
 	if u.Signal || u.All {
 		cmds = append(cmds, m.loadSignal())
@@ -356,6 +467,9 @@ func (m *Model) setInfo(s string) { m.status, m.statusErr = s, false }
 func (m *Model) focused() component {
 	if m.search.typing {
 		return &m.search
+	}
+	if m.stations.focused && m.screen == screenList {
+		return &m.stations
 	}
 	return m.view(m.screen)
 }
@@ -415,6 +529,9 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if m.search.typing {
 		return m.searchKey(k)
 	}
+	if m.stations.focused && m.screen == screenList {
+		return m.stationsKey(k)
+	}
 	switch m.screen {
 	case screenCompose:
 		return m.composeKey(k)
@@ -443,6 +560,9 @@ func (m *Model) listKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.maybeLoadMore()
 	case key.Matches(k, l.keys.Open):
 		return m.open()
+	case key.Matches(k, l.keys.Stations) && m.fleet:
+		m.stations.focused = true
+		return nil
 	case key.Matches(k, l.keys.Stats) && m.stats != nil:
 		m.screen = screenStats
 		return m.stats.Load()
@@ -477,15 +597,26 @@ func (m *Model) setSize(w, h int) {
 // footer lines (status and keys).
 func (m *Model) bodyHeight() int { return max(1, m.height-m.header.Height()-2) }
 
+// stationsHeight is the lines of the station list above the inbox (0 when
+// the screen shows one station).
+func (m *Model) stationsHeight() int {
+	if !m.fleet {
+		return 0
+	}
+	return m.stations.height(m.bodyHeight())
+}
+
 func (m *Model) layout() {
 	body := m.bodyHeight()
 	m.header.SetSize(m.width, 0)
+	sh := m.stationsHeight()
+	m.stations.SetSize(m.width, sh)
 	if m.split() {
 		lw, dw := m.splitWidths()
-		m.list.SetSize(lw, body)
-		m.detail.SetSize(dw, body)
+		m.list.SetSize(lw, max(1, body-sh))
+		m.detail.SetSize(dw, max(1, body-sh))
 	} else {
-		m.list.SetSize(m.width, body)
+		m.list.SetSize(m.width, max(1, body-sh))
 		m.detail.SetSize(m.width, body)
 	}
 	m.detail.stationChanged()
@@ -519,8 +650,14 @@ func (m *Model) render() string {
 	b.Grow(m.width * m.height * 2)
 	b.WriteString(m.header.View())
 	b.WriteByte('\n')
+	body := m.bodyHeight()
+	if sh := m.stationsHeight(); sh > 0 && (m.screen == screenList || m.splitShown()) {
+		b.WriteString(m.stations.View())
+		b.WriteByte('\n')
+		body = max(1, body-sh)
+	}
 	if m.splitShown() {
-		b.WriteString(m.splitView(m.bodyHeight()))
+		b.WriteString(m.splitView(body))
 	} else {
 		b.WriteString(m.view(m.screen).View())
 	}

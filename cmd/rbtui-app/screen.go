@@ -190,6 +190,7 @@ func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer s.Close()
 	opts.Station = s.cfg.Station
+	opts.Fleet = c.all || len(s.cfg.Stations) > 1
 	return screen(ctx, s.client, opts)
 }
 
