@@ -56,8 +56,8 @@ type Model struct {
 	// screen is one (several stations followed).
 	stations stationsModel
 	fleet    bool
-	prompt  promptKeyMap
-	confirm *confirmation
+	prompt   promptKeyMap
+	confirm  *confirmation
 
 	status    string
 	statusErr bool
