@@ -239,8 +239,8 @@ func (m *Model) openCompose(label, from string) {
 	m.compose.replyTo = label
 	if m.fleet {
 		m.compose.stations = m.stations.names()
-		if from != "" || m.compose.from == "" {
-			m.compose.from = from
+		if !m.hasDraft() || from != "" {
+			m.compose.from = from // a draft keeps the station chosen for it
 		}
 	}
 	m.compose.maxMO = m.header.maxMO()

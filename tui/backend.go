@@ -95,6 +95,10 @@ type Header struct {
 	MaxMO int
 	// Unread is the number of unread messages.
 	Unread int
+	// Fleet, when set, sums up the stations shown (the fleet console with
+	// every station shown): the header shows it instead of one station's
+	// signal, service and modem.
+	Fleet string
 	// Connecting is true from the start until the first live reading (or
 	// a grace time): the stored state may be old and the broker may still
 	// be connecting, so the screen says "connecting…" rather than flash an

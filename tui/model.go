@@ -189,9 +189,6 @@ func (m *Model) showStation(station string) tea.Cmd {
 	m.header.signal = nil
 	m.header.invalidate()
 	m.pending, m.reading = rb.Change{}, false
-	if m.compose.from == "" || station != "" {
-		m.compose.from = station
-	}
 	return tea.Batch(m.loadPage(rb.Cursor{}, m.list.gen), m.loadHeader(), m.loadSignal())
 }
 
@@ -259,6 +256,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		if m.fleet && msg.station == "" {
 			msg.h.Station = fmt.Sprintf("fleet (%d stations)", len(m.stations.rows))
+			msg.h.Fleet = m.stations.summary()
 		}
 		m.header.setHeader(msg.h)
 		m.detail.stationChanged()
@@ -291,6 +289,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		if msg.station != m.stations.filter {
 			return nil
+		}
+		if m.fleet && msg.station == "" {
+			msg.samples = nil // one line of the day is one station's
 		}
 		m.header.setSignal(msg.samples)
 		return nil

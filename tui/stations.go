@@ -70,6 +70,35 @@ func (s *stationsModel) setRows(rows []Header) {
 	s.clamp()
 }
 
+// summary sums up the stations' signal for the header: how many have a
+// current reading with service, how many without, stale or offline.
+func (s *stationsModel) summary() string {
+	var ok, noService, stale, offline int
+	for _, r := range s.rows {
+		hm := headerModel{c: s.c, header: r, loaded: true}
+		switch {
+		case r.Modem == "offline":
+			offline++
+		case !hm.signalCurrent():
+			stale++
+		case r.Service && r.Bars > 0:
+			ok++
+		default:
+			noService++
+		}
+	}
+	parts := []string{fmt.Sprintf("%d with service", ok)}
+	for _, p := range []struct {
+		n    int
+		word string
+	}{{noService, "without"}, {stale, "stale"}, {offline, "offline"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.word))
+		}
+	}
+	return "signal: " + strings.Join(parts, ", ")
+}
+
 // names returns the stations in list order.
 func (s *stationsModel) names() []string {
 	out := make([]string, len(s.rows))
@@ -167,9 +196,9 @@ func (s *stationsModel) row(i, nameW int) string {
 	}
 	service := "-"
 	if hm.signalCurrent() {
-		service = "no service"
+		service = "no svc"
 		if r.Service {
-			service = "service"
+			service = "svc ok"
 		}
 	}
 	modem := r.Modem
@@ -188,12 +217,13 @@ func (s *stationsModel) row(i, nameW int) string {
 	if !r.LastContact.IsZero() {
 		contact = ago(max(0, s.c.opts.Now().Sub(r.LastContact))) + " ago"
 	}
+	modem = "modem " + textsafe.Line(modem)
 	unread := ""
 	if r.Unread > 0 {
 		unread = fmt.Sprintf("%s %d", g.Unread, r.Unread)
 	}
-	line := fmt.Sprintf("%s%s %s  %-11s %-10s modem %-7s broker %-4s outbox %-3s contact %-9s %s",
-		mark, shown, name, signal, service, textsafe.Line(modem), broker, outbox, contact, unread)
+	line := fmt.Sprintf("%s%s %s  %-11s %-6s %-13s broker %-4s out %-3s %-8s %s",
+		mark, shown, name, signal, service, modem, broker, outbox, contact, unread)
 	line = ansi.Truncate(strings.TrimRight(line, " "), s.w, g.Ellipsis)
 	switch {
 	case i == s.sel && s.focused:
