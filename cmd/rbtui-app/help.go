@@ -72,8 +72,9 @@ var helps = map[string]cli.Help{
 		},
 		Text: `The operator's side of a RockBLOCK station, or of a fleet of them. With
 several stations (--station repeated, --all, or "stations = a, b, c" in the
-config file) the inbox lists the stations (key s) and shows each message's
-station; compose asks which station sends. Every command has its own
+config file) the inbox lists the stations above the messages (key S),
+shows each message's station, and compose asks which station sends
+(ctrl+t). Every command has its own
 help: rbtui COMMAND --help. Exit codes: 0 done, 1 failed, 2 usage error;
 send adds 3 (timeout) and 4 (broker down).`,
 		More: []string{brokerNote},
