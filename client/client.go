@@ -57,7 +57,8 @@ type Config struct {
 	// that sends when no station is named. Empty: Station alone.
 	Stations []string
 	// Station is the one station followed when Stations is empty (default
-	// rb.DefaultStation).
+	// rb.DefaultStation, except with All: then no station is named, and
+	// each message says which station sends it).
 	Station string
 	// All follows every station on the bus: the live feed is bound to all
 	// of them, and a station is known once its first body arrives (the
@@ -130,13 +131,18 @@ type Client struct {
 // New returns a client; Run starts its background work.
 func New(cfg Config) *Client {
 	if len(cfg.Stations) == 0 {
-		if cfg.Station == "" {
+		if cfg.Station == "" && !cfg.All {
 			cfg.Station = rb.DefaultStation
 		}
-		cfg.Stations = []string{cfg.Station}
+		if cfg.Station != "" {
+			cfg.Stations = []string{cfg.Station}
+		}
 	}
 	cfg.Stations = append([]string(nil), cfg.Stations...)
-	cfg.Station = cfg.Stations[0]
+	cfg.Station = ""
+	if len(cfg.Stations) > 0 {
+		cfg.Station = cfg.Stations[0]
+	}
 	follow := map[string]bool{}
 	for _, st := range cfg.Stations {
 		follow[st] = true

@@ -157,6 +157,10 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 	}
 	s.bus = bus
 	ccfg.Stations, ccfg.All, ccfg.Bus, ccfg.Store, ccfg.Logger = cfg.Stations, c.all, bus, st, log
+	if c.all && !cfg.Named {
+		// --all alone: the stations are those on the bus, not "default".
+		ccfg.Stations = nil
+	}
 	s.client = client.New(ccfg)
 	return s, nil
 }

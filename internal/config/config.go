@@ -39,6 +39,9 @@ type Config struct {
 	// Stations are the stations an rbtui follows, Station first: the
 	// file's `stations` list (commas or spaces), or Station alone.
 	Stations []string
+	// Named is false when no flag, environment variable or file named a
+	// station (Station is DefaultStation by default).
+	Named bool
 	// File is the config file that was read, or "" when none exists.
 	File string
 	// Extra holds the file's other keys, for the program that reads them.
@@ -107,9 +110,9 @@ func LoadStations(stations []string) (Config, error) {
 			case "amqp_url":
 				c.AMQPURL = v
 			case "station":
-				c.Station, fileStation = v, true
+				c.Station, fileStation, c.Named = v, true, true
 			case "stations":
-				fileStations = SplitList(v)
+				fileStations, c.Named = SplitList(v), true
 			default:
 				c.Extra[k] = v
 			}
@@ -121,9 +124,9 @@ func LoadStations(stations []string) (Config, error) {
 	}
 	switch {
 	case len(stations) > 0:
-		c.Station, c.Stations = stations[0], stations
+		c.Station, c.Stations, c.Named = stations[0], stations, true
 	case os.Getenv("RB_STATION") != "":
-		c.Station = os.Getenv("RB_STATION")
+		c.Station, c.Named = os.Getenv("RB_STATION"), true
 		c.Stations = []string{c.Station}
 	case len(fileStations) > 0:
 		if !fileStation {
