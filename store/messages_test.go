@@ -423,6 +423,13 @@ func TestQueryPlans(t *testing.T) {
 		"signal":     `SELECT ` + readingCols + ` FROM signal_readings ORDER BY at DESC, id DESC LIMIT 1`,
 		"signal since": `SELECT ` + readingCols + ` FROM signal_readings
 			WHERE at >= coalesce((SELECT max(at) FROM signal_readings WHERE at < 5), 5) ORDER BY at, id`,
+		// One station's: the header of each station of the fleet console.
+		"station list":    `SELECT ` + messageCols + ` FROM messages WHERE station = 'x' AND (created_at, id) < (1, 'x') ORDER BY created_at DESC, id DESC LIMIT 50`,
+		"station unread":  `SELECT count(*) FROM messages WHERE station = 'x' AND read = 0`,
+		"station outbox":  `SELECT count(*) FROM messages WHERE station = 'x' AND direction = 'mo' AND state IN ` + openStatesSQL,
+		"station credits": `SELECT coalesce(sum(credits), 0) FROM messages WHERE station = 'x' AND billed_at IS NOT NULL AND billed_at >= 5`,
+		"station contact": `SELECT max(billed_at) FROM messages WHERE station = 'x' AND billed_at IS NOT NULL`,
+		"station signal":  `SELECT ` + readingCols + ` FROM signal_readings WHERE station = 'x' ORDER BY at DESC, id DESC LIMIT 1`,
 	}
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {

@@ -162,6 +162,13 @@ func stationStep(ctx context.Context, tx *sql.Tx, home string) error {
 		{"UPDATE sessions SET station = ?", []any{home}},
 		{"CREATE INDEX sessions_station ON sessions (station, ended_at)", nil},
 		{"CREATE INDEX messages_station ON messages (station, created_at, id)", nil},
+		{"CREATE INDEX messages_station_billed ON messages (station, billed_at) WHERE billed_at IS NOT NULL", nil},
+		// A station's unread and open counts, from the few rows they cover
+		// (the open states as rb.OpenStates lists them: a released step
+		// never changes, like messages_open of step 1).
+		{"CREATE INDEX messages_station_unread ON messages (station) WHERE read = 0", nil},
+		{`CREATE INDEX messages_station_open ON messages (station, state)
+			WHERE direction = 'mo' AND state IN ('queued', 'submitted', 'accepted', 'sending', 'retrying')`, nil},
 		{`CREATE TABLE stations (
 			name       TEXT PRIMARY KEY,
 			first_seen INTEGER NOT NULL                -- unix ms
