@@ -115,7 +115,12 @@ func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, d
 		// any, is what there is to see; else "no data".
 		r = glance.Reading{Station: cfg.Station}
 		if *db == "" {
-			if d, err := glance.ReadFile(paths.DemoGlance()); err == nil {
+			if old, err := glance.ReadFile(paths.StationHistory(cfg.Station) + ".glance"); err == nil {
+				// An rbtui from before the one history still runs: its
+				// glance file is the per-station history's.
+				old.Station = cfg.Station
+				r = old
+			} else if d, err := glance.ReadFile(paths.DemoGlance()); err == nil {
 				r = d
 			}
 		}

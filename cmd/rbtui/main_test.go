@@ -130,3 +130,24 @@ func TestOtherCommandsRunTheApp(t *testing.T) {
 		t.Fatalf("version without rbtui-app: exit %d, %q %q", code, out, errOut)
 	}
 }
+
+// TestSignalOfAnOlderRbtui: before the one history exists, the glance file
+// an older rbtui keeps beside its per-station history is read.
+func TestSignalOfAnOlderRbtui(t *testing.T) {
+	bin := build(t, false)
+	home := t.TempDir()
+	data := filepath.Join(home, "data")
+	old := filepath.Join(data, "rockblock-station", "north.db.glance")
+	if err := os.MkdirAll(filepath.Dir(old), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := glance.WriteFile(old, glance.Reading{Bars: 3, Service: true, Modem: rb.ModemOK, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "signal", "--station", "north", "--format", "plain")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "RB_CONFIG=" + os.DevNull, "XDG_DATA_HOME=" + data}
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), "3/5") {
+		t.Fatalf("%q %v", out, err)
+	}
+}
