@@ -12,7 +12,11 @@
 // header, the list, the detail view, compose, the search line and help each
 // own their state, key map, size and view; the root Model routes messages
 // and keys to the one in focus and lays them out: from SplitWidth columns
-// the list and the detail view side by side (split.go). Its tests run over the
+// the list and the detail view side by side (split.go). With more than one
+// station it is a fleet console: a station list above the inbox filters it
+// (stations.go, fleet.go), and every Backend call names the station shown.
+// model.go is a little over 600 lines: it is the one router of messages
+// and keys, and splitting the switch would scatter it. Its tests run over the
 // real client in internal/screentest (this package cannot import the
 // client, which imports it).
 package tui

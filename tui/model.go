@@ -12,7 +12,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rockblock-station/rockblock-station/rb"
-	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
 type screen int
@@ -149,72 +148,6 @@ func (m *Model) Init() tea.Cmd {
 	)
 }
 
-// setFleet makes the screen the fleet console: the station list above the
-// inbox, each row's station while all are shown, the keys that go with it.
-func (m *Model) setFleet() {
-	m.fleet = true
-	m.list.keys.fleet = true
-	m.compose.keys.fleet = true
-	m.showStationColumn()
-	m.layout()
-}
-
-// showStationColumn gives the rows a station column while the inbox shows
-// more than one station.
-func (m *Model) showStationColumn() {
-	if !m.fleet || m.stations.filter != "" {
-		m.list.showStations(0)
-		return
-	}
-	w := 4
-	for _, r := range m.stations.rows {
-		w = max(w, min(10, ansi.StringWidth(r.Station)))
-	}
-	m.list.showStations(w)
-}
-
-// showStation filters the inbox to one station ("": all of them): the list
-// is read again from the newest, the header and the signal of the day are
-// the station's.
-func (m *Model) showStation(station string) tea.Cmd {
-	m.stations.filter = station
-	m.stations.focused = false
-	m.footerFor = nil
-	m.showStationColumn()
-	m.clearSearch()
-	m.list.gen++
-	m.list.rows, m.list.sel, m.list.off, m.list.newAbove = nil, 0, 0, 0
-	m.list.next, m.list.end, m.list.loading = rb.Cursor{}, false, true
-	m.detail.clear()
-	m.header.signal = nil
-	m.header.invalidate()
-	m.pending, m.reading = rb.Change{}, false
-	return tea.Batch(m.loadPage(rb.Cursor{}, m.list.gen), m.loadHeader(), m.loadSignal())
-}
-
-// stationsKey handles a key while the station list has the focus.
-func (m *Model) stationsKey(k tea.KeyPressMsg) tea.Cmd {
-	s := &m.stations
-	switch {
-	case s.Update(k):
-	case key.Matches(k, s.keys.Show):
-		if name := s.selected(); name != "" {
-			cmd := m.showStation(name)
-			m.setInfo("showing station " + textsafe.Line(name) + ": S then a shows all")
-			return cmd
-		}
-	case key.Matches(k, s.keys.All):
-		cmd := m.showStation("")
-		m.setInfo("showing all stations")
-		return cmd
-	case key.Matches(k, s.keys.Back):
-		s.focused = false
-	case key.Matches(k, s.keys.Help):
-		m.openHelp()
-	}
-	return nil
-}
-
 // Update implements tea.Model. It only applies results; all I/O is in Cmds.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
@@ -264,24 +197,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.layout()
 		return nil
 	case stationsMsg:
-		if msg.err != nil {
-			m.setError(msg.err)
-			return nil
-		}
-		m.stations.setRows(msg.rows)
-		if !m.fleet && len(msg.rows) > 1 {
-			m.setFleet() // --all: a second station appeared
-			return m.loadHeader()
-		}
-		if m.fleet {
-			m.showStationColumn()
-			m.compose.stations = m.stations.names()
-			m.layout()
-			if m.stations.filter == "" {
-				return m.loadHeader() // the count of stations in its title
-			}
-		}
-		return nil
+		return m.applyStations(msg)
 	case signalMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
@@ -597,15 +513,6 @@ func (m *Model) setSize(w, h int) {
 // bodyHeight is what is left for the view between the header and the two
 // footer lines (status and keys).
 func (m *Model) bodyHeight() int { return max(1, m.height-m.header.Height()-2) }
-
-// stationsHeight is the lines of the station list above the inbox (0 when
-// the screen shows one station).
-func (m *Model) stationsHeight() int {
-	if !m.fleet {
-		return 0
-	}
-	return m.stations.height(m.bodyHeight())
-}
 
 func (m *Model) layout() {
 	body := m.bodyHeight()
