@@ -98,6 +98,15 @@ func TestFleetInTmux(t *testing.T) {
 	if strings.Contains(scr, "4 stations") {
 		t.Fatalf("more than three stations:\n%s", scr)
 	}
+	// What following three stations costs while the operator only looks
+	// (each rbd here reports its signal every second).
+	if pid := paneChild(t, s); pid > 0 {
+		c0, t0 := cpuTicks(pid), time.Now()
+		time.Sleep(5 * time.Second)
+		if c1 := cpuTicks(pid); c0 >= 0 && c1 >= 0 {
+			t.Logf("rbtui --all CPU while watching three stations: %.2f%% of a core", float64(c1-c0)/100/time.Since(t0).Seconds()*100)
+		}
+	}
 
 	// An MT at station 2's gateway: rbd takes it at the ring, the inbox
 	// shows it with its station.
@@ -146,4 +155,37 @@ func TestFleetInTmux(t *testing.T) {
 	}
 	s.keys(false, "q")
 	s.waitScreen("rbtui to quit", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "rbtui exited 0") })
+}
+
+// paneChild is the pid of the program the pane's shell runs (rbtui-app,
+// which rbtui execs), or 0.
+func paneChild(t *testing.T, s *tmuxSession) int {
+	out, err := s.tmux("display-message", "-p", "-t", "rbtui", "#{pane_pid}")
+	if err != nil {
+		return 0
+	}
+	kids, err := os.ReadFile(fmt.Sprintf("/proc/%s/task/%s/children", strings.TrimSpace(out), strings.TrimSpace(out)))
+	if err != nil {
+		return 0
+	}
+	var pid int
+	fmt.Sscan(string(kids), &pid)
+	return pid
+}
+
+// cpuTicks is the user and system time of a process in clock ticks
+// (USER_HZ, 100 a second on Linux), or -1.
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	if len(f) < 13 {
+		return -1
+	}
+	var u, st int64
+	fmt.Sscan(f[11], &u)
+	fmt.Sscan(f[12], &st)
+	return u + st
 }
