@@ -47,7 +47,7 @@ var _ tui.Backend = (*Backend)(nil)
 
 func toTUI(m store.Message, hist []rb.StateChange) tui.Message {
 	t := tui.Message{
-		ID: m.ID, Dir: m.Direction, Data: m.Data, Text: m.Text, Binary: m.Binary,
+		ID: m.ID, Dir: m.Direction, Station: m.Station, Data: m.Data, Text: m.Text, Binary: m.Binary,
 		State: m.State, Created: m.CreatedAt, Updated: m.UpdatedAt,
 		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, LastReason: m.LastReason,
 		Read: m.Read, Credits: m.Credits,
@@ -62,8 +62,8 @@ func toTUI(m store.Message, hist []rb.StateChange) tui.Message {
 }
 
 // List implements tui.Backend.
-func (b *Backend) List(ctx context.Context, before rb.Cursor, limit int) ([]tui.Message, rb.Cursor, error) {
-	rows, err := b.c.st.List(ctx, store.Page{Before: before, Limit: limit})
+func (b *Backend) List(ctx context.Context, station string, before rb.Cursor, limit int) ([]tui.Message, rb.Cursor, error) {
+	rows, err := b.c.st.List(ctx, store.Page{Before: before, Limit: limit, Station: b.filter(station)})
 	if err != nil {
 		return nil, before, err
 	}
@@ -88,8 +88,8 @@ func (b *Backend) Get(ctx context.Context, id string) (tui.Message, error) {
 }
 
 // Search implements tui.Backend.
-func (b *Backend) Search(ctx context.Context, q string, limit int) ([]tui.Message, error) {
-	rows, err := b.c.st.Search(ctx, q, limit)
+func (b *Backend) Search(ctx context.Context, station, q string, limit int) ([]tui.Message, error) {
+	rows, err := b.c.st.Search(ctx, b.filter(station), q, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -101,9 +101,11 @@ func (b *Backend) Search(ctx context.Context, q string, limit int) ([]tui.Messag
 }
 
 // Send implements tui.Backend.
-func (b *Backend) Send(ctx context.Context, data []byte, text bool) (string, error) {
-	id, err := b.c.Compose(ctx, data, text, nil)
-	return id, err
+func (b *Backend) Send(ctx context.Context, station string, data []byte, text bool) (string, error) {
+	if station == "" {
+		station = b.c.cfg.Station
+	}
+	return b.c.ComposeFrom(ctx, station, data, text, nil)
 }
 
 // Cancel implements tui.Backend.
@@ -125,8 +127,8 @@ func (b *Backend) MarkRead(ctx context.Context, id string) error {
 }
 
 // MarkAllRead implements tui.Backend.
-func (b *Backend) MarkAllRead(ctx context.Context) (int64, error) {
-	n, err := b.c.st.MarkAllRead(ctx)
+func (b *Backend) MarkAllRead(ctx context.Context, station string) (int64, error) {
+	n, err := b.c.st.MarkAllRead(ctx, b.filter(station))
 	if err == nil && n > 0 {
 		b.c.notify(rb.Change{Header: true})
 	}
@@ -139,44 +141,84 @@ func startOfDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
 
+// filter maps the screen's station ("": all it follows) to the history's:
+// a client of one station shows that station only, whatever else the
+// history holds.
+func (b *Backend) filter(station string) string {
+	if station != "" || b.c.cfg.All || len(b.c.cfg.Stations) > 1 {
+		return station
+	}
+	return b.c.cfg.Station
+}
+
 // Header implements tui.Backend.
-func (b *Backend) Header(ctx context.Context) (tui.Header, error) {
+func (b *Backend) Header(ctx context.Context, station string) (tui.Header, error) {
+	return b.header(ctx, b.filter(station))
+}
+
+// Stations implements tui.Backend.
+func (b *Backend) Stations(ctx context.Context) ([]tui.Header, error) {
+	names, err := b.c.Stations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tui.Header, 0, len(names))
+	for _, n := range names {
+		h, err := b.header(ctx, n)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// header is the live state of a station ("": the fleet: the newest reading
+// of any station, the counts of all).
+func (b *Backend) header(ctx context.Context, station string) (tui.Header, error) {
 	now := b.c.cfg.Now()
-	h := tui.Header{Station: b.c.cfg.Station, BrokerUp: brokerUsable(b.c.Health()), Outbox: -1, MaxMO: b.c.cfg.MaxMO, MinBars: -1,
-		Connecting: b.c.LatestSignal() == nil && now.Sub(b.started) < b.c.cfg.ConnectGrace}
-	if r, ok, err := b.c.st.LatestSignal(ctx); err != nil {
+	name := station
+	if name == "" {
+		name = b.c.cfg.Station
+	}
+	latest := b.c.LatestSignalOf(station)
+	h := tui.Header{Station: name, BrokerUp: brokerUsable(b.c.Health()), Outbox: -1, MaxMO: b.c.cfg.MaxMO, MinBars: -1,
+		Connecting: latest == nil && now.Sub(b.started) < b.c.cfg.ConnectGrace}
+	if r, ok, err := b.c.st.LatestSignal(ctx, station); err != nil {
 		return h, err
 	} else if ok {
 		h.Bars, h.Service, h.Modem, h.LastSession = r.Bars, r.Service, r.Modem, r.LastSession
 		h.SignalAt = r.SeenAt
 	}
-	if s := b.c.LatestSignal(); s != nil && !s.At.Before(h.SignalAt) {
+	if s := latest; s != nil && !s.At.Before(h.SignalAt) {
 		h.Bars, h.Service, h.Modem, h.SignalAt = s.Bars, s.Service, s.Modem, s.At
 		if s.LastSession != "" {
 			h.LastSession = s.LastSession
 		}
 		h.Model = s.Model
 	}
-	if s := b.c.LatestSignal(); s != nil && s.MinBars != nil {
+	if s := latest; s != nil && s.MinBars != nil {
 		// rbd's setting, not a reading: the newest report that says it.
 		h.MinBars = *s.MinBars
 	}
-	if at, ok, err := b.c.st.LastContact(ctx); err != nil {
+	if at, ok, err := b.c.st.LastContact(ctx, station); err != nil {
 		return h, err
 	} else if ok {
 		h.LastContact = at
 	}
 	if h.Model == "" {
-		if v, ok, err := b.c.st.Meta(ctx, metaModel); err == nil && ok {
+		if v, ok, err := b.c.st.Meta(ctx, metaModel+"."+name); err == nil && ok {
 			h.Model = v
+		} else if v, ok, err := b.c.st.Meta(ctx, metaModel); err == nil && ok && name == b.c.cfg.Station {
+			h.Model = v // written before the fleet console, by a one-station client
 		}
 	}
-	counts, err := b.c.st.Counts(ctx)
+	counts, err := b.c.st.Counts(ctx, station)
 	if err != nil {
 		return h, err
 	}
 	h.Outbox, h.Unread = counts.Outbox, counts.Unread
-	if h.CreditsToday, err = b.c.st.CreditsSince(ctx, startOfDay(now)); err != nil {
+	if h.CreditsToday, err = b.c.st.CreditsSince(ctx, station, startOfDay(now)); err != nil {
 		return h, err
 	}
 	return h, nil
@@ -184,8 +226,8 @@ func (b *Backend) Header(ctx context.Context) (tui.Header, error) {
 
 // SignalToday implements tui.Backend: one sample per reading since local
 // midnight; an offline modem is a gap (-1).
-func (b *Backend) SignalToday(ctx context.Context) ([]int, error) {
-	rs, err := b.c.st.SignalSince(ctx, startOfDay(b.c.cfg.Now()))
+func (b *Backend) SignalToday(ctx context.Context, station string) ([]int, error) {
+	rs, err := b.c.st.SignalSince(ctx, b.filter(station), startOfDay(b.c.cfg.Now()))
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func (c *Client) State(ctx context.Context) (StationState, error) {
 	now := c.cfg.Now()
 	h := c.bus.Health()
 	s := StationState{Station: c.cfg.Station, BrokerUp: h.Up && !h.Blocked, BrokerBlocked: h.Blocked, MaxMO: c.cfg.MaxMO}
-	r, ok, err := c.st.LatestSignal(ctx)
+	r, ok, err := c.st.LatestSignal(ctx, c.cfg.Station)
 	if err != nil {
 		return s, err
 	}
@@ -79,13 +79,13 @@ func (c *Client) State(ctx context.Context) (StationState, error) {
 	g := glance.Reading{Bars: s.Bars, Service: s.Service, Modem: s.Modem, At: s.LastContact, Found: !s.LastContact.IsZero()}
 	st := glance.Classify(g, now)
 	s.Stale = st == glance.StateStale || st == glance.StateNoData
-	counts, err := c.st.Counts(ctx)
+	counts, err := c.st.Counts(ctx, c.cfg.Station)
 	if err != nil {
 		return s, err
 	}
 	s.Outbox = counts.Outbox
 	y, m, d := now.Date()
-	if s.CreditsToday, err = c.st.CreditsSince(ctx, time.Date(y, m, d, 0, 0, 0, 0, now.Location())); err != nil {
+	if s.CreditsToday, err = c.st.CreditsSince(ctx, c.cfg.Station, time.Date(y, m, d, 0, 0, 0, 0, now.Location())); err != nil {
 		return s, err
 	}
 	return s, nil

@@ -138,6 +138,7 @@ func TestBroker(t *testing.T) {
 	t.Run("HistoryReplayForNewClient", func(t *testing.T) { testHistoryReplay(t, n) })
 	t.Run("StatusOfUnknownMO", func(t *testing.T) { testStatusOfUnknownMO(t, n) })
 	t.Run("CancelThroughBroker", func(t *testing.T) { testCancelThroughBroker(t, n) })
+	t.Run("Fleet", func(t *testing.T) { testFleet(t, n) })
 	t.Run("BrokerDownAtStart", func(t *testing.T) { testBrokerDownAtStart(t, n) })
 }
 
@@ -385,7 +386,7 @@ func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 	c, _ := runClient(t, station, bus, st)
 	// The tmux glance says the broker is away, not "no data".
 	waitFor(t, "the glance saying no broker", func() bool {
-		g, err := glance.ReadFile(paths.Glance(st.Path()))
+		g, err := glance.ReadFile(paths.Glance(st.Path(), station))
 		return err == nil && g.Broker == glance.BrokerDown && glance.Classify(g, time.Now()) == glance.StateNoBroker
 	})
 	ids := make([]string, 2)
@@ -415,7 +416,7 @@ func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 	restarted = true
 	ctx = ctxT(t) // stopping and starting the node took a while
 	waitFor(t, "the glance saying the broker is back", func() bool {
-		g, err := glance.ReadFile(paths.Glance(st.Path()))
+		g, err := glance.ReadFile(paths.Glance(st.Path(), station))
 		return err == nil && g.Broker == glance.BrokerUp
 	})
 	for _, id := range ids {

@@ -53,10 +53,20 @@ const (
 
 // Config wires a Client.
 type Config struct {
+	// Stations are the stations this client follows; the first is the one
+	// that sends when no station is named. Empty: Station alone.
+	Stations []string
+	// Station is the one station followed when Stations is empty (default
+	// rb.DefaultStation, except with All: then no station is named, and
+	// each message says which station sends it).
 	Station string
-	Bus     queue.Bus
-	Store   *store.Store
-	Logger  *slog.Logger
+	// All follows every station on the bus: the live feed is bound to all
+	// of them, and a station is known once its first body arrives (the
+	// history remembers it: store.Stations).
+	All    bool
+	Bus    queue.Bus
+	Store  *store.Store
+	Logger *slog.Logger
 	// MaxMO is the MO limit in bytes (default rb.MaxMO).
 	MaxMO int
 	// Now is the clock (default time.Now).
@@ -90,13 +100,15 @@ type Config struct {
 	ManualFlush bool
 }
 
-// Client is the operator side of one station. Its methods are safe for concurrent use.
+// Client is the operator side of the stations it follows (one, several or
+// all of a fleet). Its methods are safe for concurrent use.
 type Client struct {
-	cfg   Config
-	log   *slog.Logger
-	bus   queue.Bus
-	st    *store.Store
-	flush chan struct{}
+	cfg    Config
+	follow map[string]bool // Stations as a set
+	log    *slog.Logger
+	bus    queue.Bus
+	st     *store.Store
+	flush  chan struct{}
 	// flushMu serialises the outbox flush with local cancels, so a message
 	// cancelled before it was ever published is never published.
 	flushMu sync.Mutex
@@ -112,17 +124,34 @@ type Client struct {
 	subMu sync.Mutex
 	subs  map[*subscriber]struct{}
 
-	// glanceKick asks the glance writer (glances) for a fresh file.
+	// glanceKick asks the glance writer (glances) for fresh files: those
+	// of the stations in glanceFor.
 	glanceKick chan struct{}
+	glanceMu   sync.Mutex
+	glanceFor  map[string]bool
 
 	sigMu  sync.Mutex
-	latest *rb.Signal
+	latest map[string]*rb.Signal // by station
 }
 
 // New returns a client; Run starts its background work.
 func New(cfg Config) *Client {
-	if cfg.Station == "" {
-		cfg.Station = rb.DefaultStation
+	if len(cfg.Stations) == 0 {
+		if cfg.Station == "" && !cfg.All {
+			cfg.Station = rb.DefaultStation
+		}
+		if cfg.Station != "" {
+			cfg.Stations = []string{cfg.Station}
+		}
+	}
+	cfg.Stations = append([]string(nil), cfg.Stations...)
+	cfg.Station = ""
+	if len(cfg.Stations) > 0 {
+		cfg.Station = cfg.Stations[0]
+	}
+	follow := map[string]bool{}
+	for _, st := range cfg.Stations {
+		follow[st] = true
 	}
 	if cfg.MaxMO <= 0 {
 		cfg.MaxMO = rb.MaxMO
@@ -153,9 +182,11 @@ func New(cfg Config) *Client {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Client{
-		cfg: cfg, log: log, bus: cfg.Bus, st: cfg.Store,
+		cfg: cfg, log: log, bus: cfg.Bus, st: cfg.Store, follow: follow,
+		latest:     map[string]*rb.Signal{},
 		flush:      make(chan struct{}, 1),
 		glanceKick: make(chan struct{}, 1),
+		glanceFor:  map[string]bool{},
 		subs:       map[*subscriber]struct{}{},
 		own:        map[string]bool{},
 		cancels:    map[string]string{},
@@ -165,8 +196,47 @@ func New(cfg Config) *Client {
 // Store returns the history the client writes.
 func (c *Client) Store() *store.Store { return c.st }
 
-// Station returns the station name.
+// Station returns the station that sends when none is named (the first
+// followed).
 func (c *Client) Station() string { return c.cfg.Station }
+
+// Follows reports whether the client keeps the bodies of station.
+func (c *Client) Follows(station string) bool { return c.cfg.All || c.follow[station] }
+
+// All reports whether the client follows every station on the bus.
+func (c *Client) All() bool { return c.cfg.All }
+
+// Stations returns the stations the client follows: the configured ones in
+// their order, then (when following all) every other station the history
+// has seen, by name.
+func (c *Client) Stations(ctx context.Context) ([]string, error) {
+	out := append([]string(nil), c.cfg.Stations...)
+	if !c.cfg.All {
+		return out, nil
+	}
+	known, err := c.st.Stations(ctx)
+	if err != nil {
+		return out, err
+	}
+	for _, st := range known {
+		if !c.follow[st] {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// CheckSender refuses a station this client cannot send from: one it does
+// not follow (any valid name when following all).
+func (c *Client) CheckSender(station string) error {
+	if err := rb.CheckStation(station); err != nil {
+		return err
+	}
+	if !c.Follows(station) {
+		return fmt.Errorf("station %q is not one this client follows (%v)", station, c.cfg.Stations)
+	}
+	return nil
+}
 
 // MaxMO returns the MO limit in bytes.
 func (c *Client) MaxMO() int { return c.cfg.MaxMO }
@@ -271,6 +341,14 @@ func (c *Client) Validate(data []byte, text bool) error {
 // new message's id; the message is safe in SQLite when Compose returns nil.
 // A text of only white space is refused like an empty one (rb.CheckMO).
 func (c *Client) Compose(ctx context.Context, data []byte, text bool, expires *time.Time) (string, error) {
+	return c.ComposeFrom(ctx, c.cfg.Station, data, text, expires)
+}
+
+// ComposeFrom is Compose through a given station (one the client follows).
+func (c *Client) ComposeFrom(ctx context.Context, station string, data []byte, text bool, expires *time.Time) (string, error) {
+	if err := c.CheckSender(station); err != nil {
+		return "", err
+	}
 	if err := c.Validate(data, text); err != nil {
 		return "", err
 	}
@@ -279,7 +357,7 @@ func (c *Client) Compose(ctx context.Context, data []byte, text bool, expires *t
 		return "", fmt.Errorf("make message id: %w", err)
 	}
 	s := &rb.Send{
-		Header:    rb.Header{V: rb.Version, ID: id.String(), Station: c.cfg.Station, At: c.cfg.Now().UTC()},
+		Header:    rb.Header{V: rb.Version, ID: id.String(), Station: station, At: c.cfg.Now().UTC()},
 		ExpiresAt: expires,
 	}
 	if text {
@@ -392,7 +470,11 @@ func (c *Client) Resend(ctx context.Context, id string) (string, error) {
 	if m.Data == nil {
 		return "", fmt.Errorf("resend %s: this client does not have the message's payload (it was sent from another client)", id)
 	}
-	return c.Compose(ctx, m.Data, !m.Binary, nil)
+	station := m.Station
+	if station == "" {
+		station = c.cfg.Station
+	}
+	return c.ComposeFrom(ctx, station, m.Data, !m.Binary, nil)
 }
 
 // flushLoop publishes queued rows whenever it is kicked, the broker comes
@@ -485,11 +567,12 @@ func (c *Client) park(ctx context.Context, id, station string, bytes int, why er
 }
 
 // apply writes one received, status or session body into the history and
-// says what changed. Bodies of other stations are not this history's business: every
-// inbox and the history stream are bound to all stations (mt.*, status.*),
-// and one history file belongs to one station.
+// says what changed. Bodies of stations this client does not follow are not
+// its history's business: every inbox and the history stream are bound to
+// all stations (mt.*, status.*).
 func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
-	if m.Head().Station != c.cfg.Station {
+	station := m.Head().Station
+	if !c.Follows(station) {
 		return rb.Change{}, nil
 	}
 	switch v := m.(type) {
@@ -503,7 +586,7 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 		if err != nil || !ins {
 			return rb.Change{}, err
 		}
-		c.glanceSoon() // one more unread
+		c.glanceSoon(station) // one more unread
 		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
 	case *rb.Status:
 		ch, err := c.st.ApplyStatus(ctx, v)
@@ -520,8 +603,8 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 		return rb.Change{Header: true}, nil
 	case *rb.Signal:
 		c.sigMu.Lock()
-		prev := c.latest
-		c.latest = v
+		prev := c.latest[station]
+		c.latest[station] = v
 		c.sigMu.Unlock()
 		stored, err := c.st.AddSignal(ctx, v)
 		if err != nil {
@@ -529,34 +612,38 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 		}
 		// The modem's identity rarely changes: write it only when it does.
 		if v.IMEI != "" && (prev == nil || prev.IMEI != v.IMEI) {
-			if err := c.st.SetMeta(ctx, metaIMEI, v.IMEI); err != nil {
+			if err := c.st.SetMeta(ctx, metaIMEI+"."+station, v.IMEI); err != nil {
 				return rb.Change{Header: true}, err
 			}
 		}
 		if v.Model != "" && (prev == nil || prev.Model != v.Model) {
-			if err := c.st.SetMeta(ctx, metaModel, v.Model); err != nil {
+			if err := c.st.SetMeta(ctx, metaModel+"."+station, v.Model); err != nil {
 				return rb.Change{Header: true}, err
 			}
 		}
-		c.glanceSoon()
+		c.glanceSoon(station)
 		return rb.Change{Header: true, Signal: stored}, nil
 	}
 	return rb.Change{}, nil
 }
 
-// glanceSoon asks for the glance file to be written again and returns at
-// once: the archivist and the live feed never wait on the file (a write
-// costs a few queries and a rename, milliseconds on a slow disk, which a new
-// message would otherwise wait for before the screen and the browsers hear
-// of it). Asks that pile up while a write runs make one more write.
-func (c *Client) glanceSoon() {
+// glanceSoon asks for station's glance file to be written again and
+// returns at once: the archivist and the live feed never wait on the file
+// (a write costs a few queries and a rename, milliseconds on a slow disk,
+// which a new message would otherwise wait for before the screen and the
+// browsers hear of it). Asks that pile up while a write runs make one more
+// write per station.
+func (c *Client) glanceSoon(station string) {
+	c.glanceMu.Lock()
+	c.glanceFor[station] = true
+	c.glanceMu.Unlock()
 	select {
 	case c.glanceKick <- struct{}{}:
-	default: // a write is already asked for: it will read the newest state
+	default: // a write is already asked for: it takes station too
 	}
 }
 
-// glances writes the glance file when asked (glanceSoon), until ctx ends.
+// glances writes the glance files asked for (glanceSoon), until ctx ends.
 func (c *Client) glances(ctx context.Context) error {
 	for {
 		select {
@@ -564,27 +651,45 @@ func (c *Client) glances(ctx context.Context) error {
 			return nil
 		case <-c.glanceKick:
 		}
-		c.writeGlance(ctx)
+		c.glanceMu.Lock()
+		asked := c.glanceFor
+		c.glanceFor = map[string]bool{}
+		c.glanceMu.Unlock()
+		for st := range asked {
+			c.writeGlance(ctx, st)
+		}
 	}
 }
 
-// writeGlance refreshes the file beside the history that `rbtui signal`
-// reads for the tmux status bar: the newest reading, the unread count and
-// the broker as this client sees it. A failure only costs the glance its
-// freshness: it says "stale" in time, so it is logged, not returned.
-func (c *Client) writeGlance(ctx context.Context) {
-	g := glance.Reading{Station: c.cfg.Station, Broker: glance.BrokerDown}
+// writeGlance refreshes a station's file beside the history that `rbtui
+// signal` reads for the tmux status bar (paths.Glance): the station's
+// newest reading, its unread count and the broker as this client sees it.
+// A failure only costs the glance its freshness: it says "stale" in time,
+// so it is logged, not returned.
+func (c *Client) writeGlance(ctx context.Context, station string) {
+	g := glance.Reading{Station: station, Broker: glance.BrokerDown}
 	if brokerUsable(c.bus.Health()) {
 		g.Broker = glance.BrokerUp
 	}
-	if r, ok, err := c.st.LatestSignal(ctx); err == nil && ok {
+	if r, ok, err := c.st.LatestSignal(ctx, station); err == nil && ok {
 		g.Bars, g.Service, g.Modem, g.At, g.Found = r.Bars, r.Service, r.Modem, r.SeenAt, true
 	}
-	if n, err := c.st.Counts(ctx); err == nil {
+	if n, err := c.st.Counts(ctx, station); err == nil {
 		g.Unread = n.Unread
 	}
-	if err := glance.WriteFile(paths.Glance(c.st.Path()), g); err != nil {
-		c.log.Warn("glance file", "err", err)
+	if err := glance.WriteFile(paths.Glance(c.st.Path(), station), g); err != nil {
+		c.log.Warn("glance file", "station", station, "err", err)
+	}
+}
+
+// writeGlances refreshes the glance file of every station followed.
+func (c *Client) writeGlances(ctx context.Context) {
+	stations, err := c.Stations(ctx)
+	if err != nil {
+		c.log.Warn("glance files", "err", err)
+	}
+	for _, st := range stations {
+		c.writeGlance(ctx, st)
 	}
 }
 
@@ -784,7 +889,11 @@ func (c *Client) waitUp(ctx context.Context) error {
 
 // live follows the live feed: every body the broker routes, at once.
 func (c *Client) live(ctx context.Context) error {
-	ds, err := c.bus.Consume(ctx, queue.Queue{Role: queue.RoleLive, Stations: []string{c.cfg.Station}})
+	stations := c.cfg.Stations
+	if c.cfg.All {
+		stations = []string{queue.AllStations}
+	}
+	ds, err := c.bus.Consume(ctx, queue.Queue{Role: queue.RoleLive, Stations: stations})
 	if err != nil {
 		return fmt.Errorf("consume live feed: %w", err)
 	}
@@ -806,7 +915,7 @@ func (c *Client) live(ctx context.Context) error {
 // archivist's to write, and only its id is passed on so the screen looks
 // again (the archivist's commit, seen through watchHistory, brings the rest).
 func (c *Client) liveOne(ctx context.Context, m rb.Body) (rb.Change, error) {
-	if m.Head().Station != c.cfg.Station {
+	if !c.Follows(m.Head().Station) {
 		return rb.Change{}, nil
 	}
 	switch v := m.(type) {
@@ -872,7 +981,7 @@ func (c *Client) watchHealth(ctx context.Context) error {
 	c.notify(rb.Change{Header: true}) // the state as of now, whatever came before
 	// The glance says "no broker" only while its file is fresh: rewrite it
 	// now and then while the broker is away (nothing else would).
-	c.writeGlance(ctx)
+	c.writeGlances(ctx)
 	wrote := time.Now()
 	for {
 		select {
@@ -885,19 +994,32 @@ func (c *Client) watchHealth(ctx context.Context) error {
 			if changed {
 				c.notify(rb.Change{Header: true})
 			}
-			c.writeGlance(ctx)
+			c.writeGlances(ctx)
 			wrote = time.Now()
 		}
 		last = h
 	}
 }
 
-// LatestSignal returns the newest signal body seen on the live feed by this
-// process, or nil.
-func (c *Client) LatestSignal() *rb.Signal {
+// LatestSignal returns the newest signal body of the default station seen
+// on the live feed by this process, or nil.
+func (c *Client) LatestSignal() *rb.Signal { return c.LatestSignalOf(c.cfg.Station) }
+
+// LatestSignalOf returns the newest signal body of a station seen on the
+// live feed by this process, or nil; "" means the newest of any station.
+func (c *Client) LatestSignalOf(station string) *rb.Signal {
 	c.sigMu.Lock()
 	defer c.sigMu.Unlock()
-	return c.latest
+	if station != "" {
+		return c.latest[station]
+	}
+	var newest *rb.Signal
+	for _, s := range c.latest {
+		if newest == nil || s.At.After(newest.At) {
+			newest = s
+		}
+	}
+	return newest
 }
 
 // Health is the broker's state as this client sees it.

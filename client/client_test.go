@@ -576,7 +576,7 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the signal reading", func() bool {
-		r, ok, err := f.st.LatestSignal(ctx)
+		r, ok, err := f.st.LatestSignal(ctx, testStation)
 		return err == nil && ok && r.Bars == 3
 	})
 	if s := f.c.LatestSignal(); s == nil || s.Bars != 3 {
@@ -584,7 +584,7 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	}
 	// The tmux glance's file beside the history has it too.
 	waitFor(t, "the glance file", func() bool {
-		g, err := glance.ReadFile(paths.Glance(f.st.Path()))
+		g, err := glance.ReadFile(paths.Glance(f.st.Path(), testStation))
 		return err == nil && g.Found && g.Bars == 3 && g.Service && g.Modem == rb.ModemOK && g.Station == testStation &&
 			g.Unread == 1 && g.Broker == glance.BrokerUp
 	})
@@ -676,22 +676,22 @@ func TestBackendMapsErrorsAndHeader(t *testing.T) {
 	f := newMem(t, []queue.Role{queue.RoleOutbox}, nil)
 	ctx := ctxT(t)
 	b := NewBackend(ctx, f.c)
-	if _, err := b.Send(ctx, nil, true); !errors.Is(err, rb.ErrEmpty) {
+	if _, err := b.Send(ctx, "", nil, true); !errors.Is(err, rb.ErrEmpty) {
 		t.Fatalf("Send empty: %v", err)
 	}
-	id, err := b.Send(ctx, []byte("via the screen"), true)
+	id, err := b.Send(ctx, "", []byte("via the screen"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := b.Header(ctx)
+	h, err := b.Header(ctx, "")
 	if err != nil || h.Outbox != 1 || !h.BrokerUp || h.Station != testStation || h.MaxMO != rb.MaxMO {
 		t.Fatalf("Header %+v %v", h, err)
 	}
-	msgs, _, err := b.List(ctx, rb.Cursor{}, 10)
+	msgs, _, err := b.List(ctx, "", rb.Cursor{}, 10)
 	if err != nil || len(msgs) != 1 || msgs[0].ID != id || msgs[0].Credits != 1 {
 		t.Fatalf("List %+v %v", msgs, err)
 	}
-	if _, err := b.Send(ctx, make([]byte, rb.MaxMO+1), false); !errors.Is(err, rb.ErrTooLong) {
+	if _, err := b.Send(ctx, "", make([]byte, rb.MaxMO+1), false); !errors.Is(err, rb.ErrTooLong) {
 		t.Fatalf("Send oversize: %v", err)
 	}
 	if _, err := b.Get(ctx, "nope"); !errors.Is(err, rb.ErrNotFound) {

@@ -128,7 +128,7 @@ func TestHeaderFollowsBrokerHealth(t *testing.T) {
 		t.Fatal("no update from the running client")
 	}
 	headerUp := func() bool {
-		h, err := b.Header(ctx)
+		h, err := b.Header(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}

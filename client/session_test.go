@@ -29,10 +29,10 @@ func TestArchivistKeepsSessionReports(t *testing.T) {
 	}
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
 	waitFor(t, "the check's credit counted", func() bool {
-		n, err := f.st.CreditsSince(ctx, midnight)
+		n, err := f.st.CreditsSince(ctx, "", midnight)
 		return err == nil && n == rb.MailboxCheckCredits
 	})
-	st, err := f.st.SessionStats(ctx, midnight, midnight.AddDate(0, 0, 1))
+	st, err := f.st.SessionStats(ctx, "", midnight, midnight.AddDate(0, 0, 1))
 	if err != nil {
 		t.Fatal(err)
 	}

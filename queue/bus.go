@@ -48,6 +48,10 @@ const (
 	RoleDead
 )
 
+// AllStations in Queue.Stations binds a live feed to every station (the
+// routing keys' '*' word).
+const AllStations = "*"
+
 // Queue says which queue to consume. RoleLive deliveries are acknowledged by
 // the bus when the consumer receives them (Ack, Reject and Requeue do nothing):
 // the live feed is for display, the inbox is the record.
@@ -55,7 +59,8 @@ type Queue struct {
 	Role     Role
 	Station  string // RoleOutbox, RoleControl
 	ClientID string // RoleInbox
-	// Stations are the stations a RoleLive feed follows (default: the
+	// Stations are the stations a RoleLive feed follows (AllStations:
+	// every station on the bus; default: the
 	// config's Station); other stations' bodies never reach this process.
 	Stations []string
 	// UntilEnd (RoleHistory) ends the replay at the stream's end as of the

@@ -208,6 +208,9 @@ func (c Config) resolve(q Queue) (Queue, error) {
 			q.Stations = []string{c.Station}
 		}
 		for _, st := range q.Stations {
+			if st == AllStations {
+				continue
+			}
 			if err := rb.CheckStation(st); err != nil {
 				return q, err
 			}

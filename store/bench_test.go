@@ -88,7 +88,7 @@ func BenchmarkOpenFirstPage(b *testing.B) {
 		if err != nil || len(page) != 50 {
 			b.Fatal(len(page), err)
 		}
-		if _, err := s.Counts(ctx); err != nil {
+		if _, err := s.Counts(ctx, ""); err != nil {
 			b.Fatal(err)
 		}
 		s.Close()
@@ -105,7 +105,7 @@ func BenchmarkOpenReadOnlyLatestSignal(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, ok, err := s.LatestSignal(ctx); err != nil || !ok {
+		if _, ok, err := s.LatestSignal(ctx, ""); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
 		s.Close()
@@ -146,7 +146,7 @@ func BenchmarkSearch(b *testing.B) {
 	for _, q := range []string{"camp", "wind nor", "crevasse summit relay", "99999", "zzz"} {
 		b.Run(q, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := s.Search(ctx, q, 50); err != nil {
+				if _, err := s.Search(ctx, "", q, 50); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -159,7 +159,7 @@ func BenchmarkLatestSignal(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
 	for b.Loop() {
-		if _, ok, err := s.LatestSignal(ctx); err != nil || !ok {
+		if _, ok, err := s.LatestSignal(ctx, ""); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
 	}
@@ -171,7 +171,7 @@ func BenchmarkSignalDay(b *testing.B) {
 	ctx := context.Background()
 	since := time.Now().Add(-24 * time.Hour)
 	for b.Loop() {
-		if r, err := s.SignalSince(ctx, since); err != nil || len(r) < 1000 {
+		if r, err := s.SignalSince(ctx, "", since); err != nil || len(r) < 1000 {
 			b.Fatal(len(r), err)
 		}
 	}
@@ -182,7 +182,7 @@ func BenchmarkCounts(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := s.Counts(ctx); err != nil {
+		if _, err := s.Counts(ctx, ""); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -40,9 +40,9 @@ func Example() {
 	for _, m := range page {
 		fmt.Println(m.Direction, m.State, m.Text)
 	}
-	c, _ := s.Counts(ctx)
+	c, _ := s.Counts(ctx, "")
 	fmt.Printf("unread %d, outbox %d\n", c.Unread, c.Outbox)
-	found, _ := s.Search(ctx, `camp"`, 10)
+	found, _ := s.Search(ctx, "", `camp"`, 10)
 	fmt.Println("found", len(found))
 	// Output:
 	// mt received copy that

@@ -208,6 +208,9 @@ func (s *Store) InsertMT(ctx context.Context, r *rb.Received) (inserted bool, er
 	}
 	at := s.at(r.At)
 	err = s.tx(ctx, "insert mt "+r.ID, func(tx *sql.Tx) error {
+		if err := noteStation(ctx, tx, r.Station, at); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO messages
 			(id, direction, station, data, text, bytes, state, created_at, updated_at, mtmsn,
 			 read, credits, billed_at, queued, imei)
@@ -261,6 +264,9 @@ func (s *Store) InsertMO(ctx context.Context, m *rb.Send, state string) (inserte
 			return err
 		default:
 			return nil
+		}
+		if err := noteStation(ctx, tx, m.Station, at); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO messages
 			(id, direction, station, data, text, bytes, state, created_at, updated_at, read, expires_at)
@@ -336,6 +342,9 @@ func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *rb.Status, stub
 		if st.State == rb.StateSent {
 			credits, billed = rb.Credits(size), at
 		}
+		if err := noteStation(ctx, tx, st.Station, at); err != nil {
+			return false, err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO messages
 			(id, direction, station, data, text, bytes, state, created_at, updated_at, momsn, attempts,
 			 last_reason, read, credits, billed_at, next_attempt_at, sbdix)
@@ -404,10 +413,12 @@ func (s *Store) MarkRead(ctx context.Context, id string) (changed bool, err erro
 	return changed, err
 }
 
-// MarkAllRead marks every message read and returns how many were unread.
-func (s *Store) MarkAllRead(ctx context.Context) (n int64, err error) {
+// MarkAllRead marks every message of a station ("": of every station) read
+// and returns how many were unread.
+func (s *Store) MarkAllRead(ctx context.Context, station string) (n int64, err error) {
 	err = s.tx(ctx, "mark all read", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE messages SET read = 1 WHERE read = 0")
+		where, args := stationWhere(station, "?")
+		res, err := tx.ExecContext(ctx, "UPDATE messages SET read = 1 WHERE "+where+" read = 0", args...)
 		if err != nil {
 			return err
 		}
@@ -438,6 +449,8 @@ type Page struct {
 	Before rb.Cursor
 	// Limit is the page size (default 50, at most 1000).
 	Limit int
+	// Station keeps the messages of one station; "" lists every station's.
+	Station string
 }
 
 func limit(n, def, max int) int {
@@ -451,13 +464,14 @@ func limit(n, def, max int) int {
 // It costs the same for any page: a keyset range over an index.
 func (s *Store) List(ctx context.Context, p Page) ([]Message, error) {
 	n := limit(p.Limit, 50, 1000)
+	where, args := stationWhere(p.Station, "?")
 	if p.Before.IsZero() {
-		return s.query(ctx, "list", `SELECT `+messageCols+` FROM messages
-			ORDER BY created_at DESC, id DESC LIMIT ?`, n)
+		return s.query(ctx, "list", `SELECT `+messageCols+` FROM messages WHERE `+where+` 1
+			ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, n)...)
 	}
 	return s.query(ctx, "list", `SELECT `+messageCols+` FROM messages
-		WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`,
-		ms(p.Before.At), p.Before.ID, n)
+		WHERE `+where+` (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`,
+		append(args, ms(p.Before.At), p.Before.ID, n)...)
 }
 
 func (s *Store) query(ctx context.Context, op, q string, args ...any) ([]Message, error) {
@@ -529,25 +543,30 @@ type Counts struct {
 	Queued int
 }
 
-// Counts returns the unread and outbox counts, from partial indexes.
-func (s *Store) Counts(ctx context.Context) (Counts, error) {
+// Counts returns the unread and outbox counts of a station ("": of every
+// station), from partial indexes.
+func (s *Store) Counts(ctx context.Context, station string) (Counts, error) {
 	var c Counts
+	where, args := stationWhere(station, "?1")
 	err := s.r.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM messages WHERE read = 0),
-		(SELECT count(*) FROM messages WHERE direction = 'mo' AND state IN `+openStatesSQL+`),
-		(SELECT count(*) FROM messages WHERE direction = 'mo' AND state IN `+openStatesSQL+` AND state = 'queued')`).
+		(SELECT count(*) FROM messages WHERE `+where+` read = 0),
+		(SELECT count(*) FROM messages WHERE `+where+` direction = 'mo' AND state IN `+openStatesSQL+`),
+		(SELECT count(*) FROM messages WHERE `+where+` direction = 'mo' AND state IN `+openStatesSQL+` AND state = 'queued')`, args...).
 		Scan(&c.Unread, &c.Outbox, &c.Queued)
 	return c, wrap(s.path, "counts", err)
 }
 
-// CreditsSince returns the credits spent since t: MT messages received, MO
-// messages sent and mailbox checks that brought no message (from the
-// session reports; an MO session's credits are its message's) from t on.
-func (s *Store) CreditsSince(ctx context.Context, t time.Time) (int, error) {
+// CreditsSince returns the credits a station ("": every station) spent
+// since t: MT messages received, MO messages sent and mailbox checks that
+// brought no message (from the session reports; an MO session's credits
+// are its message's) from t on.
+func (s *Store) CreditsSince(ctx context.Context, station string, t time.Time) (int, error) {
 	var n int
+	where, args := stationWhere(station, "?2")
 	err := s.r.QueryRowContext(ctx, `SELECT
-		(SELECT coalesce(sum(credits), 0) FROM messages WHERE billed_at IS NOT NULL AND billed_at >= ?1) +
-		(SELECT coalesce(sum(credits), 0) FROM sessions WHERE kind != 'mo' AND ended_at >= ?1)`, ms(t)).Scan(&n)
+		(SELECT coalesce(sum(credits), 0) FROM messages WHERE `+where+` billed_at IS NOT NULL AND billed_at >= ?1) +
+		(SELECT coalesce(sum(credits), 0) FROM sessions WHERE `+where+` kind != 'mo' AND ended_at >= ?1)`,
+		append([]any{ms(t)}, args...)...).Scan(&n)
 	return n, wrap(s.path, "credits", err)
 }
 
@@ -560,6 +579,8 @@ type Filter struct {
 	Direction string
 	// Limit stops after that many messages; 0 means no limit.
 	Limit int
+	// Station keeps the messages of one station; "" means every station.
+	Station string
 }
 
 // History calls fn for each message matching f, oldest first, streaming
@@ -575,6 +596,10 @@ func (s *Store) History(ctx context.Context, f Filter, fn func(Message) error) e
 		until = ms(f.Until)
 	}
 	args := []any{since, until}
+	if f.Station != "" {
+		q += " AND station = ?"
+		args = append(args, f.Station)
+	}
 	switch f.Direction {
 	case "":
 	case rb.DirMO, rb.DirMT:

@@ -136,7 +136,7 @@ func TestQueuedSubmittedCounts(t *testing.T) {
 	}
 	checkCounts := func(want Counts) {
 		t.Helper()
-		got, err := s.Counts(ctx)
+		got, err := s.Counts(ctx, "")
 		if err != nil || got != want {
 			t.Errorf("counts %+v (%v), want %+v", got, err, want)
 		}
@@ -179,7 +179,7 @@ func TestQueuedSubmittedCounts(t *testing.T) {
 		since time.Time
 		want  int
 	}{{t0.Add(-time.Hour), 7}, {t0, 7}, {t0.Add(time.Second), 1}, {c.Now().Add(time.Second), 0}} {
-		if got, err := s.CreditsSince(ctx, tc.since); err != nil || got != tc.want {
+		if got, err := s.CreditsSince(ctx, "", tc.since); err != nil || got != tc.want {
 			t.Errorf("credits since %v = %d (%v), want %d", tc.since, got, err, tc.want)
 		}
 	}
@@ -190,7 +190,7 @@ func TestQueuedSubmittedCounts(t *testing.T) {
 		t.Errorf("mark read again: %v %v", changed, err)
 	}
 	checkCounts(Counts{Unread: 2, Outbox: 3, Queued: 3})
-	if n, err := s.MarkAllRead(ctx); err != nil || n != 2 {
+	if n, err := s.MarkAllRead(ctx, ""); err != nil || n != 2 {
 		t.Errorf("mark all read: %d %v", n, err)
 	}
 	checkCounts(Counts{Unread: 0, Outbox: 3, Queued: 3})
@@ -310,7 +310,7 @@ func TestStubMO(t *testing.T) {
 		m.Credits != 3 || !m.Read || m.Send() != nil || len(hist) != 2 {
 		t.Errorf("stub %+v, history %v", m, hist)
 	}
-	if got, err := s.Search(ctx, "later", 10); err != nil || len(got) != 0 {
+	if got, err := s.Search(ctx, "", "later", 10); err != nil || len(got) != 0 {
 		t.Errorf("search before the payload: %v %v", got, err)
 	}
 	// Its payload arrives later (the same client reinstalled, a resync): filled in, state kept.
@@ -321,7 +321,7 @@ func TestStubMO(t *testing.T) {
 	if m.Text != "see you later" || m.Binary || m.State != rb.StateSent {
 		t.Errorf("filled stub %+v", m)
 	}
-	if got, err := s.Search(ctx, "later", 10); err != nil || len(got) != 1 {
+	if got, err := s.Search(ctx, "", "later", 10); err != nil || len(got) != 1 {
 		t.Errorf("search after the payload: %v %v", got, err)
 	}
 }
@@ -349,7 +349,7 @@ func TestDelete(t *testing.T) {
 	if err := s.r.QueryRow("SELECT count(*) FROM message_states").Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d history rows left (%v)", n, err)
 	}
-	if got, err := s.Search(ctx, "doomed", 10); err != nil || len(got) != 0 {
+	if got, err := s.Search(ctx, "", "doomed", 10); err != nil || len(got) != 0 {
 		t.Errorf("search after delete: %v %v", got, err)
 	}
 	// The FTS index is consistent with its content table.
@@ -423,6 +423,13 @@ func TestQueryPlans(t *testing.T) {
 		"signal":     `SELECT ` + readingCols + ` FROM signal_readings ORDER BY at DESC, id DESC LIMIT 1`,
 		"signal since": `SELECT ` + readingCols + ` FROM signal_readings
 			WHERE at >= coalesce((SELECT max(at) FROM signal_readings WHERE at < 5), 5) ORDER BY at, id`,
+		// One station's: the header of each station of the fleet console.
+		"station list":    `SELECT ` + messageCols + ` FROM messages WHERE station = 'x' AND (created_at, id) < (1, 'x') ORDER BY created_at DESC, id DESC LIMIT 50`,
+		"station unread":  `SELECT count(*) FROM messages WHERE station = 'x' AND read = 0`,
+		"station outbox":  `SELECT count(*) FROM messages WHERE station = 'x' AND direction = 'mo' AND state IN ` + openStatesSQL,
+		"station credits": `SELECT coalesce(sum(credits), 0) FROM messages WHERE station = 'x' AND billed_at IS NOT NULL AND billed_at >= 5`,
+		"station contact": `SELECT max(billed_at) FROM messages WHERE station = 'x' AND billed_at IS NOT NULL`,
+		"station signal":  `SELECT ` + readingCols + ` FROM signal_readings WHERE station = 'x' ORDER BY at DESC, id DESC LIMIT 1`,
 	}
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {

@@ -64,13 +64,13 @@ func worker(ctx context.Context, path, name string, n int, reverse bool) error {
 				}
 			}
 			if err == nil {
-				_, err = s.Search(ctx, "shared text", 10)
+				_, err = s.Search(ctx, "", "shared text", 10)
 			}
 			if err == nil {
-				_, err = s.Counts(ctx)
+				_, err = s.Counts(ctx, "")
 			}
 			if err == nil {
-				_, _, err = s.LatestSignal(ctx)
+				_, _, err = s.LatestSignal(ctx, "")
 			}
 			if err != nil && ctx.Err() == nil {
 				readErr = fmt.Errorf("%s read: %w", name, err)

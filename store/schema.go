@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // applicationID marks the file as ours in its header ("RBKS"), so that a
@@ -13,8 +15,10 @@ const applicationID = 0x52424B53
 
 // migrations are the schema steps in order; the database's PRAGMA
 // user_version is the number of steps applied. A step is never edited once
-// released: a change of schema is a new step at the end.
-var migrations = []string{
+// released: a change of schema is a new step at the end. A step is SQL
+// (a string) or, where it needs to know more than the file holds, a
+// function (stationStep).
+var migrations = []any{
 	// 1: messages, their state history, key/values.
 	`
 CREATE TABLE messages (
@@ -121,6 +125,70 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 CREATE INDEX sessions_ended ON sessions (ended_at);
 `,
+	// 5: one history for a fleet: signal readings and sessions get the
+	// station they came from; a table remembers every station seen.
+	stationStep,
+}
+
+// metaHome is the meta key of the station a file of schema 4 or older
+// belonged to (such a file held one station).
+const metaHome = "home_station"
+
+// stationStep is migration 5. The rows already there belong to the file's
+// own station: the one its messages name when they name exactly one, else
+// the station the caller opened it for (Options.Station), else
+// rb.DefaultStation. It is recorded in meta (home_station). A new file
+// (nothing in it) knows no station yet.
+func stationStep(ctx context.Context, tx *sql.Tx, home string) error {
+	var one sql.NullString
+	if err := tx.QueryRowContext(ctx,
+		"SELECT CASE WHEN count(DISTINCT station) = 1 THEN min(station) END FROM messages").Scan(&one); err != nil {
+		return fmt.Errorf("find the file's station: %w", err)
+	}
+	if one.Valid && one.String != "" {
+		home = one.String
+	}
+	if home == "" {
+		home = rb.DefaultStation
+	}
+	stmts := []struct {
+		q    string
+		args []any
+	}{
+		{"ALTER TABLE signal_readings ADD COLUMN station TEXT NOT NULL DEFAULT ''", nil},
+		{"UPDATE signal_readings SET station = ?", []any{home}},
+		{"CREATE INDEX signal_readings_station ON signal_readings (station, at)", nil},
+		{"ALTER TABLE sessions ADD COLUMN station TEXT NOT NULL DEFAULT ''", nil},
+		{"UPDATE sessions SET station = ?", []any{home}},
+		{"CREATE INDEX sessions_station ON sessions (station, ended_at)", nil},
+		{"CREATE INDEX messages_station ON messages (station, created_at, id)", nil},
+		{"CREATE INDEX messages_station_billed ON messages (station, billed_at) WHERE billed_at IS NOT NULL", nil},
+		// A station's unread and open counts, from the few rows they cover
+		// (the open states as rb.OpenStates lists them: a released step
+		// never changes, like messages_open of step 1).
+		{"CREATE INDEX messages_station_unread ON messages (station) WHERE read = 0", nil},
+		{`CREATE INDEX messages_station_open ON messages (station, state)
+			WHERE direction = 'mo' AND state IN ('queued', 'submitted', 'accepted', 'sending', 'retrying')`, nil},
+		{`CREATE TABLE stations (
+			name       TEXT PRIMARY KEY,
+			first_seen INTEGER NOT NULL                -- unix ms
+		) WITHOUT ROWID`, nil},
+		{`INSERT INTO stations (name, first_seen)
+			SELECT station, min(created_at) FROM messages GROUP BY station
+			ON CONFLICT (name) DO NOTHING`, nil},
+		{`INSERT INTO stations (name, first_seen)
+			SELECT ?, coalesce((SELECT min(at) FROM signal_readings), (SELECT min(started_at) FROM sessions), 0)
+			WHERE EXISTS (SELECT 1 FROM signal_readings) OR EXISTS (SELECT 1 FROM sessions)
+			ON CONFLICT (name) DO NOTHING`, []any{home}},
+		{`INSERT INTO meta (key, value) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM stations)
+			ON CONFLICT (key) DO NOTHING`, []any{metaHome, home}},
+	}
+	for _, st := range stmts {
+		if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SchemaVersion is the schema version this program writes.
@@ -129,16 +197,16 @@ var SchemaVersion = len(migrations)
 // migrate brings the database to the latest version, one step at a time,
 // each in its own immediate transaction, so that two processes opening a
 // new file at once apply each step exactly once.
-func migrate(ctx context.Context, db *sql.DB, target int, busy time.Duration) error {
+func migrate(ctx context.Context, db *sql.DB, target int, busy time.Duration, home string) error {
 	for {
-		done, err := migrateStep(ctx, db, target, busy)
+		done, err := migrateStep(ctx, db, target, busy, home)
 		if err != nil || done {
 			return err
 		}
 	}
 }
 
-func migrateStep(ctx context.Context, db *sql.DB, target int, busy time.Duration) (done bool, err error) {
+func migrateStep(ctx context.Context, db *sql.DB, target int, busy time.Duration, home string) (done bool, err error) {
 	tx, err := beginWrite(ctx, db, busy)
 	if err != nil {
 		return false, err
@@ -156,7 +224,15 @@ func migrateStep(ctx context.Context, db *sql.DB, target int, busy time.Duration
 			return false, fmt.Errorf("set application id: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+	switch step := migrations[v].(type) {
+	case string:
+		_, err = tx.ExecContext(ctx, step)
+	case func(context.Context, *sql.Tx, string) error:
+		err = step(ctx, tx, home)
+	default:
+		err = fmt.Errorf("unknown step type %T", step)
+	}
+	if err != nil {
 		return false, fmt.Errorf("migrate to version %d: %w", v+1, err)
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {

@@ -34,8 +34,9 @@ func ftsQuery(q string) string {
 // matches every word of query as a word prefix, case and accents ignored:
 // the size most recently stored matches, newest first by (created_at, id),
 // the order of the history list. Any input is safe: it is never FTS5 syntax.
-// An empty query, or one with no letters or digits, finds nothing.
-func (s *Store) Search(ctx context.Context, query string, size int) ([]Message, error) {
+// An empty query, or one with no letters or digits, finds nothing. A
+// station keeps the matches of that station ("": every station's).
+func (s *Store) Search(ctx context.Context, station, query string, size int) ([]Message, error) {
 	match := ftsQuery(query)
 	if match == "" {
 		return nil, nil
@@ -45,6 +46,12 @@ func (s *Store) Search(ctx context.Context, query string, size int) ([]Message, 
 	// match by created_at first costs ~25 ms for a common word over 100 000
 	// rows, against ~1 ms. Storage order follows created_at closely, so
 	// only which matches fall beyond the limit can differ.
+	if station != "" {
+		// The station's matches: the limit cannot apply in the FTS index.
+		return s.query(ctx, "search", `SELECT `+messageCols+` FROM messages WHERE station = ? AND seq IN (
+				SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)
+			ORDER BY created_at DESC, id DESC LIMIT ?`, station, match, n)
+	}
 	return s.query(ctx, "search", `SELECT `+messageCols+` FROM messages WHERE seq IN (
 			SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
 		ORDER BY created_at DESC, id DESC`, match, n)

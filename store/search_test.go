@@ -73,7 +73,7 @@ func TestSearch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.q, func(t *testing.T) {
-			got, err := s.Search(ctx, tt.q, 10)
+			got, err := s.Search(ctx, "", tt.q, 10)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func TestSearch(t *testing.T) {
 			}
 		})
 	}
-	if got, err := s.Search(ctx, "hello", 1); err != nil || len(got) != 1 {
+	if got, err := s.Search(ctx, "", "hello", 1); err != nil || len(got) != 1 {
 		t.Errorf("limit 1: %d results, %v", len(got), err)
 	}
 }
@@ -105,7 +105,7 @@ func TestSearchHostile(t *testing.T) {
 	ctx := context.Background()
 	for _, q := range hostileQueries {
 		t.Run(fmt.Sprintf("%q", q), func(t *testing.T) {
-			if _, err := s.Search(ctx, q, 5); err != nil {
+			if _, err := s.Search(ctx, "", q, 5); err != nil {
 				t.Errorf("Search(%q) with fts query %s: %v", q, ftsQuery(q), err)
 			}
 		})
@@ -126,7 +126,7 @@ func FuzzSearch(f *testing.F) {
 	s := searchStore(f)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, q string) {
-		got, err := s.Search(ctx, q, 5)
+		got, err := s.Search(ctx, "", q, 5)
 		if err != nil {
 			t.Fatalf("Search(%q) with fts query %s: %v", q, ftsQuery(q), err)
 		}
@@ -168,7 +168,7 @@ func TestSearchOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
-			got, err := s.Search(ctx, "order", tt.limit)
+			got, err := s.Search(ctx, "", "order", tt.limit)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -25,10 +25,13 @@ func (s *Store) AddSession(ctx context.Context, se *rb.Session) (added bool, err
 		started = se.At
 	}
 	err = s.tx(ctx, "add session", func(tx *sql.Tx) error {
+		if err := noteStation(ctx, tx, se.Station, ms(started)); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO sessions
-			(id, kind, mo_id, started_at, ended_at, bars, service, ok, mo_status, mt_status, mt_received, credits)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			se.ID, se.Kind, nullString(se.MOID), ms(started), ms(se.At), se.Bars, se.Service, se.OK,
+			(id, station, kind, mo_id, started_at, ended_at, bars, service, ok, mo_status, mt_status, mt_received, credits)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			se.ID, se.Station, se.Kind, nullString(se.MOID), ms(started), ms(se.At), se.Bars, se.Service, se.OK,
 			se.MOStatus, se.MTStatus, se.MTReceived, se.Credits)
 		if err != nil {
 			return err
@@ -40,10 +43,10 @@ func (s *Store) AddSession(ctx context.Context, se *rb.Session) (added bool, err
 	return added, err
 }
 
-// SessionStats summarises the sessions that ended in [since, until): success
-// by bars, and per local day (days of since's location) sessions and credits,
-// every day of the range listed.
-func (s *Store) SessionStats(ctx context.Context, since, until time.Time) (rb.SessionStats, error) {
+// SessionStats summarises a station's sessions ("": every station's) that
+// ended in [since, until): success by bars, and per local day (days of
+// since's location) sessions and credits, every day of the range listed.
+func (s *Store) SessionStats(ctx context.Context, station string, since, until time.Time) (rb.SessionStats, error) {
 	var out rb.SessionStats
 	if !until.After(since) {
 		return out, fmt.Errorf("store session stats: empty range %s to %s", since.Format(time.RFC3339), until.Format(time.RFC3339))
@@ -69,8 +72,9 @@ func (s *Store) SessionStats(ctx context.Context, since, until time.Time) (rb.Se
 	}
 	defer q.Rollback() //nolint:errcheck // read only
 	err = func() error {
+		where, args := stationWhere(station, "?3")
 		rows, err := q.QueryContext(ctx, `SELECT ended_at, bars, ok, kind, credits FROM sessions
-			WHERE ended_at >= ? AND ended_at < ?`, ms(since), ms(until))
+			WHERE `+where+` ended_at >= ?1 AND ended_at < ?2`, append([]any{ms(since), ms(until)}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -103,7 +107,7 @@ func (s *Store) SessionStats(ctx context.Context, since, until time.Time) (rb.Se
 			return err
 		}
 		mrows, err := q.QueryContext(ctx, `SELECT billed_at, credits FROM messages
-			WHERE billed_at IS NOT NULL AND billed_at >= ? AND billed_at < ?`, ms(since), ms(until))
+			WHERE `+where+` billed_at IS NOT NULL AND billed_at >= ?1 AND billed_at < ?2`, append([]any{ms(since), ms(until)}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -129,14 +133,16 @@ func midnight(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
 
-// LastContact returns when the station last reached the satellite network:
-// the newest of a completed session, an MO message sent and an MT message
-// received. ok is false when it never did. Both parts read an index.
-func (s *Store) LastContact(ctx context.Context) (at time.Time, ok bool, err error) {
+// LastContact returns when a station ("": any station) last reached the
+// satellite network: the newest of a completed session, an MO message sent
+// and an MT message received. ok is false when it never did. Both parts
+// read an index.
+func (s *Store) LastContact(ctx context.Context, station string) (at time.Time, ok bool, err error) {
 	var v sql.NullInt64
+	where, args := stationWhere(station, "?1")
 	err = s.r.QueryRowContext(ctx, `SELECT max(
-		coalesce((SELECT max(billed_at) FROM messages WHERE billed_at IS NOT NULL), -1),
-		coalesce((SELECT max(ended_at) FROM sessions WHERE ok = 1), -1))`).Scan(&v)
+		coalesce((SELECT max(billed_at) FROM messages WHERE `+where+` billed_at IS NOT NULL), -1),
+		coalesce((SELECT max(ended_at) FROM sessions WHERE `+where+` ok = 1), -1))`, args...).Scan(&v)
 	if err != nil {
 		return time.Time{}, false, wrap(s.path, "last contact", err)
 	}

@@ -76,7 +76,7 @@ func TestSessionStats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, err := s.SessionStats(ctx, day0, day0.AddDate(0, 0, 3))
+	st, err := s.SessionStats(ctx, "", day0, day0.AddDate(0, 0, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,11 +108,11 @@ func TestSessionStats(t *testing.T) {
 		t.Error("a rate without sessions")
 	}
 	// The header's credits count the mailbox check now, and the MO once.
-	n, err := s.CreditsSince(ctx, day0)
+	n, err := s.CreditsSince(ctx, "", day0)
 	if err != nil || n != 2+1+1+1 {
 		t.Errorf("CreditsSince = %d, %v; want 5 (MO 2, check 1, MT 1, the later check 1)", n, err)
 	}
-	if _, err := s.SessionStats(ctx, day0, day0); err == nil {
+	if _, err := s.SessionStats(ctx, "", day0, day0); err == nil {
 		t.Error("an empty range gave no error")
 	}
 }
@@ -123,7 +123,7 @@ func TestLastContact(t *testing.T) {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	check := func(what string, want time.Time) {
 		t.Helper()
-		got, ok, err := s.LastContact(ctx)
+		got, ok, err := s.LastContact(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,6 +31,45 @@ type Reading struct {
 
 const readingCols = "at, seen_at, bars, service, modem, outbox, last_session"
 
+// stationWhere is the condition "station = param AND " for a station, or
+// nothing for "" (every station), and its argument: written out rather
+// than "(? = ” OR station = ?)" so that the planner can use the station's
+// index.
+func stationWhere(station, param string) (string, []any) {
+	if station == "" {
+		return "", nil
+	}
+	return "station = " + param + " AND ", []any{station}
+}
+
+// noteStation remembers a station in the stations table (the fleet's list).
+func noteStation(ctx context.Context, tx *sql.Tx, station string, at int64) error {
+	if station == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx,
+		"INSERT INTO stations (name, first_seen) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", station, at)
+	return err
+}
+
+// Stations returns every station the history has seen, by name.
+func (s *Store) Stations(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT name FROM stations ORDER BY name")
+	if err != nil {
+		return nil, wrap(s.path, "stations", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, wrap(s.path, "stations", err)
+		}
+		out = append(out, n)
+	}
+	return out, wrap(s.path, "stations", rows.Err())
+}
+
 func scanReading(sc scanner) (Reading, error) {
 	var r Reading
 	var at, seen int64
@@ -39,8 +78,9 @@ func scanReading(sc scanner) (Reading, error) {
 	return r, err
 }
 
-// AddSignal records a signal report. To keep the table small, a report equal
-// to the newest reading (bars, service, modem, outbox, last session) only
+// AddSignal records a signal report of its station. To keep the table small,
+// a report equal to the station's newest reading (bars, service, modem,
+// outbox, last session) only
 // moves that reading's SeenAt, unless the reading is older than
 // Options.SignalInterval; readings older than Options.SignalRetention are
 // pruned. stored is true when a new reading row was written.
@@ -55,7 +95,11 @@ func (s *Store) AddSignal(ctx context.Context, sig *rb.Signal) (stored bool, err
 	err = s.tx(ctx, "add signal", func(tx *sql.Tx) error {
 		var id int64
 		var last Reading
-		row := tx.QueryRowContext(ctx, "SELECT id, "+readingCols+" FROM signal_readings ORDER BY at DESC, id DESC LIMIT 1")
+		if err := noteStation(ctx, tx, sig.Station, at); err != nil {
+			return err
+		}
+		row := tx.QueryRowContext(ctx, "SELECT id, "+readingCols+
+			" FROM signal_readings WHERE station = ? ORDER BY at DESC, id DESC LIMIT 1", sig.Station)
 		var lat, lseen int64
 		err := row.Scan(&id, &lat, &lseen, &last.Bars, &last.Service, &last.Modem, &last.Outbox, &last.LastSession)
 		switch {
@@ -74,8 +118,8 @@ func (s *Store) AddSignal(ctx context.Context, sig *rb.Signal) (stored bool, err
 			// An old report arriving late (a replay) adds nothing to the present.
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO signal_readings ("+readingCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-			at, at, sig.Bars, sig.Service, sig.Modem, sig.Outbox, sig.LastSession); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO signal_readings (station, "+readingCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			sig.Station, at, at, sig.Bars, sig.Service, sig.Modem, sig.Outbox, sig.LastSession); err != nil {
 			return err
 		}
 		stored = true
@@ -86,10 +130,16 @@ func (s *Store) AddSignal(ctx context.Context, sig *rb.Signal) (stored bool, err
 	return stored, err
 }
 
-// LatestSignal returns the newest reading; ok is false when there is none.
-func (s *Store) LatestSignal(ctx context.Context) (r Reading, ok bool, err error) {
-	r, err = scanReading(s.r.QueryRowContext(ctx,
-		"SELECT "+readingCols+" FROM signal_readings ORDER BY at DESC, id DESC LIMIT 1"))
+// LatestSignal returns the newest reading of a station ("": of any
+// station); ok is false when there is none.
+func (s *Store) LatestSignal(ctx context.Context, station string) (r Reading, ok bool, err error) {
+	if station == "" {
+		r, err = scanReading(s.r.QueryRowContext(ctx,
+			"SELECT "+readingCols+" FROM signal_readings ORDER BY at DESC, id DESC LIMIT 1"))
+	} else {
+		r, err = scanReading(s.r.QueryRowContext(ctx,
+			"SELECT "+readingCols+" FROM signal_readings WHERE station = ? ORDER BY at DESC, id DESC LIMIT 1", station))
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return Reading{}, false, nil
 	}
@@ -99,13 +149,15 @@ func (s *Store) LatestSignal(ctx context.Context) (r Reading, ok bool, err error
 	return r, true, nil
 }
 
-// SignalSince returns the readings from t on, oldest first (for a sparkline),
-// preceded by the reading in force at t, if any, so the line starts with the
-// right value.
-func (s *Store) SignalSince(ctx context.Context, t time.Time) ([]Reading, error) {
+// SignalSince returns a station's readings from t on, oldest first (for a
+// sparkline), preceded by the reading in force at t, if any, so the line
+// starts with the right value. An empty station means every station's
+// readings, merged in time.
+func (s *Store) SignalSince(ctx context.Context, station string, t time.Time) ([]Reading, error) {
+	where, args := stationWhere(station, "?2")
 	rows, err := s.r.QueryContext(ctx, `SELECT `+readingCols+` FROM signal_readings
-		WHERE at >= coalesce((SELECT max(at) FROM signal_readings WHERE at < ?1), ?1)
-		ORDER BY at, id`, ms(t))
+		WHERE `+where+` at >= coalesce((SELECT max(at) FROM signal_readings WHERE `+where+` at < ?1), ?1)
+		ORDER BY at, id`, append([]any{ms(t)}, args...)...)
 	if err != nil {
 		return nil, wrap(s.path, "signal since", err)
 	}

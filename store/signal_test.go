@@ -16,7 +16,7 @@ func TestAddSignal(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
 	s := openTest(t, Options{Now: c.Now, SignalInterval: time.Minute, SignalRetention: 24 * time.Hour})
-	if _, ok, err := s.LatestSignal(ctx); err != nil || ok {
+	if _, ok, err := s.LatestSignal(ctx, ""); err != nil || ok {
 		t.Fatalf("latest of nothing: %v %v", ok, err)
 	}
 	t0 := c.Now()
@@ -45,14 +45,14 @@ func TestAddSignal(t *testing.T) {
 			t.Errorf("step %d: stored %v, want %v", i, stored, st.stored)
 		}
 	}
-	latest, ok, err := s.LatestSignal(ctx)
+	latest, ok, err := s.LatestSignal(ctx, "")
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	if latest.Bars != 4 || latest.Modem != rb.ModemBusy || !latest.At.Equal(t0.Add(100*time.Second)) {
 		t.Errorf("latest %+v", latest)
 	}
-	all, err := s.SignalSince(ctx, time.Time{})
+	all, err := s.SignalSince(ctx, "", time.Time{})
 	if err != nil || len(all) != 4 {
 		t.Fatalf("%d readings (%v), want 4", len(all), err)
 	}
@@ -60,7 +60,7 @@ func TestAddSignal(t *testing.T) {
 		t.Errorf("first reading %+v: a heartbeat should move SeenAt", all[0])
 	}
 	// Since a time between readings: the reading in force first.
-	since, err := s.SignalSince(ctx, t0.Add(35*time.Second))
+	since, err := s.SignalSince(ctx, "", t0.Add(35*time.Second))
 	if err != nil || len(since) != 3 || !since[0].At.Equal(t0.Add(30*time.Second)) {
 		t.Errorf("since 35s: %+v %v", since, err)
 	}
@@ -72,7 +72,7 @@ func TestAddSignal(t *testing.T) {
 	if _, err := s.AddSignal(ctx, sig(c.Now(), 1, rb.ModemOK)); err != nil {
 		t.Fatal(err)
 	}
-	all, err = s.SignalSince(ctx, time.Time{})
+	all, err = s.SignalSince(ctx, "", time.Time{})
 	if err != nil || len(all) != 1 || all[0].Bars != 1 {
 		t.Errorf("after retention: %+v %v", all, err)
 	}
@@ -89,7 +89,7 @@ func TestSignalTableStaysSmall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	all, err := s.SignalSince(ctx, time.Time{})
+	all, err := s.SignalSince(ctx, "", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

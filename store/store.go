@@ -1,9 +1,11 @@
-// Package store is the SQLite history of a station: messages (MO and MT)
-// with their delivery states, the state history of each MO, signal readings,
-// a full-text index, and the client id of this installation.
+// Package store is the SQLite history of a client: messages (MO and MT)
+// with their delivery states, the state history of each MO, signal readings
+// and session reports, a full-text index, and the client id of this
+// installation. One file holds every station the client follows; each row
+// names its station, and the queries take a station filter ("" = all).
 //
-// One file per station per user (DefaultPath) is shared by every rbtui
-// process of that user: it runs in WAL mode so readers never block the writer,
+// One file per user (DefaultPath) is shared by every rbtui process of that
+// user: it runs in WAL mode so readers never block the writer,
 // and every write is a short immediate transaction that waits (up to the busy
 // timeout) for another process's write to finish. Only the archivist and the
 // composing client write.
@@ -50,6 +52,10 @@ type Options struct {
 	SignalRetention time.Duration
 	// Now is the clock (default time.Now); tests set it.
 	Now func() time.Time
+	// Station is the station a file of an older schema (one file per
+	// station) belonged to, when its messages do not say: its signal
+	// readings and sessions are given that station. Default rb.DefaultStation.
+	Station string
 }
 
 func (o *Options) defaults() {
@@ -93,12 +99,11 @@ type Store struct {
 	closeErr  error
 }
 
-// DefaultPath is the history file of a station:
-// $XDG_DATA_HOME/rockblock-station/<station>.db, or
-// ~/.local/share/rockblock-station/<station>.db when XDG_DATA_HOME is unset.
-// An empty station is rb.DefaultStation; characters other than letters,
-// digits, '-' and '_' become '_'.
-func DefaultPath(station string) string { return paths.History(station) }
+// DefaultPath is a client's history file, one for every station it follows:
+// $XDG_DATA_HOME/rockblock-station/history.db, or
+// ~/.local/share/rockblock-station/history.db when XDG_DATA_HOME is unset.
+// The per-station files of older versions are moved into it by Adopt.
+func DefaultPath() string { return paths.History() }
 
 // dsn builds a file: URI (so that any byte of the path survives, and SQLite's
 // mode parameter works) with the pragmas every pooled connection must get.
@@ -161,7 +166,7 @@ func (s *Store) open(ctx context.Context) error {
 		if err := s.firstConn(ctx); err != nil {
 			return wrap(s.path, "open", err)
 		}
-		if err := migrate(ctx, w, len(migrations), s.opts.BusyTimeout); err != nil {
+		if err := migrate(ctx, w, len(migrations), s.opts.BusyTimeout, s.opts.Station); err != nil {
 			return s.openError(err)
 		}
 		if err := s.ensureClientID(ctx); err != nil {

@@ -101,7 +101,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate(ctx, db, 1, time.Second); err != nil {
+	if err := migrate(ctx, db, 1, time.Second, ""); err != nil {
 		t.Fatal(err)
 	}
 	// A row written by a version-1 program.
@@ -126,7 +126,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if s.ClientID() != "kept" {
 		t.Errorf("client id %q, want the one already there", s.ClientID())
 	}
-	got, err := s.Search(ctx, "past", 10)
+	got, err := s.Search(ctx, "", "past", 10)
 	if err != nil || len(got) != 1 || got[0].ID != "old-1" {
 		t.Errorf("search after migration: %v, %v", got, err)
 	}
@@ -374,22 +374,17 @@ func TestMeta(t *testing.T) {
 }
 
 func TestDefaultPath(t *testing.T) {
-	tests := []struct {
-		xdg, home, station, want string
-	}{
-		{"/data", "/home/op", "default", "/data/rockblock-station/default.db"},
-		{"", "/home/op", "north", "/home/op/.local/share/rockblock-station/north.db"},
-		{"relative", "/home/op", "", "/home/op/.local/share/rockblock-station/default.db"},
-		{"/data", "/home/op", "../etc/x", "/data/rockblock-station/___etc_x.db"},
+	tests := []struct{ xdg, home, want string }{
+		{"/data", "/home/op", "/data/rockblock-station/history.db"},
+		{"", "/home/op", "/home/op/.local/share/rockblock-station/history.db"},
+		{"relative", "/home/op", "/home/op/.local/share/rockblock-station/history.db"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.station, func(t *testing.T) {
-			t.Setenv("XDG_DATA_HOME", tt.xdg)
-			t.Setenv("HOME", tt.home)
-			if got := DefaultPath(tt.station); got != tt.want {
-				t.Errorf("DefaultPath(%q) = %q, want %q", tt.station, got, tt.want)
-			}
-		})
+		t.Setenv("XDG_DATA_HOME", tt.xdg)
+		t.Setenv("HOME", tt.home)
+		if got := DefaultPath(); got != tt.want {
+			t.Errorf("DefaultPath() with XDG_DATA_HOME=%q = %q, want %q", tt.xdg, got, tt.want)
+		}
 	}
 }
 

@@ -27,13 +27,14 @@ func (m *Model) actionKey(k tea.KeyPressMsg, ak actionKeys) tea.Cmd {
 	case key.Matches(k, ak.Help):
 		m.openHelp()
 	case key.Matches(k, ak.Compose):
-		m.openCompose("")
+		m.openCompose("", m.stations.filter)
 	case key.Matches(k, ak.Reply):
-		label := ""
+		label, from := "", m.stations.filter
 		if msg, ok := m.current(); ok && msg.Dir == rb.DirMT {
 			label = "reply to MT " + m.c.fmtTime(msg.Created) + " " + quote(previewOf(msg, 30, m.c.glyphs))
+			from = msg.Station // a reply goes back through the station it came from
 		}
-		m.openCompose(label)
+		m.openCompose(label, from)
 	case key.Matches(k, ak.Cancel):
 		return m.askCancel()
 	case key.Matches(k, ak.Resend):
@@ -110,11 +111,11 @@ func (m *Model) markAllRead() tea.Cmd {
 	m.detail.m.Read = true
 	m.header.header.Unread = 0
 	m.header.invalidate()
-	b := m.b
+	b, station := m.b, m.stations.filter
 	return func() tea.Msg {
 		ctx, cancel := m.call()
 		defer cancel()
-		n, err := b.MarkAllRead(ctx)
+		n, err := b.MarkAllRead(ctx, station)
 		if err != nil {
 			return actionMsg{err: err}
 		}
@@ -217,7 +218,7 @@ func (m *Model) draftFrom(msg Message) tea.Cmd {
 		return nil
 	}
 	m.compose.setDraft(msg)
-	m.openCompose("draft from the cancelled MO " + m.c.fmtTime(msg.Created))
+	m.openCompose("draft from the cancelled MO "+m.c.fmtTime(msg.Created), msg.Station)
 	return nil
 }
 
@@ -231,9 +232,17 @@ func (m *Model) applyResent(msg resentMsg) {
 	m.setInfo("resent as " + shortID(msg.id) + " (queued)")
 }
 
-func (m *Model) openCompose(label string) {
+// openCompose opens compose; from is the station that sends (the fleet
+// console: the station shown, or the replied message's; "" asks).
+func (m *Model) openCompose(label, from string) {
 	m.screen = screenCompose
 	m.compose.replyTo = label
+	if m.fleet {
+		m.compose.stations = m.stations.names()
+		if !m.hasDraft() || from != "" {
+			m.compose.from = from // a draft keeps the station chosen for it
+		}
+	}
 	m.compose.maxMO = m.header.maxMO()
 	m.compose.focus()
 }
@@ -252,6 +261,9 @@ func (m *Model) composeKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, c.keys.ToggleHex):
 		c.toggleHex()
 		return nil
+	case m.fleet && key.Matches(k, c.keys.Station):
+		c.nextStation()
+		return nil
 	case key.Matches(k, c.keys.Send):
 		if c.sending {
 			m.setInfo("still queueing the last message: wait for its result")
@@ -262,14 +274,18 @@ func (m *Model) composeKey(k tea.KeyPressMsg) tea.Cmd {
 			c.err = err.Error()
 			return nil
 		}
+		if m.fleet && c.from == "" {
+			c.err = "which station sends? " + c.keys.Station.Help().Key + " chooses it"
+			return nil
+		}
 		c.err = ""
 		c.sending = true
-		b, text, draft := m.b, !c.hex, c.draft
+		b, text, draft, from := m.b, !c.hex, c.draft, c.from
 		m.setInfo("queueing…")
 		return func() tea.Msg {
 			ctx, cancel := m.call()
 			defer cancel()
-			id, err := b.Send(ctx, data, text)
+			id, err := b.Send(ctx, from, data, text)
 			return sentMsg{draft: draft, id: id, err: err}
 		}
 	}

@@ -12,7 +12,11 @@
 // header, the list, the detail view, compose, the search line and help each
 // own their state, key map, size and view; the root Model routes messages
 // and keys to the one in focus and lays them out: from SplitWidth columns
-// the list and the detail view side by side (split.go). Its tests run over the
+// the list and the detail view side by side (split.go). With more than one
+// station it is a fleet console: a station list above the inbox filters it
+// (stations.go, fleet.go), and every Backend call names the station shown.
+// model.go is a little over 600 lines: it is the one router of messages
+// and keys, and splitting the switch would scatter it. Its tests run over the
 // real client in internal/screentest (this package cannot import the
 // client, which imports it).
 package tui
@@ -30,6 +34,8 @@ type Message struct {
 	ID string
 	// Dir is DirMO or DirMT.
 	Dir string
+	// Station is the station the message went through.
+	Station string
 	// Data is the payload.
 	Data []byte
 	// Text is the payload as text when it is valid UTF-8 (raw: show it
@@ -93,6 +99,10 @@ type Header struct {
 	MaxMO int
 	// Unread is the number of unread messages.
 	Unread int
+	// Fleet, when set, sums up the stations shown (the fleet console with
+	// every station shown): the header shows it instead of one station's
+	// signal, service and modem.
+	Fleet string
 	// Connecting is true from the start until the first live reading (or
 	// a grace time): the stored state may be old and the broker may still
 	// be connecting, so the screen says "connecting…" rather than flash an
@@ -102,31 +112,40 @@ type Header struct {
 
 // Backend is everything the screen needs from the outside. Every method may
 // block on I/O; the model calls them only from tea.Cmds.
+//
+// A station argument of "" means every station the backend follows (for a
+// backend of one station: that station); a name means that station only.
 type Backend interface {
-	// List returns up to limit messages older than before (all from the
-	// newest when before is zero), newest first, and the cursor of the last
-	// one. Fewer than limit rows means the end of the history.
-	List(ctx context.Context, before rb.Cursor, limit int) ([]Message, rb.Cursor, error)
+	// List returns up to limit messages of station older than before (all
+	// from the newest when before is zero), newest first, and the cursor of
+	// the last one. Fewer than limit rows means the end of the history.
+	List(ctx context.Context, station string, before rb.Cursor, limit int) ([]Message, rb.Cursor, error)
 	// Get returns one message with its History, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, id string) (Message, error)
-	// Search returns up to limit messages matching q, newest first.
-	Search(ctx context.Context, q string, limit int) ([]Message, error)
+	// Search returns up to limit messages of station matching q, newest first.
+	Search(ctx context.Context, station, q string, limit int) ([]Message, error)
 	// Send validates data (ErrEmpty, ErrTooLong), stores it as queued and
-	// publishes it; text says the payload is UTF-8 text.
-	Send(ctx context.Context, data []byte, text bool) (id string, err error)
+	// publishes it through station ("": the default one); text says the
+	// payload is UTF-8 text.
+	Send(ctx context.Context, station string, data []byte, text bool) (id string, err error)
 	// Cancel withdraws an MO message not yet in its session (ErrNotCancellable).
 	Cancel(ctx context.Context, id string) error
 	// Resend queues a copy of a failed or unknown MO message (ErrNotResendable).
 	Resend(ctx context.Context, id string) (newID string, err error)
 	// MarkRead marks a message read.
 	MarkRead(ctx context.Context, id string) error
-	// MarkAllRead marks every message read and says how many were unread.
-	MarkAllRead(ctx context.Context) (int64, error)
-	// Header returns the station's live state.
-	Header(ctx context.Context) (Header, error)
-	// SignalToday returns today's signal samples (bars, oldest first; a
-	// negative sample is a gap) for the sparkline.
-	SignalToday(ctx context.Context) ([]int, error)
+	// MarkAllRead marks every message of station read and says how many
+	// were unread.
+	MarkAllRead(ctx context.Context, station string) (int64, error)
+	// Header returns the live state of station ("": of them all: the
+	// newest reading of any, the counts of all).
+	Header(ctx context.Context, station string) (Header, error)
+	// Stations returns the live state of each station followed, in the
+	// backend's order (the default sender first).
+	Stations(ctx context.Context) ([]Header, error)
+	// SignalToday returns today's signal samples of station (bars, oldest
+	// first; a negative sample is a gap) for the sparkline.
+	SignalToday(ctx context.Context, station string) ([]int, error)
 	// Updates delivers change notices until the backend is closed.
 	Updates() <-chan rb.Change
 }

@@ -23,10 +23,16 @@ type (
 		err      error
 	}
 	headerMsg struct {
-		h   Header
-		err error
+		station string // the filter it was loaded for
+		h       Header
+		err     error
+	}
+	stationsMsg struct {
+		rows []Header
+		err  error
 	}
 	signalMsg struct {
+		station string
 		samples []int
 		err     error
 	}
@@ -72,11 +78,11 @@ func (m *Model) call() (context.Context, context.CancelFunc) {
 }
 
 func (m *Model) loadPage(before rb.Cursor, gen int) tea.Cmd {
-	b, limit := m.b, m.list.pageSize
+	b, limit, station := m.b, m.list.pageSize, m.stations.filter
 	return func() tea.Msg {
 		ctx, cancel := m.call()
 		defer cancel()
-		rows, next, err := b.List(ctx, before, limit)
+		rows, next, err := b.List(ctx, station, before, limit)
 		return pageMsg{gen: gen, rows: rows, next: next, end: len(rows) < limit, err: err}
 	}
 }
@@ -84,14 +90,14 @@ func (m *Model) loadPage(before rb.Cursor, gen int) tea.Cmd {
 // loadUntil pages from before until the row at target is loaded, then
 // selects it (a search jump to a match beyond the loaded rows).
 func (m *Model) loadUntil(before, target rb.Cursor, id string, gen int) tea.Cmd {
-	b, limit := m.b, max(m.list.pageSize, 500)
+	b, limit, station := m.b, max(m.list.pageSize, 500), m.stations.filter
 	return func() tea.Msg {
 		ctx, cancel := m.call()
 		defer cancel()
 		var all []Message
 		next, end := before, false
 		for !end {
-			rows, n, err := b.List(ctx, next, limit)
+			rows, n, err := b.List(ctx, station, next, limit)
 			if err != nil {
 				return pageMsg{gen: gen, err: err}
 			}
@@ -106,22 +112,33 @@ func (m *Model) loadUntil(before, target rb.Cursor, id string, gen int) tea.Cmd 
 }
 
 func (m *Model) loadHeader() tea.Cmd {
-	b := m.b
+	b, station := m.b, m.stations.filter
 	return func() tea.Msg {
 		ctx, cancel := m.call()
 		defer cancel()
-		h, err := b.Header(ctx)
-		return headerMsg{h: h, err: err}
+		h, err := b.Header(ctx, station)
+		return headerMsg{station: station, h: h, err: err}
 	}
 }
 
 func (m *Model) loadSignal() tea.Cmd {
+	b, station := m.b, m.stations.filter
+	return func() tea.Msg {
+		ctx, cancel := m.call()
+		defer cancel()
+		s, err := b.SignalToday(ctx, station)
+		return signalMsg{station: station, samples: s, err: err}
+	}
+}
+
+// loadStations reads the station list (the fleet console only).
+func (m *Model) loadStations() tea.Cmd {
 	b := m.b
 	return func() tea.Msg {
 		ctx, cancel := m.call()
 		defer cancel()
-		s, err := b.SignalToday(ctx)
-		return signalMsg{samples: s, err: err}
+		rows, err := b.Stations(ctx)
+		return stationsMsg{rows: rows, err: err}
 	}
 }
 
@@ -153,7 +170,7 @@ const maxRefreshOpen = 256
 // page (new rows, states that moved) and every loaded MO row that is not
 // final yet. The loaded rows and the selection stay where they are.
 func (m *Model) refresh() tea.Cmd {
-	b, limit := m.b, m.list.pageSize
+	b, limit, station := m.b, m.list.pageSize, m.stations.filter
 	var open []string
 	for i := limit; i < len(m.list.rows) && len(open) < maxRefreshOpen; i++ {
 		if r := m.list.rows[i].m; r.Dir == rb.DirMO && !rb.Final(r.State) {
@@ -163,7 +180,7 @@ func (m *Model) refresh() tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := m.call()
 		defer cancel()
-		rows, _, err := b.List(ctx, rb.Cursor{}, limit)
+		rows, _, err := b.List(ctx, station, rb.Cursor{}, limit)
 		if err != nil {
 			return refreshMsg{err: err}
 		}
@@ -193,11 +210,11 @@ func (m *Model) getOne(id string) tea.Cmd {
 }
 
 func (m *Model) doSearch(q string) tea.Cmd {
-	b, limit := m.b, m.opts.SearchLimit
+	b, limit, station := m.b, m.opts.SearchLimit, m.stations.filter
 	return func() tea.Msg {
 		ctx, cancel := m.call()
 		defer cancel()
-		hits, err := b.Search(ctx, q, limit)
+		hits, err := b.Search(ctx, station, q, limit)
 		return searchMsg{q: q, hits: hits, err: err}
 	}
 }

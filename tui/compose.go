@@ -35,6 +35,25 @@ type composeModel struct {
 	// sending is set while a Send is in flight; another Send is refused
 	// until its result arrives, so one key press bills one message.
 	sending bool
+	// from is the station that sends ("": the default one, or, in the
+	// fleet console, not chosen yet); stations are the choices.
+	from     string
+	stations []string
+}
+
+// nextStation chooses the next station to send from.
+func (c *composeModel) nextStation() {
+	if len(c.stations) == 0 {
+		return
+	}
+	i := 0
+	for j, s := range c.stations {
+		if s == c.from {
+			i = j + 1
+		}
+	}
+	c.from = c.stations[i%len(c.stations)]
+	c.err = ""
 }
 
 func newCompose(cm *common) composeModel {
@@ -180,6 +199,16 @@ func (c *composeModel) View() string {
 	title := "New MO message (station → satellite)"
 	if c.replyTo != "" {
 		title = "New MO message, " + c.replyTo
+	}
+	if c.keys.fleet {
+		from := "from " + textsafe.Line(c.from)
+		if c.from == "" {
+			from = "from ? (" + c.keys.Station.Help().Key + " chooses the station)"
+		}
+		title = "New MO message " + from
+		if c.replyTo != "" {
+			title += ", " + c.replyTo
+		}
 	}
 	mode := "text"
 	other := "hex"

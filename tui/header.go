@@ -307,7 +307,12 @@ func (hm *headerModel) lines() []string {
 		station = "default"
 	}
 	p1 := []part{drop(prioTitle, st.Title.Render("rbtui "+station)), keep(prioSignal, hm.signalView())}
-	if hm.loaded {
+	if h.Fleet != "" {
+		p1 = []part{drop(prioTitle, st.Title.Render("rbtui "+station)), keep(prioSignal, h.Fleet)}
+		if hm.loaded {
+			p1 = append(p1, keep(prioBroker, hm.brokerView()))
+		}
+	} else if hm.loaded {
 		if hm.signalCurrent() {
 			if h.Service {
 				p1 = append(p1, keep(prioService, st.Good.Render("service")))

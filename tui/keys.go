@@ -72,6 +72,9 @@ type listKeyMap struct {
 	Open, ClearSearch, Quit key.Binding
 	// Stats opens the session statistics (when the backend has them).
 	Stats key.Binding
+	// Stations puts the keys in the station list (the fleet console only).
+	Stations key.Binding
+	fleet    bool
 }
 
 func newListKeyMap() listKeyMap {
@@ -82,6 +85,7 @@ func newListKeyMap() listKeyMap {
 		ClearSearch: bind([]string{"esc", "q"}, "esc/q", "back"),
 		Quit:        bind([]string{"q"}, "q", "quit"),
 		Stats:       bind([]string{"s"}, "s", "statistics"),
+		Stations:    bind([]string{"S"}, "S", "stations"),
 	}
 }
 
@@ -92,10 +96,14 @@ func (k listKeyMap) ShortHelp() []key.Binding {
 
 // FullHelp implements help.KeyMap.
 func (k listKeyMap) FullHelp() [][]key.Binding {
+	last := []key.Binding{k.Search, k.Next, k.Prev, k.Stats, k.Help, k.Quit, k.ForceQuit}
+	if k.fleet {
+		last = append([]key.Binding{k.Stations}, last...)
+	}
 	return [][]key.Binding{
 		{k.Down, k.Up, k.HalfDown, k.HalfUp, k.PageDown, k.PageUp, k.Top, k.Bottom},
 		{k.Open, k.Compose, k.Reply, k.Cancel, k.ResendOrRedraft, k.MarkRead, k.MarkAllRead},
-		{k.Search, k.Next, k.Prev, k.Stats, k.Help, k.Quit, k.ForceQuit},
+		last,
 	}
 }
 
@@ -131,6 +139,9 @@ func (k detailKeyMap) FullHelp() [][]key.Binding {
 // composeKeyMap is the compose view's keys (the rest edit the text).
 type composeKeyMap struct {
 	Send, Newline, ToggleHex, Back, ForceQuit key.Binding
+	// Station chooses the station that sends (the fleet console only).
+	Station key.Binding
+	fleet   bool
 }
 
 func newComposeKeyMap() composeKeyMap {
@@ -140,18 +151,20 @@ func newComposeKeyMap() composeKeyMap {
 		ToggleHex: bind([]string{"ctrl+x"}, "ctrl+x", "text/hex"),
 		Back:      bind([]string{"esc"}, "esc", "back"),
 		ForceQuit: forceQuitKey,
+		Station:   bind([]string{"ctrl+t"}, "ctrl+t", "station"),
 	}
 }
 
 // ShortHelp implements help.KeyMap.
 func (k composeKeyMap) ShortHelp() []key.Binding {
+	if k.fleet {
+		return []key.Binding{k.Send, k.Station, k.Newline, k.ToggleHex, k.Back, k.ForceQuit}
+	}
 	return []key.Binding{k.Send, k.Newline, k.ToggleHex, k.Back, k.ForceQuit}
 }
 
 // FullHelp implements help.KeyMap.
-func (k composeKeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Send, k.Newline, k.ToggleHex, k.Back, k.ForceQuit}}
-}
+func (k composeKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
 
 // searchKeyMap is the keys of the search line while it is being typed.
 type searchKeyMap struct {

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
 // row is a loaded message with its sanitised preview, made once on load so
@@ -41,6 +42,20 @@ type listModel struct {
 	// newAbove counts the rows that arrived above the selection while it
 	// was not on the newest row ("↑ N new"); on the newest, it follows.
 	newAbove int
+	// stationW is the width of the station column, 0 when the rows do not
+	// show their station (one station shown).
+	stationW int
+}
+
+// showStations makes the rows show their station in a column of w cells
+// (0: not at all).
+func (l *listModel) showStations(w int) {
+	if l.stationW != w {
+		l.stationW = w
+		for i := range l.rows {
+			l.rows[i].truncW = -1
+		}
+	}
 }
 
 // previewCells is the longest preview kept per row; wider terminals are rare.
@@ -273,6 +288,13 @@ func (l *listModel) renderRow(b *strings.Builder, i int) {
 	} else {
 		left.WriteString("MO ")
 	}
+	stationCells := 0
+	if l.stationW > 0 {
+		name := ansi.Truncate(textsafe.Line(r.m.Station), l.stationW, g.Ellipsis)
+		left.WriteString(name)
+		left.WriteString(strings.Repeat(" ", max(0, l.stationW-ansi.StringWidth(name))+1))
+		stationCells = l.stationW + 1
+	}
 
 	state := r.m.State
 	if state == "" && r.m.Dir == rb.DirMT {
@@ -282,7 +304,7 @@ func (l *listModel) renderRow(b *strings.Builder, i int) {
 	word := textsafeState(state)
 	rest := " " + word + strings.Repeat(" ", max(1, stateCells+1-len(word)))
 	// Marker and glyph cells are one wide each; the rest is ASCII.
-	used := 4 + len(t) + max(1, timeCells+1-len(t)) + 3 + len(rest)
+	used := 4 + len(t) + max(1, timeCells+1-len(t)) + 3 + stationCells + len(rest)
 	room := max(0, l.w-used)
 	if r.truncW != room {
 		r.trunc = ansi.Truncate(r.preview, room, g.Ellipsis)

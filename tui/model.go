@@ -51,8 +51,12 @@ type Model struct {
 	search  searchModel
 	help    helpModel
 	stats   *StatsView // nil when the backend keeps no session statistics
-	prompt  promptKeyMap
-	confirm *confirmation
+	// stations is the station list of the fleet console; fleet says the
+	// screen is one (several stations followed).
+	stations stationsModel
+	fleet    bool
+	prompt   promptKeyMap
+	confirm  *confirmation
 
 	status    string
 	statusErr bool
@@ -97,10 +101,15 @@ func New(b Backend, opts Options) *Model {
 		help:    newHelp(c),
 		prompt:  newPromptKeyMap(),
 
+		stations: newStations(c),
+
 		resending: make(map[string]bool),
 		resent:    make(map[string]string),
 	}
 	m.detail.station = &m.header
+	if opts.Fleet {
+		m.setFleet()
+	}
 	if src, ok := b.(StatsSource); ok {
 		m.stats = NewStatsView(src, &m.c.styles, m.c.glyphs, opts.Now)
 	}
@@ -133,6 +142,7 @@ func (m *Model) Init() tea.Cmd {
 		m.loadPage(rb.Cursor{}, m.list.gen),
 		m.loadHeader(),
 		m.loadSignal(),
+		m.loadStations(),
 		m.listen(),
 		m.tick(),
 	)
@@ -174,15 +184,30 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.setError(msg.err)
 			return nil
 		}
+		if msg.station != m.stations.filter {
+			return nil // loaded for a station no longer shown
+		}
+		if m.fleet && msg.station == "" {
+			msg.h.Station = fmt.Sprintf("fleet (%d stations)", len(m.stations.rows))
+			msg.h.Fleet = m.stations.summary()
+		}
 		m.header.setHeader(msg.h)
 		m.detail.stationChanged()
 		m.compose.maxMO = m.header.maxMO()
 		m.layout()
 		return nil
+	case stationsMsg:
+		return m.applyStations(msg)
 	case signalMsg:
 		if msg.err != nil {
 			m.setError(msg.err)
 			return nil
+		}
+		if msg.station != m.stations.filter {
+			return nil
+		}
+		if m.fleet && msg.station == "" {
+			msg.samples = nil // one line of the day is one station's
 		}
 		m.header.setSignal(msg.samples)
 		return nil
@@ -300,6 +325,9 @@ func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
 	cmds := []tea.Cmd{m.listen(), m.readRows(rb.Change{IDs: u.IDs, All: u.All})}
 	if u.Header || u.All {
 		cmds = append(cmds, m.loadHeader())
+		if m.fleet || u.All {
+			cmds = append(cmds, m.loadStations())
+		}
 	}
 	if u.Signal || u.All {
 		cmds = append(cmds, m.loadSignal())
@@ -356,6 +384,9 @@ func (m *Model) setInfo(s string) { m.status, m.statusErr = s, false }
 func (m *Model) focused() component {
 	if m.search.typing {
 		return &m.search
+	}
+	if m.stations.focused && m.screen == screenList {
+		return &m.stations
 	}
 	return m.view(m.screen)
 }
@@ -415,6 +446,9 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if m.search.typing {
 		return m.searchKey(k)
 	}
+	if m.stations.focused && m.screen == screenList {
+		return m.stationsKey(k)
+	}
 	switch m.screen {
 	case screenCompose:
 		return m.composeKey(k)
@@ -443,6 +477,9 @@ func (m *Model) listKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.maybeLoadMore()
 	case key.Matches(k, l.keys.Open):
 		return m.open()
+	case key.Matches(k, l.keys.Stations) && m.fleet:
+		m.stations.focused = true
+		return nil
 	case key.Matches(k, l.keys.Stats) && m.stats != nil:
 		m.screen = screenStats
 		return m.stats.Load()
@@ -480,12 +517,14 @@ func (m *Model) bodyHeight() int { return max(1, m.height-m.header.Height()-2) }
 func (m *Model) layout() {
 	body := m.bodyHeight()
 	m.header.SetSize(m.width, 0)
+	sh := m.stationsHeight()
+	m.stations.SetSize(m.width, sh)
 	if m.split() {
 		lw, dw := m.splitWidths()
-		m.list.SetSize(lw, body)
-		m.detail.SetSize(dw, body)
+		m.list.SetSize(lw, max(1, body-sh))
+		m.detail.SetSize(dw, max(1, body-sh))
 	} else {
-		m.list.SetSize(m.width, body)
+		m.list.SetSize(m.width, max(1, body-sh))
 		m.detail.SetSize(m.width, body)
 	}
 	m.detail.stationChanged()
@@ -519,8 +558,14 @@ func (m *Model) render() string {
 	b.Grow(m.width * m.height * 2)
 	b.WriteString(m.header.View())
 	b.WriteByte('\n')
+	body := m.bodyHeight()
+	if sh := m.stationsHeight(); sh > 0 && (m.screen == screenList || m.splitShown()) {
+		b.WriteString(m.stations.View())
+		b.WriteByte('\n')
+		body = max(1, body-sh)
+	}
 	if m.splitShown() {
-		b.WriteString(m.splitView(m.bodyHeight()))
+		b.WriteString(m.splitView(body))
 	} else {
 		b.WriteString(m.view(m.screen).View())
 	}

@@ -11,6 +11,11 @@ import (
 type Options struct {
 	// Station is shown until the header has loaded.
 	Station string
+	// Fleet is set when the backend follows several stations (or every
+	// station on the bus): the screen shows the station list above the
+	// inbox and each message's station. A screen that is not told so
+	// becomes one when the backend reports more than one station.
+	Fleet bool
 	// NoColor forces the ASCII colour profile (set it when NO_COLOR is
 	// non-empty); bold, reverse and underline remain.
 	NoColor bool

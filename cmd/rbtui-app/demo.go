@@ -100,7 +100,8 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 		return err
 	}
 	defer st.Close()
-	if unlink, err := linkDemoGlance(paths.Glance(path)); err != nil {
+	station := "demo"
+	if unlink, err := linkDemoGlance(paths.Glance(path, station)); err != nil {
 		log.Warn("demo: the glance link for rbtui signal", "err", err)
 	} else {
 		defer unlink()
@@ -109,7 +110,6 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 	// Every queue exists from the start, as on a broker where rbd and the
 	// client ran before: nothing composed or received early is refused or
 	// left to the replay alone.
-	station := "demo"
 	bus := queue.NewMemory(queue.Config{
 		Station: station, ClientID: st.ClientID(), Logger: log.With("part", "bus"),
 		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl, queue.RoleInbox},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // requireTmux skips (or fails, with RB_REQUIRE_TMUX=1) without tmux.
@@ -131,12 +132,12 @@ func TestSignalSaysBrokerDown(t *testing.T) {
 		}
 	}
 	// Unread shows from the file; a style from the config file is used.
-	g, err := glance.ReadFile(paths.Glance(db))
+	g, err := glance.ReadFile(paths.Glance(db, rb.DefaultStation))
 	if err != nil {
 		t.Fatal(err)
 	}
 	g.Unread = 2
-	if err := glance.WriteFile(paths.Glance(db), g); err != nil {
+	if err := glance.WriteFile(paths.Glance(db, rb.DefaultStation), g); err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(t.TempDir(), "config")

@@ -62,7 +62,7 @@ const brokerNote = `environment:
 var helps = map[string]cli.Help{
 	"": {
 		Usage: []string{
-			"rbtui [flags]              the terminal inbox",
+			"rbtui [flags]              the terminal inbox (--station NAME, repeated for several, or --all: a fleet console)",
 			"rbtui --demo [flags]       simulator, daemon and inbox in one process: no broker, no modem",
 			"rbtui signal [flags]       one line for a tmux status bar",
 			"rbtui send [flags] TEXT    send a message (also --hex HEX, or - for standard input)",
@@ -70,20 +70,27 @@ var helps = map[string]cli.Help{
 			"rbtui version              the version",
 			"rbtui help [COMMAND]       this help, or a command's",
 		},
-		Text: `The operator's side of a RockBLOCK station. Every command has its own
+		Text: `The operator's side of a RockBLOCK station, or of a fleet of them. With
+several stations (--station repeated, --all, or "stations = a, b, c" in the
+config file) the inbox lists the stations above the messages (key S),
+shows each message's station, and compose asks which station sends
+(ctrl+t). Every command has its own
 help: rbtui COMMAND --help. Exit codes: 0 done, 1 failed, 2 usage error;
 send adds 3 (timeout) and 4 (broker down).`,
 		More: []string{brokerNote},
 		Examples: []string{
 			"rbtui --demo                      # try it: a simulated modem and sky",
 			"rbtui --station north             # the inbox of station north",
+			"rbtui --station north --station south   # both, in one inbox",
+			"rbtui --all                       # every station on the broker",
 			"rbtui send 'Camp 2 all well'      # queue a message; exit 0 when the broker has it",
 			"set -g status-right '#(rbtui signal)'   # in ~/.tmux.conf: the glance",
 		},
 	},
 	"signal": {
 		Usage: []string{"rbtui signal [--format tmux|plain|json] [--station NAME] [--db PATH]"},
-		Text: `Prints the station's newest signal reading as one line, for a tmux status
+		Text: `Prints a station's newest signal reading (--station, else the configured
+station, the first of a list) as one line, for a tmux status
 bar: the bars, or "stale", "offline", "broker down", "no data"; ✉N when N
 messages are unread. It reads the small glance file every running rbtui
 keeps beside its history, and never waits for the broker or the modem.
@@ -95,6 +102,7 @@ Exit codes: 0 printed, 2 usage error.`,
 			"set -g status-right '#(rbtui signal)'   # in ~/.tmux.conf",
 			"set -g status-interval 5                # refresh every 5 s",
 			"rbtui signal --format json              # for scripts",
+			"rbtui signal --station south            # another station of the fleet",
 		},
 	},
 	"send": {
@@ -114,7 +122,11 @@ Without --wait the command ends when the broker has the message; with
 --wait it waits for the final state and prints each state on standard
 error. When the broker cannot be reached within the wait (5 s without
 --wait), the message stays queued in the history and goes out with the
-next rbtui that reaches the broker.`,
+next rbtui that reaches the broker.
+
+--station names the station that sends. When the configuration follows
+several stations (stations = a, b, c), it must be one of them and it is
+required: which one would otherwise be a guess.`,
 		More: []string{`exit codes:
   0  the broker has it (with --wait: sent)
   1  failed, cancelled or unknown (with --wait)
@@ -126,18 +138,23 @@ next rbtui that reaches the broker.`,
 			"rbtui send --wait=10m 'Resupply Thursday 0600Z'",
 			"rbtui send --hex '01 02 ff'",
 			"date -u | rbtui send -",
+			"rbtui send --station south 'Weather window Friday'",
 		},
 	},
 	"history": {
-		Usage: []string{"rbtui history [--json] [--since WHEN] [--direction mo|mt] [--station NAME] [--db PATH]"},
+		Usage: []string{"rbtui history [--json] [--since WHEN] [--direction mo|mt] [--station NAME | --all] [--db PATH]"},
 		Text: `Prints the history, oldest first: one line per message, or one JSON
-object per line with --json. Text from the satellite is made safe for the
+object per line with --json. --station NAME keeps one station's messages
+(default: the configured station); --all prints every station's, with the
+station after the time (JSON: field station), as does a configuration that
+follows several stations. Text from the satellite is made safe for the
 terminal. Exit codes: 0 printed, 1 the history could not be read, 2 usage
 error.`,
 		Examples: []string{
 			"rbtui history --since 24h",
 			"rbtui history --direction mt --json | jq -r .text",
 			"rbtui history --since 2026-11-27",
+			"rbtui history --all --json | jq -r '.station + \" \" + .text'",
 		},
 	},
 	"dead": {

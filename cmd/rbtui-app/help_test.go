@@ -20,13 +20,13 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string // substrings: every flag, and the start of the help
 	}{
-		{[]string{"--help"}, []string{"usage: rbtui [flags]", "--ascii", "--demo", "--db", "--debug", "--station", "RB_AMQP_URL", "examples:"}},
+		{[]string{"--help"}, []string{"usage: rbtui [flags]", "--ascii", "--demo", "--db", "--debug", "--station", "--all", "RB_AMQP_URL", "examples:"}},
 		{[]string{"-h"}, []string{"usage: rbtui [flags]", "--ascii"}},
 		{[]string{"help"}, []string{"usage: rbtui [flags]", "--ascii", "--demo"}},
 		{[]string{"send", "--help"}, []string{"usage: rbtui send", "--hex", "--wait", "--db", "--station", "exit codes:", "4  broker", "examples:"}},
 		{[]string{"help", "send"}, []string{"usage: rbtui send", "--hex"}},
 		{[]string{"send", "hello", "--help"}, []string{"usage: rbtui send"}},
-		{[]string{"history", "--help"}, []string{"usage: rbtui history", "--json", "--since", "--direction", "--db", "--station", "examples:"}},
+		{[]string{"history", "--help"}, []string{"usage: rbtui history", "--json", "--since", "--direction", "--db", "--station", "--all", "examples:"}},
 		{[]string{"signal", "--help"}, []string{"usage: rbtui signal", "--format", "--db", "--station", "examples:"}},
 		{[]string{"help", "signal"}, []string{"usage: rbtui signal", "--format"}},
 		{[]string{"version", "--help"}, []string{"usage: rbtui version"}},

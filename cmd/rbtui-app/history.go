@@ -34,6 +34,9 @@ type historyRecord struct {
 	Attempts   int       `json:"attempts,omitempty"`
 	LastReason string    `json:"reason,omitempty"`
 	Read       bool      `json:"read"`
+	// Station is the message's station, given with --all (or when the
+	// configuration follows several stations).
+	Station string `json:"station,omitempty"`
 }
 
 // parseSince accepts a duration ("24h" = that long ago), a date or an RFC 3339 time.
@@ -58,8 +61,9 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	asJSON := fs.Bool("json", false, "one JSON object per line")
 	since := fs.String("since", "", "only messages from then on: a duration (24h), a date or an RFC 3339 time")
 	dir := fs.String("direction", "", "mo or mt (default both)")
-	station := fs.String("station", "", "station name")
-	db := fs.String("db", "", "history file")
+	station := fs.String("station", "", "only this station's messages (default: the configured station)")
+	all := fs.Bool("all", false, "every station's messages, each with its station")
+	db := fs.String("db", "", dbHelp)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -74,13 +78,20 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return cli.Usagef(fs.Name(), "%v", err)
 	}
+	if *all && *station != "" {
+		return cli.Usagef(fs.Name(), "give --station NAME or --all, not both")
+	}
 	cfg, err := config.Load(*station)
 	if err != nil {
 		return exitf(exitUsage, "history: %v", err)
 	}
-	path := *db
-	if path == "" {
-		path = store.DefaultPath(cfg.Station)
+	filter := cfg.Station
+	if *all || *station == "" && len(cfg.Stations) > 1 {
+		filter = ""
+	}
+	path, err := historyPath(ctx, *db, cfg, *all, nil)
+	if err != nil {
+		return err
 	}
 	st, err := store.Open(ctx, path, store.Options{ReadOnly: true})
 	if err != nil {
@@ -89,12 +100,15 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer st.Close()
 	w := bufio.NewWriter(stdout)
 	enc := json.NewEncoder(jsonSafe{w})
-	err = st.History(ctx, store.Filter{Since: t, Direction: *dir}, func(m store.Message) error {
+	err = st.History(ctx, store.Filter{Since: t, Direction: *dir, Station: filter}, func(m store.Message) error {
 		if *asJSON {
 			r := historyRecord{
 				ID: m.ID, Direction: m.Direction, State: m.State, At: m.CreatedAt.UTC(), Updated: m.UpdatedAt.UTC(),
 				Bytes: m.Bytes, Credits: m.Credits, MOMSN: m.MOMSN, MTMSN: m.MTMSN,
 				Attempts: m.Attempts, LastReason: m.LastReason, Read: m.Read,
+			}
+			if filter == "" {
+				r.Station = m.Station
 			}
 			if m.Binary {
 				r.Data = m.Data
@@ -103,7 +117,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			return enc.Encode(r)
 		}
-		_, err := fmt.Fprintln(w, historyLine(m))
+		_, err := fmt.Fprintln(w, historyLine(m, filter == ""))
 		return err
 	})
 	if ferr := w.Flush(); err == nil {
@@ -112,8 +126,9 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return err
 }
 
-// historyLine is one message as a terminal-safe line.
-func historyLine(m store.Message) string {
+// historyLine is one message as a terminal-safe line; withStation puts
+// the station after the time.
+func historyLine(m store.Message, withStation bool) string {
 	body := textsafe.Line(m.Text)
 	if m.Binary {
 		body = "hex:" + textsafe.Hex(m.Data)
@@ -132,7 +147,11 @@ func historyLine(m store.Message) string {
 	if len(extra) > 0 {
 		tail = " (" + strings.Join(extra, " ") + ")"
 	}
-	return fmt.Sprintf("%s %s %-9s %s%s", m.CreatedAt.Local().Format("2006-01-02 15:04:05"), strings.ToUpper(m.Direction), m.State, body, tail)
+	at := m.CreatedAt.Local().Format("2006-01-02 15:04:05")
+	if withStation {
+		at += " " + textsafe.Line(m.Station)
+	}
+	return fmt.Sprintf("%s %s %-9s %s%s", at, strings.ToUpper(m.Direction), m.State, body, tail)
 }
 
 // jsonSafe escapes, in JSON output, the characters that encoding/json

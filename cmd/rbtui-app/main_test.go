@@ -282,6 +282,12 @@ type station struct {
 
 func startStation(t *testing.T, n *brokertest.Node, name string, sc sim.Config) *station {
 	t.Helper()
+	return startStationAt(t, n.URL(), name, sc)
+}
+
+// startStationAt is startStation on the broker (or virtual host) at url.
+func startStationAt(t *testing.T, url, name string, sc sim.Config) *station {
+	t.Helper()
 	sc.Seed = 1
 	modem, err := sim.New(sc)
 	if err != nil {
@@ -294,7 +300,7 @@ func startStation(t *testing.T, n *brokertest.Node, name string, sc sim.Config) 
 	if os.Getenv("RB_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	bus, err := queue.Dial(ctx, queue.Config{URL: n.URL(), Station: name, AppID: "rbd-test",
+	bus, err := queue.Dial(ctx, queue.Config{URL: url, Station: name, AppID: "rbd-test",
 		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl}, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -8,28 +8,83 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/internal/redact"
 	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/tui"
 )
 
 // common are the settings every connected command shares.
 type common struct {
-	station string
-	db      string
-	debug   string
+	stations stationList
+	all      bool
+	db       string
+	debug    string
 }
 
+// stationList is a --station flag that may be repeated.
+type stationList []string
+
+func (l *stationList) String() string { return strings.Join(*l, ",") }
+
+func (l *stationList) Set(v string) error {
+	if err := rb.CheckStation(v); err != nil {
+		return err
+	}
+	*l = append(*l, v)
+	return nil
+}
+
+// dbHelp is the help of --db.
+const dbHelp = "history file (default $XDG_DATA_HOME/rockblock-station/history.db)"
+
 func (c *common) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.station, "station", "", "station name (default from RB_STATION or the config file, else \"default\")")
-	fs.StringVar(&c.db, "db", "", "history file (default $XDG_DATA_HOME/rockblock-station/<station>.db)")
+	fs.Var(&c.stations, "station", "station name (default from RB_STATION or the config file, else \"default\")")
+	fs.StringVar(&c.db, "db", "", dbHelp)
 	fs.StringVar(&c.debug, "debug", "", "write a debug log to this file")
+}
+
+// fleetFlags are the flags of the commands that follow several stations:
+// --station may be repeated, --all follows every station.
+func (c *common) fleetFlags(fs *flag.FlagSet) {
+	fs.Var(&c.stations, "station", "a station to follow; repeat it for several (default from RB_STATION or the config file, else \"default\")")
+	fs.BoolVar(&c.all, "all", false, "follow every station on the broker")
+	fs.StringVar(&c.db, "db", "", dbHelp)
+	fs.StringVar(&c.debug, "debug", "", "write a debug log to this file")
+}
+
+// historyPath is the history file: --db, else the default, into which the
+// per-station files of an older rbtui (of the stations followed; with
+// --all, every one in the folder) are gathered first (store.Adopt).
+func historyPath(ctx context.Context, db string, cfg config.Config, all bool, log *slog.Logger) (string, error) {
+	if db != "" {
+		return db, nil
+	}
+	path := store.DefaultPath()
+	var olds []store.OldFile
+	for _, st := range cfg.Stations {
+		olds = append(olds, store.OldFile{Station: st, Path: paths.StationHistory(st)})
+	}
+	if all {
+		found, _ := filepath.Glob(filepath.Join(paths.Dir(), "*.db"))
+		for _, f := range found {
+			if filepath.Base(f) != paths.HistoryName {
+				olds = append(olds, store.OldFile{Station: strings.TrimSuffix(filepath.Base(f), ".db"), Path: f})
+			}
+		}
+	}
+	if _, err := store.Adopt(ctx, path, olds, store.Options{Logger: log}); err != nil {
+		return "", fmt.Errorf("gather the history files of an older rbtui into %s: %w", path, err)
+	}
+	return path, nil
 }
 
 // logger returns a logger that writes to the debug file, or discards:
@@ -72,15 +127,19 @@ func (c *common) connect(ctx context.Context, log *slog.Logger, archivist bool) 
 // connectWith is connect with client settings (station, bus, store and
 // logger are filled in).
 func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.Config) (*session, error) {
-	cfg, err := config.Load(c.station)
+	cfg, err := config.LoadStations(c.stations)
 	if err != nil {
 		return nil, exitf(exitUsage, "%v", err)
 	}
-	path := c.db
-	if path == "" {
-		path = store.DefaultPath(cfg.Station)
+	if len(ccfg.Stations) > 0 {
+		// The command chose (rbtui send --station X).
+		cfg.Station, cfg.Stations = ccfg.Stations[0], ccfg.Stations
 	}
-	st, err := store.Open(ctx, path, store.Options{Logger: log})
+	path, err := historyPath(ctx, c.db, cfg, c.all, log)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, path, store.Options{Logger: log, Station: cfg.Station})
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +156,11 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 		return nil, fmt.Errorf("broker %s: %w", redact.URL(cfg.AMQPURL), err)
 	}
 	s.bus = bus
-	ccfg.Station, ccfg.Bus, ccfg.Store, ccfg.Logger = cfg.Station, bus, st, log
+	ccfg.Stations, ccfg.All, ccfg.Bus, ccfg.Store, ccfg.Logger = cfg.Stations, c.all, bus, st, log
+	if c.all && !cfg.Named {
+		// --all alone: the stations are those on the bus, not "default".
+		ccfg.Stations = nil
+	}
 	s.client = client.New(ccfg)
 	return s, nil
 }
@@ -106,7 +169,7 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui", flag.ContinueOnError)
 	var c common
-	c.flags(fs)
+	c.fleetFlags(fs)
 	demoMode := fs.Bool("demo", false, "run the embedded demo: simulator, daemon and inbox in one process, no broker")
 	ascii := fs.Bool("ascii", false, "draw ASCII glyphs only")
 	bell := fs.Bool("bell", false, "ring the terminal bell when an MT message arrives")
@@ -131,6 +194,7 @@ func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer s.Close()
 	opts.Station = s.cfg.Station
+	opts.Fleet = c.all || len(s.cfg.Stations) > 1
 	return screen(ctx, s.client, opts)
 }
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -134,6 +135,30 @@ func dropLineEnd(b []byte) []byte {
 	return b
 }
 
+// sender is the station rbtui send sends from: --station, which must be
+// one of the stations the configuration follows when it follows several;
+// else the configured station, unless it follows several (then --station
+// is required: which one would be a guess).
+func (c *common) sender() (string, error) {
+	if len(c.stations) > 1 {
+		return "", usagef("give one --station")
+	}
+	cfg, err := config.LoadStations(nil)
+	if err != nil {
+		return "", exitf(exitUsage, "send: %v", err)
+	}
+	if len(c.stations) == 0 {
+		if len(cfg.Stations) > 1 {
+			return "", usagef("this configuration follows several stations (%s): say which sends with --station NAME", strings.Join(cfg.Stations, ", "))
+		}
+		return cfg.Station, nil
+	}
+	if len(cfg.Stations) > 1 && !slices.Contains(cfg.Stations, c.stations[0]) {
+		return "", usagef("--station %s is not one of the stations this configuration follows (%s)", c.stations[0], strings.Join(cfg.Stations, ", "))
+	}
+	return c.stations[0], nil
+}
+
 // runSend is the scriptable send. The message is in SQLite before anything
 // else happens; without --wait the command ends when the broker confirmed it.
 func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -169,7 +194,11 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	start := time.Now()
 	reach, stopReach := context.WithDeadline(ctx, start.Add(budget))
 	defer stopReach()
-	s, err := c.connectWith(reach, log, client.Config{NoArchivist: true, ManualFlush: true})
+	from, err := c.sender()
+	if err != nil {
+		return err
+	}
+	s, err := c.connectWith(reach, log, client.Config{Stations: []string{from}, NoArchivist: true, ManualFlush: true})
 	if err != nil {
 		return err
 	}

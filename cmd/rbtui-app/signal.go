@@ -25,7 +25,7 @@ func runSignal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("rbtui signal", flag.ContinueOnError)
 	format := fs.String("format", glance.FormatTmux, "output format: tmux, plain or json")
 	station := fs.String("station", "", "station name (default from RB_STATION or the config file)")
-	db := fs.String("db", "", "history file (default $XDG_DATA_HOME/rockblock-station/<station>.db)")
+	db := fs.String("db", "", dbHelp)
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -42,12 +42,12 @@ func runSignal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	styles, styleErr := glance.StylesFrom(cfg.Extra)
 	path := *db
 	if path == "" {
-		path = store.DefaultPath(cfg.Station)
+		path = store.DefaultPath()
 	}
 	r := glance.Reading{Station: cfg.Station}
 	now := time.Now()
 	if _, err := os.Stat(path); err == nil {
-		r = fromHistory(ctx, path, stderr)
+		r = fromHistory(ctx, path, cfg.Station, stderr)
 		r.Station = cfg.Station
 	} else if !errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintln(stderr, "rbtui signal:", err)
@@ -66,11 +66,11 @@ func runSignal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// fromHistory reads the glance file beside the history, else the newest
-// reading and the unread count from SQLite. Trouble is said on stderr in
+// fromHistory reads the station's glance file beside the history, else its
+// newest reading and unread count from SQLite. Trouble is said on stderr in
 // detail; the status bar shows it in a word.
-func fromHistory(ctx context.Context, path string, stderr io.Writer) glance.Reading {
-	if r, err := glance.ReadFile(paths.Glance(path)); err == nil {
+func fromHistory(ctx context.Context, path, station string, stderr io.Writer) glance.Reading {
+	if r, err := glance.ReadFile(paths.Glance(path, station)); err == nil {
 		return r
 	}
 	var r glance.Reading
@@ -82,14 +82,14 @@ func fromHistory(ctx context.Context, path string, stderr io.Writer) glance.Read
 		return r
 	}
 	defer st.Close()
-	rd, ok, err := st.LatestSignal(ctx)
+	rd, ok, err := st.LatestSignal(ctx, station)
 	if err != nil {
 		fmt.Fprintln(stderr, "rbtui signal:", err)
 	} else if ok {
 		r.Found = true
 		r.Bars, r.Service, r.Modem, r.At = rd.Bars, rd.Service, rd.Modem, rd.SeenAt
 	}
-	if c, err := st.Counts(ctx); err == nil {
+	if c, err := st.Counts(ctx, station); err == nil {
 		r.Unread = c.Unread
 	}
 	return r

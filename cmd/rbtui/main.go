@@ -2,17 +2,17 @@
 // terminal inbox, a one-line signal glance for tmux, a scriptable send, the
 // history for scripts, and the one-command demo.
 //
-//	rbtui [--station NAME] [--db PATH] [--debug FILE]
+//	rbtui [--station NAME]... | --all [--db PATH] [--debug FILE]
 //	rbtui --demo
-//	rbtui signal [--format tmux|plain|json]
-//	rbtui send [TEXT | --hex HEX | -] [--wait[=TIMEOUT]]
-//	rbtui history [--json] [--since WHEN]
+//	rbtui signal [--format tmux|plain|json] [--station NAME]
+//	rbtui send [TEXT | --hex HEX | -] [--wait[=TIMEOUT]] [--station NAME]
+//	rbtui history [--json] [--since WHEN] [--station NAME | --all]
 //	rbtui version
 //
 // tmux runs `rbtui signal` every few seconds, so this binary is kept small:
 // it links only the standard library and three small packages of ours, and
-// answers `signal` itself from the glance file that every rbtui keeps beside
-// its SQLite history. Every other command, and `signal` when there is no
+// answers `signal` itself from the station's glance file that every rbtui
+// keeps beside its SQLite history (paths.Glance). Every other command, and `signal` when there is no
 // glance file to read, is carried out by rbtui-app (cmd/rbtui-app), which
 // this program runs in its own place (exec): rbtui-app is looked for next
 // to rbtui first, then on PATH. `version` is answered here too, so it names
@@ -104,9 +104,9 @@ func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, d
 	}
 	path := *db
 	if path == "" {
-		path = paths.History(cfg.Station)
+		path = paths.History()
 	}
-	r, err := glance.ReadFile(paths.Glance(path))
+	r, err := glance.ReadFile(paths.Glance(path, cfg.Station))
 	switch {
 	case err == nil:
 		r.Station = cfg.Station
@@ -115,7 +115,12 @@ func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, d
 		// any, is what there is to see; else "no data".
 		r = glance.Reading{Station: cfg.Station}
 		if *db == "" {
-			if d, err := glance.ReadFile(paths.DemoGlance()); err == nil {
+			if old, err := glance.ReadFile(paths.StationHistory(cfg.Station) + ".glance"); err == nil {
+				// An rbtui from before the one history still runs: its
+				// glance file is the per-station history's.
+				old.Station = cfg.Station
+				r = old
+			} else if d, err := glance.ReadFile(paths.DemoGlance()); err == nil {
 				r = d
 			}
 		}

@@ -51,7 +51,7 @@ func run(t *testing.T, bin string, args ...string) (stdout, stderr string, code 
 func TestSignalFromGlanceFile(t *testing.T) {
 	bin := build(t, false) // no rbtui-app: the glance must not need it
 	db := filepath.Join(t.TempDir(), "h.db")
-	if err := glance.WriteFile(paths.Glance(db), glance.Reading{Bars: 4, Service: true, Modem: rb.ModemOK, At: time.Now()}); err != nil {
+	if err := glance.WriteFile(paths.Glance(db, rb.DefaultStation), glance.Reading{Bars: 4, Service: true, Modem: rb.ModemOK, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ format, want string }{
@@ -65,7 +65,7 @@ func TestSignalFromGlanceFile(t *testing.T) {
 		}
 	}
 	// An old reading is never shown as current.
-	if err := glance.WriteFile(paths.Glance(db), glance.Reading{Bars: 4, Service: true, Modem: rb.ModemOK, At: time.Now().Add(-time.Hour)}); err != nil {
+	if err := glance.WriteFile(paths.Glance(db, rb.DefaultStation), glance.Reading{Bars: 4, Service: true, Modem: rb.ModemOK, At: time.Now().Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if out, _, _ := run(t, bin, "signal", "--db", db, "--format", "plain"); !strings.Contains(out, "stale") || strings.Contains(out, "4/5") {
@@ -96,7 +96,7 @@ func TestSignalFallsBackToSQLite(t *testing.T) {
 		t.Fatalf("exit %d, %q (stderr %q), want the SQLite reading 2/5", code, out, errOut)
 	}
 	// A damaged glance file is not trusted either.
-	if err := os.WriteFile(paths.Glance(db), []byte("{garbage"), 0o600); err != nil {
+	if err := os.WriteFile(paths.Glance(db, rb.DefaultStation), []byte("{garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if out, _, _ := run(t, bin, "signal", "--db", db, "--format", "plain"); !strings.Contains(out, "2/5") {
@@ -128,5 +128,26 @@ func TestOtherCommandsRunTheApp(t *testing.T) {
 	// version is rbtui's own answer: it needs no rbtui-app.
 	if out, errOut, code := run(t, alone, "version"); code != 0 || !strings.HasPrefix(out, "rbtui ") {
 		t.Fatalf("version without rbtui-app: exit %d, %q %q", code, out, errOut)
+	}
+}
+
+// TestSignalOfAnOlderRbtui: before the one history exists, the glance file
+// an older rbtui keeps beside its per-station history is read.
+func TestSignalOfAnOlderRbtui(t *testing.T) {
+	bin := build(t, false)
+	home := t.TempDir()
+	data := filepath.Join(home, "data")
+	old := filepath.Join(data, "rockblock-station", "north.db.glance")
+	if err := os.MkdirAll(filepath.Dir(old), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := glance.WriteFile(old, glance.Reading{Bars: 3, Service: true, Modem: rb.ModemOK, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "signal", "--station", "north", "--format", "plain")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "RB_CONFIG=" + os.DevNull, "XDG_DATA_HOME=" + data}
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), "3/5") {
+		t.Fatalf("%q %v", out, err)
 	}
 }

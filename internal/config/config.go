@@ -33,7 +33,15 @@ const DefaultStation = "default"
 type Config struct {
 	// AMQPURL is the broker's URL, or a list of its nodes' URLs (queue.ParseURLs).
 	AMQPURL string
+	// Station is the station: rbd's, or the one an rbtui sends from when
+	// none is named (the first of Stations).
 	Station string
+	// Stations are the stations an rbtui follows, Station first: the
+	// file's `stations` list (commas or spaces), or Station alone.
+	Stations []string
+	// Named is false when no flag, environment variable or file named a
+	// station (Station is DefaultStation by default).
+	Named bool
 	// File is the config file that was read, or "" when none exists.
 	File string
 	// Extra holds the file's other keys, for the program that reads them.
@@ -66,7 +74,22 @@ func Paths() []string {
 // that the station's users share): anything else is refused with the chmod
 // that fixes it. The URL must parse; the error never shows its password.
 func Load(station string) (Config, error) {
+	var names []string
+	if station != "" {
+		names = []string{station}
+	}
+	return LoadStations(names)
+}
+
+// LoadStations is Load for several --station flags: when stations is not
+// empty, it is the list followed (its first sends by default) and beats
+// the environment and the file. Otherwise RB_STATION names the one station
+// followed, else the file's `station` and `stations` (the station first,
+// then the others of the list), else DefaultStation.
+func LoadStations(stations []string) (Config, error) {
 	c := Config{AMQPURL: DefaultAMQPURL, Station: DefaultStation, Extra: map[string]string{}}
+	var fileStations []string
+	fileStation := false
 	named := os.Getenv("RB_CONFIG") != ""
 	for _, p := range Paths() {
 		kv, err := ReadFile(p)
@@ -87,7 +110,9 @@ func Load(station string) (Config, error) {
 			case "amqp_url":
 				c.AMQPURL = v
 			case "station":
-				c.Station = v
+				c.Station, fileStation, c.Named = v, true, true
+			case "stations":
+				fileStations, c.Named = SplitList(v), true
 			default:
 				c.Extra[k] = v
 			}
@@ -97,19 +122,53 @@ func Load(station string) (Config, error) {
 	if v := os.Getenv("RB_AMQP_URL"); v != "" {
 		c.AMQPURL = v
 	}
-	if v := os.Getenv("RB_STATION"); v != "" {
-		c.Station = v
+	switch {
+	case len(stations) > 0:
+		c.Station, c.Stations, c.Named = stations[0], stations, true
+	case os.Getenv("RB_STATION") != "":
+		c.Station, c.Named = os.Getenv("RB_STATION"), true
+		c.Stations = []string{c.Station}
+	case len(fileStations) > 0:
+		if !fileStation {
+			c.Station = fileStations[0]
+		}
+		c.Stations = []string{c.Station}
+		for _, st := range fileStations {
+			if st != c.Station {
+				c.Stations = append(c.Stations, st)
+			}
+		}
+	default:
+		c.Stations = []string{c.Station}
 	}
-	if station != "" {
-		c.Station = station
-	}
-	if err := rb.CheckStation(c.Station); err != nil {
-		return c, err
+	c.Stations = dedup(c.Stations)
+	for _, st := range c.Stations {
+		if err := rb.CheckStation(st); err != nil {
+			return c, err
+		}
 	}
 	if _, err := queue.ParseURLs(c.AMQPURL); err != nil {
 		return c, err
 	}
 	return c, nil
+}
+
+// SplitList splits a list of names separated by commas or white space.
+func SplitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+}
+
+// dedup drops repeated names, keeping the first of each.
+func dedup(names []string) []string {
+	seen := map[string]bool{}
+	out := names[:0:0]
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // hasPassword reports whether an AMQP URL, or any URL of a list, carries a

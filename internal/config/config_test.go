@@ -163,3 +163,46 @@ func TestLoadURLList(t *testing.T) {
 		t.Fatalf("a bad URL in the list: %v", err)
 	}
 }
+
+func TestStations(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config")
+	t.Setenv("RB_CONFIG", file)
+	t.Setenv("RB_AMQP_URL", "")
+	t.Setenv("RB_STATION", "")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		file, env string
+		flags     []string
+		station   string
+		stations  string
+	}{
+		{"stations = a, b c\n", "", nil, "a", "a b c"},
+		{"station = b\nstations = a, b, c\n", "", nil, "b", "b a c"},
+		{"station = d\nstations = a,b\n", "", nil, "d", "d a b"},
+		{"stations = a, b\n", "e", nil, "e", "e"},
+		{"stations = a, b\n", "e", []string{"x", "y", "x"}, "x", "x y"},
+		{"station = n\n", "", nil, "n", "n"},
+		{"", "", nil, DefaultStation, DefaultStation},
+	} {
+		write(tt.file)
+		t.Setenv("RB_STATION", tt.env)
+		c, err := LoadStations(tt.flags)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.file, err)
+		}
+		if c.Station != tt.station || strings.Join(c.Stations, " ") != tt.stations {
+			t.Errorf("file %q env %q flags %v: station %q stations %q, want %q %q", tt.file, tt.env, tt.flags, c.Station, c.Stations, tt.station, tt.stations)
+		}
+	}
+	write("stations = a, bad.name\n")
+	t.Setenv("RB_STATION", "")
+	if _, err := LoadStations(nil); err == nil {
+		t.Error("a bad name in the list was accepted")
+	}
+}

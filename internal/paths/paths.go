@@ -1,6 +1,6 @@
-// Package paths names the files of a station's client side. It imports only
-// the standard library, so the tmux glance can find its file without paying
-// for the packages that write it.
+// Package paths names the files of a client's side. It imports only the
+// standard library, so the tmux glance can find its file without paying for
+// the packages that write it.
 package paths
 
 import (
@@ -10,12 +10,17 @@ import (
 	"strings"
 )
 
-// History is the SQLite history file of a station:
-// $XDG_DATA_HOME/rockblock-station/<station>.db, or
-// ~/.local/share/rockblock-station/<station>.db when XDG_DATA_HOME is unset.
-// An empty station is "default"; characters other than letters, digits, '-'
-// and '_' become '_'.
-func History(station string) string {
+// HistoryName is the file name of a client's history, which holds every
+// station it follows.
+const HistoryName = "history.db"
+
+// MigratedSuffix is added to a per-station history file of an older rbtui
+// once its rows are in the client's one history (the file is kept).
+const MigratedSuffix = ".migrated"
+
+// Dir is the folder of a client's files: $XDG_DATA_HOME/rockblock-station,
+// or ~/.local/share/rockblock-station when XDG_DATA_HOME is unset.
+func Dir() string {
 	base := os.Getenv("XDG_DATA_HOME")
 	if base == "" || !filepath.IsAbs(base) { // the XDG spec says to ignore relative paths
 		home, err := os.UserHomeDir()
@@ -24,12 +29,27 @@ func History(station string) string {
 		}
 		base = filepath.Join(home, ".local", "share")
 	}
-	return filepath.Join(base, "rockblock-station", SafeName(station)+".db")
+	return filepath.Join(base, "rockblock-station")
 }
 
-// Glance is the file beside a history that holds its newest signal reading
-// for `rbtui signal`.
-func Glance(history string) string { return history + ".glance" }
+// History is the client's SQLite history, one file for every station it
+// follows: Dir()/history.db.
+func History() string { return filepath.Join(Dir(), HistoryName) }
+
+// StationHistory is the per-station history file of rbtui before the fleet
+// console (Dir()/<station>.db). An empty station is "default"; characters
+// other than letters, digits, '-' and '_' become '_'. rbtui moves such files
+// into History() once (store.Adopt).
+func StationHistory(station string) string {
+	return filepath.Join(Dir(), SafeName(station)+".db")
+}
+
+// Glance is the file that holds a station's newest signal reading for
+// `rbtui signal`: <station>.glance beside the history file, so that it is
+// found from the station's name alone.
+func Glance(history, station string) string {
+	return filepath.Join(filepath.Dir(history), SafeName(station)+".glance")
+}
 
 // SafeName maps a station name to a file name.
 func SafeName(s string) string {

@@ -9,22 +9,31 @@ import (
 
 func TestHistory(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", "/data")
+	if got := History(); got != "/data/rockblock-station/history.db" {
+		t.Errorf("History() = %q", got)
+	}
 	for station, want := range map[string]string{
 		"":         "/data/rockblock-station/default.db",
 		"north":    "/data/rockblock-station/north.db",
 		"a/../b c": "/data/rockblock-station/a____b_c.db",
 	} {
-		if got := History(station); got != want {
-			t.Errorf("History(%q) = %q, want %q", station, got, want)
+		if got := StationHistory(station); got != want {
+			t.Errorf("StationHistory(%q) = %q, want %q", station, got, want)
 		}
 	}
 	t.Setenv("XDG_DATA_HOME", "relative/ignored")
 	t.Setenv("HOME", "/home/op")
-	if got, want := History("x"), filepath.Join("/home/op", ".local", "share", "rockblock-station", "x.db"); got != want {
+	if got, want := History(), filepath.Join("/home/op", ".local", "share", "rockblock-station", "history.db"); got != want {
 		t.Errorf("relative XDG_DATA_HOME: %q, want %q", got, want)
 	}
-	if got := Glance("/d/h.db"); got != "/d/h.db.glance" {
-		t.Errorf("Glance = %q", got)
+	for _, tt := range []struct{ history, station, want string }{
+		{"/d/h.db", "north", "/d/north.glance"},
+		{"/d/h.db", "", "/d/default.glance"},
+		{"/d/h.db", "../x", "/d/___x.glance"},
+	} {
+		if got := Glance(tt.history, tt.station); got != tt.want {
+			t.Errorf("Glance(%q, %q) = %q, want %q", tt.history, tt.station, got, tt.want)
+		}
 	}
 }
 

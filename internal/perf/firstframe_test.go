@@ -162,7 +162,7 @@ func BenchmarkSearch100k(b *testing.B) {
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		if _, err := be.Search(ctx, queries[i%len(queries)], 1000); err != nil {
+		if _, err := be.Search(ctx, "", queries[i%len(queries)], 1000); err != nil {
 			b.Fatal(err)
 		}
 		i++

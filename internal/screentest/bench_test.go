@@ -1,9 +1,15 @@
 package screentest
 
 import (
+	"context"
+	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // benchEnv is a history of 100 000 seeded messages.
@@ -77,5 +83,50 @@ func BenchmarkResize(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		d.Send(sizes[i%2])
 		_ = d.M.View()
+	}
+}
+
+// fleetBenchEnv is a history of 100 000 seeded messages of one station and
+// a signal reading of each of three, followed by a client of the three.
+func fleetBenchEnv(b *testing.B) *Env {
+	e := benchEnv(b)
+	for i, s := range []string{Station, "south", "east"} {
+		e.Signal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-" + s, Station: s, At: testNow.Add(-20 * time.Second)},
+			Bars: 5 - i, Service: true, Modem: rb.ModemOK, Outbox: -1})
+	}
+	e.Client = client.New(client.Config{Stations: []string{Station, "south", "east"}, Bus: e.Bus, Store: e.Store, Now: e.Now,
+		MaxMO: 340, ManualFlush: true, WatchEvery: -1, ConnectGrace: -1})
+	return e
+}
+
+// BenchmarkFleetFirstFrame measures the fleet console's start over a
+// history of 100 000 messages: the screen built, its first page, header,
+// signal and station list (three stations) loaded, and a 120x40 frame drawn.
+func BenchmarkFleetFirstFrame(b *testing.B) {
+	e := fleetBenchEnv(b)
+	o := e.Options()
+	o.Fleet = true
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d := e.ScreenWith(o, 120, 40)
+		if v := d.Plain(); !strings.Contains(v, "3 stations") {
+			b.Fatalf("no station list:\n%s", v)
+		}
+	}
+}
+
+// BenchmarkFleetStations measures one read of the station list (three
+// stations), which the fleet console does at every change of the header.
+func BenchmarkFleetStations(b *testing.B) {
+	e := fleetBenchEnv(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	be := client.NewBackend(ctx, e.Client)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if rows, err := be.Stations(ctx); err != nil || len(rows) != 3 {
+			b.Fatalf("%d rows, %v", len(rows), err)
+		}
 	}
 }

@@ -57,7 +57,7 @@ func TestFollowNewestOrCountNew(t *testing.T) {
 	if v := d.Plain(); strings.Contains(v, "unread") || strings.Contains(v, "●") {
 		t.Fatalf("M left unread messages:\n%s", v)
 	}
-	if n, _ := e.Store.Counts(context.Background()); n.Unread != 0 {
+	if n, _ := e.Store.Counts(context.Background(), ""); n.Unread != 0 {
 		t.Fatalf("%d unread in the history after M", n.Unread)
 	}
 	if d.M.View().WindowTitle != "rbtui" {

@@ -798,8 +798,8 @@ func TestResendInFlight(t *testing.T) {
 // matches some other way than the list would.
 type reversedSearch struct{ tui.Backend }
 
-func (b reversedSearch) Search(ctx context.Context, q string, limit int) ([]tui.Message, error) {
-	out, err := b.Backend.Search(ctx, q, limit)
+func (b reversedSearch) Search(ctx context.Context, station, q string, limit int) ([]tui.Message, error) {
+	out, err := b.Backend.Search(ctx, station, q, limit)
 	slices.Reverse(out)
 	return out, err
 }

@@ -40,7 +40,7 @@ func TestSideBySide(t *testing.T) {
 	// Passing over an unread message shows it, does not mark it read.
 	d.Select("[7 bytes]")
 	hasAndLacks(t, d.Plain(), []string{"● 3 unread", "(unread)"}, nil)
-	if n, _ := e.Store.Counts(context.Background()); n.Unread != 3 {
+	if n, _ := e.Store.Counts(context.Background(), ""); n.Unread != 3 {
 		t.Fatalf("%d unread after passing over one, want 3", n.Unread)
 	}
 	// enter: the keys go to the detail, and it is read.

@@ -55,5 +55,5 @@ func run(args []string) error {
 	}
 	// What every rbtui writes beside its history for the tmux glance.
 	g := glance.Reading{Station: sig.Station, Bars: sig.Bars, Service: sig.Service, Modem: sig.Modem, At: sig.At, Found: true}
-	return glance.WriteFile(paths.Glance(args[0]), g)
+	return glance.WriteFile(paths.Glance(args[0], sig.Station), g)
 }
