@@ -125,6 +125,9 @@ func stationEvent(s client.StationState) StationEvent {
 type MessageEvent struct {
 	ID  string `json:"id"`
 	Dir string `json:"dir"`
+	// Station is the station the message went through (a fleet's bridge
+	// follows several).
+	Station string `json:"station"`
 	// Text is the payload as text, made inert (textsafe.Block); "" when binary.
 	Text string `json:"text"`
 	// Data is the payload, base64; "" when this client does not have it.
@@ -148,7 +151,7 @@ type MessageEvent struct {
 
 func messageEvent(m store.Message) MessageEvent {
 	e := MessageEvent{
-		ID: m.ID, Dir: m.Direction, Binary: m.Binary, Bytes: m.Bytes, State: m.State,
+		ID: m.ID, Dir: m.Direction, Station: textsafe.Line(m.Station), Binary: m.Binary, Bytes: m.Bytes, State: m.State,
 		Reason: textsafe.Line(m.LastReason), At: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
 		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, Credits: m.Credits, Queued: m.Queued,
 		NextAttemptAt: m.NextAttemptAt, Read: m.Read,
@@ -172,6 +175,7 @@ func messageEvent(m store.Message) MessageEvent {
 // StatusEvent is EvMOStatus: an MO message's state changed.
 type StatusEvent struct {
 	ID            string     `json:"id"`
+	Station       string     `json:"station"`
 	State         string     `json:"state"`
 	Reason        string     `json:"reason,omitempty"`
 	MOMSN         *int       `json:"momsn,omitempty"`
@@ -186,7 +190,7 @@ type StatusEvent struct {
 func statusEvent(m store.Message) StatusEvent {
 	e := messageEvent(m)
 	return StatusEvent{
-		ID: e.ID, State: e.State, Reason: e.Reason, MOMSN: e.MOMSN, Attempt: e.Attempts, At: e.UpdatedAt,
+		ID: e.ID, Station: e.Station, State: e.State, Reason: e.Reason, MOMSN: e.MOMSN, Attempt: e.Attempts, At: e.UpdatedAt,
 		NextAttemptAt: e.NextAttemptAt, Credits: e.Credits, Cancellable: e.Cancellable, Resendable: e.Resendable,
 	}
 }

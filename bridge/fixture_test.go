@@ -49,6 +49,13 @@ func testLogger() *slog.Logger {
 
 func newFixture(t testing.TB, tweak func(*queue.Config, *Config)) *fixture {
 	t.Helper()
+	return newFleetFixture(t, tweak, nil)
+}
+
+// newFleetFixture is newFixture for a client that follows stations (the
+// first sends by default; nil: testStation alone).
+func newFleetFixture(t testing.TB, tweak func(*queue.Config, *Config), stations []string) *fixture {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "history.db"), store.Options{})
@@ -63,7 +70,7 @@ func newFixture(t testing.TB, tweak func(*queue.Config, *Config)) *fixture {
 	}
 	bus := &flakyBus{Memory: queue.NewMemory(qc)}
 	t.Cleanup(func() { bus.Close() })
-	cl := client.New(client.Config{Station: testStation, Bus: bus, Store: st, Logger: testLogger(),
+	cl := client.New(client.Config{Station: testStation, Stations: stations, Bus: bus, Store: st, Logger: testLogger(),
 		FlushEvery: 100 * time.Millisecond, HealthEvery: 50 * time.Millisecond})
 	bc.Client = cl
 	srv, err := New(bc)

@@ -196,13 +196,41 @@ func textPayload(t string) ([]byte, bool, error) {
 	return []byte(t), true, nil
 }
 
-// onMOSend stores a new message and acknowledges it with its id.
+// onMOSend stores a new message and acknowledges it with its id. An object
+// may name the station that sends it ({text, station}); by default it is
+// the client's first station.
 func (s *Server) onMOSend(c *conn, args []any) (any, error) {
 	data, text, err := payload(args)
 	if err != nil {
 		return nil, err
 	}
-	return s.compose(c, data, text)
+	station, err := sender(args)
+	if err != nil {
+		return nil, err
+	}
+	if station != "" {
+		if err := s.cl.CheckSender(station); err != nil {
+			return nil, fmt.Errorf("%w: %w", errBadRequest, err)
+		}
+	}
+	return s.compose(c, station, data, text)
+}
+
+// sender reads the optional station of an mo_send object ("" when absent).
+func sender(args []any) (string, error) {
+	v, ok := args[0].(map[string]any)
+	if !ok {
+		return "", nil
+	}
+	st, has := v["station"]
+	if !has {
+		return "", nil
+	}
+	name, ok := st.(string)
+	if !ok || name == "" {
+		return "", fmt.Errorf("%w: station must be a station name", errBadRequest)
+	}
+	return name, nil
 }
 
 // onSend is the original UI's send: the message text as a plain string.
@@ -218,20 +246,26 @@ func (s *Server) onSend(c *conn, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.compose(c, data, true)
+	return s.compose(c, "", data, true)
 }
 
 // compose writes the message to the history (the outbox of this client) and
 // tries to hand it to the broker at once, so the acknowledgement can say
 // whether it is at the broker or waits here.
-func (s *Server) compose(c *conn, data []byte, text bool) (any, error) {
+func (s *Server) compose(c *conn, station string, data []byte, text bool) (any, error) {
 	if err := s.cl.Validate(data, text); err != nil {
 		return nil, err
 	}
 	if !c.sends.allow(s.cfg.Now()) {
 		return nil, errRateLimited
 	}
-	id, err := s.cl.Compose(s.ctx, data, text, nil)
+	var id string
+	var err error
+	if station == "" {
+		id, err = s.cl.Compose(s.ctx, data, text, nil)
+	} else {
+		id, err = s.cl.ComposeFrom(s.ctx, station, data, text, nil)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,61 @@ func TestMOSendStoresAndHandsOver(t *testing.T) {
 	}
 }
 
+// A fleet's bridge: mo_send may name the station that sends, events say
+// which station a message went through, and a station the client does not
+// follow is refused with nothing stored.
+func TestMOSendFromAStationOfTheFleet(t *testing.T) {
+	const second = "second"
+	f := newFleetFixture(t, nil, []string{testStation, second})
+	outbox, err := f.bus.Consume(f.ctx, queue.Queue{Role: queue.RoleOutbox, Station: second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.conn()
+	res, err := f.srv.onMOSend(c, []any{map[string]any{"text": "from the second", "station": second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.(SendResult).ID
+	select {
+	case d := <-outbox:
+		if d.MessageID != id || d.Msg.Head().Station != second {
+			t.Fatalf("the second station's outbox got %s of %s, want %s", d.MessageID, d.Msg.Head().Station, id)
+		}
+		d.Ack()
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing reached the second station's outbox")
+	}
+	m, _, err := f.st.Get(f.ctx, id)
+	if err != nil || m.Station != second {
+		t.Fatalf("stored %+v %v", m, err)
+	}
+	if e := messageEvent(m); e.Station != second {
+		t.Fatalf("message event station %q", e.Station)
+	}
+	if e := statusEvent(m); e.Station != second {
+		t.Fatalf("status event station %q", e.Station)
+	}
+	// Without a station it is the first one's.
+	res, err = f.srv.onMOSend(c, []any{map[string]any{"text": "default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _, _ := f.st.Get(f.ctx, res.(SendResult).ID); m.Station != testStation {
+		t.Fatalf("default sender %q", m.Station)
+	}
+	n0, _ := f.st.Counts(f.ctx, "")
+	for _, st := range []any{"elsewhere", 7, "", "../etc"} {
+		_, err := f.srv.onMOSend(c, []any{map[string]any{"text": "x", "station": st}})
+		if e := apiError(err); e == nil || e.Code != CodeBadRequest {
+			t.Fatalf("station %v: %v, want a bad request", st, err)
+		}
+	}
+	if n, _ := f.st.Counts(f.ctx, ""); n != n0 {
+		t.Fatalf("refused sends changed the history: %+v, was %+v", n, n0)
+	}
+}
+
 func TestMOSendRefusesBadInputAndChangesNothing(t *testing.T) {
 	f := newFixture(t, nil)
 	c := f.conn()
