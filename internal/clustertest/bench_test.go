@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,18 +13,28 @@ import (
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
 )
 
+var (
+	fleetStations   = flag.Int("fleet.stations", 20, "BenchmarkFleet: stations (rbd processes)")
+	fleetPerStation = flag.Int("fleet.per", 100, "BenchmarkFleet: MO and MT per station")
+)
+
 // BenchmarkFleet: 20 stations (rbd with the simulator's fast profile: the
 // fixed sky, sessions without delay), two clients, 100 MO and 100 MT per
 // station, and one cluster node killed (SIGKILL) when half the MO are
 // published. It reports the throughput (MO and MT settled per second, from
 // the first publish to the last arrival), the publish-to-gateway latency of
-// MO (p50, p99) and the lost and duplicated messages, which must be 0.
-// One iteration takes about a minute: run it with -benchtime 1x.
+// MO (p50, p99) and the lost and duplicated messages, which must be 0: a
+// lost or duplicated message fails it with its timeline (ledger.timeline).
+// One iteration takes minutes: run it with -benchtime 1x. -fleet.stations
+// and -fleet.per change the fleet's size (20 and 100 by default).
 //
 //	go test -run '^$' -bench BenchmarkFleet -benchtime 1x ./internal/clustertest
 func BenchmarkFleet(b *testing.B) {
 	c := brokertest.RequireCluster(b, cluster)
-	const stations, perStation = 20, 100
+	stations, perStation := *fleetStations, *fleetPerStation
+	if stations < 2 || perStation < 2 {
+		b.Fatalf("-fleet.stations %d -fleet.per %d: want at least 2 each", stations, perStation)
+	}
 	for range b.N {
 		b.StopTimer()
 		if err := c.WaitRunning(len(c.Nodes)); err != nil {
@@ -43,6 +54,7 @@ func BenchmarkFleet(b *testing.B) {
 		var published atomic.Int64
 		var killOnce sync.Once
 		var killedAt time.Duration
+		var marks []mark
 		b.StartTimer()
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -51,8 +63,12 @@ func BenchmarkFleet(b *testing.B) {
 				for k := range perStation {
 					l.injectMT(s, k)
 					l.publishMO(ctx, clients[(si+k)%2], s, k)
-					if published.Add(1) == stations*perStation/2 {
-						killOnce.Do(func() { killedAt = time.Since(start); victim.Kill() })
+					if published.Add(1) == int64(stations*perStation/2) {
+						killOnce.Do(func() {
+							killedAt = time.Since(start)
+							victim.Kill()
+							marks = append(marks, mark{start.Add(killedAt), "node " + victim.Name() + " killed (SIGKILL)"})
+						})
 					}
 				}
 			})
@@ -73,7 +89,7 @@ func BenchmarkFleet(b *testing.B) {
 		elapsed := time.Since(start)
 		b.StopTimer()
 		if !tl.settled() {
-			b.Errorf("the fleet did not settle: %s\n%s", tl, strings.Join(tl.problems, "\n"))
+			b.Errorf("the fleet did not settle: %s\n%s\n%s", tl, strings.Join(tl.problems, "\n"), l.timelines(tl, start, marks, sts, clients))
 		}
 		l.mu.Lock()
 		if len(l.bad) > 0 {

@@ -188,6 +188,8 @@ func TestFleetFaults(t *testing.T) {
 	t.Cleanup(func() { _ = c.Heal() })
 
 	const perRound = 8 // MO per station per round; an MT for every second one
+	var marks []mark
+	first := time.Now()
 	for r, ph := range phases {
 		syncAll(t, c) // as a long-running cluster would have: see SyncMetadata
 		start := time.Now()
@@ -206,6 +208,7 @@ func TestFleetFaults(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond) // the fault strikes with traffic in flight
 		faultAt := time.Since(start)
+		marks = append(marks, mark{time.Now(), ph.name + " of node " + ph.node.Name()})
 		if err := ph.fault(ph.node); err != nil {
 			t.Fatalf("%s of %s: %v", ph.name, ph.node.Name(), err)
 		}
@@ -222,7 +225,8 @@ func TestFleetFaults(t *testing.T) {
 		}
 		tl := l.waitSettled(stations, clients, 120*time.Second)
 		if !tl.settled() {
-			t.Fatalf("round %q (node %s away) did not settle: %s\n%s", ph.name, ph.node.Name(), tl, strings.Join(tl.problems, "\n"))
+			t.Fatalf("round %q (node %s away) did not settle: %s\n%s\n%s", ph.name, ph.node.Name(), tl, strings.Join(tl.problems, "\n"),
+				l.timelines(tl, first, marks, stations, clients))
 		}
 		t.Logf("round %q: fault at %v, settled %v after the start with %s away: %s", ph.name, faultAt.Round(time.Millisecond),
 			time.Since(start).Round(time.Millisecond), ph.node.Name(), tl)
@@ -234,6 +238,7 @@ func TestFleetFaults(t *testing.T) {
 		if err := ph.recover(ph.node); err != nil {
 			t.Fatalf("recover from %s: %v", ph.name, err)
 		}
+		marks = append(marks, mark{time.Now(), "node " + ph.node.Name() + " back after the " + ph.name})
 		if err := c.WaitRunning(len(c.Nodes)); err != nil {
 			t.Fatalf("after %s: %v", ph.name, err)
 		}
@@ -247,7 +252,7 @@ func TestFleetFaults(t *testing.T) {
 	}
 	tl := l.tally(stations, clients)
 	if !tl.settled() {
-		t.Fatalf("after all rounds: %s\n%s", tl, strings.Join(tl.problems, "\n"))
+		t.Fatalf("after all rounds: %s\n%s\n%s", tl, strings.Join(tl.problems, "\n"), l.timelines(tl, first, marks, stations, clients))
 	}
 	t.Logf("fleet: %s; publish-to-gateway p50 %.2fs p99 %.2fs", tl, percentile(tl.latencies, 0.5), percentile(tl.latencies, 0.99))
 	if partitionNote != "" {

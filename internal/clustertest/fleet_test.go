@@ -189,13 +189,14 @@ type client struct {
 	byMsgID  map[string]int            // AMQP message_id -> deliveries
 	states   map[string]map[string]int // MO id -> state -> status messages
 	mtByTag  map[string]map[string]int // MT text (tag) -> message id -> deliveries
+	events   map[string][]event        // MO id or MT tag -> what this client saw of it, for timelines
 	statuses int
 }
 
 func newClient(tb testing.TB, ctx context.Context, name, urls string) *client {
 	tb.Helper()
 	c := &client{name: name, log: &lockedBuffer{}, byMsgID: map[string]int{},
-		states: map[string]map[string]int{}, mtByTag: map[string]map[string]int{}}
+		states: map[string]map[string]int{}, mtByTag: map[string]map[string]int{}, events: map[string][]event{}}
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	bus, err := queue.Dial(dctx, queue.Config{URL: urls, ClientID: name, AppID: name,
@@ -228,8 +229,11 @@ func (c *client) add(d *queue.Delivery) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.byMsgID[d.MessageID]++
+	now := time.Now()
 	switch m := d.Msg.(type) {
 	case *rb.Status:
+		c.events[m.ID] = append(c.events[m.ID], event{now, fmt.Sprintf("client %s: status %s, attempt %d (delivery %d of %s)",
+			c.name, m.State, m.Attempt, c.byMsgID[d.MessageID], d.MessageID)})
 		c.statuses++
 		if c.states[m.ID] == nil {
 			c.states[m.ID] = map[string]int{}
@@ -237,6 +241,7 @@ func (c *client) add(d *queue.Delivery) {
 		c.states[m.ID][m.State]++
 	case *rb.Received:
 		tag := string(m.Data)
+		c.events[tag] = append(c.events[tag], event{now, fmt.Sprintf("client %s: MT %s (delivery %d)", c.name, m.ID, c.byMsgID[d.MessageID])})
 		if c.mtByTag[tag] == nil {
 			c.mtByTag[tag] = map[string]int{}
 		}
@@ -246,20 +251,20 @@ func (c *client) add(d *queue.Delivery) {
 
 // sendMO publishes one MO for station st and returns its id; Publish
 // returns once the cluster confirmed it, waiting through failovers.
-func (c *client) sendMO(ctx context.Context, st, text string) (string, error) {
-	id := uuid.Must(uuid.NewV7()).String()
+func (c *client) sendMO(ctx context.Context, st, text string) (id string, tries int, err error) {
+	id = uuid.Must(uuid.NewV7()).String()
 	m := &rb.Send{Header: rb.Header{V: 1, ID: id, Station: st, At: time.Now().UTC()}, Text: text}
 	// A nack (a quorum queue without a leader for a moment) means: keep it
 	// and try again with the same id, as the client's SQLite outbox does.
 	pol := backoff.Policy{First: 100 * time.Millisecond, Max: 2 * time.Second}
 	for n := 1; ; n++ {
-		err := c.bus.Publish(ctx, m)
+		err = c.bus.Publish(ctx, m)
 		if !errors.Is(err, queue.ErrRefused) {
-			return id, err
+			return id, n, err
 		}
 		select {
 		case <-ctx.Done():
-			return id, err
+			return id, n, err
 		case <-time.After(pol.Delay(n)):
 		}
 	}
@@ -275,11 +280,15 @@ type ledger struct {
 
 type moRec struct {
 	station, tag string
+	via          string    // the publishing client
 	published    time.Time // when Publish was called
+	confirmed    time.Time // when the broker confirmed it
+	tries        int       // publishes it took (a nack means another)
 }
 
 type mtRec struct {
 	station  string
+	id       string // the MT's message id (from the IMEI and the gateway's MTMSN)
 	injected time.Time
 }
 
@@ -295,25 +304,26 @@ func (l *ledger) fail(format string, args ...any) {
 func (l *ledger) publishMO(ctx context.Context, c *client, s *station, n int) {
 	tag := fmt.Sprintf("%s-mo%04d", s.name, n)
 	start := time.Now()
-	id, err := c.sendMO(ctx, s.name, tag)
+	id, tries, err := c.sendMO(ctx, s.name, tag)
 	if err != nil {
 		l.fail("publish %s via %s: %v", tag, c.name, err)
 		return
 	}
 	l.mu.Lock()
-	l.mo[id] = moRec{station: s.name, tag: tag, published: start}
+	l.mo[id] = moRec{station: s.name, tag: tag, via: c.name, published: start, confirmed: time.Now(), tries: tries}
 	l.mu.Unlock()
 }
 
 // injectMT queues MT number n at station s's gateway (the modem then rings).
 func (l *ledger) injectMT(s *station, n int) {
 	tag := fmt.Sprintf("%s-mt%04d", s.name, n)
-	if _, err := s.modem.Gateway().QueueMT([]byte(tag)); err != nil {
+	mtmsn, err := s.modem.Gateway().QueueMT([]byte(tag))
+	if err != nil {
 		l.fail("inject %s: %v", tag, err)
 		return
 	}
 	l.mu.Lock()
-	l.mt[tag] = mtRec{station: s.name, injected: time.Now()}
+	l.mt[tag] = mtRec{station: s.name, id: rb.MTID(s.imei, mtmsn), injected: time.Now()}
 	l.mu.Unlock()
 }
 
@@ -327,6 +337,7 @@ type tally struct {
 	statusDiff       int       // status message ids one client has and another has not
 	latencies        []float64 // publish to gateway, seconds
 	problems         []string
+	lost, dup        []string // MO ids and MT tags lost or duplicated (for timelines)
 }
 
 func (t tally) settled() bool {
@@ -361,11 +372,13 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 		switch n := len(at[r.tag]); {
 		case n == 0:
 			t.moLost++
+			t.lost = append(t.lost, id)
 			if len(t.problems) < 10 {
 				t.problems = append(t.problems, fmt.Sprintf("MO %s (%s) not at the gateway", r.tag, id))
 			}
 		case n > 1:
 			t.moDup++
+			t.dup = append(t.dup, id)
 			t.problems = append(t.problems, fmt.Sprintf("MO %s (%s) at the gateway %d times", r.tag, id, n))
 		default:
 			t.latencies = append(t.latencies, at[r.tag][0].Sub(r.published).Seconds())
@@ -390,11 +403,13 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 			switch {
 			case ids == 0:
 				t.mtLost++
+				t.lost = append(t.lost, tag)
 				if len(t.problems) < 10 {
 					t.problems = append(t.problems, fmt.Sprintf("MT %s: not at client %s", tag, c.name))
 				}
 			case ids > 1:
 				t.mtDup++
+				t.dup = append(t.dup, tag)
 				t.problems = append(t.problems, fmt.Sprintf("MT %s: at client %s under %d message ids", tag, c.name, ids))
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,8 +108,21 @@ func TestShovel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The hub boots while the site does.
+	startHub := sync.OnceValues(brokertest.Start)
+	go startHub()
+	t.Cleanup(func() {
+		if n, err := startHub(); err == nil {
+			if err := n.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
 	site := brokertest.StartTBWith(t, brokertest.Options{Plugins: []string{"rabbitmq_shovel"}})
-	hub := brokertest.StartTB(t)
+	hub, err := startHub()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
