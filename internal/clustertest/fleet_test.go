@@ -335,7 +335,10 @@ type tally struct {
 	mtLost, mtDup    int       // MT missing at some client / under two message ids
 	inboxRedelivered int       // deliveries of a message_id seen before (at-least-once; the archivist drops them)
 	statusDiff       int       // status message ids one client has and another has not
-	latencies        []float64 // publish to gateway, seconds
+	latencies        []float64 // MO publish to gateway, seconds
+	confirms         []float64 // MO publish to the broker's confirm, seconds
+	mtLatencies      []float64 // MT queued at the gateway to its first delivery at the last client, seconds
+	last             time.Time // the last gateway delivery or client delivery of a ledger message
 	problems         []string
 	lost, dup        []string // MO ids and MT tags lost or duplicated (for timelines)
 }
@@ -383,9 +386,16 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 		default:
 			t.latencies = append(t.latencies, at[r.tag][0].Sub(r.published).Seconds())
 		}
+		t.confirms = append(t.confirms, r.confirmed.Sub(r.published).Seconds())
+		for _, a := range at[r.tag] {
+			t.last = later(t.last, a)
+		}
 		for _, c := range clients {
 			c.mu.Lock()
 			sent := c.states[id][rb.StateSent]
+			for _, e := range c.events[id] {
+				t.last = later(t.last, e.at)
+			}
 			c.mu.Unlock()
 			if sent == 0 {
 				t.moUnfinished++
@@ -395,10 +405,20 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 			}
 		}
 	}
-	for tag := range mts {
+	for tag, r := range mts {
+		var lastFirst time.Time // the first delivery at the last client to get it
+		everywhere := true
 		for _, c := range clients {
 			c.mu.Lock()
 			ids := len(c.mtByTag[tag])
+			if evs := c.events[tag]; len(evs) > 0 {
+				lastFirst = later(lastFirst, evs[0].at)
+				for _, e := range evs {
+					t.last = later(t.last, e.at)
+				}
+			} else {
+				everywhere = false
+			}
 			c.mu.Unlock()
 			switch {
 			case ids == 0:
@@ -412,6 +432,9 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 				t.dup = append(t.dup, tag)
 				t.problems = append(t.problems, fmt.Sprintf("MT %s: at client %s under %d message ids", tag, c.name, ids))
 			}
+		}
+		if everywhere && len(clients) > 0 {
+			t.mtLatencies = append(t.mtLatencies, lastFirst.Sub(r.injected).Seconds())
 		}
 	}
 	// Every status rbd published reaches every inbox: the clients' sets of
@@ -443,6 +466,8 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 		}
 	}
 	sort.Float64s(t.latencies)
+	sort.Float64s(t.confirms)
+	sort.Float64s(t.mtLatencies)
 	return t
 }
 
@@ -456,6 +481,13 @@ func (l *ledger) waitSettled(stations []*station, clients []*client, timeout tim
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func percentile(sorted []float64, p float64) float64 {
