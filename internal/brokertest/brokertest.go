@@ -314,6 +314,20 @@ func (n *Node) logTail() string {
 	return strings.TrimSpace(string(b))
 }
 
+// LogTail returns the last lines (at most max) of the node's RabbitMQ log
+// (under Dir()/log), for the message of a failed test.
+func (n *Node) LogTail(max int) string {
+	b, err := os.ReadFile(filepath.Join(n.dir, "log", n.name+".log"))
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > max {
+		lines = lines[len(lines)-max:]
+	}
+	return strings.Join(lines, "\n")
+}
+
 // Ctl runs rabbitmqctl against the node and returns its combined output.
 func (n *Node) Ctl(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -87,6 +87,10 @@ func waitQueuesWhole(tb testing.TB, c *brokertest.Cluster, timeout time.Duration
 			return
 		}
 		if time.Now().After(deadline) {
+			for _, n := range c.Nodes {
+				view, err := n.Ctl("list_queues", "--quiet", "name", "leader", "members", "online")
+				tb.Logf("node %s sees (%v):\n%s\nits log (tail):\n%s", n.Name(), err, tail(view, 8), n.LogTail(40))
+			}
 			tb.Fatalf("quorum queues not whole after %v: %v %s", timeout, err, strings.Join(short, "; "))
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -223,7 +227,7 @@ func TestFleetFaults(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 		}
-		tl := l.waitSettled(stations, clients, 120*time.Second)
+		tl := l.waitSettled(t, stations, clients, 120*time.Second, first, marks)
 		if !tl.settled() {
 			t.Fatalf("round %q (node %s away) did not settle: %s\n%s\n%s", ph.name, ph.node.Name(), tl, strings.Join(tl.problems, "\n"),
 				l.timelines(tl, first, marks, stations, clients))

@@ -341,6 +341,7 @@ type tally struct {
 	last             time.Time // the last gateway delivery or client delivery of a ledger message
 	problems         []string
 	lost, dup        []string // MO ids and MT tags lost or duplicated (for timelines)
+	unfinished       []string // MO ids without a sent status at some client
 }
 
 func (t tally) settled() bool {
@@ -399,6 +400,7 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 			c.mu.Unlock()
 			if sent == 0 {
 				t.moUnfinished++
+				t.unfinished = append(t.unfinished, id)
 				if len(t.problems) < 10 {
 					t.problems = append(t.problems, fmt.Sprintf("MO %s (%s): client %s has no sent status", r.tag, id, c.name))
 				}
@@ -472,12 +474,24 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 }
 
 // waitSettled polls the tally until everything arrived or the deadline.
-func (l *ledger) waitSettled(stations []*station, clients []*client, timeout time.Duration) tally {
+// Every 30 s it logs what is still missing, with the timeline of the first
+// message still on its way (start and marks as for ledger.timeline).
+func (l *ledger) waitSettled(tb testing.TB, stations []*station, clients []*client, timeout time.Duration, start time.Time, marks []mark) tally {
+	tb.Helper()
 	deadline := time.Now().Add(timeout)
+	logAt := time.Now().Add(30 * time.Second)
 	for {
 		t := l.tally(stations, clients)
 		if t.settled() || time.Now().After(deadline) {
 			return t
+		}
+		if time.Now().After(logAt) {
+			logAt = time.Now().Add(30 * time.Second)
+			var tl string
+			if p := append(append(t.lost, t.dup...), t.unfinished...); len(p) > 0 {
+				tl = l.timeline(p[0], start, marks, stations, clients)
+			}
+			tb.Logf("not settled yet: %s\n%s\n%s", t, strings.Join(t.problems, "\n"), tl)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

@@ -95,12 +95,12 @@ func (l *ledger) timeline(key string, start time.Time, marks []mark, stations []
 	return b.String()
 }
 
-// timelines returns the timelines of the first few lost and duplicated
-// messages of t.
+// timelines returns the timelines of the first few lost, duplicated and
+// unfinished (no sent status at some client) messages of t.
 func (l *ledger) timelines(t tally, start time.Time, marks []mark, stations []*station, clients []*client) string {
 	var out []string
 	seen := map[string]bool{}
-	for _, keys := range [][]string{t.lost, t.dup} {
+	for _, keys := range [][]string{t.lost, t.dup, t.unfinished} {
 		n := 0
 		for _, k := range keys {
 			if seen[k] || n == 3 {
