@@ -133,18 +133,25 @@ func (c *Cluster) URLs() string {
 	return strings.Join(us, ",")
 }
 
-// RunningNodes asks node the names of the cluster's running nodes.
+// RunningNodes asks node the names of the cluster's running nodes. It
+// fails when the node's own rabbit application is not running (a node
+// paused by pause_minority, say: its Erlang VM answers, and the cluster's
+// view of it can lag).
 func (n *Node) RunningNodes() ([]string, error) {
-	out, err := n.Ctl("eval", `io:format("~s~n", [string:join([atom_to_list(N) || N <- rabbit_nodes:all_running()], " ")]).`)
+	out, err := n.Ctl("eval", `case rabbit:is_running() of true -> io:format("~s~n", [string:join([atom_to_list(N) || N <- rabbit_nodes:all_running()], " ")]); false -> io:format("not-running~n") end.`)
 	if err != nil {
 		return nil, err
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	if line == "not-running" {
+		return nil, fmt.Errorf("%s: the rabbit application is not running", n.name)
+	}
 	return strings.Fields(line), nil
 }
 
 // WaitRunning waits until every node that is running and not partitioned
-// sees want running nodes (StartTimeout at most).
+// runs its rabbit application and sees want running nodes (StartTimeout at
+// most).
 func (c *Cluster) WaitRunning(want int) error {
 	deadline := time.Now().Add(StartTimeout)
 	for {

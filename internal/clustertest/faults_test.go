@@ -89,7 +89,8 @@ func waitQueuesWhole(tb testing.TB, c *brokertest.Cluster, timeout time.Duration
 		if time.Now().After(deadline) {
 			for _, n := range c.Nodes {
 				view, err := n.Ctl("list_queues", "--quiet", "name", "leader", "members", "online")
-				tb.Logf("node %s sees (%v):\n%s\nits log (tail):\n%s", n.Name(), err, tail(view, 8), n.LogTail(40))
+				tb.Logf("node %s sees (%v):\n%s\nits log (tail):\n%s\nits log's lines on stopping, starting and partitions:\n%s",
+					n.Name(), err, tail(view, 8), n.LogTail(15), n.LogTail(40, "inority", "ecovery", "artition", "topping", "tarting", "topped", "tarted", "[error]"))
 			}
 			tb.Fatalf("quorum queues not whole after %v: %v %s", timeout, err, strings.Join(short, "; "))
 		}
