@@ -188,7 +188,19 @@ func TestFleetFaults(t *testing.T) {
 		partitionNote = err.Error()
 		t.Logf("the partition round is left out: %v", err)
 	} else {
-		phases = append(phases, phase{"partition", c.Nodes[2], c.Partition, func(*brokertest.Node) error { return c.Heal() }})
+		phases = append(phases, phase{"partition", c.Nodes[2], c.Partition, func(n *brokertest.Node) error {
+			if err := c.Heal(); err != nil {
+				return err
+			}
+			// The node resumes by itself once it sees the majority, within
+			// seconds; see Cluster.Resume for when it does not.
+			started, err := c.Resume(n, 60*time.Second)
+			if started {
+				t.Logf("node %s did not resume within 60 s of the heal: rabbitmqctl start_app (%v); its log on stopping, starting and partitions:\n%s",
+					n.Name(), err, n.LogTail(40, "inority", "ecovery", "artition", "topping", "tarting", "topped", "tarted", "[error]"))
+			}
+			return err
+		}})
 	}
 	t.Cleanup(func() { _ = c.Heal() })
 
