@@ -43,6 +43,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -312,6 +313,26 @@ func (n *Node) logTail() string {
 		b = b[len(b)-2000:]
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// LogTail returns the last lines (at most max) of the node's RabbitMQ log
+// (under Dir()/log) that contain one of words (every line when none is
+// given), for the message of a failed test.
+func (n *Node) LogTail(max int, words ...string) string {
+	b, err := os.ReadFile(filepath.Join(n.dir, "log", n.name+".log"))
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(words) > 0 {
+		lines = slices.DeleteFunc(lines, func(l string) bool {
+			return !slices.ContainsFunc(words, func(w string) bool { return strings.Contains(l, w) })
+		})
+	}
+	if len(lines) > max {
+		lines = lines[len(lines)-max:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Ctl runs rabbitmqctl against the node and returns its combined output.

@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,18 +13,40 @@ import (
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
 )
 
+var (
+	fleetStations   = flag.Int("fleet.stations", 20, "BenchmarkFleet: stations (rbd processes)")
+	fleetPerStation = flag.Int("fleet.per", 100, "BenchmarkFleet: MO and MT per station")
+)
+
 // BenchmarkFleet: 20 stations (rbd with the simulator's fast profile: the
 // fixed sky, sessions without delay), two clients, 100 MO and 100 MT per
 // station, and one cluster node killed (SIGKILL) when half the MO are
-// published. It reports the throughput (MO and MT settled per second, from
-// the first publish to the last arrival), the publish-to-gateway latency of
-// MO (p50, p99) and the lost and duplicated messages, which must be 0.
-// One iteration takes about a minute: run it with -benchtime 1x.
+// published. Every MO and MT is handed over at once (each station's
+// goroutine queues an MT at its gateway and publishes an MO, a hundred
+// times), so the fleet runs flat out. It reports:
+//
+//   - msgs/s: MO and MT settled per second, from the first publish to the
+//     last arrival (a gateway delivery, or a client's delivery of a status
+//     or MT);
+//   - p50-ms, p99-ms: MO publish to gateway (the modem's session), mostly
+//     the wait in the station's outbox behind its other MO;
+//   - confirm-p99-ms: MO publish to the broker's confirm, through the kill;
+//   - mt-p50-ms, mt-p99-ms: MT queued at the gateway to its delivery at
+//     the last client;
+//   - lost, dup: messages lost or duplicated, which must be 0: one fails
+//     the benchmark with its timeline (ledger.timeline).
+//
+// One iteration takes about a minute and a half with the cluster's start:
+// run it with -benchtime 1x. -fleet.stations and -fleet.per change the
+// fleet's size (20 and 100 by default).
 //
 //	go test -run '^$' -bench BenchmarkFleet -benchtime 1x ./internal/clustertest
 func BenchmarkFleet(b *testing.B) {
 	c := brokertest.RequireCluster(b, cluster)
-	const stations, perStation = 20, 100
+	stations, perStation := *fleetStations, *fleetPerStation
+	if stations < 2 || perStation < 2 {
+		b.Fatalf("-fleet.stations %d -fleet.per %d: want at least 2 each", stations, perStation)
+	}
 	for range b.N {
 		b.StopTimer()
 		if err := c.WaitRunning(len(c.Nodes)); err != nil {
@@ -43,6 +66,7 @@ func BenchmarkFleet(b *testing.B) {
 		var published atomic.Int64
 		var killOnce sync.Once
 		var killedAt time.Duration
+		var marks []mark
 		b.StartTimer()
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -51,13 +75,18 @@ func BenchmarkFleet(b *testing.B) {
 				for k := range perStation {
 					l.injectMT(s, k)
 					l.publishMO(ctx, clients[(si+k)%2], s, k)
-					if published.Add(1) == stations*perStation/2 {
-						killOnce.Do(func() { killedAt = time.Since(start); victim.Kill() })
+					if published.Add(1) == int64(stations*perStation/2) {
+						killOnce.Do(func() {
+							killedAt = time.Since(start)
+							victim.Kill()
+							marks = append(marks, mark{start.Add(killedAt), "node " + victim.Name() + " killed (SIGKILL)"})
+						})
 					}
 				}
 			})
 		}
 		wg.Wait()
+		allPublished := time.Since(start)
 		var tl tally
 		for deadline, logAt := time.Now().Add(5*time.Minute), time.Now(); ; {
 			tl = l.tally(sts, clients)
@@ -73,23 +102,63 @@ func BenchmarkFleet(b *testing.B) {
 		elapsed := time.Since(start)
 		b.StopTimer()
 		if !tl.settled() {
-			b.Errorf("the fleet did not settle: %s\n%s", tl, strings.Join(tl.problems, "\n"))
+			b.Errorf("the fleet did not settle: %s\n%s\n%s", tl, strings.Join(tl.problems, "\n"), l.timelines(tl, start, marks, sts, clients))
 		}
 		l.mu.Lock()
 		if len(l.bad) > 0 {
 			b.Errorf("publishes or injections failed:\n%s", strings.Join(l.bad, "\n"))
 		}
 		l.mu.Unlock()
-		b.ReportMetric(float64(tl.mos+tl.mts)/elapsed.Seconds(), "msgs/s")
+		// From the first publish to the last arrival (a gateway delivery
+		// or a client's delivery of a status or MT), not to the poll that
+		// saw it.
+		busy := elapsed
+		if tl.settled() && tl.last.After(start) {
+			busy = tl.last.Sub(start)
+		}
+		b.ReportMetric(float64(tl.mos+tl.mts)/busy.Seconds(), "msgs/s")
 		b.ReportMetric(percentile(tl.latencies, 0.5)*1000, "p50-ms")
 		b.ReportMetric(percentile(tl.latencies, 0.99)*1000, "p99-ms")
+		b.ReportMetric(percentile(tl.confirms, 0.99)*1000, "confirm-p99-ms")
+		b.ReportMetric(percentile(tl.mtLatencies, 0.5)*1000, "mt-p50-ms")
+		b.ReportMetric(percentile(tl.mtLatencies, 0.99)*1000, "mt-p99-ms")
 		b.ReportMetric(float64(tl.moLost+tl.mtLost), "lost")
 		b.ReportMetric(float64(tl.moDup+tl.mtDup), "dup")
-		b.Logf("%d stations, node %s killed at %v, all settled in %v: %s", stations, victim.Name(),
-			killedAt.Round(time.Millisecond), elapsed.Round(time.Millisecond), tl)
+		b.Logf("%d stations, %d MO and %d MT each; node %s killed at %v; all MO confirmed at %v, the last arrival at %v: %s",
+			stations, perStation, perStation, victim.Name(), killedAt.Round(time.Millisecond),
+			allPublished.Round(time.Millisecond), busy.Round(time.Millisecond), tl)
+		b.Logf("MO publish to gateway p50 %.2fs p99 %.2fs (all MO are published at once: mostly the wait in the station's outbox); "+
+			"publish to confirm p50 %.3fs p99 %.3fs max %.3fs; MT gateway to every client p50 %.2fs p99 %.2fs",
+			percentile(tl.latencies, 0.5), percentile(tl.latencies, 0.99), percentile(tl.confirms, 0.5), percentile(tl.confirms, 0.99),
+			percentile(tl.confirms, 1), percentile(tl.mtLatencies, 0.5), percentile(tl.mtLatencies, 0.99))
+		b.Logf("publisher channels replaced: %s", recoveries(sts, clients))
 		cancel()
 		if err := victim.StartAgain(); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// recoveries counts, over the stations' and clients' logs, the ways
+// queue's publisher got a message through a failover: a confirm that did
+// not come within ConfirmTimeout, a nack, a connection lost before the
+// confirm.
+func recoveries(sts []*station, clients []*client) string {
+	kinds := []struct{ name, line string }{
+		{"no confirm in time", "no confirm in time"},
+		{"after a nack", "publisher channel replaced after a nack"},
+		{"connection lost before the confirm", "connection lost before the confirm"},
+	}
+	var parts []string
+	for _, k := range kinds {
+		rbd, cl := 0, 0
+		for _, s := range sts {
+			rbd += strings.Count(s.log.String(), k.line)
+		}
+		for _, c := range clients {
+			cl += strings.Count(c.log.String(), k.line)
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d by rbd, %d by clients", k.name, rbd, cl))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -87,6 +87,11 @@ func waitQueuesWhole(tb testing.TB, c *brokertest.Cluster, timeout time.Duration
 			return
 		}
 		if time.Now().After(deadline) {
+			for _, n := range c.Nodes {
+				view, err := n.Ctl("list_queues", "--quiet", "name", "leader", "members", "online")
+				tb.Logf("node %s sees (%v):\n%s\nits log (tail):\n%s\nits log's lines on stopping, starting and partitions:\n%s",
+					n.Name(), err, tail(view, 8), n.LogTail(15), n.LogTail(40, "inority", "ecovery", "artition", "topping", "tarting", "topped", "tarted", "[error]"))
+			}
 			tb.Fatalf("quorum queues not whole after %v: %v %s", timeout, err, strings.Join(short, "; "))
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -183,11 +188,25 @@ func TestFleetFaults(t *testing.T) {
 		partitionNote = err.Error()
 		t.Logf("the partition round is left out: %v", err)
 	} else {
-		phases = append(phases, phase{"partition", c.Nodes[2], c.Partition, func(*brokertest.Node) error { return c.Heal() }})
+		phases = append(phases, phase{"partition", c.Nodes[2], c.Partition, func(n *brokertest.Node) error {
+			if err := c.Heal(); err != nil {
+				return err
+			}
+			// The node resumes by itself once it sees the majority, within
+			// seconds; see Cluster.Resume for when it does not.
+			started, err := c.Resume(n, 60*time.Second)
+			if started {
+				t.Logf("node %s did not resume within 60 s of the heal: rabbitmqctl start_app (%v); its log on stopping, starting and partitions:\n%s",
+					n.Name(), err, n.LogTail(40, "inority", "ecovery", "artition", "topping", "tarting", "topped", "tarted", "[error]"))
+			}
+			return err
+		}})
 	}
 	t.Cleanup(func() { _ = c.Heal() })
 
 	const perRound = 8 // MO per station per round; an MT for every second one
+	var marks []mark
+	first := time.Now()
 	for r, ph := range phases {
 		syncAll(t, c) // as a long-running cluster would have: see SyncMetadata
 		start := time.Now()
@@ -206,6 +225,7 @@ func TestFleetFaults(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond) // the fault strikes with traffic in flight
 		faultAt := time.Since(start)
+		marks = append(marks, mark{time.Now(), ph.name + " of node " + ph.node.Name()})
 		if err := ph.fault(ph.node); err != nil {
 			t.Fatalf("%s of %s: %v", ph.name, ph.node.Name(), err)
 		}
@@ -220,9 +240,10 @@ func TestFleetFaults(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 		}
-		tl := l.waitSettled(stations, clients, 120*time.Second)
+		tl := l.waitSettled(t, stations, clients, 120*time.Second, first, marks)
 		if !tl.settled() {
-			t.Fatalf("round %q (node %s away) did not settle: %s\n%s", ph.name, ph.node.Name(), tl, strings.Join(tl.problems, "\n"))
+			t.Fatalf("round %q (node %s away) did not settle: %s\n%s\n%s", ph.name, ph.node.Name(), tl, strings.Join(tl.problems, "\n"),
+				l.timelines(tl, first, marks, stations, clients))
 		}
 		t.Logf("round %q: fault at %v, settled %v after the start with %s away: %s", ph.name, faultAt.Round(time.Millisecond),
 			time.Since(start).Round(time.Millisecond), ph.node.Name(), tl)
@@ -234,6 +255,7 @@ func TestFleetFaults(t *testing.T) {
 		if err := ph.recover(ph.node); err != nil {
 			t.Fatalf("recover from %s: %v", ph.name, err)
 		}
+		marks = append(marks, mark{time.Now(), "node " + ph.node.Name() + " back after the " + ph.name})
 		if err := c.WaitRunning(len(c.Nodes)); err != nil {
 			t.Fatalf("after %s: %v", ph.name, err)
 		}
@@ -247,7 +269,7 @@ func TestFleetFaults(t *testing.T) {
 	}
 	tl := l.tally(stations, clients)
 	if !tl.settled() {
-		t.Fatalf("after all rounds: %s\n%s", tl, strings.Join(tl.problems, "\n"))
+		t.Fatalf("after all rounds: %s\n%s\n%s", tl, strings.Join(tl.problems, "\n"), l.timelines(tl, first, marks, stations, clients))
 	}
 	t.Logf("fleet: %s; publish-to-gateway p50 %.2fs p99 %.2fs", tl, percentile(tl.latencies, 0.5), percentile(tl.latencies, 0.99))
 	if partitionNote != "" {

@@ -189,13 +189,14 @@ type client struct {
 	byMsgID  map[string]int            // AMQP message_id -> deliveries
 	states   map[string]map[string]int // MO id -> state -> status messages
 	mtByTag  map[string]map[string]int // MT text (tag) -> message id -> deliveries
+	events   map[string][]event        // MO id or MT tag -> what this client saw of it, for timelines
 	statuses int
 }
 
 func newClient(tb testing.TB, ctx context.Context, name, urls string) *client {
 	tb.Helper()
 	c := &client{name: name, log: &lockedBuffer{}, byMsgID: map[string]int{},
-		states: map[string]map[string]int{}, mtByTag: map[string]map[string]int{}}
+		states: map[string]map[string]int{}, mtByTag: map[string]map[string]int{}, events: map[string][]event{}}
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	bus, err := queue.Dial(dctx, queue.Config{URL: urls, ClientID: name, AppID: name,
@@ -228,8 +229,11 @@ func (c *client) add(d *queue.Delivery) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.byMsgID[d.MessageID]++
+	now := time.Now()
 	switch m := d.Msg.(type) {
 	case *rb.Status:
+		c.events[m.ID] = append(c.events[m.ID], event{now, fmt.Sprintf("client %s: status %s, attempt %d (delivery %d of %s)",
+			c.name, m.State, m.Attempt, c.byMsgID[d.MessageID], d.MessageID)})
 		c.statuses++
 		if c.states[m.ID] == nil {
 			c.states[m.ID] = map[string]int{}
@@ -237,6 +241,7 @@ func (c *client) add(d *queue.Delivery) {
 		c.states[m.ID][m.State]++
 	case *rb.Received:
 		tag := string(m.Data)
+		c.events[tag] = append(c.events[tag], event{now, fmt.Sprintf("client %s: MT %s (delivery %d)", c.name, m.ID, c.byMsgID[d.MessageID])})
 		if c.mtByTag[tag] == nil {
 			c.mtByTag[tag] = map[string]int{}
 		}
@@ -246,20 +251,20 @@ func (c *client) add(d *queue.Delivery) {
 
 // sendMO publishes one MO for station st and returns its id; Publish
 // returns once the cluster confirmed it, waiting through failovers.
-func (c *client) sendMO(ctx context.Context, st, text string) (string, error) {
-	id := uuid.Must(uuid.NewV7()).String()
+func (c *client) sendMO(ctx context.Context, st, text string) (id string, tries int, err error) {
+	id = uuid.Must(uuid.NewV7()).String()
 	m := &rb.Send{Header: rb.Header{V: 1, ID: id, Station: st, At: time.Now().UTC()}, Text: text}
 	// A nack (a quorum queue without a leader for a moment) means: keep it
 	// and try again with the same id, as the client's SQLite outbox does.
 	pol := backoff.Policy{First: 100 * time.Millisecond, Max: 2 * time.Second}
 	for n := 1; ; n++ {
-		err := c.bus.Publish(ctx, m)
+		err = c.bus.Publish(ctx, m)
 		if !errors.Is(err, queue.ErrRefused) {
-			return id, err
+			return id, n, err
 		}
 		select {
 		case <-ctx.Done():
-			return id, err
+			return id, n, err
 		case <-time.After(pol.Delay(n)):
 		}
 	}
@@ -275,11 +280,15 @@ type ledger struct {
 
 type moRec struct {
 	station, tag string
+	via          string    // the publishing client
 	published    time.Time // when Publish was called
+	confirmed    time.Time // when the broker confirmed it
+	tries        int       // publishes it took (a nack means another)
 }
 
 type mtRec struct {
 	station  string
+	id       string // the MT's message id (from the IMEI and the gateway's MTMSN)
 	injected time.Time
 }
 
@@ -295,25 +304,26 @@ func (l *ledger) fail(format string, args ...any) {
 func (l *ledger) publishMO(ctx context.Context, c *client, s *station, n int) {
 	tag := fmt.Sprintf("%s-mo%04d", s.name, n)
 	start := time.Now()
-	id, err := c.sendMO(ctx, s.name, tag)
+	id, tries, err := c.sendMO(ctx, s.name, tag)
 	if err != nil {
 		l.fail("publish %s via %s: %v", tag, c.name, err)
 		return
 	}
 	l.mu.Lock()
-	l.mo[id] = moRec{station: s.name, tag: tag, published: start}
+	l.mo[id] = moRec{station: s.name, tag: tag, via: c.name, published: start, confirmed: time.Now(), tries: tries}
 	l.mu.Unlock()
 }
 
 // injectMT queues MT number n at station s's gateway (the modem then rings).
 func (l *ledger) injectMT(s *station, n int) {
 	tag := fmt.Sprintf("%s-mt%04d", s.name, n)
-	if _, err := s.modem.Gateway().QueueMT([]byte(tag)); err != nil {
+	mtmsn, err := s.modem.Gateway().QueueMT([]byte(tag))
+	if err != nil {
 		l.fail("inject %s: %v", tag, err)
 		return
 	}
 	l.mu.Lock()
-	l.mt[tag] = mtRec{station: s.name, injected: time.Now()}
+	l.mt[tag] = mtRec{station: s.name, id: rb.MTID(s.imei, mtmsn), injected: time.Now()}
 	l.mu.Unlock()
 }
 
@@ -325,8 +335,13 @@ type tally struct {
 	mtLost, mtDup    int       // MT missing at some client / under two message ids
 	inboxRedelivered int       // deliveries of a message_id seen before (at-least-once; the archivist drops them)
 	statusDiff       int       // status message ids one client has and another has not
-	latencies        []float64 // publish to gateway, seconds
+	latencies        []float64 // MO publish to gateway, seconds
+	confirms         []float64 // MO publish to the broker's confirm, seconds
+	mtLatencies      []float64 // MT queued at the gateway to its first delivery at the last client, seconds
+	last             time.Time // the last gateway delivery or client delivery of a ledger message
 	problems         []string
+	lost, dup        []string // MO ids and MT tags lost or duplicated (for timelines)
+	unfinished       []string // MO ids without a sent status at some client
 }
 
 func (t tally) settled() bool {
@@ -361,42 +376,67 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 		switch n := len(at[r.tag]); {
 		case n == 0:
 			t.moLost++
+			t.lost = append(t.lost, id)
 			if len(t.problems) < 10 {
 				t.problems = append(t.problems, fmt.Sprintf("MO %s (%s) not at the gateway", r.tag, id))
 			}
 		case n > 1:
 			t.moDup++
+			t.dup = append(t.dup, id)
 			t.problems = append(t.problems, fmt.Sprintf("MO %s (%s) at the gateway %d times", r.tag, id, n))
 		default:
 			t.latencies = append(t.latencies, at[r.tag][0].Sub(r.published).Seconds())
 		}
+		t.confirms = append(t.confirms, r.confirmed.Sub(r.published).Seconds())
+		for _, a := range at[r.tag] {
+			t.last = later(t.last, a)
+		}
 		for _, c := range clients {
 			c.mu.Lock()
 			sent := c.states[id][rb.StateSent]
+			for _, e := range c.events[id] {
+				t.last = later(t.last, e.at)
+			}
 			c.mu.Unlock()
 			if sent == 0 {
 				t.moUnfinished++
+				t.unfinished = append(t.unfinished, id)
 				if len(t.problems) < 10 {
 					t.problems = append(t.problems, fmt.Sprintf("MO %s (%s): client %s has no sent status", r.tag, id, c.name))
 				}
 			}
 		}
 	}
-	for tag := range mts {
+	for tag, r := range mts {
+		var lastFirst time.Time // the first delivery at the last client to get it
+		everywhere := true
 		for _, c := range clients {
 			c.mu.Lock()
 			ids := len(c.mtByTag[tag])
+			if evs := c.events[tag]; len(evs) > 0 {
+				lastFirst = later(lastFirst, evs[0].at)
+				for _, e := range evs {
+					t.last = later(t.last, e.at)
+				}
+			} else {
+				everywhere = false
+			}
 			c.mu.Unlock()
 			switch {
 			case ids == 0:
 				t.mtLost++
+				t.lost = append(t.lost, tag)
 				if len(t.problems) < 10 {
 					t.problems = append(t.problems, fmt.Sprintf("MT %s: not at client %s", tag, c.name))
 				}
 			case ids > 1:
 				t.mtDup++
+				t.dup = append(t.dup, tag)
 				t.problems = append(t.problems, fmt.Sprintf("MT %s: at client %s under %d message ids", tag, c.name, ids))
 			}
+		}
+		if everywhere && len(clients) > 0 {
+			t.mtLatencies = append(t.mtLatencies, lastFirst.Sub(r.injected).Seconds())
 		}
 	}
 	// Every status rbd published reaches every inbox: the clients' sets of
@@ -428,19 +468,40 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 		}
 	}
 	sort.Float64s(t.latencies)
+	sort.Float64s(t.confirms)
+	sort.Float64s(t.mtLatencies)
 	return t
 }
 
 // waitSettled polls the tally until everything arrived or the deadline.
-func (l *ledger) waitSettled(stations []*station, clients []*client, timeout time.Duration) tally {
+// Every 30 s it logs what is still missing, with the timeline of the first
+// message still on its way (start and marks as for ledger.timeline).
+func (l *ledger) waitSettled(tb testing.TB, stations []*station, clients []*client, timeout time.Duration, start time.Time, marks []mark) tally {
+	tb.Helper()
 	deadline := time.Now().Add(timeout)
+	logAt := time.Now().Add(30 * time.Second)
 	for {
 		t := l.tally(stations, clients)
 		if t.settled() || time.Now().After(deadline) {
 			return t
 		}
+		if time.Now().After(logAt) {
+			logAt = time.Now().Add(30 * time.Second)
+			var tl string
+			if p := append(append(t.lost, t.dup...), t.unfinished...); len(p) > 0 {
+				tl = l.timeline(p[0], start, marks, stations, clients)
+			}
+			tb.Logf("not settled yet: %s\n%s\n%s", t, strings.Join(t.problems, "\n"), tl)
+		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func percentile(sorted []float64, p float64) float64 {

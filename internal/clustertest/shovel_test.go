@@ -2,9 +2,12 @@ package clustertest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,8 +18,10 @@ import (
 
 const readmePath = "../../README.md"
 
-// hubPlaceholder is the hub URL of the README's shovel example.
-const hubPlaceholder = "amqps://north:SECRET@hub.example.org:5671/"
+// hubPlaceholder is the scheme, user and address of the hub in the
+// README's shovel example; the test puts its hub's there, and keeps the
+// URI's path (the virtual host).
+const hubPlaceholder = "amqps://north:SECRET@hub.example.org:5671"
 
 // readmeBlock returns the fenced block that follows marker in the README.
 func readmeBlock(t *testing.T, doc, marker string) string {
@@ -45,24 +50,79 @@ func importDefinitions(t *testing.T, n *brokertest.Node, defs string) {
 	}
 }
 
+// toTestHub returns a README shovel definition (JSON) with the hub's URIs
+// pointed at the test's hub. Each hub URI is first parsed by the site's
+// own URI parser (amqp_uri, the shovel's): it must name the virtual host
+// "/" and check the hub's certificate (verify_peer). The test hub then
+// takes the URI's place with the same path; the query (TLS settings only)
+// is dropped, since the test hub speaks plain AMQP on loopback.
+func toTestHub(t *testing.T, site, hub *brokertest.Node, name, js string) string {
+	t.Helper()
+	var def map[string]any
+	if err := json.Unmarshal([]byte(js), &def); err != nil {
+		t.Fatalf("README shovel %s: %v", name, err)
+	}
+	hubs := 0
+	for _, key := range []string{"src-uri", "dest-uri"} {
+		uri, _ := def[key].(string)
+		rest, ok := strings.CutPrefix(uri, hubPlaceholder)
+		if !ok {
+			continue
+		}
+		hubs++
+		if strings.ContainsAny(uri, `"\`) {
+			t.Fatalf("README shovel %s: %s %q has quotes or backslashes", name, key, uri)
+		}
+		out, err := site.Ctl("eval", `{ok, P} = amqp_uri:parse("`+uri+`"), io:format("vhost=~s ssl=~p~n", [element(4, P), element(11, P)]).`)
+		if err != nil {
+			t.Fatalf("README shovel %s: %s does not parse: %v", name, key, err)
+		}
+		if !strings.Contains(out, "vhost=/ ") || !strings.Contains(out, "verify_peer") {
+			t.Errorf("README shovel %s: %s %q must name the virtual host / and verify the hub: the shovel reads %s", name, key, uri, out)
+		}
+		path, _, _ := strings.Cut(rest, "?")
+		def[key] = fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d%s", hub.Port(), path)
+	}
+	if hubs != 1 {
+		t.Fatalf("README shovel %s: %d URIs of the hub, want 1", name, hubs)
+	}
+	b, err := json.Marshal(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // TestShovel runs the README's shovel example between two private single
 // nodes: a site (with rabbitmq_shovel) and a hub. An MT published on the
 // site reaches the hub's client inbox, an MO published at the hub reaches
 // the site's outbox, and an MT published while the hub is down crosses
 // when it is back.
 //
-// It does not pass yet (the first MT does not reach the hub: the shovel's
-// state is still to be examined), so it runs only with RB_TEST_SHOVEL=1.
+// The README once wrote the hub as amqps://...:5671/; the shovel's URI
+// parser reads a lone "/" as the empty virtual host, the hub refused it
+// and no message crossed. toTestHub checks the virtual host the site's
+// parser sees.
 func TestShovel(t *testing.T) {
-	if os.Getenv("RB_TEST_SHOVEL") != "1" {
-		t.Skip("the shovel example is not verified yet: run with RB_TEST_SHOVEL=1")
-	}
 	doc, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The hub boots while the site does.
+	startHub := sync.OnceValues(brokertest.Start)
+	go startHub()
+	t.Cleanup(func() {
+		if n, err := startHub(); err == nil {
+			if err := n.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
 	site := brokertest.StartTBWith(t, brokertest.Options{Plugins: []string{"rabbitmq_shovel"}})
-	hub := brokertest.StartTB(t)
+	hub, err := startHub()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -98,7 +158,7 @@ func TestShovel(t *testing.T) {
 		if !ok || !strings.HasPrefix(js, "'") || !strings.HasSuffix(js, "'") {
 			t.Fatalf("README shovel command not of the form NAME 'JSON': %q", line)
 		}
-		js = strings.ReplaceAll(strings.Trim(js, "'"), hubPlaceholder, hub.URL())
+		js = toTestHub(t, site, hub, name, strings.Trim(js, "'"))
 		if _, err := site.Ctl("set_parameter", "shovel", name, js); err != nil {
 			t.Fatal(err)
 		}
@@ -107,6 +167,12 @@ func TestShovel(t *testing.T) {
 	if cmds != 2 {
 		t.Fatalf("README has %d shovel commands, want 2", cmds)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, err := site.Ctl("eval", "rabbit_shovel_status:status().")
+			t.Logf("site's shovel status (%v):\n%s", err, out)
+		}
+	})
 
 	inbox, err := hubBus.Consume(ctx, queue.Queue{Role: queue.RoleInbox})
 	if err != nil {
