@@ -52,6 +52,10 @@ const (
 	DefaultMaxClients   = 200
 	DefaultMessageLines = 200
 	DefaultHistoryPage  = 50
+	// DefaultViewsDelay is Config.ViewsDelay's default: a tenth of a
+	// second, unnoticeable on a list, enough for the browsers to take a
+	// new message's own event first.
+	DefaultViewsDelay = 100 * time.Millisecond
 	// MaxHistoryPage bounds what one history request may ask for.
 	MaxHistoryPage = 200
 	// maxPacket bounds one Engine.IO message: a send of rb.MaxMO bytes as
@@ -89,6 +93,11 @@ type Config struct {
 	// HandOver bounds the wait for the broker's confirm of a new message
 	// before its acknowledgement says it stays queued (default 5 s).
 	HandOver time.Duration
+	// ViewsDelay is how long the whole views (the `messages` list, the
+	// history page, the station) wait after a change before they are
+	// rebuilt (default DefaultViewsDelay): the events of single messages
+	// reach the browsers first, and a burst of changes makes one rebuild.
+	ViewsDelay time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// OnEvent, when set, is called with the name of every event sent to
@@ -161,6 +170,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.HandOver <= 0 {
 		cfg.HandOver = 5 * time.Second
+	}
+	if cfg.ViewsDelay <= 0 {
+		cfg.ViewsDelay = DefaultViewsDelay
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -312,6 +324,15 @@ func (s *Server) views(ctx context.Context) {
 		case <-stale.C:
 			w = viewStation
 		case <-s.viewKick:
+			// Let the single messages' events go out, and gather what
+			// else changes meanwhile into this one rebuild.
+			delay := time.NewTimer(s.cfg.ViewsDelay)
+			select {
+			case <-ctx.Done():
+				delay.Stop()
+				return
+			case <-delay.C:
+			}
 		}
 		s.viewMu.Lock()
 		w |= s.viewPending

@@ -88,8 +88,8 @@ type Store struct {
 	r        *sql.DB // the read pool
 	clientID string
 
-	// dv is the read connection DataVersion asks: data_version is per
-	// connection, so it must always be the same one.
+	// dv is the read connection DataVersion asks in a read-only store:
+	// data_version is per connection, so it must always be the same one.
 	dvMu sync.Mutex
 	dv   *sql.Conn
 

@@ -44,6 +44,29 @@ func TestDataVersionSeesOtherProcessCommits(t *testing.T) {
 	if v, _ := a.DataVersion(ctx); v != v1 {
 		t.Fatalf("version moved again without a commit: %d then %d", v1, v)
 	}
+	// Its own commits do not move it: the process told its readers already.
+	if _, err := a.InsertMO(ctx, &rb.Send{Header: rb.Header{V: rb.Version, ID: "0197a1b2-0000-7000-8000-0000000000ab", Station: "default"}, Text: "own"}, rb.StateQueued); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := a.DataVersion(ctx); v != v1 {
+		t.Fatalf("version moved on the store's own commit: %d then %d", v1, v)
+	}
+	// A read-only store (no writer) sees every commit.
+	ro, err := Open(ctx, path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	r0, err := ro.DataVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.InsertMO(ctx, &rb.Send{Header: rb.Header{V: rb.Version, ID: "0197a1b2-0000-7000-8000-0000000000ac", Station: "default"}, Text: "seen"}, rb.StateQueued); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := ro.DataVersion(ctx); v == r0 {
+		t.Fatalf("read-only store's version %d unchanged after a commit", v)
+	}
 }
 
 // BenchmarkDataVersion measures one poll of the history's change counter.
