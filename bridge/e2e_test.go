@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
 
@@ -28,15 +29,6 @@ import (
 // `rbtui serve` as child processes built from this module.
 
 const e2eToken = "e2e-token-0123456789abcdef"
-
-// logBuf is a goroutine-safe process log.
-type logBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func tail(s string, n int) string {
 	lines := strings.Split(s, "\n")
@@ -50,13 +42,13 @@ func tail(s string, n int) string {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	log  *logBuf
+	log  *syncbuf.Buffer
 	done chan struct{}
 }
 
 func start(t testing.TB, name, bin string, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, log: &logBuf{}, done: make(chan struct{})}
+	p := &proc{name: name, log: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
@@ -290,7 +282,7 @@ func runNode(t *testing.T, nodeBin, dir string, args []string, s *station, ctl s
 	if d := os.Getenv("RB_SCREENSHOT_DIR"); d != "" {
 		cmd.Env = append(cmd.Env, "SCREENSHOT_DIR="+d)
 	}
-	out := &logBuf{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,22 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 	"github.com/rockblock-station/rockblock-station/queue"
 )
 
 const goodToken = "s3cret-token-0123456789"
-
-// syncBuf is a goroutine-safe log sink.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // eio is a minimal Engine.IO 4 polling exchange, to test what the bridge
 // accepts at the HTTP level.
@@ -80,8 +70,8 @@ func (e *eio) connect(auth string) string {
 	return body
 }
 
-func newHTTP(t *testing.T, tweak func(*Config)) (*fixture, *httptest.Server, *syncBuf) {
-	logs := &syncBuf{}
+func newHTTP(t *testing.T, tweak func(*Config)) (*fixture, *httptest.Server, *syncbuf.Buffer) {
+	logs := &syncbuf.Buffer{}
 	f := newFixture(t, func(_ *queue.Config, c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		if tweak != nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
@@ -36,44 +37,9 @@ func (f *fullDisk) fault(path string) error {
 	return nil
 }
 
-// logBuffer collects a daemon's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// count returns the number of lines with every one of parts.
-func (l *logBuffer) count(parts ...string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		all := true
-		for _, p := range parts {
-			all = all && strings.Contains(line, p)
-		}
-		if all && line != "" {
-			n++
-		}
-	}
-	return n
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // onFullDisk is the configuration of a daemon on disk f: short retries, its
 // log in logs, and a hard stop is a test failure.
-func onFullDisk(t *testing.T, f *fullDisk, logs *logBuffer) func(*Config) {
+func onFullDisk(t *testing.T, f *fullDisk, logs *syncbuf.Buffer) func(*Config) {
 	return func(c *Config) {
 		c.diskFault = f.fault
 		c.diskRetry = 100 * time.Millisecond
@@ -119,12 +85,12 @@ func (h *harness) assertQuietHold() {
 
 // assertLoggedOnce checks one WARN when the hold starts, naming the path
 // and the error, and one INFO when it ends.
-func assertLoggedOnce(t *testing.T, logs *logBuffer, path string) {
+func assertLoggedOnce(t *testing.T, logs *syncbuf.Buffer, path string) {
 	t.Helper()
-	if n := logs.count("level=WARN", "holding", path, "no space left on device"); n != 1 {
+	if n := logs.Count("level=WARN", "holding", path, "no space left on device"); n != 1 {
 		t.Errorf("%d WARN lines that the hold starts (with %s and the error), want 1; log:\n%s", n, path, logs)
 	}
-	if n := logs.count("level=INFO", "writable again"); n != 1 {
+	if n := logs.Count("level=INFO", "writable again"); n != 1 {
 		t.Errorf("%d INFO lines that the hold ended, want 1; log:\n%s", n, logs)
 	}
 }
@@ -134,7 +100,7 @@ func assertLoggedOnce(t *testing.T, logs *logBuffer, path string) {
 // reports, keeps running without spinning, and sends the message once
 // writing works again.
 func TestFullDiskHoldsTheOutbox(t *testing.T) {
-	f, logs := &fullDisk{}, &logBuffer{}
+	f, logs := &fullDisk{}, &syncbuf.Buffer{}
 	h := newHarness(t, sim.Config{}, onFullDisk(t, f, logs))
 	h.waitSignalOnline()
 	f.full.Store(true)
@@ -167,7 +133,7 @@ func TestFullDiskWhileSettling(t *testing.T) {
 		t.Run(fmt.Sprintf("sent=%v", sent), func(t *testing.T) {
 			h, id := crashedDuringAttempt(t, sent, "settled on a full disk", nil)
 			before := deliveredCount(h.delivered(), "settled on a full disk")
-			f, logs := &fullDisk{}, &logBuffer{}
+			f, logs := &fullDisk{}, &syncbuf.Buffer{}
 			f.full.Store(true)
 			h.start(onFullDisk(t, f, logs))
 			h.waitHolding()
@@ -229,7 +195,7 @@ func TestFullDiskAfterSession(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, logs := &fullDisk{}, &logBuffer{}
+			f, logs := &fullDisk{}, &syncbuf.Buffer{}
 			h := newHarness(t, sim.Config{Script: tc.script}, onFullDisk(t, f, logs))
 			h.waitSignalOnline()
 			if tc.garble {
@@ -271,7 +237,7 @@ func TestFullDiskAfterSession(t *testing.T) {
 // TestFullDiskCancel: a cancel that cannot be journaled is not acked nor
 // applied; it is once the journal takes it.
 func TestFullDiskCancel(t *testing.T) {
-	f, logs := &fullDisk{}, &logBuffer{}
+	f, logs := &fullDisk{}, &syncbuf.Buffer{}
 	h := newHarness(t, sim.Config{Signal: sim.NoSignal}, onFullDisk(t, f, logs))
 	id := h.send("cancelled on a full disk", nil)
 	h.waitState(id, rb.StateAccepted)
@@ -296,7 +262,7 @@ func TestFullDiskCancel(t *testing.T) {
 func TestFullDiskMT(t *testing.T) {
 	for _, only := range []string{"mt-epochs", "spool"} {
 		t.Run(only, func(t *testing.T) {
-			f, logs := &fullDisk{only: only}, &logBuffer{}
+			f, logs := &fullDisk{only: only}, &syncbuf.Buffer{}
 			h := newHarness(t, sim.Config{RingRepeat: -1}, onFullDisk(t, f, logs))
 			h.waitModemOK()
 			f.full.Store(true)
@@ -383,7 +349,7 @@ func TestFullDiskAtStartParksLater(t *testing.T) {
 	st := &rb.Status{Header: send.Header, State: rb.StateAccepted}
 	must(t, j.append(true, &record{Op: opAccept, ID: long, Send: send}, &record{Op: opStatus, ID: long, Status: st}))
 	must(t, j.close())
-	f, logs := &fullDisk{}, &logBuffer{}
+	f, logs := &fullDisk{}, &syncbuf.Buffer{}
 	f.full.Store(true)
 	h.start(onFullDisk(t, f, logs))
 	h.waitHolding()
@@ -413,13 +379,13 @@ func TestLowSpaceWarning(t *testing.T) {
 		{"above the limit", 1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &logBuffer{}
+			logs := &syncbuf.Buffer{}
 			h := newHarness(t, sim.Config{}, func(c *Config) {
 				c.lowSpace = tc.limit
 				c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 			})
 			h.waitSignalOnline()
-			if n := logs.count("level=WARN", "nearly) full", "dir="+h.dir, "free_bytes="); n != tc.warn {
+			if n := logs.Count("level=WARN", "nearly) full", "dir="+h.dir, "free_bytes="); n != tc.warn {
 				t.Errorf("%d low-space warnings, want %d; log:\n%s", n, tc.warn, logs)
 			}
 		})
@@ -501,7 +467,7 @@ func TestRealFullDisk(t *testing.T) {
 
 func realFullDisk(t *testing.T, pad int) {
 	dir := smallDisk(t, 64<<10)
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := newHarness(t, sim.Config{}, func(c *Config) {
 		c.StateDir = dir
 		c.diskRetry = 100 * time.Millisecond

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
@@ -38,7 +39,7 @@ func TestPortHeldWarnsOncePerHolder(t *testing.T) {
 		}
 		return sm.Pipe(), nil
 	}
-	var logs syncLog
+	var logs syncbuf.Buffer
 	cfg := fastConfig(t.TempDir())
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.ReopenMax = 100 * time.Millisecond
@@ -80,22 +81,4 @@ func TestPortHeldWarnsOncePerHolder(t *testing.T) {
 	if len(debug) != 6 {
 		t.Errorf("%d debug lines of the other tries, want 6", len(debug))
 	}
-}
-
-// syncLog is a goroutine-safe log sink.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -73,19 +73,8 @@ func (p *proxy) serve() {
 	}
 }
 
-// logBuf collects log records.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-func (l *logBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
-func (l *logBuf) logger() *slog.Logger {
+// bufLogger logs records of level info and above into l.
+func bufLogger(l *syncbuf.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
@@ -126,10 +115,10 @@ func TestUnreachableBrokerLogsOnce(t *testing.T) {
 	n := brokertest.Require(t, node)
 	p := newProxy(t, fmt.Sprintf("127.0.0.1:%d", n.Port()))
 	p.down.Store(true)
-	var logs logBuf
+	var logs syncbuf.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	a, err := Dial(ctx, Config{URL: p.url(), Station: unique("lg"), Logger: logs.logger(),
+	a, err := Dial(ctx, Config{URL: p.url(), Station: unique("lg"), Logger: bufLogger(&logs),
 		ReconnectMin: 5 * time.Millisecond, ReconnectMax: 40 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -20,6 +19,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
@@ -37,30 +37,12 @@ func TestMain(m *testing.M) {
 	os.Exit(brokertest.Main(m, &node))
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // rbdProc is one run of rbd as a child process.
 type rbdProc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
-	log  *syncBuffer
+	log  *syncbuf.Buffer
 }
 
 // station is a per-test station name, so tests on one broker do not meet.
@@ -136,7 +118,7 @@ func newFaultOutbox(t *testing.T, sc sim.Config, outboxMax int) *fault {
 // start runs rbd with extra environment (e.g. RB_TEST_CRASH_AT=…).
 func (f *fault) start(env ...string) *rbdProc {
 	f.t.Helper()
-	p := &rbdProc{log: &syncBuffer{}, done: make(chan struct{})}
+	p := &rbdProc{log: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], "--port", f.link, "--state", filepath.Join(f.dir, "state"),
 		"--station", f.station, "--log-level", "debug", "--session-timeout", "10s")
 	p.cmd.Args = append(p.cmd.Args, f.args...)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
@@ -223,7 +224,7 @@ func TestPortHeldAtStart(t *testing.T) {
 		cmd.Env = append(os.Environ(), "RB_RBD_CHILD=1", "RB_TEST_FAST=1", "RB_LOCK_DIR="+dir,
 			"RB_CONFIG="+filepath.Join(dir, "config"), "RB_AMQP_URL=amqp://guest:guest@127.0.0.1:1/")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		var out syncBuffer
+		var out syncbuf.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -1,7 +1,6 @@
 package clustertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"github.com/rockblock-station/rockblock-station/internal/backoff"
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
 	"github.com/rockblock-station/rockblock-station/internal/redact"
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
@@ -58,23 +58,6 @@ func rotate(c *brokertest.Cluster, k int) string {
 	return strings.Join(append(us[k:], us[:k]...), ", ")
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func tail(s string, n int) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > n {
@@ -92,7 +75,7 @@ type station struct {
 	link  string
 	urls  string
 	modem *sim.Modem
-	log   *lockedBuffer
+	log   *syncbuf.Buffer
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -104,7 +87,7 @@ type station struct {
 func newStation(tb testing.TB, ctx context.Context, prefix string, i int, urls string) *station {
 	tb.Helper()
 	s := &station{name: fmt.Sprintf("%s%02d", prefix, i), imei: fmt.Sprintf("3002340100%05d", i),
-		dir: tb.TempDir(), urls: urls, log: &lockedBuffer{}}
+		dir: tb.TempDir(), urls: urls, log: &syncbuf.Buffer{}}
 	m, err := sim.New(sim.Config{IMEI: s.imei, Seed: int64(i + 1), StateFile: filepath.Join(s.dir, "sim.json"),
 		SessionTime: 0, RingRepeat: -1, RegistrationGap: -1})
 	if err != nil {
@@ -183,7 +166,7 @@ func (s *station) alive() bool {
 type client struct {
 	name string
 	bus  *queue.AMQP
-	log  *lockedBuffer
+	log  *syncbuf.Buffer
 
 	mu       sync.Mutex
 	byMsgID  map[string]int            // AMQP message_id -> deliveries
@@ -195,7 +178,7 @@ type client struct {
 
 func newClient(tb testing.TB, ctx context.Context, name, urls string) *client {
 	tb.Helper()
-	c := &client{name: name, log: &lockedBuffer{}, byMsgID: map[string]int{},
+	c := &client{name: name, log: &syncbuf.Buffer{}, byMsgID: map[string]int{},
 		states: map[string]map[string]int{}, mtByTag: map[string]map[string]int{}, events: map[string][]event{}}
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()

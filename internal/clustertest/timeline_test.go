@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
 
@@ -128,7 +129,7 @@ func TestTimeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	st := &station{name: "st00", modem: m, log: &lockedBuffer{}}
+	st := &station{name: "st00", modem: m, log: &syncbuf.Buffer{}}
 	fmt.Fprintln(st.log, `time=... level=INFO msg="accepted" id=id1`)
 	fmt.Fprintln(st.log, `time=... level=INFO msg="other" id=id2`)
 	c0 := &client{name: "cl0", events: map[string][]event{"id1": {{at(900), "client cl0: status sent"}}}}

@@ -1,13 +1,11 @@
 package screentest
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,27 +13,10 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/tui"
 )
-
-// syncBuffer is an io.Writer whose contents can be read while a program writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -83,7 +64,7 @@ func TestRunFollowsUpdatesAndStopsOnContext(t *testing.T) {
 	e.Run()
 	in, inw := io.Pipe()
 	defer inw.Close()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -124,7 +105,7 @@ func TestRunQuitsOnCtrlC(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	in, inw := io.Pipe()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- tui.Run(context.Background(), client.NewBackend(ctx, e.Client), tui.Options{Now: e.Now, Refresh: -1},

@@ -57,6 +57,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
@@ -136,13 +137,13 @@ type soak struct {
 	link              string
 	clients           [2]*client.Client
 	stores            [2]*store.Store
-	logs              [2]*lockedBuffer
+	logs              [2]*syncbuf.Buffer
 	screens           [2]*screen
 
 	mu         sync.Mutex
 	events     []string // the chaos timeline
 	rbd        *rbdRun
-	rbdLog     *lockedBuffer
+	rbdLog     *syncbuf.Buffer
 	rbdRuns    int
 	rbdCPU     time.Duration     // CPU of the runs of rbd that ended
 	rbdDied    []string          // exits rbd made on its own (the soak restarts it, as systemd does)
@@ -154,23 +155,6 @@ type soak struct {
 	moTags     map[string]int    // tag -> composing client
 	mtTags     []string
 	start      time.Time
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func (s *soak) event(format string, args ...any) {
@@ -191,7 +175,7 @@ func TestSoak(t *testing.T) {
 	s := &soak{t: t, p: planFor(*soakDuration, *soakChaos), rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		rndMO: rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)), rndMT: rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d)),
 		node: n, station: fmt.Sprintf("soak%d", time.Now().UnixNano()%100000), dir: t.TempDir(),
-		moIDs: map[string]string{}, moTags: map[string]int{}, hostileIDs: map[string]bool{}, start: time.Now(), rbdLog: &lockedBuffer{}}
+		moIDs: map[string]string{}, moTags: map[string]int{}, hostileIDs: map[string]bool{}, start: time.Now(), rbdLog: &syncbuf.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -391,7 +375,7 @@ func (s *soak) setupClients(ctx context.Context) {
 			t.Fatalf("client %d bus: %v", i, err)
 		}
 		t.Cleanup(func() { bus.Close() })
-		s.logs[i] = &lockedBuffer{}
+		s.logs[i] = &syncbuf.Buffer{}
 		c := client.New(client.Config{Station: s.station, Bus: bus, Store: st,
 			Logger: slog.New(slog.NewTextHandler(s.logs[i], nil)), FlushEvery: time.Second})
 		cctx, cancel := context.WithCancel(ctx)

@@ -10,11 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.bug.st/serial"
+
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 )
 
 // openSerial opens the link like a program written for the real modem.
@@ -84,24 +85,6 @@ func TestOpenPTYRefusesRegularFile(t *testing.T) {
 	}
 }
 
-// syncBuf is a goroutine-safe writer.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestMainSimulate(t *testing.T) {
 	t.Run("refuses non-loopback control", func(t *testing.T) {
 		err := Main(context.Background(), []string{"--link", filepath.Join(t.TempDir(), "x"), "--control", "0.0.0.0:0"}, io.Discard, io.Discard)
@@ -116,7 +99,7 @@ func TestMainSimulate(t *testing.T) {
 	})
 	link := filepath.Join(t.TempDir(), "rockblock")
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, logs syncBuf
+	var out, logs syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- Main(ctx, []string{"--link", link, "--control", "127.0.0.1:0", "--session-time", "0s", "--signal", "3",
@@ -176,7 +159,7 @@ func TestMainFlags(t *testing.T) {
 func TestMainReplay(t *testing.T) {
 	link := filepath.Join(t.TempDir(), "rockblock")
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, logs syncBuf
+	var out, logs syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- Main(ctx, []string{"--link", link, "--replay", "../trace/testdata/ring.trace", "--replay-speed", "1000"}, &out, &logs)

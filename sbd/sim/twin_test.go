@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
 )
 
 // readLines splits output the way a line-by-line reader (Python's
@@ -98,7 +100,7 @@ func TestLinesLikeTheModem(t *testing.T) {
 // modem then waits for an RTS that is not wired, so nothing comes back until
 // AT&K0, which it still executes.
 func TestThreeWireFlowControl(t *testing.T) {
-	var logs syncBuf
+	var logs syncbuf.Buffer
 	m, h := start(t, Config{ThreeWire: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	h.cmd("ATE0", "ATE0\r"+ok)
 	h.send("AT&F0\r")
