@@ -69,7 +69,7 @@ func TestFleetHistoryAndSignal(t *testing.T) {
 	st := openStore(t, db)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	for i, s := range []string{"north", "south"} {
+	for i, s := range []string{"north", "south", "east"} {
 		m := &rb.Received{Header: rb.Header{V: rb.Version, ID: rb.MTID("30023401000000"+string(rune('1'+i)), 1), Station: s, At: now.Add(time.Duration(i) * time.Second)},
 			Data: []byte("hi from " + s), Text: "hi from " + s, MTMSN: 1}
 		if _, err := st.InsertMT(ctx, m); err != nil {
@@ -87,8 +87,20 @@ func TestFleetHistoryAndSignal(t *testing.T) {
 	}
 	r = rbtui(t, env, "", "history", "--db", db, "--all")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if r.code != 0 || len(lines) != 2 || !strings.Contains(lines[0], " north MT") || !strings.Contains(lines[1], " south MT") {
+	if r.code != 0 || len(lines) != 3 || !strings.Contains(lines[0], " north MT") || !strings.Contains(lines[1], " south MT") || !strings.Contains(lines[2], " east MT") {
 		t.Errorf("history --all: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// Without flags: the configured stations, each line with its station,
+	// not a station the file holds from another rbtui's --all.
+	cfgFile := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(cfgFile, []byte("stations = north, south\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fleetEnv := append(append([]string(nil), env...), "RB_CONFIG="+cfgFile)
+	r = rbtui(t, fleetEnv, "", "history", "--db", db)
+	lines = strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 2 || !strings.Contains(lines[0], " north MT") || !strings.Contains(lines[1], " south MT") {
+		t.Errorf("history with stations = north, south: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	r = rbtui(t, env, "", "history", "--db", db, "--all", "--json")
 	var rec struct{ Station, Text string }

@@ -86,8 +86,18 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return exitf(exitUsage, "history: %v", err)
 	}
 	filter := cfg.Station
+	// follow: the configured stations, when there are several and neither
+	// --station nor --all says otherwise (the file may hold more: another
+	// rbtui of this user followed them with --all).
+	var follow map[string]bool
 	if *all || *station == "" && len(cfg.Stations) > 1 {
 		filter = ""
+		if !*all {
+			follow = map[string]bool{}
+			for _, s := range cfg.Stations {
+				follow[s] = true
+			}
+		}
 	}
 	path, err := historyPath(ctx, *db, cfg, *all, nil)
 	if err != nil {
@@ -101,6 +111,9 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	w := bufio.NewWriter(stdout)
 	enc := json.NewEncoder(jsonSafe{w})
 	err = st.History(ctx, store.Filter{Since: t, Direction: *dir, Station: filter}, func(m store.Message) error {
+		if follow != nil && !follow[m.Station] {
+			return nil
+		}
 		if *asJSON {
 			r := historyRecord{
 				ID: m.ID, Direction: m.Direction, State: m.State, At: m.CreatedAt.UTC(), Updated: m.UpdatedAt.UTC(),
