@@ -325,13 +325,11 @@ func (s *Server) views(ctx context.Context) {
 			w = viewStation
 		case <-s.viewKick:
 			// Let the single messages' events go out, and gather what
-			// else changes meanwhile into this one rebuild.
-			delay := time.NewTimer(s.cfg.ViewsDelay)
-			select {
-			case <-ctx.Done():
-				delay.Stop()
+			// else changes meanwhile into this one rebuild: each further
+			// change waits ViewsDelay again, up to maxViewsWait in all, so
+			// a steady stream of messages is not followed by a list each.
+			if !s.settle(ctx) {
 				return
-			case <-delay.C:
 			}
 		}
 		s.viewMu.Lock()
@@ -358,6 +356,32 @@ func (s *Server) views(ctx context.Context) {
 			if !at.IsZero() {
 				stale.Reset(max(time.Until(at)+50*time.Millisecond, 0))
 			}
+		}
+	}
+}
+
+// maxViewsWait bounds, in ViewsDelays, how long changes that keep coming
+// put the whole views off.
+const maxViewsWait = 5
+
+// settle waits until ViewsDelay has passed without a further change, or
+// maxViewsWait ViewsDelays in all; false when ctx ended.
+func (s *Server) settle(ctx context.Context) bool {
+	deadline := time.Now().Add(maxViewsWait * s.cfg.ViewsDelay)
+	for {
+		wait := min(s.cfg.ViewsDelay, time.Until(deadline))
+		if wait <= 0 {
+			return true
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-s.viewKick:
+			t.Stop() // another change: wait for the stream to pause
+		case <-t.C:
+			return true
 		}
 	}
 }
