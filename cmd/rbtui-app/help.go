@@ -172,7 +172,7 @@ off the queue. Text from the bus is made safe for the terminal. Exit codes:
 		},
 	},
 	"serve": {
-		Usage: []string{"rbtui serve [--listen 127.0.0.1:8080] [--web-root DIR] [--token-file FILE] [--allow-origin URL]... [--max-clients N] [--station NAME] [--db PATH]"},
+		Usage: []string{"rbtui serve [--listen 127.0.0.1:8080] [--web-root DIR] [--token-file FILE] [--allow-origin URL]... [--max-clients N] [--station NAME]... [--all] [--db PATH]"},
 		Text: `Runs without a terminal (for systemd): archives this client's inbox into
 the history, follows the live feed, keeps the tmux glance fresh and serves
 Socket.IO (path /socket.io/) for browsers: the web chat embedded in this

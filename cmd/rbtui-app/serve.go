@@ -30,7 +30,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c common
-	c.flags(fs)
+	c.fleetFlags(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on (beyond loopback only with --token-file)")
 	webRoot := fs.String("web-root", "", "serve the built UI in this folder at / (default: the embedded web chat)")
 	tokenFile := fs.String("token-file", "", "require the token in this file (mode 0600) of every connection")

@@ -31,7 +31,8 @@ func TestServeMetrics(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "serve", "--station", "serve-metrics", "--db", filepath.Join(t.TempDir(), "history.db"),
+	// --all: a fleet's bridge (every station on the broker; serve-metrics sends by default).
+	cmd := exec.CommandContext(ctx, binary, "serve", "--station", "serve-metrics", "--all", "--db", filepath.Join(t.TempDir(), "history.db"),
 		"--listen", web, "--metrics", prom)
 	cmd.Env = env
 	var logs bytes.Buffer
