@@ -481,6 +481,14 @@ func (s *Server) refreshStation(ctx context.Context) time.Time {
 		return time.Time{}
 	}
 	e := stationEvent(st)
+	if names, err := s.cl.Stations(ctx); err == nil {
+		e.Stations = names
+	} else {
+		s.log.Warn("stations", "err", err)
+	}
+	if len(e.Stations) == 0 {
+		e.Stations = []string{e.Station}
+	}
 	s.mu.Lock()
 	changed := s.station == nil || !reflect.DeepEqual(*s.station, e)
 	barsChanged := s.bars != e.Bars

@@ -119,35 +119,71 @@ type station struct {
 	sim    *sim.Modem
 	simURL string
 	app    string
-	env    []string
-	addr   string // the bridge's host:port, kept across restarts
-	extra  []string
-	token  string
-	mu     sync.Mutex
-	serve  *proc
-	rbd    *proc
+	rbdBin string
+	// second is a second station the bridge follows (TestNodeClients),
+	// secondSim its simulator's control API.
+	second, secondSim string
+	env               []string
+	addr              string // the bridge's host:port, kept across restarts
+	extra             []string
+	token             string
+	mu                sync.Mutex
+	serve             *proc
+	rbd               *proc
 }
 
 // newStation starts the whole station; serveArgs go to rbtui serve.
 func newStation(t testing.TB, serveArgs ...string) *station {
+	t.Helper()
+	s := prepareStation(t, serveArgs...)
+	s.startServe()
+	return s
+}
+
+// prepareStation starts the broker, the simulated modem and rbd of a
+// station, and leaves rbtui serve to startServe.
+func prepareStation(t testing.TB, serveArgs ...string) *station {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go tool to build the binaries")
 	}
 	node := brokertest.StartTB(t)
 	rbdBin, app := binaries(t)
-	s := &station{t: t, node: node, dir: t.TempDir(), app: app, token: e2eToken, extra: serveArgs,
+	s := &station{t: t, node: node, dir: t.TempDir(), app: app, token: e2eToken, extra: serveArgs, rbdBin: rbdBin,
 		name: regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")}
+	cfg := filepath.Join(s.dir, "config")
+	if err := os.WriteFile(cfg, []byte("outbox_max = 1000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.env = []string{"RB_AMQP_URL=" + node.URL(), "RB_CONFIG=" + cfg, "RB_STATION=" + s.name,
+		"XDG_DATA_HOME=" + filepath.Join(s.dir, "data"), "XDG_CONFIG_HOME=" + filepath.Join(s.dir, "cfg")}
+	s.sim, s.simURL, s.rbd = s.startModem(s.name, sim.DefaultIMEI)
+	tok := filepath.Join(s.dir, "token")
+	if err := os.WriteFile(tok, []byte(s.token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// startModem starts a simulated modem (of that IMEI) on a pty and an rbd
+// for it as station name, on the station's broker; it returns the
+// simulator, its control API's URL and the rbd process.
+func (s *station) startModem(name, imei string) (*sim.Modem, string, *proc) {
+	t := s.t
+	t.Helper()
+	dir := filepath.Join(s.dir, "modem-"+name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	m, err := sim.New(sim.Config{StateFile: filepath.Join(s.dir, "sim.json"), Seed: 1, Signal: 4,
+	m, err := sim.New(sim.Config{IMEI: imei, StateFile: filepath.Join(dir, "sim.json"), Seed: 1, Signal: 4,
 		SessionTime: 200 * time.Millisecond, RingRepeat: -1})
 	if err != nil {
 		t.Fatalf("simulator: %v", err)
 	}
 	t.Cleanup(func() { m.Close() })
-	s.sim = m
-	link := filepath.Join(s.dir, "modem")
+	link := filepath.Join(dir, "modem")
 	pty, err := sim.OpenPTY(ctx, m, link)
 	if err != nil {
 		t.Fatalf("simulator pty: %v", err)
@@ -155,21 +191,9 @@ func newStation(t testing.TB, serveArgs ...string) *station {
 	t.Cleanup(func() { pty.Close() })
 	ctl := httptest.NewServer(m.Handler())
 	t.Cleanup(ctl.Close)
-	s.simURL = ctl.URL
-	cfg := filepath.Join(s.dir, "config")
-	if err := os.WriteFile(cfg, []byte("outbox_max = 1000\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.env = []string{"RB_AMQP_URL=" + node.URL(), "RB_CONFIG=" + cfg, "RB_STATION=" + s.name,
-		"XDG_DATA_HOME=" + filepath.Join(s.dir, "data"), "XDG_CONFIG_HOME=" + filepath.Join(s.dir, "cfg")}
-	s.rbd = start(t, "rbd", rbdBin, append([]string{"RB_TEST_FAST=1", "RB_LOCK_DIR=" + s.dir}, s.env...), "--port", link,
-		"--state", filepath.Join(s.dir, "rbd"), "--station", s.name, "--log-level", "debug", "--session-timeout", "10s")
-	tok := filepath.Join(s.dir, "token")
-	if err := os.WriteFile(tok, []byte(s.token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.startServe()
-	return s
+	p := start(t, "rbd "+name, s.rbdBin, append([]string{"RB_TEST_FAST=1", "RB_LOCK_DIR=" + dir}, s.env...), "--port", link,
+		"--state", filepath.Join(dir, "rbd"), "--station", name, "--log-level", "debug", "--session-timeout", "10s")
+	return m, ctl.URL, p
 }
 
 // startServe starts `rbtui serve` (on the port of the last run, if any) and
@@ -250,7 +274,13 @@ func TestNodeClients(t *testing.T) {
 		}
 		t.Skip("node or socket.io-client not installed (npm ci in bridge/testdata/node)")
 	}
-	s := newStation(t)
+	// A fleet's bridge: a second station, whose messages the web chat
+	// shows with their station and sends from when asked.
+	s := prepareStation(t)
+	s.second = s.name + "-b"
+	_, s.secondSim, _ = s.startModem(s.second, "300234010753371")
+	s.extra = append(s.extra, "--station", s.name, "--station", s.second)
+	s.startServe()
 	ctl := s.control()
 	args := []string{"--test", "--test-concurrency=1", "--test-reporter=spec"}
 	if p := os.Getenv("RB_NODE_TEST_PATTERN"); p != "" {
@@ -277,7 +307,7 @@ func runNode(t *testing.T, nodeBin, dir string, args []string, s *station, ctl s
 	cmd := exec.Command(nodeBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BRIDGE_URL="+s.url(), "BRIDGE_TOKEN="+s.token, "SIM_URL="+s.simURL,
-		"SIM_IMEI="+sim.DefaultIMEI, "HARNESS_URL="+ctl)
+		"SIM_IMEI="+sim.DefaultIMEI, "HARNESS_URL="+ctl, "STATION="+s.name, "STATION_B="+s.second, "SIM_URL_B="+s.secondSim)
 	// RB_SCREENSHOT_DIR keeps the browser test's screenshot (chat-360.png).
 	if d := os.Getenv("RB_SCREENSHOT_DIR"); d != "" {
 		cmd.Env = append(cmd.Env, "SCREENSHOT_DIR="+d)

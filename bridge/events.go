@@ -100,6 +100,11 @@ type StationEvent struct {
 	LastSession  string     `json:"last_session,omitempty"`
 	MaxMO        int        `json:"max_mo"`
 	CreditBytes  int        `json:"credit_bytes"`
+	// Stations are the stations this bridge follows, the one that sends by
+	// default first (the others are discovered with --all); more than one
+	// makes the web chat a fleet's: each message shows its station and
+	// compose asks which one sends.
+	Stations []string `json:"stations"`
 }
 
 func stationEvent(s client.StationState) StationEvent {

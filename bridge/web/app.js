@@ -75,7 +75,25 @@
     text($("contact"), ago(st.last_contact));
     text($("credits"), st.credits_today + (st.credits_today === 1 ? " credit" : " credits") + " today");
     text($("outbox"), "outbox " + st.outbox);
+    showStations(st.stations || []);
     updateCount();
+  }
+
+  // A fleet's bridge follows several stations: each message then shows its
+  // station, and compose asks which one sends (the first by default).
+  function fleet() { return (station.stations || []).length > 1; }
+  function showStations(names) {
+    var sel = $("from");
+    var had = Array.from(sel.options).map(function (o) { return o.value; });
+    if (had.join("\n") !== names.join("\n")) {
+      var keep = sel.value;
+      sel.replaceChildren.apply(sel, names.map(function (n) {
+        var o = make("option", null, n); o.value = n; return o;
+      }));
+      if (names.indexOf(keep) >= 0) sel.value = keep;
+      render();
+    }
+    sel.hidden = names.length < 2;
   }
   setInterval(function () { var c = $("contact"); if (c.dataset.at !== undefined) text(c, ago(c.dataset.at || null)); }, 15000);
 
@@ -107,6 +125,7 @@
     }
     li.appendChild(body);
     var meta = make("div", "meta");
+    if (fleet() && m.station) meta.appendChild(make("span", "from", m.station));
     meta.appendChild(make("span", "time", hhmm(m.at)));
     if (m.dir === "mo") {
       var st = make("span", "state", (GLYPH[m.state] || "") + " " + m.state);
@@ -147,7 +166,7 @@
 
   function addLocal(id, src, res) {
     if (msgs.has(id)) return;
-    msgs.set(id, { id: id, dir: "mo", text: src.text, data: src.data || "", binary: !!src.binary, bytes: src.bytes,
+    msgs.set(id, { id: id, dir: "mo", station: src.station, text: src.text, data: src.data || "", binary: !!src.binary, bytes: src.bytes,
       state: res.state || "queued", at: new Date().toISOString(), credits: 0, cancellable: true, resendable: false,
       reason: res.error ? res.error.message : "" });
     render();
@@ -216,13 +235,15 @@
     var t = $("text").value;
     if ($("send").disabled) return;
     $("send").disabled = true;
-    socket.timeout(15000).emit("mo_send", { text: t }, function (err, res) {
+    var req = { text: t };
+    if (fleet()) req.station = $("from").value;
+    socket.timeout(15000).emit("mo_send", req, function (err, res) {
       if (err) { updateCount(); return notice("No answer from the bridge: the message may not be stored. Check the list before sending again."); }
       if (!res || (res.error && !res.id)) { updateCount(); return notice(res && res.error ? res.error.message : "Refused"); }
       $("text").value = "";
       updateCount();
       if (res.error) notice(res.error.message, true); else notice("");
-      addLocal(res.id, { text: t, bytes: enc.encode(t).length }, res);
+      addLocal(res.id, { text: t, bytes: enc.encode(t).length, station: req.station }, res);
     });
   });
   updateCount();

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const { BRIDGE_URL, BRIDGE_TOKEN, SIM_URL, SIM_IMEI, SCREENSHOT_DIR } = process.env;
+const { BRIDGE_URL, BRIDGE_TOKEN, SIM_URL, SIM_IMEI, SCREENSHOT_DIR, STATION, STATION_B, SIM_URL_B } = process.env;
 if (!BRIDGE_URL) throw new Error("run through go test ./bridge -run TestNodeClients");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const required = process.env.RB_REQUIRE_BROKER === "1";
@@ -24,6 +24,14 @@ async function injectMT(text) {
   const r = await fetch(`${SIM_URL}/rockblock/MT`, { method: "POST", body });
   const out = await r.text();
   assert.match(out, /^OK,/, `simulator refused the MT: ${out}`);
+}
+
+// delivered returns the MO messages of that text that a simulator's
+// gateway received.
+async function delivered(simURL, text) {
+  const r = await fetch(`${simURL}/mo`);
+  const list = await r.json();
+  return list.filter((m) => m.data.toLowerCase() === hex(text));
 }
 
 // The MT that must stay text: markup, a script and terminal escapes.
@@ -81,6 +89,25 @@ describe("web chat in Chromium", { skip: skip || !wanted }, () => {
     await li.locator('.state[data-state="sent"]').waitFor({ timeout: 30000 });
     assert.equal(await page.locator("#text").inputValue(), "");
     assert.match(await li.locator(".momsn").textContent(), /^#\d+$/);
+  });
+
+  // The bridge follows two stations (e2e_test.go): the chat is a fleet's.
+  test("a fleet's chat sends from the station chosen and shows each message's station", async () => {
+    const from = page.locator("#from");
+    await from.waitFor({ state: "visible", timeout: 30000 });
+    assert.deepEqual(await from.locator("option").allTextContents(), [STATION, STATION_B]);
+    assert.equal(await from.inputValue(), STATION, "the first station sends by default");
+    await from.selectOption(STATION_B);
+    const text = `from the second station ${Date.now()}`;
+    await page.locator("#text").fill(text);
+    await page.locator("#send").click();
+    const li = page.locator("li.msg.mo", { hasText: text });
+    await li.locator('.state[data-state="sent"]').waitFor({ timeout: 30000 });
+    assert.equal(await li.locator(".meta .from").textContent(), STATION_B);
+    // It went out through the second station's modem, once, and not the first's.
+    assert.equal((await delivered(SIM_URL_B, text)).length, 1);
+    assert.equal((await delivered(SIM_URL, text)).length, 0);
+    await from.selectOption(STATION);
   });
 
   test("an injected MT shows", async () => {
