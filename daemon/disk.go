@@ -79,6 +79,15 @@ func (d *Daemon) checkSpace() {
 	}
 }
 
+// diskWait is the wait before try n+1 of a write the state directory
+// refused: diskRetry's, or Config.diskRetry when set (tests).
+func (d *Daemon) diskWait(n int) time.Duration {
+	if d.cfg.diskRetry > 0 {
+		return d.cfg.diskRetry
+	}
+	return diskRetry.Delay(n)
+}
+
 // holding reports whether rbd holds for the state directory.
 func (d *Daemon) holding() bool { return d.hold.err != nil }
 
@@ -90,10 +99,7 @@ func (d *Daemon) holdOn(path string, err error) {
 		d.hold.fails = d.hold.endFails
 	}
 	d.hold.fails++
-	wait := diskRetry.Delay(d.hold.fails)
-	if d.cfg.diskRetry > 0 {
-		wait = d.cfg.diskRetry
-	}
+	wait := d.diskWait(d.hold.fails)
 	d.hold.at = d.now().Add(wait)
 	switch {
 	case !d.holding() && !again:

@@ -561,3 +561,38 @@ func TestFullDiskStopWhileHolding(t *testing.T) {
 		t.Errorf("gateway got the message %d times, want 1", n)
 	}
 }
+
+// TestFullDiskDeadLetter: a send the bus dead-letters (here an unknown body
+// version) becomes `failed` through the station's rejected queue; while the
+// journal cannot take that status, rbd tries again with backoff and
+// publishes it once the disk has room, instead of leaving the dead letter
+// unacked and its sender at `submitted` for as long as the connection lasts.
+func TestFullDiskDeadLetter(t *testing.T) {
+	f, logs := &fullDisk{}, &syncbuf.Buffer{}
+	h := newHarness(t, sim.Config{}, onFullDisk(t, f, logs))
+	h.waitModemOK()
+	f.full.Store(true)
+	id := newID(t)
+	body := fmt.Sprintf(`{"v":2,"id":%q,"station":%q,"at":"2026-12-01T12:00:00Z","text":"from a newer client"}`, id, testStation)
+	if err := h.mem.(*queue.Memory).PublishRaw(context.Background(), "mo."+testStation, rb.TypeSend, id, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); logs.Count("level=WARN", "dead letter", "no space left on device") != 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no WARN that the dead letter's status cannot be journaled; log:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := hasState(h.rec.all(), id, rb.StateFailed); st != nil {
+		t.Fatalf("failed published before it was journaled: %+v", st)
+	}
+	f.full.Store(false)
+	st := h.waitState(id, rb.StateFailed)
+	if !strings.Contains(st.Reason, "version") {
+		t.Errorf("reason %q, want the unknown version in words", st.Reason)
+	}
+	waitJournal(t, h.dir, id)
+	if n := logs.Count("level=WARN", "dead letter"); n != 1 {
+		t.Errorf("%d WARN lines about the dead letter, want 1; log:\n%s", n, logs)
+	}
+}

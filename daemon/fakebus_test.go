@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -66,4 +67,14 @@ func (f *flakyBus) Health() queue.Health {
 		return queue.Health{Up: false, Err: "test: broker down", Since: time.Now()}
 	}
 	return f.Bus.Health()
+}
+
+// ConsumeRejected passes the station's dead-lettered sends of the bus
+// beneath (the in-process bus routes them as the broker does).
+func (f *flakyBus) ConsumeRejected(ctx context.Context, station string) (<-chan *queue.Rejected, error) {
+	rc, ok := f.Bus.(queue.RejectedConsumer)
+	if !ok {
+		return nil, fmt.Errorf("%T routes no dead letters", f.Bus)
+	}
+	return rc.ConsumeRejected(ctx, station)
 }

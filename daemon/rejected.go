@@ -28,12 +28,17 @@ func (d *Daemon) runRejected(ctx context.Context) {
 		return
 	}
 	for r := range ch {
-		d.onRejected(r)
+		d.onRejected(ctx, r)
 	}
 }
 
 // onRejected turns one dead-lettered send into a journaled `failed` status.
-func (d *Daemon) onRejected(r *queue.Rejected) {
+//
+// While the state directory cannot take the `failed` record, it tries again
+// with the full disk's backoff (diskRetry) and takes no other dead letter:
+// a status is published only once the journal holds it. A stop meanwhile
+// leaves the dead letter unacked, for the next start.
+func (d *Daemon) onRejected(ctx context.Context, r *queue.Rejected) {
 	id := rejectedID(r)
 	log := d.log.With("message_id", fmt.Sprintf("%.60q", r.MessageID), "death", r.Reason)
 	if id == "" {
@@ -51,9 +56,21 @@ func (d *Daemon) onRejected(r *queue.Rejected) {
 		State:  rb.StateFailed,
 		Reason: deathWords(r),
 	}
-	if err := d.j.append(true, &record{Op: opStatus, ID: id, Status: st}); err != nil {
-		log.Warn("journal failed status of a dead letter; it stays queued", "err", err)
-		return // not acked: delivered again on the next consume
+	for try := 1; ; try++ {
+		err := d.j.append(true, &record{Op: opStatus, ID: id, Status: st})
+		if err == nil {
+			if try > 1 {
+				log.Info("journaled the failed status of a dead letter", "id", id, "tries", try)
+			}
+			break
+		}
+		wait := d.diskWait(try)
+		if try == 1 {
+			log.Warn("cannot journal the failed status of a dead letter; trying again until the state directory takes it", "id", id, "err", err, "retry_in", wait)
+		}
+		if !d.sleep(ctx, wait) {
+			return // not acked: delivered again at the next start
+		}
 	}
 	d.statuses.push(st)
 	d.count(func(s *Stats) { s.Failed++ })
