@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"fmt"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -93,12 +95,24 @@ func (m *Model) applyStations(msg stationsMsg) tea.Cmd {
 	if m.fleet {
 		m.showStationColumn()
 		m.compose.stations = m.stations.names()
-		m.layout()
-		if m.stations.filter == "" {
-			return m.loadHeader() // the count of stations in its title
+		if m.header.loaded {
+			// The title's count and summary come from these rows: no
+			// second read of the header.
+			m.header.setHeader(m.fleetTitle(m.header.header))
 		}
+		m.layout()
 	}
 	return nil
+}
+
+// fleetTitle is h with the fleet's title and summary when all stations are
+// shown (both derived from the station list as last read).
+func (m *Model) fleetTitle(h Header) Header {
+	if m.fleet && m.stations.filter == "" {
+		h.Station = fmt.Sprintf("fleet (%d stations)", len(m.stations.rows))
+		h.Fleet = m.stations.summary()
+	}
+	return h
 }
 
 // stationsHeight is the lines of the station list above the inbox (0 when

@@ -187,11 +187,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if msg.station != m.stations.filter {
 			return nil // loaded for a station no longer shown
 		}
-		if m.fleet && msg.station == "" {
-			msg.h.Station = fmt.Sprintf("fleet (%d stations)", len(m.stations.rows))
-			msg.h.Fleet = m.stations.summary()
-		}
-		m.header.setHeader(msg.h)
+		m.header.setHeader(m.fleetTitle(msg.h))
 		m.detail.stationChanged()
 		m.compose.maxMO = m.header.maxMO()
 		m.layout()
