@@ -63,10 +63,13 @@ type Config struct {
 	// All follows every station on the bus: the live feed is bound to all
 	// of them, and a station is known once its first body arrives (the
 	// history remembers it: store.Stations).
-	All    bool
-	Bus    queue.Bus
-	Store  *store.Store
-	Logger *slog.Logger
+	All bool
+	// MaxStations bounds the stations All takes on (default rb.MaxFleet);
+	// bodies of further stations are dropped, with one WARN.
+	MaxStations int
+	Bus         queue.Bus
+	Store       *store.Store
+	Logger      *slog.Logger
 	// MaxMO is the MO limit in bytes (default rb.MaxMO).
 	MaxMO int
 	// Now is the clock (default time.Now).
@@ -105,10 +108,15 @@ type Config struct {
 type Client struct {
 	cfg    Config
 	follow map[string]bool // Stations as a set
-	log    *slog.Logger
-	bus    queue.Bus
-	st     *store.Store
-	flush  chan struct{}
+
+	// taken are the stations All has taken on, at most MaxStations.
+	takenMu sync.Mutex
+	taken   map[string]bool
+	full    bool // the WARN that MaxStations is reached was logged
+	log     *slog.Logger
+	bus     queue.Bus
+	st      *store.Store
+	flush   chan struct{}
 	// flushMu serialises the outbox flush with local cancels, so a message
 	// cancelled before it was ever published is never published.
 	flushMu sync.Mutex
@@ -174,6 +182,9 @@ func New(cfg Config) *Client {
 	if cfg.ConnectGrace == 0 {
 		cfg.ConnectGrace = 10 * time.Second
 	}
+	if cfg.MaxStations <= 0 {
+		cfg.MaxStations = rb.MaxFleet
+	}
 	if cfg.WatchEvery == 0 {
 		cfg.WatchEvery = 500 * time.Millisecond
 	}
@@ -182,7 +193,7 @@ func New(cfg Config) *Client {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Client{
-		cfg: cfg, log: log, bus: cfg.Bus, st: cfg.Store, follow: follow,
+		cfg: cfg, log: log, bus: cfg.Bus, st: cfg.Store, follow: follow, taken: map[string]bool{},
 		latest:     map[string]*rb.Signal{},
 		flush:      make(chan struct{}, 1),
 		glanceKick: make(chan struct{}, 1),
@@ -200,8 +211,32 @@ func (c *Client) Store() *store.Store { return c.st }
 // followed).
 func (c *Client) Station() string { return c.cfg.Station }
 
-// Follows reports whether the client keeps the bodies of station.
-func (c *Client) Follows(station string) bool { return c.cfg.All || c.follow[station] }
+// Follows reports whether the client keeps the bodies of station. With All
+// it takes on every station until MaxStations are (the configured ones
+// always count).
+func (c *Client) Follows(station string) bool {
+	if c.follow[station] {
+		return true
+	}
+	if !c.cfg.All {
+		return false
+	}
+	c.takenMu.Lock()
+	defer c.takenMu.Unlock()
+	if c.taken[station] {
+		return true
+	}
+	if len(c.follow)+len(c.taken) >= c.cfg.MaxStations {
+		if !c.full {
+			c.full = true
+			c.log.Warn("following every station: the most this client takes on is reached; bodies of further stations are dropped",
+				"max", c.cfg.MaxStations, "station", station)
+		}
+		return false
+	}
+	c.taken[station] = true
+	return true
+}
 
 // All reports whether the client follows every station on the bus.
 func (c *Client) All() bool { return c.cfg.All }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -163,5 +164,37 @@ func testFleet(t *testing.T, n *brokertest.Node) {
 	waitFor(t, "sent", func() bool { return stateOf(three, id) == rb.StateSent && stateOf(all, id) == rb.StateSent })
 	if m := get(t, all, id); m.Station != "fleet-c" {
 		t.Errorf("the MO is %s's in the all-client", m.Station)
+	}
+}
+
+// TestAllTakesOnAtMostMaxStations: a client that follows every station takes
+// on at most MaxStations (its configured ones count), so bodies under names
+// that a publisher invents do not grow the history's stations and glance
+// files without end; the bodies of stations taken on still arrive.
+func TestAllTakesOnAtMostMaxStations(t *testing.T) {
+	f := newMem(t, []queue.Role{queue.RoleInbox}, func(_ *queue.Config, c *Config) {
+		c.All, c.MaxStations = true, 2
+	})
+	f.run(t)
+	ctx := ctxT(t)
+	mts := map[string]*rb.Received{}
+	for i, s := range []string{"cap-b", "cap-c", "cap-b"} {
+		mts[s+string(rune('0'+i))] = received(s, "30023401000001"+string(rune('1'+i%2)), 50+i, []byte("hello "+s))
+		if err := f.bus.Publish(ctx, mts[s+string(rune('0'+i))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "cap-b's second MT", func() bool { return stateOf(f.st, mts["cap-b2"].ID) == rb.StateReceived })
+	if stateOf(f.st, mts["cap-b0"].ID) != rb.StateReceived {
+		t.Error("cap-b's first MT missing")
+	}
+	if _, _, err := f.st.Get(ctx, mts["cap-c1"].ID); !errors.Is(err, rb.ErrNotFound) {
+		t.Errorf("a station past MaxStations reached the history (%v)", err)
+	}
+	if f.c.Follows("cap-c") || !f.c.Follows("cap-b") || !f.c.Follows(testStation) {
+		t.Errorf("Follows: cap-c %v, cap-b %v, %s %v", f.c.Follows("cap-c"), f.c.Follows("cap-b"), testStation, f.c.Follows(testStation))
+	}
+	if _, err := os.Stat(paths.Glance(f.st.Path(), "cap-c")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a glance file for a station past MaxStations (%v)", err)
 	}
 }

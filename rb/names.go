@@ -10,6 +10,12 @@ const DefaultStation = "default"
 // names), which hold at most 255 bytes, and in file names.
 const MaxNameLen = 64
 
+// MaxFleet is the most stations a client that follows every station on the
+// bus (rbtui --all) takes on: each becomes rows, a glance file and a line on
+// the screen, so a publisher that invents station names must not grow them
+// without end.
+const MaxFleet = 256
+
 // MaxIDLen is the longest message id: a status's message_id adds the state
 // and attempt to it and must stay within AMQP's 255-byte short string.
 const MaxIDLen = 128
