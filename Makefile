@@ -41,4 +41,4 @@ bench:
 SOAK_DURATION ?= 1h
 SOAK_REPORT ?= soak-report.txt
 soak:
-	RB_SOAK_REPORT="$(abspath $(SOAK_REPORT))" $(GO) test -count=1 -timeout 3h -run TestSoak -v ./internal/soak/ -soak.duration=$(SOAK_DURATION)
+	RB_SOAK_REPORT="$(abspath $(SOAK_REPORT))" $(GO) test -count=1 -timeout 3h -run TestSoak -v ./internal/testkit/soak/ -soak.duration=$(SOAK_DURATION)

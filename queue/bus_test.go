@@ -11,7 +11,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/rb"
 
-	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 )
 
 var node *brokertest.Node

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 )
 
 // TestFaults drives a stream of publishes through broker faults and checks

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 

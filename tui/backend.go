@@ -17,7 +17,7 @@
 // (stations.go, fleet.go), and every Backend call names the station shown.
 // model.go is a little over 600 lines: it is the one router of messages
 // and keys, and splitting the switch would scatter it. Its tests run over the
-// real client in internal/screentest (this package cannot import the
+// real client in internal/testkit/screentest (this package cannot import the
 // client, which imports it).
 package tui
 

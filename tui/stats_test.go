@@ -11,7 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/rockblock-station/rockblock-station/internal/golden"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/golden"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 

@@ -18,8 +18,8 @@ import (
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/rockblock-station/rockblock-station/internal/brokertest"
-	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/syncbuf"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 )
 
 // TestServeMetrics runs rbtui serve --metrics against a real broker,

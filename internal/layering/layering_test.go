@@ -26,6 +26,19 @@ func deps(t *testing.T, pkg string) []string {
 	return ds
 }
 
+// TestNoTestSupportInProduct checks that no product package (anything built
+// into rbd, rbtui or rbtui-app) depends on internal/testkit: the harnesses
+// import everything, so the product must never import them.
+func TestNoTestSupportInProduct(t *testing.T) {
+	for _, cmd := range []string{"cmd/rbd", "cmd/rbtui", "cmd/rbtui-app"} {
+		for _, d := range deps(t, cmd) {
+			if strings.HasPrefix(d, mod+"/internal/testkit") {
+				t.Errorf("%s depends on %s: product code must not import test support", cmd, d)
+			}
+		}
+	}
+}
+
 func TestRules(t *testing.T) {
 	rules := []struct {
 		pkg    string

@@ -15,7 +15,7 @@ import (
 
 	"go.bug.st/serial"
 
-	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/syncbuf"
 )
 
 // openSerial opens the link like a program written for the real modem.

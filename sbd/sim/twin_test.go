@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/syncbuf"
 )
 
 // readLines splits output the way a line-by-line reader (Python's

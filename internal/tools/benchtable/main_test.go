@@ -17,7 +17,7 @@ BenchmarkSendToSBDWB/amqp-2           	      20	         0 ns/op	        12.5 p5
 BenchmarkSendToSBDWB logs a line
 PASS
 ok  	github.com/rockblock-station/rockblock-station/daemon	12.1s
-pkg: github.com/rockblock-station/rockblock-station/internal/perf
+pkg: github.com/rockblock-station/rockblock-station/internal/testkit/perf
 BenchmarkFirstFrame-2   	      10	  81234567 ns/op	        42.5 rss-MB	        95.1 worst-ms
 BenchmarkSearch100k-2   	     100	     12345 ns/op
 `
@@ -58,7 +58,7 @@ func TestTable(t *testing.T) {
 	want := []string{
 		"| daemon BenchmarkSendToSBDWB/inproc ",
 		"| 3.1 p50-ms, 7.25 p99-ms, 51234 B/op, 310 allocs/op | - ",
-		"| internal/perf BenchmarkFirstFrame",
+		"| internal/testkit/perf BenchmarkFirstFrame",
 		"81.23 ms/op, 42.5 rss-MB, 95.1 worst-ms",
 		"at most 150 ms; at most 50 MB for the whole process",
 		"12.35 µs/op",

@@ -10,8 +10,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the generated parts of README.md")
 
 const (
-	readmePath = "../../README.md"
-	beginMark  = "<!-- sbdix-table: made by internal/readme; go test ./internal/readme -update -->\n"
+	readmePath = "../../../README.md"
+	beginMark  = "<!-- sbdix-table: made by internal/testkit/readme; go test ./internal/testkit/readme -update -->\n"
 	endMark    = "<!-- end of sbdix-table -->\n"
 )
 
@@ -45,7 +45,7 @@ func TestREADMESBDIXTable(t *testing.T) {
 		t.Log("README.md: table rewritten")
 		return
 	}
-	t.Errorf("README.md's +SBDIX table differs from package sbd: run go test ./internal/readme -update\n--- README.md\n%s--- sbd\n%s", got, table)
+	t.Errorf("README.md's +SBDIX table differs from package sbd: run go test ./internal/testkit/readme -update\n--- README.md\n%s--- sbd\n%s", got, table)
 }
 
 // TestEveryCodeHasAdvice checks that the table covers every code and that

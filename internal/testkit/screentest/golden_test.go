@@ -8,7 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/rockblock-station/rockblock-station/internal/golden"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/golden"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 )

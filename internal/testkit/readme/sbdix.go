@@ -1,7 +1,7 @@
 // Package readme makes the parts of README.md that come from the code, so
 // that the two cannot drift apart: the troubleshooting table of +SBDIX MO
 // status codes is built from package sbd's words and retry rules. Its test
-// checks README.md against it; `go test ./internal/readme -update` rewrites
+// checks README.md against it; `go test ./internal/testkit/readme -update` rewrites
 // the table in README.md.
 package readme
 

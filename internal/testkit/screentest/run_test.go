@@ -13,7 +13,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/rockblock-station/rockblock-station/client"
-	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/syncbuf"
 	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/tui"
 )

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 )
 
 var (
@@ -40,7 +40,7 @@ var (
 // run it with -benchtime 1x. -fleet.stations and -fleet.per change the
 // fleet's size (20 and 100 by default).
 //
-//	go test -run '^$' -bench BenchmarkFleet -benchtime 1x ./internal/clustertest
+//	go test -run '^$' -bench BenchmarkFleet -benchtime 1x ./internal/testkit/clustertest
 func BenchmarkFleet(b *testing.B) {
 	c := brokertest.RequireCluster(b, cluster)
 	stations, perStation := *fleetStations, *fleetPerStation

@@ -56,8 +56,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rockblock-station/rockblock-station/client"
-	"github.com/rockblock-station/rockblock-station/internal/brokertest"
-	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/syncbuf"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"

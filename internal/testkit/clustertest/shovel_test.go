@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/internal/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-const readmePath = "../../README.md"
+const readmePath = "../../../README.md"
 
 // hubPlaceholder is the scheme, user and address of the hub in the
 // README's shovel example; the test puts its hub's there, and keeps the

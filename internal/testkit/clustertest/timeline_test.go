@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/internal/syncbuf"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/syncbuf"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
 
