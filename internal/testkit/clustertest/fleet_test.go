@@ -19,8 +19,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rockblock-station/rockblock-station/internal/backoff"
-	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/internal/redact"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/internal/testkit/syncbuf"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
