@@ -3,7 +3,7 @@
 // it does (MO attempts, ring answers, MT drains, mailbox checks, signal
 // polls); the MO journal and the MT spool make each step durable before the
 // next one depends on it, so that no message is lost and none is sent twice
-// over the satellite (architecture.md, "Flows" and "Guarantees").
+// over the satellite (docs/architecture.md, Flows and Guarantees).
 //
 // The daemon talks to the broker only through a queue.Bus and to the modem
 // only through an Opener, so the embedded demo runs it over the in-process

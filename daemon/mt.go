@@ -17,7 +17,7 @@ import (
 // drain the gateway's queue or check the mailbox (kind rb.SessionMT or
 // rb.SessionCheck, for the session report).
 func (d *Daemon) collectMT(ctx context.Context, kind string) {
-	// Never let a stale MO ride along and be billed twice (pitfall §7.2).
+	// Never let a stale MO ride along and be billed twice (docs/modem.md, Stale MO).
 	if err := d.m.Clear(ctx, sbd.BufferMO); err != nil {
 		if !d.modemFailed(err, "clear MO") {
 			d.mtFail("clear MO failed")
@@ -56,7 +56,7 @@ func (d *Daemon) mtFail(reason string) {
 	d.log.Info("MT session failed; retrying", "reason", reason, "next_attempt_at", d.mtNextAt)
 }
 
-// afterSession reads the MT message any session brought (pitfall §7.1) and
+// afterSession reads the MT message any session brought (docs/modem.md, Lost MT) and
 // notes whether more are queued at the gateway.
 func (d *Daemon) afterSession(ctx context.Context, res sbd.SessionResult) {
 	if res.MOSuccess() && res.MTStatus != 2 {

@@ -26,8 +26,8 @@ import (
 // consumer re-declares and re-consumes its queue on a fresh channel), with
 // backoff (internal/backoff) from Config.ReconnectMin doubling to
 // ReconnectMax, with jitter, reset only once a connection lasted
-// Config.StableAfter. On
-// every connect it declares the topology of architecture.md idempotently.
+// Config.StableAfter. On every connect it declares the topology
+// (docs/architecture.md, Topology) idempotently.
 //
 // Config.URL may list several nodes of one RabbitMQ cluster: a connection
 // round tries them in turn and keeps the first that answers and takes the

@@ -8,7 +8,7 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// Exchange names of architecture.md.
+// Exchange names (docs/architecture.md, Exchanges).
 const (
 	Exchange    = "rockblock"
 	DLXExchange = "rockblock.dlx"
@@ -27,7 +27,7 @@ var ErrUnavailable = errors.New("broker unavailable")
 // Role names a queue of the topology.
 type Role int
 
-// The queues of architecture.md.
+// The queues of docs/architecture.md, Queues.
 const (
 	// RoleOutbox is rockblock.outbox.<station>: send bodies for rbd.
 	RoleOutbox Role = iota + 1

@@ -8,7 +8,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// queueArgs returns the declare arguments of a queue of architecture.md.
+// queueArgs returns the declare arguments of a queue (docs/architecture.md,
+// Queues).
 //
 // Checked against RabbitMQ 3.10.8: quorum queues take x-single-active-consumer,
 // x-max-length with x-overflow drop-head or reject-publish (not

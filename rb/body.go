@@ -279,8 +279,9 @@ func Encode(m Body) ([]byte, error) {
 	return b, nil
 }
 
-// RoutingKey is "<type word>.<station>" for a body, as in architecture.md:
-// mo.<station>, cancel.<station>, mt.<station>, status.<station>, signal.<station>.
+// RoutingKey is "<type word>.<station>" for a body (docs/architecture.md,
+// Routing keys): mo.<station>, cancel.<station>, mt.<station>,
+// status.<station>, signal.<station>, session.<station>.
 func RoutingKey(m Body) string {
 	st := m.Head().Station
 	switch m.Type() {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// Payload limits of a 9602/9603 (iridium-sbd.md); rbd re-checks an MO against
-// its own modem's limit.
+// Payload limits of a 9602/9603 (docs/modem.md, Models and limits); rbd
+// re-checks an MO against its own modem's limit.
 const (
 	// MaxMO is the largest MO payload in bytes.
 	MaxMO = 340

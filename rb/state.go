@@ -1,6 +1,7 @@
 package rb
 
-// MO states of architecture.md, in the order a message normally goes through them.
+// MO states (docs/architecture.md, MO states), in the order a message
+// normally goes through them.
 const (
 	// StateQueued: only in the client that composed it, not yet at the broker.
 	StateQueued = "queued"

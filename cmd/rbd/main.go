@@ -1,6 +1,7 @@
 // Command rbd is the RockBLOCK daemon: it owns the modem on a serial port and
-// links it to the station's RabbitMQ broker (architecture.md). The broker URL
-// comes from RB_AMQP_URL or the config file, never from a flag.
+// links it to the station's RabbitMQ broker (docs/architecture.md, Programs
+// and rbd). The broker URL comes from RB_AMQP_URL or the config file, never
+// from a flag.
 //
 //	rbd --port /dev/ttyUSB0 [flags]
 //	rbd --simulate [flags]     an in-process simulated modem instead of a port

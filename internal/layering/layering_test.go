@@ -1,5 +1,6 @@
-// Package layering holds the dependency rules of architecture.md as a test,
-// so a forbidden import fails the build's tests instead of a review.
+// Package layering holds the dependency rules of docs/architecture.md
+// (Dependency rules) as a test, so a forbidden import fails the build's
+// tests instead of a review.
 package layering
 
 import (

@@ -71,7 +71,8 @@ func TestSBDRTFraming(t *testing.T) {
 }
 
 // TestLinesLikeTheModem: a line reader gets, command by command, the lines
-// the reference and real-device logs show (iridium-sbd.md §1, §2).
+// the reference and real-device logs show (docs/modem.md, Framing and echo
+// and AT commands used).
 func TestLinesLikeTheModem(t *testing.T) {
 	clk := newClock(ERA3.Add(0x712a957d * 90 * time.Millisecond))
 	m, h := start(t, Config{Now: clk.Now})
