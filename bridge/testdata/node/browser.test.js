@@ -155,4 +155,21 @@ describe("web chat in Chromium", { skip: skip || !wanted }, () => {
     }
     if (SCREENSHOT_DIR) await page.screenshot({ path: join(SCREENSHOT_DIR, "chat-360.png") });
   });
+
+  // The token goes with the handshake: a wrong one is refused there (401),
+  // and the page asks for the token instead of retrying forever.
+  test("a wrong token asks for the token, and the right one typed in connects", async () => {
+    const other = await browser.newPage();
+    try {
+      await other.goto(`${BRIDGE_URL}/#token=wrong-token-0000000000`);
+      await other.locator("#auth").waitFor({ state: "visible", timeout: 30000 });
+      await other.locator("#token").fill(BRIDGE_TOKEN);
+      await other.locator("#authform button[type=submit]").click();
+      await other.waitForFunction(() => Number(document.getElementById("signal").dataset.bars) > 0, null, { timeout: 30000 });
+      assert.equal(await other.locator("#auth").isHidden(), true);
+      assert.equal(await other.locator("#away").isHidden(), true);
+    } finally {
+      await other.close();
+    }
+  });
 });
