@@ -70,11 +70,11 @@ func (a *admission) reserve(peer string, vouched bool) (*ticket, string) {
 		}
 		return &ticket{peer: peer, state: ticketVouched}, ""
 	}
-	if a.waiting >= a.maxWaiting {
-		return nil, refuseTooManyWaiting
-	}
 	if a.perPeer[peer] >= a.maxPerPeer {
 		return nil, refusePeerWaiting
+	}
+	if a.waiting >= a.maxWaiting {
+		return nil, refuseTooManyWaiting
 	}
 	a.waiting++
 	a.perPeer[peer]++
