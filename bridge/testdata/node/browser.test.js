@@ -77,6 +77,10 @@ describe("web chat in Chromium", { skip: skip || !wanted }, () => {
     const origin = new URL(BRIDGE_URL).origin;
     const foreign = requests.filter((u) => !u.startsWith(origin + "/") && !u.startsWith("data:"));
     assert.deepEqual(foreign, [], "the page asked for something beyond the bridge");
+    // The handshake shows the token (its query), so strangers filling the
+    // bridge's waiting pool cannot keep this page out.
+    assert.ok(requests.some((u) => u.startsWith(`${origin}/socket.io/`) && new URL(u).searchParams.get("token") === BRIDGE_TOKEN),
+      "no Socket.IO request carried the token");
     // The token left the address bar.
     assert.ok(!page.url().includes(BRIDGE_TOKEN), page.url());
   });
