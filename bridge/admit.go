@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/zishang520/socket.io/servers/engine/v3"
 )
@@ -182,10 +183,32 @@ func (s *Server) onEngineConnection(args ...any) {
 		return
 	}
 	s.adm.claim(t)
-	_ = c.Once("close", func(...any) { s.adm.release(t) })
+	var deadline *time.Timer
+	if s.adm.isWaiting(t) {
+		// A stranger's deadline; one that showed the token has the
+		// library's longer one (vouchedJoinTimeout).
+		deadline = time.AfterFunc(s.cfg.JoinTimeout, func() {
+			if s.adm.isWaiting(t) {
+				c.Close(false)
+			}
+		})
+	}
+	_ = c.Once("close", func(...any) {
+		if deadline != nil {
+			deadline.Stop()
+		}
+		s.adm.release(t)
+	})
 	if c.ReadyState() == "closed" { // closed before the listener was there
 		s.adm.release(t)
 	}
+}
+
+// isWaiting reports whether t still holds a waiting slot.
+func (a *admission) isWaiting(t *ticket) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return t.state == ticketWaiting
 }
 
 // peerKey is the address a peer is counted by: the IP of an IPv4 peer, the

@@ -49,7 +49,7 @@ func TestStrangersDoNotKeepTheOperatorOut(t *testing.T) {
 	cfg := f.srv.cfg
 	u := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
 
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var opened, refused, closedByBridge atomic.Int64
 	var wg sync.WaitGroup
@@ -70,8 +70,7 @@ func TestStrangersDoNotKeepTheOperatorOut(t *testing.T) {
 					continue
 				}
 				opened.Add(1)
-				end, _ := ctx.Deadline()
-				c.SetReadDeadline(end)
+				stop := context.AfterFunc(ctx, func() { c.Close() })
 				for {
 					if _, _, err := c.ReadMessage(); err != nil {
 						break
@@ -80,16 +79,31 @@ func TestStrangersDoNotKeepTheOperatorOut(t *testing.T) {
 				if ctx.Err() == nil {
 					closedByBridge.Add(1)
 				}
+				stop()
 				c.Close()
 			}
 		})
 	}
 
-	var tries, fails, maxWaiting int
+	// How full the waiting pool got.
+	var maxWaiting atomic.Int64
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			if n := int64(f.srv.Waiting()); n > maxWaiting.Load() {
+				maxWaiting.Store(n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+
+	// The operator tries for the attack's time, and at least minTries
+	// times however slow the machine.
+	const minTries = 5
+	var tries, fails int
 	var took []time.Duration
 	var errs []string
-	for ctx.Err() == nil {
-		maxWaiting = max(maxWaiting, f.srv.Waiting())
+	begin := time.Now()
+	for time.Since(begin) < d || tries < minTries {
 		start := time.Now()
 		c, err := dialWS(hs.URL, wsOptions{query: goodToken, from: net.IPv4(127, 0, 0, 1)})
 		tries++
@@ -102,12 +116,11 @@ func TestStrangersDoNotKeepTheOperatorOut(t *testing.T) {
 			took = append(took, time.Since(start))
 			c.Close()
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
-		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	cancel()
 	wg.Wait()
+	d = time.Since(begin)
 
 	slices.Sort(took)
 	pct := func(p float64) time.Duration {
@@ -118,19 +131,16 @@ func TestStrangersDoNotKeepTheOperatorOut(t *testing.T) {
 	}
 	lines := strings.Count(logs.String(), "refused")
 	t.Logf("attack of %v: %d strangers' websockets opened, %d closed by the join deadline (%v), %d refused; waiting at most %d of %d",
-		d, opened.Load(), closedByBridge.Load(), cfg.JoinTimeout, refused.Load(), maxWaiting, cfg.MaxWaiting)
+		d.Round(time.Millisecond), opened.Load(), closedByBridge.Load(), cfg.JoinTimeout, refused.Load(), maxWaiting.Load(), cfg.MaxWaiting)
 	t.Logf("operator: %d of %d connects joined; time to join p50 %v, p99 %v, max %v; %d refusal log lines",
 		tries-fails, tries, pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(1).Round(time.Microsecond), lines)
 	if fails > 0 {
 		t.Errorf("the operator was kept out %d times of %d: %v", fails, tries, errs)
 	}
-	if tries < int(d/time.Second) {
-		t.Errorf("only %d operator connects in %v", tries, d)
-	}
 	// The attack did fill the waiting pool and was refused beyond it:
 	// otherwise this test shows nothing.
-	if maxWaiting < cfg.MaxWaiting || refused.Load() == 0 {
-		t.Errorf("the attack never filled the waiting pool (%d of %d, %d refused)", maxWaiting, cfg.MaxWaiting, refused.Load())
+	if maxWaiting.Load() < int64(cfg.MaxWaiting) || refused.Load() == 0 {
+		t.Errorf("the attack never filled the waiting pool (%d of %d, %d refused)", maxWaiting.Load(), cfg.MaxWaiting, refused.Load())
 	}
 	// One line at once and one with the count per reason and interval.
 	if most := 4 * (2 + int(d/cfg.RefusalLogEvery)); lines > most {

@@ -12,9 +12,13 @@
 // Security: rbtui serve binds to loopback unless given a token (CheckListen,
 // LoadToken); the token is taken from an "Authorization: Bearer" header, a
 // token query parameter or the Socket.IO auth payload ({token}); browser
-// origins other than the bridge's own and the allowed ones are refused;
+// origins other than the bridge's own and the allowed ones are refused, and
+// so are Host names that may be an attacker's (hostAllowed: DNS
+// rebinding); a connection holds a client slot only once it has joined with
+// the token, and strangers wait in a small pool of their own (admission);
 // every event is checked for shape, size and rate, and a refused one gets an
-// error and changes nothing.
+// error and changes nothing. Static files are regular files inside the web
+// root only (fileServer).
 //
 // Delivery: an event lost over long-polling was looked for in the library's
 // polling transport (engine.io v3.0.6: request ownership, the write queue,
@@ -55,9 +59,14 @@ const (
 	// that have not joined yet (see admission).
 	DefaultMaxWaiting        = 64
 	DefaultMaxWaitingPerPeer = 16
-	// DefaultJoinTimeout is how long a connection may wait before it
-	// joins (shows the token): a browser joins at once.
-	DefaultJoinTimeout  = 5 * time.Second
+	// DefaultJoinTimeout is how long a connection that did not show the
+	// token at its handshake may wait before it joins: a browser joins at
+	// once.
+	DefaultJoinTimeout = 5 * time.Second
+	// vouchedJoinTimeout is the deadline to join of a connection that
+	// showed the token at its handshake: it holds no waiting slot, and a
+	// busy machine may take its time.
+	vouchedJoinTimeout  = 10 * time.Second
 	DefaultMessageLines = 200
 	DefaultHistoryPage  = 50
 	// DefaultViewsDelay is Config.ViewsDelay's default: a tenth of a
@@ -240,9 +249,9 @@ func New(cfg Config) (*Server, error) {
 	opts.SetMaxHttpBufferSize(maxPacket)
 	opts.SetPingInterval(25 * time.Second)
 	opts.SetPingTimeout(20 * time.Second)
-	// A connection that has not joined by then is closed: it held a
-	// waiting slot (see admission).
-	opts.SetConnectTimeout(cfg.JoinTimeout)
+	// A connection that has not joined by then is closed. A stranger's
+	// shorter deadline (JoinTimeout) is the admission's.
+	opts.SetConnectTimeout(max(vouchedJoinTimeout, cfg.JoinTimeout))
 	// guard has refused every origin that is not allowed before this point.
 	opts.SetCors(&types.Cors{Origin: true, Credentials: true})
 	s.io = socket.NewServer(nil, opts)
