@@ -12,9 +12,13 @@
 // Security: rbtui serve binds to loopback unless given a token (CheckListen,
 // LoadToken); the token is taken from an "Authorization: Bearer" header, a
 // token query parameter or the Socket.IO auth payload ({token}); browser
-// origins other than the bridge's own and the allowed ones are refused;
+// origins other than the bridge's own and the allowed ones are refused, and
+// so are Host names that may be an attacker's (hostAllowed: DNS
+// rebinding); a connection holds a client slot only once it has joined with
+// the token, and strangers wait in a small pool of their own (admission);
 // every event is checked for shape, size and rate, and a refused one gets an
-// error and changes nothing.
+// error and changes nothing. Static files are regular files inside the web
+// root only (fileServer).
 //
 // Delivery: an event lost over long-polling was looked for in the library's
 // polling transport (engine.io v3.0.6: request ownership, the write queue,
@@ -35,6 +39,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"reflect"
 	"sync"
 	"time"
@@ -49,7 +54,19 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxClients   = 200
+	DefaultMaxClients = 200
+	// DefaultMaxWaiting and DefaultMaxWaitingPerPeer cap the connections
+	// that have not joined yet (see admission).
+	DefaultMaxWaiting        = 64
+	DefaultMaxWaitingPerPeer = 16
+	// DefaultJoinTimeout is how long a connection that did not show the
+	// token at its handshake may wait before it joins: a browser joins at
+	// once.
+	DefaultJoinTimeout = 5 * time.Second
+	// vouchedJoinTimeout is the deadline to join of a connection that
+	// showed the token at its handshake: it holds no waiting slot, and a
+	// busy machine may take its time.
+	vouchedJoinTimeout  = 10 * time.Second
 	DefaultMessageLines = 200
 	DefaultHistoryPage  = 50
 	// DefaultViewsDelay is Config.ViewsDelay's default: a tenth of a
@@ -70,15 +87,30 @@ type Config struct {
 	Logger *slog.Logger
 	// Token, when set, is required of every connection.
 	Token string
+	// TokenFile is the file Token was read from: it is never served, even
+	// when WebRoot holds it.
+	TokenFile string
 	// AllowOrigins are browser origins allowed besides the bridge's own
 	// (normalised by NormOrigins).
 	AllowOrigins []string
 	// WebRoot is a folder of built UI files served at /; "" serves the
 	// embedded web chat.
 	WebRoot string
-	// MaxClients caps the connections at once (default DefaultMaxClients).
+	// MaxClients caps the connections at once that have joined (shown the
+	// token, when one is configured; default DefaultMaxClients).
 	MaxClients int
-	// SendBurst and SendEvery are the per-connection message rate: SendBurst
+	// MaxWaiting caps the connections at once that have not joined yet,
+	// MaxWaitingPerPeer those of one peer address (defaults
+	// DefaultMaxWaiting, DefaultMaxWaitingPerPeer); JoinTimeout closes one
+	// that has not joined in time (default DefaultJoinTimeout).
+	MaxWaiting        int
+	MaxWaitingPerPeer int
+	JoinTimeout       time.Duration
+	// RefusalLogEvery is how often refusals of one reason are logged at
+	// most (default DefaultRefusalLogEvery); the others are counted.
+	RefusalLogEvery time.Duration
+	// SendBurst and SendEvery are the message rate of one peer address,
+	// over all its connections (a reconnect does not reset it): SendBurst
 	// at once, then one per SendEvery (default 5 and 2 s).
 	SendBurst int
 	SendEvery time.Duration
@@ -115,6 +147,12 @@ type Server struct {
 	io  *socket.Server
 	h   http.Handler
 
+	adm      *admission
+	refusals *refusalLog
+	sends    *peerRates
+	// webRoot is the opened WebRoot (nil: the embedded chat).
+	webRoot *os.Root
+
 	// ctx ends with Close; handlers' work runs under it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -150,6 +188,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = DefaultMaxClients
 	}
+	if cfg.MaxWaiting <= 0 {
+		cfg.MaxWaiting = DefaultMaxWaiting
+	}
+	if cfg.MaxWaitingPerPeer <= 0 {
+		cfg.MaxWaitingPerPeer = DefaultMaxWaitingPerPeer
+	}
+	if cfg.JoinTimeout <= 0 {
+		cfg.JoinTimeout = DefaultJoinTimeout
+	}
+	if cfg.RefusalLogEvery <= 0 {
+		cfg.RefusalLogEvery = DefaultRefusalLogEvery
+	}
 	if cfg.SendBurst <= 0 {
 		cfg.SendBurst = 5
 	}
@@ -183,15 +233,25 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.AllowOrigins = origins
 	s := &Server{cfg: cfg, cl: cfg.Client, st: cfg.Client.Store(), log: cfg.Logger,
-		bars: -1, mtSeen: map[string]bool{}, moSeen: map[string]string{}, viewKick: make(chan struct{}, 1)}
+		bars: -1, mtSeen: map[string]bool{}, moSeen: map[string]string{}, viewKick: make(chan struct{}, 1),
+		adm:      newAdmission(cfg.MaxClients, cfg.MaxWaiting, cfg.MaxWaitingPerPeer),
+		refusals: newRefusalLog(cfg.Logger, cfg.RefusalLogEvery, cfg.Now),
+		sends:    newPeerRates(cfg.SendBurst, cfg.SendEvery)}
+	static, err := s.static()
+	if err != nil {
+		return nil, err
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Go(func() { s.refusals.run(s.ctx) })
 
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false) // the web chat carries its own copy of the client
 	opts.SetMaxHttpBufferSize(maxPacket)
 	opts.SetPingInterval(25 * time.Second)
 	opts.SetPingTimeout(20 * time.Second)
-	opts.SetConnectTimeout(10 * time.Second)
+	// A connection that has not joined by then is closed. A stranger's
+	// shorter deadline (JoinTimeout) is the admission's.
+	opts.SetConnectTimeout(max(vouchedJoinTimeout, cfg.JoinTimeout))
 	// guard has refused every origin that is not allowed before this point.
 	opts.SetCors(&types.Cors{Origin: true, Credentials: true})
 	s.io = socket.NewServer(nil, opts)
@@ -203,16 +263,26 @@ func New(cfg Config) (*Server, error) {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", s.guard(s.io.ServeHandler(opts)))
-	mux.Handle("/", s.static())
-	s.h = mux
+	_ = s.io.Engine().On("connection", s.onEngineConnection)
+	mux.Handle("/", static)
+	s.h = s.checkHost(mux)
 	return s, nil
 }
 
 // Handler serves the bridge: Socket.IO at /socket.io/ and the UI at /.
 func (s *Server) Handler() http.Handler { return s.h }
 
-// Clients is how many Engine.IO connections are open.
-func (s *Server) Clients() int { return int(s.io.Engine().ClientsCount()) }
+// Clients is how many connections have joined (hold a client slot).
+func (s *Server) Clients() int {
+	n, _ := s.adm.counts()
+	return n
+}
+
+// Waiting is how many connections have not joined yet (see admission).
+func (s *Server) Waiting() int {
+	_, n := s.adm.counts()
+	return n
+}
 
 // Close disconnects every client and waits for handlers in flight.
 func (s *Server) Close() {
@@ -224,16 +294,20 @@ func (s *Server) Close() {
 	case <-time.After(5 * time.Second):
 	}
 	s.wg.Wait()
+	if s.webRoot != nil {
+		s.webRoot.Close()
+	}
 }
 
 // authenticate is the Socket.IO middleware: with a token configured, a
-// connection must present it (auth payload, bearer header or query).
+// connection must present it (auth payload, bearer header or query); then
+// it takes a client slot (see admission).
 func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	hs := sock.Handshake()
 	if s.cfg.Token == "" {
-		next(nil)
+		s.join(sock, next)
 		return
 	}
-	hs := sock.Handshake()
 	tok := ""
 	if v, ok := hs.Auth["token"].(string); ok {
 		tok = v
@@ -245,12 +319,23 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 		tok = hs.Query.Query().Get("token")
 	}
 	if tok == "" || !s.tokenOK(tok) {
-		reason := "wrong token"
+		reason := refuseWrongTok
 		if tok == "" {
-			reason = "no token"
+			reason = refuseNoTok
 		}
-		s.log.Warn("connection refused", "reason", reason, "remote", hs.Address)
+		s.refusals.refuse(reason, hs.Address)
 		next(socket.NewExtendedError("unauthorized", map[string]any{"code": "unauthorized"}))
+		return
+	}
+	s.join(sock, next)
+}
+
+// join gives a connection that may join its client slot, or refuses it.
+func (s *Server) join(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	t := connTicket(sock.Conn())
+	if t == nil || !s.adm.join(t) {
+		s.refusals.refuse(refuseTooManyClients, sock.Handshake().Address)
+		next(socket.NewExtendedError(refuseTooManyClients, map[string]any{"code": "too_many_clients"}))
 		return
 	}
 	next(nil)

@@ -122,7 +122,10 @@ func eventually(t testing.TB, what string, ok func() bool) {
 	}
 }
 
-// testConn is a connection's rates without a socket.
-func (f *fixture) conn() *conn {
-	return &conn{events: newBucket(f.srv.cfg.EventBurst, f.srv.cfg.EventEvery), sends: newBucket(f.srv.cfg.SendBurst, f.srv.cfg.SendEvery)}
+// conn is a connection without a socket, of peer address 192.0.2.1.
+func (f *fixture) conn() *conn { return f.connFrom("192.0.2.1:40000") }
+
+// connFrom is a connection without a socket, of the peer at remote.
+func (f *fixture) connFrom(remote string) *conn {
+	return &conn{peer: peerKey(remote), events: newLimiter(f.srv.cfg.EventBurst, f.srv.cfg.EventEvery)}
 }

@@ -9,23 +9,24 @@ import (
 	"unicode/utf8"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
+	"golang.org/x/time/rate"
 
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// conn is one connected browser: its rates.
+// conn is one connected browser: its peer (whose message rate it shares,
+// see peerRates) and its own rate of events.
 type conn struct {
 	sock   *socket.Socket
-	events *bucket
-	sends  *bucket
+	peer   string
+	events *rate.Limiter
 }
 
 // onConnect greets a new connection with the whole state and wires its events.
 func (s *Server) onConnect(sock *socket.Socket) {
-	c := &conn{sock: sock,
-		events: newBucket(s.cfg.EventBurst, s.cfg.EventEvery),
-		sends:  newBucket(s.cfg.SendBurst, s.cfg.SendEvery)}
+	c := &conn{sock: sock, peer: peerKey(sock.Handshake().Address),
+		events: newLimiter(s.cfg.EventBurst, s.cfg.EventEvery)}
 	if f := s.cfg.OnEvent; f != nil {
 		sock.OnAnyOutgoing(func(args ...any) {
 			if len(args) > 0 {
@@ -39,7 +40,7 @@ func (s *Server) onConnect(sock *socket.Socket) {
 	on := func(ev string, h func(c *conn, args []any) (any, error)) {
 		sock.On(ev, func(args ...any) {
 			args, ack := splitAck(args)
-			if !c.events.allow(s.cfg.Now()) {
+			if !c.events.AllowN(s.cfg.Now(), 1) {
 				s.reply(c, ev, ack, nil, errRateLimited)
 				return
 			}
@@ -256,7 +257,7 @@ func (s *Server) compose(c *conn, station string, data []byte, text bool) (any, 
 	if err := s.cl.Validate(data, text); err != nil {
 		return nil, err
 	}
-	if !c.sends.allow(s.cfg.Now()) {
+	if !s.sends.allow(c.peer, s.cfg.Now()) {
 		return nil, errRateLimited
 	}
 	var id string
@@ -336,7 +337,7 @@ func (s *Server) onResend(c *conn, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !c.sends.allow(s.cfg.Now()) {
+	if !s.sends.allow(c.peer, s.cfg.Now()) {
 		return nil, errRateLimited
 	}
 	nid, err := s.cl.Resend(s.ctx, id)

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -166,29 +167,69 @@ func TestSendRateLimit(t *testing.T) {
 	if apiError(err).Code != CodeRateLimited {
 		t.Fatalf("4th send: %v, want rate_limited", err)
 	}
+	// A new connection of the same peer (a reconnect, another port) shares
+	// the rate: reconnecting does not refill it, for sends or resends.
+	for i := range 20 {
+		again := f.connFrom(fmt.Sprintf("192.0.2.1:%d", 50000+i))
+		if _, err := f.srv.onMOSend(again, []any{"after a reconnect"}); apiError(err).Code != CodeRateLimited {
+			t.Fatalf("send after reconnect %d: %v, want rate_limited", i, err)
+		}
+		if _, err := f.srv.onResend(again, []any{"any-id"}); apiError(err).Code != CodeRateLimited {
+			t.Fatalf("resend after reconnect %d: %v, want rate_limited", i, err)
+		}
+	}
 	if n := count(t, f); n != 3 {
 		t.Fatalf("%d stored, want 3", n)
 	}
-	// Another connection has its own rate.
-	if _, err := f.srv.onMOSend(f.conn(), []any{"other"}); err != nil {
-		t.Fatalf("other connection: %v", err)
+	// Another peer has its own rate.
+	if _, err := f.srv.onMOSend(f.connFrom("192.0.2.2:40000"), []any{"other"}); err != nil {
+		t.Fatalf("other peer: %v", err)
 	}
 }
 
-func TestBucket(t *testing.T) {
-	b := newBucket(2, time.Second)
+func TestPeerRates(t *testing.T) {
+	p := newPeerRates(2, time.Second)
 	t0 := time.Unix(1000, 0)
-	if !b.allow(t0) || !b.allow(t0) || b.allow(t0) {
+	if !p.allow("a", t0) || !p.allow("a", t0) || p.allow("a", t0) {
 		t.Fatal("burst of 2 not kept")
 	}
-	if b.allow(t0.Add(500 * time.Millisecond)) {
+	if !p.allow("b", t0) {
+		t.Fatal("peer b pays for peer a")
+	}
+	if p.allow("a", t0.Add(500*time.Millisecond)) {
 		t.Fatal("refilled too soon")
 	}
-	if !b.allow(t0.Add(1100 * time.Millisecond)) {
+	if !p.allow("a", t0.Add(1100*time.Millisecond)) {
 		t.Fatal("not refilled after a second")
 	}
-	if !b.allow(t0.Add(time.Hour)) || !b.allow(t0.Add(time.Hour)) || b.allow(t0.Add(time.Hour)) {
+	later := t0.Add(time.Hour)
+	if !p.allow("a", later) || !p.allow("a", later) || p.allow("a", later) {
 		t.Fatal("refill exceeded the burst")
+	}
+	// Many peers: once there are too many, those whose bucket is full again
+	// are forgotten (that changes nothing), a busy one is not.
+	for i := range maxPeerRates + 10 {
+		p.allow(fmt.Sprint("peer-", i), t0)
+	}
+	if !p.allow("new", later) {
+		t.Fatal("a new peer refused")
+	}
+	if p.allow("a", later) {
+		t.Fatal("a busy peer's bucket was forgotten")
+	}
+	p.mu.Lock()
+	n := len(p.peers)
+	p.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d buckets kept, want 2 (a and new)", n)
+	}
+	for k, want := range map[string]string{
+		"192.0.2.7:555": "192.0.2.7", "[2001:db8:1:2:3:4:5:6]:80": "2001:db8:1:2::/64",
+		"[::ffff:192.0.2.7]:1": "192.0.2.7", "[fe80::1%eth0]:9": "fe80::/64", "pipe": "pipe",
+	} {
+		if got := peerKey(k); got != want {
+			t.Errorf("peerKey(%q) = %q, want %q", k, got, want)
+		}
 	}
 }
 

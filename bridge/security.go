@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/rockblock-station/rockblock-station/internal/netaddr"
 )
@@ -79,7 +78,8 @@ func NormOrigins(in []string) ([]string, error) {
 }
 
 // originAllowed reports whether a browser page of origin may talk to the
-// bridge: the bridge's own origin, or one it was told to allow.
+// bridge: the bridge's own origin (its Host, checked by hostAllowed), or one
+// it was told to allow.
 func (s *Server) originAllowed(origin string, r *http.Request) bool {
 	n := normOrigin(origin)
 	if n == "" {
@@ -95,6 +95,85 @@ func (s *Server) originAllowed(origin string, r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// hostAllowed reports whether the bridge answers a request of this Host
+// header: a page of any other name may be an attacker's whose name now
+// leads here (DNS rebinding). Loopback addresses and localhost, with the
+// port the request came in on, always; with a token also any IP address
+// (an address is no name an attacker can point here) with that port and
+// the hosts of --allow-origin (with their ports).
+func (s *Server) hostAllowed(r *http.Request) bool {
+	host, port, ok := splitHost(r.Host)
+	if !ok {
+		return false
+	}
+	if netaddr.IsLoopback(net.JoinHostPort(host, "0")) {
+		return localPort(r, port)
+	}
+	if s.cfg.Token == "" {
+		return false
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return localPort(r, port)
+	}
+	for _, o := range s.cfg.AllowOrigins {
+		u, err := url.Parse(o)
+		if err != nil || !strings.EqualFold(u.Hostname(), host) {
+			continue
+		}
+		want := u.Port()
+		if want == "" {
+			want = defaultPort(u.Scheme)
+		}
+		if port == want || (port == "" && want == defaultPort(u.Scheme)) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitHost splits a Host header into host and port ("" when absent).
+func splitHost(h string) (host, port string, ok bool) {
+	if h == "" {
+		return "", "", false
+	}
+	if hp, p, err := net.SplitHostPort(h); err == nil {
+		if hp == "" || p == "" {
+			return "", "", false
+		}
+		return hp, p, true
+	}
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	if h == "" || strings.ContainsAny(h, "[]:/") {
+		return "", "", false
+	}
+	return h, "", true
+}
+
+func defaultPort(scheme string) string {
+	if scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+// localPort reports whether port ("" for 80) is the one r came in on.
+func localPort(r *http.Request, port string) bool {
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return true // not served by net/http: nothing to compare with
+	}
+	_, lp, err := net.SplitHostPort(la.String())
+	if err != nil {
+		return false
+	}
+	if port == "" {
+		port = "80"
+	}
+	return port == lp
 }
 
 // tokenOK compares a presented token with the configured one in constant time.
@@ -118,55 +197,77 @@ func httpToken(r *http.Request) string {
 	return r.URL.Query().Get("token")
 }
 
-// guard checks every Socket.IO request before the protocol sees it: its
-// origin, a token it presents, and the connection cap for new sessions.
-func (s *Server) guard(next http.Handler) http.Handler {
+// refuse answers a refused request with code and logs it (see refusalLog).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, reason string) {
+	s.refusals.refuse(reason, r.RemoteAddr)
+	http.Error(w, reason, code)
+}
+
+// Refusal reasons of the HTTP checks, as logged and answered.
+const (
+	refuseHost      = "host not allowed"
+	refuseOrigin    = "origin not allowed"
+	refuseCrossSite = "cross-site request without an origin"
+	refuseJSONP     = "JSONP polling is off"
+	refuseWrongTok  = "wrong token"
+	refuseNoTok     = "no token"
+)
+
+// checkHost refuses, before anything else, a request whose Host the
+// bridge does not answer (hostAllowed).
+func (s *Server) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if o := r.Header.Get("Origin"); o != "" && !s.originAllowed(o, r) {
-			s.log.Warn("request refused: origin not allowed", "origin", o, "remote", r.RemoteAddr)
-			http.Error(w, "origin not allowed", http.StatusForbidden)
-			return
-		}
-		if s.cfg.Token != "" {
-			if t := httpToken(r); t != "" && !s.tokenOK(t) {
-				s.log.Warn("request refused: wrong token", "remote", r.RemoteAddr)
-				http.Error(w, "wrong token", http.StatusUnauthorized)
-				return
-			}
-		}
-		if r.URL.Query().Get("sid") == "" && s.io.Engine().ClientsCount() >= uint64(s.cfg.MaxClients) {
-			s.log.Warn("connection refused: too many clients", "max", s.cfg.MaxClients, "remote", r.RemoteAddr)
-			http.Error(w, "too many clients", http.StatusServiceUnavailable)
+		if !s.hostAllowed(r) {
+			s.refuse(w, r, http.StatusMisdirectedRequest, refuseHost)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// bucket is a token bucket: burst events at once, then one per every.
-type bucket struct {
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
-	burst  float64
-	every  time.Duration
-}
-
-func newBucket(burst int, every time.Duration) *bucket {
-	return &bucket{tokens: float64(burst), burst: float64(burst), every: every}
-}
-
-// allow takes one token at now, if there is one.
-func (b *bucket) allow(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.last.IsZero() && b.every > 0 {
-		b.tokens = min(b.burst, b.tokens+float64(now.Sub(b.last))/float64(b.every))
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+// guard checks every Socket.IO request before the protocol sees it: no
+// JSONP, its origin, a token it presents, and the admission of a new
+// handshake (see admission): a wrong token is refused at once, the right
+// one lets the handshake skip the waiting slots.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Has("j") {
+			// JSONP polling is a <script> of any page: it needs no origin.
+			s.refuse(w, r, http.StatusBadRequest, refuseJSONP)
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" {
+			if !s.originAllowed(o, r) {
+				s.refuse(w, r, http.StatusForbidden, refuseOrigin)
+				return
+			}
+		} else if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+			// A browser's request from another site that carries no
+			// origin (an <img> or <script> of that site's page).
+			s.refuse(w, r, http.StatusForbidden, refuseCrossSite)
+			return
+		}
+		vouched := false
+		if s.cfg.Token != "" {
+			if t := httpToken(r); t != "" {
+				if !s.tokenOK(t) {
+					s.refuse(w, r, http.StatusUnauthorized, refuseWrongTok)
+					return
+				}
+				vouched = true
+			}
+		}
+		if q.Get("sid") != "" {
+			next.ServeHTTP(w, r) // a connection's next request: it holds its slot
+			return
+		}
+		t, why := s.adm.reserve(peerKey(r.RemoteAddr), vouched)
+		if why != "" {
+			s.refuse(w, r, http.StatusServiceUnavailable, why)
+			return
+		}
+		defer s.adm.settle(t)
+		next.ServeHTTP(w, r.WithContext(withTicket(r.Context(), t)))
+	})
 }

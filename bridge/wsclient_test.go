@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -16,12 +18,37 @@ type WSClient struct {
 	conn *websocket.Conn
 }
 
-// DialWS connects to a bridge at base (http://host:port) with token (may be "").
+// DialWS connects to a bridge at base (http://host:port) with token (may be
+// ""), given in the Socket.IO auth payload.
 func DialWS(base, token string) (*WSClient, error) {
+	return dialWS(base, wsOptions{auth: token})
+}
+
+// wsOptions are how dialWS connects: the token in the Socket.IO auth
+// (auth) and in the handshake's query (query), from a local address (from).
+type wsOptions struct {
+	auth, query string
+	from        net.IP
+}
+
+// wsDialer is a websocket dialer from the local address from (nil: any).
+func wsDialer(from net.IP) *websocket.Dialer {
+	d := *websocket.DefaultDialer
+	if from != nil {
+		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: from}}
+		d.NetDialContext = nd.DialContext
+	}
+	return &d
+}
+
+func dialWS(base string, o wsOptions) (*WSClient, error) {
 	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
-	c, _, err := websocket.DefaultDialer.Dial(u, http.Header{})
+	if o.query != "" {
+		u += "&token=" + url.QueryEscape(o.query)
+	}
+	c, _, err := wsDialer(o.from).Dial(u, http.Header{})
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", u, err)
+		return nil, fmt.Errorf("dial %s: %w", base, err)
 	}
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if _, open, err := c.ReadMessage(); err != nil || !strings.HasPrefix(string(open), "0{") {
@@ -29,8 +56,8 @@ func DialWS(base, token string) (*WSClient, error) {
 		return nil, fmt.Errorf("engine.io open: %q %v", open, err)
 	}
 	auth := ""
-	if token != "" {
-		auth = `{"token":"` + token + `"}`
+	if o.auth != "" {
+		auth = `{"token":"` + o.auth + `"}`
 	}
 	if err := c.WriteMessage(websocket.TextMessage, []byte("40"+auth)); err != nil {
 		c.Close()

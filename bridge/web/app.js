@@ -20,7 +20,10 @@
     try { token = localStorage.getItem("rb-token"); } catch (e) { token = null; }
   }
 
-  var socket = io({ auth: function (cb) { cb(token ? { token: token } : {}); } });
+  // The token goes with the handshake (its query) as well as in the
+  // Socket.IO auth: a connection that shows it at once takes none of the
+  // slots that strangers' connections can fill.
+  var socket = io({ query: token ? { token: token } : {}, auth: function (cb) { cb(token ? { token: token } : {}); } });
 
   function text(el, s) { el.textContent = s; return el; }
   // The bridge sends satellite text made inert: a control character arrives
@@ -178,7 +181,11 @@
   socket.on("disconnect", function () { $("away").hidden = false; });
   socket.io.on("reconnect_attempt", function () { $("away").hidden = false; });
   socket.on("connect_error", function (err) {
-    if (err && err.message === "unauthorized") {
+    // "unauthorized": the Socket.IO auth was refused; a 401: the token of
+    // the handshake (the manager would retry that one forever).
+    var refused = err && (err.message === "unauthorized" || err.description === 401);
+    if (refused) {
+      if (err.description === 401) socket.disconnect();
       $("auth").hidden = false; $("away").hidden = true;
       text($("away"), "Bridge away: reconnecting…");
       return; // the socket does not retry a refused handshake by itself
@@ -189,6 +196,7 @@
     e.preventDefault();
     token = $("token").value.trim();
     try { localStorage.setItem("rb-token", token); } catch (x) { /* private mode */ }
+    socket.io.opts.query = token ? { token: token } : {};
     socket.connect();
   });
 

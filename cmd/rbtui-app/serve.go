@@ -34,11 +34,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on (beyond loopback only with --token-file)")
 	webRoot := fs.String("web-root", "", "serve the built UI in this folder at / (default: the embedded web chat)")
 	tokenFile := fs.String("token-file", "", "require the token in this file (mode 0600) of every connection")
-	maxClients := fs.Int("max-clients", bridge.DefaultMaxClients, "most connections at once")
+	maxClients := fs.Int("max-clients", bridge.DefaultMaxClients, "most connections at once that have shown the token")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics (loopback only unless --metrics-any)")
 	metricsAny := fs.Bool("metrics-any", false, "allow a --metrics address beyond loopback")
 	var origins stringList
-	fs.Var(&origins, "allow-origin", "also allow browser pages of this origin (http(s)://host[:port]); repeatable")
+	fs.Var(&origins, "allow-origin", "also allow browser pages of this origin (http(s)://host[:port]), and with --token-file a request to this host name; repeatable")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer sm.stop()
 	b, err := bridge.New(bridge.Config{
-		Client: s.client, Logger: log, Token: token, AllowOrigins: origins,
+		Client: s.client, Logger: log, Token: token, TokenFile: *tokenFile, AllowOrigins: origins,
 		WebRoot: *webRoot, MaxClients: *maxClients, OnEvent: sm.onEvent(),
 	})
 	if err != nil {

@@ -77,6 +77,10 @@ describe("web chat in Chromium", { skip: skip || !wanted }, () => {
     const origin = new URL(BRIDGE_URL).origin;
     const foreign = requests.filter((u) => !u.startsWith(origin + "/") && !u.startsWith("data:"));
     assert.deepEqual(foreign, [], "the page asked for something beyond the bridge");
+    // The handshake shows the token (its query), so strangers filling the
+    // bridge's waiting pool cannot keep this page out.
+    assert.ok(requests.some((u) => u.startsWith(`${origin}/socket.io/`) && new URL(u).searchParams.get("token") === BRIDGE_TOKEN),
+      "no Socket.IO request carried the token");
     // The token left the address bar.
     assert.ok(!page.url().includes(BRIDGE_TOKEN), page.url());
   });
@@ -154,5 +158,22 @@ describe("web chat in Chromium", { skip: skip || !wanted }, () => {
       assert.ok(box && box.x >= 0 && box.x + box.width <= 360, `${sel} sticks out: ${JSON.stringify(box)}`);
     }
     if (SCREENSHOT_DIR) await page.screenshot({ path: join(SCREENSHOT_DIR, "chat-360.png") });
+  });
+
+  // The token goes with the handshake: a wrong one is refused there (401),
+  // and the page asks for the token instead of retrying forever.
+  test("a wrong token asks for the token, and the right one typed in connects", async () => {
+    const other = await browser.newPage();
+    try {
+      await other.goto(`${BRIDGE_URL}/#token=wrong-token-0000000000`);
+      await other.locator("#auth").waitFor({ state: "visible", timeout: 30000 });
+      await other.locator("#token").fill(BRIDGE_TOKEN);
+      await other.locator("#authform button[type=submit]").click();
+      await other.waitForFunction(() => Number(document.getElementById("signal").dataset.bars) > 0, null, { timeout: 30000 });
+      assert.equal(await other.locator("#auth").isHidden(), true);
+      assert.equal(await other.locator("#away").isHidden(), true);
+    } finally {
+      await other.close();
+    }
   });
 });
