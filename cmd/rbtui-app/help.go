@@ -178,8 +178,12 @@ the history, follows the live feed, keeps the tmux glance fresh and serves
 Socket.IO (path /socket.io/) for browsers: the web chat embedded in this
 program at /, or the built UI in --web-root. It listens on loopback unless
 --token-file names a file (mode 0600) whose token every connection must
-give. Browser pages of other origins need --allow-origin. Stops on SIGINT or
-SIGTERM. Exit codes: 0 stopped, 1 error, 2 usage error.`,
+give. Browser pages of other origins need --allow-origin. Requests are
+answered only for the Host names the bridge is reached by: localhost or a
+loopback address without a token; with a token also an IP address, and the
+hosts of --allow-origin (http://station:8080 to use the name "station").
+A connection holds a client slot only once it has shown the token. Stops on
+SIGINT or SIGTERM. Exit codes: 0 stopped, 1 error, 2 usage error.`,
 		Examples: []string{
 			"rbtui serve",
 			"rbtui serve --listen 0.0.0.0:8080 --token-file /etc/rockblock-station/web-token",
