@@ -39,6 +39,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -175,28 +176,84 @@ func newNode(o nodeOpts) (*Node, error) {
 	return n, nil
 }
 
-// freePorts returns n distinct free loopback ports (never 5672).
+// freePorts returns n distinct free loopback ports for a node's AMQP and
+// distribution listeners. A node keeps its ports across StartAgain and
+// Restart, so they are picked below the kernel's ephemeral range (where no
+// outgoing connection of another process can take one while the node is
+// down: "dist_port_already_used" on a busy machine) and reserved for this
+// process's life by a lock file, so another test process never picks them.
 func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
+	low, high := 20000, ephemeralLow()
+	if high-low < 1000 {
+		low, high = 1024, 60999
+	}
+	dir := filepath.Join(os.TempDir(), "rbtest-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, fmt.Errorf("pick a free port: %w", err)
+	}
 	var ports []int
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("pick a free port: %w", err)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 10000 {
+			return nil, fmt.Errorf("pick a free port: none free in %d-%d", low, high)
 		}
-		ls = append(ls, l)
-		p := l.Addr().(*net.TCPAddr).Port
-		if p == 5672 || p == 25672 || p == 4369 {
+		p := low + rand.IntN(high-low)
+		switch p {
+		case 5672, 15672, 25672, 4369:
 			continue
 		}
+		if slices.Contains(ports, p) || !reservePort(dir, p) {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		l.Close()
 		ports = append(ports, p)
 	}
 	return ports, nil
+}
+
+// reserved holds the lock files of the ports this process reserved; they
+// stay open (and locked) until the process exits.
+var reserved struct {
+	sync.Mutex
+	files []*os.File
+}
+
+// reservePort takes an exclusive lock on dir/<port>.lock for this process's
+// life; it reports false when another process holds it.
+func reservePort(dir string, port int) bool {
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)+".lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return false
+	}
+	reserved.Lock()
+	reserved.files = append(reserved.files, f)
+	reserved.Unlock()
+	return true
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return 32768
+	}
+	v, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return v
 }
 
 func (n *Node) env() []string {
