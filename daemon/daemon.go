@@ -194,8 +194,12 @@ type Daemon struct {
 	wantCh   chan struct{}
 
 	// Everything below is owned by the control loop goroutine.
-	m           *sbd.Modem
-	ident       sbd.Identity
+	m     *sbd.Modem
+	ident sbd.Identity
+	// late is a +SBDIX answer the modem sent at start-up, before the link
+	// was in step: the result of a session a previous run (or connection)
+	// did not see end. recover settles an open attempt from it.
+	late        *sbd.SessionResult
 	events      <-chan sbd.Event
 	reopenAt    time.Time
 	reopenFails int
