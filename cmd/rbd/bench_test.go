@@ -103,4 +103,3 @@ func procCPU(tb testing.TB, pid int) time.Duration {
 	}
 	return total
 }
-
