@@ -134,6 +134,39 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	ctx    context.Context
+
+	staleMu sync.Mutex
+	stale   []byte // what the next port opened reads first: output a previous run left
+}
+
+// stalePort reads pre before the port's own output, as a modem still
+// answering a previous run does.
+type stalePort struct {
+	io.ReadWriteCloser
+	pre []byte
+}
+
+func (p *stalePort) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.ReadWriteCloser.Read(b)
+}
+
+// open is the harness's Opener: the simulator's port through the tap, with
+// any stale output first.
+func (h *harness) open(context.Context) (io.ReadWriteCloser, error) {
+	p := h.tap.wrap(h.sim.Pipe())
+	h.staleMu.Lock()
+	pre := h.stale
+	h.stale = nil
+	h.staleMu.Unlock()
+	if pre != nil {
+		p = &stalePort{ReadWriteCloser: p, pre: pre}
+	}
+	return p, nil
 }
 
 // fastConfig is a daemon configuration with short timers for tests.
@@ -202,7 +235,7 @@ func (h *harness) start(tweak func(*Config)) {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	h.d = New(cfg, h.bus, func(context.Context) (io.ReadWriteCloser, error) { return h.tap.wrap(h.sim.Pipe()), nil })
+	h.d = New(cfg, h.bus, h.open)
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.done = make(chan error, 1)
 	go func() { h.done <- h.d.Run(h.ctx) }()

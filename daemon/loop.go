@@ -113,6 +113,10 @@ func (d *Daemon) step(ctx context.Context, now time.Time) bool {
 		d.attemptMO(ctx)
 		return true
 	}
+	if !d.sentInBuffer.IsZero() && d.cur == nil && now.Sub(d.sentInBuffer) >= moClearDelay {
+		d.clearSent(ctx)
+		return true
+	}
 	if d.cfg.MailboxCheck > 0 && now.Sub(d.sessionAt) >= d.cfg.MailboxCheck && d.ready() {
 		d.log.Info("mailbox check")
 		d.mtWanted, d.mtAnswer = true, false
@@ -165,6 +169,9 @@ func (d *Daemon) nextWake(now time.Time) time.Time {
 	}
 	if d.cfg.MailboxCheck > 0 {
 		earlier(d.sessionAt.Add(d.cfg.MailboxCheck))
+	}
+	if !d.sentInBuffer.IsZero() && d.cur == nil {
+		earlier(d.sentInBuffer.Add(moClearDelay))
 	}
 	return t
 }

@@ -275,9 +275,10 @@ func (d *Daemon) attemptMO(ctx context.Context) {
 	d.settleSession(ctx, c, n, res)
 }
 
-// writeBuffer clears the MO buffer, writes the message (SBDWB, checksum)
-// and reads the MOMSN the session will use (+SBDS). A failure schedules
-// the next try, or fails the message when the modem will never take it.
+// writeBuffer writes the message (SBDWB, checksum) and reads the MOMSN the
+// session will use (+SBDS). SBDWB replaces what the MO buffer held, so no
+// AT+SBDD0 comes first (see Daemon.sentInBuffer). A failure schedules the
+// next try, or fails the message when the modem will never take it.
 func (d *Daemon) writeBuffer(ctx context.Context, c *moState) (momsn int, ok bool) {
 	m := d.m
 	fail := func(what string, err error) (int, bool) {
@@ -297,12 +298,10 @@ func (d *Daemon) writeBuffer(ctx context.Context, c *moState) (momsn int, ok boo
 		c.nextAt = d.now().Add(d.backoff(c.prepFails))
 		return 0, false
 	}
-	if err := m.Clear(ctx, sbd.BufferMO); err != nil {
-		return fail("clear MO", err)
-	}
 	if err := m.WriteMO(ctx, c.payload); err != nil {
 		return fail("write MO", err)
 	}
+	d.sentInBuffer = time.Time{}
 	before, err := m.Status(ctx)
 	if err != nil {
 		return fail("status", err)
@@ -363,12 +362,8 @@ func (d *Daemon) settleSession(ctx context.Context, c *moState, n int, res sbd.S
 	if res.MOSuccess() {
 		momsn := res.MOMSN
 		d.finish(c, rb.StateSent, n, res.String(), &momsn, res.Raw())
+		d.sentInBuffer = d.now() // replaced by the next SBDWB, or cleared when idle
 		d.afterSession(post, res)
-		if d.m != nil {
-			if err := d.m.Clear(post, sbd.BufferMO); err != nil {
-				d.modemFailed(err, "clear MO after send")
-			}
-		}
 		return
 	}
 	adv := res.Advice(n)
@@ -414,4 +409,20 @@ func (d *Daemon) retryAfter(c *moState, n int, reason string, sbdix []int, wait 
 	d.persist(&heldWrite{rs: statusRecords(st), st: st, then: func() {
 		d.log.Info("MO retrying", "id", c.id, "attempt", n, "reason", reason, "next_attempt_at", nu)
 	}})
+}
+
+// moClearDelay is how long a sent message may stay in the modem's MO
+// buffer while rbd has nothing else to send (in a burst the next SBDWB
+// replaces it, and no session that must not send runs without AT+SBDD0).
+const moClearDelay = time.Second
+
+// clearSent clears the MO buffer of a sent message once rbd is idle.
+func (d *Daemon) clearSent(ctx context.Context) {
+	if err := d.m.Clear(ctx, sbd.BufferMO); err != nil {
+		if !d.modemFailed(err, "clear MO after send") && ctx.Err() == nil {
+			d.sentInBuffer = d.now() // try again later
+		}
+		return
+	}
+	d.sentInBuffer = time.Time{}
 }

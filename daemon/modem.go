@@ -63,7 +63,7 @@ func (d *Daemon) connect(ctx context.Context) {
 		fail("init", err)
 		return
 	}
-	d.m, d.ident, d.events = m, id, m.Events()
+	d.m, d.ident, d.events, d.late = m, id, m.Events(), id.LateSession
 	d.reopenFails, d.portHolder = 0, ""
 	d.lastContact = d.now()
 	d.svcEvents = false
@@ -136,11 +136,17 @@ func (d *Daemon) recover(ctx context.Context) {
 	}
 	d.lastContact = d.now()
 	d.statusDue, d.statusFails = false, 0
+	late := d.late
+	d.late = nil // evidence of one interruption, looked at once
 	if a := d.openAttempt(); a != nil {
-		d.settle(ctx, d.cur, *a, st)
+		if late == nil || !d.settleLate(ctx, d.cur, *a, *late, st) {
+			d.settle(ctx, d.cur, *a, st)
+		}
 		if d.m == nil {
 			return
 		}
+	} else if late != nil {
+		d.log.Info("late session answer at start-up; no attempt was open", "sbdix", late.Raw())
 	}
 	u := d.mtUnread
 	switch {
@@ -166,7 +172,7 @@ func (d *Daemon) recover(ctx context.Context) {
 // the same means it was not, anything else cannot be explained.
 func (d *Daemon) settle(ctx context.Context, c *moState, a openAttempt, st sbd.Status) {
 	log := d.log.With("id", c.id, "attempt", a.N, "momsn_before", a.MOMSN, "momsn_now", st.MOMSN)
-	if a.IMEI != d.ident.IMEI {
+	if d.otherModem(a) {
 		log.Warn("unfinished attempt was made with another modem; outcome unknown", "imei_then", a.IMEI, "imei_now", d.ident.IMEI)
 		d.finish(c, rb.StateUnknown, a.N, fmt.Sprintf("interrupted attempt %d was made with modem %s, now %s is attached", a.N, a.IMEI, d.ident.IMEI), nil, nil)
 		return

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/rockblock-station/rockblock-station/internal/backoff"
 	"github.com/rockblock-station/rockblock-station/rb"
@@ -24,6 +25,7 @@ func (d *Daemon) collectMT(ctx context.Context, kind string) {
 		}
 		return
 	}
+	d.sentInBuffer = time.Time{}
 	answer := d.mtAnswer
 	d.log.Info("MT session", "answer_ring", answer)
 	res, err := d.session(ctx, answer, kind, nil)

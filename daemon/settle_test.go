@@ -1,12 +1,14 @@
 package daemon
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/rb"
 
+	"github.com/rockblock-station/rockblock-station/sbd"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
 
@@ -67,6 +69,76 @@ func TestSettleInterruptedAttempt(t *testing.T) {
 			}
 			if sentNow != wantSent {
 				t.Errorf("gateway got %d new messages, want %d", sentNow, wantSent)
+			}
+		})
+	}
+}
+
+// TestSettleFromLateAnswer: the interrupted session's own answer, arriving
+// at start-up, settles the attempt it is about, even where MOMSN alone
+// could not; an answer about another MOMSN is not taken for it; an attempt
+// journaled with a misread IMEI is not "another modem".
+func TestSettleFromLateAnswer(t *testing.T) {
+	tests := []struct {
+		name   string
+		momsn  func(next int) int // journaled before the interrupted SBDIX
+		imei   string
+		late   func(momsn int) string
+		want   string
+		reason string
+		sent   int // new messages at the gateway
+	}{
+		{"sent, MOMSN cannot explain", func(next int) int { return next - 2 }, sim.DefaultIMEI,
+			func(m int) string { return fmt.Sprintf("+SBDIX: 0, %d, 0, 0, 0, 0", m) }, rb.StateSent, "late answer", 0},
+		{"not sent: retried", func(next int) int { return next }, sim.DefaultIMEI,
+			func(m int) string { return fmt.Sprintf("+SBDIX: 10, %d, 2, 0, 0, 0", m) }, rb.StateSent, "", 1},
+		{"not sent for good", func(next int) int { return next }, sim.DefaultIMEI,
+			func(m int) string { return fmt.Sprintf("+SBDIX: 15, %d, 2, 0, 0, 0", m) }, rb.StateFailed, "MO status 15", 0},
+		{"about another session", func(next int) int { return next - 1 }, sim.DefaultIMEI,
+			func(m int) string { return fmt.Sprintf("+SBDIX: 32, %d, 2, 0, 0, 0", m-1) }, rb.StateSent, "MOMSN", 0},
+		{"misread IMEI in the journal", func(next int) int { return next - 1 }, "ATE1",
+			func(int) string { return "" }, rb.StateSent, "MOMSN", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, sim.Config{}, nil)
+			var last int
+			for i := 0; i < 2; i++ {
+				last = *h.waitState(h.send("warm-up", nil), rb.StateSent).MOMSN
+			}
+			before := len(h.delivered())
+			h.stop()
+			j, err := openJournal(h.dir+"/journal", time.Hour, time.Now)
+			must(t, err)
+			id := newID(t)
+			send := &rb.Send{Header: rb.Header{V: 1, ID: id, Station: testStation, At: time.Now().UTC()}, Text: "interrupted"}
+			momsn := tc.momsn(last + 1)
+			must(t, j.append(true,
+				&record{Op: opAccept, ID: id, Send: send},
+				&record{Op: opAttempt, ID: id, N: 1, MOMSN: &momsn, IMEI: tc.imei},
+			))
+			must(t, j.close())
+			if l := tc.late(momsn); l != "" {
+				h.staleMu.Lock()
+				h.stale = []byte("\r\n" + l + "\r\n\r\nOK\r\n")
+				h.staleMu.Unlock()
+			}
+			h.start(nil)
+			st := h.waitState(id, tc.want)
+			if !strings.Contains(st.Reason, tc.reason) {
+				t.Errorf("status %s reason %q, want one with %q", st.State, st.Reason, tc.reason)
+			}
+			if n := len(h.delivered()) - before; n != tc.sent {
+				t.Errorf("gateway got %d new messages, want %d", n, tc.sent)
+			}
+			h.stop()
+			j, err = openJournal(h.dir+"/journal", time.Hour, time.Now)
+			must(t, err)
+			defer j.close()
+			for _, e := range j.live() {
+				if e.Open != nil && !sbd.ValidIMEI(e.Open.IMEI) {
+					t.Errorf("journal attempt with IMEI %q", e.Open.IMEI)
+				}
 			}
 		})
 	}

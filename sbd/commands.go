@@ -18,6 +18,10 @@ type Identity struct {
 	// Indicators reports whether +CIER was accepted, i.e. whether signal and
 	// service changes arrive as events (otherwise poll Signal).
 	Indicators bool
+	// LateSession is the last +SBDIX answer that arrived while Init brought
+	// the link in step: the result of a session a previous program started
+	// and did not see end. Nil when none came.
+	LateSession *SessionResult
 }
 
 // Status is the answer to AT+SBDS. MOMSN is the next MO sequence number to be
@@ -66,163 +70,6 @@ func Checksum(b []byte) uint16 {
 		s += uint16(c)
 	}
 	return s
-}
-
-// Init waits for the modem to answer AT (retrying for StartupTimeout, because
-// a modem on a weak supply can take long to come up), then configures it:
-// no flow control (&K0), DTR ignored (&D0), the echo mode of Options, ring
-// alerts on (+SBDMTA=1) and indicator events on (+CIER=1,1,1); and it reads
-// the identity (+CGSN, +CGMI, +CGMM, +CGMR).
-func (m *Modem) Init(ctx context.Context) (Identity, error) {
-	if err := m.waitAlive(ctx); err != nil {
-		return Identity{}, err
-	}
-	echo := "ATE1"
-	if m.opts.Echo != nil && !*m.opts.Echo {
-		echo = "ATE0"
-	}
-	for _, cmd := range []string{"AT&K0", "AT&D0", echo} {
-		if err := m.simple(ctx, cmd); err != nil {
-			return Identity{}, fmt.Errorf("initialise modem: %w", err)
-		}
-	}
-	var id Identity
-	id.Limits = m.limits
-	for _, q := range []struct {
-		cmd string
-		dst *string
-	}{
-		{"AT+CGSN", &id.IMEI},
-		{"AT+CGMI", &id.Manufacturer},
-		{"AT+CGMM", &id.Model},
-		{"AT+CGMR", &id.Revision},
-	} {
-		err := m.locked(ctx, func() error {
-			info, err := m.exec(ctx, q.cmd, m.opts.CommandTimeout)
-			if err != nil {
-				return err
-			}
-			if len(info) == 0 {
-				return &ModemError{Command: q.cmd, Response: "no information line"}
-			}
-			*q.dst = info[0]
-			if q.cmd == "AT+CGSN" {
-				for _, l := range info {
-					if allDigits(l) {
-						*q.dst = l
-						break
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return Identity{}, fmt.Errorf("identify modem: %w", err)
-		}
-	}
-	if v, ok := afterPrefix(id.Revision, "Call Processor Version:"); ok {
-		id.Revision = v
-	}
-	if err := m.simple(ctx, "AT+SBDMTA=1"); err != nil {
-		return Identity{}, fmt.Errorf("enable ring alerts: %w", err)
-	}
-	err := m.simple(ctx, "AT+CIER=1,1,1")
-	var me *ModemError
-	switch {
-	case err == nil:
-		id.Indicators = true
-	case errors.As(err, &me):
-		m.log.Warn("modem refuses indicator events, signal must be polled", "err", err)
-	default:
-		return Identity{}, fmt.Errorf("enable indicator events: %w", err)
-	}
-	if err := m.acquire(ctx); err != nil {
-		return Identity{}, err
-	}
-	m.ident = id
-	m.release()
-	m.log.Info("modem ready", "imei", id.IMEI, "model", id.Model, "revision", id.Revision)
-	return id, nil
-}
-
-// waitAlive sends AT until the modem answers, for at most StartupTimeout.
-// A modem left in numeric result mode (ATV0, answering "0") is switched back
-// to verbose results, and every other probe is ATQ0V1 so that one left quiet
-// (ATQ1, no result codes at all) is found too.
-func (m *Modem) waitAlive(parent context.Context) error {
-	ctx, cancel := context.WithTimeout(parent, m.opts.StartupTimeout)
-	defer cancel()
-	var last error
-	for attempt := 0; ; attempt++ {
-		cmd := "AT"
-		if attempt%2 == 1 {
-			cmd = "ATQ0V1"
-		}
-		err := m.acquire(ctx)
-		if err == nil {
-			// The probes themselves are the resynchronisation here: a
-			// failed one leaves desync set, so the first real command after
-			// start-up still sends a recognisable probe first.
-			var numeric bool
-			numeric, err = m.alive(ctx, cmd)
-			if err == nil && numeric {
-				m.log.Info("modem was in numeric result mode, switching to verbose")
-				_, err = m.alive(ctx, "ATV1")
-			}
-			m.release()
-		}
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, ErrClosed) {
-			return fmt.Errorf("wait for modem: %w", err)
-		}
-		if parent.Err() != nil {
-			return fmt.Errorf("wait for modem: %w", context.Cause(parent))
-		}
-		if ctx.Err() != nil {
-			if last == nil {
-				last = err
-			}
-			return fmt.Errorf("modem did not answer AT within %s: %w", m.opts.StartupTimeout, last)
-		}
-		last = err
-		m.log.Debug("modem not answering yet", "err", err)
-		t := time.NewTimer(m.opts.StartupRetry)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
-	}
-}
-
-// alive runs a start-up probe, accepting a verbose ("OK") or numeric ("0")
-// result; numeric reports the latter.
-func (m *Modem) alive(ctx context.Context, cmd string) (numeric bool, err error) {
-	m.drain()
-	if err := m.send(cmd); err != nil {
-		return false, err
-	}
-	m.startTimer(m.opts.CommandTimeout)
-	defer m.timer.Stop()
-	for {
-		it, err := m.next(ctx, cmd)
-		if err != nil {
-			return false, err
-		}
-		if it.kind != itemLine {
-			continue
-		}
-		switch it.line {
-		case "OK":
-			return false, nil
-		case "0":
-			return true, nil
-		case "ERROR", "4":
-			return false, &ModemError{Command: cmd, Response: it.line}
-		}
-	}
 }
 
 // simple runs a command that has no information lines.

@@ -60,7 +60,8 @@ func newFake(t testing.TB, opts Options) (*fakeModem, *Modem) {
 	return f, m
 }
 
-// on overrides the answer to one command (matched exactly, upper case).
+// on overrides the answer to one command (matched exactly, upper case;
+// "SYNC" is every sync probe of Init).
 func (f *fakeModem) on(cmd string, h func(f *fakeModem, cmd string)) {
 	f.mu.Lock()
 	f.handlers[cmd] = h
@@ -76,7 +77,7 @@ func (f *fakeModem) commands() []string {
 func (f *fakeModem) count(cmd string) int {
 	n := 0
 	for _, c := range f.commands() {
-		if c == cmd {
+		if c == cmd || cmd == "SYNC" && IsSyncProbe(c) {
 			n++
 		}
 	}
@@ -112,7 +113,11 @@ func (f *fakeModem) serve() {
 		f.mu.Lock()
 		f.cmds = append(f.cmds, c)
 		echo := f.echo
-		h := f.handlers[strings.ToUpper(c)]
+		key := strings.ToUpper(c)
+		if IsSyncProbe(c) {
+			key = "SYNC" // Init's probe differs every time
+		}
+		h := f.handlers[key]
 		f.mu.Unlock()
 		if echo {
 			f.send(c + "\r")
@@ -131,9 +136,9 @@ func (f *fakeModem) answer(c string) {
 	switch {
 	case u == "AT" || u == "ATQ0V1" || u == "ATV1" || u == "AT&K0" || u == "AT&D0" || u == "AT+SBDMTA=1" || u == "AT+CIER=1,1,1" || u == "AT&W0":
 		f.ok()
-	case u == "ATE0" || u == "ATE1":
+	case u == "ATE0" || u == "ATE1" || IsSyncProbe(u):
 		f.mu.Lock()
-		f.echo = u == "ATE1"
+		f.echo = u != "ATE0"
 		f.mu.Unlock()
 		f.ok()
 	case u == "AT+CGSN":

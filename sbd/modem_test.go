@@ -343,7 +343,7 @@ func TestInitWaitsForModem(t *testing.T) {
 	f, m := newFake(t, Options{CommandTimeout: 20 * time.Millisecond, StartupRetry: time.Millisecond})
 	var mu sync.Mutex
 	silent := 3
-	boot := func(f *fakeModem, _ string) {
+	f.on("SYNC", func(f *fakeModem, cmd string) {
 		mu.Lock()
 		defer mu.Unlock()
 		if silent > 0 {
@@ -351,14 +351,12 @@ func TestInitWaitsForModem(t *testing.T) {
 			f.send("\x00\xff~garbage") // a modem powering up
 			return
 		}
-		f.ok()
-	}
-	f.on("AT", boot)
-	f.on("ATQ0V1", boot)
+		f.answer(cmd)
+	})
 	if _, err := m.Init(testCtx(t)); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
-	if n := f.count("AT") + f.count("ATQ0V1"); n < 4 {
+	if n := f.count("SYNC"); n < 4 {
 		t.Fatalf("%d start-up probes, want >= 4", n)
 	}
 }
@@ -366,12 +364,10 @@ func TestInitWaitsForModem(t *testing.T) {
 func TestInitRecoversResultModes(t *testing.T) {
 	t.Run("numeric results (ATV0 stored)", func(t *testing.T) {
 		f, m := newFake(t, Options{})
-		numeric := func(f *fakeModem, _ string) { f.send("0\r") }
-		f.on("AT", numeric)
-		f.on("ATQ0V1", numeric)
+		// The probe's V1 comes too late for its own result code.
+		f.on("SYNC", func(f *fakeModem, _ string) { f.send("0\r") })
 		f.on("ATV1", func(f *fakeModem, _ string) {
-			f.on("AT", nil)
-			f.on("ATQ0V1", nil)
+			f.on("SYNC", nil)
 			f.send("0\r")
 		})
 		if _, err := m.Init(testCtx(t)); err != nil {
@@ -381,14 +377,23 @@ func TestInitRecoversResultModes(t *testing.T) {
 			t.Fatalf("commands %q: want one ATV1", f.commands())
 		}
 	})
-	t.Run("quiet (ATQ1 stored)", func(t *testing.T) {
+	t.Run("quiet (ATQ1 stored) and echo off", func(t *testing.T) {
 		f, m := newFake(t, Options{CommandTimeout: 20 * time.Millisecond, StartupRetry: time.Millisecond})
-		f.on("AT", func(*fakeModem, string) {}) // no result codes at all
+		f.mu.Lock()
+		f.echo = false
+		f.mu.Unlock()
+		// The first probe gets no result code at all; it turns results and echo on.
+		f.on("SYNC", func(f *fakeModem, _ string) {
+			f.mu.Lock()
+			f.echo = true
+			f.mu.Unlock()
+			f.on("SYNC", nil)
+		})
 		if _, err := m.Init(testCtx(t)); err != nil {
 			t.Fatalf("Init: %v", err)
 		}
-		if f.count("ATQ0V1") != 1 {
-			t.Fatalf("commands %q: want one ATQ0V1", f.commands())
+		if n := f.count("SYNC"); n != 2 {
+			t.Fatalf("commands %q: %d sync probes, want two", f.commands(), n)
 		}
 	})
 }
@@ -417,8 +422,7 @@ func TestLateAnswerLooksLikeProbe(t *testing.T) {
 
 func TestInitGivesUp(t *testing.T) {
 	f, m := newFake(t, Options{CommandTimeout: 10 * time.Millisecond, StartupTimeout: 60 * time.Millisecond, StartupRetry: time.Millisecond})
-	f.on("AT", func(*fakeModem, string) {})
-	f.on("ATQ0V1", func(*fakeModem, string) {})
+	f.on("SYNC", func(*fakeModem, string) {})
 	_, err := m.Init(testCtx(t))
 	var te *TimeoutError
 	if !errors.As(err, &te) {

@@ -134,31 +134,40 @@ func TestBrokerDownAtStart(t *testing.T) {
 	p.stop(t)
 }
 
-// TestKilledDuringSend kills rbd at each point of a send and restarts it:
-// the message ends sent exactly once, or (when the session failed) is sent
-// by a later attempt.
+// TestKilledDuringSend kills rbd at each point of a send, on the link paced
+// at 19200 baud, and restarts it at once: the message ends sent exactly
+// once, or (when the session failed) is sent by a later attempt. A kill in
+// the session leaves the modem answering it while the new rbd starts: the
+// new rbd must read the modem's true identity and settle the attempt from
+// the late answer, never "unknown".
 func TestKilledDuringSend(t *testing.T) {
 	tests := []struct {
 		point  string
-		script []int // simulator SBDIX codes
+		delay  time.Duration // of the in-session crash
+		script []int         // simulator SBDIX codes
 	}{
-		{"before-session", nil},
-		{"in-session", nil},
-		{"in-session", []int{10}}, // the interrupted session failed: MOMSN unchanged
-		{"after-session", nil},
-		{"after-sent", nil},
+		{"before-session", 0, nil},
+		{"in-session", 2 * time.Millisecond, nil}, // AT+SBDIX still on the wire
+		{"in-session", 200 * time.Millisecond, nil},
+		{"in-session", 580 * time.Millisecond, nil},       // the answer is about to come
+		{"in-session", 200 * time.Millisecond, []int{10}}, // the interrupted session failed
+		{"after-session", 0, nil},
+		{"after-sent", 0, nil},
 	}
 	for _, tc := range tests {
-		t.Run(fmt.Sprintf("%s%v", tc.point, tc.script), func(t *testing.T) {
-			f := newFault(t, sim.Config{SessionTime: 600 * time.Millisecond, Script: tc.script})
+		t.Run(fmt.Sprintf("%s-%s%v", tc.point, tc.delay, tc.script), func(t *testing.T) {
+			f := newFault(t, sim.Config{SessionTime: 600 * time.Millisecond, Script: tc.script, Throttle: true})
 			payload := "crash " + f.station
 			id := f.send(payload, nil)
-			p := f.start("RB_TEST_CRASH_AT="+tc.point, "RB_TEST_CRASH_DELAY=200ms")
+			env := []string{"RB_TEST_CRASH_AT=" + tc.point}
+			if tc.delay > 0 {
+				env = append(env, "RB_TEST_CRASH_DELAY="+tc.delay.String())
+			}
+			p := f.start(env...)
 			if code := p.waitExit(t); code != 137 {
 				t.Fatalf("rbd exit code %d, want 137 at the crash point; log:\n%s", code, tail(p.log.String(), 30))
 			}
-			time.Sleep(time.Second) // let an interrupted session finish at the simulator
-			p2 := f.start()
+			p2 := f.start() // at once: an interrupted session is still running
 			st := f.col.waitState(t, id, rb.StateSent, 60*time.Second)
 			if st.MOMSN == nil {
 				t.Errorf("sent status without momsn: %+v", st)
@@ -168,8 +177,29 @@ func TestKilledDuringSend(t *testing.T) {
 			next := f.send("after the crash "+f.station, nil)
 			f.col.waitState(t, next, rb.StateSent, 60*time.Second)
 			f.checkDelivered([]string{payload, "after the crash " + f.station})
+			f.checkIdentity(p2)
 			p2.stop(t)
 		})
+	}
+}
+
+// checkIdentity asserts that rbd never reported another IMEI than the
+// simulator's and that no message ended unknown.
+func (f *fault) checkIdentity(p *rbdProc) {
+	f.t.Helper()
+	ms, sigs := f.col.snapshot()
+	for _, s := range sigs {
+		if s.IMEI != "" && s.IMEI != f.sim.Config().IMEI {
+			f.t.Errorf("signal report with IMEI %q, the modem is %s", s.IMEI, f.sim.Config().IMEI)
+		}
+	}
+	for id, st := range finals(ms) {
+		if st.State == rb.StateUnknown {
+			f.t.Errorf("MO %s ended unknown: %s", id, st.Reason)
+		}
+	}
+	if strings.Contains(p.log.String(), "imei=AT") {
+		f.t.Errorf("rbd logged an echo as the IMEI:\n%s", tail(p.log.String(), 40))
 	}
 }
 

@@ -56,7 +56,7 @@ func stationFor(t testing.TB) string {
 
 // fault is the environment of one fault test: broker, simulator on a pty, client bus.
 type fault struct {
-	t       *testing.T
+	t       testing.TB
 	node    *brokertest.Node
 	station string
 	dir     string
@@ -66,15 +66,17 @@ type fault struct {
 	col     *collector
 	ctx     context.Context
 	args    []string // extra rbd flags
+	// slow leaves out RB_TEST_FAST: rbd runs with its production timings.
+	slow bool
 }
 
-func newFault(t *testing.T, sc sim.Config) *fault {
+func newFault(t testing.TB, sc sim.Config) *fault {
 	return newFaultOutbox(t, sc, 1000)
 }
 
 // newFaultOutbox is newFault with an outbox bounded to outboxMax messages
 // (rbd gets the same bound through its config file: queue arguments must match).
-func newFaultOutbox(t *testing.T, sc sim.Config, outboxMax int) *fault {
+func newFaultOutbox(t testing.TB, sc sim.Config, outboxMax int) *fault {
 	t.Helper()
 	n := brokertest.Require(t, node)
 	f := &fault{t: t, node: n, station: stationFor(t), dir: t.TempDir()}
@@ -122,8 +124,11 @@ func (f *fault) start(env ...string) *rbdProc {
 	p.cmd = exec.Command(os.Args[0], "--port", f.link, "--state", filepath.Join(f.dir, "state"),
 		"--station", f.station, "--log-level", "debug", "--session-timeout", "10s")
 	p.cmd.Args = append(p.cmd.Args, f.args...)
-	p.cmd.Env = append(os.Environ(), "RB_RBD_CHILD=1", "RB_TEST_FAST=1", "RB_LOCK_DIR="+f.dir, "RB_CONFIG="+filepath.Join(f.dir, "config"),
+	p.cmd.Env = append(os.Environ(), "RB_RBD_CHILD=1", "RB_LOCK_DIR="+f.dir, "RB_CONFIG="+filepath.Join(f.dir, "config"),
 		"RB_AMQP_URL="+f.node.URL())
+	if !f.slow {
+		p.cmd.Env = append(p.cmd.Env, "RB_TEST_FAST=1")
+	}
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -195,7 +200,7 @@ type collector struct {
 	notify  chan struct{}
 }
 
-func newCollector(t *testing.T, ctx context.Context, bus queue.Bus, station string) *collector {
+func newCollector(t testing.TB, ctx context.Context, bus queue.Bus, station string) *collector {
 	c := &collector{station: station, byID: map[string]rb.Body{}, notify: make(chan struct{}, 1)}
 	inbox, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleInbox, ClientID: "test-" + station})
 	if err != nil {

@@ -18,6 +18,7 @@
 // after-sent, after-mt-read, after-mt-spool) where rbd exits with status 137
 // as if killed; RB_TEST_CRASH_DELAY is the delay of in-session (default 100ms).
 // RB_TEST_FAST=1 shortens the daemon's timers (probe, heartbeat, retries) for tests.
+// RB_TEST_CPUPROFILE=path writes a CPU profile of the run to path (benchmarks).
 package main
 
 import (

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -158,6 +159,11 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	if err := testKnobs(&dcfg); err != nil {
 		return err
 	}
+	stopProfile, err := cpuProfile(os.Getenv("RB_TEST_CPUPROFILE"))
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 
 	var open daemon.Opener
 	if o.simulate {
@@ -245,6 +251,26 @@ func testKnobs(c *daemon.Config) error {
 		c.ModemOptions.StartupRetry = 100 * time.Millisecond
 	}
 	return nil
+}
+
+// cpuProfile writes a CPU profile of rbd to path until stop is called
+// (RB_TEST_CPUPROFILE, for benchmarks); an empty path profiles nothing.
+func cpuProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("RB_TEST_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("RB_TEST_CPUPROFILE: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // runSimulate is `rbd simulate`: the simulator alone.

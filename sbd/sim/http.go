@@ -33,7 +33,11 @@ type State struct {
 	Silent     bool   `json:"silent"`
 	Script     []int  `json:"script"`
 	RxBytes    int64  `json:"rx_bytes"`
-	HeldBytes  int    `json:"held_bytes"` // output held by RTS/CTS on a 3-wire link (Config.ThreeWire)
+	TxBytes    int64  `json:"tx_bytes"`
+	// WorkTime is the time sessions, registrations and fresh signal
+	// readings took (the link waits for the modem meanwhile), in nanoseconds.
+	WorkTime  time.Duration `json:"work_ns"`
+	HeldBytes int           `json:"held_bytes"` // output held by RTS/CTS on a 3-wire link (Config.ThreeWire)
 }
 
 // State returns a snapshot of the modem and gateway.
@@ -45,7 +49,7 @@ func (m *Modem) State() State {
 		Service: m.barsLocked() > 0, MOMSN: m.momsn, MOLength: -1, MTLength: -1, MTMSN: -1,
 		MTQueue: len(m.gw.queue), Delivered: len(m.gw.delivered), RA: m.ra, RingAlerts: m.set.MTA == 1,
 		Echo: m.set.Echo, Serving: m.serving, Busy: m.busy, Unplugged: m.unplugged, Silent: m.silent,
-		Script: append([]int{}, m.script...), RxBytes: m.rx, HeldBytes: m.held}
+		Script: append([]int{}, m.script...), RxBytes: m.rx, TxBytes: m.tx, WorkTime: m.work, HeldBytes: m.held}
 	if m.mo != nil {
 		s.MOLength = len(m.mo)
 	}

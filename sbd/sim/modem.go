@@ -153,6 +153,8 @@ type Modem struct {
 	closed       bool
 	sessionGate  chan struct{} // tests: a session waits for this instead of SessionTime
 	rx           int64         // bytes received from hosts
+	tx           int64         // bytes sent to hosts
+	work         time.Duration // time sessions, registrations and +CSQ readings took
 	held         int           // output held by flow control on a 3-wire link
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/sbd"
 	"github.com/rockblock-station/rockblock-station/sbd/trace"
 )
 
@@ -193,6 +194,7 @@ func (r *Replay) play(ctx context.Context, port io.ReadWriter, in *feed) error {
 			return false, nil
 		}
 	}
+	var echo [2][]byte // a start-up probe's echo in the trace, and the program's probe
 	for i := 0; i < len(r.recs); {
 		rec := r.recs[i]
 		if rec.Dir == trace.TX {
@@ -200,6 +202,25 @@ func (r *Replay) play(ctx context.Context, port io.ReadWriter, in *feed) error {
 			j := i
 			for ; j < len(r.recs) && r.recs[j].Dir == trace.TX; j++ {
 				want = append(want, r.recs[j].Data...)
+			}
+			echo = [2][]byte{}
+			if startProbe(want) {
+				// The program's start-up probe is drawn at random (sbd's
+				// Init): any probe stands for the trace's, and the
+				// trace's echo of it is played as the program's.
+				for bytes.IndexByte(got, '\r') < 0 {
+					if _, err := read(nil); err != nil {
+						return err
+					}
+				}
+				k := bytes.IndexByte(got, '\r')
+				if sbd.IsSyncProbe(string(got[:k])) {
+					echo = [2][]byte{want, append([]byte(nil), got[:k+1]...)}
+					got = got[k+1:]
+					mark, prevAt = time.Now(), r.recs[j-1].At
+					i = j
+					continue
+				}
 			}
 			for len(got) < len(want) {
 				if !bytes.HasPrefix(want, got) {
@@ -232,11 +253,26 @@ func (r *Replay) play(ctx context.Context, port io.ReadWriter, in *feed) error {
 				done = !more
 			}
 		}
-		if _, err := port.Write(rec.Data); err != nil {
+		data := rec.Data
+		if echo[0] != nil && bytes.Contains(data, echo[0]) {
+			data = bytes.Replace(data, echo[0], echo[1], 1)
+			echo = [2][]byte{}
+		}
+		if _, err := port.Write(data); err != nil {
 			return fmt.Errorf("replay: write port: %w", err)
 		}
 		mark, prevAt = at, rec.At
 		i++
 	}
 	return nil
+}
+
+// startProbe reports whether a trace's host bytes are one start-up probe
+// line: a sync probe of sbd's Init, or the AT and ATQ0V1 of older programs.
+func startProbe(b []byte) bool {
+	if len(b) < 3 || b[len(b)-1] != '\r' || bytes.IndexByte(b[:len(b)-1], '\r') >= 0 {
+		return false
+	}
+	l := string(b[:len(b)-1])
+	return l == "AT" || l == "ATQ0V1" || sbd.IsSyncProbe(l)
 }

@@ -225,7 +225,11 @@ func (c *conn) send(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	if _, err := c.w.Write(b); err != nil {
+	n, err := c.w.Write(b)
+	m.mu.Lock()
+	m.tx += int64(n)
+	m.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("write port: %w", err)
 	}
 	return nil
@@ -448,6 +452,12 @@ func (c *conn) wait(ctx context.Context, d time.Duration) error {
 		defer t.Stop()
 		done = t.C
 	}
+	start := time.Now()
+	defer func() {
+		c.m.mu.Lock()
+		c.m.work += time.Since(start)
+		c.m.mu.Unlock()
+	}()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
