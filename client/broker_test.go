@@ -13,8 +13,8 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/rockblock-station/rockblock-station/glance"
-	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/store"
 )

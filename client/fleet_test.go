@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/glance"
-	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/store"
