@@ -243,17 +243,22 @@ func (d *downLog) failed(err error, wait time.Duration) {
 	now := time.Now()
 	d.attempts++
 	msg := err.Error()
+	what, still := "broker unreachable", "broker still unreachable"
+	if errors.Is(err, ErrAccessRefused) {
+		// It answers, and refuses this user: say so, not "unreachable".
+		what, still = "broker refuses access", "broker still refuses access"
+	}
 	switch {
 	case d.since.IsZero():
 		d.since = now
-		d.log.Warn("broker unreachable", "err", msg, "retry_in", wait)
+		d.log.Warn(what, "err", msg, "retry_in", wait)
 	case !d.capped && wait >= d.max*3/4:
 		d.capped = true
-		d.log.Warn("broker still unreachable; retrying every "+d.max.String(), "err", msg, "attempts", d.attempts, "down_for", now.Sub(d.since).Round(time.Second))
+		d.log.Warn(still+"; retrying every "+d.max.String(), "err", msg, "attempts", d.attempts, "down_for", now.Sub(d.since).Round(time.Second))
 	case now.Sub(d.lastLog) >= d.repeat:
-		d.log.Warn("broker still unreachable", "err", msg, "attempts", d.attempts, "down_for", now.Sub(d.since).Round(time.Second))
+		d.log.Warn(still, "err", msg, "attempts", d.attempts, "down_for", now.Sub(d.since).Round(time.Second))
 	default:
-		d.log.Debug("broker unreachable", "err", msg, "attempts", d.attempts, "retry_in", wait)
+		d.log.Debug(what, "err", msg, "attempts", d.attempts, "retry_in", wait)
 		return
 	}
 	d.lastLog = now
