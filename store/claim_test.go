@@ -138,3 +138,24 @@ func TestReadOnlyOpensTheSchemaBeforeClaims(t *testing.T) {
 		t.Fatalf("read-only open at version %d: %v", readableFrom-1, err)
 	}
 }
+
+// BenchmarkClaim is the cost a flush pays per row for the claim (one short
+// write transaction on the shared file).
+func BenchmarkClaim(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b, Options{})
+	at := time.Now()
+	ids := make([]string, b.N)
+	for i := range ids {
+		ids[i] = "bench-" + strconv.Itoa(i)
+		if _, err := s.InsertMO(ctx, mo(ids[i], "x", at), rb.StateQueued); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if ok, err := s.Claim(ctx, ids[i]); err != nil || !ok {
+			b.Fatalf("claim: %v %v", ok, err)
+		}
+	}
+}
