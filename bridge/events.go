@@ -38,6 +38,8 @@ const (
 	CodeEmpty          = "empty"
 	CodeTooLong        = "too_long"
 	CodeOutboxFull     = "outbox_full"
+	CodeNoOutbox       = "no_outbox"      // the station has no outbox on the broker (its rbd never ran there)
+	CodeBrokerRefused  = "broker_refused" // the broker refused the bridge's user (credentials or permissions)
 	CodeBrokerDown     = "broker_down"
 	CodeBadRequest     = "bad_request"
 	CodeRateLimited    = "rate_limited"

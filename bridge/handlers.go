@@ -291,7 +291,12 @@ func (s *Server) handOver(id string) (string, *APIError) {
 	if m.State != rb.StateQueued {
 		return m.State, nil
 	}
-	if errors.Is(ferr, queue.ErrRefused) {
+	switch {
+	case errors.Is(ferr, queue.ErrAccessRefused):
+		return m.State, &APIError{Code: CodeBrokerRefused, Message: "the broker refused this bridge's user (its password or permissions): the message waits here and goes once the broker takes it"}
+	case errors.Is(ferr, queue.ErrNoOutbox):
+		return m.State, &APIError{Code: CodeNoOutbox, Message: "the station has no outbox on the broker (its rbd has not run there yet): the message waits here and goes once it has"}
+	case errors.Is(ferr, queue.ErrRefused):
 		return m.State, &APIError{Code: CodeOutboxFull, Message: "the station's outbox is full: the message waits here and goes when there is room"}
 	}
 	msg := "the broker did not take the message yet: it waits here and goes when it can"

@@ -267,6 +267,20 @@ func TestMOSendOutboxFull(t *testing.T) {
 	}
 }
 
+// TestMOSendNoOutbox: a send for a station whose rbd never declared its
+// outbox is acknowledged as such, not as a full outbox.
+func TestMOSendNoOutbox(t *testing.T) {
+	f := newFixture(t, func(q *queue.Config, _ *Config) { q.Declare = []queue.Role{queue.RoleInbox} })
+	res, err := f.srv.onMOSend(f.conn(), []any{"to nowhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.(SendResult)
+	if r.ID == "" || r.State != rb.StateQueued || r.Error == nil || r.Error.Code != CodeNoOutbox {
+		t.Fatalf("ack %+v, want id, queued, no_outbox", r)
+	}
+}
+
 func TestCancelResendHistory(t *testing.T) {
 	f := newFixture(t, nil)
 	c := f.conn()

@@ -564,6 +564,12 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 			}
 			continue
 		}
+		if ok, err := c.st.Claim(ctx, m.ID); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			continue // another process sharing this history publishes it (store.Claim)
+		}
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := c.bus.Publish(pctx, s)
 		cancel()

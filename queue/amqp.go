@@ -158,6 +158,7 @@ func (a *AMQP) run(first chan struct{}) {
 			down.failed(err, wait)
 			a.setHealth(func(h *Health) {
 				h.Up, h.Blocked, h.Err, h.Broker = false, false, err.Error(), redact.URL(a.urls[at])
+				h.Refused = errors.Is(err, ErrAccessRefused)
 			})
 			firstDone()
 			if !a.sleep(a.ctx, wait) {
@@ -216,11 +217,11 @@ func (a *AMQP) dialOne(url string) (*amqp.Connection, error) {
 		Properties: amqp.Table{"connection_name": a.cfg.AppID},
 	})
 	if err != nil {
-		return nil, err
+		return nil, accessError(err)
 	}
 	if err := a.declareTopology(conn); err != nil {
 		_ = conn.Close()
-		return nil, err
+		return nil, accessError(err)
 	}
 	return conn, nil
 }
@@ -242,17 +243,22 @@ func (d *downLog) failed(err error, wait time.Duration) {
 	now := time.Now()
 	d.attempts++
 	msg := err.Error()
+	what, still := "broker unreachable", "broker still unreachable"
+	if errors.Is(err, ErrAccessRefused) {
+		// It answers, and refuses this user: say so, not "unreachable".
+		what, still = "broker refuses access", "broker still refuses access"
+	}
 	switch {
 	case d.since.IsZero():
 		d.since = now
-		d.log.Warn("broker unreachable", "err", msg, "retry_in", wait)
+		d.log.Warn(what, "err", msg, "retry_in", wait)
 	case !d.capped && wait >= d.max*3/4:
 		d.capped = true
-		d.log.Warn("broker still unreachable; retrying every "+d.max.String(), "err", msg, "attempts", d.attempts, "down_for", now.Sub(d.since).Round(time.Second))
+		d.log.Warn(still+"; retrying every "+d.max.String(), "err", msg, "attempts", d.attempts, "down_for", now.Sub(d.since).Round(time.Second))
 	case now.Sub(d.lastLog) >= d.repeat:
-		d.log.Warn("broker still unreachable", "err", msg, "attempts", d.attempts, "down_for", now.Sub(d.since).Round(time.Second))
+		d.log.Warn(still, "err", msg, "attempts", d.attempts, "down_for", now.Sub(d.since).Round(time.Second))
 	default:
-		d.log.Debug("broker unreachable", "err", msg, "attempts", d.attempts, "retry_in", wait)
+		d.log.Debug(what, "err", msg, "attempts", d.attempts, "retry_in", wait)
 		return
 	}
 	d.lastLog = now
@@ -274,7 +280,7 @@ func (a *AMQP) serve(conn *amqp.Connection, url string, firstDone func()) {
 	a.mu.Lock()
 	a.conn, a.connUp = conn, up
 	a.health.Up, a.health.Blocked, a.health.Err, a.health.Since = true, false, "", time.Now()
-	a.health.Broker = redact.URL(url)
+	a.health.Broker, a.health.Refused = redact.URL(url), false
 	a.notifyLocked()
 	a.mu.Unlock()
 	a.log.Info("broker connected", "url", redact.URL(url))
@@ -322,7 +328,7 @@ func (a *AMQP) serve(conn *amqp.Connection, url string, firstDone func()) {
 func (a *AMQP) waitConn(ctx context.Context) (*amqp.Connection, chan struct{}, error) {
 	for {
 		a.mu.Lock()
-		c, up, changed, herr := a.conn, a.connUp, a.changed, a.health.Err
+		c, up, changed, h := a.conn, a.connUp, a.changed, a.health
 		a.mu.Unlock()
 		if a.ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("%w: bus closed", ErrUnavailable)
@@ -333,9 +339,24 @@ func (a *AMQP) waitConn(ctx context.Context) (*amqp.Connection, chan struct{}, e
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("%w: %s (%v)", ErrUnavailable, herr, ctx.Err())
+			return nil, nil, downError(h, h.Err, ctx.Err())
 		case <-a.ctx.Done():
 			return nil, nil, fmt.Errorf("%w: bus closed", ErrUnavailable)
 		}
 	}
 }
+
+// downError is ErrUnavailable saying why (the last connection error), and
+// ErrAccessRefused as well when the broker refused this user.
+func downError(h Health, why string, cause error) error {
+	err := fmt.Errorf("%w: %s (%v)", ErrUnavailable, why, cause)
+	if h.Refused {
+		return refusedError{err}
+	}
+	return err
+}
+
+// refusedError is an ErrUnavailable whose cause is ErrAccessRefused.
+type refusedError struct{ error }
+
+func (e refusedError) Unwrap() []error { return []error{e.error, ErrAccessRefused} }

@@ -111,9 +111,15 @@ func (d *Delivery) Requeue() error { return call(d.requeue) }
 
 // Health is the bus's view of its broker.
 type Health struct {
-	Up      bool      // connected and topology declared
-	Blocked bool      // the broker blocked publishing (memory or disk alarm)
-	Err     string    // the last connection error, when down
+	Up      bool   // connected and topology declared
+	Blocked bool   // the broker blocked publishing (memory or disk alarm)
+	Err     string // the last connection error, when down
+	// Refused is true when the last connection attempt failed because the
+	// broker refused this user (ErrAccessRefused: bad credentials, no access
+	// to the virtual host, or a permission its role lacks to declare the
+	// topology). The bus keeps trying; only a change of the broker's users
+	// or of the URL helps.
+	Refused bool
 	Since   time.Time // when Up last changed
 	// Broker is the (redacted) URL of the node in use, or of the last one
 	// tried when down; "" for the in-process bus.

@@ -252,8 +252,10 @@ func (q Queue) bindings() []string {
 		return []string{"mo." + q.Station}
 	case RoleControl:
 		return []string{"cancel." + q.Station}
-	case RoleInbox, RoleHistory:
+	case RoleInbox:
 		return []string{"mt.*", "status.*", "session.*"}
+	case RoleHistory:
+		return []string{"mt.*", "status.*", "session.*", HistoryEndKey}
 	case RoleLive:
 		var keys []string
 		for _, st := range q.Stations {

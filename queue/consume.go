@@ -146,7 +146,7 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 				return got, errors.New("channel closed")
 			}
 			got = true
-			if q.Role == RoleHistory && d.Type == historyEndType {
+			if q.Role == RoleHistory && (d.Type == historyEndType || d.RoutingKey == HistoryEndKey) {
 				// An end mark: ours ends the replay; others' are skipped.
 				_ = d.Ack(false)
 				*next = headerInt(d.Headers["x-stream-offset"]) + 1
@@ -183,17 +183,27 @@ const historyEndType = "history-end"
 
 var errEnd = errors.New("end of the history reached")
 
-// markHistoryEnd appends an end mark to the history stream, through the
-// default exchange (so it reaches the stream alone, never an inbox or a live
-// feed), and returns its message_id. RabbitMQ 3.10 tells an AMQP client
-// nothing of a stream's length (queue.declare-ok counts 0 messages, and an
-// "x-stream-offset: last" consumer starts at the last chunk but cannot say
-// when it ended, nor tell an empty stream from a slow one): a mark that is
-// confirmed is the one exact end, and everything confirmed before it lies
-// before it.
+// HistoryEndKey is the routing key of the end marks of history replays, on
+// Exchange: bound to rockblock.history alone (never an inbox or a live feed),
+// and the one key besides mo.* and cancel.* a client's broker user may
+// publish. A delivery of the history stream with this key is a mark,
+// whatever its type says.
+const HistoryEndKey = "history.end"
+
+// markHistoryEnd appends an end mark to the history stream (routing key
+// HistoryEndKey, which reaches the stream alone) and returns its message_id.
+// RabbitMQ 3.10 tells an AMQP client nothing of a stream's length
+// (queue.declare-ok counts 0 messages, and an "x-stream-offset: last"
+// consumer starts at the last chunk but cannot say when it ended, nor tell
+// an empty stream from a slow one): a mark that is confirmed is the one
+// exact end, and everything confirmed before it lies before it.
+//
+// Earlier versions published the mark through the default exchange; a
+// client's broker user may not (write on amq.default reaches every queue by
+// name), so the mark goes through Exchange. Marks of either kind are read.
 func (a *AMQP) markHistoryEnd(ctx context.Context) (string, error) {
 	id := fmt.Sprintf("end:%s:%d:%d", a.cfg.AppID, time.Now().UnixNano(), a.seq.Add(1))
-	err := a.publish(ctx, "", HistoryName, true, amqp.Publishing{
+	err := a.publish(ctx, Exchange, HistoryEndKey, true, amqp.Publishing{
 		ContentType: ContentType,
 		MessageId:   id,
 		Type:        historyEndType,
@@ -250,6 +260,13 @@ func (a *AMQP) delivery(q Queue, d amqp.Delivery) *Delivery {
 		offset = headerInt(d.Headers["x-stream-offset"])
 	}
 	err := checkDelivery(d.ContentType, d.Body)
+	if err == nil && rb.TypeOfKey(d.RoutingKey) != typ {
+		// Every body travels under the key of its type (rb.RoutingKey), and
+		// the broker's topic permissions are granted by key: a body whose
+		// type disagrees with its key (a status sent as mo.x, or straight to
+		// a queue through the default exchange) evades them.
+		err = fmt.Errorf("%w: type %q under routing key %q", rb.ErrMalformed, typ, d.RoutingKey)
+	}
 	var m rb.Body
 	if err == nil {
 		m, err = rb.Decode(typ, d.Body)

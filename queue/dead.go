@@ -138,7 +138,7 @@ func (a *AMQP) browseDead(ctx context.Context, limit int, f func(amqp.Delivery) 
 		}
 		d, ok, err := ch.Get(DeadQueue, false)
 		if err != nil {
-			return fmt.Errorf("get from %s: %w", DeadQueue, err)
+			return fmt.Errorf("get from %s: %w", DeadQueue, accessError(err))
 		}
 		if !ok {
 			return nil

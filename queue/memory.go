@@ -271,9 +271,9 @@ func (m *Memory) publish(ctx context.Context, msg *memMsg, mandatory bool) error
 	m.notifyLocked()
 	switch {
 	case refused:
-		return fmt.Errorf("publish %s %s: %w (queue full)", msg.key, msg.id, ErrRefused)
+		return fmt.Errorf("publish %s %s: %w: %w", msg.key, msg.id, ErrRefused, ErrOutboxFull)
 	case routed == 0 && mandatory:
-		return fmt.Errorf("publish %s %s: %w (unroutable: no queue bound)", msg.key, msg.id, ErrRefused)
+		return fmt.Errorf("publish %s %s: %w: %w", msg.key, msg.id, ErrRefused, ErrNoOutbox)
 	}
 	return nil
 }

@@ -67,6 +67,28 @@ type publisher struct {
 	drained  chan struct{}
 	retired  bool
 	inflight int
+
+	// closes gets the channel's close error (buffered: the library sends it
+	// before it resolves the open confirms as nacks); closeErr keeps it once
+	// read, under mu.
+	closes   chan *amqp.Error
+	closeErr *amqp.Error
+}
+
+// closeReason returns the error the broker closed p's channel with, or nil
+// (open, or closed by this side). Call it once a confirm came back as the
+// nack of a closed channel: the error is in closes by then.
+func (p *publisher) closeReason() *amqp.Error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closeErr == nil {
+		select {
+		case e := <-p.closes:
+			p.closeErr = e
+		default:
+		}
+	}
+	return p.closeErr
 }
 
 // errRetired: the publisher was retired before the publish went on it.
@@ -203,6 +225,7 @@ func (a *AMQP) openPublisher(conn *amqp.Connection) (*publisher, error) {
 		returned: map[string]int{},
 		retire:   make(chan struct{}),
 		drained:  make(chan struct{}),
+		closes:   ch.NotifyClose(make(chan *amqp.Error, 1)),
 	}
 	returns := ch.NotifyReturn(make(chan amqp.Return, 64))
 	go a.drainReturns(p, returns)
@@ -312,7 +335,8 @@ func (p *publisher) send(ctx context.Context, exchange, key string, mandatory bo
 func (a *AMQP) waitPublisher(ctx context.Context) (*publisher, error) {
 	for {
 		a.mu.Lock()
-		p, blocked, changed, herr := a.pub, a.health.Blocked, a.changed, a.health.Err
+		p, h, changed := a.pub, a.health, a.changed
+		blocked, herr := h.Blocked, h.Err
 		a.mu.Unlock()
 		if a.ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: bus closed", ErrUnavailable)
@@ -332,7 +356,7 @@ func (a *AMQP) waitPublisher(ctx context.Context) (*publisher, error) {
 			if why == "" {
 				why = "no channel"
 			}
-			return nil, fmt.Errorf("%w: %s (%v)", ErrUnavailable, why, ctx.Err())
+			return nil, downError(h, why, ctx.Err())
 		case <-a.ctx.Done():
 			return nil, fmt.Errorf("%w: bus closed", ErrUnavailable)
 		}
@@ -420,6 +444,7 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 			return false, fmt.Errorf("publish %s %s: %w: bus closed", key, id, ErrUnavailable)
 		}
 	}
+	denied := 0 // channels of this publish the broker closed with 403
 	for {
 		p, err := a.waitPublisher(ctx)
 		if err != nil {
@@ -477,22 +502,30 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 		returned := mandatory && p.wasReturned(id)
 		switch {
 		case dc.Acked() && returned:
-			return fmt.Errorf("publish %s %s: %w (unroutable: no queue bound)", key, id, ErrRefused)
+			return fmt.Errorf("publish %s %s: %w: %w", key, id, ErrRefused, ErrNoOutbox)
 		case dc.Acked():
 			return nil
+		case p.ch.IsClosed() && refusedPublish(p.closeReason(), exchange, key, denied):
+			// The broker closed the channel for this very publish: this
+			// broker user may not publish it (its role's permissions).
+			// Publishing it again would only close the next channel too.
+			return fmt.Errorf("publish %s %s: %w: %w: %s", key, id, ErrRefused, ErrAccessRefused, p.closeReason().Reason)
 		case p.ch.IsClosed():
 			// The library nacks every open confirmation when the channel
 			// closes, and marks the channel closed first; a real nack that
 			// raced the close is published again too (harmless: the broker
 			// did not take it).
-			a.log.Info("connection lost before the confirm, publishing again", "message_id", id)
+			if e := p.closeReason(); e != nil && e.Code == amqp.AccessRefused {
+				denied++
+			}
+			a.log.Info("channel closed before the confirm, publishing again", "message_id", id, "close", p.closeReason())
 			if ok, err := again(p, amqp.ErrClosed); !ok {
 				return err
 			}
 		default:
 			// The next try goes on a fresh channel: see retire above.
 			p.retireNow()
-			return fmt.Errorf("publish %s %s: %w (nack: queue full or unavailable)", key, id, ErrRefused)
+			return fmt.Errorf("publish %s %s: %w: %w (nack)", key, id, ErrRefused, ErrOutboxFull)
 		}
 	}
 }

@@ -22,7 +22,11 @@ func ParseURLs(list string) ([]string, error) {
 		return nil, ErrNoURL
 	}
 	for i, u := range us {
-		if _, err := amqp.ParseURI(u); err != nil {
+		uri, err := amqp.ParseURI(u)
+		if err == nil && (uri.Port < 1 || uri.Port > 65535) {
+			err = fmt.Errorf("port %d is not a TCP port (1 to 65535)", uri.Port)
+		}
+		if err != nil {
 			if len(us) == 1 {
 				return nil, redact.Error(u, err)
 			}

@@ -56,6 +56,7 @@ cat >"$tmp/want" <<'LIST'
 drwxr-xr-x root/root ./etc/rockblock-station/stations/
 -rw-r--r-- root/root ./usr/share/doc/rockblock-station/examples/station.env packaging/etc/station.env
 -rw-r--r-- root/root ./usr/share/doc/rockblock-station/examples/rabbitmq.conf packaging/rabbitmq/rockblock-station.conf
+-rwxr-xr-x root/root ./usr/share/doc/rockblock-station/examples/broker-users.sh scripts/broker-users.sh
 -rw-r--r-- root/root ./usr/share/doc/rockblock-station/README.md README.md
 LIST
 dpkg-deb -c "$deb" | awk '{print $1, $2, $6}' | sort -k3 >"$tmp/got"

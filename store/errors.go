@@ -27,6 +27,9 @@ var (
 	ErrIO = errors.New("disk I/O error")
 	// ErrNewerSchema: the file was written by a newer version of this program.
 	ErrNewerSchema = errors.New("database schema is newer than this program")
+	// ErrEmpty: the file exists but holds no history yet (an empty file, or
+	// a database without tables), which a read-only open cannot make.
+	ErrEmpty = errors.New("no history in the file yet")
 	// ErrForeign: the file is an SQLite database of some other program.
 	ErrForeign = errors.New("not a rockblock-station database")
 )

@@ -259,8 +259,12 @@ func (s *Store) InsertMO(ctx context.Context, m *rb.Send, state string) (inserte
 		case dir != rb.DirMO:
 			return fmt.Errorf("id %s belongs to an MT message", m.ID)
 		case stub:
-			_, err := tx.ExecContext(ctx, "UPDATE messages SET data = ?, text = ?, bytes = ?, expires_at = ? WHERE id = ?",
-				data, text, len(data), nullTime(m.ExpiresAt), m.ID)
+			// Now the history has the payload, the row is billed on it
+			// like any it composed (and no longer by its session report).
+			_, err := tx.ExecContext(ctx, `UPDATE messages SET data = ?, text = ?, bytes = ?, expires_at = ?,
+				credits = CASE WHEN state = 'sent' THEN ? ELSE credits END,
+				billed_at = CASE WHEN state = 'sent' THEN updated_at ELSE billed_at END WHERE id = ?`,
+				data, text, len(data), nullTime(m.ExpiresAt), rb.Credits(len(data)), m.ID)
 			return err
 		default:
 			return nil
@@ -288,8 +292,12 @@ func (s *Store) InsertMO(ctx context.Context, m *rb.Send, state string) (inserte
 // ApplyStatus records a status of an MO message: the event goes to the
 // message's state history once (by rb.StatusID; a repeat is ignored), and
 // the message's state moves when rb.Supersedes says so. changed reports whether
-// the message row changed. A status for an MO this client never saw (another
-// client sent it) creates a row from what the status says, without payload.
+// the message row changed. A status for an MO this history never composed
+// (another client sent it) creates a row from what the status says, without
+// payload, size or credits: a status's byte count is not evidence of a
+// payload this history never had, so the row never invents a size or a
+// bill. Such an MO's credits come from rbd's session report of it
+// (CreditsSince), the record of what the gateway billed.
 func (s *Store) ApplyStatus(ctx context.Context, st *rb.Status) (changed bool, err error) {
 	if st == nil {
 		return false, errors.New("store apply status: nil status")
@@ -320,9 +328,10 @@ func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *rb.Status, stub
 	var (
 		dir, cur       string
 		attempts, size int
+		bare           bool // a row made from statuses alone: no payload, no size, no credits
 	)
-	err := tx.QueryRowContext(ctx, "SELECT direction, state, attempts, bytes FROM messages WHERE id = ?", st.ID).
-		Scan(&dir, &cur, &attempts, &size)
+	err := tx.QueryRowContext(ctx, "SELECT direction, state, attempts, bytes, data IS NULL FROM messages WHERE id = ?", st.ID).
+		Scan(&dir, &cur, &attempts, &size, &bare)
 	exists := true
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -336,12 +345,9 @@ func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *rb.Status, stub
 		return false, fmt.Errorf("status for %s, which is an MT message", st.ID)
 	}
 	if !exists {
-		size = st.Bytes
+		size, bare = 0, true
 		var credits int
 		var billed any
-		if st.State == rb.StateSent {
-			credits, billed = rb.Credits(size), at
-		}
 		if err := noteStation(ctx, tx, st.Station, at); err != nil {
 			return false, err
 		}
@@ -372,14 +378,14 @@ func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *rb.Status, stub
 	if !apply {
 		return false, nil
 	}
-	if size == 0 {
+	if size == 0 && !bare {
 		size = st.Bytes
 	}
 	q := `UPDATE messages SET state = ?, attempts = max(attempts, ?), last_reason = ?,
 		momsn = coalesce(?, momsn), sbdix = coalesce(?, sbdix), next_attempt_at = ?, updated_at = ?, bytes = ?`
 	args := []any{st.State, st.Attempt, st.Reason, nullInt(st.MOMSN), formatInts(st.SBDIX),
 		nullTime(st.NextAttemptAt), at, size}
-	if st.State == rb.StateSent {
+	if st.State == rb.StateSent && !bare {
 		q += ", credits = ?, billed_at = ?"
 		args = append(args, rb.Credits(size), at)
 	}
@@ -558,14 +564,16 @@ func (s *Store) Counts(ctx context.Context, station string) (Counts, error) {
 
 // CreditsSince returns the credits a station ("": every station) spent
 // since t: MT messages received, MO messages sent and mailbox checks that
-// brought no message (from the session reports; an MO session's credits
-// are its message's) from t on.
+// brought no message (from the session reports) from t on. An MO this
+// history composed is billed on its row; an MO known only from statuses
+// (another client's) by rbd's report of its session.
 func (s *Store) CreditsSince(ctx context.Context, station string, t time.Time) (int, error) {
 	var n int
 	where, args := stationWhere(station, "?2")
 	err := s.r.QueryRowContext(ctx, `SELECT
 		(SELECT coalesce(sum(credits), 0) FROM messages WHERE `+where+` billed_at IS NOT NULL AND billed_at >= ?1) +
-		(SELECT coalesce(sum(credits), 0) FROM sessions WHERE `+where+` kind != 'mo' AND ended_at >= ?1)`,
+		(SELECT coalesce(sum(credits), 0) FROM sessions WHERE `+where+` ended_at >= ?1 AND (kind != 'mo'
+			OR (coalesce(mo_id, '') != '' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = sessions.mo_id AND m.data IS NOT NULL))))`,
 		append([]any{ms(t)}, args...)...).Scan(&n)
 	return n, wrap(s.path, "credits", err)
 }

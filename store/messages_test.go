@@ -306,9 +306,23 @@ func TestStubMO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Direction != rb.DirMO || m.Data != nil || !m.Binary || m.Bytes != 120 || m.State != rb.StateSent ||
-		m.Credits != 3 || !m.Read || m.Send() != nil || len(hist) != 2 {
+	// Its size and credits are not taken from the statuses' byte count:
+	// nothing this history holds backs them.
+	if m.Direction != rb.DirMO || m.Data != nil || !m.Binary || m.Bytes != 0 || m.State != rb.StateSent ||
+		m.Credits != 0 || !m.Read || m.Send() != nil || len(hist) != 2 {
 		t.Errorf("stub %+v, history %v", m, hist)
+	}
+	// Its credits are rbd's report of its session.
+	if n, err := s.CreditsSince(ctx, "", t0); err != nil || n != 0 {
+		t.Errorf("credits before the session report: %d %v", n, err)
+	}
+	rep := &rb.Session{Header: rb.Header{V: rb.Version, ID: "session-theirs", Station: rb.DefaultStation, At: t0.Add(time.Minute)},
+		Kind: rb.SessionMO, MOID: "theirs", Bars: 3, Service: true, Started: t0, OK: true, Credits: rb.Credits(120)}
+	if _, err := s.AddSession(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CreditsSince(ctx, "", t0); err != nil || n != 3 {
+		t.Errorf("credits after the session report: %d %v, want 3", n, err)
 	}
 	if got, err := s.Search(ctx, "", "later", 10); err != nil || len(got) != 0 {
 		t.Errorf("search before the payload: %v %v", got, err)
@@ -318,8 +332,12 @@ func TestStubMO(t *testing.T) {
 		t.Fatalf("fill stub: %v %v", inserted, err)
 	}
 	m, _, _ = s.Get(ctx, "theirs")
-	if m.Text != "see you later" || m.Binary || m.State != rb.StateSent {
+	if m.Text != "see you later" || m.Binary || m.State != rb.StateSent || m.Bytes != 13 || m.Credits != 1 {
 		t.Errorf("filled stub %+v", m)
+	}
+	// Billed on its row now, not twice.
+	if n, err := s.CreditsSince(ctx, "", t0); err != nil || n != 1 {
+		t.Errorf("credits after the payload: %d %v, want 1", n, err)
 	}
 	if got, err := s.Search(ctx, "", "later", 10); err != nil || len(got) != 1 {
 		t.Errorf("search after the payload: %v %v", got, err)

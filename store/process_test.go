@@ -37,6 +37,8 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Println("RESULT ok")
 	case "open":
 		fmt.Println("RESULT", openAndWrite(path))
+	case "read":
+		fmt.Println("RESULT", openAndRead(path))
 	default:
 		fmt.Println("RESULT unknown mode", mode)
 		os.Exit(3)
@@ -182,6 +184,22 @@ func TestTwoProcesses(t *testing.T) {
 	}
 }
 
+// openAndRead opens path read-only (as rbtui history and rbtui signal do)
+// and counts its messages: "ok N", or the kind of error and the error.
+func openAndRead(path string) string {
+	ctx := context.Background()
+	s, err := Open(ctx, path, Options{ReadOnly: true, BusyTimeout: 100 * time.Millisecond})
+	n := 0
+	if err == nil {
+		err = s.History(ctx, Filter{}, func(Message) error { n++; return nil })
+		s.Close()
+	}
+	if err == nil {
+		return fmt.Sprintf("ok %d", n)
+	}
+	return "error " + err.Error()
+}
+
 // openAndWrite opens path read-write and inserts a message; it reports the
 // kind of error and the error.
 func openAndWrite(path string) string {
@@ -212,8 +230,11 @@ func openAndWrite(path string) string {
 // permissions).
 func TestReadOnlyPlaces(t *testing.T) {
 	base := t.TempDir()
-	run := func(t *testing.T, path string) string {
+	run := func(t *testing.T, mode, path string) string {
 		if os.Geteuid() != 0 {
+			if mode == "read" {
+				return openAndRead(path)
+			}
 			return openAndWrite(path)
 		}
 		bin := filepath.Join(base, "store.test")
@@ -221,7 +242,7 @@ func TestReadOnlyPlaces(t *testing.T) {
 			copyFile(t, os.Args[0], bin, 0o755)
 		}
 		cmd := exec.Command(bin, "-test.run=^TestHelperProcess$")
-		cmd.Env = append(os.Environ(), "STORE_HELPER=open", "STORE_HELPER_DB="+path, "GOCOVERDIR=")
+		cmd.Env = append(os.Environ(), "STORE_HELPER="+mode, "STORE_HELPER_DB="+path, "GOCOVERDIR=")
 		cmd.Dir = "/"
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		out, err := cmd.CombinedOutput()
@@ -289,9 +310,10 @@ func TestReadOnlyPlaces(t *testing.T) {
 		{"read-only file in a read-only directory", roFileInRO, []string{"database-read-only", "cannot-file"}, filepath.Dir(roFileInRO)},
 		{"read-only file", roFile, []string{"database-read-only"}, rwDir},
 	}
+	readOnlyChecks(t, run, roFileInRO, roFile)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := run(t, tt.path)
+			got := run(t, "open", tt.path)
 			t.Log(got)
 			kind, msg, _ := strings.Cut(got, " ")
 			found := false
@@ -305,6 +327,17 @@ func TestReadOnlyPlaces(t *testing.T) {
 				t.Errorf("error %q does not name %s", msg, tt.mentions)
 			}
 		})
+	}
+}
+
+// (TestReadOnlyPlaces, continued.) Read-only opens of the same places read
+// the history: in a directory the user cannot write, SQLite cannot make the
+// WAL's -shm file, so the file is read as immutable.
+func readOnlyChecks(t *testing.T, run func(t *testing.T, mode, path string) string, paths ...string) {
+	for _, path := range paths {
+		if got := run(t, "read", path); got != "ok 1" {
+			t.Errorf("read-only open of %s: %s, want ok 1", path, got)
+		}
 	}
 }
 

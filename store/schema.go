@@ -128,6 +128,15 @@ CREATE INDEX sessions_ended ON sessions (ended_at);
 	// 5: one history for a fleet: signal readings and sessions get the
 	// station they came from; a table remembers every station seen.
 	stationStep,
+	// 6: claims on queued MO rows, so that of several processes sharing the
+	// file one publishes each row (claim.go).
+	`
+CREATE TABLE outbox_claims (
+	id     TEXT PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+	owner  TEXT NOT NULL,                           -- the claiming Store (one per process)
+	until  INTEGER NOT NULL                         -- unix ms the claim lapses
+) WITHOUT ROWID;
+`,
 }
 
 // metaHome is the meta key of the station a file of schema 4 or older
@@ -190,6 +199,12 @@ func stationStep(ctx context.Context, tx *sql.Tx, home string) error {
 	}
 	return nil
 }
+
+// readableFrom is the oldest schema version a read-only open reads: the
+// steps after it add only what writers use (6: the outbox claims), so rbtui
+// signal and rbtui history read a file that no rbtui of this version has
+// opened for writing yet. A step that changes what readers query raises it.
+const readableFrom = 5
 
 // SchemaVersion is the schema version this program writes.
 var SchemaVersion = len(migrations)

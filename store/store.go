@@ -18,6 +18,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
@@ -87,6 +88,7 @@ type Store struct {
 	w        *sql.DB // one connection, immediate transactions; nil when read-only
 	r        *sql.DB // the read pool
 	clientID string
+	owner    string // this Store's name as a claimant of queued rows (Claim)
 
 	// dv is the read connection DataVersion asks in a read-only store:
 	// data_version is per connection, so it must always be the same one.
@@ -129,7 +131,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store open %s: %w", path, err)
 	}
-	s := &Store{path: abs, opts: opts, log: opts.Logger}
+	owner, err := uuid.NewRandom()
+	if err != nil {
+		return nil, fmt.Errorf("store open %s: %w", path, err)
+	}
+	s := &Store{path: abs, opts: opts, log: opts.Logger, owner: owner.String()}
 	if err := s.open(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -139,10 +145,19 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 func (s *Store) open(ctx context.Context) error {
 	busy := fmt.Sprintf("busy_timeout(%d)", s.opts.BusyTimeout.Milliseconds())
+	fi, statErr := os.Stat(s.path)
+	if statErr == nil && fi.IsDir() {
+		return &Error{Path: s.path, Op: "open", Kind: ErrCantOpen, Err: errors.New("is a directory"),
+			Hint: "give the history file's path, e.g. " + filepath.Join(s.path, "history.db")}
+	}
 	if s.opts.ReadOnly {
-		if _, err := os.Stat(s.path); err != nil {
-			return &Error{Path: s.path, Op: "open", Kind: ErrCantOpen, Err: err,
+		if statErr != nil {
+			return &Error{Path: s.path, Op: "open", Kind: ErrCantOpen, Err: statErr,
 				Hint: "no history yet: run rbtui once to create it"}
+		}
+		if fi.Size() == 0 {
+			return &Error{Path: s.path, Op: "open", Kind: ErrEmpty, Err: errors.New("empty file"),
+				Hint: "no history in it yet: rbtui (or rbtui send) writes one there"}
 		}
 	} else {
 		dir := filepath.Dir(s.path)
@@ -173,31 +188,65 @@ func (s *Store) open(ctx context.Context) error {
 			return s.openError(err)
 		}
 	}
-	params := []string{}
-	if s.opts.ReadOnly {
-		params = append(params, "mode=ro")
+	v, err := s.openReaders(ctx, busy, false)
+	if err != nil && s.opts.ReadOnly && canReadImmutable(s.path, err) {
+		s.log.Debug("store: read-only directory, reading the file as immutable", "path", s.path, "err", err)
+		s.r.Close() //nolint:errcheck // replaced
+		v, err = s.openReaders(ctx, busy, true)
 	}
-	r, err := sql.Open("sqlite", dsn(s.path, []string{busy, "foreign_keys(1)", "query_only(1)"}, params...))
-	if err != nil {
-		return wrap(s.path, "open", err)
-	}
-	r.SetMaxOpenConns(s.opts.Readers)
-	r.SetMaxIdleConns(s.opts.Readers)
-	s.r = r
-	v, err := checkVersion(ctx, r)
 	if err != nil {
 		return s.openError(err)
 	}
-	if v < len(migrations) {
+	if v == 0 {
+		return &Error{Path: s.path, Op: "open", Kind: ErrEmpty, Err: errors.New("no tables"),
+			Hint: "no history in it yet: rbtui (or rbtui send) writes one there"}
+	}
+	if v < len(migrations) && (!s.opts.ReadOnly || v < readableFrom) {
 		return &Error{Path: s.path, Op: "open", Kind: ErrNewerSchema,
 			Err:  fmt.Errorf("schema version %d, this program needs %d", v, len(migrations)),
 			Hint: "the file is older than this program: open it once with rbtui (not read-only) to upgrade it"}
 	}
-	if err := r.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'client_id'").Scan(&s.clientID); err != nil {
+	if err := s.r.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'client_id'").Scan(&s.clientID); err != nil {
 		return s.openError(fmt.Errorf("read client id: %w", err))
 	}
 	s.log.Debug("store open", "path", s.path, "version", v, "read_only", s.opts.ReadOnly)
 	return nil
+}
+
+// openReaders opens the read pool and returns the file's schema version.
+// immutable opens the file as one that cannot change (SQLite's immutable=1:
+// no lock, no -shm), for a read-only store in a directory it cannot write.
+func (s *Store) openReaders(ctx context.Context, busy string, immutable bool) (int, error) {
+	params := []string{}
+	if s.opts.ReadOnly {
+		params = append(params, "mode=ro")
+	}
+	if immutable {
+		params = append(params, "immutable=1")
+	}
+	r, err := sql.Open("sqlite", dsn(s.path, []string{busy, "foreign_keys(1)", "query_only(1)"}, params...))
+	if err != nil {
+		return 0, err
+	}
+	r.SetMaxOpenConns(s.opts.Readers)
+	r.SetMaxIdleConns(s.opts.Readers)
+	s.r = r
+	return checkVersion(ctx, r)
+}
+
+// canReadImmutable reports whether a read-only open that failed with err
+// may read the file as immutable: SQLite refused because it cannot make
+// the -shm file of a WAL database beside it (a directory this user may not
+// write), and no write-ahead log holds changes the file itself lacks (an
+// immutable read ignores the log). Any writer able to change the file can
+// write the directory too, and would have left its log there.
+func canReadImmutable(path string, err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) || (se.Code()&0xff != codeReadOnly && se.Code()&0xff != codeCantOpen) {
+		return false
+	}
+	wal, werr := os.Stat(path + "-wal")
+	return errors.Is(werr, fs.ErrNotExist) || (werr == nil && wal.Size() == 0)
 }
 
 // firstConn opens the writer's connection, which switches a new file to WAL.

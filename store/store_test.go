@@ -225,7 +225,7 @@ func TestOpenErrors(t *testing.T) {
 			if err := os.Mkdir(path, 0o700); err != nil {
 				t.Fatal(err)
 			}
-		}, ErrCantOpen, "read and write"},
+		}, ErrCantOpen, "history file's path"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

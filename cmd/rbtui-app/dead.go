@@ -63,8 +63,10 @@ func runDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return exitf(exitUsage, "dead: %v", err)
 	}
 	defer bus.Close()
-	if !bus.Health().Up {
-		return exitf(exitBroker, "dead: broker %s unreachable: %s", redact.URL(cfg.AMQPURL), bus.Health().Err)
+	if h := bus.Health(); h.Refused {
+		return refusedAccess("dead", cfg, h.Err, "")
+	} else if !h.Up {
+		return exitf(exitBroker, "dead: broker %s unreachable: %s", redact.URL(cfg.AMQPURL), h.Err)
 	}
 	switch action {
 	case "requeue":
@@ -72,12 +74,21 @@ func runDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "discard":
 		err = bus.DeadDiscard(dctx, id)
 	default:
-		return listDead(dctx, bus, *limit, *asJSON, stdout)
+		err = listDead(dctx, bus, *limit, *asJSON, stdout)
 	}
-	if errors.Is(err, queue.ErrNoDead) {
+	var ee *exitError
+	switch {
+	case err == nil && action == "list", errors.As(err, &ee):
+		return err
+	case errors.Is(err, queue.ErrNoDead):
 		return exitf(exitFailed, "dead %s: %v", action, err)
-	}
-	if err != nil {
+	case errors.Is(err, queue.ErrAccessRefused):
+		what := ""
+		if action == "requeue" {
+			what = "a client's broker user requeues sends (mo.*) only: requeue a dead status or MT with rbd's user"
+		}
+		return refusedAccess("dead "+action, cfg, err.Error(), what)
+	case err != nil:
 		return exitf(exitBroker, "dead %s: %v", action, err)
 	}
 	fmt.Fprintf(stdout, "%sd %s\n", strings.TrimSuffix(action, "e"), textsafe.Line(id))
@@ -87,7 +98,7 @@ func runDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func listDead(ctx context.Context, bus *queue.AMQP, limit int, asJSON bool, stdout io.Writer) error {
 	all, err := bus.DeadLetters(ctx, limit)
 	if err != nil {
-		return exitf(exitBroker, "dead: %v", err)
+		return err // runDead says what it means
 	}
 	w := bufio.NewWriter(stdout)
 	enc := json.NewEncoder(jsonSafe{w})

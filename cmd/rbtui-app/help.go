@@ -76,7 +76,7 @@ config file) the inbox lists the stations above the messages (key S),
 shows each message's station, and compose asks which station sends
 (ctrl+t). Every command has its own
 help: rbtui COMMAND --help. Exit codes: 0 done, 1 failed, 2 usage error;
-send adds 3 (timeout) and 4 (broker down).`,
+send adds 3 (timeout), 4 (broker down) and 5 (broker refused access).`,
 		More: []string{brokerNote},
 		Examples: []string{
 			"rbtui --demo                      # try it: a simulated modem and sky",
@@ -129,10 +129,13 @@ several stations (stations = a, b, c), it must be one of them and it is
 required: which one would otherwise be a guess.`,
 		More: []string{`exit codes:
   0  the broker has it (with --wait: sent)
-  1  failed, cancelled or unknown (with --wait)
-  2  usage error: nothing was stored
+  1  failed, cancelled or unknown (with --wait); or the broker refused it
+     (the station's outbox full, or no outbox for it): it stays queued
+  2  usage error (a bad broker URL too): nothing was stored
   3  --wait timed out or was interrupted
-  4  broker not reachable: the message stays queued`},
+  4  broker not reachable: the message stays queued
+  5  the broker refused access (bad user name or password, or a
+     permission the broker user lacks): the message stays queued`},
 		Examples: []string{
 			"rbtui send 'Camp 2 all well'",
 			"rbtui send --wait=10m 'Resupply Thursday 0600Z'",
@@ -164,7 +167,8 @@ were refused (malformed, too big, not JSON), went past their delivery limit
 or expired, with why, where and when each died. requeue publishes one again
 where it came from and removes it; discard removes it. Nothing else is taken
 off the queue. Text from the bus is made safe for the terminal. Exit codes:
-0 done, 1 no dead letter has that id, 2 usage error, 4 broker unreachable.`,
+0 done, 1 no dead letter has that id, 2 usage error, 4 broker unreachable,
+5 the broker refused access (a client's broker user requeues sends only).`,
 		Examples: []string{
 			"rbtui dead",
 			"rbtui dead --json | jq -r .reason",

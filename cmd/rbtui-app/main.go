@@ -29,6 +29,10 @@ const (
 	exitUsage   = cli.ExitUsage
 	exitTimeout = 3
 	exitBroker  = 4
+	// exitRefused: the broker refused this user (a bad user name or
+	// password, or a permission its role lacks): unlike exitBroker, waiting
+	// does not help until the broker's users or the URL change.
+	exitRefused = 5
 )
 
 // exitError carries an exit code out of a command.

@@ -228,23 +228,54 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	fmt.Fprintln(stdout, id)
 
+	stays := fmt.Sprintf("message %s stays queued in %s", id, s.store.Path())
 	down := func() error {
 		if ctx.Err() != nil {
 			return exitf(exitTimeout, "send: interrupted before the broker had message %s; it stays queued in %s", id, s.store.Path())
 		}
-		return exitf(exitBroker, "send: no broker at %s after %s (RB_AMQP_URL or amqp_url in %s sets it); message %s stays queued in %s and goes out with the next rbtui that reaches the broker",
-			redact.URL(s.cfg.AMQPURL), budget.Round(100*time.Millisecond), configName(s.cfg), id, s.store.Path())
+		if h := s.bus.Health(); h.Refused {
+			return refusedAccess("send", s.cfg, h.Err, stays)
+		}
+		return exitf(exitBroker, "send: no broker at %s after %s (RB_AMQP_URL or amqp_url in %s sets it); %s and goes out with the next rbtui that reaches the broker",
+			redact.URL(s.cfg.AMQPURL), budget.Round(100*time.Millisecond), configName(s.cfg), stays)
+	}
+	if h := s.bus.Health(); h.Refused {
+		// The broker answered and refused this user: no use waiting.
+		return refusedAccess("send", s.cfg, h.Err, stays)
 	}
 	// Publishing waits for the connection (each row for at most 10 s):
 	// flush again until the budget is spent. An older queued row goes out
-	// first; a failure is said about this message only.
+	// first; a failure is said about this message only. A row that another
+	// rbtui sharing the history claimed (store.Claim) is its to publish:
+	// wait until it is no longer queued.
 	for {
 		err := s.client.FlushOutbox(reach)
 		if err == nil {
-			break
+			m, _, gerr := s.store.Get(ctx, id)
+			if gerr != nil {
+				return fmt.Errorf("send: %w", gerr)
+			}
+			if m.State != rb.StateQueued {
+				break
+			}
+			if reach.Err() != nil {
+				return exitf(exitBroker, "send: another rbtui sharing %s is publishing message %s and the broker has not confirmed it after %s; it stays queued and goes out with that rbtui",
+					s.store.Path(), id, budget.Round(100*time.Millisecond))
+			}
+			select {
+			case <-reach.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
 		}
-		if errors.Is(err, queue.ErrRefused) {
-			return exitf(exitFailed, "send: %v", err)
+		switch {
+		case errors.Is(err, queue.ErrAccessRefused):
+			return refusedAccess("send", s.cfg, err.Error(), stays)
+		case errors.Is(err, queue.ErrNoOutbox):
+			return exitf(exitFailed, "send: station %s has no outbox on the broker at %s: no rbd for it has run there (a misspelt --station?); %s and goes out once its rbd has run",
+				from, redact.URL(s.cfg.AMQPURL), stays)
+		case errors.Is(err, queue.ErrRefused):
+			return exitf(exitFailed, "send: the broker refused it: station %s's outbox is full (or unavailable); %s and goes out when there is room", from, stays)
 		}
 		if reach.Err() != nil {
 			return down()
@@ -258,6 +289,19 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return nil
 	}
 	return waitFinal(ctx, s.client, id, changes, timeout-time.Since(start), stderr)
+}
+
+// refusedAccess is the exit of a command whose broker refused its user:
+// why (the bus's words, "broker refused access (403: …): …"), which broker,
+// where the user comes from and, when it says something, what became of
+// the message.
+func refusedAccess(cmd string, cfg config.Config, why, what string) error {
+	msg := fmt.Sprintf("%s: %s; broker %s (the user and password come from RB_AMQP_URL or amqp_url in %s; README: broker users by role)",
+		cmd, why, redact.URL(cfg.AMQPURL), configName(cfg))
+	if what != "" {
+		msg += "; " + what
+	}
+	return &exitError{code: exitRefused, err: errors.New(msg)}
 }
 
 // configName names the config file for a message: the one read, or the
