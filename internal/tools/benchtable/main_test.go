@@ -37,10 +37,10 @@ func BenchmarkSearch100k(b *testing.B) {}
 
 func TestTable(t *testing.T) {
 	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "internal", "perf"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(root, "internal", "testkit", "perf"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(root, "internal", "perf", "x_test.go"), []byte(sampleDoc), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "internal", "testkit", "perf", "x_test.go"), []byte(sampleDoc), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	goOut := filepath.Join(root, "bench.txt")
