@@ -14,22 +14,15 @@ import (
 // The operator's actions on messages: open, mark read, compose and send,
 // cancel and resend, each asked for by a key of the list or detail view.
 
-// confirmation is a y/n question in the status line.
-type confirmation struct {
-	prompt string
-	yes    func() tea.Cmd
-	no     string
-}
-
 // actionKey handles the keys shared by the list and the detail view.
 func (m *Model) actionKey(k tea.KeyPressMsg, ak actionKeys) tea.Cmd {
 	switch {
 	case key.Matches(k, ak.Help):
 		m.openHelp()
 	case key.Matches(k, ak.Compose):
-		m.openCompose("", m.stations.filter)
+		m.openCompose("", m.c.station)
 	case key.Matches(k, ak.Reply):
-		label, from := "", m.stations.filter
+		label, from := "", m.c.station
 		if msg, ok := m.current(); ok && msg.Dir == rb.DirMT {
 			label = "reply to MT " + m.c.fmtTime(msg.Created) + " " + quote(previewOf(msg, 30, m.c.glyphs))
 			from = msg.Station // a reply goes back through the station it came from
@@ -92,9 +85,9 @@ func (m *Model) markRead(id string) tea.Cmd {
 	if m.detail.m.ID == id {
 		m.detail.m.Read = true
 	}
-	b := m.b
+	b := m.c.b
 	return func() tea.Msg {
-		ctx, cancel := m.call()
+		ctx, cancel := m.c.call()
 		defer cancel()
 		if err := b.MarkRead(ctx, id); err != nil {
 			return actionMsg{err: err}
@@ -111,9 +104,9 @@ func (m *Model) markAllRead() tea.Cmd {
 	m.detail.m.Read = true
 	m.header.header.Unread = 0
 	m.header.invalidate()
-	b, station := m.b, m.stations.filter
+	b, station := m.c.b, m.c.station
 	return func() tea.Msg {
-		ctx, cancel := m.call()
+		ctx, cancel := m.c.call()
 		defer cancel()
 		n, err := b.MarkAllRead(ctx, station)
 		if err != nil {
@@ -129,21 +122,21 @@ func (m *Model) askCancel() tea.Cmd {
 		return nil
 	}
 	if msg.Dir != rb.DirMO {
-		m.setError(errors.New("only an MO message (one you sent) can be cancelled"))
+		m.c.status.fail(errors.New("only an MO message (one you sent) can be cancelled"))
 		return nil
 	}
 	if !rb.Cancellable(msg.State) {
-		m.setError(fmt.Errorf("cannot cancel: the message is %s", msg.State))
+		m.c.status.fail(fmt.Errorf("cannot cancel: the message is %s", msg.State))
 		return nil
 	}
-	b, id := m.b, msg.ID
-	m.confirm = &confirmation{
+	b, id := m.c.b, msg.ID
+	m.c.status.ask(&confirmation{
 		prompt: "Cancel MO " + m.c.fmtTime(msg.Created) + " " + quote(previewOf(msg, 30, m.c.glyphs)) + "? y/n",
 		no:     "not cancelled",
 		yes: func() tea.Cmd {
-			m.setInfo("cancelling…")
+			m.c.status.info("cancelling…")
 			return func() tea.Msg {
-				ctx, cancel := m.call()
+				ctx, cancel := m.c.call()
 				defer cancel()
 				if err := b.Cancel(ctx, id); err != nil {
 					return actionMsg{err: err}
@@ -153,7 +146,7 @@ func (m *Model) askCancel() tea.Cmd {
 				return actionMsg{done: "cancel requested for " + shortID(id)}
 			}
 		},
-	}
+	})
 	return nil
 }
 
@@ -166,12 +159,12 @@ func (m *Model) askResend() tea.Cmd {
 		return m.draftFrom(msg)
 	}
 	if msg.Dir != rb.DirMO || !rb.Resendable(msg.State) {
-		m.setError(fmt.Errorf("only a failed or unknown MO message can be resent (this one is %s)", msg.State))
+		m.c.status.fail(fmt.Errorf("only a failed or unknown MO message can be resent (this one is %s)", msg.State))
 		return nil
 	}
-	b, id := m.b, msg.ID
+	b, id := m.c.b, msg.ID
 	if m.resending[id] {
-		m.setInfo("the resend of " + shortID(id) + " is in flight: wait for its result")
+		m.c.status.info("the resend of " + shortID(id) + " is in flight: wait for its result")
 		return nil
 	}
 	do := func() tea.Cmd {
@@ -179,28 +172,28 @@ func (m *Model) askResend() tea.Cmd {
 			return nil
 		}
 		m.resending[id] = true
-		m.setInfo("resending…")
+		m.c.status.info("resending…")
 		return func() tea.Msg {
-			ctx, cancel := m.call()
+			ctx, cancel := m.c.call()
 			defer cancel()
 			nid, err := b.Resend(ctx, id)
 			return resentMsg{orig: id, id: nid, err: err}
 		}
 	}
 	if prev, ok := m.resent[id]; ok {
-		m.confirm = &confirmation{
+		m.c.status.ask(&confirmation{
 			prompt: "Already resent as " + shortID(prev) + ": another copy is billed again. Resend again? y/n",
 			no:     "not resent: already resent as " + shortID(prev),
 			yes:    do,
-		}
+		})
 		return nil
 	}
 	if msg.State == rb.StateUnknown {
-		m.confirm = &confirmation{
+		m.c.status.ask(&confirmation{
 			prompt: "It may have been delivered (and billed) already. Resend anyway? y/n",
 			no:     "not resent",
 			yes:    do,
-		}
+		})
 		return nil
 	}
 	return do()
@@ -210,11 +203,11 @@ func (m *Model) askResend() tea.Cmd {
 // send again (a new message), unless another draft is being written.
 func (m *Model) draftFrom(msg Message) tea.Cmd {
 	if m.hasDraft() {
-		m.setInfo("a draft is open: send or clear it first (c opens it)")
+		m.c.status.info("a draft is open: send or clear it first (c opens it)")
 		return nil
 	}
 	if msg.Data == nil && msg.Text == "" {
-		m.setError(errors.New("this client does not have the message's payload (it was sent from another client)"))
+		m.c.status.fail(errors.New("this client does not have the message's payload (it was sent from another client)"))
 		return nil
 	}
 	m.compose.setDraft(msg)
@@ -225,11 +218,11 @@ func (m *Model) draftFrom(msg Message) tea.Cmd {
 func (m *Model) applyResent(msg resentMsg) {
 	delete(m.resending, msg.orig)
 	if msg.err != nil {
-		m.setError(msg.err)
+		m.c.status.fail(msg.err)
 		return
 	}
 	m.resent[msg.orig] = msg.id
-	m.setInfo("resent as " + shortID(msg.id) + " (queued)")
+	m.c.status.info("resent as " + shortID(msg.id) + " (queued)")
 }
 
 // openCompose opens compose; from is the station that sends (the fleet
@@ -255,7 +248,7 @@ func (m *Model) composeKey(k tea.KeyPressMsg) tea.Cmd {
 		c.blur()
 		m.screen = screenList
 		if c.ta.Value() != "" {
-			m.setInfo("draft kept: c opens it again")
+			m.c.status.info("draft kept: c opens it again")
 		}
 		return nil
 	case key.Matches(k, c.keys.ToggleHex):
@@ -266,7 +259,7 @@ func (m *Model) composeKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(k, c.keys.Send):
 		if c.sending {
-			m.setInfo("still queueing the last message: wait for its result")
+			m.c.status.info("still queueing the last message: wait for its result")
 			return nil
 		}
 		data, err := c.payload()
@@ -280,10 +273,10 @@ func (m *Model) composeKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 		c.err = ""
 		c.sending = true
-		b, text, draft, from := m.b, !c.hex, c.draft, c.from
-		m.setInfo("queueing…")
+		b, text, draft, from := m.c.b, !c.hex, c.draft, c.from
+		m.c.status.info("queueing…")
 		return func() tea.Msg {
-			ctx, cancel := m.call()
+			ctx, cancel := m.c.call()
 			defer cancel()
 			id, err := b.Send(ctx, from, data, text)
 			return sentMsg{draft: draft, id: id, err: err}
@@ -304,7 +297,7 @@ func (m *Model) applySent(msg sentMsg) {
 			// Keep the text: the operator fixes it or tries again.
 			c.err = errorText(msg.err)
 		}
-		m.setError(msg.err)
+		m.c.status.fail(msg.err)
 		return
 	}
 	if current {
@@ -313,7 +306,7 @@ func (m *Model) applySent(msg sentMsg) {
 			m.screen = screenList
 		}
 	}
-	m.setInfo("queued " + shortID(msg.id) + ": it is sent when rbd has the modem and a satellite")
+	m.c.status.info("queued " + shortID(msg.id) + ": it is sent when rbd has the modem and a satellite")
 }
 
 // hasDraft reports whether the compose view holds text.

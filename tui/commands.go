@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -73,14 +72,10 @@ type (
 	tickMsg time.Time
 )
 
-func (m *Model) call() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(m.ctx, m.opts.Timeout)
-}
-
 func (m *Model) loadPage(before rb.Cursor, gen int) tea.Cmd {
-	b, limit, station := m.b, m.list.pageSize, m.stations.filter
+	b, limit, station := m.c.b, m.list.pageSize, m.c.station
 	return func() tea.Msg {
-		ctx, cancel := m.call()
+		ctx, cancel := m.c.call()
 		defer cancel()
 		rows, next, err := b.List(ctx, station, before, limit)
 		return pageMsg{gen: gen, rows: rows, next: next, end: len(rows) < limit, err: err}
@@ -90,9 +85,9 @@ func (m *Model) loadPage(before rb.Cursor, gen int) tea.Cmd {
 // loadUntil pages from before until the row at target is loaded, then
 // selects it (a search jump to a match beyond the loaded rows).
 func (m *Model) loadUntil(before, target rb.Cursor, id string, gen int) tea.Cmd {
-	b, limit, station := m.b, max(m.list.pageSize, 500), m.stations.filter
+	b, limit, station := m.c.b, max(m.list.pageSize, 500), m.c.station
 	return func() tea.Msg {
-		ctx, cancel := m.call()
+		ctx, cancel := m.c.call()
 		defer cancel()
 		var all []Message
 		next, end := before, false
@@ -112,9 +107,9 @@ func (m *Model) loadUntil(before, target rb.Cursor, id string, gen int) tea.Cmd 
 }
 
 func (m *Model) loadHeader() tea.Cmd {
-	b, station := m.b, m.stations.filter
+	b, station := m.c.b, m.c.station
 	return func() tea.Msg {
-		ctx, cancel := m.call()
+		ctx, cancel := m.c.call()
 		defer cancel()
 		h, err := b.Header(ctx, station)
 		return headerMsg{station: station, h: h, err: err}
@@ -122,9 +117,9 @@ func (m *Model) loadHeader() tea.Cmd {
 }
 
 func (m *Model) loadSignal() tea.Cmd {
-	b, station := m.b, m.stations.filter
+	b, station := m.c.b, m.c.station
 	return func() tea.Msg {
-		ctx, cancel := m.call()
+		ctx, cancel := m.c.call()
 		defer cancel()
 		s, err := b.SignalToday(ctx, station)
 		return signalMsg{station: station, samples: s, err: err}
@@ -133,9 +128,9 @@ func (m *Model) loadSignal() tea.Cmd {
 
 // loadStations reads the station list (the fleet console only).
 func (m *Model) loadStations() tea.Cmd {
-	b := m.b
+	b := m.c.b
 	return func() tea.Msg {
-		ctx, cancel := m.call()
+		ctx, cancel := m.c.call()
 		defer cancel()
 		rows, err := b.Stations(ctx)
 		return stationsMsg{rows: rows, err: err}
@@ -143,9 +138,9 @@ func (m *Model) loadStations() tea.Cmd {
 }
 
 func (m *Model) getMsgs(ids []string) tea.Cmd {
-	b := m.b
+	b := m.c.b
 	return func() tea.Msg {
-		ctx, cancel := m.call()
+		ctx, cancel := m.c.call()
 		defer cancel()
 		var out []Message
 		for _, id := range ids {
@@ -170,7 +165,7 @@ const maxRefreshOpen = 256
 // page (new rows, states that moved) and every loaded MO row that is not
 // final yet. The loaded rows and the selection stay where they are.
 func (m *Model) refresh() tea.Cmd {
-	b, limit, station := m.b, m.list.pageSize, m.stations.filter
+	b, limit, station := m.c.b, m.list.pageSize, m.c.station
 	var open []string
 	for i := limit; i < len(m.list.rows) && len(open) < maxRefreshOpen; i++ {
 		if r := m.list.rows[i].m; r.Dir == rb.DirMO && !rb.Final(r.State) {
@@ -178,7 +173,7 @@ func (m *Model) refresh() tea.Cmd {
 		}
 	}
 	return func() tea.Msg {
-		ctx, cancel := m.call()
+		ctx, cancel := m.c.call()
 		defer cancel()
 		rows, _, err := b.List(ctx, station, rb.Cursor{}, limit)
 		if err != nil {
@@ -200,9 +195,9 @@ func (m *Model) refresh() tea.Cmd {
 }
 
 func (m *Model) getOne(id string) tea.Cmd {
-	b := m.b
+	b := m.c.b
 	return func() tea.Msg {
-		ctx, cancel := m.call()
+		ctx, cancel := m.c.call()
 		defer cancel()
 		msg, err := b.Get(ctx, id)
 		return openMsg{m: msg, err: err}
@@ -210,9 +205,9 @@ func (m *Model) getOne(id string) tea.Cmd {
 }
 
 func (m *Model) doSearch(q string) tea.Cmd {
-	b, limit, station := m.b, m.opts.SearchLimit, m.stations.filter
+	b, limit, station := m.c.b, m.opts.SearchLimit, m.c.station
 	return func() tea.Msg {
-		ctx, cancel := m.call()
+		ctx, cancel := m.c.call()
 		defer cancel()
 		hits, err := b.Search(ctx, station, q, limit)
 		return searchMsg{q: q, hits: hits, err: err}
@@ -222,7 +217,7 @@ func (m *Model) doSearch(q string) tea.Cmd {
 // listen waits for the next backend change (merging any that queued up
 // behind it) and is re-armed from Update (bubbletea examples/realtime).
 func (m *Model) listen() tea.Cmd {
-	ch, ctx := m.b.Updates(), m.ctx
+	ch, ctx := m.c.b.Updates(), m.c.ctx
 	if ch == nil {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -13,13 +14,28 @@ import (
 
 // common is what every component of the screen shares and reads: the
 // options, the styles and glyphs (rebuilt when the terminal reports its
-// background), and the clock. The root owns it; components keep a pointer
-// (soft-serve's pkg/ui/common).
+// background), the clock, the backend and the status line they report to.
+// The root owns it; components keep a pointer (soft-serve's pkg/ui/common).
 type common struct {
 	opts   Options
 	styles Styles
 	glyphs Glyphs
 	isDark bool
+
+	// b is the backend every command calls; ctx ends those calls (Run's
+	// context).
+	b   Backend
+	ctx context.Context
+	// station is the station the screen shows, "" for every station
+	// followed (the fleet console's filter).
+	station string
+	// status is the status line every component reports to.
+	status *statusLine
+}
+
+// call is the context of one backend call: ctx bounded by the timeout.
+func (c *common) call() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.ctx, c.opts.Timeout)
 }
 
 // component is a part of the screen: it owns its state, keys, size and view.

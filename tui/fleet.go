@@ -27,7 +27,7 @@ func (m *Model) setFleet() {
 // showStationColumn gives the rows a station column while the inbox shows
 // more than one station.
 func (m *Model) showStationColumn() {
-	if !m.fleet || m.stations.filter != "" {
+	if !m.fleet || m.c.station != "" {
 		m.list.showStations(0)
 		return
 	}
@@ -42,7 +42,7 @@ func (m *Model) showStationColumn() {
 // is read again from the newest, the header and the signal of the day are
 // the station's.
 func (m *Model) showStation(station string) tea.Cmd {
-	m.stations.filter = station
+	m.c.station = station
 	m.stations.focused = false
 	m.footerFor = nil
 	m.showStationColumn()
@@ -65,12 +65,12 @@ func (m *Model) stationsKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, s.keys.Show):
 		if name := s.selected(); name != "" {
 			cmd := m.showStation(name)
-			m.setInfo("showing station " + textsafe.Line(name) + ": S then a shows all")
+			m.c.status.info("showing station " + textsafe.Line(name) + ": S then a shows all")
 			return cmd
 		}
 	case key.Matches(k, s.keys.All):
 		cmd := m.showStation("")
-		m.setInfo("showing all stations")
+		m.c.status.info("showing all stations")
 		return cmd
 	case key.Matches(k, s.keys.Back):
 		s.focused = false
@@ -84,7 +84,7 @@ func (m *Model) stationsKey(k tea.KeyPressMsg) tea.Cmd {
 // the screen the fleet console.
 func (m *Model) applyStations(msg stationsMsg) tea.Cmd {
 	if msg.err != nil {
-		m.setError(msg.err)
+		m.c.status.fail(msg.err)
 		return nil
 	}
 	m.stations.setRows(msg.rows)
@@ -108,7 +108,7 @@ func (m *Model) applyStations(msg stationsMsg) tea.Cmd {
 // fleetTitle is h with the fleet's title and summary when all stations are
 // shown (both derived from the station list as last read).
 func (m *Model) fleetTitle(h Header) Header {
-	if m.fleet && m.stations.filter == "" {
+	if m.fleet && m.c.station == "" {
 		h.Station = fmt.Sprintf("fleet (%d stations)", len(m.stations.rows))
 		h.Fleet = m.stations.summary()
 	}

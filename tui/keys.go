@@ -198,12 +198,3 @@ func newHelpKeyMap() helpKeyMap {
 		ForceQuit: forceQuitKey,
 	}
 }
-
-// promptKeyMap answers a y/n question.
-type promptKeyMap struct {
-	Yes key.Binding
-}
-
-func newPromptKeyMap() promptKeyMap {
-	return promptKeyMap{Yes: bind([]string{"y", "Y"}, "y", "yes")}
-}

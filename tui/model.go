@@ -8,8 +8,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rockblock-station/rockblock-station/rb"
 )
@@ -35,9 +33,7 @@ const (
 // messages and keys to the one in focus, lays them out and draws the status
 // line; the components own their state, keys, size and view.
 type Model struct {
-	b    Backend
 	opts Options
-	ctx  context.Context
 	c    *common
 
 	width, height int
@@ -55,11 +51,7 @@ type Model struct {
 	// screen is one (several stations followed).
 	stations stationsModel
 	fleet    bool
-	prompt   promptKeyMap
-	confirm  *confirmation
-
-	status    string
-	statusErr bool
+	status   *statusLine
 
 	// resending holds the originals whose resend is in flight; resent maps
 	// an original to the copy this session queued, so a second R asks
@@ -84,22 +76,21 @@ type Model struct {
 // New returns the screen over b.
 func New(b Backend, opts Options) *Model {
 	opts = opts.withDefaults()
-	c := &common{opts: opts, glyphs: UnicodeGlyphs}
+	c := &common{opts: opts, glyphs: UnicodeGlyphs, b: b, ctx: context.Background()}
 	if opts.ASCII {
 		c.glyphs = ASCIIGlyphs
 	}
+	c.status = newStatusLine(c)
 	m := &Model{
-		b:       b,
 		opts:    opts,
-		ctx:     context.Background(),
 		c:       c,
+		status:  c.status,
 		header:  newHeader(c),
 		list:    newList(c),
 		detail:  newDetail(c, nil),
 		compose: newCompose(c),
 		search:  newSearch(c),
 		help:    newHelp(c),
-		prompt:  newPromptKeyMap(),
 
 		stations: newStations(c),
 
@@ -181,10 +172,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.applyPage(msg)
 	case headerMsg:
 		if msg.err != nil {
-			m.setError(msg.err)
+			m.c.status.fail(msg.err)
 			return nil
 		}
-		if msg.station != m.stations.filter {
+		if msg.station != m.c.station {
 			return nil // loaded for a station no longer shown
 		}
 		m.header.setHeader(m.fleetTitle(msg.h))
@@ -196,10 +187,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.applyStations(msg)
 	case signalMsg:
 		if msg.err != nil {
-			m.setError(msg.err)
+			m.c.status.fail(msg.err)
 			return nil
 		}
-		if msg.station != m.stations.filter {
+		if msg.station != m.c.station {
 			return nil
 		}
 		if m.fleet && msg.station == "" {
@@ -211,17 +202,17 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.applyUpdate(msg)
 	case refreshMsg:
 		if msg.err != nil {
-			m.setError(msg.err)
+			m.c.status.fail(msg.err)
 		}
 		return tea.Batch(m.applyRows(msg.rows), m.readDone(), m.maybeLoadMore())
 	case gotMsg:
 		if msg.err != nil {
-			m.setError(msg.err)
+			m.c.status.fail(msg.err)
 		}
 		return tea.Batch(m.applyRows(msg.msgs), m.readDone(), m.maybeLoadMore())
 	case openMsg:
 		if msg.err != nil {
-			m.setError(msg.err)
+			m.c.status.fail(msg.err)
 			return nil
 		}
 		if (m.screen == screenDetail || m.splitShown()) && m.detail.m.ID == msg.m.ID {
@@ -235,9 +226,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.applySearch(msg)
 	case actionMsg:
 		if msg.err != nil {
-			m.setError(msg.err)
+			m.c.status.fail(msg.err)
 		} else if msg.done != "" {
-			m.setInfo(msg.done)
+			m.c.status.info(msg.done)
 		}
 		return nil
 	case sentMsg:
@@ -274,7 +265,7 @@ func (m *Model) applyPage(msg pageMsg) tea.Cmd {
 	}
 	m.list.loading = false
 	if msg.err != nil {
-		m.setError(msg.err)
+		m.c.status.fail(msg.err)
 		return nil
 	}
 	m.list.appendRows(msg.rows, msg.next, msg.end)
@@ -314,7 +305,7 @@ func (m *Model) readDone() tea.Cmd {
 
 func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
 	if !msg.ok {
-		m.setError(errors.New("the live feed closed: restart rbtui to follow new messages"))
+		m.c.status.fail(errors.New("the live feed closed: restart rbtui to follow new messages"))
 		return nil
 	}
 	u := msg.u
@@ -369,13 +360,6 @@ func (m *Model) maybeLoadMore() tea.Cmd {
 	return m.loadPage(l.next, l.gen)
 }
 
-func (m *Model) setError(err error) {
-	m.status, m.statusErr = errorText(err), true
-	m.opts.Logger.Debug("screen error", "err", err)
-}
-
-func (m *Model) setInfo(s string) { m.status, m.statusErr = s, false }
-
 // focused is the component whose keys are live.
 func (m *Model) focused() component {
 	if m.search.typing {
@@ -416,29 +400,22 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(k, forceQuitKey) {
 		// A draft being written is not lost to a stray ctrl+c; a second
 		// one (or any while another prompt is up) quits.
-		if m.confirm == nil && m.screen == screenCompose && m.hasDraft() {
-			m.confirm = &confirmation{
+		if !m.status.asking() && m.screen == screenCompose && m.hasDraft() {
+			m.status.ask(&confirmation{
 				prompt: "Quit and lose the draft? y/n (ctrl+c again quits)",
 				no:     "draft kept",
 				yes:    func() tea.Cmd { return tea.Quit },
-			}
+			})
 			return nil
 		}
 		return tea.Quit
 	}
-	if m.confirm != nil {
-		c := m.confirm
-		m.confirm = nil
-		if key.Matches(k, m.prompt.Yes) {
-			m.setInfo("")
-			return c.yes()
-		}
-		m.setInfo(c.no)
-		return nil
+	if m.status.asking() {
+		return m.status.Update(k)
 	}
 	// A status line belongs to its moment: the next key ends it (what the
 	// key does may say something new).
-	m.setInfo("")
+	m.c.status.info("")
 	if m.search.typing {
 		return m.searchKey(k)
 	}
@@ -468,7 +445,7 @@ func (m *Model) listKey(k tea.KeyPressMsg) tea.Cmd {
 		return tea.Quit
 	case l.Update(k):
 		if key.Matches(k, l.keys.Bottom) && !l.end {
-			m.setInfo("older messages are loading: G again goes further")
+			m.c.status.info("older messages are loading: G again goes further")
 		}
 		return m.maybeLoadMore()
 	case key.Matches(k, l.keys.Open):
@@ -530,6 +507,7 @@ func (m *Model) layout() {
 		m.stats.SetSize(m.width, body)
 	}
 	m.search.SetSize(m.width, 1)
+	m.status.SetSize(m.width, 1)
 	m.invalidate()
 }
 
@@ -587,34 +565,22 @@ func (m *Model) render() string {
 }
 
 func (m *Model) statusView() string {
-	st, g := &m.c.styles, &m.c.glyphs
-	switch {
-	case m.confirm != nil:
-		return st.StatusPrompt.Render(ansi.Truncate(m.confirm.prompt, m.width, g.Ellipsis))
-	case m.search.typing:
+	if m.search.typing && !m.status.asking() {
 		return m.search.View()
 	}
 	right := m.list.position()
 	if m.screen != screenList && !m.splitShown() {
 		right = ""
 	}
-	room := max(0, m.width-ansi.StringWidth(right)-1)
-	left, style := m.status, (*lipgloss.Style)(nil)
-	switch {
-	case m.statusErr && left != "":
-		prefix := g.Warn + " error: "
-		left = prefix + truncateMiddle(left, max(0, room-ansi.StringWidth(prefix)), g.Ellipsis)
-		style = &st.StatusError
-	case left == "":
+	var wait func() string
+	if m.screen == screenList || m.screen == screenDetail {
 		// Nothing to report: say why the message in view waits, if it does.
-		if msg, ok := m.current(); ok && (m.screen == screenList || m.screen == screenDetail) {
-			left, style = m.header.waiting(msg), &st.Warn
+		wait = func() string {
+			if msg, ok := m.current(); ok {
+				return m.header.waiting(msg)
+			}
+			return ""
 		}
 	}
-	left = ansi.Truncate(left, room, g.Ellipsis)
-	pad := max(1, m.width-ansi.StringWidth(left)-ansi.StringWidth(right))
-	if style != nil && left != "" {
-		left = style.Render(left)
-	}
-	return left + strings.Repeat(" ", pad) + st.Dim.Render(right)
+	return m.status.View(right, wait)
 }

@@ -102,7 +102,7 @@ func (m *Model) searchKey(k tea.KeyPressMsg) tea.Cmd {
 			m.clearSearch()
 			return nil
 		}
-		m.setInfo("searching…")
+		m.c.status.info("searching…")
 		return m.doSearch(q)
 	}
 	var cmd tea.Cmd
@@ -113,19 +113,19 @@ func (m *Model) searchKey(k tea.KeyPressMsg) tea.Cmd {
 func (m *Model) clearSearch() {
 	m.search.clear()
 	m.list.hits = nil
-	m.setInfo("")
+	m.c.status.info("")
 }
 
 func (m *Model) applySearch(msg searchMsg) tea.Cmd {
 	if msg.err != nil {
-		m.setError(msg.err)
+		m.c.status.fail(msg.err)
 		return nil
 	}
 	m.search.setHits(msg.q, msg.hits)
 	m.list.hits = m.search.hitSet
 	if len(m.search.hits) == 0 {
 		// Not an error: the search worked and found nothing.
-		m.setInfo(fmt.Sprintf("no match for %q", textsafe.Line(msg.q)))
+		m.c.status.info(fmt.Sprintf("no match for %q", textsafe.Line(msg.q)))
 		return nil
 	}
 	m.screen = screenList
@@ -137,9 +137,9 @@ func (m *Model) applySearch(msg searchMsg) tea.Cmd {
 func (m *Model) jump(dir int) tea.Cmd {
 	if len(m.search.hits) == 0 {
 		if m.search.query == "" {
-			m.setInfo("no search: / searches")
+			m.c.status.info("no search: / searches")
 		} else {
-			m.setInfo(fmt.Sprintf("no match for %q", textsafe.Line(m.search.query)))
+			m.c.status.info(fmt.Sprintf("no match for %q", textsafe.Line(m.search.query)))
 		}
 		return nil
 	}
@@ -187,13 +187,13 @@ func (m *Model) jumpFrom(skip, dir int) tea.Cmd {
 	if wrapped {
 		info += " (wrapped)"
 	}
-	m.setInfo(info)
+	m.c.status.info(info)
 	if i := m.list.find(target.ID); i >= 0 {
 		m.list.selectIndex(i)
 		return m.maybeLoadMore()
 	}
 	if m.list.end {
-		m.setError(errors.New("the match is no longer in the history"))
+		m.c.status.fail(errors.New("the match is no longer in the history"))
 		return nil
 	}
 	m.list.loading = true

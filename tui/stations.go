@@ -23,8 +23,6 @@ type stationsModel struct {
 	rows     []Header
 	sel, off int
 	w, h     int
-	// filter is the station the inbox shows, "" for all of them.
-	filter string
 	// focused is true while the keys are the station list's.
 	focused bool
 }
@@ -150,8 +148,8 @@ func (s *stationsModel) Update(k tea.KeyPressMsg) bool {
 func (s *stationsModel) View() string {
 	st, g := &s.c.styles, &s.c.glyphs
 	shows := "all stations"
-	if s.filter != "" {
-		shows = "station " + textsafe.Line(s.filter)
+	if s.c.station != "" {
+		shows = "station " + textsafe.Line(s.c.station)
 	}
 	title := fmt.Sprintf("%d stations%sshowing %s", len(s.rows), g.Sep, shows)
 	if !s.focused {
@@ -177,7 +175,7 @@ func (s *stationsModel) row(i, nameW int) string {
 		mark = g.Selected
 	}
 	shown := " "
-	if r.Station == s.filter {
+	if r.Station == s.c.station {
 		shown = "="
 	}
 	name := ansi.Truncate(textsafe.Line(r.Station), nameW, g.Ellipsis)
