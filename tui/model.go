@@ -12,10 +12,13 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
+// screen is a view of the body the root can switch to; a component's
+// Update returns the one to switch to, or stay.
 type screen int
 
 const (
-	screenList screen = iota
+	stay screen = iota // keep the view in focus
+	screenList
 	screenDetail
 	screenCompose
 	screenHelp
@@ -38,7 +41,6 @@ type Model struct {
 
 	width, height int
 	screen        screen
-	back          screen // where help returns to
 
 	header  headerModel
 	list    listModel
@@ -46,7 +48,7 @@ type Model struct {
 	compose composeModel
 	search  searchModel
 	help    helpModel
-	stats   *StatsView // nil when the backend keeps no session statistics
+	stats   *statsModel // nil when the backend keeps no session statistics
 	// stations is the station list of the fleet console; fleet says the
 	// screen is one (several stations followed).
 	stations stationsModel
@@ -83,6 +85,7 @@ func New(b Backend, opts Options) *Model {
 	c.status = newStatusLine(c)
 	m := &Model{
 		opts:    opts,
+		screen:  screenList,
 		c:       c,
 		status:  c.status,
 		header:  newHeader(c),
@@ -102,7 +105,7 @@ func New(b Backend, opts Options) *Model {
 		m.setFleet()
 	}
 	if src, ok := b.(StatsSource); ok {
-		m.stats = NewStatsView(src, &m.c.styles, m.c.glyphs, opts.Now)
+		m.stats = newStats(c, src)
 	}
 	m.setStyles(true)
 	m.setSize(defaultWidth, defaultHeight)
@@ -239,11 +242,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case statsLoadedMsg:
 		if m.stats != nil {
-			return m.stats.Update(msg)
+			_, cmd := m.stats.Update(msg)
+			return cmd
 		}
-		return nil
-	case StatsClosedMsg:
-		m.screen = screenList
 		return nil
 	case tickMsg:
 		m.invalidate() // relative times and staleness moved on
@@ -389,9 +390,20 @@ func (m *Model) view(s screen) component {
 }
 
 func (m *Model) openHelp() {
-	m.back, m.screen = m.screen, screenHelp
-	m.help.of = m.view(m.back)
+	m.help.back, m.screen = m.screen, screenHelp
+	m.help.of = m.view(m.help.back)
 	m.footerFor = nil
+}
+
+// show switches the body to s (stay keeps it).
+func (m *Model) show(s screen) {
+	switch s {
+	case stay:
+	case screenHelp:
+		m.openHelp()
+	default:
+		m.screen = s
+	}
 }
 
 // handleKey routes a key press to the prompt, the search line or the view
@@ -426,14 +438,15 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	case screenCompose:
 		return m.composeKey(k)
 	case screenHelp:
-		if key.Matches(k, m.help.keys.Back) {
-			m.screen = m.back
-		}
-		return nil
+		next, cmd := m.help.Update(k)
+		m.show(next)
+		return cmd
+	case screenStats:
+		next, cmd := m.stats.Update(k)
+		m.show(next)
+		return cmd
 	case screenDetail:
 		return m.detailKey(k)
-	case screenStats:
-		return m.stats.Update(k)
 	}
 	return m.listKey(k)
 }
@@ -455,7 +468,7 @@ func (m *Model) listKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(k, l.keys.Stats) && m.stats != nil:
 		m.screen = screenStats
-		return m.stats.Load()
+		return m.stats.load()
 	case key.Matches(k, l.keys.ClearSearch):
 		if m.search.query != "" {
 			m.clearSearch()
