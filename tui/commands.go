@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"errors"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -72,40 +71,6 @@ type (
 	tickMsg time.Time
 )
 
-func (m *Model) loadPage(before rb.Cursor, gen int) tea.Cmd {
-	b, limit, station := m.c.b, m.list.pageSize, m.c.station
-	return func() tea.Msg {
-		ctx, cancel := m.c.call()
-		defer cancel()
-		rows, next, err := b.List(ctx, station, before, limit)
-		return pageMsg{gen: gen, rows: rows, next: next, end: len(rows) < limit, err: err}
-	}
-}
-
-// loadUntil pages from before until the row at target is loaded, then
-// selects it (a search jump to a match beyond the loaded rows).
-func (m *Model) loadUntil(before, target rb.Cursor, id string, gen int) tea.Cmd {
-	b, limit, station := m.c.b, max(m.list.pageSize, 500), m.c.station
-	return func() tea.Msg {
-		ctx, cancel := m.c.call()
-		defer cancel()
-		var all []Message
-		next, end := before, false
-		for !end {
-			rows, n, err := b.List(ctx, station, next, limit)
-			if err != nil {
-				return pageMsg{gen: gen, err: err}
-			}
-			all = append(all, rows...)
-			next, end = n, len(rows) < limit
-			if len(rows) == 0 || n.Before(target) || n == target {
-				break
-			}
-		}
-		return pageMsg{gen: gen, rows: all, next: next, end: end, selectID: id}
-	}
-}
-
 func (m *Model) loadHeader() tea.Cmd {
 	b, station := m.c.b, m.c.station
 	return func() tea.Msg {
@@ -134,63 +99,6 @@ func (m *Model) loadStations() tea.Cmd {
 		defer cancel()
 		rows, err := b.Stations(ctx)
 		return stationsMsg{rows: rows, err: err}
-	}
-}
-
-func (m *Model) getMsgs(ids []string) tea.Cmd {
-	b := m.c.b
-	return func() tea.Msg {
-		ctx, cancel := m.c.call()
-		defer cancel()
-		var out []Message
-		for _, id := range ids {
-			msg, err := b.Get(ctx, id)
-			if errors.Is(err, rb.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return gotMsg{msgs: out, err: err}
-			}
-			out = append(out, msg)
-		}
-		return gotMsg{msgs: out}
-	}
-}
-
-// maxRefreshOpen bounds the loaded rows outside the newest page that one
-// refresh looks at again.
-const maxRefreshOpen = 256
-
-// refresh looks again at what another process may have changed: the newest
-// page (new rows, states that moved) and every loaded MO row that is not
-// final yet. The loaded rows and the selection stay where they are.
-func (m *Model) refresh() tea.Cmd {
-	b, limit, station := m.c.b, m.list.pageSize, m.c.station
-	var open []string
-	for i := limit; i < len(m.list.rows) && len(open) < maxRefreshOpen; i++ {
-		if r := m.list.rows[i].m; r.Dir == rb.DirMO && !rb.Final(r.State) {
-			open = append(open, r.ID)
-		}
-	}
-	return func() tea.Msg {
-		ctx, cancel := m.c.call()
-		defer cancel()
-		rows, _, err := b.List(ctx, station, rb.Cursor{}, limit)
-		if err != nil {
-			return refreshMsg{err: err}
-		}
-		for _, id := range open {
-			msg, err := b.Get(ctx, id)
-			if errors.Is(err, rb.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return refreshMsg{rows: rows, err: err}
-			}
-			msg.History = nil
-			rows = append(rows, msg)
-		}
-		return refreshMsg{rows: rows}
 	}
 }
 

@@ -107,6 +107,21 @@ func (d *detailModel) set(msg Message, top bool) {
 	d.scroll(0)
 }
 
+// applyRows takes a fresh copy of the message shown, if rows hold one.
+func (d *detailModel) applyRows(rows []Message) {
+	for _, x := range rows {
+		if d.loaded && d.m.ID == x.ID {
+			if len(x.History) == 0 {
+				x.History = d.m.History // a list row carries none
+			}
+			if d.m.Read {
+				x.Read = true // opened: the MarkRead may still be in flight
+			}
+			d.set(x, false)
+		}
+	}
+}
+
 // clear empties the view (nothing selected).
 func (d *detailModel) clear() {
 	d.m, d.loaded, d.off = Message{}, false, 0

@@ -7,7 +7,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
@@ -47,14 +46,11 @@ func (m *Model) showStation(station string) tea.Cmd {
 	m.footerFor = nil
 	m.showStationColumn()
 	m.clearSearch()
-	m.list.gen++
-	m.list.rows, m.list.sel, m.list.off, m.list.newAbove = nil, 0, 0, 0
-	m.list.next, m.list.end, m.list.loading = rb.Cursor{}, false, true
+	m.list.reset()
 	m.detail.clear()
 	m.header.signal = nil
 	m.header.invalidate()
-	m.pending, m.reading = rb.Change{}, false
-	return tea.Batch(m.loadPage(rb.Cursor{}, m.list.gen), m.loadHeader(), m.loadSignal())
+	return tea.Batch(m.list.loadFirst(), m.loadHeader(), m.loadSignal())
 }
 
 // stationsKey handles a key while the station list has the focus.

@@ -45,6 +45,13 @@ type listModel struct {
 	// stationW is the width of the station column, 0 when the rows do not
 	// show their station (one station shown).
 	stationW int
+	// reading says a read of changed rows (getMsgs or refresh) is in
+	// flight; pending holds what changed since it started. One read at a
+	// time: two in flight may finish in either order, and the older one
+	// would put a message back in a state it has left (the chaos soak saw
+	// "sending" stay on the screen of a message that was sent).
+	reading bool
+	pending rb.Change
 }
 
 // showStations makes the rows show their station in a column of w cells

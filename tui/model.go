@@ -58,14 +58,6 @@ type Model struct {
 	// resending holds the originals whose resend is in flight; resent maps
 	// an original to the copy this session queued, so a second R asks
 	// before billing another copy.
-	// reading says a read of changed rows (getMsgs or refresh) is in
-	// flight; pending holds what changed since it started. One read at a
-	// time: two in flight may finish in either order, and the older one
-	// would put a message back in a state it has left (the chaos soak saw
-	// "sending" stay on the screen of a message that was sent).
-	reading bool
-	pending rb.Change
-
 	resending map[string]bool
 	resent    map[string]string
 
@@ -133,7 +125,7 @@ func (m *Model) invalidate() {
 func (m *Model) Init() tea.Cmd {
 	return tea.Batch(
 		tea.RequestBackgroundColor,
-		m.loadPage(rb.Cursor{}, m.list.gen),
+		m.list.loadFirst(),
 		m.loadHeader(),
 		m.loadSignal(),
 		m.loadStations(),
@@ -172,7 +164,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case pageMsg:
-		return m.applyPage(msg)
+		return m.list.applyPage(msg)
 	case headerMsg:
 		if msg.err != nil {
 			m.c.status.fail(msg.err)
@@ -204,15 +196,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case updateMsg:
 		return m.applyUpdate(msg)
 	case refreshMsg:
-		if msg.err != nil {
-			m.c.status.fail(msg.err)
-		}
-		return tea.Batch(m.applyRows(msg.rows), m.readDone(), m.maybeLoadMore())
+		m.detail.applyRows(msg.rows)
+		return m.list.applyRows(msg.rows, msg.err)
 	case gotMsg:
-		if msg.err != nil {
-			m.c.status.fail(msg.err)
-		}
-		return tea.Batch(m.applyRows(msg.msgs), m.readDone(), m.maybeLoadMore())
+		m.detail.applyRows(msg.msgs)
+		return m.list.applyRows(msg.msgs, msg.err)
 	case openMsg:
 		if msg.err != nil {
 			m.c.status.fail(msg.err)
@@ -260,57 +248,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) applyPage(msg pageMsg) tea.Cmd {
-	if msg.gen != m.list.gen {
-		return nil // a reload superseded this page
-	}
-	m.list.loading = false
-	if msg.err != nil {
-		m.c.status.fail(msg.err)
-		return nil
-	}
-	m.list.appendRows(msg.rows, msg.next, msg.end)
-	if msg.selectID != "" {
-		if i := m.list.find(msg.selectID); i >= 0 {
-			m.list.selectIndex(i)
-		}
-	}
-	return m.maybeLoadMore()
-}
-
-// readRows reads the rows a change names (all of them: the newest page and
-// the open ones), or, while a read is in flight, keeps the change for the
-// read that follows it.
-func (m *Model) readRows(c rb.Change) tea.Cmd {
-	if !c.All && len(c.IDs) == 0 {
-		return nil
-	}
-	if m.reading {
-		m.pending = m.pending.Merge(c)
-		return nil
-	}
-	m.reading = true
-	if c.All {
-		return m.refresh()
-	}
-	return m.getMsgs(dedupe(c.IDs))
-}
-
-// readDone ends the read in flight and starts the one that waited for it.
-func (m *Model) readDone() tea.Cmd {
-	m.reading = false
-	next := m.pending
-	m.pending = rb.Change{}
-	return m.readRows(next)
-}
-
 func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
 	if !msg.ok {
 		m.c.status.fail(errors.New("the live feed closed: restart rbtui to follow new messages"))
 		return nil
 	}
 	u := msg.u
-	cmds := []tea.Cmd{m.listen(), m.readRows(rb.Change{IDs: u.IDs, All: u.All})}
+	cmds := []tea.Cmd{m.listen(), m.list.readRows(rb.Change{IDs: u.IDs, All: u.All})}
 	if u.Header || u.All {
 		cmds = append(cmds, m.loadHeader())
 		if m.fleet || u.All {
@@ -321,44 +265,6 @@ func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
 		cmds = append(cmds, m.loadSignal())
 	}
 	return tea.Batch(cmds...)
-}
-
-// applyRows puts fresh copies of messages in the list and the detail view;
-// it rings the bell (when asked to) for an MT message new to the screen.
-func (m *Model) applyRows(rows []Message) tea.Cmd {
-	bell := false
-	for _, x := range rows {
-		if m.detail.loaded && m.detail.m.ID == x.ID {
-			if len(x.History) == 0 {
-				x.History = m.detail.m.History // a list row carries none
-			}
-			if m.detail.m.Read {
-				x.Read = true // opened: the MarkRead may still be in flight
-			}
-			m.detail.set(x, false)
-		}
-		x.History = nil
-		if m.list.upsert(x) && x.Dir == rb.DirMT && !x.Read {
-			bell = true
-		}
-	}
-	if bell && m.opts.Bell {
-		return tea.Raw("\a")
-	}
-	return nil
-}
-
-// maybeLoadMore pages older rows when the selection nears the loaded end.
-func (m *Model) maybeLoadMore() tea.Cmd {
-	l := &m.list
-	if l.end || l.loading {
-		return nil
-	}
-	if len(l.rows) > 0 && l.sel < len(l.rows)-max(l.h*2, l.pageSize/4) {
-		return nil
-	}
-	l.loading = true
-	return m.loadPage(l.next, l.gen)
 }
 
 // focused is the component whose keys are live.
@@ -460,7 +366,7 @@ func (m *Model) listKey(k tea.KeyPressMsg) tea.Cmd {
 		if key.Matches(k, l.keys.Bottom) && !l.end {
 			m.c.status.info("older messages are loading: G again goes further")
 		}
-		return m.maybeLoadMore()
+		return m.list.maybeLoadMore()
 	case key.Matches(k, l.keys.Open):
 		return m.open()
 	case key.Matches(k, l.keys.Stations) && m.fleet:

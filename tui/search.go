@@ -190,12 +190,11 @@ func (m *Model) jumpFrom(skip, dir int) tea.Cmd {
 	m.c.status.info(info)
 	if i := m.list.find(target.ID); i >= 0 {
 		m.list.selectIndex(i)
-		return m.maybeLoadMore()
+		return m.list.maybeLoadMore()
 	}
 	if m.list.end {
 		m.c.status.fail(errors.New("the match is no longer in the history"))
 		return nil
 	}
-	m.list.loading = true
-	return m.loadUntil(m.list.next, target, target.ID, m.list.gen)
+	return m.list.loadUntil(target)
 }
