@@ -41,9 +41,13 @@ func (m *Model) actionKey(k tea.KeyPressMsg, ak actionKeys) tea.Cmd {
 	case key.Matches(k, ak.Search):
 		return m.search.start()
 	case key.Matches(k, ak.Next):
-		return m.jump(+1)
+		next, cmd := m.search.jump(+1)
+		m.show(next)
+		return cmd
 	case key.Matches(k, ak.Prev):
-		return m.jump(-1)
+		next, cmd := m.search.jump(-1)
+		m.show(next)
+		return cmd
 	}
 	return nil
 }

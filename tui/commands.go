@@ -112,16 +112,6 @@ func (m *Model) getOne(id string) tea.Cmd {
 	}
 }
 
-func (m *Model) doSearch(q string) tea.Cmd {
-	b, limit, station := m.c.b, m.opts.SearchLimit, m.c.station
-	return func() tea.Msg {
-		ctx, cancel := m.c.call()
-		defer cancel()
-		hits, err := b.Search(ctx, station, q, limit)
-		return searchMsg{q: q, hits: hits, err: err}
-	}
-}
-
 // listen waits for the next backend change (merging any that queued up
 // behind it) and is re-armed from Update (bubbletea examples/realtime).
 func (m *Model) listen() tea.Cmd {

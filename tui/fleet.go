@@ -45,7 +45,7 @@ func (m *Model) showStation(station string) tea.Cmd {
 	m.stations.focused = false
 	m.footerFor = nil
 	m.showStationColumn()
-	m.clearSearch()
+	m.search.clearQuery()
 	m.list.reset()
 	m.detail.clear()
 	m.header.signal = nil

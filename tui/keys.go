@@ -166,27 +166,6 @@ func (k composeKeyMap) ShortHelp() []key.Binding {
 // FullHelp implements help.KeyMap.
 func (k composeKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
 
-// searchKeyMap is the keys of the search line while it is being typed.
-type searchKeyMap struct {
-	Submit, Cancel, ForceQuit key.Binding
-}
-
-func newSearchKeyMap() searchKeyMap {
-	return searchKeyMap{
-		Submit:    bind([]string{"enter"}, "enter", "search"),
-		Cancel:    bind([]string{"esc"}, "esc", "cancel"),
-		ForceQuit: forceQuitKey,
-	}
-}
-
-// ShortHelp implements help.KeyMap.
-func (k searchKeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Submit, k.Cancel, k.ForceQuit}
-}
-
-// FullHelp implements help.KeyMap.
-func (k searchKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
-
 // helpKeyMap is the help screen's keys.
 type helpKeyMap struct {
 	Back, ForceQuit key.Binding

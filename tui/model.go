@@ -84,7 +84,6 @@ func New(b Backend, opts Options) *Model {
 		list:    newList(c),
 		detail:  newDetail(c, nil),
 		compose: newCompose(c),
-		search:  newSearch(c),
 		help:    newHelp(c),
 
 		stations: newStations(c),
@@ -93,6 +92,7 @@ func New(b Backend, opts Options) *Model {
 		resent:    make(map[string]string),
 	}
 	m.detail.station = &m.header
+	m.search = newSearch(c, &m.list)
 	if opts.Fleet {
 		m.setFleet()
 	}
@@ -158,8 +158,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			return m.compose.update(msg)
 		}
 		if m.search.typing {
-			var cmd tea.Cmd
-			m.search.input, cmd = m.search.input.Update(msg)
+			_, cmd := m.search.Update(msg)
 			return cmd
 		}
 		return nil
@@ -214,7 +213,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case searchMsg:
-		return m.applySearch(msg)
+		next, cmd := m.search.Update(msg)
+		m.show(next)
+		return cmd
 	case actionMsg:
 		if msg.err != nil {
 			m.c.status.fail(msg.err)
@@ -335,7 +336,8 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	// key does may say something new).
 	m.c.status.info("")
 	if m.search.typing {
-		return m.searchKey(k)
+		_, cmd := m.search.Update(k)
+		return cmd
 	}
 	if m.stations.focused && m.screen == screenList {
 		return m.stationsKey(k)
@@ -377,7 +379,7 @@ func (m *Model) listKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.stats.load()
 	case key.Matches(k, l.keys.ClearSearch):
 		if m.search.query != "" {
-			m.clearSearch()
+			m.search.clearQuery()
 		}
 		return nil
 	}
