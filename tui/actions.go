@@ -3,7 +3,6 @@ package tui
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -206,7 +205,7 @@ func (m *Model) askResend() tea.Cmd {
 // draftFrom opens a cancelled message in compose as a draft, to edit and
 // send again (a new message), unless another draft is being written.
 func (m *Model) draftFrom(msg Message) tea.Cmd {
-	if m.hasDraft() {
+	if m.compose.hasDraft() {
 		m.c.status.info("a draft is open: send or clear it first (c opens it)")
 		return nil
 	}
@@ -233,85 +232,5 @@ func (m *Model) applyResent(msg resentMsg) {
 // console: the station shown, or the replied message's; "" asks).
 func (m *Model) openCompose(label, from string) {
 	m.screen = screenCompose
-	m.compose.replyTo = label
-	if m.fleet {
-		m.compose.stations = m.stations.names()
-		if !m.hasDraft() || from != "" {
-			m.compose.from = from // a draft keeps the station chosen for it
-		}
-	}
-	m.compose.maxMO = m.header.maxMO()
-	m.compose.focus()
+	m.compose.open(label, from)
 }
-
-// composeKey handles a key of the compose view; the text area takes the rest.
-func (m *Model) composeKey(k tea.KeyPressMsg) tea.Cmd {
-	c := &m.compose
-	switch {
-	case key.Matches(k, c.keys.Back):
-		c.blur()
-		m.screen = screenList
-		if c.ta.Value() != "" {
-			m.c.status.info("draft kept: c opens it again")
-		}
-		return nil
-	case key.Matches(k, c.keys.ToggleHex):
-		c.toggleHex()
-		return nil
-	case m.fleet && key.Matches(k, c.keys.Station):
-		c.nextStation()
-		return nil
-	case key.Matches(k, c.keys.Send):
-		if c.sending {
-			m.c.status.info("still queueing the last message: wait for its result")
-			return nil
-		}
-		data, err := c.payload()
-		if err != nil {
-			c.err = err.Error()
-			return nil
-		}
-		if m.fleet && c.from == "" {
-			c.err = "which station sends? " + c.keys.Station.Help().Key + " chooses it"
-			return nil
-		}
-		c.err = ""
-		c.sending = true
-		b, text, draft, from := m.c.b, !c.hex, c.draft, c.from
-		m.c.status.info("queueing…")
-		return func() tea.Msg {
-			ctx, cancel := m.c.call()
-			defer cancel()
-			id, err := b.Send(ctx, from, data, text)
-			return sentMsg{draft: draft, id: id, err: err}
-		}
-	}
-	return c.update(k)
-}
-
-// applySent applies the result of a Send. The draft is cleared only when it
-// is still the one that was sent: one the operator has edited or started
-// since is kept.
-func (m *Model) applySent(msg sentMsg) {
-	c := &m.compose
-	c.sending = false
-	current := msg.draft == c.draft
-	if msg.err != nil {
-		if current {
-			// Keep the text: the operator fixes it or tries again.
-			c.err = errorText(msg.err)
-		}
-		m.c.status.fail(msg.err)
-		return
-	}
-	if current {
-		c.reset()
-		if m.screen == screenCompose {
-			m.screen = screenList
-		}
-	}
-	m.c.status.info("queued " + shortID(msg.id) + ": it is sent when rbd has the modem and a satellite")
-}
-
-// hasDraft reports whether the compose view holds text.
-func (m *Model) hasDraft() bool { return strings.TrimSpace(m.compose.ta.Value()) != "" }

@@ -90,7 +90,6 @@ func (m *Model) applyStations(msg stationsMsg) tea.Cmd {
 	}
 	if m.fleet {
 		m.showStationColumn()
-		m.compose.stations = m.stations.names()
 		if m.header.loaded {
 			// The title's count and summary come from these rows: no
 			// second read of the header.

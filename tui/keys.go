@@ -136,36 +136,6 @@ func (k detailKeyMap) FullHelp() [][]key.Binding {
 	}
 }
 
-// composeKeyMap is the compose view's keys (the rest edit the text).
-type composeKeyMap struct {
-	Send, Newline, ToggleHex, Back, ForceQuit key.Binding
-	// Station chooses the station that sends (the fleet console only).
-	Station key.Binding
-	fleet   bool
-}
-
-func newComposeKeyMap() composeKeyMap {
-	return composeKeyMap{
-		Send:      bind([]string{"enter"}, "enter", "send"),
-		Newline:   bind([]string{"alt+enter", "ctrl+j"}, "alt+enter", "new line"),
-		ToggleHex: bind([]string{"ctrl+x"}, "ctrl+x", "text/hex"),
-		Back:      bind([]string{"esc"}, "esc", "back"),
-		ForceQuit: forceQuitKey,
-		Station:   bind([]string{"ctrl+t"}, "ctrl+t", "station"),
-	}
-}
-
-// ShortHelp implements help.KeyMap.
-func (k composeKeyMap) ShortHelp() []key.Binding {
-	if k.fleet {
-		return []key.Binding{k.Send, k.Station, k.Newline, k.ToggleHex, k.Back, k.ForceQuit}
-	}
-	return []key.Binding{k.Send, k.Newline, k.ToggleHex, k.Back, k.ForceQuit}
-}
-
-// FullHelp implements help.KeyMap.
-func (k composeKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
-
 // helpKeyMap is the help screen's keys.
 type helpKeyMap struct {
 	Back, ForceQuit key.Binding

@@ -76,15 +76,14 @@ func New(b Backend, opts Options) *Model {
 	}
 	c.status = newStatusLine(c)
 	m := &Model{
-		opts:    opts,
-		screen:  screenList,
-		c:       c,
-		status:  c.status,
-		header:  newHeader(c),
-		list:    newList(c),
-		detail:  newDetail(c, nil),
-		compose: newCompose(c),
-		help:    newHelp(c),
+		opts:   opts,
+		screen: screenList,
+		c:      c,
+		status: c.status,
+		header: newHeader(c),
+		list:   newList(c),
+		detail: newDetail(c, nil),
+		help:   newHelp(c),
 
 		stations: newStations(c),
 
@@ -93,6 +92,7 @@ func New(b Backend, opts Options) *Model {
 	}
 	m.detail.station = &m.header
 	m.search = newSearch(c, &m.list)
+	m.compose = newCompose(c, &m.header, &m.stations)
 	if opts.Fleet {
 		m.setFleet()
 	}
@@ -155,7 +155,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.handleKey(msg)
 	case tea.PasteMsg:
 		if m.screen == screenCompose {
-			return m.compose.update(msg)
+			_, cmd := m.compose.Update(msg)
+			return cmd
 		}
 		if m.search.typing {
 			_, cmd := m.search.Update(msg)
@@ -174,7 +175,6 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		m.header.setHeader(m.fleetTitle(msg.h))
 		m.detail.stationChanged()
-		m.compose.maxMO = m.header.maxMO()
 		m.layout()
 		return nil
 	case stationsMsg:
@@ -224,8 +224,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case sentMsg:
-		m.applySent(msg)
-		return nil
+		next, cmd := m.compose.Update(msg)
+		if m.screen == screenCompose {
+			m.show(next) // a send's result leaves compose only while it is shown
+		}
+		return cmd
 	case resentMsg:
 		m.applyResent(msg)
 		return nil
@@ -244,7 +247,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.tick()
 	}
 	if m.screen == screenCompose {
-		return m.compose.update(msg)
+		_, cmd := m.compose.Update(msg)
+		return cmd
 	}
 	return nil
 }
@@ -319,7 +323,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(k, forceQuitKey) {
 		// A draft being written is not lost to a stray ctrl+c; a second
 		// one (or any while another prompt is up) quits.
-		if !m.status.asking() && m.screen == screenCompose && m.hasDraft() {
+		if !m.status.asking() && m.screen == screenCompose && m.compose.hasDraft() {
 			m.status.ask(&confirmation{
 				prompt: "Quit and lose the draft? y/n (ctrl+c again quits)",
 				no:     "draft kept",
@@ -344,7 +348,9 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	}
 	switch m.screen {
 	case screenCompose:
-		return m.composeKey(k)
+		next, cmd := m.compose.Update(k)
+		m.show(next)
+		return cmd
 	case screenHelp:
 		next, cmd := m.help.Update(k)
 		m.show(next)
