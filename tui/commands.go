@@ -102,16 +102,6 @@ func (m *Model) loadStations() tea.Cmd {
 	}
 }
 
-func (m *Model) getOne(id string) tea.Cmd {
-	b := m.c.b
-	return func() tea.Msg {
-		ctx, cancel := m.c.call()
-		defer cancel()
-		msg, err := b.Get(ctx, id)
-		return openMsg{m: msg, err: err}
-	}
-}
-
 // listen waits for the next backend change (merging any that queued up
 // behind it) and is re-armed from Update (bubbletea examples/realtime).
 func (m *Model) listen() tea.Cmd {

@@ -28,8 +28,14 @@ type row struct {
 // the backend), the selection and the scroll offset. It renders only the
 // visible rows.
 type listModel struct {
-	c        *common
-	keys     listKeyMap
+	c    *common
+	keys listKeyMap
+	// act does what the action keys ask; stations is the fleet's station
+	// list (S puts the keys there); stats is the statistics view (nil
+	// when the backend keeps none).
+	act      *actions
+	stations *stationsModel
+	stats    *statsModel
 	hits     map[string]bool // search matches, underlined
 	rows     []row
 	sel, off int
@@ -243,8 +249,57 @@ func (l *listModel) fullLines() int {
 	return max(0, min(len(l.rows)-l.off, l.h))
 }
 
-// Update implements the list's own keys (moving); it reports whether the key was one.
-func (l *listModel) Update(k tea.KeyPressMsg) bool {
+// Update implements component: the list's keys while it has the focus,
+// and the pages and fresh rows it read.
+func (l *listModel) Update(msg tea.Msg) (screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		return l.key(msg)
+	case pageMsg:
+		return stay, l.applyPage(msg)
+	case refreshMsg:
+		return stay, l.applyRows(msg.rows, msg.err)
+	case gotMsg:
+		return stay, l.applyRows(msg.msgs, msg.err)
+	}
+	return stay, nil
+}
+
+func (l *listModel) key(k tea.KeyPressMsg) (screen, tea.Cmd) {
+	switch {
+	case key.Matches(k, l.keys.Quit):
+		return stay, tea.Quit
+	case l.navigate(k):
+		if key.Matches(k, l.keys.Bottom) && !l.end {
+			l.c.status.info("older messages are loading: G again goes further")
+		}
+		return stay, l.maybeLoadMore()
+	case key.Matches(k, l.keys.Open):
+		return l.act.open()
+	case key.Matches(k, l.keys.Stations) && l.keys.fleet:
+		l.stations.focused = true
+		return stay, nil
+	case key.Matches(k, l.keys.Stats) && l.stats != nil:
+		return screenStats, l.stats.load()
+	case key.Matches(k, l.keys.ClearSearch):
+		if l.act.search.query != "" {
+			l.act.search.clearQuery()
+		}
+		return stay, nil
+	}
+	m, ok := l.current()
+	return l.act.key(k, l.keys.actionKeys, m, ok)
+}
+
+// current is the selected message, the one the action keys apply to.
+func (l *listModel) current() (Message, bool) {
+	r, ok := l.selected()
+	return r.m, ok
+}
+
+// navigate handles the keys that move the selection; it reports whether k
+// was one.
+func (l *listModel) navigate(k tea.KeyPressMsg) bool {
 	switch {
 	case key.Matches(k, l.keys.Down):
 		l.move(1)
@@ -363,4 +418,46 @@ func textsafeState(s string) string {
 		return s
 	}
 	return ansi.Truncate(cleanWord(s), stateCells, "")
+}
+
+// listKeyMap is the message list's keys.
+type listKeyMap struct {
+	navKeys
+	actionKeys
+	Open, ClearSearch, Quit key.Binding
+	// Stats opens the session statistics (when the backend has them).
+	Stats key.Binding
+	// Stations puts the keys in the station list (the fleet console only).
+	Stations key.Binding
+	fleet    bool
+}
+
+func newListKeyMap() listKeyMap {
+	return listKeyMap{
+		navKeys:     newNavKeys("oldest loaded"),
+		actionKeys:  newActionKeys(),
+		Open:        bind([]string{"enter"}, "enter", "open"),
+		ClearSearch: bind([]string{"esc", "q"}, "esc/q", "back"),
+		Quit:        bind([]string{"q"}, "q", "quit"),
+		Stats:       bind([]string{"s"}, "s", "statistics"),
+		Stations:    bind([]string{"S"}, "S", "stations"),
+	}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k listKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Move, k.Open, k.Compose, k.Reply, k.Search, k.Help, k.Quit}
+}
+
+// FullHelp implements help.KeyMap.
+func (k listKeyMap) FullHelp() [][]key.Binding {
+	last := []key.Binding{k.Search, k.Next, k.Prev, k.Stats, k.Help, k.Quit, k.ForceQuit}
+	if k.fleet {
+		last = append([]key.Binding{k.Stations}, last...)
+	}
+	return [][]key.Binding{
+		{k.Down, k.Up, k.HalfDown, k.HalfUp, k.PageDown, k.PageUp, k.Top, k.Bottom},
+		{k.Open, k.Compose, k.Reply, k.Cancel, k.ResendOrRedraft, k.MarkRead, k.MarkAllRead},
+		last,
+	}
 }

@@ -54,12 +54,7 @@ type Model struct {
 	stations stationsModel
 	fleet    bool
 	status   *statusLine
-
-	// resending holds the originals whose resend is in flight; resent maps
-	// an original to the copy this session queued, so a second R asks
-	// before billing another copy.
-	resending map[string]bool
-	resent    map[string]string
+	act      *actions // shared by the list and the detail view
 
 	// The rendered footer, kept until the view in focus changes.
 	footerCache string
@@ -86,18 +81,19 @@ func New(b Backend, opts Options) *Model {
 		help:   newHelp(c),
 
 		stations: newStations(c),
-
-		resending: make(map[string]bool),
-		resent:    make(map[string]string),
 	}
 	m.detail.station = &m.header
 	m.search = newSearch(c, &m.list)
 	m.compose = newCompose(c, &m.header, &m.stations)
+	m.act = &actions{c: c, list: &m.list, detail: &m.detail, header: &m.header, compose: &m.compose, search: &m.search,
+		resending: make(map[string]bool), resent: make(map[string]string)}
+	m.list.act, m.list.stations, m.detail.act = m.act, &m.stations, m.act
 	if opts.Fleet {
 		m.setFleet()
 	}
 	if src, ok := b.(StatsSource); ok {
 		m.stats = newStats(c, src)
+		m.list.stats = m.stats
 	}
 	m.setStyles(true)
 	m.setSize(defaultWidth, defaultHeight)
@@ -164,7 +160,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case pageMsg:
-		return m.list.applyPage(msg)
+		_, cmd := m.list.Update(msg)
+		return cmd
 	case headerMsg:
 		if msg.err != nil {
 			m.c.status.fail(msg.err)
@@ -194,34 +191,22 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case updateMsg:
 		return m.applyUpdate(msg)
-	case refreshMsg:
-		m.detail.applyRows(msg.rows)
-		return m.list.applyRows(msg.rows, msg.err)
-	case gotMsg:
-		m.detail.applyRows(msg.msgs)
-		return m.list.applyRows(msg.msgs, msg.err)
+	case refreshMsg, gotMsg:
+		m.detail.Update(msg)
+		_, cmd := m.list.Update(msg)
+		return cmd
 	case openMsg:
-		if msg.err != nil {
-			m.c.status.fail(msg.err)
-			return nil
+		if msg.err == nil && m.screen != screenDetail && !m.splitShown() {
+			return nil // the detail view is no longer on the screen
 		}
-		if (m.screen == screenDetail || m.splitShown()) && m.detail.m.ID == msg.m.ID {
-			if m.detail.m.Read {
-				msg.m.Read = true // opened: the MarkRead may still be in flight
-			}
-			m.detail.set(msg.m, false)
-		}
-		return nil
+		_, cmd := m.detail.Update(msg)
+		return cmd
 	case searchMsg:
 		next, cmd := m.search.Update(msg)
 		m.show(next)
 		return cmd
-	case actionMsg:
-		if msg.err != nil {
-			m.c.status.fail(msg.err)
-		} else if msg.done != "" {
-			m.c.status.info(msg.done)
-		}
+	case actionMsg, resentMsg:
+		m.act.apply(msg)
 		return nil
 	case sentMsg:
 		next, cmd := m.compose.Update(msg)
@@ -229,9 +214,6 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.show(next) // a send's result leaves compose only while it is shown
 		}
 		return cmd
-	case resentMsg:
-		m.applyResent(msg)
-		return nil
 	case statsLoadedMsg:
 		if m.stats != nil {
 			_, cmd := m.stats.Update(msg)
@@ -346,62 +328,22 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	if m.stations.focused && m.screen == screenList {
 		return m.stationsKey(k)
 	}
+	var next screen
+	var cmd tea.Cmd
 	switch m.screen {
 	case screenCompose:
-		next, cmd := m.compose.Update(k)
-		m.show(next)
-		return cmd
+		next, cmd = m.compose.Update(k)
 	case screenHelp:
-		next, cmd := m.help.Update(k)
-		m.show(next)
-		return cmd
-	case screenStats:
-		next, cmd := m.stats.Update(k)
-		m.show(next)
-		return cmd
+		next, cmd = m.help.Update(k)
 	case screenDetail:
-		return m.detailKey(k)
+		next, cmd = m.detail.Update(k)
+	case screenStats:
+		next, cmd = m.stats.Update(k)
+	default:
+		next, cmd = m.list.Update(k)
 	}
-	return m.listKey(k)
-}
-
-func (m *Model) listKey(k tea.KeyPressMsg) tea.Cmd {
-	l := &m.list
-	switch {
-	case key.Matches(k, l.keys.Quit):
-		return tea.Quit
-	case l.Update(k):
-		if key.Matches(k, l.keys.Bottom) && !l.end {
-			m.c.status.info("older messages are loading: G again goes further")
-		}
-		return m.list.maybeLoadMore()
-	case key.Matches(k, l.keys.Open):
-		return m.open()
-	case key.Matches(k, l.keys.Stations) && m.fleet:
-		m.stations.focused = true
-		return nil
-	case key.Matches(k, l.keys.Stats) && m.stats != nil:
-		m.screen = screenStats
-		return m.stats.load()
-	case key.Matches(k, l.keys.ClearSearch):
-		if m.search.query != "" {
-			m.search.clearQuery()
-		}
-		return nil
-	}
-	return m.actionKey(k, l.keys.actionKeys)
-}
-
-func (m *Model) detailKey(k tea.KeyPressMsg) tea.Cmd {
-	d := &m.detail
-	switch {
-	case key.Matches(k, d.keys.Back):
-		m.screen = screenList
-		return nil
-	case d.Update(k):
-		return nil
-	}
-	return m.actionKey(k, d.keys.actionKeys)
+	m.show(next)
+	return cmd
 }
 
 // setSize lays the screen out for a terminal of w x h cells.
@@ -503,10 +445,14 @@ func (m *Model) statusView() string {
 	if m.screen == screenList || m.screen == screenDetail {
 		// Nothing to report: say why the message in view waits, if it does.
 		wait = func() string {
-			if msg, ok := m.current(); ok {
-				return m.header.waiting(msg)
+			msg, ok := m.list.current()
+			if m.screen == screenDetail {
+				msg, ok = m.detail.current()
 			}
-			return ""
+			if !ok {
+				return ""
+			}
+			return m.header.waiting(msg)
 		}
 	}
 	return m.status.View(right, wait)
