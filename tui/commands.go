@@ -71,37 +71,6 @@ type (
 	tickMsg time.Time
 )
 
-func (m *Model) loadHeader() tea.Cmd {
-	b, station := m.c.b, m.c.station
-	return func() tea.Msg {
-		ctx, cancel := m.c.call()
-		defer cancel()
-		h, err := b.Header(ctx, station)
-		return headerMsg{station: station, h: h, err: err}
-	}
-}
-
-func (m *Model) loadSignal() tea.Cmd {
-	b, station := m.c.b, m.c.station
-	return func() tea.Msg {
-		ctx, cancel := m.c.call()
-		defer cancel()
-		s, err := b.SignalToday(ctx, station)
-		return signalMsg{station: station, samples: s, err: err}
-	}
-}
-
-// loadStations reads the station list (the fleet console only).
-func (m *Model) loadStations() tea.Cmd {
-	b := m.c.b
-	return func() tea.Msg {
-		ctx, cancel := m.c.call()
-		defer cancel()
-		rows, err := b.Stations(ctx)
-		return stationsMsg{rows: rows, err: err}
-	}
-}
-
 // listen waits for the next backend change (merging any that queued up
 // behind it) and is re-armed from Update (bubbletea examples/realtime).
 func (m *Model) listen() tea.Cmd {

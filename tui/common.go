@@ -29,8 +29,15 @@ type common struct {
 	// station is the station the screen shows, "" for every station
 	// followed (the fleet console's filter).
 	station string
+	// fleet says the screen is a fleet console: more than one station
+	// followed, a station list above the inbox.
+	fleet bool
 	// status is the status line every component reports to.
 	status *statusLine
+	// relayout asks the root to lay the screen out again once the message
+	// in hand is applied: a component changed what the layout depends on
+	// (the header's lines, the station list's rows, the fleet console).
+	relayout bool
 }
 
 // call is the context of one backend call: ctx bounded by the timeout.

@@ -72,11 +72,11 @@ func newCompose(cm *common, header *headerModel, stations *stationsModel) compos
 	return composeModel{c: cm, keys: newComposeKeyMap(), ta: ta, header: header, stations: stations}
 }
 
-// ShortHelp implements component.
-func (c *composeModel) ShortHelp() []key.Binding { return c.keys.ShortHelp() }
+// ShortHelp implements component; the fleet console's has the station key.
+func (c *composeModel) ShortHelp() []key.Binding { return c.keys.shortHelp(c.c.fleet) }
 
 // FullHelp implements component.
-func (c *composeModel) FullHelp() [][]key.Binding { return c.keys.FullHelp() }
+func (c *composeModel) FullHelp() [][]key.Binding { return [][]key.Binding{c.ShortHelp()} }
 
 func (c *composeModel) setStyles(st Styles) { c.ta.SetStyles(st.Textarea) }
 
@@ -85,7 +85,7 @@ func (c *composeModel) setStyles(st Styles) { c.ta.SetStyles(st.Textarea) }
 // replied message's; "" asks).
 func (c *composeModel) open(label, from string) {
 	c.replyTo = label
-	if c.keys.fleet && (!c.hasDraft() || from != "") {
+	if c.c.fleet && (!c.hasDraft() || from != "") {
 		c.from = from // a draft keeps the station chosen for it
 	}
 	c.ta.Focus()
@@ -144,7 +144,7 @@ func (c *composeModel) key(k tea.KeyPressMsg) (screen, tea.Cmd) {
 	case key.Matches(k, c.keys.ToggleHex):
 		c.toggleHex()
 		return stay, nil
-	case c.keys.fleet && key.Matches(k, c.keys.Station):
+	case c.c.fleet && key.Matches(k, c.keys.Station):
 		c.nextStation()
 		return stay, nil
 	case key.Matches(k, c.keys.Send):
@@ -165,7 +165,7 @@ func (c *composeModel) send() tea.Cmd {
 		c.err = err.Error()
 		return nil
 	}
-	if c.keys.fleet && c.from == "" {
+	if c.c.fleet && c.from == "" {
 		c.err = "which station sends? " + c.keys.Station.Help().Key + " chooses it"
 		return nil
 	}
@@ -301,7 +301,7 @@ func (c *composeModel) View() string {
 	if c.replyTo != "" {
 		title = "New MO message, " + c.replyTo
 	}
-	if c.keys.fleet {
+	if c.c.fleet {
 		from := "from " + textsafe.Line(c.from)
 		if c.from == "" {
 			from = "from ? (" + c.keys.Station.Help().Key + " chooses the station)"
@@ -347,7 +347,6 @@ type composeKeyMap struct {
 	Send, Newline, ToggleHex, Back, ForceQuit key.Binding
 	// Station chooses the station that sends (the fleet console only).
 	Station key.Binding
-	fleet   bool
 }
 
 func newComposeKeyMap() composeKeyMap {
@@ -361,13 +360,9 @@ func newComposeKeyMap() composeKeyMap {
 	}
 }
 
-// ShortHelp implements help.KeyMap.
-func (k composeKeyMap) ShortHelp() []key.Binding {
-	if k.fleet {
+func (k composeKeyMap) shortHelp(fleet bool) []key.Binding {
+	if fleet {
 		return []key.Binding{k.Send, k.Station, k.Newline, k.ToggleHex, k.Back, k.ForceQuit}
 	}
 	return []key.Binding{k.Send, k.Newline, k.ToggleHex, k.Back, k.ForceQuit}
 }
-
-// FullHelp implements help.KeyMap.
-func (k composeKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }

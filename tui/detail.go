@@ -157,6 +157,8 @@ func (d *detailModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 		d.applyRows(msg.rows)
 	case gotMsg:
 		d.applyRows(msg.msgs)
+	case tickMsg:
+		d.stationChanged() // the station's reading may have gone stale
 	}
 	return stay, nil
 }

@@ -71,6 +71,20 @@ func (l *listModel) showStations(w int) {
 	}
 }
 
+// showStationColumn gives the rows a station column while the inbox shows
+// more than one station.
+func (l *listModel) showStationColumn() {
+	if !l.c.fleet || l.c.station != "" {
+		l.showStations(0)
+		return
+	}
+	w := 4
+	for _, r := range l.stations.rows {
+		w = max(w, min(10, ansi.StringWidth(r.Station)))
+	}
+	l.showStations(w)
+}
+
 // previewCells is the longest preview kept per row; wider terminals are rare.
 const previewCells = 400
 
@@ -87,7 +101,7 @@ func newList(c *common) listModel {
 func (l *listModel) ShortHelp() []key.Binding { return l.keys.ShortHelp() }
 
 // FullHelp implements component.
-func (l *listModel) FullHelp() [][]key.Binding { return l.keys.FullHelp() }
+func (l *listModel) FullHelp() [][]key.Binding { return l.keys.fullHelp(l.c.fleet) }
 
 // SetSize implements component.
 func (l *listModel) SetSize(w, h int) {
@@ -276,7 +290,7 @@ func (l *listModel) key(k tea.KeyPressMsg) (screen, tea.Cmd) {
 		return stay, l.maybeLoadMore()
 	case key.Matches(k, l.keys.Open):
 		return l.act.open()
-	case key.Matches(k, l.keys.Stations) && l.keys.fleet:
+	case key.Matches(k, l.keys.Stations) && l.c.fleet:
 		l.stations.focused = true
 		return stay, nil
 	case key.Matches(k, l.keys.Stats) && l.stats != nil:
@@ -429,7 +443,6 @@ type listKeyMap struct {
 	Stats key.Binding
 	// Stations puts the keys in the station list (the fleet console only).
 	Stations key.Binding
-	fleet    bool
 }
 
 func newListKeyMap() listKeyMap {
@@ -449,10 +462,10 @@ func (k listKeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Move, k.Open, k.Compose, k.Reply, k.Search, k.Help, k.Quit}
 }
 
-// FullHelp implements help.KeyMap.
-func (k listKeyMap) FullHelp() [][]key.Binding {
+// fullHelp is the help screen's keys; the fleet console's have S.
+func (k listKeyMap) fullHelp(fleet bool) [][]key.Binding {
 	last := []key.Binding{k.Search, k.Next, k.Prev, k.Stats, k.Help, k.Quit, k.ForceQuit}
-	if k.fleet {
+	if fleet {
 		last = append([]key.Binding{k.Stations}, last...)
 	}
 	return [][]key.Binding{

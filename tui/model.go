@@ -49,10 +49,8 @@ type Model struct {
 	search  searchModel
 	help    helpModel
 	stats   *statsModel // nil when the backend keeps no session statistics
-	// stations is the station list of the fleet console; fleet says the
-	// screen is one (several stations followed).
+	// stations is the station list of the fleet console.
 	stations stationsModel
-	fleet    bool
 	status   *statusLine
 	act      *actions // shared by the list and the detail view
 
@@ -75,21 +73,23 @@ func New(b Backend, opts Options) *Model {
 		screen: screenList,
 		c:      c,
 		status: c.status,
-		header: newHeader(c),
 		list:   newList(c),
 		detail: newDetail(c, nil),
 		help:   newHelp(c),
 
 		stations: newStations(c),
 	}
+	m.header = newHeader(c, &m.stations)
 	m.detail.station = &m.header
+	m.stations.list, m.stations.detail, m.stations.header, m.stations.search = &m.list, &m.detail, &m.header, &m.search
 	m.search = newSearch(c, &m.list)
 	m.compose = newCompose(c, &m.header, &m.stations)
 	m.act = &actions{c: c, list: &m.list, detail: &m.detail, header: &m.header, compose: &m.compose, search: &m.search,
 		resending: make(map[string]bool), resent: make(map[string]string)}
 	m.list.act, m.list.stations, m.detail.act = m.act, &m.stations, m.act
 	if opts.Fleet {
-		m.setFleet()
+		c.fleet = true
+		m.list.showStationColumn()
 	}
 	if src, ok := b.(StatsSource); ok {
 		m.stats = newStats(c, src)
@@ -122,9 +122,9 @@ func (m *Model) Init() tea.Cmd {
 	return tea.Batch(
 		tea.RequestBackgroundColor,
 		m.list.loadFirst(),
-		m.loadHeader(),
-		m.loadSignal(),
-		m.loadStations(),
+		m.header.load(),
+		m.header.loadSignal(),
+		m.stations.load(),
 		m.listen(),
 		m.tick(),
 	)
@@ -133,6 +133,11 @@ func (m *Model) Init() tea.Cmd {
 // Update implements tea.Model. It only applies results; all I/O is in Cmds.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
+	if m.c.relayout {
+		m.c.relayout = false
+		m.detail.stationChanged()
+		m.layout()
+	}
 	if follow := m.followSelection(); follow != nil {
 		cmd = tea.Batch(cmd, follow)
 	}
@@ -162,33 +167,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case pageMsg:
 		_, cmd := m.list.Update(msg)
 		return cmd
-	case headerMsg:
-		if msg.err != nil {
-			m.c.status.fail(msg.err)
-			return nil
-		}
-		if msg.station != m.c.station {
-			return nil // loaded for a station no longer shown
-		}
-		m.header.setHeader(m.fleetTitle(msg.h))
-		m.detail.stationChanged()
-		m.layout()
-		return nil
+	case headerMsg, signalMsg:
+		_, cmd := m.header.Update(msg)
+		return cmd
 	case stationsMsg:
-		return m.applyStations(msg)
-	case signalMsg:
-		if msg.err != nil {
-			m.c.status.fail(msg.err)
-			return nil
-		}
-		if msg.station != m.c.station {
-			return nil
-		}
-		if m.fleet && msg.station == "" {
-			msg.samples = nil // one line of the day is one station's
-		}
-		m.header.setSignal(msg.samples)
-		return nil
+		_, cmd := m.stations.Update(msg)
+		return cmd
 	case updateMsg:
 		return m.applyUpdate(msg)
 	case refreshMsg, gotMsg:
@@ -221,12 +205,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case tickMsg:
-		m.invalidate() // relative times and staleness moved on
-		m.detail.stationChanged()
-		if m.header.header.Connecting {
-			return tea.Batch(m.tick(), m.loadHeader()) // the grace may be over
-		}
-		return m.tick()
+		m.footerFor = nil // relative times and staleness moved on
+		m.detail.Update(msg)
+		_, cmd := m.header.Update(msg)
+		return tea.Batch(m.tick(), cmd)
 	}
 	if m.screen == screenCompose {
 		_, cmd := m.compose.Update(msg)
@@ -243,13 +225,13 @@ func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
 	u := msg.u
 	cmds := []tea.Cmd{m.listen(), m.list.readRows(rb.Change{IDs: u.IDs, All: u.All})}
 	if u.Header || u.All {
-		cmds = append(cmds, m.loadHeader())
-		if m.fleet || u.All {
-			cmds = append(cmds, m.loadStations())
+		cmds = append(cmds, m.header.load())
+		if m.c.fleet || u.All {
+			cmds = append(cmds, m.stations.load())
 		}
 	}
 	if u.Signal || u.All {
-		cmds = append(cmds, m.loadSignal())
+		cmds = append(cmds, m.header.loadSignal())
 	}
 	return tea.Batch(cmds...)
 }
@@ -325,9 +307,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		_, cmd := m.search.Update(k)
 		return cmd
 	}
-	if m.stations.focused && m.screen == screenList {
-		return m.stationsKey(k)
-	}
+
 	var next screen
 	var cmd tea.Cmd
 	switch m.screen {
@@ -340,7 +320,11 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	case screenStats:
 		next, cmd = m.stats.Update(k)
 	default:
-		next, cmd = m.list.Update(k)
+		if m.stations.focused {
+			next, cmd = m.stations.Update(k)
+		} else {
+			next, cmd = m.list.Update(k)
+		}
 	}
 	m.show(next)
 	return cmd
@@ -359,7 +343,7 @@ func (m *Model) bodyHeight() int { return max(1, m.height-m.header.Height()-2) }
 func (m *Model) layout() {
 	body := m.bodyHeight()
 	m.header.SetSize(m.width, 0)
-	sh := m.stationsHeight()
+	sh := m.stations.height(m.bodyHeight())
 	m.stations.SetSize(m.width, sh)
 	if m.split() {
 		lw, dw := m.splitWidths()
@@ -402,7 +386,7 @@ func (m *Model) render() string {
 	b.WriteString(m.header.View())
 	b.WriteByte('\n')
 	body := m.bodyHeight()
-	if sh := m.stationsHeight(); sh > 0 && (m.screen == screenList || m.splitShown()) {
+	if sh := m.stations.height(m.bodyHeight()); sh > 0 && (m.screen == screenList || m.splitShown()) {
 		b.WriteString(m.stations.View())
 		b.WriteByte('\n')
 		body = max(1, body-sh)
