@@ -106,10 +106,10 @@ func (m *Model) listen() tea.Cmd {
 }
 
 func (m *Model) tick() tea.Cmd {
-	if m.opts.Refresh < 0 {
+	if m.c.opts.Refresh < 0 {
 		return nil
 	}
-	return tea.Tick(m.opts.Refresh, func(t time.Time) tea.Msg { return tickMsg(t) })
+	return tea.Tick(m.c.opts.Refresh, func(t time.Time) tea.Msg { return tickMsg(t) })
 }
 
 func dedupe(ids []string) []string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rockblock-station/rockblock-station/textsafe"
@@ -45,9 +46,15 @@ func (c *common) call() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.ctx, c.opts.Timeout)
 }
 
-// component is a part of the screen: it owns its state, keys, size and view.
-// Only the root returns a tea.View; components return their lines.
+// component is a part of the screen: it owns its state, keys (its own key
+// map, and its short and full help), size and view (soft-serve's
+// pkg/ui/common.Component, gh-dash's ui/components). Only the root returns
+// a tea.View; components return their lines.
 type component interface {
+	// Update applies msg: a key or a paste while the component has the
+	// focus, or the result of one of its commands. It returns the view to
+	// switch to (stay keeps the one in focus) and the next command.
+	Update(msg tea.Msg) (screen, tea.Cmd)
 	// SetSize gives the component its cells.
 	SetSize(w, h int)
 	// View renders the component in at most its width.
@@ -143,3 +150,22 @@ func joinLines(lines []string, h int) string {
 	}
 	return b.String()
 }
+
+// footerKeyer is a component whose short help depends on what it shows
+// (the detail view's, on the message): footerKey changes when it does, and
+// the root keeps the rendered footer until then.
+type footerKeyer interface {
+	footerKey() string
+}
+
+// Every part of the screen is a component.
+var (
+	_ component = (*headerModel)(nil)
+	_ component = (*stationsModel)(nil)
+	_ component = (*listModel)(nil)
+	_ component = (*detailModel)(nil)
+	_ component = (*composeModel)(nil)
+	_ component = (*searchModel)(nil)
+	_ component = (*helpModel)(nil)
+	_ component = (*statsModel)(nil)
+)

@@ -33,8 +33,8 @@ type detailModel struct {
 	w, h    int
 }
 
-func newDetail(c *common, station *headerModel) detailModel {
-	return detailModel{c: c, keys: newDetailKeyMap(), station: station}
+func newDetail(c *common, act *actions, station *headerModel) detailModel {
+	return detailModel{c: c, keys: newDetailKeyMap(), act: act, station: station}
 }
 
 // stationNote is what the detail view shows of the station's state for

@@ -88,3 +88,15 @@ func (hm *helpModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 func (hm *helpModel) footer(c component) string {
 	return ansi.Truncate(hm.help.ShortHelpView(c.ShortHelp()), hm.w, "")
 }
+
+// helpKeyMap is the help screen's keys.
+type helpKeyMap struct {
+	Back, ForceQuit key.Binding
+}
+
+func newHelpKeyMap() helpKeyMap {
+	return helpKeyMap{
+		Back:      bind([]string{"esc", "q", "?"}, "esc/?", "back"),
+		ForceQuit: forceQuitKey,
+	}
+}

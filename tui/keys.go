@@ -64,15 +64,3 @@ func newActionKeys() actionKeys {
 
 // forceQuitKey quits from anywhere.
 var forceQuitKey = bind([]string{"ctrl+c"}, "ctrl+c", "quit")
-
-// helpKeyMap is the help screen's keys.
-type helpKeyMap struct {
-	Back, ForceQuit key.Binding
-}
-
-func newHelpKeyMap() helpKeyMap {
-	return helpKeyMap{
-		Back:      bind([]string{"esc", "q", "?"}, "esc/?", "back"),
-		ForceQuit: forceQuitKey,
-	}
-}

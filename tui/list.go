@@ -93,8 +93,8 @@ func makeRow(msg Message, g Glyphs) row {
 	return row{m: msg, preview: previewOf(msg, previewCells, g), truncW: -1}
 }
 
-func newList(c *common) listModel {
-	return listModel{c: c, keys: newListKeyMap(), pageSize: c.opts.PageSize}
+func newList(c *common, act *actions, stations *stationsModel) listModel {
+	return listModel{c: c, keys: newListKeyMap(), act: act, stations: stations, pageSize: c.opts.PageSize}
 }
 
 // ShortHelp implements component.

@@ -3,8 +3,6 @@ package tui
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -36,8 +34,7 @@ const (
 // messages and keys to the one in focus, lays them out and draws the status
 // line; the components own their state, keys, size and view.
 type Model struct {
-	opts Options
-	c    *common
+	c *common
 
 	width, height int
 	screen        screen
@@ -68,25 +65,18 @@ func New(b Backend, opts Options) *Model {
 		c.glyphs = ASCIIGlyphs
 	}
 	c.status = newStatusLine(c)
-	m := &Model{
-		opts:   opts,
-		screen: screenList,
-		c:      c,
-		status: c.status,
-		list:   newList(c),
-		detail: newDetail(c, nil),
-		help:   newHelp(c),
-
-		stations: newStations(c),
-	}
-	m.header = newHeader(c, &m.stations)
-	m.detail.station = &m.header
-	m.stations.list, m.stations.detail, m.stations.header, m.stations.search = &m.list, &m.detail, &m.header, &m.search
-	m.search = newSearch(c, &m.list)
-	m.compose = newCompose(c, &m.header, &m.stations)
+	m := &Model{c: c, screen: screenList, status: c.status}
+	// The components reach the others they read or change through
+	// pointers to the root's fields.
 	m.act = &actions{c: c, list: &m.list, detail: &m.detail, header: &m.header, compose: &m.compose, search: &m.search,
 		resending: make(map[string]bool), resent: make(map[string]string)}
-	m.list.act, m.list.stations, m.detail.act = m.act, &m.stations, m.act
+	m.header = newHeader(c, &m.stations)
+	m.stations = newStations(c, &m.list, &m.detail, &m.header, &m.search)
+	m.list = newList(c, m.act, &m.stations)
+	m.detail = newDetail(c, m.act, &m.header)
+	m.search = newSearch(c, &m.list)
+	m.compose = newCompose(c, &m.header, &m.stations)
+	m.help = newHelp(c)
 	if opts.Fleet {
 		c.fleet = true
 		m.list.showStationColumn()
@@ -154,16 +144,6 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.KeyPressMsg:
 		return m.handleKey(msg)
-	case tea.PasteMsg:
-		if m.screen == screenCompose {
-			_, cmd := m.compose.Update(msg)
-			return cmd
-		}
-		if m.search.typing {
-			_, cmd := m.search.Update(msg)
-			return cmd
-		}
-		return nil
 	case pageMsg:
 		_, cmd := m.list.Update(msg)
 		return cmd
@@ -210,11 +190,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		_, cmd := m.header.Update(msg)
 		return tea.Batch(m.tick(), cmd)
 	}
-	if m.screen == screenCompose {
-		_, cmd := m.compose.Update(msg)
-		return cmd
-	}
-	return nil
+	// Input (a paste) and the messages of the parts the components are
+	// made of (the text area's) go to the component in focus.
+	_, cmd := m.focused().Update(msg)
+	return cmd
 }
 
 func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
@@ -303,141 +282,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	// A status line belongs to its moment: the next key ends it (what the
 	// key does may say something new).
 	m.c.status.info("")
-	if m.search.typing {
-		_, cmd := m.search.Update(k)
-		return cmd
-	}
-
-	var next screen
-	var cmd tea.Cmd
-	switch m.screen {
-	case screenCompose:
-		next, cmd = m.compose.Update(k)
-	case screenHelp:
-		next, cmd = m.help.Update(k)
-	case screenDetail:
-		next, cmd = m.detail.Update(k)
-	case screenStats:
-		next, cmd = m.stats.Update(k)
-	default:
-		if m.stations.focused {
-			next, cmd = m.stations.Update(k)
-		} else {
-			next, cmd = m.list.Update(k)
-		}
-	}
+	next, cmd := m.focused().Update(k)
 	m.show(next)
 	return cmd
-}
-
-// setSize lays the screen out for a terminal of w x h cells.
-func (m *Model) setSize(w, h int) {
-	m.width, m.height = max(w, 20), max(h, 6)
-	m.layout()
-}
-
-// bodyHeight is what is left for the view between the header and the two
-// footer lines (status and keys).
-func (m *Model) bodyHeight() int { return max(1, m.height-m.header.Height()-2) }
-
-func (m *Model) layout() {
-	body := m.bodyHeight()
-	m.header.SetSize(m.width, 0)
-	sh := m.stations.height(m.bodyHeight())
-	m.stations.SetSize(m.width, sh)
-	if m.split() {
-		lw, dw := m.splitWidths()
-		m.list.SetSize(lw, max(1, body-sh))
-		m.detail.SetSize(dw, max(1, body-sh))
-	} else {
-		m.list.SetSize(m.width, max(1, body-sh))
-		m.detail.SetSize(m.width, body)
-	}
-	m.detail.stationChanged()
-	m.compose.SetSize(m.width, body)
-	m.help.SetSize(m.width, body)
-	if m.stats != nil {
-		m.stats.SetSize(m.width, body)
-	}
-	m.search.SetSize(m.width, 1)
-	m.status.SetSize(m.width, 1)
-	m.invalidate()
-}
-
-// View implements tea.Model.
-func (m *Model) View() tea.View {
-	frame := m.render()
-	if m.c.glyphs.ASCII {
-		frame = asciiOnly(frame) // --ascii: nothing but ASCII reaches the terminal
-	}
-	v := tea.NewView(frame)
-	v.AltScreen = true
-	v.WindowTitle = "rbtui"
-	if n := m.header.header.Unread; n > 0 {
-		v.WindowTitle = fmt.Sprintf("rbtui (%d unread)", n)
-	}
-	return v
-}
-
-// render draws the whole screen: exactly m.height lines of at most m.width cells.
-func (m *Model) render() string {
-	var b strings.Builder
-	b.Grow(m.width * m.height * 2)
-	b.WriteString(m.header.View())
-	b.WriteByte('\n')
-	body := m.bodyHeight()
-	if sh := m.stations.height(m.bodyHeight()); sh > 0 && (m.screen == screenList || m.splitShown()) {
-		b.WriteString(m.stations.View())
-		b.WriteByte('\n')
-		body = max(1, body-sh)
-	}
-	if m.splitShown() {
-		b.WriteString(m.splitView(body))
-	} else {
-		b.WriteString(m.view(m.screen).View())
-	}
-	b.WriteByte('\n')
-	b.WriteString(m.statusView())
-	b.WriteByte('\n')
-	// The detail view's keys depend on the message it shows.
-	f, key := m.focused(), ""
-	if f == component(&m.detail) {
-		key = m.detail.footerKey()
-	}
-	if m.footerFor != f || m.footerKey != key {
-		m.footerCache, m.footerFor, m.footerKey = m.help.footer(f), f, key
-	}
-	b.WriteString(m.footerCache)
-	s := b.String()
-	if m.header.Height()+m.bodyHeight()+2 > m.height {
-		// A terminal too small for the header: cut at the bottom.
-		lines := strings.SplitN(s, "\n", m.height+1)
-		s = strings.Join(lines[:m.height], "\n")
-	}
-	return s
-}
-
-func (m *Model) statusView() string {
-	if m.search.typing && !m.status.asking() {
-		return m.search.View()
-	}
-	right := m.list.position()
-	if m.screen != screenList && !m.splitShown() {
-		right = ""
-	}
-	var wait func() string
-	if m.screen == screenList || m.screen == screenDetail {
-		// Nothing to report: say why the message in view waits, if it does.
-		wait = func() string {
-			msg, ok := m.list.current()
-			if m.screen == screenDetail {
-				msg, ok = m.detail.current()
-			}
-			if !ok {
-				return ""
-			}
-			return m.header.waiting(msg)
-		}
-	}
-	return m.status.View(right, wait)
 }

@@ -33,8 +33,8 @@ type stationsModel struct {
 	search *searchModel
 }
 
-func newStations(c *common) stationsModel {
-	return stationsModel{c: c, keys: newStationsKeyMap()}
+func newStations(c *common, list *listModel, detail *detailModel, header *headerModel, search *searchModel) stationsModel {
+	return stationsModel{c: c, keys: newStationsKeyMap(), list: list, detail: detail, header: header, search: search}
 }
 
 // Update implements component: the station list's keys while it has the
