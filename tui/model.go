@@ -2,12 +2,9 @@ package tui
 
 import (
 	"context"
-	"errors"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-
-	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // screen is a view of the body the root can switch to; a component's
@@ -194,25 +191,6 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	// made of (the text area's) go to the component in focus.
 	_, cmd := m.focused().Update(msg)
 	return cmd
-}
-
-func (m *Model) applyUpdate(msg updateMsg) tea.Cmd {
-	if !msg.ok {
-		m.c.status.fail(errors.New("the live feed closed: restart rbtui to follow new messages"))
-		return nil
-	}
-	u := msg.u
-	cmds := []tea.Cmd{m.listen(), m.list.readRows(rb.Change{IDs: u.IDs, All: u.All})}
-	if u.Header || u.All {
-		cmds = append(cmds, m.header.load())
-		if m.c.fleet || u.All {
-			cmds = append(cmds, m.stations.load())
-		}
-	}
-	if u.Signal || u.All {
-		cmds = append(cmds, m.header.loadSignal())
-	}
-	return tea.Batch(cmds...)
 }
 
 // focused is the component whose keys are live.

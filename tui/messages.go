@@ -3,13 +3,12 @@ package tui
 import (
 	"time"
 
-	tea "charm.land/bubbletea/v2"
-
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// Every call to the Backend happens in one of these commands; their results
-// come back to Update as the messages below.
+// Every call to the Backend happens in a command of the component that
+// needs it; its result comes back as one of the messages below, which the
+// root routes to that component.
 
 type (
 	pageMsg struct {
@@ -71,47 +70,7 @@ type (
 	tickMsg time.Time
 )
 
-// listen waits for the next backend change (merging any that queued up
-// behind it) and is re-armed from Update (bubbletea examples/realtime).
-func (m *Model) listen() tea.Cmd {
-	ch, ctx := m.c.b.Updates(), m.c.ctx
-	if ch == nil {
-		return nil
-	}
-	return func() tea.Msg {
-		var u rb.Change
-		var ok bool
-		select {
-		case u, ok = <-ch:
-		case <-ctx.Done():
-			return nil
-		}
-		if !ok {
-			return updateMsg{ok: false}
-		}
-		for i := 0; i < 128; i++ {
-			select {
-			case more, moreOK := <-ch:
-				if !moreOK {
-					return updateMsg{u: u, ok: true}
-				}
-				u = u.Merge(more)
-				continue
-			default:
-			}
-			break
-		}
-		return updateMsg{u: u, ok: true}
-	}
-}
-
-func (m *Model) tick() tea.Cmd {
-	if m.c.opts.Refresh < 0 {
-		return nil
-	}
-	return tea.Tick(m.c.opts.Refresh, func(t time.Time) tea.Msg { return tickMsg(t) })
-}
-
+// dedupe returns ids without repeats, in their first order.
 func dedupe(ids []string) []string {
 	seen := make(map[string]bool, len(ids))
 	out := ids[:0:0]
