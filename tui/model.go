@@ -27,9 +27,12 @@ const (
 )
 
 // Model is the root Bubble Tea model of rbtui. It implements tea.Model. It
-// owns the components (header, list, detail, compose, search, help), routes
-// messages and keys to the one in focus, lays them out and draws the status
-// line; the components own their state, keys, size and view.
+// holds the components and only routes and lays out: keys, pastes and other
+// input go to the component in focus, each command's result to the
+// component that asked for it; it switches to the view a component's
+// Update returns (help, with the view to go back to), keeps ctrl+c, and
+// lays out the header, the body, the status line and the footer. The
+// components own their state, keys, size and view.
 type Model struct {
 	c *common
 
@@ -221,6 +224,7 @@ func (m *Model) view(s screen) component {
 	return &m.list
 }
 
+// openHelp shows the full keys of the view in focus until help's Back.
 func (m *Model) openHelp() {
 	m.help.back, m.screen = m.screen, screenHelp
 	m.help.of = m.view(m.help.back)
