@@ -135,6 +135,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) update(msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		return m.handleKey(k, msg)
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.setSize(msg.Width, msg.Height)
@@ -142,8 +145,6 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case tea.BackgroundColorMsg:
 		m.setStyles(msg.IsDark())
 		return nil
-	case tea.KeyPressMsg:
-		return m.handleKey(msg)
 	case pageMsg:
 		_, cmd := m.list.Update(msg)
 		return cmd
@@ -242,9 +243,9 @@ func (m *Model) show(s screen) {
 	}
 }
 
-// handleKey routes a key press to the prompt, the search line or the view
-// in focus.
-func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
+// handleKey routes a key press to the prompt or the component in focus;
+// msg is k as it came, handed on as it is (not boxed again).
+func (m *Model) handleKey(k tea.KeyPressMsg, msg tea.Msg) tea.Cmd {
 	if key.Matches(k, forceQuitKey) {
 		// A draft being written is not lost to a stray ctrl+c; a second
 		// one (or any while another prompt is up) quits.
@@ -264,7 +265,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	// A status line belongs to its moment: the next key ends it (what the
 	// key does may say something new).
 	m.c.status.info("")
-	next, cmd := m.focused().Update(k)
+	next, cmd := m.focused().Update(msg)
 	m.show(next)
 	return cmd
 }
