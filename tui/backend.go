@@ -1,24 +1,3 @@
-// Package tui is rbtui's full-screen inbox: the message list with unread
-// markers and delivery-state glyphs, a detail pane, compose with a live byte
-// and credit count, a header with signal, service, modem and broker state,
-// search and help. It is built on Bubble Tea v2.
-//
-// The package knows nothing of SQL or AMQP: it talks to a Backend, which the
-// program wires to the SQLite history and the message bus (client.Backend).
-// Every string that came from the satellite is passed through textsafe
-// before it reaches the terminal.
-//
-// The screen is made of components (soft-serve's pkg/ui, gh-dash): the
-// header, the list, the detail view, compose, the search line and help each
-// own their state, key map, size and view; the root Model routes messages
-// and keys to the one in focus and lays them out: from SplitWidth columns
-// the list and the detail view side by side (split.go). With more than one
-// station it is a fleet console: a station list above the inbox filters it
-// (stations.go, fleet.go), and every Backend call names the station shown.
-// model.go is a little over 600 lines: it is the one router of messages
-// and keys, and splitting the switch would scatter it. Its tests run over the
-// real client in internal/testkit/screentest (this package cannot import the
-// client, which imports it).
 package tui
 
 import (

@@ -1,11 +1,13 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rockblock-station/rockblock-station/textsafe"
@@ -13,18 +15,46 @@ import (
 
 // common is what every component of the screen shares and reads: the
 // options, the styles and glyphs (rebuilt when the terminal reports its
-// background), and the clock. The root owns it; components keep a pointer
-// (soft-serve's pkg/ui/common).
+// background), the clock, the backend and the status line they report to.
+// The root owns it; components keep a pointer (soft-serve's pkg/ui/common).
 type common struct {
 	opts   Options
 	styles Styles
 	glyphs Glyphs
 	isDark bool
+
+	// b is the backend every command calls; ctx ends those calls (Run's
+	// context).
+	b   Backend
+	ctx context.Context
+	// station is the station the screen shows, "" for every station
+	// followed (the fleet console's filter).
+	station string
+	// fleet says the screen is a fleet console: more than one station
+	// followed, a station list above the inbox.
+	fleet bool
+	// status is the status line every component reports to.
+	status *statusLine
+	// relayout asks the root to lay the screen out again once the message
+	// in hand is applied: a component changed what the layout depends on
+	// (the header's lines, the station list's rows, the fleet console).
+	relayout bool
 }
 
-// component is a part of the screen: it owns its state, keys, size and view.
-// Only the root returns a tea.View; components return their lines.
+// call is the context of one backend call: ctx bounded by the timeout.
+func (c *common) call() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.ctx, c.opts.Timeout)
+}
+
+// component is a part of the screen: it owns its state, keys (its own key
+// map, and its short and full help), size and view (soft-serve's
+// pkg/ui/common.Component, gh-dash's ui/components). Only the root returns
+// a tea.View; components return their lines.
 type component interface {
+	// Update applies msg: a key or a paste while the component has the
+	// focus, or the result of one of its commands. It returns the view to
+	// switch to (stay keeps the one in focus) and the next command.
+	Update(msg tea.Msg) (screen, tea.Cmd)
 	// SetSize gives the component its cells.
 	SetSize(w, h int)
 	// View renders the component in at most its width.
@@ -120,3 +150,22 @@ func joinLines(lines []string, h int) string {
 	}
 	return b.String()
 }
+
+// footerKeyer is a component whose short help depends on what it shows
+// (the detail view's, on the message): footerKey changes when it does, and
+// the root keeps the rendered footer until then.
+type footerKeyer interface {
+	footerKey() string
+}
+
+// Every part of the screen is a component.
+var (
+	_ component = (*headerModel)(nil)
+	_ component = (*stationsModel)(nil)
+	_ component = (*listModel)(nil)
+	_ component = (*detailModel)(nil)
+	_ component = (*composeModel)(nil)
+	_ component = (*searchModel)(nil)
+	_ component = (*helpModel)(nil)
+	_ component = (*statsModel)(nil)
+)

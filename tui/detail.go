@@ -20,6 +20,7 @@ import (
 type detailModel struct {
 	c    *common
 	keys detailKeyMap
+	act  *actions // does what the action keys ask
 	// station is the header, read for what the station does about the
 	// message (why it waits, the last session); note is what was read,
 	// to rebuild only when it changes.
@@ -32,8 +33,8 @@ type detailModel struct {
 	w, h    int
 }
 
-func newDetail(c *common, station *headerModel) detailModel {
-	return detailModel{c: c, keys: newDetailKeyMap(), station: station}
+func newDetail(c *common, act *actions, station *headerModel) detailModel {
+	return detailModel{c: c, keys: newDetailKeyMap(), act: act, station: station}
 }
 
 // stationNote is what the detail view shows of the station's state for
@@ -107,15 +108,83 @@ func (d *detailModel) set(msg Message, top bool) {
 	d.scroll(0)
 }
 
+// applyRows takes a fresh copy of the message shown, if rows hold one.
+func (d *detailModel) applyRows(rows []Message) {
+	for _, x := range rows {
+		if d.loaded && d.m.ID == x.ID {
+			if len(x.History) == 0 {
+				x.History = d.m.History // a list row carries none
+			}
+			if d.m.Read {
+				x.Read = true // opened: the MarkRead may still be in flight
+			}
+			d.set(x, false)
+		}
+	}
+}
+
 // clear empties the view (nothing selected).
 func (d *detailModel) clear() {
 	d.m, d.loaded, d.off = Message{}, false, 0
 	d.rebuild()
 }
 
-// Update implements the detail view's own keys (scrolling); it reports
-// whether the key was one.
-func (d *detailModel) Update(k tea.KeyPressMsg) bool {
+// Update implements component: the detail view's keys while it has the
+// focus, the full copy of the message it opened, and fresh copies of it.
+func (d *detailModel) Update(msg tea.Msg) (screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, d.keys.Back):
+			return screenList, nil
+		case d.navigate(msg):
+			return stay, nil
+		}
+		m, ok := d.current()
+		return d.act.key(msg, d.keys.actionKeys, m, ok)
+	case openMsg:
+		if msg.err != nil {
+			d.c.status.fail(msg.err)
+			return stay, nil
+		}
+		if d.m.ID == msg.m.ID {
+			if d.m.Read {
+				msg.m.Read = true // opened: the MarkRead may still be in flight
+			}
+			d.set(msg.m, false)
+		}
+	case refreshMsg:
+		d.applyRows(msg.rows)
+	case gotMsg:
+		d.applyRows(msg.msgs)
+	case tickMsg:
+		d.stationChanged() // the station's reading may have gone stale
+	}
+	return stay, nil
+}
+
+// current is the message the action keys apply to: the one shown, else
+// the list's selected one.
+func (d *detailModel) current() (Message, bool) {
+	if d.loaded {
+		return d.m, true
+	}
+	return d.act.list.current()
+}
+
+// getOne reads message id in full (with its history) for the view.
+func (d *detailModel) getOne(id string) tea.Cmd {
+	c := d.c
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		msg, err := c.b.Get(ctx, id)
+		return openMsg{m: msg, err: err}
+	}
+}
+
+// navigate handles the keys that scroll; it reports whether k was one.
+func (d *detailModel) navigate(k tea.KeyPressMsg) bool {
 	switch {
 	case key.Matches(k, d.keys.Down):
 		d.scroll(1)
@@ -309,4 +378,33 @@ func (d *detailModel) View() string {
 	}
 	end := min(len(d.lines), d.off+d.h)
 	return joinLines(d.lines[d.off:end], d.h)
+}
+
+// detailKeyMap is the open message's keys.
+type detailKeyMap struct {
+	navKeys
+	actionKeys
+	Back key.Binding
+}
+
+func newDetailKeyMap() detailKeyMap {
+	return detailKeyMap{
+		navKeys:    newNavKeys("oldest loaded"),
+		actionKeys: newActionKeys(),
+		Back:       bind([]string{"esc", "q"}, "esc/q", "back"),
+	}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k detailKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Back, k.Move, k.Reply, k.Cancel, k.Resend, k.Help}
+}
+
+// FullHelp implements help.KeyMap.
+func (k detailKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Down, k.Up, k.HalfDown, k.HalfUp, k.Top, k.Bottom},
+		{k.Reply, k.Cancel, k.ResendOrRedraft, k.Back},
+		{k.Help, k.ForceQuit},
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rockblock-station/rockblock-station/glance"
@@ -20,16 +21,77 @@ import (
 // ones drop, the high ones are never cut. Its lines are rendered once
 // per change, not per frame.
 type headerModel struct {
-	c      *common
-	header Header
-	loaded bool
-	signal []int
-	width  int
-	cache  []string
+	c *common
+	// stations is the fleet's station list, whose rows make the fleet's
+	// title and summary.
+	stations *stationsModel
+	header   Header
+	loaded   bool
+	signal   []int
+	width    int
+	cache    []string
 }
 
-func newHeader(c *common) headerModel {
-	return headerModel{c: c, header: Header{Station: c.opts.Station, Outbox: -1, MaxMO: rb.MaxMO, MinBars: -1}}
+func newHeader(c *common, stations *stationsModel) headerModel {
+	return headerModel{c: c, stations: stations, header: Header{Station: c.opts.Station, Outbox: -1, MaxMO: rb.MaxMO, MinBars: -1}}
+}
+
+// Update implements component: the header has no keys; it applies the
+// station's state and today's signal as read, and reads the state again
+// on a tick while it is still connecting (the grace may be over).
+func (hm *headerModel) Update(msg tea.Msg) (screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case headerMsg:
+		if msg.err != nil {
+			hm.c.status.fail(msg.err)
+			return stay, nil
+		}
+		if msg.station != hm.c.station {
+			return stay, nil // loaded for a station no longer shown
+		}
+		hm.setHeader(hm.stations.title(msg.h))
+		hm.c.relayout = true // a banner may come or go
+	case signalMsg:
+		if msg.err != nil {
+			hm.c.status.fail(msg.err)
+			return stay, nil
+		}
+		if msg.station != hm.c.station {
+			return stay, nil
+		}
+		if hm.c.fleet && msg.station == "" {
+			msg.samples = nil // one line of the day is one station's
+		}
+		hm.setSignal(msg.samples)
+	case tickMsg:
+		hm.invalidate() // relative times and staleness moved on
+		if hm.header.Connecting {
+			return stay, hm.load()
+		}
+	}
+	return stay, nil
+}
+
+// load reads the state of the station shown.
+func (hm *headerModel) load() tea.Cmd {
+	c, station := hm.c, hm.c.station
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		h, err := c.b.Header(ctx, station)
+		return headerMsg{station: station, h: h, err: err}
+	}
+}
+
+// loadSignal reads today's signal samples of the station shown.
+func (hm *headerModel) loadSignal() tea.Cmd {
+	c, station := hm.c, hm.c.station
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		s, err := c.b.SignalToday(ctx, station)
+		return signalMsg{station: station, samples: s, err: err}
+	}
 }
 
 // SetSize implements component; the header's height is Height.

@@ -5,6 +5,7 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -16,6 +17,7 @@ type helpModel struct {
 	keys helpKeyMap
 	help help.Model
 	of   component // the view whose keys it lists
+	back screen    // the view it was opened from, where Back returns
 	w, h int
 }
 
@@ -74,7 +76,27 @@ func (hm *helpModel) View() string {
 	return joinLines(lines, hm.h)
 }
 
+// Update implements component: Back returns to the view help was opened from.
+func (hm *helpModel) Update(msg tea.Msg) (screen, tea.Cmd) {
+	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, hm.keys.Back) {
+		return hm.back, nil
+	}
+	return stay, nil
+}
+
 // footer renders the short help of c in one line.
 func (hm *helpModel) footer(c component) string {
 	return ansi.Truncate(hm.help.ShortHelpView(c.ShortHelp()), hm.w, "")
+}
+
+// helpKeyMap is the help screen's keys.
+type helpKeyMap struct {
+	Back, ForceQuit key.Binding
+}
+
+func newHelpKeyMap() helpKeyMap {
+	return helpKeyMap{
+		Back:      bind([]string{"esc", "q", "?"}, "esc/?", "back"),
+		ForceQuit: forceQuitKey,
+	}
 }

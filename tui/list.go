@@ -28,8 +28,14 @@ type row struct {
 // the backend), the selection and the scroll offset. It renders only the
 // visible rows.
 type listModel struct {
-	c        *common
-	keys     listKeyMap
+	c    *common
+	keys listKeyMap
+	// act does what the action keys ask; stations is the fleet's station
+	// list (S puts the keys there); stats is the statistics view (nil
+	// when the backend keeps none).
+	act      *actions
+	stations *stationsModel
+	stats    *statsModel
 	hits     map[string]bool // search matches, underlined
 	rows     []row
 	sel, off int
@@ -45,6 +51,13 @@ type listModel struct {
 	// stationW is the width of the station column, 0 when the rows do not
 	// show their station (one station shown).
 	stationW int
+	// reading says a read of changed rows (getMsgs or refresh) is in
+	// flight; pending holds what changed since it started. One read at a
+	// time: two in flight may finish in either order, and the older one
+	// would put a message back in a state it has left (the chaos soak saw
+	// "sending" stay on the screen of a message that was sent).
+	reading bool
+	pending rb.Change
 }
 
 // showStations makes the rows show their station in a column of w cells
@@ -58,6 +71,20 @@ func (l *listModel) showStations(w int) {
 	}
 }
 
+// showStationColumn gives the rows a station column while the inbox shows
+// more than one station.
+func (l *listModel) showStationColumn() {
+	if !l.c.fleet || l.c.station != "" {
+		l.showStations(0)
+		return
+	}
+	w := 4
+	for _, r := range l.stations.rows {
+		w = max(w, min(10, ansi.StringWidth(r.Station)))
+	}
+	l.showStations(w)
+}
+
 // previewCells is the longest preview kept per row; wider terminals are rare.
 const previewCells = 400
 
@@ -66,15 +93,15 @@ func makeRow(msg Message, g Glyphs) row {
 	return row{m: msg, preview: previewOf(msg, previewCells, g), truncW: -1}
 }
 
-func newList(c *common) listModel {
-	return listModel{c: c, keys: newListKeyMap(), pageSize: c.opts.PageSize}
+func newList(c *common, act *actions, stations *stationsModel) listModel {
+	return listModel{c: c, keys: newListKeyMap(), act: act, stations: stations, pageSize: c.opts.PageSize}
 }
 
 // ShortHelp implements component.
 func (l *listModel) ShortHelp() []key.Binding { return l.keys.ShortHelp() }
 
 // FullHelp implements component.
-func (l *listModel) FullHelp() [][]key.Binding { return l.keys.FullHelp() }
+func (l *listModel) FullHelp() [][]key.Binding { return l.keys.fullHelp(l.c.fleet) }
 
 // SetSize implements component.
 func (l *listModel) SetSize(w, h int) {
@@ -236,8 +263,57 @@ func (l *listModel) fullLines() int {
 	return max(0, min(len(l.rows)-l.off, l.h))
 }
 
-// Update implements the list's own keys (moving); it reports whether the key was one.
-func (l *listModel) Update(k tea.KeyPressMsg) bool {
+// Update implements component: the list's keys while it has the focus,
+// and the pages and fresh rows it read.
+func (l *listModel) Update(msg tea.Msg) (screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		return l.key(msg)
+	case pageMsg:
+		return stay, l.applyPage(msg)
+	case refreshMsg:
+		return stay, l.applyRows(msg.rows, msg.err)
+	case gotMsg:
+		return stay, l.applyRows(msg.msgs, msg.err)
+	}
+	return stay, nil
+}
+
+func (l *listModel) key(k tea.KeyPressMsg) (screen, tea.Cmd) {
+	switch {
+	case key.Matches(k, l.keys.Quit):
+		return stay, tea.Quit
+	case l.navigate(k):
+		if key.Matches(k, l.keys.Bottom) && !l.end {
+			l.c.status.info("older messages are loading: G again goes further")
+		}
+		return stay, l.maybeLoadMore()
+	case key.Matches(k, l.keys.Open):
+		return l.act.open()
+	case key.Matches(k, l.keys.Stations) && l.c.fleet:
+		l.stations.focused = true
+		return stay, nil
+	case key.Matches(k, l.keys.Stats) && l.stats != nil:
+		return screenStats, l.stats.load()
+	case key.Matches(k, l.keys.ClearSearch):
+		if l.act.search.query != "" {
+			l.act.search.clearQuery()
+		}
+		return stay, nil
+	}
+	m, ok := l.current()
+	return l.act.key(k, l.keys.actionKeys, m, ok)
+}
+
+// current is the selected message, the one the action keys apply to.
+func (l *listModel) current() (Message, bool) {
+	r, ok := l.selected()
+	return r.m, ok
+}
+
+// navigate handles the keys that move the selection; it reports whether k
+// was one.
+func (l *listModel) navigate(k tea.KeyPressMsg) bool {
 	switch {
 	case key.Matches(k, l.keys.Down):
 		l.move(1)
@@ -356,4 +432,45 @@ func textsafeState(s string) string {
 		return s
 	}
 	return ansi.Truncate(cleanWord(s), stateCells, "")
+}
+
+// listKeyMap is the message list's keys.
+type listKeyMap struct {
+	navKeys
+	actionKeys
+	Open, ClearSearch, Quit key.Binding
+	// Stats opens the session statistics (when the backend has them).
+	Stats key.Binding
+	// Stations puts the keys in the station list (the fleet console only).
+	Stations key.Binding
+}
+
+func newListKeyMap() listKeyMap {
+	return listKeyMap{
+		navKeys:     newNavKeys("oldest loaded"),
+		actionKeys:  newActionKeys(),
+		Open:        bind([]string{"enter"}, "enter", "open"),
+		ClearSearch: bind([]string{"esc", "q"}, "esc/q", "back"),
+		Quit:        bind([]string{"q"}, "q", "quit"),
+		Stats:       bind([]string{"s"}, "s", "statistics"),
+		Stations:    bind([]string{"S"}, "S", "stations"),
+	}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k listKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Move, k.Open, k.Compose, k.Reply, k.Search, k.Help, k.Quit}
+}
+
+// fullHelp is the help screen's keys; the fleet console's have S.
+func (k listKeyMap) fullHelp(fleet bool) [][]key.Binding {
+	last := []key.Binding{k.Search, k.Next, k.Prev, k.Stats, k.Help, k.Quit, k.ForceQuit}
+	if fleet {
+		last = append([]key.Binding{k.Stations}, last...)
+	}
+	return [][]key.Binding{
+		{k.Down, k.Up, k.HalfDown, k.HalfUp, k.PageDown, k.PageUp, k.Top, k.Bottom},
+		{k.Open, k.Compose, k.Reply, k.Cancel, k.ResendOrRedraft, k.MarkRead, k.MarkAllRead},
+		last,
+	}
 }

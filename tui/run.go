@@ -15,7 +15,7 @@ import (
 // and embedding.
 func Run(ctx context.Context, b Backend, opts Options, extra ...tea.ProgramOption) error {
 	m := New(b, opts)
-	m.ctx = ctx
+	m.c.ctx = ctx
 	po := []tea.ProgramOption{tea.WithContext(ctx)}
 	if opts.NoColor {
 		po = append(po, tea.WithColorProfile(colorprofile.Ascii))

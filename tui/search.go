@@ -19,6 +19,7 @@ import (
 type searchModel struct {
 	c      *common
 	keys   searchKeyMap
+	list   *listModel // the list its matches are selected in
 	input  textinput.Model
 	typing bool
 	query  string
@@ -27,8 +28,8 @@ type searchModel struct {
 	w      int
 }
 
-func newSearch(c *common) searchModel {
-	s := searchModel{c: c, keys: newSearchKeyMap(), input: textinput.New()}
+func newSearch(c *common, list *listModel) searchModel {
+	s := searchModel{c: c, keys: newSearchKeyMap(), list: list, input: textinput.New()}
 	s.input.Prompt = "/"
 	s.input.CharLimit = 200
 	return s
@@ -86,9 +87,25 @@ func (s *searchModel) setHits(q string, hits []Message) {
 	})
 }
 
-// searchKey handles a key while the search line is being typed.
-func (m *Model) searchKey(k tea.KeyPressMsg) tea.Cmd {
-	s := &m.search
+// Update implements component: the keys while the line is typed, a paste
+// into it, and the result of a search (which switches to the list, at its
+// first match).
+func (s *searchModel) Update(msg tea.Msg) (screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case searchMsg:
+		return s.apply(msg)
+	case tea.KeyPressMsg:
+		return stay, s.key(msg)
+	case tea.PasteMsg:
+		var cmd tea.Cmd
+		s.input, cmd = s.input.Update(msg)
+		return stay, cmd
+	}
+	return stay, nil
+}
+
+// key handles a key while the search line is being typed.
+func (s *searchModel) key(k tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, s.keys.Cancel):
 		s.stop()
@@ -99,59 +116,69 @@ func (m *Model) searchKey(k tea.KeyPressMsg) tea.Cmd {
 		q := strings.TrimSpace(s.input.Value())
 		s.input.Reset()
 		if q == "" {
-			m.clearSearch()
+			s.clearQuery()
 			return nil
 		}
-		m.setInfo("searching…")
-		return m.doSearch(q)
+		s.c.status.info("searching…")
+		return s.search(q)
 	}
 	var cmd tea.Cmd
 	s.input, cmd = s.input.Update(k)
 	return cmd
 }
 
-func (m *Model) clearSearch() {
-	m.search.clear()
-	m.list.hits = nil
-	m.setInfo("")
+// search asks the backend for the matches of q in the station shown.
+func (s *searchModel) search(q string) tea.Cmd {
+	c, limit, station := s.c, s.c.opts.SearchLimit, s.c.station
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		hits, err := c.b.Search(ctx, station, q, limit)
+		return searchMsg{q: q, hits: hits, err: err}
+	}
 }
 
-func (m *Model) applySearch(msg searchMsg) tea.Cmd {
+// clearQuery ends the search in force: no more matches underlined.
+func (s *searchModel) clearQuery() {
+	s.clear()
+	s.list.hits = nil
+	s.c.status.info("")
+}
+
+func (s *searchModel) apply(msg searchMsg) (screen, tea.Cmd) {
 	if msg.err != nil {
-		m.setError(msg.err)
-		return nil
+		s.c.status.fail(msg.err)
+		return stay, nil
 	}
-	m.search.setHits(msg.q, msg.hits)
-	m.list.hits = m.search.hitSet
-	if len(m.search.hits) == 0 {
+	s.setHits(msg.q, msg.hits)
+	s.list.hits = s.hitSet
+	if len(s.hits) == 0 {
 		// Not an error: the search worked and found nothing.
-		m.setInfo(fmt.Sprintf("no match for %q", textsafe.Line(msg.q)))
-		return nil
+		s.c.status.info(fmt.Sprintf("no match for %q", textsafe.Line(msg.q)))
+		return stay, nil
 	}
-	m.screen = screenList
 	// The first match at or below the selection.
-	return m.jumpFrom(0, +1)
+	return screenList, s.jumpFrom(0, +1)
 }
 
 // jump moves to the next (dir +1, older) or previous (dir -1, newer) match.
-func (m *Model) jump(dir int) tea.Cmd {
-	if len(m.search.hits) == 0 {
-		if m.search.query == "" {
-			m.setInfo("no search: / searches")
+func (s *searchModel) jump(dir int) (screen, tea.Cmd) {
+	if len(s.hits) == 0 {
+		if s.query == "" {
+			s.c.status.info("no search: / searches")
 		} else {
-			m.setInfo(fmt.Sprintf("no match for %q", textsafe.Line(m.search.query)))
+			s.c.status.info(fmt.Sprintf("no match for %q", textsafe.Line(s.query)))
 		}
-		return nil
+		return stay, nil
 	}
-	m.screen = screenList
-	return m.jumpFrom(dir, dir)
+	return screenList, s.jumpFrom(dir, dir)
 }
 
 // jumpFrom selects the first match strictly beyond the selection in
 // direction dir (or at it when skip is 0), wrapping around.
-func (m *Model) jumpFrom(skip, dir int) tea.Cmd {
-	hits := m.search.hits
-	cur, ok := m.list.selected()
+func (s *searchModel) jumpFrom(skip, dir int) tea.Cmd {
+	hits, l := s.hits, s.list
+	cur, ok := l.selected()
 	idx := -1
 	if !ok {
 		idx = 0
@@ -183,19 +210,39 @@ func (m *Model) jumpFrom(skip, dir int) tea.Cmd {
 		}
 	}
 	target := hits[idx]
-	info := fmt.Sprintf("match %d/%d for %q", idx+1, len(hits), textsafe.Line(m.search.query))
+	info := fmt.Sprintf("match %d/%d for %q", idx+1, len(hits), textsafe.Line(s.query))
 	if wrapped {
 		info += " (wrapped)"
 	}
-	m.setInfo(info)
-	if i := m.list.find(target.ID); i >= 0 {
-		m.list.selectIndex(i)
-		return m.maybeLoadMore()
+	s.c.status.info(info)
+	if i := l.find(target.ID); i >= 0 {
+		l.selectIndex(i)
+		return l.maybeLoadMore()
 	}
-	if m.list.end {
-		m.setError(errors.New("the match is no longer in the history"))
+	if l.end {
+		s.c.status.fail(errors.New("the match is no longer in the history"))
 		return nil
 	}
-	m.list.loading = true
-	return m.loadUntil(m.list.next, target, target.ID, m.list.gen)
+	return l.loadUntil(target)
 }
+
+// searchKeyMap is the keys of the search line while it is being typed.
+type searchKeyMap struct {
+	Submit, Cancel, ForceQuit key.Binding
+}
+
+func newSearchKeyMap() searchKeyMap {
+	return searchKeyMap{
+		Submit:    bind([]string{"enter"}, "enter", "search"),
+		Cancel:    bind([]string{"esc"}, "esc", "cancel"),
+		ForceQuit: forceQuitKey,
+	}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k searchKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Submit, k.Cancel, k.ForceQuit}
+}
+
+// FullHelp implements help.KeyMap.
+func (k searchKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }

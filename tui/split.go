@@ -45,7 +45,7 @@ func (m *Model) followSelection() tea.Cmd {
 		return nil
 	}
 	m.detail.set(r.m, true)
-	return m.getOne(r.m.ID)
+	return m.detail.getOne(r.m.ID)
 }
 
 // splitView draws the list and the detail view side by side, h lines.

@@ -16,21 +16,130 @@ import (
 // station followed (name, signal, service, modem, broker, outbox, last
 // contact, unread), shown above the inbox when the screen follows more than
 // one station. S puts the keys here: enter shows the selected station's
-// messages only, a shows every station's.
+// messages only, a shows every station's. Showing another station reads
+// the inbox (list, detail, header, search) again for it.
 type stationsModel struct {
 	c        *common
 	keys     stationsKeyMap
 	rows     []Header
 	sel, off int
 	w, h     int
-	// filter is the station the inbox shows, "" for all of them.
-	filter string
 	// focused is true while the keys are the station list's.
 	focused bool
+	// The inbox it filters.
+	list   *listModel
+	detail *detailModel
+	header *headerModel
+	search *searchModel
 }
 
-func newStations(c *common) stationsModel {
-	return stationsModel{c: c, keys: newStationsKeyMap()}
+func newStations(c *common, list *listModel, detail *detailModel, header *headerModel, search *searchModel) stationsModel {
+	return stationsModel{c: c, keys: newStationsKeyMap(), list: list, detail: detail, header: header, search: search}
+}
+
+// Update implements component: the station list's keys while it has the
+// focus, and the station list as read. A second station makes the screen
+// the fleet console.
+func (s *stationsModel) Update(msg tea.Msg) (screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		return s.key(msg)
+	case stationsMsg:
+		return stay, s.apply(msg)
+	}
+	return stay, nil
+}
+
+func (s *stationsModel) key(k tea.KeyPressMsg) (screen, tea.Cmd) {
+	switch {
+	case s.navigate(k):
+	case key.Matches(k, s.keys.Show):
+		if name := s.selected(); name != "" {
+			cmd := s.show(name)
+			s.c.status.info("showing station " + textsafe.Line(name) + ": S then a shows all")
+			return stay, cmd
+		}
+	case key.Matches(k, s.keys.All):
+		cmd := s.show("")
+		s.c.status.info("showing all stations")
+		return stay, cmd
+	case key.Matches(k, s.keys.Back):
+		s.focused = false
+	case key.Matches(k, s.keys.Help):
+		return screenHelp, nil
+	}
+	return stay, nil
+}
+
+// show filters the inbox to one station ("": all of them): the list is
+// read again from the newest, the header and the signal of the day are
+// the station's.
+func (s *stationsModel) show(station string) tea.Cmd {
+	s.c.station = station
+	s.focused = false
+	s.list.showStationColumn()
+	s.search.clearQuery()
+	s.list.reset()
+	s.detail.clear()
+	s.header.signal = nil
+	s.header.invalidate()
+	return tea.Batch(s.list.loadFirst(), s.header.load(), s.header.loadSignal())
+}
+
+// apply applies a read of the station list; a second station makes the
+// screen the fleet console.
+func (s *stationsModel) apply(msg stationsMsg) tea.Cmd {
+	if msg.err != nil {
+		s.c.status.fail(msg.err)
+		return nil
+	}
+	s.setRows(msg.rows)
+	if !s.c.fleet && len(msg.rows) > 1 {
+		s.c.fleet = true // --all: a second station appeared
+		s.list.showStationColumn()
+		s.c.relayout = true
+		return s.header.load()
+	}
+	if s.c.fleet {
+		s.list.showStationColumn()
+		if s.header.loaded {
+			// The title's count and summary come from these rows: no
+			// second read of the header.
+			s.header.setHeader(s.title(s.header.header))
+		}
+		s.c.relayout = true
+	}
+	return nil
+}
+
+// load reads the station list.
+func (s *stationsModel) load() tea.Cmd {
+	c := s.c
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		rows, err := c.b.Stations(ctx)
+		return stationsMsg{rows: rows, err: err}
+	}
+}
+
+// title is h with the fleet's title and summary when all stations are
+// shown (both derived from the station list as last read).
+func (s *stationsModel) title(h Header) Header {
+	if s.c.fleet && s.c.station == "" {
+		h.Station = fmt.Sprintf("fleet (%d stations)", len(s.rows))
+		h.Fleet = s.summary()
+	}
+	return h
+}
+
+// height is the lines the list takes above the inbox in a body of body
+// lines (0 when the screen shows one station).
+func (s *stationsModel) height(body int) int {
+	if !s.c.fleet {
+		return 0
+	}
+	return max(2, min(len(s.rows)+1, body/3))
 }
 
 // ShortHelp implements component.
@@ -47,12 +156,6 @@ func (s *stationsModel) SetSize(w, h int) {
 
 // maxStationCells bounds the name column.
 const maxStationCells = 16
-
-// height is the lines the list takes above the inbox in a body of body
-// lines: a title and a row per station, at most a third of the body.
-func (s *stationsModel) height(body int) int {
-	return max(2, min(len(s.rows)+1, body/3))
-}
 
 // setRows applies loaded station states, keeping the selection on the same
 // station.
@@ -128,8 +231,8 @@ func (s *stationsModel) selected() string {
 	return s.rows[s.sel].Station
 }
 
-// Update moves the selection; it reports whether the key was one of those.
-func (s *stationsModel) Update(k tea.KeyPressMsg) bool {
+// navigate moves the selection; it reports whether k was one of those keys.
+func (s *stationsModel) navigate(k tea.KeyPressMsg) bool {
 	switch {
 	case key.Matches(k, s.keys.Down):
 		s.sel++
@@ -150,8 +253,8 @@ func (s *stationsModel) Update(k tea.KeyPressMsg) bool {
 func (s *stationsModel) View() string {
 	st, g := &s.c.styles, &s.c.glyphs
 	shows := "all stations"
-	if s.filter != "" {
-		shows = "station " + textsafe.Line(s.filter)
+	if s.c.station != "" {
+		shows = "station " + textsafe.Line(s.c.station)
 	}
 	title := fmt.Sprintf("%d stations%sshowing %s", len(s.rows), g.Sep, shows)
 	if !s.focused {
@@ -177,7 +280,7 @@ func (s *stationsModel) row(i, nameW int) string {
 		mark = g.Selected
 	}
 	shown := " "
-	if r.Station == s.filter {
+	if r.Station == s.c.station {
 		shown = "="
 	}
 	name := ansi.Truncate(textsafe.Line(r.Station), nameW, g.Ellipsis)

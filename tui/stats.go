@@ -16,8 +16,7 @@ import (
 // The stats view: how often satellite sessions succeed at each signal
 // strength, and sessions and credits per day (mailbox checks included),
 // from rbd's session reports in the history. A component: it owns its
-// state, keys and view; the root opens it, hands it its size and keys, and
-// goes back when it sends StatsClosedMsg.
+// state, keys and view; the list opens it (s) and it goes back to the list.
 
 // StatsSource reads the session statistics (the client's store does).
 type StatsSource interface {
@@ -26,14 +25,13 @@ type StatsSource interface {
 	SessionStats(ctx context.Context, since, until time.Time) (rb.SessionStats, error)
 }
 
-// StatsKeyMap holds the stats view's bindings.
-type StatsKeyMap struct {
+// statsKeyMap is the stats view's keys.
+type statsKeyMap struct {
 	Up, Down, Range, Reload, Close key.Binding
 }
 
-// DefaultStatsKeyMap returns the stats view's standard bindings.
-func DefaultStatsKeyMap() StatsKeyMap {
-	return StatsKeyMap{
+func newStatsKeyMap() statsKeyMap {
+	return statsKeyMap{
 		Up:     bind([]string{"k", "up"}, "k/↑", "newer days"),
 		Down:   bind([]string{"j", "down"}, "j/↓", "older days"),
 		Range:  bind([]string{"t"}, "t", "7 or 30 days"),
@@ -43,23 +41,20 @@ func DefaultStatsKeyMap() StatsKeyMap {
 }
 
 // ShortHelp implements help.KeyMap.
-func (k StatsKeyMap) ShortHelp() []key.Binding {
+func (k statsKeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Close, k.Range, k.Down, k.Up, k.Reload}
 }
 
 // FullHelp implements help.KeyMap.
-func (k StatsKeyMap) FullHelp() [][]key.Binding {
+func (k statsKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{k.Down, k.Up}, {k.Range, k.Reload, k.Close}}
 }
 
-// ShortHelp is the footer's keys while the view has the focus.
-func (v *StatsView) ShortHelp() []key.Binding { return v.Keys.ShortHelp() }
+// ShortHelp implements component.
+func (v *statsModel) ShortHelp() []key.Binding { return v.keys.ShortHelp() }
 
-// FullHelp is the help screen's keys for the view.
-func (v *StatsView) FullHelp() [][]key.Binding { return v.Keys.FullHelp() }
-
-// StatsClosedMsg tells the root that the stats view was closed.
-type StatsClosedMsg struct{}
+// FullHelp implements component.
+func (v *statsModel) FullHelp() [][]key.Binding { return v.keys.FullHelp() }
 
 // statsLoadedMsg carries a load's result; seq drops a late answer to an
 // earlier load.
@@ -73,14 +68,11 @@ type statsLoadedMsg struct {
 // statsRanges are the ranges Range cycles through, in days.
 var statsRanges = []int{7, 30}
 
-// StatsView is the stats component.
-type StatsView struct {
-	Keys StatsKeyMap
-
-	src    StatsSource
-	styles *Styles
-	glyphs Glyphs
-	now    func() time.Time
+// statsModel is the stats view.
+type statsModel struct {
+	c    *common
+	keys statsKeyMap
+	src  StatsSource
 
 	width, height int
 	days          int // the range shown
@@ -92,26 +84,23 @@ type StatsView struct {
 	err           error
 }
 
-// NewStatsView returns the stats view over src; now is the clock (local
-// days are those of now's location).
-func NewStatsView(src StatsSource, st *Styles, g Glyphs, now func() time.Time) *StatsView {
-	if now == nil {
-		now = time.Now
-	}
-	return &StatsView{Keys: DefaultStatsKeyMap(), src: src, styles: st, glyphs: g, now: now, days: statsRanges[0]}
+// newStats returns the stats view over src; the clock is the options'
+// (local days are those of its location).
+func newStats(c *common, src StatsSource) *statsModel {
+	return &statsModel{c: c, keys: newStatsKeyMap(), src: src, days: statsRanges[0]}
 }
 
-// SetSize sets the size View fills.
-func (v *StatsView) SetSize(width, height int) {
+// SetSize implements component.
+func (v *statsModel) SetSize(width, height int) {
 	v.width, v.height = max(0, width), max(0, height)
 	v.clamp()
 }
 
-// Load reads the statistics of the current range (open and reload call it).
-func (v *StatsView) Load() tea.Cmd {
+// load reads the statistics of the current range (open and reload call it).
+func (v *statsModel) load() tea.Cmd {
 	v.seq++
 	v.loading = true
-	seq, days, src, now := v.seq, v.days, v.src, v.now()
+	seq, days, src, now := v.seq, v.days, v.src, v.c.opts.Now()
 	return func() tea.Msg {
 		today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
 		since, until := today.AddDate(0, 0, 1-days), today.AddDate(0, 0, 1)
@@ -122,31 +111,32 @@ func (v *StatsView) Load() tea.Cmd {
 	}
 }
 
-// Update handles keys and load results.
-func (v *StatsView) Update(msg tea.Msg) tea.Cmd {
+// Update implements component: its keys, and the results of its loads.
+// Close goes back to the list.
+func (v *statsModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 	switch msg := msg.(type) {
 	case statsLoadedMsg:
 		if msg.seq != v.seq {
-			return nil
+			return stay, nil
 		}
 		v.loading = false
 		if msg.err != nil {
 			v.err = msg.err
-			return nil
+			return stay, nil
 		}
 		v.err, v.loaded, v.stats = nil, true, msg.stats
 		v.clamp()
 	case tea.KeyPressMsg:
 		switch {
-		case key.Matches(msg, v.Keys.Close):
-			return func() tea.Msg { return StatsClosedMsg{} }
-		case key.Matches(msg, v.Keys.Down):
+		case key.Matches(msg, v.keys.Close):
+			return screenList, nil
+		case key.Matches(msg, v.keys.Down):
 			v.offset++
 			v.clamp()
-		case key.Matches(msg, v.Keys.Up):
+		case key.Matches(msg, v.keys.Up):
 			v.offset--
 			v.clamp()
-		case key.Matches(msg, v.Keys.Range):
+		case key.Matches(msg, v.keys.Range):
 			for i, d := range statsRanges {
 				if d == v.days {
 					v.days = statsRanges[(i+1)%len(statsRanges)]
@@ -154,12 +144,12 @@ func (v *StatsView) Update(msg tea.Msg) tea.Cmd {
 				}
 			}
 			v.offset = 0
-			return v.Load()
-		case key.Matches(msg, v.Keys.Reload):
-			return v.Load()
+			return stay, v.load()
+		case key.Matches(msg, v.keys.Reload):
+			return stay, v.load()
 		}
 	}
-	return nil
+	return stay, nil
 }
 
 // fixedRows is the number of lines above the day rows: title, blank,
@@ -167,40 +157,40 @@ func (v *StatsView) Update(msg tea.Msg) tea.Cmd {
 const fixedRows = 13
 
 // dayRows is how many day rows fit, leaving one line for the total.
-func (v *StatsView) dayRows() int { return max(0, v.height-fixedRows-1) }
+func (v *statsModel) dayRows() int { return max(0, v.height-fixedRows-1) }
 
-func (v *StatsView) clamp() {
+func (v *statsModel) clamp() {
 	v.offset = max(0, min(v.offset, len(v.stats.Days)-v.dayRows()))
 }
 
 // View renders exactly the size set by SetSize.
-func (v *StatsView) View() string {
-	st := v.styles
-	title := fmt.Sprintf("Session statistics%slast %d days", v.glyphs.Sep, v.days)
+func (v *statsModel) View() string {
+	st := &v.c.styles
+	title := fmt.Sprintf("Session statistics%slast %d days", v.c.glyphs.Sep, v.days)
 	lines := []string{st.Title.Render(title), ""}
 	switch {
 	case v.err != nil:
-		lines = append(lines, st.Bad.Render(v.glyphs.Warn+" "+ansi.Strip(v.err.Error())))
+		lines = append(lines, st.Bad.Render(v.c.glyphs.Warn+" "+ansi.Strip(v.err.Error())))
 	case !v.loaded:
-		lines = append(lines, st.Dim.Render("loading"+v.glyphs.Ellipsis))
+		lines = append(lines, st.Dim.Render("loading"+v.c.glyphs.Ellipsis))
 	default:
 		lines = append(lines, v.body()...)
 	}
 	if v.loading && v.loaded {
-		lines[0] += st.Dim.Render(v.glyphs.Sep + "updating" + v.glyphs.Ellipsis)
+		lines[0] += st.Dim.Render(v.c.glyphs.Sep + "updating" + v.c.glyphs.Ellipsis)
 	}
 	out := make([]string, v.height)
 	for i := range out {
 		if i < len(lines) {
-			out[i] = ansi.Truncate(lines[i], v.width, v.glyphs.Ellipsis)
+			out[i] = ansi.Truncate(lines[i], v.width, v.c.glyphs.Ellipsis)
 		}
 	}
 	return strings.Join(out, "\n")
 }
 
 // body is the two tables.
-func (v *StatsView) body() []string {
-	st := v.styles
+func (v *statsModel) body() []string {
+	st := &v.c.styles
 	s := v.stats
 	lines := []string{
 		st.Label.Render("Success by signal when the session started"),
@@ -226,7 +216,7 @@ func (v *StatsView) body() []string {
 	tot := s.Total()
 	more := ""
 	if hidden := len(days) - n; hidden > 0 && n > 0 {
-		more = st.Dim.Render(fmt.Sprintf("   %s j/k: %d of %d days", v.glyphs.Sep, n, len(days)))
+		more = st.Dim.Render(fmt.Sprintf("   %s j/k: %d of %d days", v.c.glyphs.Sep, n, len(days)))
 	}
 	lines = append(lines, st.Title.Render(dayLine("total", tot))+more)
 	return lines
@@ -250,22 +240,22 @@ const rateBarWidth = 10
 
 // rateBar draws the success rate as a bar, coloured by how good it is;
 // the percentage beside it carries the meaning without colour.
-func (v *StatsView) rateBar(t rb.Tally) string {
+func (v *statsModel) rateBar(t rb.Tally) string {
 	r, ok := t.Rate()
 	if !ok {
 		return ""
 	}
 	full, empty := "█", "░"
-	if v.glyphs.ASCII {
+	if v.c.glyphs.ASCII {
 		full, empty = "#", "."
 	}
 	n := int(r*rateBarWidth + 0.5)
 	bar := strings.Repeat(full, n) + strings.Repeat(empty, rateBarWidth-n)
 	switch {
 	case r >= 0.8:
-		return v.styles.Good.Render(bar)
+		return v.c.styles.Good.Render(bar)
 	case r >= 0.5:
-		return v.styles.Warn.Render(bar)
+		return v.c.styles.Warn.Render(bar)
 	}
-	return v.styles.Bad.Render(bar)
+	return v.c.styles.Bad.Render(bar)
 }

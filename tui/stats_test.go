@@ -49,23 +49,28 @@ func (f *statsFixture) SessionStats(_ context.Context, since, until time.Time) (
 	return s, nil
 }
 
-// run applies a Cmd's message (and what that returns) to the view.
-func runCmd(v *StatsView, cmd tea.Cmd) tea.Msg {
+// runCmd applies a Cmd's message (and what that returns) to the view.
+func runCmd(v *statsModel, cmd tea.Cmd) tea.Msg {
 	var last tea.Msg
 	for cmd != nil {
 		last = cmd()
-		if _, closed := last.(StatsClosedMsg); closed {
-			return last
-		}
-		cmd = v.Update(last)
+		_, cmd = v.Update(last)
 	}
 	return last
 }
 
-func newStatsTest(t *testing.T, f *statsFixture, g Glyphs, w, h int) *StatsView {
+// press gives the view a key and runs what it starts; it returns the view
+// the key switches to.
+func press(v *statsModel, k string) screen {
+	next, cmd := v.Update(keyPress(k))
+	runCmd(v, cmd)
+	return next
+}
+
+func newStatsTest(t *testing.T, f *statsFixture, g Glyphs, w, h int) *statsModel {
 	t.Helper()
-	st := NewStyles(true)
-	v := NewStatsView(f, &st, g, func() time.Time { return statsNow })
+	c := &common{opts: Options{Now: func() time.Time { return statsNow }}.withDefaults(), styles: NewStyles(true), glyphs: g}
+	v := newStats(c, f)
 	v.SetSize(w, h)
 	return v
 }
@@ -79,7 +84,7 @@ func keyPress(s string) tea.KeyPressMsg {
 }
 
 // statsFrame checks the view fills exactly w x h and returns it without escapes.
-func statsFrame(t *testing.T, v *StatsView, w, h int) string {
+func statsFrame(t *testing.T, v *statsModel, w, h int) string {
 	t.Helper()
 	plain := ansi.Strip(v.View())
 	lines := strings.Split(plain, "\n")
@@ -115,10 +120,10 @@ func TestStatsGolden(t *testing.T) {
 			f := &statsFixture{err: tc.err}
 			v := newStatsTest(t, f, tc.g, tc.w, tc.h)
 			if !tc.nolad {
-				runCmd(v, v.Load())
+				runCmd(v, v.load())
 			}
 			for _, k := range tc.keys {
-				runCmd(v, v.Update(keyPress(k)))
+				press(v, k)
 			}
 			golden.Check(t, tc.name, statsFrame(t, v, tc.w, tc.h))
 		})
@@ -128,12 +133,12 @@ func TestStatsGolden(t *testing.T) {
 func TestStatsKeys(t *testing.T) {
 	f := &statsFixture{}
 	v := newStatsTest(t, f, UnicodeGlyphs, 80, 24)
-	runCmd(v, v.Load())
+	runCmd(v, v.load())
 	today := time.Date(2026, 3, 12, 0, 0, 0, 0, time.UTC)
 	if !f.since.Equal(today.AddDate(0, 0, -6)) || !f.until.Equal(today.AddDate(0, 0, 1)) {
 		t.Errorf("week asked %s to %s", f.since, f.until)
 	}
-	runCmd(v, v.Update(keyPress("t")))
+	press(v, "t")
 	if !f.since.Equal(today.AddDate(0, 0, -29)) || len(v.stats.Days) != 30 {
 		t.Errorf("month asked from %s, holds %d days", f.since, len(v.stats.Days))
 	}
@@ -150,13 +155,13 @@ func TestStatsKeys(t *testing.T) {
 	if v.offset != 0 {
 		t.Errorf("offset after scrolling up = %d", v.offset)
 	}
-	runCmd(v, v.Update(keyPress("t")))
+	press(v, "t")
 	if v.days != 7 {
 		t.Errorf("t twice: %d days", v.days)
 	}
 	// A late answer to an earlier load changes nothing.
-	old := v.Load()
-	newer := v.Load()
+	old := v.load()
+	newer := v.load()
 	f.mu.Lock()
 	f.err = errors.New("gone")
 	f.mu.Unlock()
@@ -168,10 +173,9 @@ func TestStatsKeys(t *testing.T) {
 	if v.err == nil || !v.loaded {
 		t.Errorf("the newest load's error is not shown (err %v), or the last stats were dropped", v.err)
 	}
-	if msg := runCmd(v, v.Update(keyPress("q"))); msg != (StatsClosedMsg{}) {
-		t.Errorf("q gave %#v, want StatsClosedMsg", msg)
-	}
-	if msg := runCmd(v, v.Update(keyPress("esc"))); msg != (StatsClosedMsg{}) {
-		t.Errorf("esc gave %#v, want StatsClosedMsg", msg)
+	for _, k := range []string{"q", "esc"} {
+		if next := press(v, k); next != screenList {
+			t.Errorf("%s switches to %v, want the list", k, next)
+		}
 	}
 }

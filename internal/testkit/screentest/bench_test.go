@@ -13,7 +13,7 @@ import (
 )
 
 // benchEnv is a history of 100 000 seeded messages.
-func benchEnv(b *testing.B) *Env { return seeded(b, 100_000) }
+func benchEnv(b *testing.B) *Env { return Seeded(b, 100_000) }
 
 // BenchmarkKeyToView measures one key press (j, and g at the end of the
 // history) through Update, the commands it starts (paging older rows from a
@@ -61,7 +61,7 @@ func BenchmarkViewSplit(b *testing.B) {
 
 // BenchmarkViewDetail measures rendering an open message at 120x40.
 func BenchmarkViewDetail(b *testing.B) {
-	e := NewEnv(b, testNow, "")
+	e := NewEnv(b, Now, "")
 	e.Fixture()
 	d := e.Screen(120, 40)
 	d.Select("Weather update")
@@ -91,7 +91,7 @@ func BenchmarkResize(b *testing.B) {
 func fleetBenchEnv(b *testing.B) *Env {
 	e := benchEnv(b)
 	for i, s := range []string{Station, "south", "east"} {
-		e.Signal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-" + s, Station: s, At: testNow.Add(-20 * time.Second)},
+		e.Signal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-" + s, Station: s, At: Now.Add(-20 * time.Second)},
 			Bars: 5 - i, Service: true, Modem: rb.ModemOK, Outbox: -1})
 	}
 	e.Client = client.New(client.Config{Stations: []string{Station, "south", "east"}, Bus: e.Bus, Store: e.Store, Now: e.Now,

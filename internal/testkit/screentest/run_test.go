@@ -18,17 +18,6 @@ import (
 	"github.com/rockblock-station/rockblock-station/tui"
 )
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 var sgr = regexp.MustCompile(`\x1b\[([0-9;:]*)m`)
 
 // colourSGR returns the first SGR sequence in s that sets a colour, or "".
@@ -59,7 +48,7 @@ func TestColourSGRDetector(t *testing.T) {
 }
 
 func TestRunFollowsUpdatesAndStopsOnContext(t *testing.T) {
-	e := NewEnv(t, testNow, "")
+	e := NewEnv(t, Now, "")
 	e.Fixture()
 	e.Run()
 	in, inw := io.Pipe()
@@ -72,13 +61,13 @@ func TestRunFollowsUpdatesAndStopsOnContext(t *testing.T) {
 		done <- tui.Run(ctx, client.NewBackend(ctx, e.Client), tui.Options{NoColor: true, Now: e.Now, Location: time.UTC, Refresh: -1},
 			tea.WithInput(in), tea.WithOutput(out), tea.WithWindowSize(100, 30), tea.WithEnvironment([]string{"TERM=xterm-256color"}))
 	}()
-	waitFor(t, "the first page on screen", func() bool { return strings.Contains(out.String(), "Fuel booked at berth 4") })
-	mt := &rb.Received{Header: rb.Header{V: rb.Version, ID: rb.MTID(IMEI, 5), Station: Station, At: testNow},
+	WaitFor(t, "the first page on screen", func() bool { return strings.Contains(out.String(), "Fuel booked at berth 4") })
+	mt := &rb.Received{Header: rb.Header{V: rb.Version, ID: rb.MTID(IMEI, 5), Station: Station, At: Now},
 		Data: []byte("live update through the real listener"), MTMSN: 5}
 	if err := e.Memory.Publish(ctx, mt); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the live update on screen", func() bool { return strings.Contains(out.String(), "live update through the real") })
+	WaitFor(t, "the live update on screen", func() bool { return strings.Contains(out.String(), "live update through the real") })
 	if c := colourSGR(out.String()); c != "" {
 		t.Errorf("NoColor output has a colour sequence %q", c)
 	}
@@ -100,7 +89,7 @@ func TestRunFollowsUpdatesAndStopsOnContext(t *testing.T) {
 }
 
 func TestRunQuitsOnCtrlC(t *testing.T) {
-	e := NewEnv(t, testNow, "")
+	e := NewEnv(t, Now, "")
 	e.Fixture()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -111,7 +100,7 @@ func TestRunQuitsOnCtrlC(t *testing.T) {
 		done <- tui.Run(context.Background(), client.NewBackend(ctx, e.Client), tui.Options{Now: e.Now, Refresh: -1},
 			tea.WithInput(in), tea.WithOutput(out), tea.WithWindowSize(80, 24), tea.WithColorProfile(colorprofile.ANSI))
 	}()
-	waitFor(t, "the first page on screen", func() bool { return strings.Contains(out.String(), "Fuel booked") })
+	WaitFor(t, "the first page on screen", func() bool { return strings.Contains(out.String(), "Fuel booked") })
 	if colourSGR(out.String()) == "" {
 		t.Error("colour output has no colour: the NoColor check proves nothing")
 	}

@@ -4,8 +4,9 @@
 // one way the screen's tests run, so they test the rules the client
 // enforces, not a copy of them.
 //
-// The screen cannot import the client (the client imports the screen), so
-// these tests live here, beside both.
+// The screen's tests use it from beside the components they test (package
+// tui_test); the tests of the whole program running (Run, ctrl+c) and the
+// benchmarks of key to frame live here.
 package screentest
 
 import (
@@ -32,6 +33,9 @@ import (
 
 // Station is the station name of every Env.
 const Station = "default"
+
+// Now is the fixed clock every screen test starts at.
+var Now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // HealthBus is a bus whose health a test sets (the memory bus is always up).
 type HealthBus struct {
@@ -322,6 +326,9 @@ func (d *Driver) Type(s string) {
 // reverse and underline, no colour): the golden files' form.
 func (d *Driver) View() string { return render(d.M.View().Content, colorprofile.Ascii) }
 
+// ViewAs renders the screen as the colour profile p shows it.
+func (d *Driver) ViewAs(p colorprofile.Profile) string { return render(d.M.View().Content, p) }
+
 // Plain renders the screen without any escape sequence.
 func (d *Driver) Plain() string { return render(d.M.View().Content, colorprofile.NoTTY) }
 
@@ -415,9 +422,33 @@ func (d *Driver) Redraw() {
 	d.Send(tea.WindowSizeMsg{Width: d.w, Height: d.h})
 }
 
-// screenOver is Screen with the client's backend wrapped by wrap.
-func (e *Env) screenOver(wrap func(tui.Backend) tui.Backend, w, h int) *Driver {
+// ScreenOver is Screen with the client's backend wrapped by wrap.
+func (e *Env) ScreenOver(wrap func(tui.Backend) tui.Backend, w, h int) *Driver {
 	return e.screen(e.Options(), wrap, w, h)
+}
+
+// WaitFor polls cond until it holds, failing t after 10 s: for what a test
+// sees from outside the Driver (a program's output, the history file).
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Seeded is a history of n seeded messages (store.Seed: MT and MO in
+// turn, one a minute, each text ending in " #i") ending at Now.
+func Seeded(t testing.TB, n int) *Env {
+	t.Helper()
+	e := NewEnv(t, Now, "")
+	if err := e.Store.Seed(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // Another opens the same history file again, with a client of its own on

@@ -1,4 +1,4 @@
-package screentest
+package tui_test
 
 import (
 	"context"
@@ -6,19 +6,9 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
-
+	"github.com/rockblock-station/rockblock-station/internal/testkit/screentest"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
-
-// detailID is the id shown by the detail view ("" when none).
-func detailID(d *Driver) string {
-	for _, l := range d.Lines() {
-		if i := strings.Index(l, "id           "); i >= 0 {
-			return strings.TrimSpace(l[i+len("id           "):])
-		}
-	}
-	return ""
-}
 
 // TestSideBySide: from 160 columns the detail of the selected message is
 // beside the list and follows the selection without marking anything read;
@@ -26,15 +16,15 @@ func detailID(d *Driver) string {
 // list. Below 160 the list and the detail take the screen in turn.
 func TestSideBySide(t *testing.T) {
 	e, d := fixtureScreen(t, 200, 40)
-	if got := detailID(d); !strings.HasPrefix(got, MTFuel) {
-		t.Fatalf("beside the newest row: detail of %q, want %s\n%s", got, MTFuel, d.Plain())
+	if got := detailID(d); !strings.HasPrefix(got, screentest.MTFuel) {
+		t.Fatalf("beside the newest row: detail of %q, want %s\n%s", got, screentest.MTFuel, d.Plain())
 	}
 	if !strings.Contains(d.Lines()[3], "│ ● MT  satellite → station (unread)") {
 		t.Fatalf("no detail beside the list:\n%s", d.Plain())
 	}
 	d.Select("In rbd's journal")
-	if got := detailID(d); got != MOAccepted {
-		t.Fatalf("the detail did not follow the selection: %q, want %s", got, MOAccepted)
+	if got := detailID(d); got != screentest.MOAccepted {
+		t.Fatalf("the detail did not follow the selection: %q, want %s", got, screentest.MOAccepted)
 	}
 	hasAndLacks(t, d.Plain(), []string{"● 3 unread", "Jun 01 11:45:02  ◎ accepted"}, nil) // with its history
 	// Passing over an unread message shows it, does not mark it read.
@@ -49,12 +39,12 @@ func TestSideBySide(t *testing.T) {
 	hasAndLacks(t, d.Footer(), []string{"esc/q back"}, nil)
 	hasAndLacks(t, d.Plain(), []string{"● 2 unread"}, nil)
 	d.Keys("j", "j")
-	if d.Selected() != sel || detailID(d) != MTBinary {
+	if d.Selected() != sel || detailID(d) != screentest.MTBinary {
 		t.Fatalf("j in the detail moved the list: %q -> %q", sel, d.Selected())
 	}
 	d.Keys("esc", "k")
-	if got := detailID(d); got != MTEscapes {
-		t.Fatalf("after esc, k: detail of %q, want %s", got, MTEscapes)
+	if got := detailID(d); got != screentest.MTEscapes {
+		t.Fatalf("after esc, k: detail of %q, want %s", got, screentest.MTEscapes)
 	}
 	// Narrower: one view at a time.
 	d.Send(tea.WindowSizeMsg{Width: 159, Height: 40})
@@ -63,12 +53,12 @@ func TestSideBySide(t *testing.T) {
 		t.Fatalf("side by side at 159 columns:\n%s", d.Plain())
 	}
 	d.Keys("enter")
-	if got := detailID(d); got != MTEscapes {
+	if got := detailID(d); got != screentest.MTEscapes {
 		t.Fatalf("enter at 159 columns: detail of %q", got)
 	}
 	d.Send(tea.WindowSizeMsg{Width: 160, Height: 40})
 	checkFrame(t, d, 160, 40)
-	if !strings.Contains(d.Selected(), "│") || detailID(d) != MTEscapes {
+	if !strings.Contains(d.Selected(), "│") || detailID(d) != screentest.MTEscapes {
 		t.Fatalf("not side by side at 160 columns:\n%s", d.Plain())
 	}
 }
@@ -80,7 +70,7 @@ func TestSideBySideFollowsNewRows(t *testing.T) {
 	e.Run()
 	newMT(t, e, 5, "beside at once")
 	d.Until("the new MT beside the list", func(v string) bool {
-		return strings.Contains(d.Selected(), "beside at once") && detailID(d) == rb.MTID(IMEI, 5)
+		return strings.Contains(d.Selected(), "beside at once") && detailID(d) == rb.MTID(screentest.IMEI, 5)
 	})
 	hasAndLacks(t, d.Plain(), []string{"│ beside at once"}, nil)
 }

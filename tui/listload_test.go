@@ -25,33 +25,33 @@ func TestAnOlderReadNeverWinsOverANewerState(t *testing.T) {
 	}
 	m.Update(pageMsg{gen: m.list.gen, rows: []Message{row(rb.StateAccepted)}, end: true})
 
-	if cmd := m.readRows(rb.Change{IDs: []string{id}}); cmd == nil || !m.reading {
+	if cmd := m.list.readRows(rb.Change{IDs: []string{id}}); cmd == nil || !m.list.reading {
 		t.Fatal("the first change started no read")
 	}
 	// A second change while the first read is in flight waits for it.
-	if cmd := m.readRows(rb.Change{IDs: []string{id}}); cmd != nil {
+	if cmd := m.list.readRows(rb.Change{IDs: []string{id}}); cmd != nil {
 		t.Fatal("a second read started while the first was in flight")
 	}
 	// The first read comes back with what it saw then; the waiting change
 	// is read next.
 	m.Update(gotMsg{msgs: []Message{row(rb.StateSending)}})
-	if !m.reading {
+	if !m.list.reading {
 		t.Fatal("the change that waited was not read after the first read")
 	}
 	m.Update(gotMsg{msgs: []Message{row(rb.StateSent)}})
 	if i := m.list.find(id); i < 0 || m.list.rows[i].m.State != rb.StateSent {
 		t.Fatalf("row state after both reads: %+v", m.list.rows)
 	}
-	if m.reading {
+	if m.list.reading {
 		t.Fatal("a read is still marked in flight with nothing left to read")
 	}
 	// A reload asked while a read is in flight waits too.
-	m.readRows(rb.Change{IDs: []string{id}})
-	if cmd := m.readRows(rb.Change{All: true}); cmd != nil {
+	m.list.readRows(rb.Change{IDs: []string{id}})
+	if cmd := m.list.readRows(rb.Change{All: true}); cmd != nil {
 		t.Fatal("a reload started while a read was in flight")
 	}
 	m.Update(gotMsg{})
-	if !m.reading || !m.pending.IsZero() {
-		t.Fatalf("the reload did not follow the read: reading %v, pending %+v", m.reading, m.pending)
+	if !m.list.reading || !m.list.pending.IsZero() {
+		t.Fatalf("the reload did not follow the read: reading %v, pending %+v", m.list.reading, m.list.pending)
 	}
 }

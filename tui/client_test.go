@@ -1,4 +1,4 @@
-package screentest
+package tui_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/screentest"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -27,12 +28,12 @@ const hostile = "\x1b]0;owned\x07\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;
 // sequences through the bus, the archivist, SQLite and the backend into the
 // screen, and checks that none of its escapes reaches the rendered view.
 func TestEscapesNeutralisedThroughClientPath(t *testing.T) {
-	e := NewEnv(t, time.Now(), "")
+	e := screentest.NewEnv(t, time.Now(), "")
 	e.Run()
 	d := e.ScreenWith(e.Options(), 140, 40)
 	ctx := context.Background()
-	mt := &rb.Received{Header: rb.Header{V: rb.Version, ID: rb.MTID(IMEI, 9), Station: Station, At: time.Now().UTC()},
-		Data: []byte(hostile), MTMSN: 9, IMEI: IMEI}
+	mt := &rb.Received{Header: rb.Header{V: rb.Version, ID: rb.MTID(screentest.IMEI, 9), Station: screentest.Station, At: time.Now().UTC()},
+		Data: []byte(hostile), MTMSN: 9, IMEI: screentest.IMEI}
 	if err := e.Memory.Publish(ctx, mt); err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +71,9 @@ func TestEscapesNeutralisedThroughClientPath(t *testing.T) {
 // screen must still show all eight, all sent. (Before the client watched
 // the history's change counter, it showed one of them.)
 func TestScreenConvergesOnAnotherProcessWrites(t *testing.T) {
-	e := NewEnv(t, time.Now(), "")
+	e := screentest.NewEnv(t, time.Now(), "")
 	// The screen's process watches the history, as rbtui does.
-	e.Client = client.New(client.Config{Station: Station, Bus: e.Bus, Store: e.Store, Now: e.Now,
+	e.Client = client.New(client.Config{Station: screentest.Station, Bus: e.Bus, Store: e.Store, Now: e.Now,
 		WatchEvery: 50 * time.Millisecond})
 	sender := e.Another()
 	e.Run()
@@ -81,7 +82,7 @@ func TestScreenConvergesOnAnotherProcessWrites(t *testing.T) {
 	ctx := context.Background()
 	// The history replay (a reload of everything) is over, and the screen
 	// follows its own process, before the sender starts.
-	waitFor(t, "the replay recorded", func() bool {
+	screentest.WaitFor(t, "the replay recorded", func() bool {
 		_, ok, err := e.Store.Meta(ctx, "history_replayed")
 		return err == nil && ok
 	})
@@ -107,7 +108,7 @@ func TestScreenConvergesOnAnotherProcessWrites(t *testing.T) {
 	// history before the screen's process sees it, as happens when it is.
 	for _, id := range ids {
 		for i, st := range []string{rb.StateAccepted, rb.StateSending, rb.StateRetrying, rb.StateSending, rb.StateSent} {
-			s := &rb.Status{Header: rb.Header{V: rb.Version, ID: id, Station: Station, At: time.Now().UTC()},
+			s := &rb.Status{Header: rb.Header{V: rb.Version, ID: id, Station: screentest.Station, At: time.Now().UTC()},
 				State: st, Attempt: (i + 1) / 2}
 			if _, err := sender.Store.ApplyStatus(ctx, s); err != nil {
 				t.Fatal(err)

@@ -1,4 +1,4 @@
-package screentest
+package tui_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/screentest"
 	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/store"
 )
@@ -15,20 +16,20 @@ import (
 // fleetStations are the stations of the fleet screens.
 var fleetStations = []string{"north", "south", "east"}
 
-// fleetEnv is an Env whose client follows three stations, with a message
+// fleetEnv is an screentest.Env whose client follows three stations, with a message
 // or two and a signal reading of each (east's is stale, south has no
 // service), south's MT unread.
-func fleetEnv(t *testing.T) *Env {
+func fleetEnv(t *testing.T) *screentest.Env {
 	t.Helper()
-	e := NewEnv(t, testNow, "")
+	e := screentest.NewEnv(t, screentest.Now, "")
 	e.Client = client.New(client.Config{Stations: fleetStations, Bus: e.Bus, Store: e.Store, Now: e.Now, MaxMO: 340,
 		ManualFlush: true, WatchEvery: -1, ConnectGrace: -1})
 	ctx := context.Background()
 	for i, s := range fleetStations {
-		at := testNow.Add(-time.Duration(30*(i+1)) * time.Minute)
+		at := screentest.Now.Add(-time.Duration(30*(i+1)) * time.Minute)
 		text := fmt.Sprintf("%s: camp report %d", s, i+1)
-		r := &rb.Received{Header: rb.Header{V: rb.Version, ID: rb.MTID(IMEI, 100+i), Station: s, At: at},
-			Data: []byte(text), Text: text, MTMSN: 100 + i, IMEI: IMEI}
+		r := &rb.Received{Header: rb.Header{V: rb.Version, ID: rb.MTID(screentest.IMEI, 100+i), Station: s, At: at},
+			Data: []byte(text), Text: text, MTMSN: 100 + i, IMEI: screentest.IMEI}
 		if _, err := e.Store.InsertMT(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -37,21 +38,21 @@ func fleetEnv(t *testing.T) *Env {
 				t.Fatal(err)
 			}
 		}
-		sigAt := testNow.Add(-20 * time.Second)
+		sigAt := screentest.Now.Add(-20 * time.Second)
 		if s == "east" {
-			sigAt = testNow.Add(-2 * time.Hour)
+			sigAt = screentest.Now.Add(-2 * time.Hour)
 		}
 		e.Signal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-" + s, Station: s, At: sigAt},
 			Bars: 5 - 2*i, Service: s != "south", Modem: rb.ModemOK, Outbox: -1})
 	}
-	mo := &rb.Send{Header: rb.Header{V: rb.Version, ID: MOSent, Station: "north", At: testNow.Add(-10 * time.Minute)}, Text: "north: all well"}
+	mo := &rb.Send{Header: rb.Header{V: rb.Version, ID: screentest.MOSent, Station: "north", At: screentest.Now.Add(-10 * time.Minute)}, Text: "north: all well"}
 	if _, err := e.Store.InsertMO(ctx, mo, rb.StateQueued); err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-func (e *Env) fleetScreen(w, h int) *Driver {
+func fleetScreen(e *screentest.Env, w, h int) *screentest.Driver {
 	o := e.Options()
 	o.Station, o.Fleet = "north", true
 	return e.ScreenWith(o, w, h)
@@ -60,20 +61,20 @@ func (e *Env) fleetScreen(w, h int) *Driver {
 func TestFleetGolden(t *testing.T) {
 	scenarios := []struct {
 		name  string
-		setup func(d *Driver)
+		setup func(d *screentest.Driver)
 	}{
-		{"fleet_list", func(d *Driver) {}},
-		{"fleet_stations", func(d *Driver) { d.Keys("S", "j") }},
-		{"fleet_station_south", func(d *Driver) { d.Keys("S", "j", "enter") }},
-		{"fleet_compose", func(d *Driver) { d.Keys("c"); d.Type("Hi"); d.Keys("enter") }},
-		{"fleet_help", func(d *Driver) { d.Keys("?") }},
+		{"fleet_list", func(d *screentest.Driver) {}},
+		{"fleet_stations", func(d *screentest.Driver) { d.Keys("S", "j") }},
+		{"fleet_station_south", func(d *screentest.Driver) { d.Keys("S", "j", "enter") }},
+		{"fleet_compose", func(d *screentest.Driver) { d.Keys("c"); d.Type("Hi"); d.Keys("enter") }},
+		{"fleet_help", func(d *screentest.Driver) { d.Keys("?") }},
 	}
 	for _, sc := range scenarios {
 		for _, sz := range [][2]int{{80, 24}, {120, 40}} {
 			name := fmt.Sprintf("%s_%dx%d", sc.name, sz[0], sz[1])
 			t.Run(name, func(t *testing.T) {
 				e := fleetEnv(t)
-				d := e.fleetScreen(sz[0], sz[1])
+				d := fleetScreen(e, sz[0], sz[1])
 				sc.setup(d)
 				checkFrame(t, d, sz[0], sz[1])
 				checkGolden(t, name, d.View())
@@ -87,7 +88,7 @@ func TestFleetGolden(t *testing.T) {
 // station's.
 func TestFleetFilterAndCompose(t *testing.T) {
 	e := fleetEnv(t)
-	d := e.fleetScreen(100, 30)
+	d := fleetScreen(e, 100, 30)
 	v := d.Plain()
 	for _, s := range fleetStations {
 		if !strings.Contains(v, s+": camp report") {

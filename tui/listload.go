@@ -1,0 +1,196 @@
+package tui
+
+import (
+	"errors"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/rockblock-station/rockblock-station/rb"
+)
+
+// The list's reads: pages of older rows as the selection nears the loaded
+// end, and fresh copies of the rows a change names. Every read is a
+// command; its result comes back to the list's Update.
+
+// loadPage reads the page of the station shown older than before.
+func (l *listModel) loadPage(before rb.Cursor, gen int) tea.Cmd {
+	c, limit, station := l.c, l.pageSize, l.c.station
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		rows, next, err := c.b.List(ctx, station, before, limit)
+		return pageMsg{gen: gen, rows: rows, next: next, end: len(rows) < limit, err: err}
+	}
+}
+
+// loadFirst reads the newest page (the start, or another station shown).
+func (l *listModel) loadFirst() tea.Cmd { return l.loadPage(rb.Cursor{}, l.gen) }
+
+// loadUntil pages from before until the row at target is loaded, then
+// selects it (a search jump to a match beyond the loaded rows).
+func (l *listModel) loadUntil(target rb.Cursor) tea.Cmd {
+	c, limit, station := l.c, max(l.pageSize, 500), l.c.station
+	before, id, gen := l.next, target.ID, l.gen
+	l.loading = true
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		var all []Message
+		next, end := before, false
+		for !end {
+			rows, n, err := c.b.List(ctx, station, next, limit)
+			if err != nil {
+				return pageMsg{gen: gen, err: err}
+			}
+			all = append(all, rows...)
+			next, end = n, len(rows) < limit
+			if len(rows) == 0 || n.Before(target) || n == target {
+				break
+			}
+		}
+		return pageMsg{gen: gen, rows: all, next: next, end: end, selectID: id}
+	}
+}
+
+// maybeLoadMore pages older rows when the selection nears the loaded end.
+func (l *listModel) maybeLoadMore() tea.Cmd {
+	if l.end || l.loading {
+		return nil
+	}
+	if len(l.rows) > 0 && l.sel < len(l.rows)-max(l.h*2, l.pageSize/4) {
+		return nil
+	}
+	l.loading = true
+	return l.loadPage(l.next, l.gen)
+}
+
+// applyPage applies a page read.
+func (l *listModel) applyPage(msg pageMsg) tea.Cmd {
+	if msg.gen != l.gen {
+		return nil // a reload superseded this page
+	}
+	l.loading = false
+	if msg.err != nil {
+		l.c.status.fail(msg.err)
+		return nil
+	}
+	l.appendRows(msg.rows, msg.next, msg.end)
+	if msg.selectID != "" {
+		if i := l.find(msg.selectID); i >= 0 {
+			l.selectIndex(i)
+		}
+	}
+	return l.maybeLoadMore()
+}
+
+// readRows reads the rows a change names (all of them: the newest page and
+// the open ones), or, while a read is in flight, keeps the change for the
+// read that follows it.
+func (l *listModel) readRows(c rb.Change) tea.Cmd {
+	if !c.All && len(c.IDs) == 0 {
+		return nil
+	}
+	if l.reading {
+		l.pending = l.pending.Merge(c)
+		return nil
+	}
+	l.reading = true
+	if c.All {
+		return l.refresh()
+	}
+	return l.getMsgs(dedupe(c.IDs))
+}
+
+// readDone ends the read in flight and starts the one that waited for it.
+func (l *listModel) readDone() tea.Cmd {
+	l.reading = false
+	next := l.pending
+	l.pending = rb.Change{}
+	return l.readRows(next)
+}
+
+// applyRows puts fresh copies of messages in the list; it rings the bell
+// (when asked to) for an MT message new to the screen.
+func (l *listModel) applyRows(rows []Message, err error) tea.Cmd {
+	if err != nil {
+		l.c.status.fail(err)
+	}
+	bell := false
+	for _, x := range rows {
+		x.History = nil
+		if l.upsert(x) && x.Dir == rb.DirMT && !x.Read {
+			bell = true
+		}
+	}
+	var ring tea.Cmd
+	if bell && l.c.opts.Bell {
+		ring = tea.Raw("\a")
+	}
+	return tea.Batch(ring, l.readDone(), l.maybeLoadMore())
+}
+
+func (l *listModel) getMsgs(ids []string) tea.Cmd {
+	c := l.c
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		var out []Message
+		for _, id := range ids {
+			msg, err := c.b.Get(ctx, id)
+			if errors.Is(err, rb.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return gotMsg{msgs: out, err: err}
+			}
+			out = append(out, msg)
+		}
+		return gotMsg{msgs: out}
+	}
+}
+
+// maxRefreshOpen bounds the loaded rows outside the newest page that one
+// refresh looks at again.
+const maxRefreshOpen = 256
+
+// refresh looks again at what another process may have changed: the newest
+// page (new rows, states that moved) and every loaded MO row that is not
+// final yet. The loaded rows and the selection stay where they are.
+func (l *listModel) refresh() tea.Cmd {
+	c, limit, station := l.c, l.pageSize, l.c.station
+	var open []string
+	for i := limit; i < len(l.rows) && len(open) < maxRefreshOpen; i++ {
+		if r := l.rows[i].m; r.Dir == rb.DirMO && !rb.Final(r.State) {
+			open = append(open, r.ID)
+		}
+	}
+	return func() tea.Msg {
+		ctx, cancel := c.call()
+		defer cancel()
+		rows, _, err := c.b.List(ctx, station, rb.Cursor{}, limit)
+		if err != nil {
+			return refreshMsg{err: err}
+		}
+		for _, id := range open {
+			msg, err := c.b.Get(ctx, id)
+			if errors.Is(err, rb.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return refreshMsg{rows: rows, err: err}
+			}
+			msg.History = nil
+			rows = append(rows, msg)
+		}
+		return refreshMsg{rows: rows}
+	}
+}
+
+// reset empties the list for a reload from the newest row (another
+// station shown); what is read or paged for the old one is dropped.
+func (l *listModel) reset() {
+	l.gen++
+	l.rows, l.sel, l.off, l.newAbove = nil, 0, 0, 0
+	l.next, l.end, l.loading = rb.Cursor{}, false, true
+	l.pending, l.reading = rb.Change{}, false
+}

@@ -1,0 +1,84 @@
+package tui
+
+import (
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/rb"
+)
+
+// Every call to the Backend happens in a command of the component that
+// needs it; its result comes back as one of the messages below, which the
+// root routes to that component.
+
+type (
+	pageMsg struct {
+		gen      int
+		rows     []Message
+		next     rb.Cursor
+		end      bool
+		selectID string
+		err      error
+	}
+	headerMsg struct {
+		station string // the filter it was loaded for
+		h       Header
+		err     error
+	}
+	stationsMsg struct {
+		rows []Header
+		err  error
+	}
+	signalMsg struct {
+		station string
+		samples []int
+		err     error
+	}
+	updateMsg struct {
+		u  rb.Change
+		ok bool
+	}
+	refreshMsg struct {
+		rows []Message
+		err  error
+	}
+	gotMsg struct {
+		msgs []Message
+		err  error
+	}
+	openMsg struct {
+		m   Message
+		err error
+	}
+	searchMsg struct {
+		q    string
+		hits []Message
+		err  error
+	}
+	actionMsg struct {
+		done string // status text on success
+		err  error
+	}
+	sentMsg struct {
+		draft int // the compose draft it was sent from
+		id    string
+		err   error
+	}
+	resentMsg struct {
+		orig, id string
+		err      error
+	}
+	tickMsg time.Time
+)
+
+// dedupe returns ids without repeats, in their first order.
+func dedupe(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
