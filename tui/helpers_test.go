@@ -101,12 +101,12 @@ func hasAndLacks(t *testing.T, v string, want, lack []string) {
 	t.Helper()
 	for _, w := range want {
 		if !strings.Contains(v, w) {
-			t.Errorf("view lacks %q", w)
+			t.Errorf("view lacks %q:\n%s", w, v)
 		}
 	}
 	for _, l := range lack {
 		if strings.Contains(v, l) {
-			t.Errorf("view has %q", l)
+			t.Errorf("view has %q:\n%s", l, v)
 		}
 	}
 }
