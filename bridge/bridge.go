@@ -518,7 +518,7 @@ func (s *Server) catchUp(ctx context.Context) {
 	s.mu.Unlock()
 	for i := len(rows) - 1; i >= 0; i-- { // oldest first, as they happened
 		m := rows[i]
-		if m.Direction == rb.DirMT && m.CreatedAt.Before(since) {
+		if m.Dir == rb.DirMT && m.Created.Before(since) {
 			continue
 		}
 		s.emitMessage(m)
@@ -526,9 +526,9 @@ func (s *Server) catchUp(ctx context.Context) {
 }
 
 // emitMessage emits an MT the first time it is seen, an MO on every state change.
-func (s *Server) emitMessage(m store.Message) {
+func (s *Server) emitMessage(m rb.Message) {
 	s.mu.Lock()
-	if m.Direction == rb.DirMT {
+	if m.Dir == rb.DirMT {
 		seen := s.mtSeen[m.ID]
 		if !seen {
 			if len(s.mtSeen) >= maxSeen {
@@ -560,7 +560,7 @@ func (s *Server) emitMessage(m store.Message) {
 // refreshStation emits the station's state and bars where they changed and
 // returns when the reading goes stale (zero: no timer needed).
 func (s *Server) refreshStation(ctx context.Context) time.Time {
-	st, err := s.cl.State(ctx)
+	st, err := s.cl.State(ctx, s.cl.Station())
 	if err != nil {
 		s.log.Warn("station state", "err", err)
 		return time.Time{}
@@ -585,7 +585,7 @@ func (s *Server) refreshStation(ctx context.Context) time.Time {
 	if barsChanged {
 		s.io.Emit(EvSignal, e.Bars)
 	}
-	return st.StaleAt()
+	return st.StaleAt
 }
 
 // lines is EvMessages: the newest messages as display strings, oldest first.
@@ -616,7 +616,7 @@ func (s *Server) page(ctx context.Context, before rb.Cursor, limit int) (History
 	}
 	if len(rows) > 0 {
 		last := rows[len(rows)-1]
-		p.Cursor = encodeCursor(rb.Cursor{At: last.CreatedAt, ID: last.ID})
+		p.Cursor = encodeCursor(last.Cursor())
 	}
 	return p, nil
 }

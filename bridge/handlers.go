@@ -69,7 +69,7 @@ func (s *Server) greet(sock *socket.Socket) {
 	st := s.station
 	s.mu.Unlock()
 	if st == nil {
-		if cs, err := s.cl.State(ctx); err == nil {
+		if cs, err := s.cl.State(ctx, s.cl.Station()); err == nil {
 			e := stationEvent(cs)
 			st = &e
 		}

@@ -86,8 +86,8 @@ type Config struct {
 	// ReplayStall gives up one try of the history replay after this long
 	// without a message (default 30 s); the replay is tried again.
 	ReplayStall time.Duration
-	// ConnectGrace is how long the screen says "connecting…" at most after
-	// it starts, waiting for the first live reading, before it shows what
+	// ConnectGrace is how long a front end says "connecting…" at most after
+	// the client starts, waiting for the first live reading, before it shows what
 	// the history says (default 10 s; negative: not at all).
 	ConnectGrace time.Duration
 	// WatchEvery is how often the history's change counter is polled to
@@ -140,6 +140,10 @@ type Client struct {
 
 	sigMu  sync.Mutex
 	latest map[string]*rb.Signal // by station
+
+	// started is when the client was made: front ends say "connecting…"
+	// for up to ConnectGrace from then (rb.StationState.Connecting).
+	started time.Time
 }
 
 // New returns a client; Run starts its background work.
@@ -201,6 +205,7 @@ func New(cfg Config) *Client {
 		subs:       map[*subscriber]struct{}{},
 		own:        map[string]bool{},
 		cancels:    map[string]string{},
+		started:    cfg.Now(),
 	}
 }
 
@@ -426,7 +431,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if m.Direction != rb.DirMO || !rb.Cancellable(m.State) {
+	if m.Dir != rb.DirMO || !rb.Cancellable(m.State) {
 		return fmt.Errorf("cancel %s (%s): %w", id, m.State, rb.ErrNotCancellable)
 	}
 	c.flushMu.Lock()
@@ -499,7 +504,7 @@ func (c *Client) Resend(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if m.Direction != rb.DirMO || !rb.Resendable(m.State) {
+	if m.Dir != rb.DirMO || !rb.Resendable(m.State) {
 		return "", fmt.Errorf("resend %s (%s): %w", id, m.State, rb.ErrNotResendable)
 	}
 	if m.Data == nil {
@@ -614,8 +619,8 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 	case *rb.Received:
 		ins, err := c.st.InsertMT(ctx, v)
 		if err == nil && !ins {
-			if old, _, gerr := c.st.Get(ctx, v.ID); gerr == nil && (old.Direction != rb.DirMT || !bytes.Equal(old.Data, v.Data)) {
-				c.log.Warn("an MT message reuses the id of a different stored message; the stored one is kept", "id", v.ID, "mtmsn", v.MTMSN, "bytes", len(v.Data), "stored_direction", old.Direction, "stored_bytes", len(old.Data))
+			if old, _, gerr := c.st.Get(ctx, v.ID); gerr == nil && (old.Dir != rb.DirMT || !bytes.Equal(old.Data, v.Data)) {
+				c.log.Warn("an MT message reuses the id of a different stored message; the stored one is kept", "id", v.ID, "mtmsn", v.MTMSN, "bytes", len(v.Data), "stored_direction", old.Dir, "stored_bytes", len(old.Data))
 			}
 		}
 		if err != nil || !ins {

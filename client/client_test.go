@@ -108,7 +108,7 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-func get(t testing.TB, st *store.Store, id string) store.Message {
+func get(t testing.TB, st *store.Store, id string) rb.Message {
 	t.Helper()
 	m, _, err := st.Get(context.Background(), id)
 	if err != nil {
@@ -176,7 +176,7 @@ func TestComposeValidatesAndStoresQueued(t *testing.T) {
 				t.Fatalf("Compose: %v", err)
 			}
 			m := get(t, f.st, id)
-			if m.State != rb.StateQueued || m.Direction != rb.DirMO || string(m.Data) != string(tt.data) || m.Binary == tt.text {
+			if m.State != rb.StateQueued || m.Dir != rb.DirMO || string(m.Data) != string(tt.data) || m.Binary == tt.text {
 				t.Fatalf("row = %+v", m)
 			}
 		})

@@ -157,14 +157,14 @@ func TestTwoProcesses(t *testing.T) {
 	}
 	defer s.Close()
 	count := map[string]int{}
-	err = s.History(ctx, Filter{}, func(m Message) error {
-		kind := m.Direction
+	err = s.History(ctx, Filter{}, func(m rb.Message) error {
+		kind := m.Dir
 		if strings.HasPrefix(m.ID, "shared-") {
 			kind = "shared"
 			if m.State != rb.StateSent {
 				t.Errorf("%s: state %s, want sent", m.ID, m.State)
 			}
-		} else if m.Direction == rb.DirMO && m.State != rb.StateSubmitted {
+		} else if m.Dir == rb.DirMO && m.State != rb.StateSubmitted {
 			t.Errorf("%s: state %s", m.ID, m.State)
 		}
 		count[kind]++

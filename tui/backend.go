@@ -23,92 +23,17 @@ package tui
 
 import (
 	"context"
-	"time"
 
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// Message is one row of the history as the screen sees it.
-type Message struct {
-	// ID is the message id (UUIDv7 for MO, the deterministic MT id for MT).
-	ID string
-	// Dir is DirMO or DirMT.
-	Dir string
-	// Station is the station the message went through.
-	Station string
-	// Data is the payload.
-	Data []byte
-	// Text is the payload as text when it is valid UTF-8 (raw: show it
-	// through textsafe).
-	Text string
-	// Binary is true when the payload is not text; the screen shows hex.
-	Binary bool
-	// State is an MO state, or StateReceived for MT.
-	State string
-	// Created is when the message was made (MO) or received (MT); the list
-	// is ordered by (Created, ID), newest first.
-	Created time.Time
-	// Updated is the time of the last state change.
-	Updated time.Time
-	// MOMSN is the modem's MO sequence number once sent.
-	MOMSN *int
-	// MTMSN is the gateway's MT sequence number.
-	MTMSN *int
-	// Attempts is the number of session attempts so far.
-	Attempts int
-	// LastReason is the reason of the last failure or retry, in words.
-	LastReason string
-	// Read reports whether the operator has seen the message.
-	Read bool
-	// Credits is what the message costs (MO) or cost (MT).
-	Credits int
-	// History is the list of state changes, oldest first (filled by Get).
-	History []rb.StateChange
-}
+// Message is one message as the screen shows it: the read model every
+// front end shares (rb.Message), as the client hands it out.
+type Message = rb.Message
 
-// Header is the station's live state shown at the top of the screen.
-type Header struct {
-	// Station is the station name.
-	Station string
-	// Bars is the newest signal reading, 0 to 5.
-	Bars int
-	// Service reports whether the modem sees the network.
-	Service bool
-	// Modem is "ok", "busy", "offline", or "" when unknown.
-	Modem string
-	// BrokerUp reports whether this client is connected to the broker.
-	BrokerUp bool
-	// SignalAt is when the signal reading was taken (zero: no reading).
-	SignalAt time.Time
-	// Outbox is the number of MO messages not yet final (-1: unknown).
-	Outbox int
-	// LastSession is the result of the last satellite session, in words
-	// (the detail view shows it; the header has no room).
-	LastSession string
-	// LastContact is when the station last reached the satellite network:
-	// a completed session, an MO sent or an MT received (zero: never).
-	LastContact time.Time
-	// MinBars is the signal an MO attempt waits for (with service), as rbd
-	// reports it; -1 when unknown.
-	MinBars int
-	// CreditsToday is what was spent today.
-	CreditsToday int
-	// Model is the modem model, if known.
-	Model string
-	// MaxMO is the modem's MO limit in bytes (0: rb.MaxMO).
-	MaxMO int
-	// Unread is the number of unread messages.
-	Unread int
-	// Fleet, when set, sums up the stations shown (the fleet console with
-	// every station shown): the header shows it instead of one station's
-	// signal, service and modem.
-	Fleet string
-	// Connecting is true from the start until the first live reading (or
-	// a grace time): the stored state may be old and the broker may still
-	// be connecting, so the screen says "connecting…" rather than flash an
-	// offline banner.
-	Connecting bool
-}
+// Header is the station's live state shown at the top of the screen and in
+// the station list: the state every front end shares (rb.StationState).
+type Header = rb.StationState
 
 // Backend is everything the screen needs from the outside. Every method may
 // block on I/O; the model calls them only from tea.Cmds.
@@ -151,4 +76,4 @@ type Backend interface {
 }
 
 // CursorOf returns the cursor of m.
-func CursorOf(m Message) rb.Cursor { return rb.Cursor{At: m.Created, ID: m.ID} }
+func CursorOf(m Message) rb.Cursor { return m.Cursor() }

@@ -111,7 +111,7 @@ func TestFleetFilterAndCompose(t *testing.T) {
 	}
 	d.Keys("enter")
 	id := ""
-	err := e.Store.History(context.Background(), store.Filter{Station: "south", Direction: rb.DirMO}, func(m store.Message) error {
+	err := e.Store.History(context.Background(), store.Filter{Station: "south", Direction: rb.DirMO}, func(m rb.Message) error {
 		id = m.ID
 		return nil
 	})
@@ -131,7 +131,7 @@ func TestFleetFilterAndCompose(t *testing.T) {
 	}
 	d.Keys("enter")
 	n := 0
-	_ = e.Store.History(context.Background(), store.Filter{Station: "east", Direction: rb.DirMO}, func(m store.Message) error {
+	_ = e.Store.History(context.Background(), store.Filter{Station: "east", Direction: rb.DirMO}, func(m rb.Message) error {
 		if m.Text == "who sends?" {
 			n++
 		}

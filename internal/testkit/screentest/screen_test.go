@@ -22,7 +22,7 @@ import (
 func count(t *testing.T, e *Env) int {
 	t.Helper()
 	n := 0
-	if err := e.Store.History(context.Background(), store.Filter{}, func(store.Message) error { n++; return nil }); err != nil {
+	if err := e.Store.History(context.Background(), store.Filter{}, func(rb.Message) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -39,7 +39,7 @@ func stateOf(t *testing.T, e *Env, id string) string {
 }
 
 // newest is the newest message of the history.
-func newest(t *testing.T, e *Env) store.Message {
+func newest(t *testing.T, e *Env) rb.Message {
 	t.Helper()
 	rows, err := e.Store.List(context.Background(), store.Page{Limit: 1})
 	if err != nil || len(rows) == 0 {
@@ -163,7 +163,7 @@ func TestComposeSends(t *testing.T) {
 				t.Fatalf("after send: status %q\n%s", d.Status(), d.Plain())
 			}
 			top := newest(t, e)
-			if string(top.Data) != tt.wantData || top.Binary != tt.wantBinary || top.State != rb.StateQueued || top.Direction != rb.DirMO {
+			if string(top.Data) != tt.wantData || top.Binary != tt.wantBinary || top.State != rb.StateQueued || top.Dir != rb.DirMO {
 				t.Fatalf("newest row = %+v", top)
 			}
 			d.Until("the new row on screen", func(string) bool { return strings.Contains(d.Lines()[3], "MO ◌ queued") })
@@ -406,7 +406,7 @@ func TestResend(t *testing.T) {
 				t.Fatalf("status %q, want %q", d.Status(), tt.wantStatus)
 			}
 			if tt.wantNew {
-				if top := newest(t, e); top.State != rb.StateQueued || top.Direction != rb.DirMO {
+				if top := newest(t, e); top.State != rb.StateQueued || top.Dir != rb.DirMO {
 					t.Fatalf("newest row %+v", top)
 				}
 			}
@@ -749,7 +749,7 @@ func TestComposeResultKeepsNewerDraft(t *testing.T) {
 				t.Fatalf("kept draft not sent: %d new", got)
 			}
 			found := false
-			e.Store.History(context.Background(), store.Filter{}, func(m store.Message) error {
+			e.Store.History(context.Background(), store.Filter{}, func(m rb.Message) error {
 				found = found || m.Text == tt.want
 				return nil
 			})

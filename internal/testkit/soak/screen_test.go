@@ -141,13 +141,13 @@ func tagOf(text string) string {
 // storeRows returns the rows of a history in the form of screen.rows.
 func storeRows(ctx context.Context, st *store.Store) ([]string, error) {
 	var out []string
-	err := st.History(ctx, store.Filter{}, func(m store.Message) error {
+	err := st.History(ctx, store.Filter{}, func(m rb.Message) error {
 		state := m.State
-		if m.Direction == rb.DirMT {
+		if m.Dir == rb.DirMT {
 			state = rb.StateReceived
 		}
 		tag := tagOf(m.Text)
-		out = append(out, m.Direction+" "+state+" "+tag)
+		out = append(out, m.Dir+" "+state+" "+tag)
 		return nil
 	})
 	sort.Strings(out)
