@@ -159,7 +159,6 @@ type MessageEvent struct {
 // (and, through it, EvMOStatus): text made inert, payload in base64, times
 // in UTC. m is taken as the client hands it out (its credits included).
 func messageEvent(m rb.Message) MessageEvent {
-	m = m.Priced() // read from the history here, not yet through the client
 	e := MessageEvent{
 		ID: m.ID, Dir: m.Dir, Station: textsafe.Line(m.Station), Binary: m.Binary, Bytes: m.Bytes, State: m.State,
 		Reason: textsafe.Line(m.LastReason), At: m.Created.UTC(), UpdatedAt: m.Updated.UTC(),

@@ -284,7 +284,7 @@ func (s *Server) handOver(id string) (string, *APIError) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandOver)
 	defer cancel()
 	ferr := s.cl.FlushOutbox(ctx)
-	m, _, err := s.st.Get(s.ctx, id)
+	m, err := s.cl.Get(s.ctx, id)
 	if err != nil {
 		return rb.StateQueued, &APIError{Code: CodeInternal, Message: err.Error()}
 	}

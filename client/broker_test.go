@@ -389,6 +389,9 @@ func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 		g, err := glance.ReadFile(paths.Glance(st.Path(), station))
 		return err == nil && g.Broker == glance.BrokerDown && glance.Classify(g, time.Now()) == glance.StateNoBroker
 	})
+	// Stopping the node can take long on a loaded machine: the deadline of
+	// what follows starts now, not before the stop.
+	ctx = ctxT(t)
 	ids := make([]string, 2)
 	for i := range ids {
 		id, err := c.Compose(ctx, []byte{'o', 'u', 't', byte('0' + i)}, true, nil)

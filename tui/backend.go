@@ -4,7 +4,8 @@
 // search and help. It is built on Bubble Tea v2.
 //
 // The package knows nothing of SQL or AMQP: it talks to a Backend, which the
-// program wires to the SQLite history and the message bus (client.Backend).
+// program makes over the client (NewBackend over client.Client, which
+// hands out the messages and station states every front end shares).
 // Every string that came from the satellite is passed through textsafe
 // before it reaches the terminal.
 //
@@ -17,12 +18,12 @@
 // (stations.go, fleet.go), and every Backend call names the station shown.
 // model.go is a little over 600 lines: it is the one router of messages
 // and keys, and splitting the switch would scatter it. Its tests run over the
-// real client in internal/testkit/screentest (this package cannot import the
-// client, which imports it).
+// real client in internal/testkit/screentest.
 package tui
 
 import (
 	"context"
+	"time"
 
 	"github.com/rockblock-station/rockblock-station/rb"
 )
@@ -77,3 +78,55 @@ type Backend interface {
 
 // CursorOf returns the cursor of m.
 func CursorOf(m Message) rb.Cursor { return m.Cursor() }
+
+// Client is the client API the screen works through (client.Client
+// satisfies it as it is): the messages and station states as the client
+// hands them out, its operations and its change notices. A station of ""
+// means every station the client follows.
+type Client interface {
+	List(ctx context.Context, station string, before rb.Cursor, limit int) ([]Message, rb.Cursor, error)
+	Get(ctx context.Context, id string) (Message, error)
+	Search(ctx context.Context, station, q string, limit int) ([]Message, error)
+	Send(ctx context.Context, station string, data []byte, text bool) (id string, err error)
+	Cancel(ctx context.Context, id string) error
+	Resend(ctx context.Context, id string) (newID string, err error)
+	MarkRead(ctx context.Context, id string) error
+	MarkAllRead(ctx context.Context, station string) (int64, error)
+	State(ctx context.Context, station string) (Header, error)
+	States(ctx context.Context) ([]Header, error)
+	SignalToday(ctx context.Context, station string) ([]int, error)
+	SessionStats(ctx context.Context, station string, since, until time.Time) (rb.SessionStats, error)
+	// Subscribe returns the change notices until ctx ends, then closes
+	// the channel; notices that pile up are merged, never dropped.
+	Subscribe(ctx context.Context) <-chan rb.Change
+}
+
+// NewBackend returns the screen's Backend (and StatsSource) over c; its
+// change notices flow until ctx ends, and then the channel closes, so the
+// screen's waiting command ends too.
+func NewBackend(ctx context.Context, c Client) Backend {
+	return &clientBackend{Client: c, updates: c.Subscribe(ctx)}
+}
+
+// clientBackend is the thin adapter of NewBackend: the client's methods as
+// they are, under the names the screen uses.
+type clientBackend struct {
+	Client
+	updates <-chan rb.Change
+}
+
+// Header implements Backend.
+func (b *clientBackend) Header(ctx context.Context, station string) (Header, error) {
+	return b.State(ctx, station)
+}
+
+// Stations implements Backend.
+func (b *clientBackend) Stations(ctx context.Context) ([]Header, error) { return b.States(ctx) }
+
+// Updates implements Backend.
+func (b *clientBackend) Updates() <-chan rb.Change { return b.updates }
+
+// SessionStats implements StatsSource: the statistics of every station shown.
+func (b *clientBackend) SessionStats(ctx context.Context, since, until time.Time) (rb.SessionStats, error) {
+	return b.Client.SessionStats(ctx, "", since, until)
+}
