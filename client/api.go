@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/rb"
@@ -111,4 +112,71 @@ func (c *Client) SignalToday(ctx context.Context, station string) ([]int, error)
 // until (rbd's session reports and the credits of the messages).
 func (c *Client) SessionStats(ctx context.Context, station string, since, until time.Time) (rb.SessionStats, error) {
 	return c.st.SessionStats(ctx, c.filter(station), since, until)
+}
+
+// subscribers are the front ends' change channels (Subscribe).
+type subscribers struct {
+	mu  sync.Mutex
+	set map[*subscriber]struct{}
+}
+
+// subscriber merges the changes that its reader has not taken yet, so a
+// slow reader gets fewer, larger changes and never misses one.
+type subscriber struct {
+	mu      sync.Mutex
+	pending rb.Change
+	has     bool
+	kick    chan struct{}
+}
+
+// Subscribe returns a channel of changes, closed when ctx ends. Changes that pile
+// up while the reader is busy are merged into one, never dropped.
+func (c *Client) Subscribe(ctx context.Context) <-chan rb.Change {
+	s := &subscriber{kick: make(chan struct{}, 1)}
+	out := make(chan rb.Change)
+	c.subs.mu.Lock()
+	c.subs.set[s] = struct{}{}
+	c.subs.mu.Unlock()
+	go func() {
+		defer close(out) // a reader waiting for the next change ends too
+		defer func() {
+			c.subs.mu.Lock()
+			delete(c.subs.set, s)
+			c.subs.mu.Unlock()
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.kick:
+			}
+			s.mu.Lock()
+			ch, has := s.pending, s.has
+			s.pending, s.has = rb.Change{}, false
+			s.mu.Unlock()
+			if !has {
+				continue
+			}
+			select {
+			case out <- ch:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func (c *Client) notify(ch rb.Change) {
+	c.subs.mu.Lock()
+	defer c.subs.mu.Unlock()
+	for s := range c.subs.set {
+		s.mu.Lock()
+		s.pending, s.has = s.pending.Merge(ch), true
+		s.mu.Unlock()
+		select {
+		case s.kick <- struct{}{}:
+		default: // a kick is already waiting: it takes this change too
+		}
+	}
 }
