@@ -51,20 +51,19 @@ func (c *Client) glances(ctx context.Context) error {
 }
 
 // writeGlance refreshes a station's file beside the history that `rbtui
-// signal` reads for the tmux status bar (paths.Glance): the station's
-// newest reading, its unread count and the broker as this client sees it.
-// A failure only costs the glance its freshness: it says "stale" in time,
-// so it is logged, not returned.
+// signal` reads for the tmux status bar (paths.Glance): from the station's
+// state (State) its newest reading, its unread count and the broker as this
+// client sees it. A failure only costs the glance its freshness: it says
+// "stale" in time, so it is logged, not returned.
 func (c *Client) writeGlance(ctx context.Context, station string) {
-	g := glance.Reading{Station: station, Broker: glance.BrokerDown}
-	if brokerUsable(c.bus.Health()) {
+	s, err := c.State(ctx, station)
+	if err != nil {
+		c.log.Warn("glance file: station state", "station", station, "err", err)
+	}
+	g := glance.Reading{Station: station, Broker: glance.BrokerDown, Unread: s.Unread,
+		Bars: s.Bars, Service: s.Service, Modem: s.Modem, At: s.SignalAt, Found: !s.SignalAt.IsZero()}
+	if s.BrokerUp {
 		g.Broker = glance.BrokerUp
-	}
-	if r, ok, err := c.st.LatestSignal(ctx, station); err == nil && ok {
-		g.Bars, g.Service, g.Modem, g.At, g.Found = r.Bars, r.Service, r.Modem, r.SeenAt, true
-	}
-	if n, err := c.st.Counts(ctx, station); err == nil {
-		g.Unread = n.Unread
 	}
 	if err := glance.WriteFile(paths.Glance(c.st.Path(), station), g); err != nil {
 		c.log.Warn("glance file", "station", station, "err", err)
