@@ -49,7 +49,6 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/rb"
-	"github.com/rockblock-station/rockblock-station/store"
 )
 
 // Defaults of Config.
@@ -142,7 +141,6 @@ type Config struct {
 type Server struct {
 	cfg Config
 	cl  *client.Client
-	st  *store.Store
 	log *slog.Logger
 	io  *socket.Server
 	h   http.Handler
@@ -232,7 +230,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.AllowOrigins = origins
-	s := &Server{cfg: cfg, cl: cfg.Client, st: cfg.Client.Store(), log: cfg.Logger,
+	s := &Server{cfg: cfg, cl: cfg.Client, log: cfg.Logger,
 		bars: -1, mtSeen: map[string]bool{}, moSeen: map[string]string{}, viewKick: make(chan struct{}, 1),
 		adm:      newAdmission(cfg.MaxClients, cfg.MaxWaiting, cfg.MaxWaitingPerPeer),
 		refusals: newRefusalLog(cfg.Logger, cfg.RefusalLogEvery, cfg.Now),
@@ -475,7 +473,7 @@ func (s *Server) settle(ctx context.Context) bool {
 // once, and asks for the whole views it touches.
 func (s *Server) apply(ctx context.Context, ch rb.Change) {
 	for _, id := range ch.IDs {
-		m, _, err := s.st.Get(ctx, id)
+		m, err := s.cl.Get(ctx, id)
 		if err != nil {
 			if !errors.Is(err, rb.ErrNotFound) {
 				s.log.Warn("read changed message", "id", id, "err", err)
@@ -508,7 +506,7 @@ func (s *Server) apply(ctx context.Context, ch rb.Change) {
 // modem since Run began (older ones are history, not news: the replay of a
 // new client's history must not ring as new messages).
 func (s *Server) catchUp(ctx context.Context) {
-	rows, err := s.st.List(ctx, store.Page{Limit: s.cfg.HistoryPage})
+	rows, _, err := s.cl.List(ctx, "", rb.Cursor{}, s.cfg.HistoryPage)
 	if err != nil {
 		s.log.Warn("catch up", "err", err)
 		return
@@ -518,7 +516,7 @@ func (s *Server) catchUp(ctx context.Context) {
 	s.mu.Unlock()
 	for i := len(rows) - 1; i >= 0; i-- { // oldest first, as they happened
 		m := rows[i]
-		if m.Direction == rb.DirMT && m.CreatedAt.Before(since) {
+		if m.Dir == rb.DirMT && m.Created.Before(since) {
 			continue
 		}
 		s.emitMessage(m)
@@ -526,9 +524,9 @@ func (s *Server) catchUp(ctx context.Context) {
 }
 
 // emitMessage emits an MT the first time it is seen, an MO on every state change.
-func (s *Server) emitMessage(m store.Message) {
+func (s *Server) emitMessage(m rb.Message) {
 	s.mu.Lock()
-	if m.Direction == rb.DirMT {
+	if m.Dir == rb.DirMT {
 		seen := s.mtSeen[m.ID]
 		if !seen {
 			if len(s.mtSeen) >= maxSeen {
@@ -560,7 +558,7 @@ func (s *Server) emitMessage(m store.Message) {
 // refreshStation emits the station's state and bars where they changed and
 // returns when the reading goes stale (zero: no timer needed).
 func (s *Server) refreshStation(ctx context.Context) time.Time {
-	st, err := s.cl.State(ctx)
+	st, err := s.cl.State(ctx, s.cl.Station())
 	if err != nil {
 		s.log.Warn("station state", "err", err)
 		return time.Time{}
@@ -585,12 +583,12 @@ func (s *Server) refreshStation(ctx context.Context) time.Time {
 	if barsChanged {
 		s.io.Emit(EvSignal, e.Bars)
 	}
-	return st.StaleAt()
+	return st.StaleAt
 }
 
 // lines is EvMessages: the newest messages as display strings, oldest first.
 func (s *Server) lines(ctx context.Context) ([]string, error) {
-	rows, err := s.st.List(ctx, store.Page{Limit: s.cfg.MessageLines})
+	rows, _, err := s.cl.List(ctx, "", rb.Cursor{}, s.cfg.MessageLines)
 	if err != nil {
 		return nil, err
 	}
@@ -603,7 +601,7 @@ func (s *Server) lines(ctx context.Context) ([]string, error) {
 
 // page is one page of history, newest first, older than before.
 func (s *Server) page(ctx context.Context, before rb.Cursor, limit int) (HistoryPage, error) {
-	rows, err := s.st.List(ctx, store.Page{Before: before, Limit: limit + 1})
+	rows, _, err := s.cl.List(ctx, "", before, limit+1)
 	if err != nil {
 		return HistoryPage{}, err
 	}
@@ -616,7 +614,7 @@ func (s *Server) page(ctx context.Context, before rb.Cursor, limit int) (History
 	}
 	if len(rows) > 0 {
 		last := rows[len(rows)-1]
-		p.Cursor = encodeCursor(rb.Cursor{At: last.CreatedAt, ID: last.ID})
+		p.Cursor = encodeCursor(last.Cursor())
 	}
 	return p, nil
 }

@@ -8,9 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/rb"
-	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
@@ -109,7 +107,10 @@ type StationEvent struct {
 	Stations []string `json:"stations"`
 }
 
-func stationEvent(s client.StationState) StationEvent {
+// stationEvent is the one encoder of a station's state for EvStation: bars
+// that are not current (stale, offline) read 0, and last_contact is when
+// the newest reading was taken.
+func stationEvent(s rb.StationState) StationEvent {
 	e := StationEvent{
 		Station: s.Station, Bars: s.CurrentBars(), Service: s.Service && !s.Stale, Modem: s.Modem,
 		Broker: "down", Stale: s.Stale, Outbox: s.Outbox, CreditsToday: s.CreditsToday,
@@ -121,8 +122,8 @@ func stationEvent(s client.StationState) StationEvent {
 	case s.BrokerBlocked:
 		e.Broker = "blocked"
 	}
-	if !s.LastContact.IsZero() {
-		t := s.LastContact.UTC()
+	if !s.SignalAt.IsZero() {
+		t := s.SignalAt.UTC()
 		e.LastContact = &t
 	}
 	return e
@@ -156,25 +157,21 @@ type MessageEvent struct {
 	Resendable    bool       `json:"resendable"`
 }
 
-func messageEvent(m store.Message) MessageEvent {
+// messageEvent is the one encoder of a message for EvMTRecv and EvHistory
+// (and, through it, EvMOStatus): text made inert, payload in base64, times
+// in UTC. m is taken as the client hands it out (its credits included).
+func messageEvent(m rb.Message) MessageEvent {
 	e := MessageEvent{
-		ID: m.ID, Dir: m.Direction, Station: textsafe.Line(m.Station), Binary: m.Binary, Bytes: m.Bytes, State: m.State,
-		Reason: textsafe.Line(m.LastReason), At: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
+		ID: m.ID, Dir: m.Dir, Station: textsafe.Line(m.Station), Binary: m.Binary, Bytes: m.Bytes, State: m.State,
+		Reason: textsafe.Line(m.LastReason), At: m.Created.UTC(), UpdatedAt: m.Updated.UTC(),
 		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, Credits: m.Credits, Queued: m.Queued,
-		NextAttemptAt: m.NextAttemptAt, Read: m.Read,
+		NextAttemptAt: m.NextAttemptAt, Read: m.Read, Cancellable: m.CanCancel(), Resendable: m.CanResend(),
 	}
 	if !m.Binary {
 		e.Text = textsafe.Block(m.Text)
 	}
 	if m.Data != nil {
 		e.Data = base64.StdEncoding.EncodeToString(m.Data)
-	}
-	if m.Direction == rb.DirMO {
-		if e.Credits == 0 {
-			e.Credits = rb.Credits(m.Bytes)
-		}
-		e.Cancellable = rb.Cancellable(m.State)
-		e.Resendable = rb.Resendable(m.State) && m.Data != nil
 	}
 	return e
 }
@@ -194,7 +191,7 @@ type StatusEvent struct {
 	Resendable    bool       `json:"resendable"`
 }
 
-func statusEvent(m store.Message) StatusEvent {
+func statusEvent(m rb.Message) StatusEvent {
 	e := messageEvent(m)
 	return StatusEvent{
 		ID: e.ID, Station: e.Station, State: e.State, Reason: e.Reason, MOMSN: e.MOMSN, Attempt: e.Attempts, At: e.UpdatedAt,
@@ -237,13 +234,13 @@ func decodeCursor(s string) (rb.Cursor, error) {
 
 // displayLine is one entry of EvMessages: time, direction, MO state, text,
 // made safe for a single line, e.g. "12:03 MT hello" or "12:04 MO sent: all good".
-func displayLine(m store.Message) string {
+func displayLine(m rb.Message) string {
 	body := textsafe.Line(m.Text)
 	if m.Binary {
 		body = fmt.Sprintf("[%d bytes of data]", m.Bytes)
 	}
-	t := m.CreatedAt.Local().Format("15:04")
-	if m.Direction == rb.DirMT {
+	t := m.Created.Local().Format("15:04")
+	if m.Dir == rb.DirMT {
 		return t + " MT " + body
 	}
 	return t + " MO " + m.State + ": " + body

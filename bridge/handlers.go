@@ -69,7 +69,7 @@ func (s *Server) greet(sock *socket.Socket) {
 	st := s.station
 	s.mu.Unlock()
 	if st == nil {
-		if cs, err := s.cl.State(ctx); err == nil {
+		if cs, err := s.cl.State(ctx, s.cl.Station()); err == nil {
 			e := stationEvent(cs)
 			st = &e
 		}
@@ -284,7 +284,7 @@ func (s *Server) handOver(id string) (string, *APIError) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandOver)
 	defer cancel()
 	ferr := s.cl.FlushOutbox(ctx)
-	m, _, err := s.st.Get(s.ctx, id)
+	m, err := s.cl.Get(s.ctx, id)
 	if err != nil {
 		return rb.StateQueued, &APIError{Code: CodeInternal, Message: err.Error()}
 	}

@@ -39,7 +39,7 @@ func TestMOSendStoresAndHandsOver(t *testing.T) {
 			t.Fatalf("mo_send %v: %+v, want an id, submitted, no error", args, r)
 		}
 		m, _, err := f.st.Get(f.ctx, r.ID)
-		if err != nil || m.Direction != rb.DirMO {
+		if err != nil || m.Dir != rb.DirMO {
 			t.Fatalf("stored %s: %+v %v", r.ID, m, err)
 		}
 	}
@@ -352,12 +352,12 @@ func TestCancelResendHistory(t *testing.T) {
 
 func TestDisplayLineAndEventsAreInert(t *testing.T) {
 	at := time.Date(2025, 1, 2, 12, 3, 0, 0, time.Local)
-	mt := store.Message{ID: "a", Direction: rb.DirMT, Text: "<b>hi</b>\x1b[2J\x1b]0;pwned\x07\nline2", Bytes: 10, State: rb.StateReceived, CreatedAt: at}
+	mt := rb.Message{ID: "a", Dir: rb.DirMT, Text: "<b>hi</b>\x1b[2J\x1b]0;pwned\x07\nline2", Bytes: 10, State: rb.StateReceived, Created: at}
 	line := displayLine(mt)
 	if !strings.HasPrefix(line, "12:03 MT <b>hi</b>") || strings.ContainsAny(line, "\x1b\x07\n") {
 		t.Fatalf("display line %q", line)
 	}
-	mo := store.Message{ID: "b", Direction: rb.DirMO, Text: "all good", Bytes: 8, State: rb.StateSent, CreatedAt: at.Add(time.Minute)}
+	mo := rb.Message{ID: "b", Dir: rb.DirMO, Text: "all good", Bytes: 8, State: rb.StateSent, Created: at.Add(time.Minute)}
 	if got := displayLine(mo); got != "12:04 MO sent: all good" {
 		t.Fatalf("display line %q", got)
 	}
@@ -365,7 +365,7 @@ func TestDisplayLineAndEventsAreInert(t *testing.T) {
 	if strings.ContainsAny(e.Text, "\x1b\x07") || !strings.Contains(e.Text, "\n") {
 		t.Fatalf("event text %q: want escapes neutralised, line breaks kept", e.Text)
 	}
-	bin := store.Message{ID: "c", Direction: rb.DirMT, Data: []byte{0, 1}, Binary: true, Bytes: 2, CreatedAt: at}
+	bin := rb.Message{ID: "c", Dir: rb.DirMT, Data: []byte{0, 1}, Binary: true, Bytes: 2, Created: at}
 	if got := displayLine(bin); got != "12:03 MT [2 bytes of data]" {
 		t.Fatalf("binary line %q", got)
 	}

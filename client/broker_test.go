@@ -205,8 +205,8 @@ func testArchivistCrashBeforeAck(t *testing.T, n *brokertest.Node) {
 	if d, err := check.Depth(ctx, queue.Queue{Role: queue.RoleInbox}); err != nil || d != 0 {
 		t.Fatalf("inbox depth %d (%v) after the new archivist, want 0", d, err)
 	}
-	var rows []store.Message
-	if err := st2.History(ctx, store.Filter{}, func(m store.Message) error { rows = append(rows, m); return nil }); err != nil {
+	var rows []rb.Message
+	if err := st2.History(ctx, store.Filter{}, func(m rb.Message) error { rows = append(rows, m); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(rows) != 2 {
@@ -294,7 +294,7 @@ func testStatusOfUnknownMO(t *testing.T, n *brokertest.Node) {
 	waitFor(t, "the foreign MO failed", func() bool { return stateOf(st, id) == rb.StateFailed })
 	m := get(t, st, id)
 	// No size or credits from a status: this history never had its payload (store.ApplyStatus).
-	if m.Direction != rb.DirMO || m.Data != nil || m.Bytes != 0 || m.Credits != 0 || m.LastReason != "gateway said no" {
+	if m.Dir != rb.DirMO || m.Data != nil || m.Bytes != 0 || m.Credits != 0 || m.LastReason != "gateway said no" {
 		t.Fatalf("foreign MO row %+v", m)
 	}
 	if _, err := c.Resend(ctx, id); err == nil {
@@ -390,6 +390,9 @@ func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 		g, err := glance.ReadFile(paths.Glance(st.Path(), station))
 		return err == nil && g.Broker == glance.BrokerDown && glance.Classify(g, time.Now()) == glance.StateNoBroker
 	})
+	// Stopping the node can take long on a loaded machine: the deadline of
+	// what follows starts now, not before the stop.
+	ctx = ctxT(t)
 	ids := make([]string, 2)
 	for i := range ids {
 		id, err := c.Compose(ctx, []byte{'o', 'u', 't', byte('0' + i)}, true, nil)

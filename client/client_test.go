@@ -108,7 +108,7 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-func get(t testing.TB, st *store.Store, id string) store.Message {
+func get(t testing.TB, st *store.Store, id string) rb.Message {
 	t.Helper()
 	m, _, err := st.Get(context.Background(), id)
 	if err != nil {
@@ -176,7 +176,7 @@ func TestComposeValidatesAndStoresQueued(t *testing.T) {
 				t.Fatalf("Compose: %v", err)
 			}
 			m := get(t, f.st, id)
-			if m.State != rb.StateQueued || m.Direction != rb.DirMO || string(m.Data) != string(tt.data) || m.Binary == tt.text {
+			if m.State != rb.StateQueued || m.Dir != rb.DirMO || string(m.Data) != string(tt.data) || m.Binary == tt.text {
 				t.Fatalf("row = %+v", m)
 			}
 		})
@@ -675,10 +675,14 @@ func TestReplayFillsNewClientOnce(t *testing.T) {
 	}
 }
 
-func TestBackendMapsErrorsAndHeader(t *testing.T) {
+// TestAPIMapsErrorsAndState: the API every front end uses refuses what
+// the rules refuse with their error kinds, and hands out priced messages
+// and the station's state.
+func TestAPIMapsErrorsAndState(t *testing.T) {
 	f := newMem(t, []queue.Role{queue.RoleOutbox}, nil)
 	ctx := ctxT(t)
-	b := NewBackend(ctx, f.c)
+	b := f.c
+	updates := b.Subscribe(ctx)
 	if _, err := b.Send(ctx, "", nil, true); !errors.Is(err, rb.ErrEmpty) {
 		t.Fatalf("Send empty: %v", err)
 	}
@@ -686,9 +690,9 @@ func TestBackendMapsErrorsAndHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := b.Header(ctx, "")
+	h, err := b.State(ctx, "")
 	if err != nil || h.Outbox != 1 || !h.BrokerUp || h.Station != testStation || h.MaxMO != rb.MaxMO {
-		t.Fatalf("Header %+v %v", h, err)
+		t.Fatalf("State %+v %v", h, err)
 	}
 	msgs, _, err := b.List(ctx, "", rb.Cursor{}, 10)
 	if err != nil || len(msgs) != 1 || msgs[0].ID != id || msgs[0].Credits != 1 {
@@ -707,7 +711,7 @@ func TestBackendMapsErrorsAndHeader(t *testing.T) {
 		t.Fatalf("Cancel of an unknown id: %v", err)
 	}
 	select {
-	case u := <-b.Updates():
+	case u := <-updates:
 		if len(u.IDs) == 0 && !u.All {
 			t.Fatalf("update %+v", u)
 		}

@@ -56,8 +56,8 @@ func TestArchivistGoesOnPastARefusedMessage(t *testing.T) {
 
 	waitFor(t, "the MT behind the refused status", func() bool { return stateOf(st, behind.ID) == rb.StateReceived })
 	waitFor(t, "the status behind the refused one", func() bool { return stateOf(st, moID) == rb.StateSent })
-	if m := get(t, st, mt.ID); m.Direction != rb.DirMT || m.State != rb.StateReceived {
-		t.Fatalf("the MT the poison named is now %s %s", m.Direction, m.State)
+	if m := get(t, st, mt.ID); m.Dir != rb.DirMT || m.State != rb.StateReceived {
+		t.Fatalf("the MT the poison named is now %s %s", m.Dir, m.State)
 	}
 	// Nothing is left in the inbox: the refused body went to the dead letters.
 	waitFor(t, "an empty inbox", func() bool {
@@ -140,9 +140,9 @@ func TestStatusUnderAnMTIDShadowsNothing(t *testing.T) {
 	}
 	waitFor(t, "the MT in the history", func() bool {
 		m, _, err := st.Get(ctx, mt.ID)
-		return err == nil && m.Direction == rb.DirMT
+		return err == nil && m.Dir == rb.DirMT
 	})
 	if m := get(t, st, mt.ID); m.State != rb.StateReceived || string(m.Data) != "the real MT" {
-		t.Fatalf("the MT's row is %s %s %q", m.Direction, m.State, m.Data)
+		t.Fatalf("the MT's row is %s %s %q", m.Dir, m.State, m.Data)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/rockblock-station/rockblock-station/queue"
-	"github.com/rockblock-station/rockblock-station/tui"
 )
 
 // TestLocalCancelYieldsToSent: a message cancelled here while another
@@ -64,13 +63,13 @@ func TestSubscribeNeverDropsChanges(t *testing.T) {
 	}
 }
 
-// TestBackendUpdatesMergeUnderLoad: the screen's update channel does not
+// TestSubscribeMergesUnderLoad: a front end's change channel does not
 // lose the last change of a burst (it used to drop everything past 16).
-func TestBackendUpdatesMergeUnderLoad(t *testing.T) {
+func TestSubscribeMergesUnderLoad(t *testing.T) {
 	f := newMem(t, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	b := NewBackend(ctx, f.c)
+	updates := f.c.Subscribe(ctx)
 	for i := range 40 {
 		f.c.notify(rb.Change{IDs: []string{fmt.Sprintf("m%d", i)}})
 	}
@@ -78,7 +77,7 @@ func TestBackendUpdatesMergeUnderLoad(t *testing.T) {
 	deadline := time.After(10 * time.Second)
 	for !seen["m39"] {
 		select {
-		case u := <-b.Updates():
+		case u := <-updates:
 			for _, id := range u.IDs {
 				seen[id] = true
 			}
@@ -119,16 +118,16 @@ func TestHeaderFollowsBrokerHealth(t *testing.T) {
 	f.c.bus = hb
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	b := NewBackend(ctx, f.c)
+	updates := f.c.Subscribe(ctx)
 	f.run(t)
 	// The watcher announces itself with a header change when it starts.
 	select {
-	case <-b.Updates():
+	case <-updates:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no update from the running client")
 	}
 	headerUp := func() bool {
-		h, err := b.Header(ctx, "")
+		h, err := f.c.State(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +149,7 @@ func TestHeaderFollowsBrokerHealth(t *testing.T) {
 	wait:
 		for {
 			select {
-			case u := <-b.Updates():
+			case u := <-updates:
 				if u.Header {
 					break wait
 				}
@@ -162,5 +161,4 @@ func TestHeaderFollowsBrokerHealth(t *testing.T) {
 			t.Fatalf("health %+v: header BrokerUp %v, want %v", step.h, got, step.want)
 		}
 	}
-	var _ tui.Backend = b
 }

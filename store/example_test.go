@@ -38,7 +38,7 @@ func Example() {
 
 	page, _ := s.List(ctx, store.Page{Limit: 50})
 	for _, m := range page {
-		fmt.Println(m.Direction, m.State, m.Text)
+		fmt.Println(m.Dir, m.State, m.Text)
 	}
 	c, _ := s.Counts(ctx, "")
 	fmt.Printf("unread %d, outbox %d\n", c.Unread, c.Outbox)

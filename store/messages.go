@@ -13,99 +13,27 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// Message is one row of the history.
-type Message struct {
-	// ID is the MO id (UUIDv7 of its sender) or the MT id (rb.MTID).
-	ID string
-	// Direction is rb.DirMO or rb.DirMT.
-	Direction string
-	// Station is the station the message went through.
-	Station string
-	// Data is the payload; nil for an MO this client knows only from its
-	// statuses (sent by another client).
-	Data []byte
-	// Text is the payload as text; "" when Binary.
-	Text string
-	// Binary is true when the payload is not text (an MO sent as data, an MT
-	// that is not valid UTF-8, or an MO whose payload is unknown).
-	Binary bool
-	// Bytes is the payload size.
-	Bytes int
-	// State is the MO state (rb.State*) or rb.StateReceived for MT.
-	State string
-	// CreatedAt is when the message was written (MO) or read from the modem (MT).
-	CreatedAt time.Time
-	// UpdatedAt is the time of the last state change.
-	UpdatedAt time.Time
-	// MOMSN is the modem's MO sequence number of a sent MO, when known.
-	MOMSN *int
-	// MTMSN is the gateway's sequence number of an MT.
-	MTMSN *int
-	// Attempts is the highest session attempt reported for an MO.
-	Attempts int
-	// LastReason is the reason given with the last state change, in words.
-	LastReason string
-	// Read is false for an MT the operator has not seen; MO rows are always read.
-	Read bool
-	// Credits is what the message cost: an MT when received, an MO once sent.
-	Credits int
-	// Queued is, for an MT, how many messages were still waiting at the gateway.
-	Queued int
-	// ExpiresAt is when an MO stops being worth sending, when set.
-	ExpiresAt *time.Time
-	// NextAttemptAt is when a retrying MO will try again, when known.
-	NextAttemptAt *time.Time
-	// SBDIX holds the raw numbers of the last SBDIX result reported for an MO.
-	SBDIX []int
-	// IMEI is the modem an MT came from, when known.
-	IMEI string
-
-	seq int64
-}
-
-// rb.Cursor returns the position just after m in List order, for the next (older) page.
-func (m Message) Cursor() rb.Cursor { return rb.Cursor{At: m.CreatedAt, ID: m.ID} }
-
-// Send rebuilds the send body of an MO row, to publish it (again); nil for an
-// MT row or an MO whose payload this client does not have.
-func (m Message) Send() *rb.Send {
-	if m.Direction != rb.DirMO || m.Data == nil {
-		return nil
-	}
-	s := &rb.Send{Header: rb.Header{V: rb.Version, ID: m.ID, Station: m.Station, At: m.CreatedAt}}
-	if m.Binary {
-		s.Data = m.Data
-	} else {
-		s.Text = m.Text
-	}
-	if m.ExpiresAt != nil {
-		t := *m.ExpiresAt
-		s.ExpiresAt = &t
-	}
-	return s
-}
-
-const messageCols = `seq, id, direction, station, data, text, bytes, state, created_at, updated_at,
+const messageCols = `id, direction, station, data, text, bytes, state, created_at, updated_at,
 	momsn, mtmsn, attempts, last_reason, read, credits, queued, expires_at, next_attempt_at, sbdix, imei`
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanMessage(sc scanner) (Message, error) {
+func scanMessage(sc scanner) (rb.Message, error) {
 	var (
-		m                                   Message
+		m                                   rb.Message
 		text, sbdix, imei                   sql.NullString
 		created, updated                    int64
 		momsn, mtmsn, queued, expires, next sql.NullInt64
 		read                                int64
 	)
-	err := sc.Scan(&m.seq, &m.ID, &m.Direction, &m.Station, &m.Data, &text, &m.Bytes, &m.State,
+	err := sc.Scan(&m.ID, &m.Dir, &m.Station, &m.Data, &text, &m.Bytes, &m.State,
 		&created, &updated, &momsn, &mtmsn, &m.Attempts, &m.LastReason, &read, &m.Credits,
 		&queued, &expires, &next, &sbdix, &imei)
 	if err != nil {
-		return Message{}, err
+		return rb.Message{}, err
 	}
 	m.Text, m.Binary = text.String, !text.Valid
-	m.CreatedAt, m.UpdatedAt = fromMS(created), fromMS(updated)
+	m.Created, m.Updated = fromMS(created), fromMS(updated)
 	m.MOMSN, m.MTMSN = intPtr(momsn), intPtr(mtmsn)
 	m.Read = read != 0
 	m.Queued = int(queued.Int64)
@@ -398,7 +326,7 @@ func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *rb.Status, stub
 
 // Queued returns the MO rows still queued (written but never confirmed by the
 // broker), oldest first, to publish when the broker is reachable.
-func (s *Store) Queued(ctx context.Context) ([]Message, error) {
+func (s *Store) Queued(ctx context.Context) ([]rb.Message, error) {
 	return s.query(ctx, "queued", `SELECT `+messageCols+` FROM messages
 		WHERE direction = 'mo' AND state IN `+openStatesSQL+` AND state = 'queued'
 		ORDER BY created_at, id`)
@@ -468,7 +396,7 @@ func limit(n, def, max int) int {
 
 // List returns a page of messages, newest first (by creation time, then id).
 // It costs the same for any page: a keyset range over an index.
-func (s *Store) List(ctx context.Context, p Page) ([]Message, error) {
+func (s *Store) List(ctx context.Context, p Page) ([]rb.Message, error) {
 	n := limit(p.Limit, 50, 1000)
 	where, args := stationWhere(p.Station, "?")
 	if p.Before.IsZero() {
@@ -480,13 +408,13 @@ func (s *Store) List(ctx context.Context, p Page) ([]Message, error) {
 		append(args, ms(p.Before.At), p.Before.ID, n)...)
 }
 
-func (s *Store) query(ctx context.Context, op, q string, args ...any) ([]Message, error) {
+func (s *Store) query(ctx context.Context, op, q string, args ...any) ([]rb.Message, error) {
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, wrap(s.path, op, err)
 	}
 	defer rows.Close()
-	var out []Message
+	var out []rb.Message
 	for rows.Next() {
 		m, err := scanMessage(rows)
 		if err != nil {
@@ -499,24 +427,24 @@ func (s *Store) query(ctx context.Context, op, q string, args ...any) ([]Message
 
 // Get returns one message and its state history (oldest first). A missing
 // message is an error wrapping rb.ErrNotFound.
-func (s *Store) Get(ctx context.Context, id string) (Message, []rb.StateChange, error) {
+func (s *Store) Get(ctx context.Context, id string) (rb.Message, []rb.StateChange, error) {
 	op := "get " + id
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
-		return Message{}, nil, wrap(s.path, op, err)
+		return rb.Message{}, nil, wrap(s.path, op, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read only
 	m, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Message{}, nil, fmt.Errorf("store %s: %w", op, rb.ErrNotFound)
+		return rb.Message{}, nil, fmt.Errorf("store %s: %w", op, rb.ErrNotFound)
 	}
 	if err != nil {
-		return Message{}, nil, wrap(s.path, op, err)
+		return rb.Message{}, nil, wrap(s.path, op, err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT status_id, state, attempt, reason, at, momsn, sbdix, next_attempt_at, applied
 		FROM message_states WHERE message_id = ? ORDER BY at, rowid`, id)
 	if err != nil {
-		return Message{}, nil, wrap(s.path, op, err)
+		return rb.Message{}, nil, wrap(s.path, op, err)
 	}
 	defer rows.Close()
 	var hist []rb.StateChange
@@ -528,13 +456,13 @@ func (s *Store) Get(ctx context.Context, id string) (Message, []rb.StateChange, 
 			sbdix       sql.NullString
 		)
 		if err := rows.Scan(&c.StatusID, &c.State, &c.Attempt, &c.Reason, &at, &momsn, &sbdix, &next, &c.Applied); err != nil {
-			return Message{}, nil, wrap(s.path, op, err)
+			return rb.Message{}, nil, wrap(s.path, op, err)
 		}
 		c.At, c.MOMSN, c.SBDIX, c.NextAttemptAt = fromMS(at), intPtr(momsn), parseInts(sbdix.String), timePtr(next)
 		hist = append(hist, c)
 	}
 	if err := rows.Err(); err != nil {
-		return Message{}, nil, wrap(s.path, op, err)
+		return rb.Message{}, nil, wrap(s.path, op, err)
 	}
 	return m, hist, nil
 }
@@ -594,7 +522,7 @@ type Filter struct {
 // History calls fn for each message matching f, oldest first, streaming
 // (rbtui history prints 100 000 messages without holding them). fn must not
 // call the Store; an error from fn stops the walk and is returned.
-func (s *Store) History(ctx context.Context, f Filter, fn func(Message) error) error {
+func (s *Store) History(ctx context.Context, f Filter, fn func(rb.Message) error) error {
 	q := `SELECT ` + messageCols + ` FROM messages WHERE created_at >= ? AND created_at < ?`
 	since, until := int64(-1<<63), int64(1<<63-1)
 	if !f.Since.IsZero() {

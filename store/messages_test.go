@@ -46,10 +46,10 @@ func TestInsertMTIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.Direction != rb.DirMT || m.State != rb.StateReceived || m.Read || m.Text != tt.text || m.Binary != tt.binary ||
+			if m.Dir != rb.DirMT || m.State != rb.StateReceived || m.Read || m.Text != tt.text || m.Binary != tt.binary ||
 				!bytes.Equal(m.Data, tt.readBack) || m.Credits != tt.credits || m.Bytes != len(tt.readBack) ||
 				m.MTMSN == nil || *m.MTMSN != tt.r.MTMSN || m.Queued != tt.r.Queued || m.IMEI != tt.r.IMEI ||
-				!m.CreatedAt.Equal(at) {
+				!m.Created.Equal(at) {
 				t.Errorf("stored %+v", m)
 			}
 			if len(hist) != 0 {
@@ -114,7 +114,7 @@ func TestInsertMO(t *testing.T) {
 	if _, err := s.InsertMT(ctx, mt("mo-1", "x", at)); err != nil {
 		t.Fatal(err)
 	}
-	if m, _, _ := s.Get(ctx, "mo-1"); m.Direction != rb.DirMO {
+	if m, _, _ := s.Get(ctx, "mo-1"); m.Dir != rb.DirMO {
 		t.Error("an MT with an MO's id replaced it")
 	}
 }
@@ -171,7 +171,7 @@ func TestQueuedSubmittedCounts(t *testing.T) {
 	checkCounts(Counts{Unread: 3, Outbox: 3, Queued: 3})
 	m, _, err := s.Get(ctx, "mo-0")
 	if err != nil || m.State != rb.StateSent || m.Credits != 1 || m.MOMSN == nil || *m.MOMSN != 42 ||
-		!slices.Equal(m.SBDIX, sent.SBDIX) || !m.UpdatedAt.Equal(c.Now()) || m.Attempts != 1 {
+		!slices.Equal(m.SBDIX, sent.SBDIX) || !m.Updated.Equal(c.Now()) || m.Attempts != 1 {
 		t.Errorf("sent row %+v %v", m, err)
 	}
 	// Credits: 3 MT of 60 bytes (2 each) at t0, one MO sent a minute later.
@@ -308,7 +308,7 @@ func TestStubMO(t *testing.T) {
 	}
 	// Its size and credits are not taken from the statuses' byte count:
 	// nothing this history holds backs them.
-	if m.Direction != rb.DirMO || m.Data != nil || !m.Binary || m.Bytes != 0 || m.State != rb.StateSent ||
+	if m.Dir != rb.DirMO || m.Data != nil || !m.Binary || m.Bytes != 0 || m.State != rb.StateSent ||
 		m.Credits != 0 || !m.Read || m.Send() != nil || len(hist) != 2 {
 		t.Errorf("stub %+v, history %v", m, hist)
 	}
@@ -414,7 +414,7 @@ func TestPaging(t *testing.T) {
 					t.Fatalf("page of %d, limit %d", len(ms), size)
 				}
 				for _, m := range ms {
-					got = append(got, fmt.Sprintf("%d/%s", m.CreatedAt.Unix(), m.ID))
+					got = append(got, fmt.Sprintf("%d/%s", m.Created.Unix(), m.ID))
 				}
 				if len(ms) < size {
 					break
@@ -499,7 +499,7 @@ func TestHistory(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			err := s.History(ctx, tt.f, func(m Message) error { got = append(got, m.ID); return nil })
+			err := s.History(ctx, tt.f, func(m rb.Message) error { got = append(got, m.ID); return nil })
 			if err != nil || strings.Join(got, " ") != tt.want {
 				t.Errorf("got %v (%v), want %s", got, err, tt.want)
 			}
@@ -507,10 +507,10 @@ func TestHistory(t *testing.T) {
 	}
 	stop := errors.New("stop")
 	n := 0
-	if err := s.History(ctx, Filter{}, func(Message) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+	if err := s.History(ctx, Filter{}, func(rb.Message) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
 		t.Errorf("stop: %v after %d", err, n)
 	}
-	if err := s.History(ctx, Filter{Direction: "sideways"}, func(Message) error { return nil }); err == nil {
+	if err := s.History(ctx, Filter{Direction: "sideways"}, func(rb.Message) error { return nil }); err == nil {
 		t.Error("bad direction accepted")
 	}
 }

@@ -159,14 +159,14 @@ func TestTwoProcesses(t *testing.T) {
 	}
 	defer s.Close()
 	count := map[string]int{}
-	err = s.History(ctx, Filter{}, func(m Message) error {
-		kind := m.Direction
+	err = s.History(ctx, Filter{}, func(m rb.Message) error {
+		kind := m.Dir
 		if strings.HasPrefix(m.ID, "shared-") {
 			kind = "shared"
 			if m.State != rb.StateSent {
 				t.Errorf("%s: state %s, want sent", m.ID, m.State)
 			}
-		} else if m.Direction == rb.DirMO && m.State != rb.StateSubmitted {
+		} else if m.Dir == rb.DirMO && m.State != rb.StateSubmitted {
 			t.Errorf("%s: state %s", m.ID, m.State)
 		}
 		count[kind]++
@@ -191,7 +191,7 @@ func openAndRead(path string) string {
 	s, err := Open(ctx, path, Options{ReadOnly: true, BusyTimeout: 100 * time.Millisecond})
 	n := 0
 	if err == nil {
-		err = s.History(ctx, Filter{}, func(Message) error { n++; return nil })
+		err = s.History(ctx, Filter{}, func(rb.Message) error { n++; return nil })
 		s.Close()
 	}
 	if err == nil {

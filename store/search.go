@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"unicode"
+
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // maxTerms bounds the words of a search; more add nothing but cost.
@@ -36,7 +38,7 @@ func ftsQuery(q string) string {
 // the order of the history list. Any input is safe: it is never FTS5 syntax.
 // An empty query, or one with no letters or digits, finds nothing. A
 // station keeps the matches of that station ("": every station's).
-func (s *Store) Search(ctx context.Context, station, query string, size int) ([]Message, error) {
+func (s *Store) Search(ctx context.Context, station, query string, size int) ([]rb.Message, error) {
 	match := ftsQuery(query)
 	if match == "" {
 		return nil, nil

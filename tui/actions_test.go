@@ -70,7 +70,7 @@ func TestResend(t *testing.T) {
 				t.Fatalf("status %q, want %q", d.Status(), tt.wantStatus)
 			}
 			if tt.wantNew {
-				if top := newest(t, e); top.State != rb.StateQueued || top.Direction != rb.DirMO {
+				if top := newest(t, e); top.State != rb.StateQueued || top.Dir != rb.DirMO {
 					t.Fatalf("newest row %+v", top)
 				}
 			}

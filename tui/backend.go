@@ -7,87 +7,13 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// Message is one row of the history as the screen sees it.
-type Message struct {
-	// ID is the message id (UUIDv7 for MO, the deterministic MT id for MT).
-	ID string
-	// Dir is DirMO or DirMT.
-	Dir string
-	// Station is the station the message went through.
-	Station string
-	// Data is the payload.
-	Data []byte
-	// Text is the payload as text when it is valid UTF-8 (raw: show it
-	// through textsafe).
-	Text string
-	// Binary is true when the payload is not text; the screen shows hex.
-	Binary bool
-	// State is an MO state, or StateReceived for MT.
-	State string
-	// Created is when the message was made (MO) or received (MT); the list
-	// is ordered by (Created, ID), newest first.
-	Created time.Time
-	// Updated is the time of the last state change.
-	Updated time.Time
-	// MOMSN is the modem's MO sequence number once sent.
-	MOMSN *int
-	// MTMSN is the gateway's MT sequence number.
-	MTMSN *int
-	// Attempts is the number of session attempts so far.
-	Attempts int
-	// LastReason is the reason of the last failure or retry, in words.
-	LastReason string
-	// Read reports whether the operator has seen the message.
-	Read bool
-	// Credits is what the message costs (MO) or cost (MT).
-	Credits int
-	// History is the list of state changes, oldest first (filled by Get).
-	History []rb.StateChange
-}
+// Message is one message as the screen shows it: the read model every
+// front end shares (rb.Message), as the client hands it out.
+type Message = rb.Message
 
-// Header is the station's live state shown at the top of the screen.
-type Header struct {
-	// Station is the station name.
-	Station string
-	// Bars is the newest signal reading, 0 to 5.
-	Bars int
-	// Service reports whether the modem sees the network.
-	Service bool
-	// Modem is "ok", "busy", "offline", or "" when unknown.
-	Modem string
-	// BrokerUp reports whether this client is connected to the broker.
-	BrokerUp bool
-	// SignalAt is when the signal reading was taken (zero: no reading).
-	SignalAt time.Time
-	// Outbox is the number of MO messages not yet final (-1: unknown).
-	Outbox int
-	// LastSession is the result of the last satellite session, in words
-	// (the detail view shows it; the header has no room).
-	LastSession string
-	// LastContact is when the station last reached the satellite network:
-	// a completed session, an MO sent or an MT received (zero: never).
-	LastContact time.Time
-	// MinBars is the signal an MO attempt waits for (with service), as rbd
-	// reports it; -1 when unknown.
-	MinBars int
-	// CreditsToday is what was spent today.
-	CreditsToday int
-	// Model is the modem model, if known.
-	Model string
-	// MaxMO is the modem's MO limit in bytes (0: rb.MaxMO).
-	MaxMO int
-	// Unread is the number of unread messages.
-	Unread int
-	// Fleet, when set, sums up the stations shown (the fleet console with
-	// every station shown): the header shows it instead of one station's
-	// signal, service and modem.
-	Fleet string
-	// Connecting is true from the start until the first live reading (or
-	// a grace time): the stored state may be old and the broker may still
-	// be connecting, so the screen says "connecting…" rather than flash an
-	// offline banner.
-	Connecting bool
-}
+// Header is the station's live state shown at the top of the screen and in
+// the station list: the state every front end shares (rb.StationState).
+type Header = rb.StationState
 
 // Backend is everything the screen needs from the outside. Every method may
 // block on I/O; the model calls them only from tea.Cmds.
@@ -130,4 +56,56 @@ type Backend interface {
 }
 
 // CursorOf returns the cursor of m.
-func CursorOf(m Message) rb.Cursor { return rb.Cursor{At: m.Created, ID: m.ID} }
+func CursorOf(m Message) rb.Cursor { return m.Cursor() }
+
+// Client is the client API the screen works through (client.Client
+// satisfies it as it is): the messages and station states as the client
+// hands them out, its operations and its change notices. A station of ""
+// means every station the client follows.
+type Client interface {
+	List(ctx context.Context, station string, before rb.Cursor, limit int) ([]Message, rb.Cursor, error)
+	Get(ctx context.Context, id string) (Message, error)
+	Search(ctx context.Context, station, q string, limit int) ([]Message, error)
+	Send(ctx context.Context, station string, data []byte, text bool) (id string, err error)
+	Cancel(ctx context.Context, id string) error
+	Resend(ctx context.Context, id string) (newID string, err error)
+	MarkRead(ctx context.Context, id string) error
+	MarkAllRead(ctx context.Context, station string) (int64, error)
+	State(ctx context.Context, station string) (Header, error)
+	States(ctx context.Context) ([]Header, error)
+	SignalToday(ctx context.Context, station string) ([]int, error)
+	SessionStats(ctx context.Context, station string, since, until time.Time) (rb.SessionStats, error)
+	// Subscribe returns the change notices until ctx ends, then closes
+	// the channel; notices that pile up are merged, never dropped.
+	Subscribe(ctx context.Context) <-chan rb.Change
+}
+
+// NewBackend returns the screen's Backend (and StatsSource) over c; its
+// change notices flow until ctx ends, and then the channel closes, so the
+// screen's waiting command ends too.
+func NewBackend(ctx context.Context, c Client) Backend {
+	return &clientBackend{Client: c, updates: c.Subscribe(ctx)}
+}
+
+// clientBackend is the thin adapter of NewBackend: the client's methods as
+// they are, under the names the screen uses.
+type clientBackend struct {
+	Client
+	updates <-chan rb.Change
+}
+
+// Header implements Backend.
+func (b *clientBackend) Header(ctx context.Context, station string) (Header, error) {
+	return b.State(ctx, station)
+}
+
+// Stations implements Backend.
+func (b *clientBackend) Stations(ctx context.Context) ([]Header, error) { return b.States(ctx) }
+
+// Updates implements Backend.
+func (b *clientBackend) Updates() <-chan rb.Change { return b.updates }
+
+// SessionStats implements StatsSource: the statistics of every station shown.
+func (b *clientBackend) SessionStats(ctx context.Context, since, until time.Time) (rb.SessionStats, error) {
+	return b.Client.SessionStats(ctx, "", since, until)
+}

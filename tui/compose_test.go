@@ -116,7 +116,7 @@ func TestComposeSends(t *testing.T) {
 				t.Fatalf("after send: status %q\n%s", d.Status(), d.Plain())
 			}
 			top := newest(t, e)
-			if string(top.Data) != tt.wantData || top.Binary != tt.wantBinary || top.State != rb.StateQueued || top.Direction != rb.DirMO {
+			if string(top.Data) != tt.wantData || top.Binary != tt.wantBinary || top.State != rb.StateQueued || top.Dir != rb.DirMO {
 				t.Fatalf("newest row = %+v", top)
 			}
 			d.Until("the new row on screen", func(string) bool { return strings.Contains(d.Lines()[3], "MO ◌ queued") })
@@ -239,7 +239,7 @@ func TestComposeResultKeepsNewerDraft(t *testing.T) {
 				t.Fatalf("kept draft not sent: %d new", got)
 			}
 			found := false
-			e.Store.History(context.Background(), store.Filter{}, func(m store.Message) error {
+			e.Store.History(context.Background(), store.Filter{}, func(m rb.Message) error {
 				found = found || m.Text == tt.want
 				return nil
 			})

@@ -4,7 +4,8 @@
 // search and help. It is built on Bubble Tea v2.
 //
 // The package knows nothing of SQL or AMQP: it talks to a Backend, which the
-// program wires to the SQLite history and the message bus (client.Backend).
+// program makes over the client (NewBackend over client.Client, which hands
+// out the messages and station states every front end shares).
 // Every string that came from the satellite is passed through textsafe
 // before it reaches the terminal.
 //

@@ -68,7 +68,7 @@ var sizes = [][2]int{{60, 20}, {80, 24}, {120, 40}, {200, 60}}
 func count(t *testing.T, e *screentest.Env) int {
 	t.Helper()
 	n := 0
-	if err := e.Store.History(context.Background(), store.Filter{}, func(store.Message) error { n++; return nil }); err != nil {
+	if err := e.Store.History(context.Background(), store.Filter{}, func(rb.Message) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -85,7 +85,7 @@ func stateOf(t *testing.T, e *screentest.Env, id string) string {
 }
 
 // newest is the newest message of the history.
-func newest(t *testing.T, e *screentest.Env) store.Message {
+func newest(t *testing.T, e *screentest.Env) rb.Message {
 	t.Helper()
 	rows, err := e.Store.List(context.Background(), store.Page{Limit: 1})
 	if err != nil || len(rows) == 0 {

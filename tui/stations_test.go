@@ -112,7 +112,7 @@ func TestFleetFilterAndCompose(t *testing.T) {
 	}
 	d.Keys("enter")
 	id := ""
-	err := e.Store.History(context.Background(), store.Filter{Station: "south", Direction: rb.DirMO}, func(m store.Message) error {
+	err := e.Store.History(context.Background(), store.Filter{Station: "south", Direction: rb.DirMO}, func(m rb.Message) error {
 		id = m.ID
 		return nil
 	})
@@ -132,7 +132,7 @@ func TestFleetFilterAndCompose(t *testing.T) {
 	}
 	d.Keys("enter")
 	n := 0
-	_ = e.Store.History(context.Background(), store.Filter{Station: "east", Direction: rb.DirMO}, func(m store.Message) error {
+	_ = e.Store.History(context.Background(), store.Filter{Station: "east", Direction: rb.DirMO}, func(m rb.Message) error {
 		if m.Text == "who sends?" {
 			n++
 		}

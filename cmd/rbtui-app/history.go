@@ -110,13 +110,13 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer st.Close()
 	w := bufio.NewWriter(stdout)
 	enc := json.NewEncoder(jsonSafe{w})
-	err = st.History(ctx, store.Filter{Since: t, Direction: *dir, Station: filter}, func(m store.Message) error {
+	err = st.History(ctx, store.Filter{Since: t, Direction: *dir, Station: filter}, func(m rb.Message) error {
 		if follow != nil && !follow[m.Station] {
 			return nil
 		}
 		if *asJSON {
 			r := historyRecord{
-				ID: m.ID, Direction: m.Direction, State: m.State, At: m.CreatedAt.UTC(), Updated: m.UpdatedAt.UTC(),
+				ID: m.ID, Direction: m.Dir, State: m.State, At: m.Created.UTC(), Updated: m.Updated.UTC(),
 				Bytes: m.Bytes, Credits: m.Credits, MOMSN: m.MOMSN, MTMSN: m.MTMSN,
 				Attempts: m.Attempts, LastReason: m.LastReason, Read: m.Read,
 			}
@@ -141,7 +141,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // historyLine is one message as a terminal-safe line; withStation puts
 // the station after the time.
-func historyLine(m store.Message, withStation bool) string {
+func historyLine(m rb.Message, withStation bool) string {
 	body := textsafe.Line(m.Text)
 	if m.Binary {
 		body = "hex:" + textsafe.Hex(m.Data)
@@ -160,11 +160,11 @@ func historyLine(m store.Message, withStation bool) string {
 	if len(extra) > 0 {
 		tail = " (" + strings.Join(extra, " ") + ")"
 	}
-	at := m.CreatedAt.Local().Format("2006-01-02 15:04:05")
+	at := m.Created.Local().Format("2006-01-02 15:04:05")
 	if withStation {
 		at += " " + textsafe.Line(m.Station)
 	}
-	return fmt.Sprintf("%s %s %-9s %s%s", at, strings.ToUpper(m.Direction), m.State, body, tail)
+	return fmt.Sprintf("%s %s %-9s %s%s", at, strings.ToUpper(m.Dir), m.State, body, tail)
 }
 
 // jsonSafe escapes, in JSON output, the characters that encoding/json

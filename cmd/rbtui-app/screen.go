@@ -207,7 +207,7 @@ func screen(ctx context.Context, cl *client.Client, opts tui.Options) error {
 		defer close(done)
 		cl.Run(ctx)
 	}()
-	err := tui.Run(ctx, client.NewBackend(ctx, cl), opts)
+	err := tui.Run(ctx, tui.NewBackend(ctx, cl), opts)
 	cancel()
 	<-done
 	return err

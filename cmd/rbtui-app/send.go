@@ -322,7 +322,7 @@ func waitFinal(ctx context.Context, cl *client.Client, id string, changes <-chan
 	defer tick.Stop()
 	last := ""
 	for {
-		m, _, err := cl.Store().Get(ctx, id)
+		m, err := cl.Get(ctx, id)
 		if err != nil {
 			return err
 		}

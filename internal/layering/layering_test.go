@@ -52,6 +52,7 @@ func TestRules(t *testing.T) {
 		{"store", []string{"github.com/rabbitmq/", mod + "/queue", mod + "/sbd", mod + "/tui"}, "the history does not link the AMQP client"},
 		{"queue", []string{mod + "/sbd", mod + "/store", mod + "/tui", mod + "/daemon", mod + "/client"}, "the bus knows no modem, history or screen"},
 		{"daemon", []string{mod + "/tui", mod + "/store", mod + "/client", "charm.land/"}, "the daemon has no screen or history"},
+		{"client", []string{mod + "/tui", mod + "/bridge", "charm.land/", "github.com/zishang520/"}, "the client serves every front end through one API and knows none of them"},
 	}
 	for _, r := range rules {
 		t.Run(r.pkg, func(t *testing.T) {
@@ -63,5 +64,28 @@ func TestRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// imports returns the packages pkg imports itself (not their imports).
+func imports(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, mod+"/"+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -f .Imports %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestFrontEndsReadThroughTheClient checks that no front end reads the
+// history itself: they take the client's read model (rb.Message,
+// rb.StationState) as it is, so no row is converted twice.
+func TestFrontEndsReadThroughTheClient(t *testing.T) {
+	for _, pkg := range []string{"tui", "bridge"} {
+		for _, d := range imports(t, pkg) {
+			if d == mod+"/store" {
+				t.Errorf("%s imports %s: a front end reads through the client", pkg, d)
+			}
+		}
 	}
 }

@@ -117,7 +117,7 @@ func BenchmarkFirstFrame(b *testing.B) {
 		w := &frameWriter{marker: marker, seen: make(chan struct{})}
 		done := make(chan error, 1)
 		go func() {
-			done <- tui.Run(ctx, client.NewBackend(ctx, cl), tui.Options{NoColor: true, Refresh: -1},
+			done <- tui.Run(ctx, tui.NewBackend(ctx, cl), tui.Options{NoColor: true, Refresh: -1},
 				tea.WithInput(nil), tea.WithOutput(w), tea.WithWindowSize(120, 40))
 		}()
 		select {
@@ -157,7 +157,7 @@ func BenchmarkSearch100k(b *testing.B) {
 	cl := client.New(client.Config{Station: rb.DefaultStation, Bus: bus, Store: st, NoArchivist: true})
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	be := client.NewBackend(bctx, cl)
+	be := tui.NewBackend(bctx, cl)
 	queries := []string{"battery", "camp weather", "position", "zzz-nothing"}
 	b.ResetTimer()
 	i := 0

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/tui"
 )
 
 // benchEnv is a history of 100 000 seeded messages.
@@ -121,7 +122,7 @@ func BenchmarkFleetStations(b *testing.B) {
 	e := fleetBenchEnv(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	be := client.NewBackend(ctx, e.Client)
+	be := tui.NewBackend(ctx, e.Client)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -12,7 +12,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 
-	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/internal/testkit/syncbuf"
 	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/tui"
@@ -58,7 +57,7 @@ func TestRunFollowsUpdatesAndStopsOnContext(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- tui.Run(ctx, client.NewBackend(ctx, e.Client), tui.Options{NoColor: true, Now: e.Now, Location: time.UTC, Refresh: -1},
+		done <- tui.Run(ctx, tui.NewBackend(ctx, e.Client), tui.Options{NoColor: true, Now: e.Now, Location: time.UTC, Refresh: -1},
 			tea.WithInput(in), tea.WithOutput(out), tea.WithWindowSize(100, 30), tea.WithEnvironment([]string{"TERM=xterm-256color"}))
 	}()
 	WaitFor(t, "the first page on screen", func() bool { return strings.Contains(out.String(), "Fuel booked at berth 4") })
@@ -97,7 +96,7 @@ func TestRunQuitsOnCtrlC(t *testing.T) {
 	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- tui.Run(context.Background(), client.NewBackend(ctx, e.Client), tui.Options{Now: e.Now, Refresh: -1},
+		done <- tui.Run(context.Background(), tui.NewBackend(ctx, e.Client), tui.Options{Now: e.Now, Refresh: -1},
 			tea.WithInput(in), tea.WithOutput(out), tea.WithWindowSize(80, 24), tea.WithColorProfile(colorprofile.ANSI))
 	}()
 	WaitFor(t, "the first page on screen", func() bool { return strings.Contains(out.String(), "Fuel booked") })

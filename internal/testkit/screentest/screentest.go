@@ -1,6 +1,6 @@
 // Package screentest drives rbtui's screen (tui.Model) over the real
 // client: the in-process bus (queue.NewMemory), a temporary SQLite history
-// (store.Open) and client.Backend, the way the program wires them. It is the
+// (store.Open) and tui.NewBackend over the client, the way the program wires them. It is the
 // one way the screen's tests run, so they test the rules the client
 // enforces, not a copy of them.
 //
@@ -168,7 +168,7 @@ func (e *Env) ScreenWith(opts tui.Options, w, h int) *Driver { return e.screen(o
 
 func (e *Env) screen(opts tui.Options, wrap func(tui.Backend) tui.Backend, w, h int) *Driver {
 	ctx, cancel := context.WithCancel(context.Background())
-	var b tui.Backend = client.NewBackend(ctx, e.Client)
+	var b tui.Backend = tui.NewBackend(ctx, e.Client)
 	if wrap != nil {
 		b = wrap(b)
 	}

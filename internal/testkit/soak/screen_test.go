@@ -17,7 +17,7 @@ import (
 )
 
 // The screens' check: each client has the operator's screen open over it
-// (tui.New over client.NewBackend, as rbtui wires it) from the start of
+// (tui.New over tui.NewBackend and the client, as rbtui wires it) from the start of
 // the run, fed by the client's change notices through every fault. After
 // the calm phase the rows it shows must be the rows of its SQLite history.
 // This file is the soak's only contact with the tui package.
@@ -32,7 +32,7 @@ type screen struct {
 // openScreen starts the screen over c until ctx ends.
 func openScreen(ctx context.Context, c *client.Client) *screen {
 	s := &screen{ask: make(chan func(*tui.Model))}
-	m := tui.New(client.NewBackend(ctx, c), tui.Options{
+	m := tui.New(tui.NewBackend(ctx, c), tui.Options{
 		Station: c.Station(), NoColor: true, ASCII: true, Location: time.UTC,
 		PageSize: 1 << 20, Refresh: -1,
 	})
@@ -141,13 +141,13 @@ func tagOf(text string) string {
 // storeRows returns the rows of a history in the form of screen.rows.
 func storeRows(ctx context.Context, st *store.Store) ([]string, error) {
 	var out []string
-	err := st.History(ctx, store.Filter{}, func(m store.Message) error {
+	err := st.History(ctx, store.Filter{}, func(m rb.Message) error {
 		state := m.State
-		if m.Direction == rb.DirMT {
+		if m.Dir == rb.DirMT {
 			state = rb.StateReceived
 		}
 		tag := tagOf(m.Text)
-		out = append(out, m.Direction+" "+state+" "+tag)
+		out = append(out, m.Dir+" "+state+" "+tag)
 		return nil
 	})
 	sort.Strings(out)

@@ -693,7 +693,7 @@ func (s *soak) outcomes(ctx context.Context) outcome {
 	}
 	sort.Slice(o.mos, func(i, j int) bool { return o.mos[i].tag < o.mos[j].tag })
 	for i, st := range s.stores {
-		_ = st.History(ctx, store.Filter{Direction: rb.DirMT}, func(m store.Message) error {
+		_ = st.History(ctx, store.Filter{Direction: rb.DirMT}, func(m rb.Message) error {
 			tag, _, _ := strings.Cut(m.Text, "|")
 			c := o.mts[tag]
 			c[i]++

@@ -1,0 +1,113 @@
+package client
+
+import (
+	"context"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/glance"
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
+)
+
+// State returns the live state of station as every front end shows it: the
+// newest signal reading (the one this process saw on the live feed when it
+// is not older than the history's), the broker's health, the counts and
+// what today cost. "" means every station followed: the newest reading of
+// any, the counts of all (for a client of one station: that station). It is
+// the one place the station's state is worked out.
+func (c *Client) State(ctx context.Context, station string) (rb.StationState, error) {
+	station = c.filter(station)
+	now := c.cfg.Now()
+	name := station
+	if name == "" {
+		name = c.cfg.Station
+	}
+	health := c.bus.Health()
+	latest := c.LatestSignalOf(station)
+	s := rb.StationState{Station: name, BrokerUp: brokerUsable(health), BrokerBlocked: health.Blocked,
+		Outbox: -1, MaxMO: c.cfg.MaxMO, MinBars: -1,
+		Connecting: latest == nil && now.Sub(c.started) < c.cfg.ConnectGrace}
+	if r, ok, err := c.st.LatestSignal(ctx, station); err != nil {
+		return s, err
+	} else if ok {
+		s.Bars, s.Service, s.Modem, s.LastSession = r.Bars, r.Service, r.Modem, r.LastSession
+		s.SignalAt = r.SeenAt
+	}
+	if l := latest; l != nil && !l.At.Before(s.SignalAt) {
+		s.Bars, s.Service, s.Modem, s.SignalAt = l.Bars, l.Service, l.Modem, l.At
+		if l.LastSession != "" {
+			s.LastSession = l.LastSession
+		}
+		s.Model = l.Model
+	}
+	if l := latest; l != nil && l.MinBars != nil {
+		// rbd's setting, not a reading: the newest report that says it.
+		s.MinBars = *l.MinBars
+	}
+	g := glance.Reading{Bars: s.Bars, Service: s.Service, Modem: s.Modem, At: s.SignalAt, Found: !s.SignalAt.IsZero()}
+	switch glance.Classify(g, now) {
+	case glance.StateStale, glance.StateNoData:
+		s.Stale = true
+	default:
+		s.StaleAt = s.SignalAt.Add(glance.StaleAfter)
+	}
+	if at, ok, err := c.st.LastContact(ctx, station); err != nil {
+		return s, err
+	} else if ok {
+		s.LastContact = at
+	}
+	if s.Model == "" {
+		if v, ok, err := c.st.Meta(ctx, metaModel+"."+name); err == nil && ok {
+			s.Model = v
+		} else if v, ok, err := c.st.Meta(ctx, metaModel); err == nil && ok && name == c.cfg.Station {
+			s.Model = v // written before the fleet console, by a one-station client
+		}
+	}
+	counts, err := c.st.Counts(ctx, station)
+	if err != nil {
+		return s, err
+	}
+	s.Outbox, s.Unread = counts.Outbox, counts.Unread
+	if s.CreditsToday, err = c.st.CreditsSince(ctx, station, startOfDay(now)); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// States returns the live state of each station followed, in the order of
+// Stations (the default sender first).
+func (c *Client) States(ctx context.Context) ([]rb.StationState, error) {
+	names, err := c.Stations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rb.StationState, 0, len(names))
+	for _, n := range names {
+		s, err := c.State(ctx, n)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// filter maps a front end's station ("": every station followed) to the
+// history's: a client of one station shows that station only, whatever
+// else the history holds.
+func (c *Client) filter(station string) string {
+	if station != "" || c.cfg.All || len(c.cfg.Stations) > 1 {
+		return station
+	}
+	return c.cfg.Station
+}
+
+// startOfDay is local midnight of t.
+func startOfDay(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+}
+
+// brokerUsable is what a front end calls "broker up": connected, and not
+// blocked by a memory or disk alarm (publishing would wait).
+func brokerUsable(h queue.Health) bool { return h.Up && !h.Blocked }
