@@ -30,6 +30,8 @@ type headerModel struct {
 	signal   []int
 	width    int
 	cache    []string
+	// reads and signalReads keep late answers from overwriting newer ones.
+	reads, signalReads readOrder
 }
 
 func newHeader(c *common, stations *stationsModel) headerModel {
@@ -49,6 +51,9 @@ func (hm *headerModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 		if msg.station != hm.c.station {
 			return stay, nil // loaded for a station no longer shown
 		}
+		if !hm.reads.fresh(msg.seq) {
+			return stay, nil // an older read answered late
+		}
 		hm.setHeader(hm.stations.title(msg.h))
 		hm.c.relayout = true // a banner may come or go
 	case signalMsg:
@@ -56,7 +61,7 @@ func (hm *headerModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 			hm.c.status.fail(msg.err)
 			return stay, nil
 		}
-		if msg.station != hm.c.station {
+		if msg.station != hm.c.station || !hm.signalReads.fresh(msg.seq) {
 			return stay, nil
 		}
 		if hm.c.fleet && msg.station == "" {
@@ -74,23 +79,23 @@ func (hm *headerModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 
 // load reads the state of the station shown.
 func (hm *headerModel) load() tea.Cmd {
-	c, station := hm.c, hm.c.station
+	c, station, seq := hm.c, hm.c.station, hm.reads.next()
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
 		h, err := c.b.Header(ctx, station)
-		return headerMsg{station: station, h: h, err: err}
+		return headerMsg{station: station, seq: seq, h: h, err: err}
 	}
 }
 
 // loadSignal reads today's signal samples of the station shown.
 func (hm *headerModel) loadSignal() tea.Cmd {
-	c, station := hm.c, hm.c.station
+	c, station, seq := hm.c, hm.c.station, hm.signalReads.next()
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
 		s, err := c.b.SignalToday(ctx, station)
-		return signalMsg{station: station, samples: s, err: err}
+		return signalMsg{station: station, seq: seq, samples: s, err: err}
 	}
 }
 

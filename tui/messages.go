@@ -21,15 +21,18 @@ type (
 	}
 	headerMsg struct {
 		station string // the filter it was loaded for
+		seq     uint64 // readOrder of the header's reads
 		h       Header
 		err     error
 	}
 	stationsMsg struct {
+		seq  uint64
 		rows []Header
 		err  error
 	}
 	signalMsg struct {
 		station string
+		seq     uint64
 		samples []int
 		err     error
 	}

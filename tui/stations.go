@@ -26,6 +26,8 @@ type stationsModel struct {
 	w, h     int
 	// focused is true while the keys are the station list's.
 	focused bool
+	// reads keeps a late answer from overwriting a newer one.
+	reads readOrder
 	// The inbox it filters.
 	list   *listModel
 	detail *detailModel
@@ -45,6 +47,9 @@ func (s *stationsModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return s.key(msg)
 	case stationsMsg:
+		if msg.err == nil && !s.reads.fresh(msg.seq) {
+			return stay, nil // an older read answered late
+		}
 		return stay, s.apply(msg)
 	}
 	return stay, nil
@@ -114,12 +119,12 @@ func (s *stationsModel) apply(msg stationsMsg) tea.Cmd {
 
 // load reads the station list.
 func (s *stationsModel) load() tea.Cmd {
-	c := s.c
+	c, seq := s.c, s.reads.next()
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
 		rows, err := c.b.Stations(ctx)
-		return stationsMsg{rows: rows, err: err}
+		return stationsMsg{seq: seq, rows: rows, err: err}
 	}
 }
 
