@@ -23,6 +23,9 @@ type confirmation struct {
 
 // actionKey handles the keys shared by the list and the detail view.
 func (m *Model) actionKey(k tea.KeyPressMsg, ak actionKeys) tea.Cmd {
+	if m.refusedWrite(k, ak) {
+		return nil
+	}
 	switch {
 	case key.Matches(k, ak.Help):
 		m.openHelp()

@@ -107,6 +107,10 @@ func New(b Backend, opts Options) *Model {
 		resent:    make(map[string]string),
 	}
 	m.detail.station = &m.header
+	if opts.ReadOnly {
+		m.list.keys.hideWrites()
+		m.detail.keys.hideWrites()
+	}
 	if opts.Fleet {
 		m.setFleet()
 	}
