@@ -13,7 +13,6 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/rockblock-station/rockblock-station/internal/cli"
-	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/textsafe"
 )
@@ -55,15 +54,16 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--since %q: want a duration (24h), a date (2026-11-27) or an RFC 3339 time", s)
 }
 
-// runHistory prints the history oldest first, as text or JSON Lines.
-func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// runHistory prints the history oldest first, as text or JSON Lines. Over
+// rbtui ssh (h not nil) it reads the server's history.
+func runHistory(ctx context.Context, h *host, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui history", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "one JSON object per line")
 	since := fs.String("since", "", "only messages from then on: a duration (24h), a date or an RFC 3339 time")
 	dir := fs.String("direction", "", "mo or mt (default both)")
 	station := fs.String("station", "", "only this station's messages (default: the configured station)")
 	all := fs.Bool("all", false, "every station's messages, each with its station")
-	db := fs.String("db", "", dbHelp)
+	db := h.dbFlag(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *all && *station != "" {
 		return cli.Usagef(fs.Name(), "give --station NAME or --all, not both")
 	}
-	cfg, err := config.Load(*station)
+	cfg, err := h.load(*station)
 	if err != nil {
 		return exitf(exitUsage, "history: %v", err)
 	}
@@ -99,7 +99,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 		}
 	}
-	path, err := historyPath(ctx, *db, cfg, *all, nil)
+	path, err := h.historyPath(ctx, *db, cfg, *all)
 	if err != nil {
 		return err
 	}
