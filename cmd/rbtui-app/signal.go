@@ -52,7 +52,7 @@ func runSignal(ctx context.Context, h *host, args []string, stdout, stderr io.Wr
 	} else if !errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintln(stderr, "rbtui signal:", err)
 	}
-	if !r.Found && *db == "" && h == nil {
+	if !r.Found && *db == "" {
 		// The station has no reading: a running demo, if any, has one.
 		if d, err := glance.ReadFile(paths.DemoGlance()); err == nil {
 			r = d

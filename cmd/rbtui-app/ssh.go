@@ -196,13 +196,14 @@ func (h *host) flags(c *common, fs *flag.FlagSet) {
 	fs.Var(&c.stations, "station", "the station that sends (default: the server's first)")
 }
 
-// dbFlag is --db for a local command; over ssh there is none (the history
-// is the server's) and it is always "".
+// dbFlag is --db for a local command; over ssh there is no such flag and
+// the history is the server's.
 func (h *host) dbFlag(fs *flag.FlagSet) *string {
 	if h == nil {
 		return fs.String("db", "", dbHelp)
 	}
-	return new(string)
+	db := h.db
+	return &db
 }
 
 // historyPath is historyPath for a local command, the server's history
