@@ -72,24 +72,17 @@ func (s *Server) refuseRequest(ctx ssh.Context, _ *ssh.Server, req *gossh.Reques
 // arrived for the idle timeout: neither keys nor window changes nor the
 // client's keepalives (ServerAliveInterval), which keep a live one open.
 func (s *Server) wrapConn(ctx ssh.Context, c net.Conn) net.Conn {
-	s.mu.Lock()
-	if s.conns >= 4*s.cfg.MaxSessions {
-		s.mu.Unlock()
+	if n := s.conns.Add(1); int(n) > 4*s.cfg.MaxSessions {
+		s.conns.Add(-1)
 		s.log.Warn("ssh: too many connections: refused", "remote", addr(c.RemoteAddr()))
 		return nil
 	}
-	s.conns++
-	s.mu.Unlock()
 	ic := &idleConn{Conn: c, idle: s.cfg.IdleTimeout}
 	ic.timer = time.AfterFunc(ic.idle, func() {
 		s.log.Info("ssh: connection idle: closed", "remote", addr(c.RemoteAddr()), "idle", ic.idle)
 		c.Close()
 	})
-	ic.done = func() {
-		s.mu.Lock()
-		s.conns--
-		s.mu.Unlock()
-	}
+	ic.done = func() { s.conns.Add(-1) }
 	return ic
 }
 

@@ -24,10 +24,12 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"charm.land/ssh"
 	"charm.land/wish/v2"
+	"github.com/anmitsu/go-shlex"
 	bm "charm.land/wish/v2/bubbletea"
 	gossh "golang.org/x/crypto/ssh"
 
@@ -98,8 +100,8 @@ type Server struct {
 
 	mu    sync.Mutex
 	live  map[ssh.Session]*liveSession
-	conns int
 	wg    sync.WaitGroup
+	conns atomic.Int32 // open connections
 }
 
 // liveSession is a session being served.
@@ -271,13 +273,17 @@ func (s *Server) session(sess ssh.Session) (*liveSession, bool) {
 // file, or whose role changed (they may connect again with the new one).
 func (s *Server) recheck() {
 	s.cfg.Keys.Refresh()
+	var gone []*liveSession
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, l := range s.live {
-		k, ok := s.cfg.Keys.Lookup(l.pub)
-		if ok && k.Role == l.key.Role {
-			continue
+		if k, ok := s.cfg.Keys.Lookup(l.pub); !ok || k.Role != l.key.Role {
+			gone = append(gone, l)
 		}
+	}
+	s.mu.Unlock()
+	// Closed without s.mu: closing a connection ends its sessions, which
+	// take it.
+	for _, l := range gone {
 		s.log.Info("ssh: key dropped or its role changed: session closed", "key", l.key.Name, "fingerprint", l.key.Fingerprint)
 		l.close()
 	}
@@ -300,8 +306,10 @@ func (s *Server) commands(next ssh.Handler) ssh.Handler {
 }
 
 func (s *Server) exec(sess ssh.Session) {
-	args := sess.Command()
-	if len(args) == 0 {
+	// Split as charm.land/ssh's Command does, but an error is refused
+	// rather than run as what came before it.
+	args, err := shlex.Split(sess.RawCommand(), true)
+	if err != nil || len(args) == 0 {
 		refuse(sess, ExitUsage, "cannot split the command into words as a shell would (an unclosed quote?)")
 		return
 	}
