@@ -29,8 +29,8 @@ import (
 
 	"charm.land/ssh"
 	"charm.land/wish/v2"
-	"github.com/anmitsu/go-shlex"
 	bm "charm.land/wish/v2/bubbletea"
+	"github.com/anmitsu/go-shlex"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/rockblock-station/rockblock-station/tui"
