@@ -13,6 +13,11 @@ import (
 	"github.com/rockblock-station/rockblock-station/tui"
 )
 
+// screenFPS is the most frames a second a session's screen draws: twice
+// Bubble Tea's default, so a key's frame waits at most about 8 ms for its
+// turn (a screen draws only when something changed).
+const screenFPS = 120
+
 // program is the screen of a session with a terminal: wish runs it over the
 // session's channel and sends it the window changes.
 func (s *Server) program(sess ssh.Session) *tea.Program {
@@ -32,7 +37,7 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	// wish's options: the channel as input and output, the client's TERM
 	// and size, the colour profile its environment implies. The server's
 	// signals are the server's, not each screen's.
-	po := append(bm.MakeOptions(sess), tea.WithoutSignalHandler())
+	po := append(bm.MakeOptions(sess), tea.WithoutSignalHandler(), tea.WithFPS(screenFPS))
 	if opts.NoColor {
 		po = append(po, tea.WithColorProfile(colorprofile.Ascii))
 	}

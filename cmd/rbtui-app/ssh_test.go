@@ -56,9 +56,16 @@ var listenRE = regexp.MustCompile(`msg="serving ssh" listen=(\S+)`)
 // the broker at url.
 func startSSH(t testing.TB, url, station string, roles map[string]string, extra ...string) *sshServer {
 	t.Helper()
+	return startSSHWith(t, url, station, roles, nil, extra...)
+}
+
+// startSSHWith is startSSH with seed, when not nil, filling the history
+// file before the server opens it.
+func startSSHWith(t testing.TB, url, station string, roles map[string]string, seed func(tb testing.TB, db, station string), extra ...string) *sshServer {
+	t.Helper()
 	needSSH(t)
 	dir := t.TempDir()
-	s := &sshServer{t: t, dir: dir, env: testEnv(t.(*testing.T), url), db: filepath.Join(dir, "history.db"),
+	s := &sshServer{t: t, dir: dir, env: testEnv(t, url), db: filepath.Join(dir, "history.db"),
 		keys: map[string]string{}, log: &syncbuf.Buffer{}}
 	var authorized bytes.Buffer
 	for name, role := range roles {
@@ -75,6 +82,9 @@ func startSSH(t testing.TB, url, station string, roles map[string]string, extra 
 	keysFile := filepath.Join(dir, "ssh-keys")
 	if err := os.WriteFile(keysFile, authorized.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if seed != nil {
+		seed(t, s.db, station)
 	}
 	hostKey := filepath.Join(dir, "host", "ssh_host_ed25519_key")
 	args := append([]string{"ssh", "--listen", "127.0.0.1:0", "--station", station, "--db", s.db,
