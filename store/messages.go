@@ -59,6 +59,8 @@ type Message struct {
 	SBDIX []int
 	// IMEI is the modem an MT came from, when known.
 	IMEI string
+	// Origin is who composed an MO and how, when known.
+	Origin rb.Origin
 
 	seq int64
 }
@@ -82,11 +84,13 @@ func (m Message) Send() *rb.Send {
 		t := *m.ExpiresAt
 		s.ExpiresAt = &t
 	}
+	s.Origin = m.Origin
 	return s
 }
 
 const messageCols = `seq, id, direction, station, data, text, bytes, state, created_at, updated_at,
-	momsn, mtmsn, attempts, last_reason, read, credits, queued, expires_at, next_attempt_at, sbdix, imei`
+	momsn, mtmsn, attempts, last_reason, read, credits, queued, expires_at, next_attempt_at, sbdix, imei,
+	composed_by, composed_via`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -100,7 +104,7 @@ func scanMessage(sc scanner) (Message, error) {
 	)
 	err := sc.Scan(&m.seq, &m.ID, &m.Direction, &m.Station, &m.Data, &text, &m.Bytes, &m.State,
 		&created, &updated, &momsn, &mtmsn, &m.Attempts, &m.LastReason, &read, &m.Credits,
-		&queued, &expires, &next, &sbdix, &imei)
+		&queued, &expires, &next, &sbdix, &imei, &m.Origin.By, &m.Origin.Via)
 	if err != nil {
 		return Message{}, err
 	}
@@ -259,8 +263,8 @@ func (s *Store) InsertMO(ctx context.Context, m *rb.Send, state string) (inserte
 		case dir != rb.DirMO:
 			return fmt.Errorf("id %s belongs to an MT message", m.ID)
 		case stub:
-			_, err := tx.ExecContext(ctx, "UPDATE messages SET data = ?, text = ?, bytes = ?, expires_at = ? WHERE id = ?",
-				data, text, len(data), nullTime(m.ExpiresAt), m.ID)
+			_, err := tx.ExecContext(ctx, "UPDATE messages SET data = ?, text = ?, bytes = ?, expires_at = ?, composed_by = ?, composed_via = ? WHERE id = ?",
+				data, text, len(data), nullTime(m.ExpiresAt), m.By, m.Via, m.ID)
 			return err
 		default:
 			return nil
@@ -269,9 +273,9 @@ func (s *Store) InsertMO(ctx context.Context, m *rb.Send, state string) (inserte
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO messages
-			(id, direction, station, data, text, bytes, state, created_at, updated_at, read, expires_at)
-			VALUES (?, 'mo', ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
-			m.ID, m.Station, data, text, len(data), state, at, at, nullTime(m.ExpiresAt)); err != nil {
+			(id, direction, station, data, text, bytes, state, created_at, updated_at, read, expires_at, composed_by, composed_via)
+			VALUES (?, 'mo', ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+			m.ID, m.Station, data, text, len(data), state, at, at, nullTime(m.ExpiresAt), m.By, m.Via); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO message_states (status_id, message_id, state, attempt, at)

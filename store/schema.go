@@ -128,6 +128,12 @@ CREATE INDEX sessions_ended ON sessions (ended_at);
 	// 5: one history for a fleet: signal readings and sessions get the
 	// station they came from; a table remembers every station seen.
 	stationStep,
+	// 6: who composed an MO (an SSH key's name, or the local user) and the
+	// way it came (rb.Via*); '' for the rows before, and for MT.
+	`
+ALTER TABLE messages ADD COLUMN composed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN composed_via TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // metaHome is the meta key of the station a file of schema 4 or older
