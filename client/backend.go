@@ -50,7 +50,7 @@ func toTUI(m store.Message, hist []rb.StateChange) tui.Message {
 		ID: m.ID, Dir: m.Direction, Station: m.Station, Data: m.Data, Text: m.Text, Binary: m.Binary,
 		State: m.State, Created: m.CreatedAt, Updated: m.UpdatedAt,
 		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, LastReason: m.LastReason,
-		Read: m.Read, Credits: m.Credits,
+		Read: m.Read, Credits: m.Credits, Origin: m.Origin,
 	}
 	if m.Direction == rb.DirMO && t.Credits == 0 {
 		t.Credits = rb.Credits(m.Bytes)

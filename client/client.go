@@ -101,6 +101,10 @@ type Config struct {
 	// calls FlushOutbox (rbtui send, which bounds the wait and reports the
 	// outcome in its exit code).
 	ManualFlush bool
+	// Origin is recorded with every MO this client composes, unless the
+	// context of the call carries another (rb.WithOrigin: rbtui ssh names
+	// each session's key).
+	Origin rb.Origin
 }
 
 // Client is the operator side of the stations it follows (one, several or
@@ -391,9 +395,14 @@ func (c *Client) ComposeFrom(ctx context.Context, station string, data []byte, t
 	if err != nil {
 		return "", fmt.Errorf("make message id: %w", err)
 	}
+	origin := c.cfg.Origin
+	if o, ok := rb.OriginOf(ctx); ok {
+		origin = o
+	}
 	s := &rb.Send{
 		Header:    rb.Header{V: rb.Version, ID: id.String(), Station: station, At: c.cfg.Now().UTC()},
 		ExpiresAt: expires,
+		Origin:    origin.Clean(),
 	}
 	if text {
 		s.Text = string(data)

@@ -10,6 +10,7 @@ import (
 	bm "charm.land/wish/v2/bubbletea"
 	"github.com/charmbracelet/colorprofile"
 
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/tui"
 )
 
@@ -25,12 +26,9 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	if !ok {
 		return nil
 	}
-	b := s.cfg.Backend(l.ctx)
+	b := forKey(s.cfg.Backend(l.ctx), l.key)
 	opts := s.cfg.Screen
-	if !l.key.CanSend() {
-		b = readOnly(b)
-		opts.ReadOnly = true
-	}
+	opts.ReadOnly = !l.key.CanSend()
 	if env(sess.Environ(), "NO_COLOR") != "" {
 		opts.NoColor = true
 	}
@@ -60,31 +58,49 @@ func env(environ []string, name string) string {
 // ErrReadOnly refuses what a read key may not do.
 var ErrReadOnly = errors.New("this key may only read (role=read): it may not compose, reply, cancel, resend or send")
 
-// readOnly is b for a read key: whatever the screen asks, the outbox is
-// not touched (the screen also hides these actions: tui.Options.ReadOnly).
-func readOnly(b tui.Backend) tui.Backend {
-	ro := readOnlyBackend{b}
+// forKey is b as key k may use it: what it composes or resends names the
+// key (rb.WithOrigin); for a read key, whatever the screen asks, the outbox
+// is not touched (the screen also hides these actions: tui.Options.ReadOnly).
+func forKey(b tui.Backend, k Key) tui.Backend {
+	kb := keyBackend{Backend: b, origin: rb.Origin{By: k.Name, Via: rb.ViaSSH}, readOnly: !k.CanSend()}
 	if st, ok := b.(tui.StatsSource); ok {
-		return readOnlyStats{ro, st}
+		return keyStats{kb, st}
 	}
-	return ro
+	return kb
 }
 
-type readOnlyBackend struct{ tui.Backend }
-
-// Send implements tui.Backend: refused.
-func (readOnlyBackend) Send(context.Context, string, []byte, bool) (string, error) {
-	return "", ErrReadOnly
+type keyBackend struct {
+	tui.Backend
+	origin   rb.Origin
+	readOnly bool
 }
 
-// Cancel implements tui.Backend: refused.
-func (readOnlyBackend) Cancel(context.Context, string) error { return ErrReadOnly }
+// Send implements tui.Backend.
+func (b keyBackend) Send(ctx context.Context, station string, data []byte, text bool) (string, error) {
+	if b.readOnly {
+		return "", ErrReadOnly
+	}
+	return b.Backend.Send(rb.WithOrigin(ctx, b.origin), station, data, text)
+}
 
-// Resend implements tui.Backend: refused.
-func (readOnlyBackend) Resend(context.Context, string) (string, error) { return "", ErrReadOnly }
+// Cancel implements tui.Backend.
+func (b keyBackend) Cancel(ctx context.Context, id string) error {
+	if b.readOnly {
+		return ErrReadOnly
+	}
+	return b.Backend.Cancel(ctx, id)
+}
 
-// readOnlyStats keeps the statistics view of a backend that has one.
-type readOnlyStats struct {
-	readOnlyBackend
+// Resend implements tui.Backend.
+func (b keyBackend) Resend(ctx context.Context, id string) (string, error) {
+	if b.readOnly {
+		return "", ErrReadOnly
+	}
+	return b.Backend.Resend(rb.WithOrigin(ctx, b.origin), id)
+}
+
+// keyStats keeps the statistics view of a backend that has one.
+type keyStats struct {
+	keyBackend
 	tui.StatsSource
 }

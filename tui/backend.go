@@ -62,6 +62,8 @@ type Message struct {
 	Read bool
 	// Credits is what the message costs (MO) or cost (MT).
 	Credits int
+	// Origin is who composed an MO and the way it came, when known.
+	Origin rb.Origin
 	// History is the list of state changes, oldest first (filled by Get).
 	History []rb.StateChange
 }

@@ -216,6 +216,9 @@ func (d *detailModel) rebuild() {
 		field("MTMSN", strconv.Itoa(*msg.MTMSN))
 	}
 	if msg.Dir == rb.DirMO {
+		if by := originText(msg.Origin); by != "" {
+			field("by", by)
+		}
 		field("attempts", strconv.Itoa(msg.Attempts))
 	}
 	credits := msg.Credits
@@ -309,4 +312,16 @@ func (d *detailModel) View() string {
 	}
 	end := min(len(d.lines), d.off+d.h)
 	return joinLines(d.lines[d.off:end], d.h)
+}
+
+// originText says who composed an MO and how ("alice · ssh"), made safe
+// for the terminal; "" when unknown.
+func originText(o rb.Origin) string {
+	switch {
+	case o.By != "" && o.Via != "":
+		return textsafe.Line(o.By) + " · " + textsafe.Line(o.Via)
+	case o.By != "":
+		return textsafe.Line(o.By)
+	}
+	return textsafe.Line(o.Via)
 }

@@ -145,7 +145,8 @@ required: which one would otherwise be a guess.`,
 	"history": {
 		Usage: []string{"rbtui history [--json] [--since WHEN] [--direction mo|mt] [--station NAME | --all] [--db PATH]"},
 		Text: `Prints the history, oldest first: one line per message, or one JSON
-object per line with --json. --station NAME keeps one station's messages
+object per line with --json (an MO's by and via say who composed it and
+the way it came: terminal, command, web or ssh). --station NAME keeps one station's messages
 (default: the configured station); --all prints every station's, with the
 station after the time (JSON: field station), as does a configuration that
 follows several stations. Text from the satellite is made safe for the

@@ -36,6 +36,9 @@ type historyRecord struct {
 	// Station is the message's station, given with --all (or when the
 	// configuration follows several stations).
 	Station string `json:"station,omitempty"`
+	// By and Via say who composed an MO and the way it came (rb.Origin).
+	By  string `json:"by,omitempty"`
+	Via string `json:"via,omitempty"`
 }
 
 // parseSince accepts a duration ("24h" = that long ago), a date or an RFC 3339 time.
@@ -119,6 +122,7 @@ func runHistory(ctx context.Context, h *host, args []string, stdout, stderr io.W
 				ID: m.ID, Direction: m.Direction, State: m.State, At: m.CreatedAt.UTC(), Updated: m.UpdatedAt.UTC(),
 				Bytes: m.Bytes, Credits: m.Credits, MOMSN: m.MOMSN, MTMSN: m.MTMSN,
 				Attempts: m.Attempts, LastReason: m.LastReason, Read: m.Read,
+				By: m.Origin.By, Via: m.Origin.Via,
 			}
 			if filter == "" {
 				r.Station = m.Station

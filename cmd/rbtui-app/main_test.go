@@ -352,7 +352,7 @@ func TestSendWithBroker(t *testing.T) {
 		}
 		st := openStore(t, db)
 		m, _, err := st.Get(context.Background(), strings.TrimSpace(r.stdout))
-		if err != nil || m.State != rb.StateSent || m.MOMSN == nil {
+		if err != nil || m.State != rb.StateSent || m.MOMSN == nil || m.Origin.Via != rb.ViaCommand || m.Origin.By == "" {
 			t.Fatalf("row %+v %v", m, err)
 		}
 	})

@@ -199,7 +199,7 @@ func runSend(ctx context.Context, h *host, args []string, stdin io.Reader, stdou
 	if err != nil {
 		return err
 	}
-	s, err := h.connect(reach, &c, log, client.Config{Stations: []string{from}, NoArchivist: true, ManualFlush: true})
+	s, err := h.connect(reach, &c, log, client.Config{Stations: []string{from}, NoArchivist: true, ManualFlush: true, Origin: localOrigin(rb.ViaCommand)})
 	if err != nil {
 		return err
 	}

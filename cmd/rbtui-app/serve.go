@@ -15,6 +15,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/bridge"
 	"github.com/rockblock-station/rockblock-station/internal/cli"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // stringList is a repeatable string flag.
@@ -73,7 +74,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer closeLog()
 
-	s, err := c.connect(ctx, log, true)
+	s, err := c.connect(ctx, log, true, rb.Origin{Via: rb.ViaWeb})
 	if err != nil {
 		return err
 	}

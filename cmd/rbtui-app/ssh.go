@@ -19,6 +19,7 @@ import (
 	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sshsrv"
 	"github.com/rockblock-station/rockblock-station/tui"
 )
@@ -63,7 +64,8 @@ func runSSH(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("ssh host key", "file", *hostKey, "fingerprint", gossh.FingerprintSHA256(signer.PublicKey()), "made", made)
 
-	s, err := c.connect(ctx, log, true)
+	// Each session's key is named in the context of what it composes.
+	s, err := c.connect(ctx, log, true, rb.Origin{Via: rb.ViaSSH})
 	if err != nil {
 		return err
 	}
@@ -129,6 +131,7 @@ type host struct {
 func (h *host) run(ctx context.Context, e sshsrv.Exec) int {
 	hk := *h
 	hk.key = e.Key
+	ctx = rb.WithOrigin(ctx, rb.Origin{By: e.Key.Name, Via: rb.ViaSSH})
 	err := hk.dispatch(ctx, e.Args, e.Stdin, e.Stdout, e.Stderr)
 	var hr *helpRequest
 	if errors.As(err, &hr) {

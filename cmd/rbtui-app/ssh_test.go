@@ -274,6 +274,13 @@ func TestSSHScreensInTmux(t *testing.T) {
 	if got := st.modem.Gateway().Delivered(); len(got) != 3 {
 		t.Fatalf("the gateway got %d messages, want 3", len(got))
 	}
+	// Who sent it: the detail view names the key and the way. The newest
+	// row, selected, is carol's.
+	alice.keys(false, "Enter")
+	alice.waitScreen("the detail of carol's message", 20*time.Second, func(scr string) bool {
+		return strings.Contains(scr, fromCarol) && strings.Contains(scr, "carol · ssh")
+	})
+	alice.keys(false, "Escape")
 	// The read key's screen offers no compose and refuses its key.
 	if scr := bob.capture(false); strings.Contains(scr, "compose") {
 		t.Fatalf("a read key's screen offers compose:\n%s", scr)
@@ -321,6 +328,11 @@ func TestSSHCommands(t *testing.T) {
 	// Usage errors are the local ones, exit 2.
 	if r := srv.ssh("alice", "", nil, "send"); r.code != 2 || !strings.Contains(r.stderr, "rbtui send:") {
 		t.Fatalf("ssh send without text: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// Who sent it: history --json names the key and the way.
+	if r := srv.ssh("bob", "", nil, "history", "--json"); !strings.Contains(r.stdout, `"id":"`+id+`"`) ||
+		!regexp.MustCompile(`"id":"`+id+`"[^\n]*"by":"alice","via":"ssh"`).MatchString(r.stdout) {
+		t.Fatalf("history --json does not say alice sent %s over ssh:\n%s", id, r.stdout)
 	}
 	// history --json and signal: the same bytes as the local commands'.
 	remote := srv.ssh("bob", "", nil, "history", "--json")
