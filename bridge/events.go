@@ -152,6 +152,10 @@ type MessageEvent struct {
 	Read          bool       `json:"read"`
 	Cancellable   bool       `json:"cancellable"`
 	Resendable    bool       `json:"resendable"`
+	// By and Via say who composed an MO and the way it came (rb.Origin;
+	// By made inert).
+	By  string `json:"by,omitempty"`
+	Via string `json:"via,omitempty"`
 }
 
 func messageEvent(m store.Message) MessageEvent {
@@ -159,7 +163,7 @@ func messageEvent(m store.Message) MessageEvent {
 		ID: m.ID, Dir: m.Direction, Station: textsafe.Line(m.Station), Binary: m.Binary, Bytes: m.Bytes, State: m.State,
 		Reason: textsafe.Line(m.LastReason), At: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
 		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, Credits: m.Credits, Queued: m.Queued,
-		NextAttemptAt: m.NextAttemptAt, Read: m.Read,
+		NextAttemptAt: m.NextAttemptAt, Read: m.Read, By: textsafe.Line(m.Origin.By), Via: textsafe.Line(m.Origin.Via),
 	}
 	if !m.Binary {
 		e.Text = textsafe.Block(m.Text)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
 // conn is one connected browser: its rates.
@@ -136,6 +137,10 @@ type SendResult struct {
 	ID    string    `json:"id"`
 	State string    `json:"state"`
 	Error *APIError `json:"error,omitempty"`
+	// By and Via are who composed it and the way it came, as the history
+	// records them (rb.Origin), so the page shows them at once.
+	By  string `json:"by,omitempty"`
+	Via string `json:"via,omitempty"`
 }
 
 // payload reads a message of mo_send: {text}, {data} (base64) or a string.
@@ -271,6 +276,9 @@ func (s *Server) compose(c *conn, station string, data []byte, text bool) (any, 
 	}
 	res := SendResult{ID: id, State: rb.StateQueued}
 	res.State, res.Error = s.handOver(id)
+	if m, _, err := s.st.Get(s.ctx, id); err == nil {
+		res.By, res.Via = textsafe.Line(m.Origin.By), textsafe.Line(m.Origin.Via)
+	}
 	s.log.Info("message composed", "id", id, "bytes", len(data), "state", res.State)
 	return res, nil
 }
