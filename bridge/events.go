@@ -155,6 +155,10 @@ type MessageEvent struct {
 	Read          bool       `json:"read"`
 	Cancellable   bool       `json:"cancellable"`
 	Resendable    bool       `json:"resendable"`
+	// By and Via say who composed an MO and the way it came (rb.Origin;
+	// By made inert).
+	By  string `json:"by,omitempty"`
+	Via string `json:"via,omitempty"`
 }
 
 // messageEvent is the one encoder of a message for EvMTRecv and EvHistory
@@ -166,6 +170,7 @@ func messageEvent(m rb.Message) MessageEvent {
 		Reason: textsafe.Line(m.LastReason), At: m.Created.UTC(), UpdatedAt: m.Updated.UTC(),
 		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, Credits: m.Credits, Queued: m.Queued,
 		NextAttemptAt: m.NextAttemptAt, Read: m.Read, Cancellable: m.CanCancel(), Resendable: m.CanResend(),
+		By: textsafe.Line(m.Origin.By), Via: textsafe.Line(m.Origin.Via),
 	}
 	if !m.Binary {
 		e.Text = textsafe.Block(m.Text)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
 // conn is one connected browser: its peer (whose message rate it shares,
@@ -137,6 +138,10 @@ type SendResult struct {
 	ID    string    `json:"id"`
 	State string    `json:"state"`
 	Error *APIError `json:"error,omitempty"`
+	// By and Via are who composed it and the way it came, as the history
+	// records them (rb.Origin), so the page shows them at once.
+	By  string `json:"by,omitempty"`
+	Via string `json:"via,omitempty"`
 }
 
 // payload reads a message of mo_send: {text}, {data} (base64) or a string.
@@ -270,10 +275,21 @@ func (s *Server) compose(c *conn, station string, data []byte, text bool) (any, 
 	if err != nil {
 		return nil, err
 	}
-	res := SendResult{ID: id, State: rb.StateQueued}
-	res.State, res.Error = s.handOver(id)
+	res := s.handOverResult(id)
 	s.log.Info("message composed", "id", id, "bytes", len(data), "state", res.State)
 	return res, nil
+}
+
+// handOverResult is the acknowledgement of a message just queued (composed
+// or resent): handOver's answer, and who composed it and how, as the
+// history records them (rb.Origin), so the page shows them at once.
+func (s *Server) handOverResult(id string) SendResult {
+	res := SendResult{ID: id}
+	res.State, res.Error = s.handOver(id)
+	if m, err := s.cl.Get(s.ctx, id); err == nil {
+		res.By, res.Via = textsafe.Line(m.Origin.By), textsafe.Line(m.Origin.Via)
+	}
+	return res
 }
 
 // handOver publishes the outbox now and says where message id is.
@@ -349,9 +365,7 @@ func (s *Server) onResend(c *conn, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := SendResult{ID: nid}
-	res.State, res.Error = s.handOver(nid)
-	return res, nil
+	return s.handOverResult(nid), nil
 }
 
 // onHistory answers a page of older messages: {before: cursor, limit}.

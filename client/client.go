@@ -96,6 +96,10 @@ type Config struct {
 	// calls FlushOutbox (rbtui send, which bounds the wait and reports the
 	// outcome in its exit code).
 	ManualFlush bool
+	// Origin is recorded with every MO this client composes, unless the
+	// context of the call carries another (rb.WithOrigin: rbtui ssh names
+	// each session's key).
+	Origin rb.Origin
 }
 
 // Client is the operator side of the stations it follows (one, several or

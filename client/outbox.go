@@ -81,9 +81,14 @@ func (c *Client) ComposeFrom(ctx context.Context, station string, data []byte, t
 	if err != nil {
 		return "", fmt.Errorf("make message id: %w", err)
 	}
+	origin := c.cfg.Origin
+	if o, ok := rb.OriginOf(ctx); ok {
+		origin = o
+	}
 	s := &rb.Send{
 		Header:    rb.Header{V: rb.Version, ID: id.String(), Station: station, At: c.cfg.Now().UTC()},
 		ExpiresAt: expires,
+		Origin:    origin.Clean(),
 	}
 	if text {
 		s.Text = string(data)

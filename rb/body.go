@@ -45,6 +45,8 @@ type Send struct {
 	Text      string     `json:"text,omitempty"`
 	Data      []byte     `json:"data,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Origin says who composed it and how (by, via); rbd ignores it.
+	Origin
 }
 
 // Cancel withdraws an MO message that has not started its session yet.

@@ -56,6 +56,8 @@ type Message struct {
 	SBDIX []int
 	// IMEI is the modem an MT came from, when known.
 	IMEI string
+	// Origin is who composed an MO and the way it came, when known.
+	Origin Origin
 	// History is the list of state changes, oldest first; filled only when
 	// one message is read (the client's Get).
 	History []StateChange
@@ -98,5 +100,6 @@ func (m Message) Send() *Send {
 		t := *m.ExpiresAt
 		s.ExpiresAt = &t
 	}
+	s.Origin = m.Origin
 	return s
 }

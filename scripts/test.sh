@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v tmux >/dev/null || need+=(tmux)
+# rbtui ssh's tests talk to it with Debian's OpenSSH client.
+command -v ssh >/dev/null || need+=(openssh-client)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 command -v make >/dev/null || need+=(make)
 # systemd-analyze verifies the package's units (systemd need not be running).

@@ -106,10 +106,11 @@ func TestOpenNotAHistory(t *testing.T) {
 	r.Close()
 }
 
-// TestReadOnlyOpensTheSchemaBeforeClaims: rbtui signal and rbtui history
-// read a file that no rbtui of this version opened for writing yet, as long
-// as the steps it lacks are the writers' (readableFrom).
-func TestReadOnlyOpensTheSchemaBeforeClaims(t *testing.T) {
+// TestReadOnlyOpensFromReadableFrom: rbtui signal and rbtui history read a
+// file that no rbtui of this version opened for writing yet, as long as the
+// steps it lacks are the writers' (readableFrom); an older one is refused
+// with the hint to open it once with rbtui.
+func TestReadOnlyOpensFromReadableFrom(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "h.db")
 	s, err := Open(ctx, path, Options{})
@@ -136,6 +137,66 @@ func TestReadOnlyOpensTheSchemaBeforeClaims(t *testing.T) {
 	setVersion(readableFrom - 1)
 	if _, err := Open(ctx, path, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "older than this program") {
 		t.Fatalf("read-only open at version %d: %v", readableFrom-1, err)
+	}
+}
+
+// TestMigrateFromVersion6: a file of schema 6 (claims, no origin) keeps its
+// rows and claims when a writer brings it to 7; its MO rows have no origin,
+// a new one records it, and a read-only open reads both.
+func TestMigrateFromVersion6(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v6.db")
+	db, err := sql.Open("sqlite", dsn(path, []string{"journal_mode(WAL)", "foreign_keys(1)"}, "_txlock=immediate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, db, 6, time.Second, "north"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO meta (key, value) VALUES ('client_id', 'kept')`,
+		`INSERT INTO messages (id, direction, station, data, text, bytes, state, created_at, updated_at, read)
+			VALUES ('old-mo', 'mo', 'north', x'6869', 'hi', 2, 'queued', 1000, 1000, 1)`,
+		`INSERT INTO outbox_claims (id, owner, until) VALUES ('old-mo', 'another', 99999999999999)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	if _, err := Open(ctx, path, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "older than this program") {
+		t.Fatalf("read-only open of a version 6 file: %v", err)
+	}
+
+	w, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if w.ClientID() != "kept" {
+		t.Errorf("client id %q, want the one already there", w.ClientID())
+	}
+	if ok, err := w.Claim(ctx, "old-mo"); err != nil || ok {
+		t.Errorf("claim of a row another process holds: %v, %v (want refused)", ok, err)
+	}
+	m := mo("new-mo", "from the boat", time.UnixMilli(2000))
+	m.Origin = rb.Origin{By: "alice", Via: rb.ViaSSH}
+	if _, err := w.InsertMO(ctx, m, rb.StateQueued); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := Open(ctx, path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("read-only open after the upgrade: %v", err)
+	}
+	defer r.Close()
+	old, _, err := r.Get(ctx, "old-mo")
+	if err != nil || old.Origin != (rb.Origin{}) || old.Text != "hi" {
+		t.Errorf("old row: %+v, %v", old, err)
+	}
+	got, _, err := r.Get(ctx, "new-mo")
+	if err != nil || got.Origin != m.Origin {
+		t.Errorf("new row's origin: %+v, %v", got.Origin, err)
 	}
 }
 

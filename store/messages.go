@@ -14,7 +14,8 @@ import (
 )
 
 const messageCols = `id, direction, station, data, text, bytes, state, created_at, updated_at,
-	momsn, mtmsn, attempts, last_reason, read, credits, queued, expires_at, next_attempt_at, sbdix, imei`
+	momsn, mtmsn, attempts, last_reason, read, credits, queued, expires_at, next_attempt_at, sbdix, imei,
+	composed_by, composed_via`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -28,7 +29,7 @@ func scanMessage(sc scanner) (rb.Message, error) {
 	)
 	err := sc.Scan(&m.ID, &m.Dir, &m.Station, &m.Data, &text, &m.Bytes, &m.State,
 		&created, &updated, &momsn, &mtmsn, &m.Attempts, &m.LastReason, &read, &m.Credits,
-		&queued, &expires, &next, &sbdix, &imei)
+		&queued, &expires, &next, &sbdix, &imei, &m.Origin.By, &m.Origin.Via)
 	if err != nil {
 		return rb.Message{}, err
 	}
@@ -190,9 +191,10 @@ func (s *Store) InsertMO(ctx context.Context, m *rb.Send, state string) (inserte
 			// Now the history has the payload, the row is billed on it
 			// like any it composed (and no longer by its session report).
 			_, err := tx.ExecContext(ctx, `UPDATE messages SET data = ?, text = ?, bytes = ?, expires_at = ?,
+				composed_by = ?, composed_via = ?,
 				credits = CASE WHEN state = 'sent' THEN ? ELSE credits END,
 				billed_at = CASE WHEN state = 'sent' THEN updated_at ELSE billed_at END WHERE id = ?`,
-				data, text, len(data), nullTime(m.ExpiresAt), rb.Credits(len(data)), m.ID)
+				data, text, len(data), nullTime(m.ExpiresAt), m.By, m.Via, rb.Credits(len(data)), m.ID)
 			return err
 		default:
 			return nil
@@ -201,9 +203,9 @@ func (s *Store) InsertMO(ctx context.Context, m *rb.Send, state string) (inserte
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO messages
-			(id, direction, station, data, text, bytes, state, created_at, updated_at, read, expires_at)
-			VALUES (?, 'mo', ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
-			m.ID, m.Station, data, text, len(data), state, at, at, nullTime(m.ExpiresAt)); err != nil {
+			(id, direction, station, data, text, bytes, state, created_at, updated_at, read, expires_at, composed_by, composed_via)
+			VALUES (?, 'mo', ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+			m.ID, m.Station, data, text, len(data), state, at, at, nullTime(m.ExpiresAt), m.By, m.Via); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO message_states (status_id, message_id, state, attempt, at)

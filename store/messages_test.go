@@ -514,3 +514,44 @@ func TestHistory(t *testing.T) {
 		t.Error("bad direction accepted")
 	}
 }
+
+// TestOrigin: who composed an MO and how is kept with the row, read back by
+// every query, rebuilt into its send body, and filled into a stub.
+func TestOrigin(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	alice := rb.Origin{By: "alice@phone", Via: rb.ViaSSH}
+	m := mo("by-alice", "from the boat", t0)
+	m.Origin = alice
+	if _, err := s.InsertMO(ctx, m, rb.StateQueued); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.InsertMO(ctx, mo("nobody", "from before", t0.Add(time.Second)), rb.StateQueued); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := s.Get(ctx, "by-alice")
+	if err != nil || got.Origin != alice || got.Send().Origin != alice {
+		t.Fatalf("get: %+v %v", got.Origin, err)
+	}
+	rows, err := s.List(ctx, Page{Limit: 10})
+	if err != nil || len(rows) != 2 || rows[1].Origin != alice || rows[0].Origin != (rb.Origin{}) {
+		t.Fatalf("list: %+v %v", rows, err)
+	}
+	var seen []rb.Origin
+	if err := s.History(ctx, Filter{}, func(m rb.Message) error { seen = append(seen, m.Origin); return nil }); err != nil || seen[0] != alice {
+		t.Fatalf("history: %v %v", seen, err)
+	}
+	// A stub made by a status learns its origin with its payload.
+	if _, err := s.ApplyStatus(ctx, status("stub", rb.StateSubmitted, 0, t0)); err != nil {
+		t.Fatal(err)
+	}
+	late := mo("stub", "payload later", t0)
+	late.Origin = rb.Origin{By: "bob", Via: rb.ViaWeb}
+	if _, err := s.InsertMO(ctx, late, rb.StateQueued); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.Get(ctx, "stub"); err != nil || got.Origin != late.Origin {
+		t.Fatalf("filled stub: %+v %v", got.Origin, err)
+	}
+}

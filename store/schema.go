@@ -137,6 +137,12 @@ CREATE TABLE outbox_claims (
 	until  INTEGER NOT NULL                         -- unix ms the claim lapses
 ) WITHOUT ROWID;
 `,
+	// 7: who composed an MO (an SSH key's name, or the local user) and the
+	// way it came (rb.Via*); '' for the rows before, and for MT.
+	`
+ALTER TABLE messages ADD COLUMN composed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN composed_via TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // metaHome is the meta key of the station a file of schema 4 or older
@@ -201,10 +207,12 @@ func stationStep(ctx context.Context, tx *sql.Tx, home string) error {
 }
 
 // readableFrom is the oldest schema version a read-only open reads: the
-// steps after it add only what writers use (6: the outbox claims), so rbtui
-// signal and rbtui history read a file that no rbtui of this version has
-// opened for writing yet. A step that changes what readers query raises it.
-const readableFrom = 5
+// steps after it add only what writers use, so rbtui signal and rbtui
+// history read a file that no rbtui of this version has opened for writing
+// yet. A step that changes what readers query raises it: 7 adds the columns
+// every message read selects (composed_by, composed_via), so a file older
+// than 7 is read once a writer (rbtui, rbtui serve, rbtui ssh) upgraded it.
+const readableFrom = 7
 
 // SchemaVersion is the schema version this program writes.
 var SchemaVersion = len(migrations)

@@ -31,6 +31,9 @@ type actions struct {
 // key handles a key of ak on msg, the message in view (ok false: none). It
 // returns the view to switch to.
 func (a *actions) key(k tea.KeyPressMsg, ak actionKeys, msg Message, ok bool) (screen, tea.Cmd) {
+	if a.refusedWrite(k, ak) {
+		return stay, nil
+	}
 	switch {
 	case key.Matches(k, ak.Help):
 		return screenHelp, nil

@@ -285,6 +285,9 @@ func (d *detailModel) rebuild() {
 		field("MTMSN", strconv.Itoa(*msg.MTMSN))
 	}
 	if msg.Dir == rb.DirMO {
+		if by := originText(msg.Origin); by != "" {
+			field("by", by)
+		}
 		field("attempts", strconv.Itoa(msg.Attempts))
 	}
 	credits := msg.Credits
@@ -407,4 +410,16 @@ func (k detailKeyMap) FullHelp() [][]key.Binding {
 		{k.Reply, k.Cancel, k.ResendOrRedraft, k.Back},
 		{k.Help, k.ForceQuit},
 	}
+}
+
+// originText says who composed an MO and how ("alice · ssh"), made safe
+// for the terminal; "" when unknown.
+func originText(o rb.Origin) string {
+	switch {
+	case o.By != "" && o.Via != "":
+		return textsafe.Line(o.By) + " · " + textsafe.Line(o.Via)
+	case o.By != "":
+		return textsafe.Line(o.By)
+	}
+	return textsafe.Line(o.Via)
 }

@@ -77,6 +77,10 @@ func New(b Backend, opts Options) *Model {
 	m.search = newSearch(c, &m.list)
 	m.compose = newCompose(c, &m.header, &m.stations)
 	m.help = newHelp(c)
+	if opts.ReadOnly {
+		m.list.keys.hideWrites()
+		m.detail.keys.hideWrites()
+	}
 	if opts.Fleet {
 		c.fleet = true
 		m.list.showStationColumn()

@@ -39,6 +39,10 @@ type Options struct {
 	SearchLimit int
 	// Bell rings the terminal bell when a new MT message arrives.
 	Bell bool
+	// ReadOnly is a screen that may only read (an SSH key of role read):
+	// compose, reply, cancel and resend are hidden from the help and
+	// refused with a line in the status bar.
+	ReadOnly bool
 	// Logger receives debug logs (discarded if nil). Never log to stdout
 	// while the screen runs.
 	Logger *slog.Logger

@@ -14,14 +14,7 @@ import (
 // forced. Extra program options (input, output, window size) are for tests
 // and embedding.
 func Run(ctx context.Context, b Backend, opts Options, extra ...tea.ProgramOption) error {
-	m := New(b, opts)
-	m.c.ctx = ctx
-	po := []tea.ProgramOption{tea.WithContext(ctx)}
-	if opts.NoColor {
-		po = append(po, tea.WithColorProfile(colorprofile.Ascii))
-	}
-	po = append(po, extra...)
-	p := tea.NewProgram(m, po...)
+	p := NewProgram(ctx, b, opts, extra...)
 	if _, err := p.Run(); err != nil {
 		if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 			return nil // stopped by ctx: a clean end
@@ -29,4 +22,17 @@ func Run(ctx context.Context, b Backend, opts Options, extra ...tea.ProgramOptio
 		return fmt.Errorf("run screen: %w", err)
 	}
 	return nil
+}
+
+// NewProgram is the screen as a Bubble Tea program that its caller runs:
+// the SSH server (package sshsrv) runs one per session, over the session's
+// input and output, and sends it the session's window changes.
+func NewProgram(ctx context.Context, b Backend, opts Options, extra ...tea.ProgramOption) *tea.Program {
+	m := New(b, opts)
+	m.c.ctx = ctx
+	po := []tea.ProgramOption{tea.WithContext(ctx)}
+	if opts.NoColor {
+		po = append(po, tea.WithColorProfile(colorprofile.Ascii))
+	}
+	return tea.NewProgram(m, append(po, extra...)...)
 }

@@ -131,6 +131,7 @@
     if (fleet() && m.station) meta.appendChild(make("span", "from", m.station));
     meta.appendChild(make("span", "time", hhmm(m.at)));
     if (m.dir === "mo") {
+      if (m.by || m.via) meta.appendChild(make("span", "by", [m.by, m.via].filter(Boolean).join(" · ")));
       var st = make("span", "state", (GLYPH[m.state] || "") + " " + m.state);
       st.dataset.state = m.state;
       meta.appendChild(st);
@@ -171,7 +172,7 @@
     if (msgs.has(id)) return;
     msgs.set(id, { id: id, dir: "mo", station: src.station, text: src.text, data: src.data || "", binary: !!src.binary, bytes: src.bytes,
       state: res.state || "queued", at: new Date().toISOString(), credits: 0, cancellable: true, resendable: false,
-      reason: res.error ? res.error.message : "" });
+      reason: res.error ? res.error.message : "", by: res.by || "", via: res.via || "" });
     render();
   }
 

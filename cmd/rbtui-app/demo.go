@@ -15,6 +15,7 @@ import (
 	"github.com/rockblock-station/rockblock-station/daemon"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/tui"
@@ -125,7 +126,7 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 		Logger:     log.With("part", "rbd"),
 	}, bus, func(context.Context) (io.ReadWriteCloser, error) { return modem.Pipe(), nil })
 
-	cl := client.New(client.Config{Station: station, Bus: bus, Store: st, Logger: log.With("part", "client")})
+	cl := client.New(client.Config{Station: station, Bus: bus, Store: st, Logger: log.With("part", "client"), Origin: localOrigin(rb.ViaTerminal)})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

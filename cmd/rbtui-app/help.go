@@ -41,7 +41,7 @@ func helpOr(fs *flag.FlagSet, err error) error {
 }
 
 // commands are the subcommands, in the order the help lists them.
-var commands = []string{"signal", "send", "history", "dead", "serve", "version", "help"}
+var commands = []string{"signal", "send", "history", "dead", "serve", "ssh", "version", "help"}
 
 func isCommand(s string) bool {
 	for _, c := range commands {
@@ -67,6 +67,7 @@ var helps = map[string]cli.Help{
 			"rbtui signal [flags]       one line for a tmux status bar",
 			"rbtui send [flags] TEXT    send a message (also --hex HEX, or - for standard input)",
 			"rbtui history [flags]      the history, oldest first",
+			"rbtui ssh [flags]          serve the inbox over SSH to the keys of an authorized_keys file",
 			"rbtui version              the version",
 			"rbtui help [COMMAND]       this help, or a command's",
 		},
@@ -147,7 +148,8 @@ required: which one would otherwise be a guess.`,
 	"history": {
 		Usage: []string{"rbtui history [--json] [--since WHEN] [--direction mo|mt] [--station NAME | --all] [--db PATH]"},
 		Text: `Prints the history, oldest first: one line per message, or one JSON
-object per line with --json. --station NAME keeps one station's messages
+object per line with --json (an MO's by and via say who composed it and
+the way it came: terminal, command, web or ssh). --station NAME keeps one station's messages
 (default: the configured station); --all prints every station's, with the
 station after the time (JSON: field station), as does a configuration that
 follows several stations. Text from the satellite is made safe for the
@@ -192,6 +194,40 @@ SIGINT or SIGTERM. Exit codes: 0 stopped, 1 error, 2 usage error.`,
 			"rbtui serve",
 			"rbtui serve --listen 0.0.0.0:8080 --token-file /etc/rockblock-station/web-token",
 			"rbtui serve --web-root /srv/rockblock-ui --allow-origin http://192.168.4.1:8080",
+		},
+	},
+	"ssh": {
+		Usage: []string{"rbtui ssh [--listen 127.0.0.1:2222] [--host-key FILE] [--authorized-keys FILE] [--max-sessions N] [--idle 12h] [--station NAME]... [--all] [--db PATH]"},
+		Text: `Runs without a terminal (for systemd), like rbtui serve: archives this
+client's inbox into the history, follows the live feed, keeps the tmux
+glance fresh, and serves the inbox over SSH. A session with a terminal
+(ssh -p 2222 station) gets the full inbox on its own screen and size; all
+sessions share this one client and history. Without a terminal a session
+runs one command, with the exit codes and output of the local one:
+signal, send (TEXT..., --hex HEX, or - for standard input; --wait) and
+history (--json, --since, --direction, --station, --all). Anything else,
+a shell among them, is refused with one line and exit 2; there is no port
+or agent forwarding and no subsystem (sftp).
+
+Only the keys of --authorized-keys get in (OpenSSH's authorized_keys
+format, read again when it changes: take a line out and that key is
+refused, its open sessions closed). The option role=send lets a key
+compose, reply, cancel, resend and send; role=read, or no option, only
+reads (its screen hides the rest, and send exits 2). Unknown keys are
+refused and logged with their fingerprint; there is no password or
+keyboard-interactive login. The host key is made on first start (ed25519,
+mode 0600) and its fingerprint logged.
+
+Unlike rbtui serve it may listen beyond loopback without more ado: that is
+its point, and the keys guard it. A connection that sends nothing, not
+even a keepalive (ServerAliveInterval), for --idle is closed. Stops on
+SIGINT or SIGTERM. Exit codes: 0 stopped, 1 error, 2 usage error.`,
+		Examples: []string{
+			"rbtui ssh --listen 0.0.0.0:2222 --authorized-keys /etc/rockblock-station/ssh-keys",
+			"ssh -p 2222 station                          # the inbox",
+			"ssh -p 2222 station send 'Camp 2 all well'   # exit 0 when queued at the broker",
+			"ssh -p 2222 station history --json --since 24h",
+			"set -g status-right '#(ssh -p 2222 station signal)'   # a remote glance in tmux",
 		},
 	},
 	"version": {

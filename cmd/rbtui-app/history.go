@@ -13,7 +13,6 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 
 	"github.com/rockblock-station/rockblock-station/internal/cli"
-	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/textsafe"
 )
@@ -37,6 +36,9 @@ type historyRecord struct {
 	// Station is the message's station, given with --all (or when the
 	// configuration follows several stations).
 	Station string `json:"station,omitempty"`
+	// By and Via say who composed an MO and the way it came (rb.Origin).
+	By  string `json:"by,omitempty"`
+	Via string `json:"via,omitempty"`
 }
 
 // parseSince accepts a duration ("24h" = that long ago), a date or an RFC 3339 time.
@@ -55,15 +57,16 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--since %q: want a duration (24h), a date (2026-11-27) or an RFC 3339 time", s)
 }
 
-// runHistory prints the history oldest first, as text or JSON Lines.
-func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// runHistory prints the history oldest first, as text or JSON Lines. Over
+// rbtui ssh (h not nil) it reads the server's history.
+func runHistory(ctx context.Context, h *host, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui history", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "one JSON object per line")
 	since := fs.String("since", "", "only messages from then on: a duration (24h), a date or an RFC 3339 time")
 	dir := fs.String("direction", "", "mo or mt (default both)")
 	station := fs.String("station", "", "only this station's messages (default: the configured station)")
 	all := fs.Bool("all", false, "every station's messages, each with its station")
-	db := fs.String("db", "", dbHelp)
+	db := h.dbFlag(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -81,7 +84,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *all && *station != "" {
 		return cli.Usagef(fs.Name(), "give --station NAME or --all, not both")
 	}
-	cfg, err := config.Load(*station)
+	cfg, err := h.load(*station)
 	if err != nil {
 		return exitf(exitUsage, "history: %v", err)
 	}
@@ -99,7 +102,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 		}
 	}
-	path, err := historyPath(ctx, *db, cfg, *all, nil)
+	path, err := h.historyPath(ctx, *db, cfg, *all)
 	if err != nil {
 		return err
 	}
@@ -119,6 +122,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				ID: m.ID, Direction: m.Dir, State: m.State, At: m.Created.UTC(), Updated: m.Updated.UTC(),
 				Bytes: m.Bytes, Credits: m.Credits, MOMSN: m.MOMSN, MTMSN: m.MTMSN,
 				Attempts: m.Attempts, LastReason: m.LastReason, Read: m.Read,
+				By: m.Origin.By, Via: m.Origin.Via,
 			}
 			if filter == "" {
 				r.Station = m.Station

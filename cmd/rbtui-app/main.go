@@ -97,15 +97,17 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if len(args) > 0 {
 		switch args[0] {
 		case "signal":
-			return runSignal(ctx, args[1:], stdout, stderr)
+			return runSignal(ctx, nil, args[1:], stdout, stderr)
 		case "send":
-			return runSend(ctx, args[1:], stdin, stdout, stderr)
+			return runSend(ctx, nil, args[1:], stdin, stdout, stderr)
 		case "history":
-			return runHistory(ctx, args[1:], stdout, stderr)
+			return runHistory(ctx, nil, args[1:], stdout, stderr)
 		case "dead":
 			return runDead(ctx, args[1:], stdout, stderr)
 		case "serve":
 			return runServe(ctx, args[1:], stderr)
+		case "ssh":
+			return runSSH(ctx, args[1:], stderr)
 		case "version":
 			fs := flag.NewFlagSet("rbtui version", flag.ContinueOnError)
 			if err := parseArgs(fs, args[1:]); err != nil {

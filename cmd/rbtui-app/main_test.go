@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 // testEnv is an environment that reads no user configuration and no user
 // data: RB_CONFIG names an empty file (/dev/null), XDG directories are
 // temporary, and the broker is amqpURL.
-func testEnv(t *testing.T, amqpURL string) []string {
+func testEnv(t testing.TB, amqpURL string) []string {
 	t.Helper()
 	dir := t.TempDir()
 	var env []string
@@ -105,7 +105,7 @@ func rbtui(t *testing.T, env []string, stdin string, args ...string) result {
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
-func openStore(t *testing.T, path string) *store.Store {
+func openStore(t testing.TB, path string) *store.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -352,7 +352,7 @@ func TestSendWithBroker(t *testing.T) {
 		}
 		st := openStore(t, db)
 		m, _, err := st.Get(context.Background(), strings.TrimSpace(r.stdout))
-		if err != nil || m.State != rb.StateSent || m.MOMSN == nil {
+		if err != nil || m.State != rb.StateSent || m.MOMSN == nil || m.Origin.Via != rb.ViaCommand || m.Origin.By == "" {
 			t.Fatalf("row %+v %v", m, err)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -120,8 +121,19 @@ func (s *session) Close() {
 
 // connect opens the history and starts connecting to the broker. A broker
 // that is down is not an error: the bus keeps trying in the background.
-func (c *common) connect(ctx context.Context, log *slog.Logger, archivist bool) (*session, error) {
-	return c.connectWith(ctx, log, client.Config{NoArchivist: !archivist})
+// origin is recorded with the messages the client composes.
+func (c *common) connect(ctx context.Context, log *slog.Logger, archivist bool, origin rb.Origin) (*session, error) {
+	return c.connectWith(ctx, log, client.Config{NoArchivist: !archivist, Origin: origin})
+}
+
+// localOrigin is the origin of a message composed on this computer: its
+// user, and the way (rb.ViaTerminal or rb.ViaCommand).
+func localOrigin(via string) rb.Origin {
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	return rb.Origin{By: name, Via: via}
 }
 
 // connectWith is connect with client settings (station, bus, store and
@@ -188,7 +200,7 @@ func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	if *demoMode {
 		return runDemo(ctx, c, opts, log)
 	}
-	s, err := c.connect(ctx, log, true)
+	s, err := c.connect(ctx, log, true, localOrigin(rb.ViaTerminal))
 	if err != nil {
 		return err
 	}

@@ -139,11 +139,11 @@ func dropLineEnd(b []byte) []byte {
 // one of the stations the configuration follows when it follows several;
 // else the configured station, unless it follows several (then --station
 // is required: which one would be a guess).
-func (c *common) sender() (string, error) {
+func (c *common) sender(h *host) (string, error) {
 	if len(c.stations) > 1 {
 		return "", usagef("give one --station")
 	}
-	cfg, err := config.LoadStations(nil)
+	cfg, err := h.loadStations(nil)
 	if err != nil {
 		return "", exitf(exitUsage, "send: %v", err)
 	}
@@ -153,7 +153,7 @@ func (c *common) sender() (string, error) {
 		}
 		return cfg.Station, nil
 	}
-	if len(cfg.Stations) > 1 && !slices.Contains(cfg.Stations, c.stations[0]) {
+	if len(cfg.Stations) > 1 && !slices.Contains(cfg.Stations, c.stations[0]) || !h.follows(c.stations[0]) {
 		return "", usagef("--station %s is not one of the stations this configuration follows (%s)", c.stations[0], strings.Join(cfg.Stations, ", "))
 	}
 	return c.stations[0], nil
@@ -161,10 +161,11 @@ func (c *common) sender() (string, error) {
 
 // runSend is the scriptable send. The message is in SQLite before anything
 // else happens; without --wait the command ends when the broker confirmed it.
-func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+// Over rbtui ssh (h not nil) it sends through the server's client.
+func runSend(ctx context.Context, h *host, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui send", flag.ContinueOnError)
 	var c common
-	c.flags(fs)
+	h.flags(&c, fs)
 	hexArg := fs.String("hex", "", "the message as hex bytes")
 	var wait waitFlag
 	fs.Var(&wait, "wait", "wait for the final state (optionally --wait=TIMEOUT, default 30m)")
@@ -176,7 +177,7 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	log, closeLog, err := c.logger()
+	log, closeLog, err := h.logger(&c)
 	if err != nil {
 		return err
 	}
@@ -194,11 +195,11 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	start := time.Now()
 	reach, stopReach := context.WithDeadline(ctx, start.Add(budget))
 	defer stopReach()
-	from, err := c.sender()
+	from, err := c.sender(h)
 	if err != nil {
 		return err
 	}
-	s, err := c.connectWith(reach, log, client.Config{Stations: []string{from}, NoArchivist: true, ManualFlush: true})
+	s, err := h.connect(reach, &c, log, client.Config{Stations: []string{from}, NoArchivist: true, ManualFlush: true, Origin: localOrigin(rb.ViaCommand)})
 	if err != nil {
 		return err
 	}
@@ -210,16 +211,20 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	runCtx, stopRun := context.WithCancel(ctx)
 	changes := s.client.Subscribe(runCtx)
 	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		s.client.Run(runCtx)
-	}()
+	if h != nil {
+		close(ran) // the server's client runs already
+	} else {
+		go func() {
+			defer close(ran)
+			s.client.Run(runCtx)
+		}()
+	}
 	defer func() {
 		stopRun()
 		<-ran
 	}()
 
-	id, err := s.client.Compose(ctx, data, text, nil)
+	id, err := s.client.ComposeFrom(ctx, from, data, text, nil)
 	if errors.Is(err, rb.ErrEmpty) || errors.Is(err, rb.ErrTooLong) {
 		return usagef("%v", err)
 	}
@@ -228,20 +233,20 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	fmt.Fprintln(stdout, id)
 
-	stays := fmt.Sprintf("message %s stays queued in %s", id, s.store.Path())
+	stays := fmt.Sprintf("message %s stays queued in %s", id, s.client.Store().Path())
 	down := func() error {
 		if ctx.Err() != nil {
-			return exitf(exitTimeout, "send: interrupted before the broker had message %s; it stays queued in %s", id, s.store.Path())
+			return exitf(exitTimeout, "send: interrupted before the broker had message %s; it stays queued in %s", id, s.client.Store().Path())
 		}
-		if h := s.bus.Health(); h.Refused {
-			return refusedAccess("send", s.cfg, h.Err, stays)
+		if bh := s.client.Health(); bh.Refused {
+			return refusedAccess("send", s.cfg, bh.Err, stays)
 		}
 		return exitf(exitBroker, "send: no broker at %s after %s (RB_AMQP_URL or amqp_url in %s sets it); %s and goes out with the next rbtui that reaches the broker",
 			redact.URL(s.cfg.AMQPURL), budget.Round(100*time.Millisecond), configName(s.cfg), stays)
 	}
-	if h := s.bus.Health(); h.Refused {
+	if bh := s.client.Health(); bh.Refused {
 		// The broker answered and refused this user: no use waiting.
-		return refusedAccess("send", s.cfg, h.Err, stays)
+		return refusedAccess("send", s.cfg, bh.Err, stays)
 	}
 	// Publishing waits for the connection (each row for at most 10 s):
 	// flush again until the budget is spent. An older queued row goes out
@@ -251,7 +256,7 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	for {
 		err := s.client.FlushOutbox(reach)
 		if err == nil {
-			m, _, gerr := s.store.Get(ctx, id)
+			m, gerr := s.client.Get(ctx, id)
 			if gerr != nil {
 				return fmt.Errorf("send: %w", gerr)
 			}
@@ -260,7 +265,7 @@ func runSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			}
 			if reach.Err() != nil {
 				return exitf(exitBroker, "send: another rbtui sharing %s is publishing message %s and the broker has not confirmed it after %s; it stays queued and goes out with that rbtui",
-					s.store.Path(), id, budget.Round(100*time.Millisecond))
+					s.client.Store().Path(), id, budget.Round(100*time.Millisecond))
 			}
 			select {
 			case <-reach.Done():

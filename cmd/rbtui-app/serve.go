@@ -15,6 +15,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/bridge"
 	"github.com/rockblock-station/rockblock-station/internal/cli"
+	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // stringList is a repeatable string flag.
@@ -67,23 +68,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if _, err := bridge.NormOrigins(origins); err != nil {
 		return exitf(exitUsage, "serve: %v", err)
 	}
-	// Headless: the log goes to stderr (the journal under systemd), and to
-	// the debug file as well when one is given.
-	var log *slog.Logger
-	level := slog.LevelInfo
-	if c.debug != "" {
-		level = slog.LevelDebug
-		f, err := os.OpenFile(c.debug, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return fmt.Errorf("open debug log %s: %w", c.debug, err)
-		}
-		defer f.Close()
-		log = slog.New(slog.NewTextHandler(io.MultiWriter(stderr, f), &slog.HandlerOptions{Level: level}))
-	} else {
-		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log, closeLog, err := c.headlessLogger(stderr)
+	if err != nil {
+		return err
 	}
+	defer closeLog()
 
-	s, err := c.connect(ctx, log, true)
+	s, err := c.connect(ctx, log, true, rb.Origin{Via: rb.ViaWeb})
 	if err != nil {
 		return err
 	}
@@ -134,4 +125,18 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	<-done
 	<-done
 	return err
+}
+
+// headlessLogger is the log of a server without a terminal (serve, ssh):
+// stderr (the journal under systemd), and the debug file as well, at debug
+// level, when one is given.
+func (c *common) headlessLogger(stderr io.Writer) (*slog.Logger, func(), error) {
+	if c.debug == "" {
+		return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})), func() {}, nil
+	}
+	f, err := os.OpenFile(c.debug, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open debug log %s: %w", c.debug, err)
+	}
+	return slog.New(slog.NewTextHandler(io.MultiWriter(stderr, f), &slog.HandlerOptions{Level: slog.LevelDebug})), func() { f.Close() }, nil
 }

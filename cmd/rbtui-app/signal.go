@@ -11,7 +11,6 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/internal/cli"
-	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/store"
 )
@@ -21,11 +20,12 @@ import (
 // usage errors, a bad style in the config, and a history without a glance
 // file, read from SQLite. It never waits for the broker or the serial
 // port: tmux keeps showing the previous output until the command finishes.
-func runSignal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// Over rbtui ssh (h not nil) it reads the server's history.
+func runSignal(ctx context.Context, h *host, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui signal", flag.ContinueOnError)
 	format := fs.String("format", glance.FormatTmux, "output format: tmux, plain or json")
 	station := fs.String("station", "", "station name (default from RB_STATION or the config file)")
-	db := fs.String("db", "", dbHelp)
+	db := h.dbFlag(fs)
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func runSignal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !glance.ValidFormat(*format) {
 		return cli.Usagef(fs.Name(), "unknown format %q (tmux, plain or json)", *format)
 	}
-	cfg, err := config.Load(*station)
+	cfg, err := h.load(*station)
 	if err != nil {
 		return exitf(exitUsage, "signal: %v", err)
 	}

@@ -93,6 +93,8 @@ describe("web chat in Chromium", { skip: skip || !wanted }, () => {
     await li.locator('.state[data-state="sent"]').waitFor({ timeout: 30000 });
     assert.equal(await page.locator("#text").inputValue(), "");
     assert.match(await li.locator(".momsn").textContent(), /^#\d+$/);
+    // Who sent it: the web chat has no key, only the way.
+    assert.equal(await li.locator(".meta .by").textContent(), "web");
   });
 
   // The bridge follows two stations (e2e_test.go): the chat is a fleet's.
