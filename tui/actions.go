@@ -30,7 +30,7 @@ type actions struct {
 
 // key handles a key of ak on msg, the message in view (ok false: none). It
 // returns the view to switch to.
-func (a *actions) key(k tea.KeyPressMsg, ak actionKeys, msg Message, ok bool) (screen, tea.Cmd) {
+func (a *actions) key(k tea.KeyPressMsg, ak actionKeys, msg rb.Message, ok bool) (screen, tea.Cmd) {
 	if a.refusedWrite(k, ak) {
 		return stay, nil
 	}
@@ -128,7 +128,7 @@ func (a *actions) markAllRead() tea.Cmd {
 	}
 }
 
-func (a *actions) askCancel(msg Message) {
+func (a *actions) askCancel(msg rb.Message) {
 	if msg.Dir != rb.DirMO {
 		a.c.status.fail(errors.New("only an MO message (one you sent) can be cancelled"))
 		return
@@ -157,7 +157,7 @@ func (a *actions) askCancel(msg Message) {
 	})
 }
 
-func (a *actions) askResend(msg Message) (screen, tea.Cmd) {
+func (a *actions) askResend(msg rb.Message) (screen, tea.Cmd) {
 	if msg.Dir == rb.DirMO && msg.State == rb.StateCancelled {
 		return a.draftFrom(msg)
 	}
@@ -204,7 +204,7 @@ func (a *actions) askResend(msg Message) (screen, tea.Cmd) {
 
 // draftFrom opens a cancelled message in compose as a draft, to edit and
 // send again (a new message), unless another draft is being written.
-func (a *actions) draftFrom(msg Message) (screen, tea.Cmd) {
+func (a *actions) draftFrom(msg rb.Message) (screen, tea.Cmd) {
 	if a.compose.hasDraft() {
 		a.c.status.info("a draft is open: send or clear it first (c opens it)")
 		return stay, nil

@@ -7,14 +7,6 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// Message is one message as the screen shows it: the read model every
-// front end shares (rb.Message), as the client hands it out.
-type Message = rb.Message
-
-// Header is the station's live state shown at the top of the screen and in
-// the station list: the state every front end shares (rb.StationState).
-type Header = rb.StationState
-
 // Backend is everything the screen needs from the outside. Every method may
 // block on I/O; the model calls them only from tea.Cmds.
 //
@@ -24,11 +16,11 @@ type Backend interface {
 	// List returns up to limit messages of station older than before (all
 	// from the newest when before is zero), newest first, and the cursor of
 	// the last one. Fewer than limit rows means the end of the history.
-	List(ctx context.Context, station string, before rb.Cursor, limit int) ([]Message, rb.Cursor, error)
+	List(ctx context.Context, station string, before rb.Cursor, limit int) ([]rb.Message, rb.Cursor, error)
 	// Get returns one message with its History, or an error wrapping ErrNotFound.
-	Get(ctx context.Context, id string) (Message, error)
+	Get(ctx context.Context, id string) (rb.Message, error)
 	// Search returns up to limit messages of station matching q, newest first.
-	Search(ctx context.Context, station, q string, limit int) ([]Message, error)
+	Search(ctx context.Context, station, q string, limit int) ([]rb.Message, error)
 	// Send validates data (ErrEmpty, ErrTooLong), stores it as queued and
 	// publishes it through station ("": the default one); text says the
 	// payload is UTF-8 text.
@@ -44,10 +36,10 @@ type Backend interface {
 	MarkAllRead(ctx context.Context, station string) (int64, error)
 	// Header returns the live state of station ("": of them all: the
 	// newest reading of any, the counts of all).
-	Header(ctx context.Context, station string) (Header, error)
+	Header(ctx context.Context, station string) (rb.StationState, error)
 	// Stations returns the live state of each station followed, in the
 	// backend's order (the default sender first).
-	Stations(ctx context.Context) ([]Header, error)
+	Stations(ctx context.Context) ([]rb.StationState, error)
 	// SignalToday returns today's signal samples of station (bars, oldest
 	// first; a negative sample is a gap) for the sparkline.
 	SignalToday(ctx context.Context, station string) ([]int, error)
@@ -56,23 +48,23 @@ type Backend interface {
 }
 
 // CursorOf returns the cursor of m.
-func CursorOf(m Message) rb.Cursor { return m.Cursor() }
+func CursorOf(m rb.Message) rb.Cursor { return m.Cursor() }
 
 // Client is the client API the screen works through (client.Client
 // satisfies it as it is): the messages and station states as the client
 // hands them out, its operations and its change notices. A station of ""
 // means every station the client follows.
 type Client interface {
-	List(ctx context.Context, station string, before rb.Cursor, limit int) ([]Message, rb.Cursor, error)
-	Get(ctx context.Context, id string) (Message, error)
-	Search(ctx context.Context, station, q string, limit int) ([]Message, error)
+	List(ctx context.Context, station string, before rb.Cursor, limit int) ([]rb.Message, rb.Cursor, error)
+	Get(ctx context.Context, id string) (rb.Message, error)
+	Search(ctx context.Context, station, q string, limit int) ([]rb.Message, error)
 	Send(ctx context.Context, station string, data []byte, text bool) (id string, err error)
 	Cancel(ctx context.Context, id string) error
 	Resend(ctx context.Context, id string) (newID string, err error)
 	MarkRead(ctx context.Context, id string) error
 	MarkAllRead(ctx context.Context, station string) (int64, error)
-	State(ctx context.Context, station string) (Header, error)
-	States(ctx context.Context) ([]Header, error)
+	State(ctx context.Context, station string) (rb.StationState, error)
+	States(ctx context.Context) ([]rb.StationState, error)
 	SignalToday(ctx context.Context, station string) ([]int, error)
 	SessionStats(ctx context.Context, station string, since, until time.Time) (rb.SessionStats, error)
 	// Subscribe returns the change notices until ctx ends, then closes
@@ -95,12 +87,14 @@ type clientBackend struct {
 }
 
 // Header implements Backend.
-func (b *clientBackend) Header(ctx context.Context, station string) (Header, error) {
+func (b *clientBackend) Header(ctx context.Context, station string) (rb.StationState, error) {
 	return b.State(ctx, station)
 }
 
 // Stations implements Backend.
-func (b *clientBackend) Stations(ctx context.Context) ([]Header, error) { return b.States(ctx) }
+func (b *clientBackend) Stations(ctx context.Context) ([]rb.StationState, error) {
+	return b.States(ctx)
+}
 
 // Updates implements Backend.
 func (b *clientBackend) Updates() <-chan rb.Change { return b.updates }

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"strings"
 	"time"
 
@@ -119,7 +120,7 @@ func quote(s string) string { return "“" + s + "”" }
 
 // previewOf returns the one-line, sanitised preview of a message, at most
 // width cells.
-func previewOf(msg Message, width int, g Glyphs) string {
+func previewOf(msg rb.Message, width int, g Glyphs) string {
 	var s string
 	if msg.Binary {
 		b := msg.Data

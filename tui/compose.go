@@ -101,7 +101,7 @@ func (c *composeModel) reset() {
 }
 
 // setDraft puts msg in the editor as the draft (hex for a binary payload).
-func (c *composeModel) setDraft(msg Message) {
+func (c *composeModel) setDraft(msg rb.Message) {
 	c.reset()
 	if msg.Binary {
 		c.ta.SetValue(textsafe.Hex(msg.Data))

@@ -26,7 +26,7 @@ type detailModel struct {
 	// to rebuild only when it changes.
 	station *headerModel
 	note    stationNote
-	m       Message
+	m       rb.Message
 	loaded  bool
 	lines   []string
 	off     int
@@ -45,7 +45,7 @@ type stationNote struct {
 	current    bool // the last session came with a current reading
 }
 
-func (d *detailModel) stationNote(msg Message) stationNote {
+func (d *detailModel) stationNote(msg rb.Message) stationNote {
 	if d.station == nil || msg.Dir != rb.DirMO || rb.Final(msg.State) {
 		return stationNote{}
 	}
@@ -99,7 +99,7 @@ func (d *detailModel) ShortHelp() []key.Binding {
 // FullHelp implements component.
 func (d *detailModel) FullHelp() [][]key.Binding { return d.keys.FullHelp() }
 
-func (d *detailModel) set(msg Message, top bool) {
+func (d *detailModel) set(msg rb.Message, top bool) {
 	d.m, d.loaded = msg, true
 	if top {
 		d.off = 0
@@ -109,7 +109,7 @@ func (d *detailModel) set(msg Message, top bool) {
 }
 
 // applyRows takes a fresh copy of the message shown, if rows hold one.
-func (d *detailModel) applyRows(rows []Message) {
+func (d *detailModel) applyRows(rows []rb.Message) {
 	for _, x := range rows {
 		if d.loaded && d.m.ID == x.ID {
 			if len(x.History) == 0 {
@@ -125,7 +125,7 @@ func (d *detailModel) applyRows(rows []Message) {
 
 // clear empties the view (nothing selected).
 func (d *detailModel) clear() {
-	d.m, d.loaded, d.off = Message{}, false, 0
+	d.m, d.loaded, d.off = rb.Message{}, false, 0
 	d.rebuild()
 }
 
@@ -165,7 +165,7 @@ func (d *detailModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 
 // current is the message the action keys apply to: the one shown, else
 // the list's selected one.
-func (d *detailModel) current() (Message, bool) {
+func (d *detailModel) current() (rb.Message, bool) {
 	if d.loaded {
 		return d.m, true
 	}
@@ -212,7 +212,7 @@ func (d *detailModel) scroll(n int) {
 func cleanWord(s string) string { return textsafe.Line(s) }
 
 // reasonInWords explains a state when the backend gave no reason.
-func reasonInWords(msg Message) string {
+func reasonInWords(msg rb.Message) string {
 	if msg.LastReason != "" {
 		return textsafe.Line(msg.LastReason)
 	}

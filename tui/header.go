@@ -25,7 +25,7 @@ type headerModel struct {
 	// stations is the fleet's station list, whose rows make the fleet's
 	// title and summary.
 	stations *stationsModel
-	header   Header
+	header   rb.StationState
 	loaded   bool
 	signal   []int
 	width    int
@@ -35,7 +35,7 @@ type headerModel struct {
 }
 
 func newHeader(c *common, stations *stationsModel) headerModel {
-	return headerModel{c: c, stations: stations, header: Header{Station: c.opts.Station, Outbox: -1, MaxMO: rb.MaxMO, MinBars: -1}}
+	return headerModel{c: c, stations: stations, header: rb.StationState{Station: c.opts.Station, Outbox: -1, MaxMO: rb.MaxMO, MinBars: -1}}
 }
 
 // Update implements component: the header has no keys; it applies the
@@ -114,7 +114,7 @@ func (hm *headerModel) FullHelp() [][]key.Binding { return nil }
 func (hm *headerModel) invalidate() { hm.cache = nil }
 
 // setHeader applies a loaded header.
-func (hm *headerModel) setHeader(h Header) {
+func (hm *headerModel) setHeader(h rb.StationState) {
 	hm.header, hm.loaded = h, true
 	hm.invalidate()
 }
@@ -198,7 +198,7 @@ func (hm *headerModel) lastSession() (string, bool) {
 // for its session: the modem is offline, it has no service, or less signal
 // than rbd waits for. It is "" when nothing known holds it back (or the
 // reading is too old to tell).
-func (hm *headerModel) waiting(msg Message) string {
+func (hm *headerModel) waiting(msg rb.Message) string {
 	if !hm.loaded || msg.Dir != rb.DirMO || (msg.State != rb.StateAccepted && msg.State != rb.StateRetrying) {
 		return ""
 	}

@@ -15,7 +15,7 @@ import (
 // row is a loaded message with its sanitised preview, made once on load so
 // that rendering a frame does no text cleaning.
 type row struct {
-	m       Message
+	m       rb.Message
 	preview string
 	// The preview truncated to truncW cells, plus the padding after it:
 	// recomputed only when the width changes.
@@ -88,7 +88,7 @@ func (l *listModel) showStationColumn() {
 // previewCells is the longest preview kept per row; wider terminals are rare.
 const previewCells = 400
 
-func makeRow(msg Message, g Glyphs) row {
+func makeRow(msg rb.Message, g Glyphs) row {
 	msg.History = nil
 	return row{m: msg, preview: previewOf(msg, previewCells, g), truncW: -1}
 }
@@ -150,7 +150,7 @@ func (l *listModel) clamp() {
 
 // appendRows adds an older page, skipping rows already present (an update
 // may have inserted them).
-func (l *listModel) appendRows(rows []Message, next rb.Cursor, end bool) {
+func (l *listModel) appendRows(rows []rb.Message, next rb.Cursor, end bool) {
 	var have map[string]bool
 	if len(l.rows) > 0 && len(rows) > 0 {
 		// Only rows at the seam can already be present.
@@ -181,7 +181,7 @@ func (l *listModel) appendRows(rows []Message, next rb.Cursor, end bool) {
 // falls inside the loaded range. A selection on the newest row follows a
 // newer one; any other keeps its message and counts the rows above it. It
 // reports whether msg was new to the list.
-func (l *listModel) upsert(msg Message) bool {
+func (l *listModel) upsert(msg rb.Message) bool {
 	if i := l.find(msg.ID); i >= 0 {
 		l.rows[i] = makeRow(msg, l.c.glyphs)
 		return false
@@ -306,7 +306,7 @@ func (l *listModel) key(k tea.KeyPressMsg) (screen, tea.Cmd) {
 }
 
 // current is the selected message, the one the action keys apply to.
-func (l *listModel) current() (Message, bool) {
+func (l *listModel) current() (rb.Message, bool) {
 	r, ok := l.selected()
 	return r.m, ok
 }

@@ -35,7 +35,7 @@ func (l *listModel) loadUntil(target rb.Cursor) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
-		var all []Message
+		var all []rb.Message
 		next, end := before, false
 		for !end {
 			rows, n, err := c.b.List(ctx, station, next, limit)
@@ -111,7 +111,7 @@ func (l *listModel) readDone() tea.Cmd {
 
 // applyRows puts fresh copies of messages in the list; it rings the bell
 // (when asked to) for an MT message new to the screen.
-func (l *listModel) applyRows(rows []Message, err error) tea.Cmd {
+func (l *listModel) applyRows(rows []rb.Message, err error) tea.Cmd {
 	if err != nil {
 		l.c.status.fail(err)
 	}
@@ -134,7 +134,7 @@ func (l *listModel) getMsgs(ids []string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
-		var out []Message
+		var out []rb.Message
 		for _, id := range ids {
 			msg, err := c.b.Get(ctx, id)
 			if errors.Is(err, rb.ErrNotFound) {

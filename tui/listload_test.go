@@ -20,10 +20,10 @@ type noBackend struct{ Backend }
 func TestAnOlderReadNeverWinsOverANewerState(t *testing.T) {
 	m := New(noBackend{}, Options{Now: func() time.Time { return time.Unix(1e9, 0) }})
 	const id = "0197a1b2-0000-7000-8000-0000000000aa"
-	row := func(state string) Message {
-		return Message{ID: id, Dir: rb.DirMO, Text: "in flight", State: state, Created: time.Unix(1e9-60, 0), Attempts: 1, Read: true}
+	row := func(state string) rb.Message {
+		return rb.Message{ID: id, Dir: rb.DirMO, Text: "in flight", State: state, Created: time.Unix(1e9-60, 0), Attempts: 1, Read: true}
 	}
-	m.Update(pageMsg{gen: m.list.gen, rows: []Message{row(rb.StateAccepted)}, end: true})
+	m.Update(pageMsg{gen: m.list.gen, rows: []rb.Message{row(rb.StateAccepted)}, end: true})
 
 	if cmd := m.list.readRows(rb.Change{IDs: []string{id}}); cmd == nil || !m.list.reading {
 		t.Fatal("the first change started no read")
@@ -34,11 +34,11 @@ func TestAnOlderReadNeverWinsOverANewerState(t *testing.T) {
 	}
 	// The first read comes back with what it saw then; the waiting change
 	// is read next.
-	m.Update(gotMsg{msgs: []Message{row(rb.StateSending)}})
+	m.Update(gotMsg{msgs: []rb.Message{row(rb.StateSending)}})
 	if !m.list.reading {
 		t.Fatal("the change that waited was not read after the first read")
 	}
-	m.Update(gotMsg{msgs: []Message{row(rb.StateSent)}})
+	m.Update(gotMsg{msgs: []rb.Message{row(rb.StateSent)}})
 	if i := m.list.find(id); i < 0 || m.list.rows[i].m.State != rb.StateSent {
 		t.Fatalf("row state after both reads: %+v", m.list.rows)
 	}

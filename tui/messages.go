@@ -13,7 +13,7 @@ import (
 type (
 	pageMsg struct {
 		gen      int
-		rows     []Message
+		rows     []rb.Message
 		next     rb.Cursor
 		end      bool
 		selectID string
@@ -22,12 +22,12 @@ type (
 	headerMsg struct {
 		station string // the filter it was loaded for
 		seq     uint64 // readOrder of the header's reads
-		h       Header
+		h       rb.StationState
 		err     error
 	}
 	stationsMsg struct {
 		seq  uint64
-		rows []Header
+		rows []rb.StationState
 		err  error
 	}
 	signalMsg struct {
@@ -41,20 +41,20 @@ type (
 		ok bool
 	}
 	refreshMsg struct {
-		rows []Message
+		rows []rb.Message
 		err  error
 	}
 	gotMsg struct {
-		msgs []Message
+		msgs []rb.Message
 		err  error
 	}
 	openMsg struct {
-		m   Message
+		m   rb.Message
 		err error
 	}
 	searchMsg struct {
 		q    string
-		hits []Message
+		hits []rb.Message
 		err  error
 	}
 	actionMsg struct {

@@ -68,7 +68,7 @@ func (s *searchModel) clear() { s.query, s.hits, s.hitSet = "", nil, nil }
 
 // setHits takes a search result, put in list order whatever order the
 // backend returned it in.
-func (s *searchModel) setHits(q string, hits []Message) {
+func (s *searchModel) setHits(q string, hits []rb.Message) {
 	s.query = q
 	s.hits = s.hits[:0]
 	s.hitSet = make(map[string]bool, len(hits))

@@ -3,6 +3,7 @@ package tui_test
 import (
 	"context"
 	"fmt"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"slices"
 	"strings"
 	"testing"
@@ -99,7 +100,7 @@ func TestSearchPagesToOldMatch(t *testing.T) {
 // matches some other way than the list would.
 type reversedSearch struct{ tui.Backend }
 
-func (b reversedSearch) Search(ctx context.Context, station, q string, limit int) ([]tui.Message, error) {
+func (b reversedSearch) Search(ctx context.Context, station, q string, limit int) ([]rb.Message, error) {
 	out, err := b.Backend.Search(ctx, station, q, limit)
 	slices.Reverse(out)
 	return out, err

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -21,7 +22,7 @@ import (
 type stationsModel struct {
 	c        *common
 	keys     stationsKeyMap
-	rows     []Header
+	rows     []rb.StationState
 	sel, off int
 	w, h     int
 	// focused is true while the keys are the station list's.
@@ -130,7 +131,7 @@ func (s *stationsModel) load() tea.Cmd {
 
 // title is h with the fleet's title and summary when all stations are
 // shown (both derived from the station list as last read).
-func (s *stationsModel) title(h Header) Header {
+func (s *stationsModel) title(h rb.StationState) rb.StationState {
 	if s.c.fleet && s.c.station == "" {
 		h.Station = fmt.Sprintf("fleet (%d stations)", len(s.rows))
 		h.Fleet = s.summary()
@@ -164,7 +165,7 @@ const maxStationCells = 16
 
 // setRows applies loaded station states, keeping the selection on the same
 // station.
-func (s *stationsModel) setRows(rows []Header) {
+func (s *stationsModel) setRows(rows []rb.StationState) {
 	name := ""
 	if s.sel >= 0 && s.sel < len(s.rows) {
 		name = s.rows[s.sel].Station
