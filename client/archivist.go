@@ -241,6 +241,7 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 			if err := c.st.SetMeta(ctx, metaModel+"."+station, v.Model); err != nil {
 				return rb.Change{Header: true}, err
 			}
+			c.setModel(station, v.Model)
 		}
 		c.glanceSoon(station)
 		return rb.Change{Header: true, Signal: stored}, nil

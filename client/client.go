@@ -125,6 +125,7 @@ type Client struct {
 	out      outbox       // the transactional outbox (outbox.go)
 	readings readings     // the live feed's newest readings (live.go)
 	glance   glanceWriter // the glance files asked for (glance.go)
+	models   models       // the stations' modem models as last read (models.go)
 }
 
 // taken are the stations a client following all has taken on, at most

@@ -57,11 +57,7 @@ func (c *Client) State(ctx context.Context, station string) (rb.StationState, er
 		s.LastContact = at
 	}
 	if s.Model == "" {
-		if v, ok, err := c.st.Meta(ctx, metaModel+"."+name); err == nil && ok {
-			s.Model = v
-		} else if v, ok, err := c.st.Meta(ctx, metaModel); err == nil && ok && name == c.cfg.Station {
-			s.Model = v // written before the fleet console, by a one-station client
-		}
+		s.Model = c.modelOf(ctx, name)
 	}
 	counts, err := c.st.Counts(ctx, station)
 	if err != nil {
