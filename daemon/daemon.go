@@ -159,6 +159,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { defer cwg.Done(); d.runTaker(loopCtx) }()
 
 	l.run(ctx)
+	l.hold.sync() // publish and ack what waits for the disk
 	if n := len(l.hold.writes); n > 0 {
 		// Nothing is lost: what they stand for is in the journal as it was
 		// before them (an open attempt, an unacked cancel), which the next

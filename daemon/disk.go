@@ -24,8 +24,16 @@ import (
 // them again with backoff. The log says so once when the hold starts and
 // once when it ends; every signal report says why meanwhile. This is the
 // one home of that rule: every write of the state directory that fails
-// goes through holdOn, and every journal write that must not be lost
-// through persist.
+// goes through holdOn, and every journal write of the loop through
+// persist, record or append.
+//
+// A journal write need not wait for the disk when nothing outside rbd
+// depends on it yet (record): it is in the file at once, so a killed rbd
+// loses none, and its consequences outside (the status published, the
+// delivery acked) wait, in order, for the next fsync, which the next write
+// that needs one (an attempt, before its SBDIX) or sync makes. So one fsync
+// per MO makes the attempt, the message's acceptance and the previous
+// message's final state durable together (docs/architecture.md, Journal).
 
 // lowSpace is the free space of the state directory below which rbd warns.
 const lowSpace = 1 << 20
@@ -53,15 +61,21 @@ type diskHold struct {
 	// runs; a restart meanwhile finds the journal as it was before them
 	// (an open attempt, say), which start-up settles again.
 	writes []*heldWrite
+	// unsynced are the consequences of writes not yet made durable by an
+	// fsync (record), in order: statuses to publish, deliveries to ack.
+	unsynced []*heldWrite
 }
 
 // heldWrite is a journal write that must happen before its consequences:
-// the status it carries is published, and then runs, only once it is
-// written.
+// the status it carries is published, and then and durable run, only once
+// it is written. A lazy one is written without an fsync (record): then
+// runs at once, the status and durable wait for the next fsync.
 type heldWrite struct {
-	rs   []*record
-	st   *rb.Status
-	then func()
+	rs      []*record
+	st      *rb.Status
+	then    func()
+	durable func()
+	lazy    bool
 }
 
 // checkSpace warns when the state directory is (nearly) full.
@@ -116,20 +130,93 @@ func (h *diskHold) holdOff() {
 	h.sig.publish(false)
 }
 
-// persist journals w (one fsync) and then publishes its status and runs
-// its continuation. When the journal cannot be written, or writes wait
-// already, w waits in the hold and is done, in order, once it is written.
+// persist journals w (one fsync, unless w is lazy) and then publishes its
+// status and runs its continuation. When the journal cannot be written, or
+// writes wait already, w waits in the hold and is done, in order, once it
+// is written.
 func (h *diskHold) persist(w *heldWrite) {
 	if len(h.writes) > 0 {
 		h.writes = append(h.writes, w)
 		return
 	}
-	if err := h.j.append(true, w.rs...); err != nil {
+	if w.lazy {
+		if err := h.record(w); err != nil {
+			h.writes = append(h.writes, w)
+			h.holdOn(h.j.path, err)
+		}
+		return
+	}
+	if err := h.append(true, w.rs...); err != nil {
 		h.writes = append(h.writes, w)
 		h.holdOn(h.j.path, err)
 		return
 	}
 	h.written(w)
+}
+
+// record journals w without an fsync, at once or not at all: when the
+// write fails its error is returned and nothing of w happened. Else its
+// continuation runs now, and its status is published and its durable part
+// runs once an fsync made it durable.
+func (h *diskHold) record(w *heldWrite) error {
+	if err := h.j.append(false, w.rs...); err != nil {
+		return err
+	}
+	h.unsynced = append(h.unsynced, &heldWrite{rs: w.rs, st: w.st, durable: w.durable})
+	if w.then != nil {
+		w.then()
+	}
+	return nil
+}
+
+// append writes records to the journal, with an fsync when sync is set;
+// that fsync releases what waited for one (before the caller publishes
+// anything of its own, so statuses keep their order).
+func (h *diskHold) append(sync bool, rs ...*record) error {
+	if err := h.j.append(sync, rs...); err != nil {
+		return err
+	}
+	if sync {
+		h.release()
+	}
+	return nil
+}
+
+// whenDurable runs f once everything journaled so far is durable: now
+// when nothing waits for an fsync, else after the next one.
+func (h *diskHold) whenDurable(f func()) {
+	if len(h.unsynced) == 0 {
+		f()
+		return
+	}
+	h.unsynced = append(h.unsynced, &heldWrite{durable: f})
+}
+
+// sync makes what waits for an fsync durable and releases it. It reports
+// whether nothing waits any more; when the fsync fails the writes that
+// waited may not be on the disk, so they are written again, first, as held
+// writes, and rbd holds.
+func (h *diskHold) sync() bool {
+	if len(h.unsynced) == 0 {
+		return true
+	}
+	if err := h.j.sync(); err != nil {
+		h.writes = append(h.unsynced, h.writes...)
+		h.unsynced = nil
+		h.holdOn(h.j.path, err)
+		return false
+	}
+	h.release()
+	return true
+}
+
+// release publishes the statuses and runs what waited for an fsync.
+func (h *diskHold) release() {
+	ws := h.unsynced
+	h.unsynced = nil
+	for _, w := range ws {
+		h.written(&heldWrite{st: w.st, durable: w.durable})
+	}
 }
 
 // written publishes the status of a journaled write and runs what follows it.
@@ -140,6 +227,9 @@ func (h *diskHold) written(w *heldWrite) {
 	}
 	if w.then != nil {
 		w.then()
+	}
+	if w.durable != nil {
+		w.durable()
 	}
 }
 
@@ -154,7 +244,12 @@ func (h *diskHold) retry() {
 	}
 	for len(h.writes) > 0 {
 		w := h.writes[0]
-		if err := h.j.append(true, w.rs...); err != nil {
+		if len(w.rs) == 0 { // a delivery's ack that waited behind the writes
+			h.writes = h.writes[1:]
+			h.written(w)
+			continue
+		}
+		if err := h.append(true, w.rs...); err != nil {
 			h.holdOn(h.j.path, err)
 			return
 		}
@@ -178,7 +273,7 @@ const probeSize = 2048
 func (h *diskHold) probeWrite(path string) error {
 	pad := strings.Repeat(".", probeSize)
 	if path == h.j.path {
-		return h.j.append(true, &record{Op: opProbe, Comment: pad})
+		return h.append(true, &record{Op: opProbe, Comment: pad})
 	}
 	probe := filepath.Join(filepath.Dir(path), ".probe")
 	if err := h.diskFault(probe); err != nil {

@@ -80,6 +80,21 @@ func (l *loop) run(ctx context.Context) {
 			default:
 			}
 		}
+		if len(l.hold.unsynced) > 0 {
+			// Statuses and acks wait for an fsync: one now, before the loop
+			// waits, unless the next delivery is here already (it needs one
+			// too, with its attempt).
+			select {
+			case del := <-l.takes:
+				l.taking = false
+				l.out.onTake(del)
+				continue
+			default:
+			}
+			if !l.hold.sync() {
+				continue
+			}
+		}
 		wait := l.nextWake(now).Sub(l.now())
 		if wait < 0 {
 			wait = 0
@@ -163,6 +178,7 @@ func (l *loop) step(ctx context.Context, now time.Time) bool {
 	if l.mt.wanted && !now.Before(l.mt.nextAt) && l.sig.ready() {
 		if l.out.cur != nil && l.out.due(now) {
 			// One session answers the ring and sends the MO.
+			l.prefetch()
 			l.out.attempt(ctx)
 		} else {
 			l.mt.collect(ctx, rb.SessionMT)
@@ -170,6 +186,7 @@ func (l *loop) step(ctx context.Context, now time.Time) bool {
 		return true
 	}
 	if l.out.cur != nil && l.out.due(now) && l.sig.ready() {
+		l.prefetch()
 		l.out.attempt(ctx)
 		return true
 	}
@@ -232,6 +249,21 @@ func (l *loop) nextWake(now time.Time) time.Time {
 		earlier(l.bufs.sent.Add(moClearDelay))
 	}
 	return t
+}
+
+// prefetch asks for the next outbox delivery as an attempt starts, so that
+// the broker's round trips of taking it overlap the modem's work: it is
+// there when the held message is done. At most one message is taken
+// besides the held one (outbox.onTake).
+func (l *loop) prefetch() {
+	if l.taking || l.j.liveCount() > 1 {
+		return
+	}
+	l.taking = true
+	select {
+	case l.want <- struct{}{}:
+	default:
+	}
 }
 
 // onEvent hands an unsolicited modem event to the room it concerns.

@@ -109,9 +109,9 @@ func statusRecords(st *rb.Status, extra ...*record) []*record {
 
 // record journals st (with extra records, in one fsync) and queues it for
 // publishing, at once or not at all: for a step that can be done again
-// from the start (taking a delivery, an attempt before its session).
+// from the start (a refused delivery, an attempt before its session).
 func (o *outbox) record(st *rb.Status, extra ...*record) error {
-	if err := o.j.append(true, statusRecords(st, extra...)...); err != nil {
+	if err := o.hold.append(true, statusRecords(st, extra...)...); err != nil {
 		return err
 	}
 	o.statuses.push(st)
@@ -122,10 +122,17 @@ func (o *outbox) record(st *rb.Status, extra ...*record) error {
 // finish ends the held message in a final state. While the journal cannot
 // take the state, the message stays held (no session starts) and the state
 // is published, and the next message taken up, once it is written.
+//
+// The state is written without waiting for the disk (lazy): its status is
+// published after the next fsync, which comes before any further session.
+// Until then a power loss can take it, never more: the attempt it settles
+// is durable, and with no session since, start-up settles it again the
+// same way (a sent message from the modem's MOMSN, which no later session
+// moved; a refusal, a cancel or an expiry again from the journal).
 func (o *outbox) finish(c *moState, state string, attempt int, reason string, momsn *int, sbdix []int) {
 	st := o.status(c, state, attempt)
 	st.Reason, st.MOMSN, st.SBDIX = reason, momsn, sbdix
-	o.hold.persist(&heldWrite{rs: statusRecords(st), st: st, then: func() {
+	o.hold.persist(&heldWrite{rs: statusRecords(st), st: st, lazy: true, then: func() {
 		switch state {
 		case rb.StateSent:
 			o.count(func(s *Stats) { s.Sent++ })
@@ -207,9 +214,13 @@ func (o *outbox) onTake(del *queue.Delivery) {
 		} else {
 			log.Info("duplicate delivery of a message already in the journal; not sending it again")
 		}
-		if err := del.Ack(); err != nil {
-			log.Warn("ack duplicate", "err", err)
-		}
+		// Acked once the journal's copy is durable (it may be the one taken
+		// a moment ago, not yet synced).
+		o.hold.whenDurable(func() {
+			if err := del.Ack(); err != nil {
+				log.Warn("ack duplicate", "err", err)
+			}
+		})
 		return
 	}
 	c := &moState{id: send.ID, send: send, payload: send.Payload(), nextAt: o.now()}
@@ -229,19 +240,27 @@ func (o *outbox) onTake(del *queue.Delivery) {
 		log.Warn("MO refused", "reason", reason)
 		return
 	}
+	// Acked, and "accepted" published, once durable: at the fsync of its
+	// first attempt, before its SBDIX, when it goes out at once. Until then
+	// the delivery stays unacked: after a crash the broker delivers it
+	// again, a duplicate when the journal kept it (it is taken up from
+	// there), a new message when a power loss took it.
 	acc := &record{Op: opAccept, ID: send.ID, Send: send, Sum: payloadSum(c.payload)}
 	st := o.status(c, rb.StateAccepted, 0)
-	if err := o.record(st, acc); err != nil {
+	if err := o.hold.record(&heldWrite{rs: statusRecords(st, acc), st: st, durable: func() {
+		if err := del.Ack(); err != nil {
+			// The journal has it; a redelivery is recognised as a duplicate.
+			log.Warn("ack delivery", "err", err)
+		}
+	}}); err != nil {
 		o.handBack(del, err)
 		return
 	}
-	if err := del.Ack(); err != nil {
-		// The journal has it; a redelivery is recognised as a duplicate.
-		log.Warn("ack delivery", "err", err)
-	}
 	log.Info("MO accepted", "bytes", len(c.payload))
-	o.cur = c
-	o.finishIfDropped()
+	if o.cur == nil {
+		o.cur = c
+		o.finishIfDropped()
+	} // else it was taken while the held one was being sent; it comes next (nextLive)
 	o.sig.publish(false)
 }
 

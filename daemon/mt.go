@@ -88,6 +88,11 @@ func (t *mtDrain) inBuffer(ctx context.Context, st sbd.Status) {
 // drain the gateway's queue or check the mailbox (kind rb.SessionMT or
 // rb.SessionCheck, for the session report).
 func (t *mtDrain) collect(ctx context.Context, kind string) {
+	// A session moves MOMSN: the journal must be durable before it, so
+	// that start-up can settle what it holds from MOMSN (diskHold.record).
+	if !t.hold.sync() {
+		return
+	}
 	// Never let a stale MO ride along and be billed twice (docs/modem.md, Stale MO).
 	if err := t.bufs.clearMO(ctx); err != nil {
 		if !t.modem.failed(err, "clear MO") {

@@ -197,8 +197,8 @@ func (s *signal) at(now time.Time) rb.Signal {
 	if s.modemState == rb.ModemOffline {
 		r.Bars, r.Service = 0, false
 	}
-	if s.out.cur != nil {
-		r.Outbox = 1
+	if s.j != nil {
+		r.Outbox = s.j.liveCount() // the held message, and one taken while it was sent
 	}
 	return r
 }
