@@ -34,13 +34,19 @@ func (o *outbox) attempt(ctx context.Context) {
 		o.sessionFailed(ctx, c, n, err)
 		return
 	}
+	if res.MOMSN != momsn {
+		// The answer settles this attempt all the same; what was journaled
+		// before it would not have (buffers.momsn: a rule that failed).
+		o.log.Error("the session's MOMSN is not the one journaled before it", "id", c.id, "attempt", n, "journaled", momsn, "sbdix", res.Raw())
+	}
 	o.settleSession(ctx, c, n, res)
 }
 
-// writeBuffer writes the message (SBDWB, checksum) and reads the MOMSN the
-// session will use (+SBDS). SBDWB replaces what the MO buffer held, so no
-// AT+SBDD0 comes first (see buffers.sent). A failure schedules the
-// next try, or fails the message when the modem will never take it.
+// writeBuffer writes the message (SBDWB, checksum) and finds the MOMSN the
+// session will use: from the last successful session's answer, else from
+// +SBDS (buffers.nextMOMSN). SBDWB replaces what the MO buffer held, so no
+// AT+SBDD0 comes first (see buffers.sent). A failure schedules the next
+// try, or fails the message when the modem will never take it.
 func (o *outbox) writeBuffer(ctx context.Context, c *moState) (momsn int, ok bool) {
 	m := o.modem.m
 	fail := func(what string, err error) (int, bool) {
@@ -64,14 +70,14 @@ func (o *outbox) writeBuffer(ctx context.Context, c *moState) (momsn int, ok boo
 		return fail("write MO", err)
 	}
 	o.bufs.written()
-	before, err := m.Status(ctx)
+	momsn, err := o.bufs.nextMOMSN(ctx)
 	if err != nil {
 		return fail("status", err)
 	}
 	if ctx.Err() != nil {
 		return 0, false
 	}
-	return before.MOMSN, true
+	return momsn, true
 }
 
 // journalAttempt makes attempt n durable, with the MOMSN before it, ahead of

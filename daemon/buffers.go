@@ -25,6 +25,14 @@ type buffers struct {
 	// was in step: the result of a session a previous run (or connection)
 	// did not see end. recover settles an open attempt from it.
 	late *sbd.SessionResult
+	// momsn is the MOMSN the next session uses, when momsnKnown: what
+	// AT+SBDS last said, or what the last successful session's answer
+	// makes it (sbd.SessionResult.NextMOMSN). Only a session moves it, and
+	// every session of this connection is seen here (satellite.session);
+	// anything else (a session without an answer, a failed one, a new
+	// connection) forgets it, and AT+SBDS is asked again.
+	momsn      int
+	momsnKnown bool
 	// sent is when a message sent by a session was left in the modem's MO
 	// buffer (zero when none is): the next MO's SBDWB replaces it, and it
 	// is cleared before any session that must not send it (mtDrain.collect)
@@ -36,7 +44,38 @@ type buffers struct {
 // and asks for a look at the buffers.
 func (b *buffers) connected(late *sbd.SessionResult) {
 	b.late = late
+	b.momsnKnown = false
 	b.need(0)
+}
+
+// status takes an AT+SBDS answer.
+func (b *buffers) status(st sbd.Status) {
+	b.momsn, b.momsnKnown = st.MOMSN, true
+}
+
+// session takes what a session's answer says of MOMSN (nil: the session
+// gave no answer). After a failed session the next attempt asks AT+SBDS:
+// only the rule for a success is relied on.
+func (b *buffers) session(res *sbd.SessionResult) {
+	if res == nil || !res.MOSuccess() {
+		b.momsnKnown = false
+		return
+	}
+	b.momsn, b.momsnKnown = res.NextMOMSN(), true
+}
+
+// nextMOMSN is the MOMSN the next session uses, read with AT+SBDS when
+// not known: the one an attempt journals before its SBDIX.
+func (b *buffers) nextMOMSN(ctx context.Context) (int, error) {
+	if b.momsnKnown {
+		return b.momsn, nil
+	}
+	st, err := b.modem.m.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	b.status(st)
+	return st.MOMSN, nil
 }
 
 // need holds sessions back until recover has looked at the modem's
@@ -71,6 +110,7 @@ func (b *buffers) recover(ctx context.Context) {
 		return
 	}
 	b.modem.touch()
+	b.status(st)
 	b.due, b.fails = false, 0
 	late := b.late
 	b.late = nil // evidence of one interruption, looked at once

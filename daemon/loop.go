@@ -56,7 +56,7 @@ func newLoop(d *Daemon) *loop {
 	l.modem.sig = l.sig
 	l.sig.modem, l.sig.hold, l.sig.out = l.modem, l.hold, l.out
 	l.bufs.modem, l.bufs.out, l.bufs.mt, l.bufs.hold = l.modem, l.out, l.mt, l.hold
-	l.sat.modem, l.sat.sig, l.sat.mt = l.modem, l.sig, l.mt
+	l.sat.modem, l.sat.sig, l.sat.mt, l.sat.bufs = l.modem, l.sig, l.mt, l.bufs
 	l.out.modem, l.out.sig, l.out.hold, l.out.bufs, l.out.sat, l.out.mt = l.modem, l.sig, l.hold, l.bufs, l.sat, l.mt
 	l.mt.modem, l.mt.sat, l.mt.bufs, l.mt.hold = l.modem, l.sat, l.bufs, l.hold
 	l.hold.sig = l.sig

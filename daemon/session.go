@@ -17,6 +17,7 @@ type satellite struct {
 	modem *modem
 	sig   *signal
 	mt    *mtDrain
+	bufs  *buffers
 
 	at  time.Time // the last session of any kind
 	seq int       // sessions of this run, for report ids
@@ -47,6 +48,11 @@ func (s *satellite) session(ctx context.Context, answer bool, kind string, c *mo
 	done()
 	s.at = s.now()
 	s.mt.sessionRan()
+	if err == nil {
+		s.bufs.session(&res)
+	} else {
+		s.bufs.session(nil)
+	}
 	s.count(func(st *Stats) { st.Sessions++ })
 	if err == nil {
 		s.modem.touch()
