@@ -24,8 +24,16 @@ import (
 // them again with backoff. The log says so once when the hold starts and
 // once when it ends; every signal report says why meanwhile. This is the
 // one home of that rule: every write of the state directory that fails
-// goes through holdOn, and every journal write that must not be lost
-// through persist.
+// goes through holdOn, and every journal write of the loop through
+// persist, record or append.
+//
+// A journal write need not wait for the disk when nothing outside rbd
+// depends on it yet (record): it is in the file at once, so a killed rbd
+// loses none, and its consequences outside (the status published, the
+// delivery acked) wait, in order, for the next fsync, which the next write
+// that needs one (an attempt, before its SBDIX) or sync makes. So one fsync
+// per MO makes the attempt, the message's acceptance and the previous
+// message's final state durable together (docs/architecture.md, Journal).
 
 // lowSpace is the free space of the state directory below which rbd warns.
 const lowSpace = 1 << 20
@@ -33,9 +41,12 @@ const lowSpace = 1 << 20
 // diskRetry is the backoff of the retries while the state directory fails.
 var diskRetry = backoff.Policy{First: time.Second, Max: time.Minute, Jitter: 0.2}
 
-// diskHold is the hold of a state directory that cannot be written. It is
-// owned by the control loop.
+// diskHold is the room of the hold of a state directory that cannot be
+// written.
 type diskHold struct {
+	*base
+	sig *signal
+
 	path  string    // what failed to be written
 	err   error     // why; nil when not holding
 	at    time.Time // the next retry
@@ -50,127 +61,206 @@ type diskHold struct {
 	// runs; a restart meanwhile finds the journal as it was before them
 	// (an open attempt, say), which start-up settles again.
 	writes []*heldWrite
+	// unsynced are the consequences of writes not yet made durable by an
+	// fsync (record), in order: statuses to publish, deliveries to ack.
+	unsynced []*heldWrite
 }
 
 // heldWrite is a journal write that must happen before its consequences:
-// the status it carries is published, and then runs, only once it is
-// written.
+// the status it carries is published, and then and durable run, only once
+// it is written. A lazy one is written without an fsync (record): then
+// runs at once, the status and durable wait for the next fsync.
 type heldWrite struct {
-	rs   []*record
-	st   *rb.Status
-	then func()
+	rs      []*record
+	st      *rb.Status
+	then    func()
+	durable func()
+	lazy    bool
 }
 
 // checkSpace warns when the state directory is (nearly) full.
-func (d *Daemon) checkSpace() {
+func (b *base) checkSpace() {
 	var st unix.Statfs_t
-	if err := unix.Statfs(d.cfg.StateDir, &st); err != nil {
-		d.log.Warn("cannot read the free space of the state directory", "dir", d.cfg.StateDir, "err", err)
+	if err := unix.Statfs(b.cfg.StateDir, &st); err != nil {
+		b.log.Warn("cannot read the free space of the state directory", "dir", b.cfg.StateDir, "err", err)
 		return
 	}
 	free := st.Bavail * uint64(st.Bsize)
 	low := uint64(lowSpace)
-	if d.cfg.lowSpace > 0 {
-		low = d.cfg.lowSpace
+	if b.cfg.lowSpace > 0 {
+		low = b.cfg.lowSpace
 	}
 	if free < low {
-		d.log.Warn("state directory is (nearly) full: messages cannot be journaled until space is freed",
-			"dir", d.cfg.StateDir, "free_bytes", free)
+		b.log.Warn("state directory is (nearly) full: messages cannot be journaled until space is freed",
+			"dir", b.cfg.StateDir, "free_bytes", free)
 	}
-}
-
-// diskWait is the wait before try n+1 of a write the state directory
-// refused: diskRetry's, or Config.diskRetry when set (tests).
-func (d *Daemon) diskWait(n int) time.Duration {
-	if d.cfg.diskRetry > 0 {
-		return d.cfg.diskRetry
-	}
-	return diskRetry.Delay(n)
 }
 
 // holding reports whether rbd holds for the state directory.
-func (d *Daemon) holding() bool { return d.hold.err != nil }
+func (h *diskHold) holding() bool { return h.err != nil }
 
 // holdOn starts the hold after a write of path failed with err, or, when
 // holding already, schedules the next retry further away.
-func (d *Daemon) holdOn(path string, err error) {
-	again := !d.holding() && !d.hold.endedAt.IsZero() && d.now().Sub(d.hold.endedAt) < diskRetry.Max
+func (h *diskHold) holdOn(path string, err error) {
+	again := !h.holding() && !h.endedAt.IsZero() && h.now().Sub(h.endedAt) < diskRetry.Max
 	if again {
-		d.hold.fails = d.hold.endFails
+		h.fails = h.endFails
 	}
-	d.hold.fails++
-	wait := d.diskWait(d.hold.fails)
-	d.hold.at = d.now().Add(wait)
+	h.fails++
+	wait := h.diskWait(h.fails)
+	h.at = h.now().Add(wait)
 	switch {
-	case !d.holding() && !again:
-		d.log.Warn("state directory cannot be written; holding (no messages taken, no sessions started) until it can",
+	case !h.holding() && !again:
+		h.log.Warn("state directory cannot be written; holding (no messages taken, no sessions started) until it can",
 			"path", path, "err", err)
 	case again:
-		d.log.Info("state directory cannot be written again; holding", "path", path, "err", err, "retry_in", wait)
+		h.log.Info("state directory cannot be written again; holding", "path", path, "err", err, "retry_in", wait)
 	default:
-		d.log.Debug("state directory still cannot be written", "path", path, "err", err, "retry_in", wait)
+		h.log.Debug("state directory still cannot be written", "path", path, "err", err, "retry_in", wait)
 	}
-	d.hold.path, d.hold.err = path, err
-	d.publishSignal(false)
+	h.path, h.err = path, err
+	h.sig.publish(false)
 }
 
 // holdOff ends the hold.
-func (d *Daemon) holdOff() {
-	d.log.Info("state directory writable again; going on", "path", d.hold.path, "failed_tries", d.hold.fails)
-	d.hold = diskHold{endedAt: d.now(), endFails: d.hold.fails}
-	d.publishSignal(false)
+func (h *diskHold) holdOff() {
+	h.log.Info("state directory writable again; going on", "path", h.path, "failed_tries", h.fails)
+	h.endedAt, h.endFails = h.now(), h.fails
+	h.path, h.err, h.at, h.fails, h.writes = "", nil, time.Time{}, 0, nil
+	h.sig.publish(false)
 }
 
-// persist journals w (one fsync) and then publishes its status and runs
-// its continuation. When the journal cannot be written, or writes wait
-// already, w waits in the hold and is done, in order, once it is written.
-func (d *Daemon) persist(w *heldWrite) {
-	if len(d.hold.writes) > 0 {
-		d.hold.writes = append(d.hold.writes, w)
+// persist journals w (one fsync, unless w is lazy) and then publishes its
+// status and runs its continuation. When the journal cannot be written, or
+// writes wait already, w waits in the hold and is done, in order, once it
+// is written.
+func (h *diskHold) persist(w *heldWrite) {
+	if len(h.writes) > 0 {
+		h.writes = append(h.writes, w)
 		return
 	}
-	if err := d.j.append(true, w.rs...); err != nil {
-		d.hold.writes = append(d.hold.writes, w)
-		d.holdOn(d.j.path, err)
+	if w.lazy {
+		if err := h.record(w); err != nil {
+			h.writes = append(h.writes, w)
+			h.holdOn(h.j.path, err)
+		}
 		return
 	}
-	d.written(w)
+	if err := h.append(true, w.rs...); err != nil {
+		h.writes = append(h.writes, w)
+		h.holdOn(h.j.path, err)
+		return
+	}
+	h.written(w)
+}
+
+// record journals w without an fsync, at once or not at all: when the
+// write fails its error is returned and nothing of w happened. Else its
+// continuation runs now, and its status is published and its durable part
+// runs once an fsync made it durable.
+func (h *diskHold) record(w *heldWrite) error {
+	if err := h.j.append(false, w.rs...); err != nil {
+		return err
+	}
+	h.unsynced = append(h.unsynced, &heldWrite{rs: w.rs, st: w.st, durable: w.durable})
+	if w.then != nil {
+		w.then()
+	}
+	return nil
+}
+
+// append writes records to the journal, with an fsync when sync is set;
+// that fsync releases what waited for one (before the caller publishes
+// anything of its own, so statuses keep their order).
+func (h *diskHold) append(sync bool, rs ...*record) error {
+	if err := h.j.append(sync, rs...); err != nil {
+		return err
+	}
+	if sync {
+		h.release()
+	}
+	return nil
+}
+
+// whenDurable runs f once everything journaled so far is durable: now
+// when nothing waits for an fsync, else after the next one.
+func (h *diskHold) whenDurable(f func()) {
+	if len(h.unsynced) == 0 {
+		f()
+		return
+	}
+	h.unsynced = append(h.unsynced, &heldWrite{durable: f})
+}
+
+// sync makes what waits for an fsync durable and releases it. It reports
+// whether nothing waits any more; when the fsync fails the writes that
+// waited may not be on the disk, so they are written again, first, as held
+// writes, and rbd holds.
+func (h *diskHold) sync() bool {
+	if len(h.unsynced) == 0 {
+		return true
+	}
+	if err := h.j.sync(); err != nil {
+		h.writes = append(h.unsynced, h.writes...)
+		h.unsynced = nil
+		h.holdOn(h.j.path, err)
+		return false
+	}
+	h.release()
+	return true
+}
+
+// release publishes the statuses and runs what waited for an fsync.
+func (h *diskHold) release() {
+	ws := h.unsynced
+	h.unsynced = nil
+	for _, w := range ws {
+		h.written(&heldWrite{st: w.st, durable: w.durable})
+	}
 }
 
 // written publishes the status of a journaled write and runs what follows it.
-func (d *Daemon) written(w *heldWrite) {
+func (h *diskHold) written(w *heldWrite) {
 	if w.st != nil {
-		d.statuses.push(w.st)
-		d.obs.Status(w.st)
+		h.statuses.push(w.st)
+		h.obs.Status(w.st)
 	}
 	if w.then != nil {
 		w.then()
 	}
+	if w.durable != nil {
+		w.durable()
+	}
 }
 
-// retryHold tries the held writes again (or, with none, a probe write where
+// retry tries the held writes again (or, with none, a probe write where
 // the last one failed) and ends the hold when all went through.
-func (d *Daemon) retryHold() {
-	if len(d.hold.writes) == 0 {
-		if err := d.probeWrite(d.hold.path); err != nil {
-			d.holdOn(d.hold.path, err)
+func (h *diskHold) retry() {
+	if len(h.writes) == 0 {
+		if err := h.probeWrite(h.path); err != nil {
+			h.holdOn(h.path, err)
 			return
 		}
 	}
-	for len(d.hold.writes) > 0 {
-		w := d.hold.writes[0]
-		if err := d.j.append(true, w.rs...); err != nil {
-			d.holdOn(d.j.path, err)
+	for len(h.writes) > 0 {
+		w := h.writes[0]
+		if len(w.rs) == 0 { // a delivery's ack that waited behind the writes
+			h.writes = h.writes[1:]
+			h.written(w)
+			continue
+		}
+		if err := h.append(true, w.rs...); err != nil {
+			h.holdOn(h.j.path, err)
 			return
 		}
-		d.hold.writes = d.hold.writes[1:]
-		fails := d.hold.fails
-		d.written(w)
-		if d.hold.fails != fails {
+		h.writes = h.writes[1:]
+		fails := h.fails
+		h.written(w)
+		if h.fails != fails {
 			return // what followed failed to write in turn
 		}
 	}
-	d.holdOff()
+	h.holdOff()
 }
 
 // probeSize is the size of a probe write: more than a journal record, a
@@ -180,13 +270,13 @@ const probeSize = 2048
 
 // probeWrite finds out whether path can be written again, without effect:
 // a probe record for the journal, else a file beside path.
-func (d *Daemon) probeWrite(path string) error {
+func (h *diskHold) probeWrite(path string) error {
 	pad := strings.Repeat(".", probeSize)
-	if path == d.j.path {
-		return d.j.append(true, &record{Op: opProbe, Comment: pad})
+	if path == h.j.path {
+		return h.append(true, &record{Op: opProbe, Comment: pad})
 	}
 	probe := filepath.Join(filepath.Dir(path), ".probe")
-	if err := d.diskFault(probe); err != nil {
+	if err := h.diskFault(probe); err != nil {
 		return fmt.Errorf("write %s: %w", probe, err)
 	}
 	if err := writeFileSync(probe, []byte(pad)); err != nil {
@@ -198,18 +288,10 @@ func (d *Daemon) probeWrite(path string) error {
 	return nil
 }
 
-// diskFault is the fault a test injects for a write of path (nil: none).
-func (d *Daemon) diskFault(path string) error {
-	if d.cfg.diskFault == nil {
-		return nil
-	}
-	return d.cfg.diskFault(path)
-}
-
-// signalReason is the reason of a signal report, "" when all is well.
-func (d *Daemon) signalReason() string {
-	if d.holding() {
-		return fmt.Sprintf("state directory not writable (%v): holding; taking no messages, starting no sessions", d.hold.err)
+// reason is the reason of a signal report, "" when all is well.
+func (h *diskHold) reason() string {
+	if h.holding() {
+		return fmt.Sprintf("state directory not writable (%v): holding; taking no messages, starting no sessions", h.err)
 	}
 	return ""
 }

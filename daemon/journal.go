@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -89,6 +88,7 @@ type journal struct {
 	pending   []*rb.Status // statuses not yet confirmed, in order
 	pendingID map[string]bool
 	seq       int64
+	nlive     int // entries of mos not final
 	appended  int // records since the last compaction
 	retention time.Duration
 	now       func() time.Time
@@ -152,6 +152,7 @@ func (j *journal) apply(r *record) {
 			return
 		}
 		j.seq++
+		j.nlive++
 		j.mos[r.ID] = &moEntry{ID: r.ID, Send: r.Send, Accepted: r.At, State: rb.StateAccepted, Updated: r.At, Seq: j.seq, Sum: r.Sum}
 	case opAttempt:
 		if e := j.mos[r.ID]; e != nil && r.MOMSN != nil {
@@ -176,6 +177,9 @@ func (j *journal) apply(r *record) {
 				e.Open = nil
 			}
 			if rb.Final(st.State) {
+				if !e.Final {
+					j.nlive--
+				}
 				e.Final = true
 				e.Open = nil
 			}
@@ -192,6 +196,9 @@ func (j *journal) apply(r *record) {
 			j.unpend(r.SID)
 		}
 		if e := j.mos[r.ID]; r.ID != "" && e != nil {
+			if !e.Final {
+				j.nlive--
+			}
 			e.Final, e.Open, e.State, e.Parked, e.Updated = true, nil, rb.StateFailed, r.Comment, r.At
 		}
 	case opCancel:
@@ -202,6 +209,12 @@ func (j *journal) apply(r *record) {
 		if r.Snap != nil {
 			e := *r.Snap
 			j.seq = max(j.seq, e.Seq)
+			if old := j.mos[e.ID]; old != nil && !old.Final {
+				j.nlive--
+			}
+			if !e.Final {
+				j.nlive++
+			}
 			j.mos[e.ID] = &e
 		}
 	}
@@ -251,6 +264,9 @@ func (j *journal) unpublishable() ([]*record, []string) {
 }
 
 // append writes records and fsyncs when sync is set, then applies them.
+// Records written without an fsync are in the file (a killed process loses
+// none of them) but not yet on the disk: what must not happen before they
+// are durable waits for the next fsync (diskHold.sync).
 func (j *journal) append(sync bool, rs ...*record) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -295,6 +311,24 @@ func (j *journal) appendLocked(sync bool, rs ...*record) error {
 		j.apply(r)
 	}
 	j.appended += len(rs)
+	return nil
+}
+
+// sync makes everything written so far durable.
+func (j *journal) sync() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return fmt.Errorf("journal %s: closed", j.path)
+	}
+	if j.fault != nil {
+		if err := j.fault(); err != nil {
+			return fmt.Errorf("sync journal %s: %w", j.path, err)
+		}
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("sync journal %s: %w", j.path, err)
+	}
 	return nil
 }
 
@@ -405,6 +439,13 @@ func (j *journal) live() []moEntry {
 	return out
 }
 
+// liveCount is the number of messages that are not final.
+func (j *journal) liveCount() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.nlive
+}
+
 // cancelled reports whether a cancel for id was recorded.
 func (j *journal) cancelled(id string) bool {
 	j.mu.Lock()
@@ -429,51 +470,4 @@ func (j *journal) close() error {
 	err := j.f.Close()
 	j.f = nil
 	return err
-}
-
-// writeFileSync replaces path atomically: temporary file, fsync, rename, fsync of the directory.
-func writeFileSync(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("create temporary file in %s: %w", dir, err)
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(name)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", name, err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("chmod %s: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", name, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("rename %s: %w", name, err)
-	}
-	ok = true
-	return syncDir(dir)
-}
-
-// syncDir makes a rename or removal in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }

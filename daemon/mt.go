@@ -11,150 +11,223 @@ import (
 	"github.com/rockblock-station/rockblock-station/sbd"
 )
 
-// MT messages: sessions that collect them, reading the MT buffer, the
-// spool and the ids.
+// mtDrain is the room of MT messages: sessions that collect them (a ring
+// alert, more queued at the gateway, a mailbox check), reading the MT
+// buffer and spooling what was read.
+type mtDrain struct {
+	*base
+	modem *modem
+	sat   *satellite
+	bufs  *buffers
+	hold  *diskHold
 
-// collectMT opens a session with an empty MO buffer to answer a ring alert,
-// drain the gateway's queue or check the mailbox (kind rb.SessionMT or
-// rb.SessionCheck, for the session report).
-func (d *Daemon) collectMT(ctx context.Context, kind string) {
-	// Never let a stale MO ride along and be billed twice (docs/modem.md, Stale MO).
-	if err := d.m.Clear(ctx, sbd.BufferMO); err != nil {
-		if !d.modemFailed(err, "clear MO") {
-			d.mtFail("clear MO failed")
+	// wanted: a ring alert or a session reported more messages queued.
+	wanted   bool
+	answer   bool // a ring alert waits for SBDIXA
+	nextAt   time.Time
+	failures int
+	// An MT message a session brought that could not be read yet: the next
+	// session would clear it from the modem, so none starts until it is
+	// read or given up (gaveUp holds its MTMSN then, -1 otherwise).
+	unread *unreadMT
+	gaveUp int
+}
+
+// unreadMT is an MT message waiting in the modem's buffer that failed to read.
+type unreadMT struct {
+	mtmsn, queued, tries int
+}
+
+// ring takes a ring alert: an MT message waits at the gateway.
+func (t *mtDrain) ring() {
+	t.wanted, t.answer = true, true
+	t.nextAt = t.now()
+	t.failures = 0
+}
+
+// want notes that the gateway holds more MT messages, to collect now.
+func (t *mtDrain) want() {
+	t.wanted = true
+	t.nextAt = t.now()
+}
+
+// sessionRan notes that a session took place: any session clears the MT
+// buffer, a message given up on with it.
+func (t *mtDrain) sessionRan() { t.gaveUp = -1 }
+
+// check opens a session to look for MT messages (Config.MailboxCheck).
+func (t *mtDrain) check(ctx context.Context) {
+	t.log.Info("mailbox check")
+	t.wanted, t.answer = true, false
+	t.collect(ctx, rb.SessionCheck)
+}
+
+// inBuffer reads the MT message +SBDS st shows in the modem's MT buffer, or
+// notes that one that could not be read is gone.
+func (t *mtDrain) inBuffer(ctx context.Context, st sbd.Status) {
+	u := t.unread
+	switch {
+	case st.MTFlag && st.MTMSN >= 0 && st.MTMSN == t.gaveUp:
+		// Given up on; the next session clears it.
+	case st.MTFlag && st.MTMSN >= 0:
+		queued := 0
+		if u != nil {
+			queued = u.queued
+			t.log.Info("reading the MT message again", "mtmsn", st.MTMSN, "tries", u.tries)
+		} else {
+			t.log.Info("MT message found in the modem's buffer", "mtmsn", st.MTMSN)
 		}
-		return
-	}
-	d.sentInBuffer = time.Time{}
-	answer := d.mtAnswer
-	d.log.Info("MT session", "answer_ring", answer)
-	res, err := d.session(ctx, answer, kind, nil)
-	if err != nil {
-		if !d.modemFailed(err, "session") {
-			d.mtFail(err.Error())
-		}
-		return
-	}
-	post, cancelPost := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.StopGrace)
-	defer cancelPost()
-	d.afterSession(post, res)
-	if !res.MOSuccess() || res.MTStatus == 2 {
-		d.mtFail(res.String())
+		t.read(ctx, st.MTMSN, queued)
+	case u != nil:
+		t.log.Error("an MT message that could not be read is no longer in the modem's buffer; it is lost", "mtmsn", u.mtmsn, "tries", u.tries)
+		t.unread = nil
 	}
 }
 
-func (d *Daemon) mtFail(reason string) {
-	d.mtFailures++
-	if k := d.mtFailures - d.cfg.MaxAttempts; k >= 0 {
-		// Keep trying, slowly: the gateway holds the message until collected.
-		slow := d.cfg.MTRetrySlow
-		wait := backoff.Policy{First: slow, Max: 4 * slow, Jitter: 0.2}.Delay(k + 1)
-		d.mtAnswer = false // the ring is long gone: a plain mailbox check
-		d.mtNextAt = d.now().Add(wait)
-		d.log.Warn("MT sessions keep failing; trying again slowly", "reason", reason, "attempts", d.mtFailures, "next_attempt_at", d.mtNextAt)
+// collect opens a session with an empty MO buffer to answer a ring alert,
+// drain the gateway's queue or check the mailbox (kind rb.SessionMT or
+// rb.SessionCheck, for the session report).
+func (t *mtDrain) collect(ctx context.Context, kind string) {
+	// A session moves MOMSN: the journal must be durable before it, so
+	// that start-up can settle what it holds from MOMSN (diskHold.record).
+	if !t.hold.sync() {
 		return
 	}
-	d.mtNextAt = d.now().Add(d.backoff(d.mtFailures))
-	d.log.Info("MT session failed; retrying", "reason", reason, "next_attempt_at", d.mtNextAt)
+	// Never let a stale MO ride along and be billed twice (docs/modem.md, Stale MO).
+	if err := t.bufs.clearMO(ctx); err != nil {
+		if !t.modem.failed(err, "clear MO") {
+			t.fail("clear MO failed")
+		}
+		return
+	}
+	answer := t.answer
+	t.log.Info("MT session", "answer_ring", answer)
+	res, err := t.sat.session(ctx, answer, kind, nil)
+	if err != nil {
+		if !t.modem.failed(err, "session") {
+			t.fail(err.Error())
+		}
+		return
+	}
+	post, cancelPost := context.WithTimeout(context.WithoutCancel(ctx), t.cfg.StopGrace)
+	defer cancelPost()
+	t.afterSession(post, res)
+	if !res.MOSuccess() || res.MTStatus == 2 {
+		t.fail(res.String())
+	}
+}
+
+func (t *mtDrain) fail(reason string) {
+	t.failures++
+	if k := t.failures - t.cfg.MaxAttempts; k >= 0 {
+		// Keep trying, slowly: the gateway holds the message until collected.
+		slow := t.cfg.MTRetrySlow
+		wait := backoff.Policy{First: slow, Max: 4 * slow, Jitter: 0.2}.Delay(k + 1)
+		t.answer = false // the ring is long gone: a plain mailbox check
+		t.nextAt = t.now().Add(wait)
+		t.log.Warn("MT sessions keep failing; trying again slowly", "reason", reason, "attempts", t.failures, "next_attempt_at", t.nextAt)
+		return
+	}
+	t.nextAt = t.now().Add(t.backoff(t.failures))
+	t.log.Info("MT session failed; retrying", "reason", reason, "next_attempt_at", t.nextAt)
 }
 
 // afterSession reads the MT message any session brought (docs/modem.md, Lost MT) and
 // notes whether more are queued at the gateway.
-func (d *Daemon) afterSession(ctx context.Context, res sbd.SessionResult) {
+func (t *mtDrain) afterSession(ctx context.Context, res sbd.SessionResult) {
 	if res.MOSuccess() && res.MTStatus != 2 {
 		// A completed session is a mailbox check: it answered any ring.
-		d.mtWanted, d.mtAnswer, d.mtFailures = false, false, 0
+		t.wanted, t.answer, t.failures = false, false, 0
 	}
 	if res.MTReceived() {
-		d.readMT(ctx, res.MTMSN, res.MTQueued)
+		t.read(ctx, res.MTMSN, res.MTQueued)
 	}
-	if res.MTQueued > 0 && d.m != nil {
-		d.mtWanted = true
-		d.mtNextAt = d.now()
+	if res.MTQueued > 0 && t.modem.m != nil {
+		t.want()
 	}
 }
 
-// readMT reads the MT buffer, spools it and queues it for publishing.
+// read reads the MT buffer, spools it and queues it for publishing.
 // While the state directory cannot be written, the message stays in the
 // modem's MT buffer (no AT+SBDD1, no session) and is read again once it can.
-func (d *Daemon) readMT(ctx context.Context, mtmsn, queued int) {
-	if d.holding() {
-		d.keepMT(mtmsn, queued)
+func (t *mtDrain) read(ctx context.Context, mtmsn, queued int) {
+	if t.hold.holding() {
+		t.keep(mtmsn, queued)
 		return
 	}
 	var data []byte
 	var err error
 	for try := 1; try <= 3; try++ {
-		data, err = d.m.ReadMT(ctx)
+		data, err = t.modem.m.ReadMT(ctx)
 		var ce *sbd.ChecksumError
 		if err == nil || !errors.As(err, &ce) {
 			break
 		}
-		d.log.Warn("MT checksum mismatch; reading again", "try", try)
+		t.log.Warn("MT checksum mismatch; reading again", "try", try)
 	}
 	if err != nil {
-		u := d.mtUnread
+		u := t.unread
 		if u == nil || u.mtmsn != mtmsn {
 			u = &unreadMT{mtmsn: mtmsn, queued: queued}
-			d.mtUnread = u
+			t.unread = u
 		}
-		if d.modemFailed(err, "read MT") {
-			return // read again from recover when the modem is back
+		if t.modem.failed(err, "read MT") {
+			return // read again from buffers.recover when the modem is back
 		}
 		u.tries++
-		if u.tries >= d.cfg.MaxAttempts {
-			d.log.Error("giving up reading an MT message; the next session clears it from the modem", "mtmsn", mtmsn, "tries", u.tries, "err", err)
-			d.mtUnread, d.mtGaveUp = nil, mtmsn
+		if u.tries >= t.cfg.MaxAttempts {
+			t.log.Error("giving up reading an MT message; the next session clears it from the modem", "mtmsn", mtmsn, "tries", u.tries, "err", err)
+			t.unread, t.gaveUp = nil, mtmsn
 			return
 		}
-		wait := d.backoff(u.tries)
-		d.log.Error("MT message could not be read; no session starts until it is", "mtmsn", mtmsn, "tries", u.tries, "retry_in", wait, "err", err)
-		d.needStatus(wait)
+		wait := t.backoff(u.tries)
+		t.log.Error("MT message could not be read; no session starts until it is", "mtmsn", mtmsn, "tries", u.tries, "retry_in", wait, "err", err)
+		t.bufs.need(wait)
 		return
 	}
-	d.mtUnread = nil
-	d.crash(CrashAfterMTRead)
-	now := d.now().UTC()
-	id, err := d.epochs.id(d.ident.IMEI, mtmsn)
+	t.unread = nil
+	t.crash(CrashAfterMTRead)
+	now := t.now().UTC()
+	id, err := t.epochs.id(t.modem.ident.IMEI, mtmsn)
 	if err != nil {
-		d.keepMT(mtmsn, queued)
-		d.holdOn(d.epochs.path, err)
+		t.keep(mtmsn, queued)
+		t.hold.holdOn(t.epochs.path, err)
 		return
 	}
 	r := &rb.Received{
-		Header: rb.Header{V: rb.Version, ID: id, Station: d.cfg.Station, At: now},
+		Header: rb.Header{V: rb.Version, ID: id, Station: t.cfg.Station, At: now},
 		Data:   data,
 		Text:   rb.TextOf(data),
 		MTMSN:  mtmsn,
 		Queued: queued,
-		IMEI:   d.ident.IMEI,
+		IMEI:   t.modem.ident.IMEI,
 	}
 	if r.Data == nil {
 		r.Data = []byte{}
 	}
-	if err := d.sp.put(r); err != nil {
+	if err := t.sp.put(r); err != nil {
 		// The id is durable (MT epochs): the message read again gets it again.
-		d.keepMT(mtmsn, queued)
-		d.holdOn(d.sp.fileName(r.ID), err)
+		t.keep(mtmsn, queued)
+		t.hold.holdOn(t.sp.fileName(r.ID), err)
 		return
 	}
-	d.count(func(s *Stats) { s.Received++ })
-	d.obs.Received(r)
-	d.crash(CrashAfterMTSpool)
-	d.log.Info("MT received", "id", r.ID, "bytes", len(data), "queued", queued)
-	d.mts.push(r)
+	t.count(func(s *Stats) { s.Received++ })
+	t.obs.Received(r)
+	t.crash(CrashAfterMTSpool)
+	t.log.Info("MT received", "id", r.ID, "bytes", len(data), "queued", queued)
+	t.mts.push(r)
 	// The spool holds it durably now: clear the MT buffer so that a
 	// reconnect does not find it there and publish it again.
-	if err := d.m.Clear(ctx, sbd.BufferMT); err != nil && !d.modemFailed(err, "clear MT") {
-		d.log.Warn("MT buffer not cleared; a reconnect may read the message again (same id)", "mtmsn", mtmsn, "err", err)
+	if err := t.modem.m.Clear(ctx, sbd.BufferMT); err != nil && !t.modem.failed(err, "clear MT") {
+		t.log.Warn("MT buffer not cleared; a reconnect may read the message again (same id)", "mtmsn", mtmsn, "err", err)
 	}
 }
 
-// keepMT leaves the MT message mtmsn in the modem's buffer, to be read again
-// (from recover) before any session: it could not be spooled yet.
-func (d *Daemon) keepMT(mtmsn, queued int) {
-	if u := d.mtUnread; u == nil || u.mtmsn != mtmsn {
-		d.mtUnread = &unreadMT{mtmsn: mtmsn, queued: queued}
+// keep leaves the MT message mtmsn in the modem's buffer, to be read again
+// (from buffers.recover) before any session: it could not be spooled yet.
+func (t *mtDrain) keep(mtmsn, queued int) {
+	if u := t.unread; u == nil || u.mtmsn != mtmsn {
+		t.unread = &unreadMT{mtmsn: mtmsn, queued: queued}
 	}
-	d.needStatus(0)
+	t.bufs.need(0)
 }

@@ -15,6 +15,17 @@ type SessionResult struct {
 // (1 and 2 are successes with an MT or location caveat; 5 and above fail).
 func (r SessionResult) MOSuccess() bool { return r.MOStatus >= 0 && r.MOStatus <= 4 }
 
+// NextMOMSN is the MOMSN the modem uses next, as AT+SBDS shows it after
+// this session: MOMSN goes up by one with each successful session and
+// stays where it was after a failed one (docs/modem.md, Settling an
+// interrupted attempt, relies on the same rule).
+func (r SessionResult) NextMOMSN() int {
+	if r.MOSuccess() {
+		return (r.MOMSN + 1) % 65536
+	}
+	return r.MOMSN
+}
+
 // MTReceived reports whether an MT message is now in the MT buffer (MT status
 // 1); the caller must read it with ReadMT before the next session clears it.
 func (r SessionResult) MTReceived() bool { return r.MTStatus == 1 }

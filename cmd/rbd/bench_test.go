@@ -26,12 +26,13 @@ const burstSize = 100
 // time the modem worked (sessions). cpu-ms/MO is rbd's CPU time (user and
 // system, all threads) during the burst per message. Target: limit-% at
 // least 98 and cpu-ms/MO below 2.7. With RB_BENCH_CPUPROFILE=path, rbd
-// writes its CPU profile there.
+// writes its CPU profile there; RB_BENCH_RBD_ENV (space-separated NAME=value
+// words) adds to rbd's environment, e.g. GODEBUG or GOGC settings to try.
 func BenchmarkBurstThrottled(b *testing.B) {
 	f := newFault(b, sim.Config{Seed: 1, Throttle: true})
 	f.slow = true
 	f.args = []string{"--log-level", "info"}
-	var env []string
+	env := strings.Fields(os.Getenv("RB_BENCH_RBD_ENV"))
 	if path := os.Getenv("RB_BENCH_CPUPROFILE"); path != "" {
 		env = append(env, "RB_TEST_CPUPROFILE="+path) // rbd's own profile, written when it stops
 	}

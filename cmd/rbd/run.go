@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -129,6 +130,14 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 		return fmt.Errorf("create state directory: %w", err)
 	}
 	logger = logger.With("station", cfg.Station)
+	if os.Getenv("GOMAXPROCS") == "" {
+		// One P: rbd's goroutines mostly wait on the modem, the broker and
+		// the disk, and with more Ps each wake-up of one of them also wakes
+		// idle ones that spin looking for work. On the 19200-baud burst
+		// (BenchmarkBurstThrottled) that is about 15 % of rbd's CPU per MO.
+		// GOMAXPROCS in the environment still decides.
+		runtime.GOMAXPROCS(1)
+	}
 	logger.Info("rbd starting", "version", version.String("rbd"), "broker", redact.URL(cfg.AMQPURL), "state", state, "config", cfg.File)
 
 	var plock *portLock
