@@ -205,8 +205,8 @@ func (c *Client) Resend(ctx context.Context, id string) (string, error) {
 	return c.ComposeFrom(ctx, station, m.Data, !m.Binary, nil)
 }
 
-// flushLoop publishes queued rows whenever it is kicked, the broker comes
-// up, or FlushEvery passes.
+// flushLoop publishes queued rows at the start, whenever it is kicked (a
+// compose), and every FlushEvery (which also covers the broker coming back).
 func (c *Client) flushLoop(ctx context.Context) error {
 	t := time.NewTicker(c.cfg.FlushEvery)
 	defer t.Stop()

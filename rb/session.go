@@ -23,7 +23,8 @@ const (
 
 // Session reports one satellite session (SBDIX or SBDIXA) of rbd: what
 // the sky was when it started, how it ended and what it cost. Its ID is
-// unique per session ("session-<station>-<start ns>"); At is when it ended.
+// unique per session ("session-<station>-<start ns>-<n>", n counting rbd's
+// sessions); At is when it ended.
 type Session struct {
 	Header
 	// Kind is SessionMO, SessionMT or SessionCheck.
