@@ -295,6 +295,12 @@ func TestSSHScreensInTmux(t *testing.T) {
 	}
 	for _, name := range []string{"alice", "bob", "carol"} {
 		for _, what := range []string{"ssh: session opened", "ssh: session closed"} {
+			// The server logs a close once it has seen the connection end,
+			// which may be a little after the client exited.
+			deadline := time.Now().Add(20 * time.Second)
+			for srv.log.Count(what, "key="+name, "session=screen") == 0 && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
 			if srv.log.Count(what, "key="+name, "session=screen") != 1 {
 				t.Errorf("the log does not say %q for %s once:\n%s", what, name, srv.log)
 			}
@@ -320,7 +326,8 @@ func TestSSHCommands(t *testing.T) {
 		t.Fatalf("ssh send --wait: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	id := strings.TrimSpace(r.stdout)
-	r = srv.ssh("alice", "from standard input\n", nil, "send", "-")
+	// --wait: the message is final before the histories are compared below.
+	r = srv.ssh("alice", "from standard input\n", nil, "send", "--wait=60s", "-")
 	if r.code != 0 {
 		t.Fatalf("ssh send -: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -337,18 +344,24 @@ func TestSSHCommands(t *testing.T) {
 		t.Fatalf("history --json does not say alice sent %s over ssh:\n%s", id, r.stdout)
 	}
 	// history --json and signal: the same bytes as the local commands'.
-	remote := srv.ssh("bob", "", nil, "history", "--json")
-	mine := local("history", "--json")
+	// The same bytes when read at the same moment: a reading or a state may
+	// move between the two reads, so a difference is read again a few times.
+	remote, mine := sameMoment(func() (result, result) {
+		return srv.ssh("bob", "", nil, "history", "--json"), local("history", "--json")
+	})
 	if remote.code != 0 || remote.stdout != mine.stdout || !strings.Contains(remote.stdout, id) {
 		t.Fatalf("ssh history --json (exit %d, stderr %q):\n%s\nlocal (exit %d):\n%s", remote.code, remote.stderr, remote.stdout, mine.code, mine.stdout)
 	}
-	remote = srv.ssh("bob", "", nil, "history", "--since", "1h")
-	if mine := local("history", "--since", "1h"); remote.code != 0 || remote.stdout != mine.stdout {
+	remote, mine = sameMoment(func() (result, result) {
+		return srv.ssh("bob", "", nil, "history", "--since", "1h"), local("history", "--since", "1h")
+	})
+	if remote.code != 0 || remote.stdout != mine.stdout {
 		t.Fatalf("ssh history --since:\n%s\nlocal:\n%s", remote.stdout, mine.stdout)
 	}
 	for _, format := range []string{"plain", "json"} {
-		remote := srv.ssh("bob", "", nil, "signal", "--format", format)
-		mine := local("signal", "--format", format)
+		remote, mine := sameMoment(func() (result, result) {
+			return srv.ssh("bob", "", nil, "signal", "--format", format), local("signal", "--format", format)
+		})
 		if remote.code != 0 || remote.stdout != mine.stdout || strings.Count(remote.stdout, "\n") != 1 {
 			t.Fatalf("ssh signal --format %s (exit %d, %q): %q; local: %q", format, remote.code, remote.stderr, remote.stdout, mine.stdout)
 		}
@@ -456,4 +469,19 @@ func forwardRefused(t *testing.T, srv *sshServer) {
 	if srv.log.Count("ssh: channel refused", "type=direct-tcpip") == 0 {
 		t.Fatalf("the refused forward is not logged:\n%s", srv.log)
 	}
+}
+
+// sameMoment runs read, which reads one thing over ssh and locally, until
+// both answers agree (at most five times) and returns the last pair: what
+// the two show may move between two reads (a signal report, a state).
+func sameMoment(read func() (remote, local result)) (result, result) {
+	var r, l result
+	for range 5 {
+		r, l = read()
+		if r.code == l.code && r.stdout == l.stdout {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return r, l
 }
