@@ -33,23 +33,31 @@ func (c *Client) State(ctx context.Context, station string) (rb.StationState, er
 		s.Bars, s.Service, s.Modem, s.LastSession = r.Bars, r.Service, r.Modem, r.LastSession
 		s.SignalAt = r.SeenAt
 	}
+	reason := ""
 	if l := latest; l != nil && !l.At.Before(s.SignalAt) {
 		s.Bars, s.Service, s.Modem, s.SignalAt = l.Bars, l.Service, l.Modem, l.At
 		if l.LastSession != "" {
 			s.LastSession = l.LastSession
 		}
 		s.Model = l.Model
+		reason = l.Reason
 	}
 	if l := latest; l != nil && l.MinBars != nil {
 		// rbd's setting, not a reading: the newest report that says it.
 		s.MinBars = *l.MinBars
 	}
+	// The one rule of what the reading may show (glance.Classify): a
+	// client without its broker hears no newer reading, so the last one
+	// is no longer news, however young.
 	g := glance.Reading{Bars: s.Bars, Service: s.Service, Modem: s.Modem, At: s.SignalAt, Found: !s.SignalAt.IsZero()}
-	switch glance.Classify(g, now) {
-	case glance.StateStale, glance.StateNoData:
-		s.Stale = true
-	default:
+	if !health.Up {
+		g.Broker, g.Updated = glance.BrokerDown, now
+	}
+	s.Signal = glance.Classify(g, now)
+	s.Stale = s.Signal.Unknown()
+	if !s.Stale {
 		s.StaleAt = s.SignalAt.Add(glance.StaleAfter)
+		s.Reason = reason
 	}
 	if at, ok, err := c.st.LastContact(ctx, station); err != nil {
 		return s, err

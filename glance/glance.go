@@ -6,8 +6,13 @@
 // imports nothing heavier than the standard library and textsafe. It never
 // shows an old value as current: a reading older than StaleAfter says
 // "stale", an offline modem says "offline", a client that cannot reach the
-// broker says "no broker", no reading says "no data". Unread messages show
-// as ✉N after the reading.
+// broker says "no broker", no reading says "no data"; "stale" and "no
+// broker" are followed by the age of the last reading (Age). Unread
+// messages show as ✉N after the reading.
+//
+// Classify is the one rule of what a reading may show: the client's
+// station state (rb.StationState, which the screen and the web chat show)
+// is worked out with it too.
 //
 // The tmux form uses no colour by default, so it reads on any status bar
 // (tmux's default one is green): the bars in the status bar's own style,
@@ -120,6 +125,35 @@ func Classify(r Reading, now time.Time) State {
 	return StateOK
 }
 
+// Unknown reports whether the state shows no bars because nothing current
+// is known: no reading, one too old, or no broker to hear a newer one.
+func (s State) Unknown() bool { return s == StateStale || s == StateNoBroker || s == StateNoData }
+
+// Age is a reading's age (or any duration) in its shortest form, the one
+// every surface uses: "12s", "5m", "3h", "2d". A negative age (a clock
+// ahead) reads as its size.
+func Age(d time.Duration) string {
+	d = max(d, -d)
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+}
+
+// ageOf is the age shown after a state that is not current: the last
+// reading's, "" when there is none or the state shows the reading.
+func ageOf(r Reading, st State, now time.Time) string {
+	if (st != StateStale && st != StateNoBroker) || !r.Found || r.At.IsZero() {
+		return ""
+	}
+	return Age(now.Sub(r.At))
+}
+
 // within reports whether an age is recent enough to show as current.
 func within(age time.Duration) bool { return age <= StaleAfter && age >= -StaleAfter }
 
@@ -133,7 +167,8 @@ const (
 	unlitCell      = "▁"
 	unlitCellASCII = " "
 	barCells       = 5
-	wordWidth      = len("no broker")
+	// wordWidth is the widest word with its age: the tmux form pads to it.
+	wordWidth = len("no broker 59m")
 )
 
 // Bars returns the five signal cells for n bars (clamped to 0..5), lit cells
@@ -201,9 +236,9 @@ func FormatStyled(r Reading, now time.Time, format string, st Styles) string {
 	case FormatJSON:
 		return formatJSON(r, now, state)
 	case FormatTmux:
-		return formatTmux(r, state, st)
+		return formatTmux(r, state, ageOf(r, state, now), st)
 	}
-	return formatPlain(r, state)
+	return formatPlain(r, state, ageOf(r, state, now))
 }
 
 func word(r Reading, st State) string {
@@ -216,7 +251,14 @@ func word(r Reading, st State) string {
 	return string(st)
 }
 
-func pad(w string) string { return strings.Repeat(" ", max(0, wordWidth-len(w))) }
+// pad fills the word and its age up to wordWidth.
+func pad(w, age string) string {
+	n := len(w)
+	if age != "" {
+		n += 1 + len(age)
+	}
+	return strings.Repeat(" ", max(0, wordWidth-n))
+}
 
 func unread(r Reading) string {
 	if r.Unread <= 0 {
@@ -233,15 +275,18 @@ func station(r Reading) string {
 	return textsafe.Line(s) + " "
 }
 
-func formatPlain(r Reading, st State) string {
+func formatPlain(r Reading, st State, age string) string {
 	lit, unlit := "", strings.Repeat(unlitCell, barCells)
 	if st.Current() {
 		lit, unlit = Bars(r.Bars, false)
 	}
 	w := word(r, st)
 	line := station(r) + lit + unlit + " " + w
+	if age != "" {
+		line += " " + age
+	}
 	if u := unread(r); u != "" {
-		line += pad(w) + " " + u
+		line += pad(w, age) + " " + u
 	}
 	return strings.TrimRight(line, " ")
 }
@@ -265,7 +310,7 @@ func styled(style, text string) string {
 	return "#[" + style + "]" + text + "#[default]"
 }
 
-func formatTmux(r Reading, st State, sty Styles) string {
+func formatTmux(r Reading, st State, age string, sty Styles) string {
 	var b strings.Builder
 	if s := station(r); s != "" {
 		b.WriteString(strings.ReplaceAll(s, "#", "##"))
@@ -286,7 +331,10 @@ func formatTmux(r Reading, st State, sty Styles) string {
 	default:
 		b.WriteString(styled(sty.Dim, w))
 	}
-	b.WriteString(pad(w))
+	if age != "" {
+		b.WriteString(" " + styled(sty.Dim, age))
+	}
+	b.WriteString(pad(w, age))
 	if u := unread(r); u != "" {
 		b.WriteString(" " + styled(sty.Unread, u))
 	}

@@ -1,6 +1,10 @@
 package rb
 
-import "time"
+import (
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/glance"
+)
 
 // StationState is a station's live state as every front end shows it (the
 // screen's header and station list, the bridge's station event): the
@@ -23,12 +27,24 @@ type StationState struct {
 	BrokerBlocked bool
 	// SignalAt is when the newest signal reading was taken (zero: no reading).
 	SignalAt time.Time
-	// Stale is true when there is no reading, or it is too old for its bars
-	// to be current (glance.Classify).
+	// Signal is what the reading may show, by the one rule of every
+	// surface (glance.Classify, with the broker as this client sees it):
+	// its bars (ok, no service), offline, or nothing current: stale (older
+	// than glance.StaleAfter, as when rbd is gone), no broker (the client
+	// cannot hear a newer one) or no data. A surface that shows no bars
+	// shows the reading's age (SignalAt) instead. SignalState moves it on
+	// with the clock.
+	Signal glance.State
+	// Stale is true when the reading shows nothing current: Signal is
+	// stale, no broker or no data (glance.State.Unknown).
 	Stale bool
 	// StaleAt is when the reading goes stale without a newer one (zero when
 	// it already is, or there is none).
 	StaleAt time.Time
+	// Reason says in words why the station does not work normally, as rbd
+	// reported it with the reading (rb.Signal.Reason); "" when it works
+	// normally or the reading is not current.
+	Reason string
 	// Outbox is the number of MO messages not yet final (-1: unknown).
 	Outbox int
 	// LastSession is the result of the last satellite session, in words.
@@ -57,6 +73,20 @@ type StationState struct {
 	// rather than flash an offline banner.
 	Connecting bool
 }
+
+// SignalState is Signal at now: a reading shown as current turns stale
+// once StaleAt has passed. A surface that redraws with the clock asks it
+// rather than keep a staleness check of its own.
+func (s StationState) SignalState(now time.Time) glance.State {
+	if s.Signal.Current() && !s.StaleAt.IsZero() && now.After(s.StaleAt) {
+		return glance.StateStale
+	}
+	return s.Signal
+}
+
+// SignalCurrent reports whether the reading (its bars, service and the
+// modem state that came with it) may be shown as current at now.
+func (s StationState) SignalCurrent(now time.Time) bool { return s.SignalState(now).Current() }
 
 // CurrentBars is the number of bars to show as current: 0 while the modem is
 // offline or the reading is stale.
