@@ -3,7 +3,6 @@ package tui
 import (
 	"log/slog"
 	"time"
-
 )
 
 // Options configure the screen.
