@@ -241,11 +241,27 @@ func (s *station) restartServe(away time.Duration) {
 
 func (s *station) url() string { return "http://" + s.addr }
 
-// control serves the Node tests' requests to the harness: restart the bridge.
+// control serves the Node tests' requests to the harness: restart the
+// bridge; stop the broker and start it again (the browser's view of a
+// station whose broker is gone).
 func (s *station) control() string {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /restart-bridge", func(w http.ResponseWriter, r *http.Request) {
 		s.restartServe(500 * time.Millisecond)
+		io.WriteString(w, "OK")
+	})
+	mux.HandleFunc("POST /stop-broker", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.node.Stop(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "OK")
+	})
+	mux.HandleFunc("POST /start-broker", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.node.StartAgain(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		io.WriteString(w, "OK")
 	})
 	hs := httptest.NewServer(mux)
