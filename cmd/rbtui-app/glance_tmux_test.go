@@ -146,7 +146,7 @@ func TestSignalSaysBrokerDown(t *testing.T) {
 	}
 	env = append(env, "RB_CONFIG="+conf)
 	r := rbtui(t, env, "", "signal", "--db", db)
-	if want := "#[fg=red,bold]no broker#[default] ✉2"; r.code != 0 || !strings.Contains(r.stdout, want) {
+	if want := "#[fg=red,bold]no broker#[default]     ✉2"; r.code != 0 || !strings.Contains(r.stdout, want) {
 		t.Fatalf("styled: exit %d stdout %q stderr %q, want %q", r.code, r.stdout, r.stderr, want)
 	}
 	// A style tmux could take for more than a style is refused: the line
