@@ -32,8 +32,8 @@ async function injectMT(text) {
   assert.match(out, /^OK,/, `simulator refused the MT: ${out}`);
 }
 
-async function harness(what) {
-  const r = await fetch(`${HARNESS_URL}/${what}`, { method: "POST" });
+async function harness(what, form) {
+  const r = await fetch(`${HARNESS_URL}/${what}`, { method: "POST", body: form ? new URLSearchParams(form) : undefined });
   assert.equal(r.status, 200, `${what}: ${await r.text()}`);
 }
 
@@ -188,6 +188,17 @@ describe("web chat as an inbox in Chromium", { skip: skip || !wanted }, () => {
     } finally {
       await other.close();
     }
+  });
+
+  test("rbd's reason shows beside the signal", async () => {
+    await page.locator("#from").selectOption(STATION);
+    const reason = `state directory not writable (disk full ${Date.now()}): holding; taking no messages, starting no sessions`;
+    await harness("signal-reason", { reason });
+    await page.waitForFunction((r) => document.getElementById("reason").textContent === "rbd: " + r, reason, { timeout: 30000 });
+    assert.equal(await page.locator("#reason").isVisible(), true);
+    // rbd's next report without one clears it.
+    await harness("signal-reason", { reason: "" });
+    await page.locator("#reason").waitFor({ state: "hidden", timeout: 30000 });
   });
 
   // Last: it stops the broker.
