@@ -2,7 +2,6 @@ package rock7
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -64,25 +63,4 @@ func ReadCredentials(path string) (Credentials, error) {
 		return c, fmt.Errorf("credentials: %s: %w", path, errors.New("username and password are both needed"))
 	}
 	return c, nil
-}
-
-// ReadPassword reads a file holding only a password (mode 0600 or
-// stricter), for rbd simulate --api-password-file.
-func ReadPassword(path string) (string, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("password file: %w", err)
-	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("password file %s has mode %04o: others may read it; chmod 600 it", path, perm)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("password file: %w", err)
-	}
-	p := string(bytes.TrimSpace(b))
-	if p == "" {
-		return "", fmt.Errorf("password file %s is empty", path)
-	}
-	return p, nil
 }
