@@ -157,6 +157,9 @@ func (hm *headerModel) banner() string {
 	}
 	modemDown := hm.header.Modem == "offline"
 	brokerDown := !hm.header.BrokerUp
+	if hm.header.Link != nil && modemDown && !brokerDown {
+		return "Rock7 API unreachable: messages wait in the outbox until it answers"
+	}
 	switch {
 	case modemDown && brokerDown:
 		return "modem offline and broker unreachable: messages wait, live updates paused"
@@ -231,6 +234,14 @@ func (hm *headerModel) signalView() string {
 	h, st := &hm.header, &hm.c.styles
 	if !hm.loaded || h.Connecting && !hm.signalCurrent() {
 		return "signal " + st.Dim.Render("connecting"+hm.c.glyphs.Ellipsis)
+	}
+	if l := h.Link; l != nil {
+		// A station on Rock7's web services has no bars: its link's health.
+		now := hm.c.opts.Now()
+		if l.OK(now) && h.Modem != rb.ModemOffline {
+			return st.Good.Render(textsafe.Line(l.Summary(now)))
+		}
+		return st.Warn.Render(textsafe.Line(l.Summary(now)))
 	}
 	switch {
 	case h.Modem == "offline":

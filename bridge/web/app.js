@@ -68,10 +68,18 @@
     station = st;
     text($("station"), st.station || "station");
     var sig = $("signal");
-    sig.dataset.bars = String(st.bars);
-    text(sig, bars(st.bars));
-    sig.setAttribute("aria-label", st.bars + " of 5 bars");
     var svc = st.modem === "offline" ? "modem offline" : st.stale ? "stale" : st.service ? "service" : "no service";
+    if (st.link) {
+      // A station on Rock7's web services has no bars: its link's health.
+      sig.dataset.bars = st.link_ok ? "5" : "0";
+      text(sig, st.link);
+      sig.setAttribute("aria-label", st.link);
+      svc = st.link_ok ? "Rock7 ok" : "Rock7 down";
+    } else {
+      sig.dataset.bars = String(st.bars);
+      text(sig, bars(st.bars));
+      sig.setAttribute("aria-label", st.bars + " of 5 bars");
+    }
     text($("service"), svc);
     var b = $("broker"); b.dataset.broker = st.broker; text(b, "broker " + st.broker);
     $("contact").dataset.at = st.last_contact || "";
@@ -142,6 +150,10 @@
       if (m.resendable) meta.appendChild(action("Resend", "mo_resend", m.id));
     } else if (m.credits) {
       meta.appendChild(make("span", "cost", m.credits + (m.credits === 1 ? " credit" : " credits")));
+    }
+    if (m.dir === "mt" && m.position) {
+      var p = m.position;
+      meta.appendChild(make("span", "position", "near " + p.lat.toFixed(4) + ", " + p.lon.toFixed(4) + " (±" + p.cep_km + " km)"));
     }
     li.appendChild(meta);
     if (m.reason && m.dir === "mo" && m.state !== "sent") {
