@@ -315,3 +315,28 @@ func TestRock7Loop(t *testing.T) {
 		t.Errorf("home's health reports: %d, last %+v", len(sigs), sigs)
 	}
 }
+
+func TestRock7Usage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rock7", "--bogus"}, "rbd rock7: unknown flag --bogus"},
+		{[]string{"rock7"}, "rbd rock7: no device: give --imei"},
+		{[]string{"rock7", "--imei", "300234010753370"}, "rbd rock7: no credentials"},
+		{[]string{"rock7", "--imei", "300234010753370", "--credentials", "c", "stray"}, `rbd rock7: unexpected argument "stray"`},
+	} {
+		var out, errb strings.Builder
+		if code := realMain(tc.args, &out, &errb); code != 2 || out.Len() != 0 {
+			t.Errorf("%q: exit %d, stdout %q; want 2 and nothing", tc.args, code, out.String())
+		}
+		if !strings.HasPrefix(errb.String(), tc.want) || strings.Count(errb.String(), "\n") != 1 || !strings.Contains(errb.String(), "--help)") {
+			t.Errorf("%q: stderr %q, want one line starting %q that points to --help", tc.args, errb.String(), tc.want)
+		}
+	}
+	var out, errb strings.Builder
+	if code := realMain([]string{"rock7", "--help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "--credentials") ||
+		!strings.Contains(out.String(), "/rock7/mo") || errb.Len() != 0 {
+		t.Errorf("rbd rock7 --help: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
