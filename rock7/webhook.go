@@ -79,7 +79,6 @@ func (s *Station) Accept(ctx context.Context, d *Delivery) (*rb.Received, error)
 	if err := rec.Validate(); err != nil {
 		return nil, fmt.Errorf("delivery %s: %w", id, err)
 	}
-	defer s.health.delivery(s.now())
 	if s.mts.Len() == 0 {
 		// Nothing spooled waits: publish at once (the order of deliveries is
 		// kept), spool only when the broker does not confirm in time.
@@ -87,6 +86,7 @@ func (s *Station) Accept(ctx context.Context, d *Delivery) (*rb.Received, error)
 		err := s.bus.Publish(pctx, rec)
 		cancel()
 		if err == nil {
+			s.health.delivery(s.now())
 			return rec, nil
 		}
 		s.log.Warn("delivery not confirmed by the broker in time; spooled", "id", id, "err", err)
@@ -95,5 +95,6 @@ func (s *Station) Accept(ctx context.Context, d *Delivery) (*rb.Received, error)
 		return nil, err
 	}
 	s.mts.Push(rec)
+	s.health.delivery(s.now())
 	return rec, nil
 }
