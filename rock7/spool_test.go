@@ -38,9 +38,11 @@ func (b *stuckBus) Consume(ctx context.Context, q queue.Queue) (<-chan *queue.De
 func (b *stuckBus) Take(ctx context.Context, q queue.Queue) (*queue.Delivery, error) {
 	return nil, queue.ErrUnavailable
 }
-func (b *stuckBus) Depth(ctx context.Context, q queue.Queue) (int, error) { return 0, queue.ErrUnavailable }
-func (b *stuckBus) Health() queue.Health                                  { return queue.Health{} }
-func (b *stuckBus) Close() error                                          { return nil }
+func (b *stuckBus) Depth(ctx context.Context, q queue.Queue) (int, error) {
+	return 0, queue.ErrUnavailable
+}
+func (b *stuckBus) Health() queue.Health { return queue.Health{} }
+func (b *stuckBus) Close() error         { return nil }
 
 // TestDeliverySpooledWhileTheBrokerDoesNotConfirm: the webhook answers
 // within PublishWait with the delivery spooled, and the spool publishes it
