@@ -105,6 +105,11 @@ type StationEvent struct {
 	LastSession  string     `json:"last_session,omitempty"`
 	MaxMO        int        `json:"max_mo"`
 	CreditBytes  int        `json:"credit_bytes"`
+	// Link is, for a station on Rock7's web services (rbd rock7), its
+	// health in words (rb.Link.Summary), shown instead of signal bars;
+	// LinkOK says it is well. Absent for a modem's station.
+	Link   string `json:"link,omitempty"`
+	LinkOK bool   `json:"link_ok,omitempty"`
 	// Stations are the stations this bridge follows, the one that sends by
 	// default first (the others are discovered with --all); more than one
 	// makes the web chat a fleet's: each message shows its station and
@@ -131,6 +136,11 @@ type StationEvent struct {
 // that are not current (stale, no broker, offline) read 0, and
 // last_contact is when the newest reading was taken.
 func stationEvent(s rb.StationState) StationEvent {
+	return stationEventAt(s, time.Now())
+}
+
+// stationEventAt is stationEvent with the time the link's health is told at.
+func stationEventAt(s rb.StationState, now time.Time) StationEvent {
 	e := StationEvent{
 		Station: s.Station, Bars: s.CurrentBars(), Service: s.Service && !s.Stale, Modem: s.Modem,
 		Broker: "down", Stale: s.Stale, Outbox: s.Outbox, CreditsToday: s.CreditsToday,
@@ -146,6 +156,9 @@ func stationEvent(s rb.StationState) StationEvent {
 	if !s.SignalAt.IsZero() {
 		t := s.SignalAt.UTC()
 		e.LastContact = &t
+	}
+	if l := s.Link; l != nil {
+		e.Link, e.LinkOK = textsafe.Line(l.Summary(now)), l.OK(now) && s.Modem != rb.ModemOffline
 	}
 	return e
 }
@@ -180,6 +193,9 @@ type MessageEvent struct {
 	// By made inert).
 	By  string `json:"by,omitempty"`
 	Via string `json:"via,omitempty"`
+	// Position is where the device sent an MT from, when known (Iridium's
+	// estimate: lat, lon, cep_km).
+	Position *rb.Position `json:"position,omitempty"`
 }
 
 // messageEvent is the one encoder of a message for EvMTRecv and EvHistory
@@ -191,7 +207,7 @@ func messageEvent(m rb.Message) MessageEvent {
 		Reason: textsafe.Line(m.LastReason), At: m.Created.UTC(), UpdatedAt: m.Updated.UTC(),
 		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, Credits: m.Credits, Queued: m.Queued,
 		NextAttemptAt: m.NextAttemptAt, Read: m.Read, Cancellable: m.CanCancel(), Resendable: m.CanResend(),
-		By: textsafe.Line(m.Origin.By), Via: textsafe.Line(m.Origin.Via),
+		By: textsafe.Line(m.Origin.By), Via: textsafe.Line(m.Origin.Via), Position: m.Position,
 	}
 	if !m.Binary {
 		e.Text = textsafe.Block(m.Text)

@@ -41,6 +41,10 @@ func (c *Client) State(ctx context.Context, station string) (rb.StationState, er
 		}
 		s.Model = l.Model
 		reason = l.Reason
+		if l.Link != nil {
+			link := *l.Link
+			s.Link = &link
+		}
 	}
 	if l := latest; l != nil && l.MinBars != nil {
 		// rbd's setting, not a reading: the newest report that says it.
@@ -67,6 +71,7 @@ func (c *Client) State(ctx context.Context, station string) (rb.StationState, er
 	if s.Model == "" {
 		s.Model = c.modelOf(ctx, name)
 	}
+	s.MaxMO = rb.MaxSendFor(s.Model, c.cfg.MaxMO) // a station on Rock7's web services sends MT
 	counts, err := c.st.Counts(ctx, station)
 	if err != nil {
 		return s, err

@@ -75,6 +75,10 @@ type Reading struct {
 	// Updated is when Broker and Unread were last seen (the glance file's
 	// time); a BrokerDown older than StaleAfter is not shown.
 	Updated time.Time
+	// Link is, for a station on a web service instead of a modem (rbd
+	// rock7), its health in two words ("rock7 ok", "rock7 down"), shown
+	// instead of signal bars it has none of; "" for a modem's station.
+	Link string
 }
 
 // Broker states of a Reading.
@@ -242,6 +246,9 @@ func FormatStyled(r Reading, now time.Time, format string, st Styles) string {
 }
 
 func word(r Reading, st State) string {
+	if r.Link != "" && st.Current() {
+		return textsafe.Line(r.Link)
+	}
 	switch st {
 	case StateOK:
 		return string(rune('0'+max(0, min(5, r.Bars)))) + "/5"
@@ -275,13 +282,25 @@ func station(r Reading) string {
 	return textsafe.Line(s) + " "
 }
 
-func formatPlain(r Reading, st State, age string) string {
-	lit, unlit := "", strings.Repeat(unlitCell, barCells)
-	if st.Current() {
-		lit, unlit = Bars(r.Bars, false)
+// cells are the bar cells of r: none for a station without a modem.
+func cells(r Reading, st State) (lit, unlit string) {
+	switch {
+	case r.Link != "":
+		return "", ""
+	case st.Current():
+		return Bars(r.Bars, false)
 	}
+	return "", strings.Repeat(unlitCell, barCells)
+}
+
+func formatPlain(r Reading, st State, age string) string {
+	lit, unlit := cells(r, st)
 	w := word(r, st)
-	line := station(r) + lit + unlit + " " + w
+	line := station(r) + lit + unlit
+	if line != "" && lit+unlit != "" {
+		line += " "
+	}
+	line += w
 	if age != "" {
 		line += " " + age
 	}
@@ -297,7 +316,7 @@ func alarm(r Reading, st State) bool {
 	case StateNoService, StateOffline, StateNoBroker:
 		return true
 	case StateOK:
-		return r.Bars <= 0
+		return r.Bars <= 0 && r.Link == ""
 	}
 	return false
 }
@@ -315,13 +334,12 @@ func formatTmux(r Reading, st State, age string, sty Styles) string {
 	if s := station(r); s != "" {
 		b.WriteString(strings.ReplaceAll(s, "#", "##"))
 	}
-	lit, unlit := "", strings.Repeat(unlitCell, barCells)
-	if st.Current() {
-		lit, unlit = Bars(r.Bars, false)
-	}
+	lit, unlit := cells(r, st)
 	b.WriteString(styled(sty.Normal, lit))
 	b.WriteString(styled(sty.Dim, unlit))
-	b.WriteByte(' ')
+	if lit+unlit != "" {
+		b.WriteByte(' ')
+	}
 	w := word(r, st)
 	switch {
 	case alarm(r, st):
@@ -351,11 +369,12 @@ type jsonReading struct {
 	AgeSeconds *int64  `json:"age_seconds,omitempty"`
 	Unread     int     `json:"unread,omitempty"`
 	Broker     string  `json:"broker,omitempty"`
+	Link       string  `json:"link,omitempty"`
 }
 
 func formatJSON(r Reading, now time.Time, st State) string {
-	j := jsonReading{Station: r.Station, State: st, Modem: r.Modem, Unread: max(0, r.Unread), Broker: r.Broker}
-	if st.Current() {
+	j := jsonReading{Station: r.Station, State: st, Modem: r.Modem, Unread: max(0, r.Unread), Broker: r.Broker, Link: r.Link}
+	if st.Current() && r.Link == "" {
 		bars, svc := max(0, min(5, r.Bars)), r.Service
 		j.Bars, j.Service = &bars, &svc
 	}

@@ -63,6 +63,10 @@ type StationState struct {
 	MaxMO int
 	// Unread is the number of unread messages.
 	Unread int
+	// Link is, for a station on a web service (rbd rock7), its health as
+	// the newest report gave it; a front end shows Link.Summary instead of
+	// signal bars. nil for a modem's station.
+	Link *Link
 	// Fleet is left to the screen: when set, it sums up the stations shown
 	// (the fleet console with every station shown), and the header shows
 	// it instead of one station's signal, service and modem.

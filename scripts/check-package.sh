@@ -50,6 +50,7 @@ cat >"$tmp/want" <<'LIST'
 -rwxr-xr-x root/root ./usr/bin/rbtui
 -rwxr-xr-x root/root ./usr/bin/rbtui-app
 -rw-r--r-- root/root ./usr/lib/systemd/system/rbd@.service packaging/systemd/rbd@.service
+-rw-r--r-- root/root ./usr/lib/systemd/system/rbd-rock7@.service packaging/systemd/rbd-rock7@.service
 -rw-r--r-- root/root ./usr/lib/systemd/system/rbtui-serve@.service packaging/systemd/rbtui-serve@.service
 -rw-r--r-- root/root ./usr/lib/systemd/system/rbtui-ssh@.service packaging/systemd/rbtui-ssh@.service
 -rw-r--r-- root/root ./usr/lib/udev/rules.d/60-rockblock.rules packaging/udev/60-rockblock.rules
@@ -104,10 +105,10 @@ if command -v systemd-analyze >/dev/null; then
   for d in /usr/lib/systemd/system /lib/systemd/system; do
     [ -d "$d" ] && cp -rn "$d/." "$units/" 2>/dev/null || true
   done
-  (cd / && systemd-analyze verify --man=no --root="$root" rbd@north.service rbtui-serve@north.service rbtui-ssh@north.service) >"$tmp/verify" 2>&1 ||
+  (cd / && systemd-analyze verify --man=no --root="$root" rbd@north.service rbd-rock7@north.service rbtui-serve@north.service rbtui-ssh@north.service) >"$tmp/verify" 2>&1 ||
     { cat "$tmp/verify"; fail "systemd-analyze verify failed"; }
   [ ! -s "$tmp/verify" ] || { cat "$tmp/verify"; fail "systemd-analyze verify printed warnings"; }
-  for u in rbd@north.service rbtui-serve@north.service rbtui-ssh@north.service; do
+  for u in rbd@north.service rbd-rock7@north.service rbtui-serve@north.service rbtui-ssh@north.service; do
     (cd / && systemd-analyze security --offline=yes --root="$root" --threshold=30 "$u") >"$tmp/security" 2>&1 ||
       { cat "$tmp/security"; fail "$u: exposure above 3.0"; }
     echo "check-package: $u: $(grep -o 'Overall exposure level.*' "$tmp/security")"
@@ -149,7 +150,7 @@ else
   uid=$(cut -d: -f3 "$tmp/passwd")
   [ "$uid" -lt 1000 ] || fail "user rbd has uid $uid: want a system user"
   tr ' ' '\n' <"$tmp/groups" | grep -qx dialout || fail "rbd is in groups $(cat "$tmp/groups"), not dialout"
-  if grep -E '^systemctl' "$tmp/calls" | grep -v -E '^systemctl (daemon-reload|try-restart rbd@\*\.service rbtui-serve@\*\.service rbtui-ssh@\*\.service)$'; then
+  if grep -E '^systemctl' "$tmp/calls" | grep -v -E '^systemctl (daemon-reload|try-restart rbd@\*\.service rbd-rock7@\*\.service rbtui-serve@\*\.service rbtui-ssh@\*\.service)$'; then
     fail "postinst ran the systemctl commands above: it must not enable or start anything"
   fi
   grep -qx 'systemctl daemon-reload' "$tmp/calls" || fail "postinst did not run systemctl daemon-reload"

@@ -15,7 +15,7 @@ import (
 
 const messageCols = `id, direction, station, data, text, bytes, state, created_at, updated_at,
 	momsn, mtmsn, attempts, last_reason, read, credits, queued, expires_at, next_attempt_at, sbdix, imei,
-	composed_by, composed_via`
+	composed_by, composed_via, lat, lon, cep_km`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -26,10 +26,12 @@ func scanMessage(sc scanner) (rb.Message, error) {
 		created, updated                    int64
 		momsn, mtmsn, queued, expires, next sql.NullInt64
 		read                                int64
+		lat, lon                            sql.NullFloat64
+		cep                                 sql.NullInt64
 	)
 	err := sc.Scan(&m.ID, &m.Dir, &m.Station, &m.Data, &text, &m.Bytes, &m.State,
 		&created, &updated, &momsn, &mtmsn, &m.Attempts, &m.LastReason, &read, &m.Credits,
-		&queued, &expires, &next, &sbdix, &imei, &m.Origin.By, &m.Origin.Via)
+		&queued, &expires, &next, &sbdix, &imei, &m.Origin.By, &m.Origin.Via, &lat, &lon, &cep)
 	if err != nil {
 		return rb.Message{}, err
 	}
@@ -41,6 +43,9 @@ func scanMessage(sc scanner) (rb.Message, error) {
 	m.ExpiresAt, m.NextAttemptAt = timePtr(expires), timePtr(next)
 	m.SBDIX = parseInts(sbdix.String)
 	m.IMEI = imei.String
+	if lat.Valid && lon.Valid {
+		m.Position = &rb.Position{Lat: lat.Float64, Lon: lon.Float64, CEPKm: int(cep.Int64)}
+	}
 	return m, nil
 }
 
@@ -135,6 +140,10 @@ func (s *Store) InsertMT(ctx context.Context, r *rb.Received) (inserted bool, er
 	if data == nil {
 		data = []byte{}
 	}
+	var lat, lon, cep any // NULL without a position
+	if p := r.Position; p != nil {
+		lat, lon, cep = p.Lat, p.Lon, p.CEPKm
+	}
 	at := s.at(r.At)
 	err = s.tx(ctx, "insert mt "+r.ID, func(tx *sql.Tx) error {
 		if err := noteStation(ctx, tx, r.Station, at); err != nil {
@@ -142,11 +151,11 @@ func (s *Store) InsertMT(ctx context.Context, r *rb.Received) (inserted bool, er
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO messages
 			(id, direction, station, data, text, bytes, state, created_at, updated_at, mtmsn,
-			 read, credits, billed_at, queued, imei)
-			VALUES (?, 'mt', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
+			 read, credits, billed_at, queued, imei, lat, lon, cep_km)
+			VALUES (?, 'mt', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`,
 			r.ID, r.Station, data, text, len(data), rb.StateReceived, at, at, r.MTMSN,
-			rb.Credits(len(data)), at, r.Queued, nullString(r.IMEI))
+			rb.Credits(len(data)), at, r.Queued, nullString(r.IMEI), lat, lon, cep)
 		if err != nil {
 			return err
 		}

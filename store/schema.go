@@ -143,6 +143,13 @@ CREATE TABLE outbox_claims (
 ALTER TABLE messages ADD COLUMN composed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN composed_via TEXT NOT NULL DEFAULT '';
 `,
+	// 8: where an MT was sent from (rb.Position: Iridium's estimate of the
+	// device's place and its accuracy), NULL when not known.
+	`
+ALTER TABLE messages ADD COLUMN lat REAL;
+ALTER TABLE messages ADD COLUMN lon REAL;
+ALTER TABLE messages ADD COLUMN cep_km INTEGER;
+`,
 }
 
 // metaHome is the meta key of the station a file of schema 4 or older
@@ -211,8 +218,9 @@ func stationStep(ctx context.Context, tx *sql.Tx, home string) error {
 // history read a file that no rbtui of this version has opened for writing
 // yet. A step that changes what readers query raises it: 7 adds the columns
 // every message read selects (composed_by, composed_via), so a file older
-// than 7 is read once a writer (rbtui, rbtui serve, rbtui ssh) upgraded it.
-const readableFrom = 7
+// than 7 is read once a writer (rbtui, rbtui serve, rbtui ssh) upgraded it;
+// 8 adds the position columns every message read selects.
+const readableFrom = 8
 
 // SchemaVersion is the schema version this program writes.
 var SchemaVersion = len(migrations)

@@ -284,6 +284,9 @@ func (d *detailModel) rebuild() {
 	if msg.MTMSN != nil {
 		field("MTMSN", strconv.Itoa(*msg.MTMSN))
 	}
+	if p := msg.Position; p != nil {
+		field("position", p.String()+" (Iridium's estimate)")
+	}
 	if msg.Dir == rb.DirMO {
 		if by := originText(msg.Origin); by != "" {
 			field("by", by)

@@ -162,6 +162,9 @@ func (hm *headerModel) banner() string {
 	}
 	modemDown := hm.header.Modem == "offline"
 	brokerDown := !hm.header.BrokerUp
+	if hm.header.Link != nil && modemDown && !brokerDown {
+		return "Rock7 API unreachable: messages wait in the outbox until it answers"
+	}
 	switch {
 	case modemDown && brokerDown:
 		return "modem offline and broker unreachable: messages wait, live updates paused"
@@ -227,6 +230,14 @@ func (hm *headerModel) signalView() string {
 		return "signal " + st.Dim.Render("connecting"+hm.c.glyphs.Ellipsis)
 	}
 	now := hm.c.opts.Now()
+	if l := h.Link; l != nil {
+		// A station on Rock7's web services has no bars: its link's health,
+		// which the station can only report while the broker carries it.
+		if l.OK(now) && h.Modem != rb.ModemOffline && h.BrokerUp {
+			return st.Good.Render(textsafe.Line(l.Summary(now)))
+		}
+		return st.Warn.Render(textsafe.Line(l.Summary(now)))
+	}
 	state := h.SignalState(now)
 	switch {
 	case state == glance.StateOffline:

@@ -102,6 +102,17 @@
     var current = state === "ok" || state === "no service";
     var sig = $("signal");
     sig.dataset.state = state;
+    var svc = $("service");
+    svc.dataset.state = state;
+    if (st.link && current) {
+      // A station on Rock7's web services has no bars: its link's health.
+      sig.dataset.bars = st.link_ok ? "5" : "0";
+      text(sig, st.link);
+      sig.setAttribute("aria-label", st.link);
+      text(svc, st.link_ok ? "Rock7 ok" : "Rock7 down");
+      showReason(st);
+      return;
+    }
     sig.dataset.bars = String(current ? st.bars : 0);
     text(sig, bars(current ? st.bars : 0));
     var words;
@@ -114,9 +125,12 @@
       default: words = state;
     }
     sig.setAttribute("aria-label", current ? st.bars + " of 5 bars" : "signal unknown: " + words);
-    var svc = $("service");
-    svc.dataset.state = state;
     text(svc, words);
+    showReason(st);
+  }
+
+  // showReason shows rbd's reason and the last contact of the station shown.
+  function showReason(st) {
     var r = $("reason");
     r.hidden = !st.reason;
     text(r, st.reason ? "rbd: " + st.reason : "");
@@ -263,6 +277,10 @@
       if (m.resendable) meta.appendChild(action("Resend", "mo_resend", m.id));
     } else if (m.credits) {
       meta.appendChild(make("span", "cost", m.credits + (m.credits === 1 ? " credit" : " credits")));
+    }
+    if (m.dir === "mt" && m.position) {
+      var p = m.position;
+      meta.appendChild(make("span", "position", "near " + p.lat.toFixed(4) + ", " + p.lon.toFixed(4) + " (±" + p.cep_km + " km)"));
     }
     li.appendChild(meta);
     if (m.reason && m.dir === "mo" && m.state !== "sent") {

@@ -7,6 +7,7 @@
 //	rbd --simulate [flags]     an in-process simulated modem instead of a port
 //	rbd simulate [flags]       run the simulator alone, on a pseudo-terminal
 //	                           (--replay FILE plays a trace's modem side)
+//	rbd rock7 [flags]          a station on Rock7's web services (no modem)
 //	rbd version
 //	rbd help [simulate]        the help (also --help), on standard output
 //
@@ -84,6 +85,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 			return usageError(stderr, cli.Usagef("rbd", "help: unknown topic %q (simulate, version)", strings.Join(args[1:], " ")))
 		case "simulate":
 			return simulate(ctx, args[1:], stdout, stderr)
+		case "rock7":
+			return rock7Cmd(ctx, args[1:], stdout, stderr)
 		}
 	}
 	opts, err := parseFlags(args, stderr)
@@ -127,6 +130,7 @@ var rbdHelp = cli.Help{
 		"rbd --port /dev/ttyUSB0 [flags]",
 		"rbd --simulate [flags]",
 		"rbd simulate --link PATH [flags]   the simulator alone, on a pseudo-terminal (rbd simulate --help)",
+		"rbd rock7 --station NAME --imei IMEI --credentials FILE   a station on Rock7's web services (rbd rock7 --help)",
 		"rbd version",
 		"rbd help [simulate]",
 	},

@@ -53,6 +53,7 @@ func TestRules(t *testing.T) {
 		{"queue", []string{mod + "/sbd", mod + "/store", mod + "/tui", mod + "/daemon", mod + "/client"}, "the bus knows no modem, history or screen"},
 		{"daemon", []string{mod + "/tui", mod + "/store", mod + "/client", "charm.land/"}, "the daemon has no screen or history"},
 		{"client", []string{mod + "/tui", mod + "/bridge", mod + "/sshsrv", "charm.land/", "github.com/zishang520/"}, "the client serves every front end through one API and knows none of them"},
+		{"rock7", []string{mod + "/tui", mod + "/store", mod + "/client", mod + "/bridge", "charm.land/"}, "a station without a modem is a station: no screen or history"},
 		{"sshsrv", []string{mod + "/store", mod + "/queue", mod + "/client", mod + "/sbd", mod + "/daemon", "github.com/rabbitmq/", "modernc.org/sqlite"}, "the SSH server serves the screen's interfaces; it reads no history of its own"},
 	}
 	for _, r := range rules {

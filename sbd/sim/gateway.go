@@ -201,7 +201,7 @@ func (g *Gateway) post(client *http.Client, mo MO) {
 	m := g.m
 	form := mo.Form()
 	if m.cfg.WebhookKey != nil {
-		tok, err := rock7JWT(m.cfg.WebhookKey, form, m.cfg.Now())
+		tok, err := Rock7JWT(m.cfg.WebhookKey, form, m.cfg.Now())
 		if err != nil {
 			m.cfg.Logger.Error("sign webhook JWT", "err", err)
 		} else {
@@ -247,9 +247,9 @@ func postOnce(ctx context.Context, client *http.Client, u, body string) error {
 	return nil
 }
 
-// rock7JWT signs the webhook fields as Rock7's Push API does: RS256, every
+// Rock7JWT signs the webhook fields as Rock7's Push API does: RS256, every
 // field a string claim, iss "Rock 7", iat.
-func rock7JWT(key *rsa.PrivateKey, form url.Values, now time.Time) (string, error) {
+func Rock7JWT(key *rsa.PrivateKey, form url.Values, now time.Time) (string, error) {
 	claims := map[string]any{"iss": "Rock 7", "iat": now.Unix()}
 	for k := range form {
 		claims[k] = form.Get(k)

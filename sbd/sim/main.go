@@ -42,6 +42,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		threeWire  = fs.Bool("three-wire", false, "a 3-wire RockBLOCK: the modem holds its output while RTS/CTS flow control (&K3, restored by AT&F0) is on")
 		ringRepeat = fs.Duration("ring-repeat", DefaultRingRepeat, "delay of the second ring alert")
 		webhook    = fs.String("webhook", "", "URL to POST delivered MO messages to (Rock7 form format)")
+		webhookKey = fs.String("webhook-key", "", "RSA private key (PEM) that signs each webhook delivery's JWT, as Rock7 does")
+		apiUser    = fs.String("api-user", "", "username the MT API takes (with --api-password-file; default: any credentials)")
+		apiPass    = fs.String("api-password-file", "", "file holding the password the MT API takes (mode 0600)")
 		epoch      = fs.String("epoch", "era3", "Iridium time epoch: era2, era3 or RFC 3339")
 		replay     = fs.String("replay", "", "play the modem's side of a trace written by rbd --trace (no simulated modem)")
 		speed      = fs.Float64("replay-speed", 1, "replay timing: 1 as recorded, 2 twice as fast")
@@ -90,6 +93,26 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		RingRepeat: *ringRepeat, Webhook: *webhook, Logger: logger, Signal: *signal, Sky: SkyFor(*sky == "fixed")}
 	if *signal == 0 {
 		cfg.Signal = NoSignal
+	}
+	if *webhookKey != "" {
+		if *webhook == "" {
+			return errors.New("simulate: --webhook-key without --webhook")
+		}
+		k, err := ReadPrivateKey(*webhookKey)
+		if err != nil {
+			return fmt.Errorf("simulate: --webhook-key: %w", err)
+		}
+		cfg.WebhookKey = k
+	}
+	if (*apiUser == "") != (*apiPass == "") {
+		return errors.New("simulate: --api-user and --api-password-file go together")
+	}
+	if *apiUser != "" {
+		p, err := readSecret(*apiPass)
+		if err != nil {
+			return fmt.Errorf("simulate: --api-password-file: %w", err)
+		}
+		cfg.APIUser, cfg.APIPassword = *apiUser, p
 	}
 	if *seed == 0 {
 		cfg.Seed = time.Now().UnixNano()
