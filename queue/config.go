@@ -25,14 +25,16 @@ type Config struct {
 	// Station is this process's station (default DefaultStation); a Queue
 	// without Station uses it.
 	Station string
-	// ClientID names this client install's inbox; a Queue without ClientID uses it.
+	// ClientID names this client install's inbox of an earlier version
+	// (RoleInbox, drained and deleted on upgrade); a Queue without ClientID uses it.
 	ClientID string
 	// AppID is the AMQP app_id of published messages (default: program name).
 	AppID string
 	// Declare lists the queues this process declares on every (re)connect,
 	// besides the exchanges, rockblock.dead and rockblock.history, which
 	// every process declares: rbd lists RoleOutbox and RoleControl (for
-	// Station), a client RoleInbox (for ClientID). Consume and Take declare
+	// Station), a client nothing (it follows the stream; only a test of the
+	// upgrade from an earlier version declares RoleInbox). Consume and Take declare
 	// the queue they read as well; the live feed is declared per Consume.
 	Declare []Role
 	// Logger receives connection events and dead-lettered bodies (default: discard).
@@ -44,9 +46,10 @@ type Config struct {
 	DeliveryLimit int
 	// ControlMax bounds rockblock.control.<station> (default 1000).
 	ControlMax int
-	// InboxMax bounds an inbox; the oldest messages go first (default 100000).
+	// InboxMax bounds an inbox of an earlier version when declared (tests
+	// of the upgrade); the oldest messages go first (default 100000).
 	InboxMax int
-	// InboxExpires deletes an inbox unused this long (default 30 days).
+	// InboxExpires deletes such an inbox unused this long (default 30 days).
 	InboxExpires time.Duration
 	// DeadMax bounds rockblock.dead; the oldest go first (default 10000).
 	DeadMax int
@@ -54,7 +57,10 @@ type Config struct {
 	LiveMax int
 	// LiveTTL drops live feed messages older than this (default 10 minutes).
 	LiveTTL time.Duration
-	// HistoryMaxAge is the age retention of rockblock.history (default 365 days).
+	// HistoryMaxAge is the age retention of rockblock.history (default 365
+	// days): a client away longer misses what the stream dropped. It is a
+	// queue argument, so it holds from the stream's first declaration; a
+	// policy changes it later (docs/architecture.md, History stream).
 	HistoryMaxAge time.Duration
 	// HistoryMaxBytes is the size retention of rockblock.history (default 256 MiB).
 	HistoryMaxBytes int64
