@@ -251,3 +251,15 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 	}
 	return rb.Change{}, nil
 }
+
+// HistoryGap says, in one line, what the history missed of the broker's
+// history stream (its retention dropped messages before this client read
+// them: it was away longer than the stream keeps them), or "" when it
+// missed nothing.
+func (c *Client) HistoryGap(ctx context.Context) (string, error) {
+	g, ok, err := c.st.StreamGap(ctx)
+	if err != nil || !ok {
+		return "", err
+	}
+	return g.String(), nil
+}

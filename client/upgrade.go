@@ -61,39 +61,38 @@ func (c *Client) upgradeInbox(ctx context.Context) error {
 	}
 	name := queue.InboxName(id)
 	c.log.Info("draining the inbox of an earlier version into the history", "inbox", name, "messages", n)
-	total := 0
-	for {
-		got, err := c.drainInbox(ctx, iq)
-		total += got
-		if err != nil {
-			return err
-		}
-		err = c.bus.DeleteInbox(ctx, id)
-		if err == nil {
-			c.log.Info("inbox of an earlier version drained and deleted; the history follows the broker's history stream", "inbox", name, "messages", total)
-			if total > 0 {
-				c.notify(rb.Change{All: true, Header: true})
-			}
-			return nil
-		}
-		if !errors.Is(err, queue.ErrNotEmpty) {
-			return err
-		}
-		// A message came in meanwhile (an rbd of an earlier version): again.
+	total, err := c.drainInbox(ctx, iq)
+	if err != nil {
+		return err
 	}
+	// What came in after it was found empty is recent: the stream, read
+	// from before the upgrade on, has it.
+	if err := c.bus.DeleteInbox(ctx, id); err != nil {
+		return err
+	}
+	c.log.Info("inbox of an earlier version drained and deleted; the history follows the broker's history stream", "inbox", name, "messages", total)
+	if total > 0 {
+		c.notify(rb.Change{All: true, Header: true})
+	}
+	return nil
 }
 
-// drainInbox archives what the old inbox holds, acking each after its
-// commit, until it delivered nothing for inboxIdle and holds nothing.
+// drainInbox archives what the old inbox holds, one delivery at a time,
+// acking each after its commit, until it was found empty and nothing more
+// came for inboxIdle (a delivery already on its way when the depth was
+// asked). An inbox still bound to a busy fleet never stays empty: what
+// comes in after the depth said 0 is left to the stream.
 func (c *Client) drainInbox(ctx context.Context, iq queue.Queue) (int, error) {
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	iq.Prefetch = 1
 	ds, err := c.bus.Consume(dctx, iq)
 	if err != nil {
 		return 0, fmt.Errorf("consume the inbox of an earlier version: %w", err)
 	}
-	idle := time.NewTimer(inboxIdle)
-	defer idle.Stop()
+	check := time.NewTicker(inboxIdle)
+	defer check.Stop()
+	var quiet <-chan time.Time // set once the depth said 0
 	n := 0
 	for {
 		select {
@@ -117,16 +116,19 @@ func (c *Client) drainInbox(ctx context.Context, iq queue.Queue) (int, error) {
 			if len(ch.IDs) > 0 || ch.Header {
 				c.notify(ch)
 			}
-			idle.Reset(inboxIdle)
-		case <-idle.C:
+		case <-check.C:
+			if quiet != nil {
+				continue
+			}
 			left, err := c.bus.Depth(ctx, iq)
 			if err != nil {
 				return n, fmt.Errorf("depth of the inbox of an earlier version: %w", err)
 			}
 			if left == 0 {
-				return n, nil
+				quiet = time.After(inboxIdle)
 			}
-			idle.Reset(inboxIdle)
+		case <-quiet:
+			return n, nil
 		}
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,7 +33,8 @@ type fifo[T any] struct {
 	keys   map[string]bool
 	key    func(T) string
 	notify chan struct{}
-	busy   bool // an item was popped and is being published
+	busy   bool      // an item was popped and is being published
+	since  time.Time // when the head was first tried (zero: none)
 }
 
 func newFIFO[T any](key func(T) string) *fifo[T] {
@@ -60,10 +62,25 @@ func (q *fifo[T]) peek() (T, bool) {
 	var zero T
 	if len(q.items) == 0 {
 		q.busy = false
+		q.since = time.Time{}
 		return zero, false
 	}
 	q.busy = true
+	if q.since.IsZero() {
+		q.since = time.Now()
+	}
 	return q.items[0], true
+}
+
+// waiting returns how long the head has waited for the broker's confirm
+// (0 when nothing waits).
+func (q *fifo[T]) waiting() time.Duration {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.since.IsZero() {
+		return 0
+	}
+	return time.Since(q.since)
 }
 
 // pop removes the head (after it was published).
@@ -75,6 +92,7 @@ func (q *fifo[T]) pop() {
 		q.items = q.items[1:]
 	}
 	q.busy = false
+	q.since = time.Time{}
 }
 
 func (q *fifo[T]) len() int {
@@ -219,19 +237,61 @@ func (d *Daemon) runSpoolRescan(ctx context.Context) {
 	}
 }
 
+// StallAfter is how long a status, MT or session report may wait for the
+// broker's confirm before rbd's signal reports say its publishes are
+// stalled (rb.Signal.PublishStalled).
+const StallAfter = 5 * time.Second
+
+// stalled reports whether a record has waited for its confirm longer than
+// StallAfter, and the longest wait.
+func (d *Daemon) stalled() (bool, time.Duration) {
+	w := max(d.statuses.waiting(), d.mts.waiting(), d.sessions.waiting())
+	return w > StallAfter, w
+}
+
+// runSignals publishes the signal reports. Each says whether rbd's records
+// are stalled (the broker does not confirm them: a queue without its
+// majority, an unavailable history stream); when that changes, the last
+// report goes again at once, so that every client shows it.
 func (d *Daemon) runSignals(ctx context.Context) {
 	var depth int = -1
 	var depthAt time.Time
+	var last *rb.Signal
+	wasStalled := false
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
+		var s *rb.Signal
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.signals.notify:
+			s = d.signals.take()
+		case <-tick.C:
+			st, waited := d.stalled()
+			if st == wasStalled {
+				continue
+			}
+			wasStalled = st
+			if st {
+				d.log.Warn("the broker has not confirmed a publish for a while; signal reports say so", "waiting", waited.Round(time.Second))
+			} else {
+				d.log.Info("the broker confirms publishes again")
+			}
+			if last != nil {
+				r := *last
+				r.At = d.now().UTC()
+				r.ID = fmt.Sprintf("signal-%s-%d", r.Station, r.At.UnixNano())
+				s = &r
+			}
 		}
-		s := d.signals.take()
 		if s == nil {
 			continue
 		}
+		s.PublishStalled, _ = d.stalled()
+		wasStalled = s.PublishStalled
+		cp := *s
+		last = &cp
 		if d.now().Sub(depthAt) > 5*time.Second {
 			dctx, cancel := context.WithTimeout(ctx, time.Second)
 			n, err := d.bus.Depth(dctx, queue.Queue{Role: queue.RoleOutbox, Station: d.cfg.Station})

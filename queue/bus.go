@@ -20,9 +20,6 @@ const (
 // (a nack, e.g. a full outbox, or a basic.return of an unroutable mandatory message).
 var ErrRefused = errors.New("broker refused the message")
 
-// ErrNotEmpty is returned by DeleteInbox when the inbox still holds messages.
-var ErrNotEmpty = errors.New("queue not empty")
-
 // ErrUnavailable is returned when the broker cannot be reached (down, blocked
 // by an alarm) before the caller's context ends.
 var ErrUnavailable = errors.New("broker unavailable")
@@ -177,7 +174,7 @@ type Bus interface {
 	// Depth returns the number of ready messages in q.
 	Depth(ctx context.Context, q Queue) (int, error)
 	// DeleteInbox deletes a client install's inbox of an earlier version
-	// (RoleInbox) if it is empty: ErrNotEmpty when messages remain in it.
+	// (RoleInbox) with whatever it still holds; the caller drained it.
 	// An inbox that does not exist is not an error.
 	DeleteInbox(ctx context.Context, clientID string) error
 	// Health returns the current connection state.

@@ -392,7 +392,7 @@ func headerInt(v any) int64 {
 	return 0
 }
 
-// DeleteInbox implements Bus: queue.delete with if-empty.
+// DeleteInbox implements Bus: queue.delete.
 func (a *AMQP) DeleteInbox(ctx context.Context, clientID string) error {
 	if err := rb.CheckClientID(clientID); err != nil {
 		return fmt.Errorf("delete inbox: %w", err)
@@ -410,13 +410,10 @@ func (a *AMQP) DeleteInbox(ctx context.Context, clientID string) error {
 			return
 		}
 		defer ch.Close()
-		_, err = ch.QueueDelete(name, false, true, false)
+		_, err = ch.QueueDelete(name, false, false, false)
 		var ae *amqp.Error
-		switch {
-		case errors.As(err, &ae) && ae.Code == amqp.NotFound:
+		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
 			err = nil
-		case errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed:
-			err = fmt.Errorf("%w: %s", ErrNotEmpty, ae.Reason)
 		}
 		res <- err
 	}()

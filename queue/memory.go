@@ -601,9 +601,6 @@ func (m *Memory) DeleteInbox(ctx context.Context, clientID string) error {
 	if mq == nil {
 		return nil
 	}
-	if n := len(mq.ready); n > 0 {
-		return fmt.Errorf("delete %s: %w: %d messages", name, ErrNotEmpty, n)
-	}
 	for _, c := range mq.consumers {
 		c.gone = true
 	}

@@ -399,7 +399,24 @@ func (a *AMQP) Publish(ctx context.Context, m rb.Body) error {
 		msg.DeliveryMode = amqp.Transient
 	}
 	mandatory := m.Type() == rb.TypeSend || m.Type() == rb.TypeReceived
+	switch m.Type() {
+	case rb.TypeReceived, rb.TypeStatus, rb.TypeSession:
+		if err := a.waitHistory(ctx); err != nil {
+			return fmt.Errorf("publish %s %s: %w", rb.RoutingKey(m), msg.MessageId, err)
+		}
+	}
 	return a.publish(ctx, Exchange, rb.RoutingKey(m), mandatory, msg)
+}
+
+// waitHistory waits until the history stream is declared on the current
+// connection (historyReady), or ctx ends.
+func (a *AMQP) waitHistory(ctx context.Context) error {
+	for !a.historyReady() {
+		if !a.sleep(ctx, historyRetry/4) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, errNoHistory)
+		}
+	}
+	return nil
 }
 
 // PublishRaw publishes body as is (no validation) with the given routing key,

@@ -98,6 +98,12 @@ type Signal struct {
 	// Reason says in words why the station does not work normally (its
 	// journal cannot be written, say), "" when it does.
 	Reason string `json:"reason,omitempty"`
+	// PublishStalled reports that the sender's statuses, MT messages or
+	// session reports have waited longer than a few seconds for the
+	// broker's confirm (a queue without its majority, the history stream
+	// unavailable): nothing it reports reaches the clients meanwhile.
+	// Clients show the broker as unavailable (rb.StationState.BrokerUp).
+	PublishStalled bool `json:"publish_stalled,omitempty"`
 }
 
 // Type implements Body.
