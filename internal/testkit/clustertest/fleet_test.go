@@ -161,8 +161,9 @@ func (s *station) alive() bool {
 	}
 }
 
-// client is one client install: its own durable inbox, bound to every
-// station's mt.* and status.*, consumed with manual acks; it publishes MO.
+// client is one client install: it follows the history stream (every
+// station's mt.*, status.* and session.*) with manual acks, as the
+// archivist does; it publishes MO.
 type client struct {
 	name string
 	bus  *queue.AMQP
@@ -183,7 +184,7 @@ func newClient(tb testing.TB, ctx context.Context, name, urls string) *client {
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	bus, err := queue.Dial(dctx, queue.Config{URL: urls, ClientID: name, AppID: name,
-		Declare: []queue.Role{queue.RoleInbox}, ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second,
+		ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second,
 		Logger: newLogger(c.log)})
 	if err != nil {
 		tb.Fatalf("client %s: %v", name, err)
@@ -195,16 +196,30 @@ func newClient(tb testing.TB, ctx context.Context, name, urls string) *client {
 		}
 	})
 	c.bus = bus
-	inbox, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleInbox})
+	// As the archivist: the history stream from the offset after the
+	// last one taken (here: from the stream's end as of now, which the
+	// end mark shows; the bus resumes after the last offset it delivered
+	// through every reconnect).
+	stream, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleHistory, Since: time.Now().Add(-2 * time.Second), MarkEnd: true})
 	if err != nil {
-		tb.Fatalf("client %s inbox: %v", name, err)
+		tb.Fatalf("client %s stream: %v", name, err)
 	}
+	ready := make(chan struct{})
 	go func() {
-		for d := range inbox {
+		for d := range stream {
+			if d.End {
+				close(ready)
+				continue
+			}
 			c.add(d)
 			_ = d.Ack()
 		}
 	}()
+	select {
+	case <-ready:
+	case <-dctx.Done():
+		tb.Fatalf("client %s: the stream's end mark never came", name)
+	}
 	return c
 }
 
@@ -316,7 +331,7 @@ type tally struct {
 	moLost, moDup    int       // MO not (yet) at its gateway / there more than once
 	moUnfinished     int       // MO without a sent status at some client
 	mtLost, mtDup    int       // MT missing at some client / under two message ids
-	inboxRedelivered int       // deliveries of a message_id seen before (at-least-once; the archivist drops them)
+	inboxRedelivered int       // deliveries of a message_id seen before (a republish after a lost confirm: a second stream entry; the history drops it by id)
 	statusDiff       int       // status message ids one client has and another has not
 	latencies        []float64 // MO publish to gateway, seconds
 	confirms         []float64 // MO publish to the broker's confirm, seconds
@@ -332,7 +347,7 @@ func (t tally) settled() bool {
 }
 
 func (t tally) String() string {
-	return fmt.Sprintf("MO %d (lost %d, duplicated %d, without sent %d), MT %d (lost %d, duplicated %d), status sets differing %d, inbox redeliveries %d",
+	return fmt.Sprintf("MO %d (lost %d, duplicated %d, without sent %d), MT %d (lost %d, duplicated %d), status sets differing %d, repeated message ids %d",
 		t.mos, t.moLost, t.moDup, t.moUnfinished, t.mts, t.mtLost, t.mtDup, t.statusDiff, t.inboxRedelivered)
 }
 
@@ -422,7 +437,7 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 			t.mtLatencies = append(t.mtLatencies, lastFirst.Sub(r.injected).Seconds())
 		}
 	}
-	// Every status rbd published reaches every inbox: the clients' sets of
+	// Every status rbd published reaches every client: the clients' sets of
 	// status message ids (those of this ledger's MO) must be equal.
 	sets := make([]map[string]bool, len(clients))
 	for i, c := range clients {
