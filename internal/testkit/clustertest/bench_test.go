@@ -102,7 +102,8 @@ func BenchmarkFleet(b *testing.B) {
 		elapsed := time.Since(start)
 		b.StopTimer()
 		if !tl.settled() {
-			b.Errorf("the fleet did not settle: %s\n%s\n%s", tl, strings.Join(tl.problems, "\n"), l.timelines(tl, start, marks, sts, clients))
+			b.Errorf("the fleet did not settle: %s\n%s\n%s\n%s", tl, strings.Join(tl.problems, "\n"), l.timelines(tl, start, marks, sts, clients),
+				whereUnfinished(b, c, prefix, tl.unfinished, clients))
 		}
 		l.mu.Lock()
 		if len(l.bad) > 0 {

@@ -174,13 +174,15 @@ type client struct {
 	states   map[string]map[string]int // MO id -> state -> status messages
 	mtByTag  map[string]map[string]int // MT text (tag) -> message id -> deliveries
 	events   map[string][]event        // MO id or MT tag -> what this client saw of it, for timelines
+	offsets  map[int64]string          // stream offset -> message_id delivered there
 	statuses int
 }
 
 func newClient(tb testing.TB, ctx context.Context, name, urls string) *client {
 	tb.Helper()
 	c := &client{name: name, log: &syncbuf.Buffer{}, byMsgID: map[string]int{},
-		states: map[string]map[string]int{}, mtByTag: map[string]map[string]int{}, events: map[string][]event{}}
+		states: map[string]map[string]int{}, mtByTag: map[string]map[string]int{}, events: map[string][]event{},
+		offsets: map[int64]string{}}
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	bus, err := queue.Dial(dctx, queue.Config{URL: urls, ClientID: name, AppID: name,
@@ -227,6 +229,7 @@ func (c *client) add(d *queue.Delivery) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.byMsgID[d.MessageID]++
+	c.offsets[d.Offset] = d.MessageID
 	now := time.Now()
 	switch m := d.Msg.(type) {
 	case *rb.Status:
