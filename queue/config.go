@@ -68,11 +68,14 @@ type Config struct {
 	// ReconnectMin and ReconnectMax bound the reconnect backoff (default 100 ms and 5 s).
 	ReconnectMin, ReconnectMax time.Duration
 	// ConfirmTimeout is how long a publish waits for its confirm on one
-	// channel before that channel is closed and the message published again
-	// on a new one (default 15 s; not counted while the broker blocks the
-	// connection). RabbitMQ 3.10 can leave a confirm open for ever on a
-	// channel whose queue lost its leader with a node.
-	ConfirmTimeout time.Duration
+	// channel before it publishes the message again on a fresh one, still
+	// taking the first copy's confirm if that comes first (default 1 s;
+	// not counted while the broker blocks the connection). RabbitMQ 3.10
+	// can leave a confirm open for ever on a channel whose queue or stream
+	// lost its leader with a node (confirm.go). Every further copy of the
+	// same publish waits twice as long, up to ConfirmTimeoutMax (default
+	// 15 s).
+	ConfirmTimeout, ConfirmTimeoutMax time.Duration
 	// StableAfter is how long a connection must stay up before the backoff
 	// starts again from ReconnectMin (default 30 s): a broker that accepts
 	// and then drops every connection is retried ever more slowly, not in a
@@ -125,7 +128,9 @@ func (c Config) withDefaults() Config {
 		c.ReconnectMax = c.ReconnectMin
 	}
 	setDur(&c.StableAfter, 30*time.Second)
-	setDur(&c.ConfirmTimeout, 15*time.Second)
+	setDur(&c.ConfirmTimeout, time.Second)
+	setDur(&c.ConfirmTimeoutMax, 15*time.Second)
+	c.ConfirmTimeoutMax = max(c.ConfirmTimeoutMax, c.ConfirmTimeout)
 	setDur(&c.RepeatLog, 10*time.Minute)
 	setDur(&c.DialTimeout, 5*time.Second)
 	setDur(&c.Heartbeat, 10*time.Second)

@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,6 +109,10 @@ func newStation(tb testing.TB, ctx context.Context, prefix string, i int, urls s
 	tb.Cleanup(func() {
 		s.stop(tb)
 		if tb.Failed() {
+			if dir := os.Getenv("RB_FLEET_LOGS"); dir != "" {
+				_ = os.MkdirAll(dir, 0o755)
+				_ = os.WriteFile(filepath.Join(dir, s.name+".log"), []byte(s.log.String()), 0o644)
+			}
 			tb.Logf("rbd %s log (tail):\n%s", s.name, tail(s.log.String(), 30))
 		}
 	})
@@ -117,7 +122,7 @@ func newStation(tb testing.TB, ctx context.Context, prefix string, i int, urls s
 func (s *station) start(tb testing.TB) {
 	tb.Helper()
 	cmd := exec.Command(rbdBin, "--port", s.link, "--state", filepath.Join(s.dir, "state"), "--station", s.name,
-		"--log-level", "info", "--session-timeout", "10s")
+		"--log-level", cmp.Or(os.Getenv("RB_FLEET_LOG_LEVEL"), "info"), "--session-timeout", "10s")
 	cmd.Env = append(os.Environ(), "RB_TEST_FAST=1", "RB_LOCK_DIR="+s.dir, "RB_AMQP_URL="+s.urls, "RB_CONFIG="+filepath.Join(s.dir, "config"))
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
+	"github.com/rockblock-station/rockblock-station/internal/testkit/syncbuf"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
@@ -371,3 +373,122 @@ func whereUnfinished(tb testing.TB, c *brokertest.Cluster, prefix string, unfini
 	_ = prefix
 	return b.String()
 }
+
+// TestStreamFreshChannels: connections to the surviving nodes whose
+// publisher channels have not yet written to rockblock.history when the
+// node leading it is killed (SIGKILL) publish records at once, each
+// goroutine one at a time as rbd's queues do. Every record the broker
+// confirmed must be in the stream afterwards. RabbitMQ 3.10.8 sends such a
+// channel's first writes to the dead leader (the queue record still names
+// it): their confirms come late or never (queue's ConfirmTimeout publishes
+// them again), and this is the window in which BenchmarkFleet lost
+// confirmed statuses.
+func TestStreamFreshChannels(t *testing.T) {
+	c := brokertest.RequireCluster(t, cluster)
+	if err := c.WaitRunning(len(c.Nodes)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	prefix := fmt.Sprintf("f%d-", time.Now().UnixNano()%100000)
+	setup, err := queue.Dial(ctx, queue.Config{URL: c.URLs(), AppID: prefix + "setup", Station: prefix + "st"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup.Close() // it declared the stream
+	leader := streamLeader(t, c)
+	var urls []string
+	var survivor *brokertest.Node
+	for _, n := range c.Nodes {
+		if n != leader {
+			urls = append(urls, n.URL())
+			survivor = n
+		}
+	}
+	const conns, per, each = 8, 4, 40
+	logs := make([]*syncbuf.Buffer, conns)
+	var buses []*queue.AMQP
+	for i := range conns {
+		logs[i] = &syncbuf.Buffer{}
+		u := append(urls[i%len(urls):], urls[:i%len(urls)]...)
+		bus, err := queue.Dial(ctx, queue.Config{URL: strings.Join(u, ","), AppID: fmt.Sprintf("%sp%d", prefix, i),
+			Station: prefix + "st", ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second,
+			ConfirmTimeout: *freshConfirm, Logger: newLogger(logs[i])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bus.Close()
+		buses = append(buses, bus)
+	}
+	syncAll(t, c)
+	t.Logf("%s leads %s; killing it", leader.Name(), queue.HistoryName)
+	leader.Kill()
+	defer func() {
+		if err := leader.StartAgain(); err != nil {
+			t.Error(err)
+		}
+	}()
+	var mu sync.Mutex
+	confirmed := map[string]time.Duration{}
+	var failed []string
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, bus := range buses {
+		for k := range per {
+			wg.Go(func() {
+				for j := range each {
+					m := &rb.Status{Header: rb.Header{V: 1, ID: fmt.Sprintf("%s%02d-%d-%03d", prefix, i, k, j), Station: prefix + "st",
+						At: time.Now().UTC()}, State: rb.StateSent, Attempt: 1}
+					t0 := time.Now()
+					err := bus.Publish(ctx, m)
+					mu.Lock()
+					if err != nil {
+						failed = append(failed, fmt.Sprintf("%s: %v", rb.MessageID(m), err))
+					} else {
+						confirmed[rb.MessageID(m)] = time.Since(t0)
+					}
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	var waits []time.Duration
+	for _, d := range confirmed {
+		waits = append(waits, d)
+	}
+	slices.Sort(waits)
+	timeouts := 0
+	for _, l := range logs {
+		timeouts += strings.Count(l.String(), "no confirm in time")
+	}
+	t.Logf("%d published in %v: %d confirmed (wait p50 %v p99 %v max %v), %d failed; %d confirms did not come in time",
+		conns*per*each, time.Since(start).Round(time.Millisecond), len(confirmed), waits[len(waits)/2], waits[len(waits)*99/100],
+		waits[len(waits)-1], len(failed), timeouts)
+	last := &rb.Status{Header: rb.Header{V: 1, ID: prefix + "last", Station: prefix + "st", At: time.Now().UTC()}, State: rb.StateSent, Attempt: 1}
+	if err := buses[0].Publish(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]int{}
+	for _, id := range readStream(t, survivor, prefix, rb.MessageID(last)) {
+		held[id]++
+	}
+	var lost []string
+	dups := 0
+	for id := range confirmed {
+		if held[id] == 0 {
+			lost = append(lost, id)
+		}
+		dups += max(held[id]-1, 0)
+	}
+	slices.Sort(lost)
+	t.Logf("the stream on %s holds %d of them (%d entries twice or more)", survivor.Name(), len(held)-1, dups)
+	if len(failed) > 0 {
+		t.Errorf("publishes failed: %s", strings.Join(failed[:min(len(failed), 5)], "; "))
+	}
+	if len(lost) > 0 {
+		t.Errorf("the broker confirmed %d records its stream does not hold: %s", len(lost), strings.Join(lost[:min(len(lost), 10)], " "))
+	}
+}
+
+var freshConfirm = flag.Duration("fresh.confirm", 0, "TestStreamFreshChannels: queue.Config.ConfirmTimeout (0: its default)")
