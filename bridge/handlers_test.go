@@ -270,7 +270,7 @@ func TestMOSendOutboxFull(t *testing.T) {
 // TestMOSendNoOutbox: a send for a station whose rbd never declared its
 // outbox is acknowledged as such, not as a full outbox.
 func TestMOSendNoOutbox(t *testing.T) {
-	f := newFixture(t, func(q *queue.Config, _ *Config) { q.Declare = []queue.Role{queue.RoleInbox} })
+	f := newFixture(t, func(q *queue.Config, _ *Config) { q.Declare = nil })
 	res, err := f.srv.onMOSend(f.conn(), []any{"to nowhere"})
 	if err != nil {
 		t.Fatal(err)

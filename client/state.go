@@ -63,6 +63,11 @@ func (c *Client) State(ctx context.Context, station string) (rb.StationState, er
 		s.StaleAt = s.SignalAt.Add(glance.StaleAfter)
 		s.Reason = reason
 	}
+	if l := latest; l != nil && l.PublishStalled && !s.Stale && !l.At.Before(s.SignalAt) {
+		// The station's rbd cannot get its records confirmed: whatever
+		// this client's own connection says, nothing reaches it.
+		s.BrokerUp, s.BrokerBlocked = false, true
+	}
 	if at, ok, err := c.st.LastContact(ctx, station); err != nil {
 		return s, err
 	} else if ok {
@@ -117,6 +122,8 @@ func startOfDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
 
-// brokerUsable is what a front end calls "broker up": connected, and not
-// blocked by a memory or disk alarm (publishing would wait).
+// brokerUsable is what a front end calls "broker up" as far as this
+// client's connection tells: connected, and not blocked by a memory or disk
+// alarm (publishing would wait). State also takes the station's word
+// (rb.Signal.PublishStalled).
 func brokerUsable(h queue.Health) bool { return h.Up && !h.Blocked }

@@ -83,3 +83,45 @@ func TestStateAndGlanceAgree(t *testing.T) {
 	now = at.Add(glance.StaleAfter + 5*time.Second) // rbd gone: no newer reading
 	check("rbd gone", glance.StateStale, 0, "", testStation+" ▁▁▁▁▁ stale 2m")
 }
+
+// TestStatePublishStalled: a signal report of the station's rbd that says
+// its records are not confirmed (publish_stalled) makes the station's
+// broker unavailable in the one station state (the screen's banner, the
+// glance, the web chat), whatever this client's own connection says; the
+// next report without it makes it available again.
+func TestStatePublishStalled(t *testing.T) {
+	f := newMem(t, nil, nil)
+	f.run(t)
+	ctx := ctxT(t)
+	signal := func(stalled bool) {
+		t.Helper()
+		// Published again until the live feed (declared by Run) has it.
+		for range 60 {
+			sig := &rb.Signal{Header: rb.Header{V: rb.Version, ID: newUUID(t), Station: testStation, At: time.Now().UTC()},
+				Bars: 4, Service: true, Modem: rb.ModemOK, Outbox: 0, PublishStalled: stalled}
+			if err := f.bus.Publish(ctx, sig); err != nil {
+				t.Fatal(err)
+			}
+			for range 10 {
+				if s := f.c.LatestSignal(); s != nil && s.ID == sig.ID {
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		t.Fatal("the live feed never had the signal report")
+	}
+	signal(false)
+	if s, err := f.c.State(ctx, ""); err != nil || !s.BrokerUp || s.BrokerBlocked {
+		t.Fatalf("before the stall: %+v %v", s, err)
+	}
+	signal(true)
+	s, err := f.c.State(ctx, "")
+	if err != nil || s.BrokerUp || !s.BrokerBlocked || s.Stale {
+		t.Fatalf("stalled: %+v %v", s, err)
+	}
+	signal(false)
+	if s, err := f.c.State(ctx, ""); err != nil || !s.BrokerUp || s.BrokerBlocked {
+		t.Fatalf("after the stall: %+v %v", s, err)
+	}
+}

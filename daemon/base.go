@@ -26,6 +26,7 @@ type base struct {
 	statuses *fifo[*rb.Status]
 	mts      *fifo[*rb.Received]
 	sessions *fifo[*rb.Session]
+	echo     *echoes // confirmed records waiting to be read back (echo.go)
 	signals  *latest
 
 	tally *tally

@@ -44,6 +44,10 @@ type AMQP struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	seq    atomic.Uint64 // consumer tags
+	// histOK: rockblock.history was declared on the current connection
+	// (topology.go, historyReady); histTried (under mu) is the last try.
+	histOK    atomic.Bool
+	histTried time.Time
 
 	mu      sync.Mutex
 	conn    *amqp.Connection // nil when down

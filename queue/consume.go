@@ -68,12 +68,20 @@ func (a *AMQP) Consume(ctx context.Context, q Queue) (<-chan *Delivery, error) {
 		// The mark must be in the stream before the replay starts: a
 		// broker that is down or refuses it (the stream unavailable) fails
 		// the replay, which the caller tries again.
-		if end, err = a.markHistoryEnd(ctx); err != nil {
+		end = a.markID()
+		if err = a.markHistoryEnd(ctx, end); err != nil {
 			return nil, fmt.Errorf("consume history: mark its end: %w", err)
 		}
 	}
 	out := make(chan *Delivery)
 	ready := make(chan struct{})
+	if q.Role == RoleHistory && q.MarkEnd && !q.UntilEnd {
+		// The consumer knows the mark's id before it is published, so
+		// it recognises the mark however early it comes.
+		end = a.markID()
+		a.wg.Add(1)
+		go a.markSoon(ctx, end)
+	}
 	a.wg.Add(1)
 	go a.consumeLoop(ctx, q, end, out, sync.OnceFunc(func() { close(ready) }))
 	// With the broker up, the queue is declared, bound and consumed before
@@ -97,7 +105,10 @@ func (a *AMQP) consumeLoop(ctx context.Context, q Queue, end string, out chan<- 
 	defer a.wg.Done()
 	defer close(out)
 	defer started()
-	next := int64(-1) // stream: next offset to read, -1 = first
+	next := int64(-1) // stream: next offset to read, -1 = first (or q.Since)
+	if q.From > 0 {
+		next = q.From
+	}
 	pol := a.policy()
 	fails := 0
 	for {
@@ -135,6 +146,9 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 		return false, err
 	}
 	defer ch.Close()
+	// A stream consumer asked for offset want; the first entry it gets is
+	// past it when the stream's retention dropped what lay between.
+	want, missed := *next, int64(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,12 +160,36 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 				return got, errors.New("channel closed")
 			}
 			got = true
+			if q.Role == RoleHistory {
+				off := headerInt(d.Headers["x-stream-offset"])
+				if *next >= 0 && off < *next {
+					// The broker starts at the chunk that holds the
+					// offset asked for: what lies before it was read.
+					_ = d.Ack(false)
+					continue
+				}
+				if want > 0 && off > want {
+					missed += off - want
+				}
+				want = -1
+			}
 			if q.Role == RoleHistory && (d.Type == historyEndType || d.RoutingKey == HistoryEndKey) {
 				// An end mark: ours ends the replay; others' are skipped.
 				_ = d.Ack(false)
-				*next = headerInt(d.Headers["x-stream-offset"]) + 1
-				if end != "" && d.MessageId == end {
+				off := headerInt(d.Headers["x-stream-offset"])
+				*next = off + 1
+				if end == "" || d.MessageId != end {
+					continue
+				}
+				if q.UntilEnd {
 					return got, errEnd
+				}
+				select {
+				case out <- &Delivery{End: true, Offset: off, MessageID: d.MessageId, RoutingKey: d.RoutingKey}:
+				case <-ctx.Done():
+					return got, ctx.Err()
+				case <-a.ctx.Done():
+					return got, a.ctx.Err()
 				}
 				continue
 			}
@@ -161,6 +199,7 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 			}
 			if q.Role == RoleHistory {
 				*next = del.Offset + 1
+				del.Missed, missed = missed, 0
 			}
 			if q.Role == RoleLive {
 				if err := d.Ack(false); err != nil {
@@ -201,9 +240,8 @@ const HistoryEndKey = "history.end"
 // Earlier versions published the mark through the default exchange; a
 // client's broker user may not (write on amq.default reaches every queue by
 // name), so the mark goes through Exchange. Marks of either kind are read.
-func (a *AMQP) markHistoryEnd(ctx context.Context) (string, error) {
-	id := fmt.Sprintf("end:%s:%d:%d", a.cfg.AppID, time.Now().UnixNano(), a.seq.Add(1))
-	err := a.publish(ctx, Exchange, HistoryEndKey, true, amqp.Publishing{
+func (a *AMQP) markHistoryEnd(ctx context.Context, id string) error {
+	return a.publish(ctx, Exchange, HistoryEndKey, true, amqp.Publishing{
 		ContentType: ContentType,
 		MessageId:   id,
 		Type:        historyEndType,
@@ -211,7 +249,42 @@ func (a *AMQP) markHistoryEnd(ctx context.Context) (string, error) {
 		AppId:       a.cfg.AppID,
 		Body:        []byte("{}"),
 	})
-	return id, err
+}
+
+// markID returns a new end mark's message_id.
+func (a *AMQP) markID() string {
+	return fmt.Sprintf("end:%s:%d:%d", a.cfg.AppID, time.Now().UnixNano(), a.seq.Add(1))
+}
+
+// markTries bounds how long markSoon tries to publish a mark.
+const markTries = 5 * time.Minute
+
+// markSoon publishes the end mark id of a MarkEnd consumer, waiting for the
+// broker for up to markTries.
+func (a *AMQP) markSoon(ctx context.Context, id string) {
+	defer a.wg.Done()
+	mctx, cancel := context.WithTimeout(ctx, markTries)
+	defer cancel()
+	go func() { // the bus's close ends the wait too
+		select {
+		case <-a.ctx.Done():
+			cancel()
+		case <-mctx.Done():
+		}
+	}()
+	pol := a.policy()
+	for fails := 1; ; fails++ {
+		err := a.markHistoryEnd(mctx, id)
+		if err == nil || mctx.Err() != nil {
+			if err != nil && ctx.Err() == nil && a.ctx.Err() == nil {
+				a.log.Warn("could not mark the history stream's end", "err", err)
+			}
+			return
+		}
+		if !a.sleep(mctx, pol.Delay(fails)) {
+			return
+		}
+	}
 }
 
 // startConsumer opens a channel, declares q and starts a consumer on it.
@@ -234,9 +307,12 @@ func (a *AMQP) startConsumer(conn *amqp.Connection, q Queue, from int64) (*amqp.
 	}
 	var args amqp.Table
 	if q.Role == RoleHistory {
-		if from < 0 {
+		switch {
+		case from < 0 && !q.Since.IsZero():
+			args = amqp.Table{"x-stream-offset": q.Since}
+		case from < 0:
 			args = amqp.Table{"x-stream-offset": "first"}
-		} else {
+		default:
 			args = amqp.Table{"x-stream-offset": from}
 		}
 	}
@@ -314,6 +390,42 @@ func headerInt(v any) int64 {
 		return int64(n)
 	}
 	return 0
+}
+
+// DeleteInbox implements Bus: queue.delete.
+func (a *AMQP) DeleteInbox(ctx context.Context, clientID string) error {
+	if err := rb.CheckClientID(clientID); err != nil {
+		return fmt.Errorf("delete inbox: %w", err)
+	}
+	name := InboxName(clientID)
+	conn, _, err := a.waitConn(ctx)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	res := make(chan error, 1)
+	go func() {
+		ch, err := conn.Channel()
+		if err != nil {
+			res <- err
+			return
+		}
+		defer ch.Close()
+		_, err = ch.QueueDelete(name, false, false, false)
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
+			err = nil
+		}
+		res <- err
+	}()
+	select {
+	case err := <-res:
+		if err != nil {
+			return fmt.Errorf("delete %s: %w", name, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("delete %s: %w (%v)", name, ErrUnavailable, ctx.Err())
+	}
 }
 
 // Take implements Bus: a consumer with prefetch 1 on its own channel, cancelled

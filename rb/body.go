@@ -104,6 +104,12 @@ type Signal struct {
 	// Link is the health of a station on a web service instead of a modem
 	// (rbd rock7, whose Bars mean nothing); nil for a modem's station.
 	Link *Link `json:"link,omitempty"`
+	// PublishStalled reports that the sender's statuses, MT messages or
+	// session reports have waited longer than a few seconds for the
+	// broker's confirm (a queue without its majority, the history stream
+	// unavailable): nothing it reports reaches the clients meanwhile.
+	// Clients show the broker as unavailable (rb.StationState.BrokerUp).
+	PublishStalled bool `json:"publish_stalled,omitempty"`
 }
 
 // Type implements Body.

@@ -20,10 +20,15 @@ type StationState struct {
 	Service bool
 	// Modem is ModemOK, ModemBusy, ModemOffline, or "" when unknown.
 	Modem string
-	// BrokerUp reports whether the client is connected to the broker and
-	// not blocked by one of its memory or disk alarms (publishing would wait).
+	// BrokerUp reports whether the client is connected to the broker, not
+	// blocked by one of its memory or disk alarms (publishing would wait),
+	// and the station's newest reading does not say its publishes are
+	// stalled (Signal.PublishStalled).
 	BrokerUp bool
-	// BrokerBlocked reports a memory or disk alarm of the broker.
+	// BrokerBlocked reports that the broker is there but takes no
+	// publishes: a memory or disk alarm, or the station's publishes
+	// stalled (no confirm for a few seconds: statuses and MT messages wait
+	// at the station).
 	BrokerBlocked bool
 	// SignalAt is when the newest signal reading was taken (zero: no reading).
 	SignalAt time.Time

@@ -129,6 +129,15 @@ func (s *Store) InsertMT(ctx context.Context, r *rb.Received) (inserted bool, er
 	if err := r.Validate(); err != nil {
 		return false, fmt.Errorf("store insert mt %s: %w", r.ID, err)
 	}
+	err = s.tx(ctx, "insert mt "+r.ID, func(tx *sql.Tx) error {
+		inserted, err = s.insertMT(ctx, tx, r)
+		return err
+	})
+	return inserted, err
+}
+
+// insertMT is InsertMT's write, in tx; r is valid.
+func (s *Store) insertMT(ctx context.Context, tx *sql.Tx, r *rb.Received) (bool, error) {
 	var text any
 	switch {
 	case r.Text != "":
@@ -145,25 +154,21 @@ func (s *Store) InsertMT(ctx context.Context, r *rb.Received) (inserted bool, er
 		lat, lon, cep = p.Lat, p.Lon, p.CEPKm
 	}
 	at := s.at(r.At)
-	err = s.tx(ctx, "insert mt "+r.ID, func(tx *sql.Tx) error {
-		if err := noteStation(ctx, tx, r.Station, at); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO messages
-			(id, direction, station, data, text, bytes, state, created_at, updated_at, mtmsn,
-			 read, credits, billed_at, queued, imei, lat, lon, cep_km)
-			VALUES (?, 'mt', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO NOTHING`,
-			r.ID, r.Station, data, text, len(data), rb.StateReceived, at, at, r.MTMSN,
-			rb.Credits(len(data)), at, r.Queued, nullString(r.IMEI), lat, lon, cep)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		inserted = n == 1
-		return err
-	})
-	return inserted, err
+	if err := noteStation(ctx, tx, r.Station, at); err != nil {
+		return false, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO messages
+		(id, direction, station, data, text, bytes, state, created_at, updated_at, mtmsn,
+		 read, credits, billed_at, queued, imei, lat, lon, cep_km)
+		VALUES (?, 'mt', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`,
+		r.ID, r.Station, data, text, len(data), rb.StateReceived, at, at, r.MTMSN,
+		rb.Credits(len(data)), at, r.Queued, nullString(r.IMEI), lat, lon, cep)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // InsertMO records an MO message written by this client, in state queued

@@ -108,12 +108,11 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 		defer unlink()
 	}
 
-	// Every queue exists from the start, as on a broker where rbd and the
-	// client ran before: nothing composed or received early is refused or
-	// left to the replay alone.
+	// Every queue exists from the start, as on a broker where rbd ran
+	// before: nothing composed early is refused.
 	bus := queue.NewMemory(queue.Config{
 		Station: station, ClientID: st.ClientID(), Logger: log.With("part", "bus"),
-		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl, queue.RoleInbox},
+		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl},
 	})
 	defer bus.Close()
 

@@ -111,6 +111,11 @@ func runHistory(ctx context.Context, h *host, args []string, stdout, stderr io.W
 		return err
 	}
 	defer st.Close()
+	// A history the stream's retention left incomplete says so, on
+	// stderr: stdout stays the messages alone, for scripts.
+	if g, ok, err := st.StreamGap(ctx); err == nil && ok {
+		fmt.Fprintln(stderr, "rbtui history: "+g.String())
+	}
 	w := bufio.NewWriter(stdout)
 	enc := json.NewEncoder(jsonSafe{w})
 	err = st.History(ctx, store.Filter{Since: t, Direction: *dir, Station: filter}, func(m rb.Message) error {

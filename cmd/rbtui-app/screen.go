@@ -158,10 +158,10 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 	s := &session{cfg: cfg, store: st, log: log}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	declare := []queue.Role{queue.RoleInbox}
+	// No queue of its own: the archivist follows the history stream.
 	bus, err := queue.Dial(dctx, queue.Config{
 		URL: cfg.AMQPURL, Station: cfg.Station, ClientID: st.ClientID(),
-		AppID: "rbtui", Declare: declare, Logger: log,
+		AppID: "rbtui", Logger: log,
 	})
 	if err != nil {
 		st.Close()
