@@ -41,8 +41,9 @@ func (b *stuckBus) Take(ctx context.Context, q queue.Queue) (*queue.Delivery, er
 func (b *stuckBus) Depth(ctx context.Context, q queue.Queue) (int, error) {
 	return 0, queue.ErrUnavailable
 }
-func (b *stuckBus) Health() queue.Health { return queue.Health{} }
-func (b *stuckBus) Close() error         { return nil }
+func (b *stuckBus) Health() queue.Health                      { return queue.Health{} }
+func (b *stuckBus) Close() error                              { return nil }
+func (b *stuckBus) DeleteInbox(context.Context, string) error { return nil }
 
 // TestDeliverySpooledWhileTheBrokerDoesNotConfirm: the webhook answers
 // within PublishWait with the delivery spooled, and the spool publishes it
