@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -65,6 +66,9 @@ func New(b Backend, opts Options) *Model {
 		c.glyphs = ASCIIGlyphs
 	}
 	c.status = newStatusLine(c)
+	if opts.Notice != "" {
+		c.status.fail(errors.New(opts.Notice))
+	}
 	m := &Model{c: c, screen: screenList, status: c.status}
 	// The components reach the others they read or change through
 	// pointers to the root's fields.

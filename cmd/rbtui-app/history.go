@@ -88,6 +88,7 @@ func runHistory(ctx context.Context, h *host, args []string, stdout, stderr io.W
 	if err != nil {
 		return exitf(exitUsage, "history: %v", err)
 	}
+	h.warnConfig(cfg, stderr)
 	filter := cfg.Station
 	// follow: the configured stations, when there are several and neither
 	// --station nor --all says otherwise (the file may hold more: another

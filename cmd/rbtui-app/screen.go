@@ -155,6 +155,9 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	s := &session{cfg: cfg, store: st, log: log}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -177,6 +180,17 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 	return s, nil
 }
 
+// warnConfig prints the config file's warnings (unknown keys), one a
+// line; over ssh (h not nil) the file is the server's, and its log has them.
+func (h *host) warnConfig(cfg config.Config, stderr io.Writer) {
+	if h != nil {
+		return
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "rbtui:", w)
+	}
+}
+
 // runScreen is the full-screen inbox (and, with --demo, the embedded demo).
 func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui", flag.ContinueOnError)
@@ -197,7 +211,13 @@ func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer closeLog()
 	opts := tui.Options{NoColor: os.Getenv("NO_COLOR") != "", ASCII: *ascii, Bell: *bell, Logger: log}
+	bellSet := false
+	fs.Visit(func(f *flag.Flag) { bellSet = bellSet || f.Name == "bell" })
 	if *demoMode {
+		// The demo reads no station from the config, but its bell.
+		if cfg, err := config.LoadStations(nil); err == nil {
+			opts.Bell, opts.Notice = screenBell(cfg, *bell, bellSet)
+		}
 		return runDemo(ctx, c, opts, log)
 	}
 	s, err := c.connect(ctx, log, true, localOrigin(rb.ViaTerminal))
@@ -205,9 +225,25 @@ func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
+	opts.Bell, opts.Notice = screenBell(s.cfg, *bell, bellSet)
 	opts.Station = s.cfg.Station
 	opts.Fleet = c.all || len(s.cfg.Stations) > 1
 	return screen(ctx, s.client, opts)
+}
+
+// screenBell is whether the screen rings the bell: --bell when given, else
+// the config's bell key; notice is the config's warnings for the status
+// line (a bad bell value among them).
+func screenBell(cfg config.Config, flagBell, flagSet bool) (bell bool, notice string) {
+	ws := cfg.Warnings
+	bell, err := cfg.Bool(config.KeyBell, false)
+	if err != nil {
+		ws = append(ws, err.Error())
+	}
+	if flagSet {
+		bell = flagBell
+	}
+	return bell, strings.Join(ws, "; ")
 }
 
 // screen runs the client's background work and the screen until either ends.

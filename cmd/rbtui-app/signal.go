@@ -37,8 +37,11 @@ func runSignal(ctx context.Context, h *host, args []string, stdout, stderr io.Wr
 	}
 	cfg, err := h.load(*station)
 	if err != nil {
-		return exitf(exitUsage, "signal: %v", err)
+		// The status bar shows a marker rather than nothing.
+		fmt.Fprintln(stdout, glance.ConfigMarker(*format))
+		return exitf(exitFailed, "signal: %v", err)
 	}
+	h.warnConfig(cfg, stderr)
 	styles, styleErr := glance.StylesFrom(cfg.Extra)
 	path := *db
 	if path == "" {

@@ -96,7 +96,11 @@ func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, d
 	}
 	cfg, err := config.Load(*station)
 	if err != nil {
-		return 0, false
+		// A blank status bar would say nothing: a short marker says where
+		// to look, the error says what.
+		fmt.Fprintln(stdout, glance.ConfigMarker(*format))
+		fmt.Fprintln(stderr, "rbtui signal:", err)
+		return 1, true
 	}
 	styles, err := glance.StylesFrom(cfg.Extra)
 	if err != nil {

@@ -1,0 +1,18 @@
+package glance
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/rockblock-station/rockblock-station/internal/config"
+)
+
+// TestStyleKeysAreKnownConfigKeys: the config's list of known keys holds
+// every style key, so none is warned about as unknown.
+func TestStyleKeysAreKnownConfigKeys(t *testing.T) {
+	for _, k := range []string{KeyStyle, KeyDimStyle, KeyAlarmStyle, KeyUnreadStyle} {
+		if !slices.Contains(config.Keys, k) {
+			t.Errorf("config.Keys lacks %q", k)
+		}
+	}
+}
