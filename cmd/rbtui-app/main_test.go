@@ -74,6 +74,7 @@ func testEnv(t testing.TB, amqpURL string) []string {
 		"RB_CONFIG="+os.DevNull,
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"XDG_RUNTIME_DIR="+filepath.Join(dir, "run"),
 		"RB_AMQP_URL="+amqpURL,
 	)
 }
