@@ -31,6 +31,8 @@ type mtDrain struct {
 	// read or given up (gaveUp holds its MTMSN then, -1 otherwise).
 	unread *unreadMT
 	gaveUp int
+	// rings tells a repeated ring alert from a new one (ringrepeat.go).
+	rings ringLedger
 }
 
 // unreadMT is an MT message waiting in the modem's buffer that failed to read.
@@ -38,8 +40,13 @@ type unreadMT struct {
 	mtmsn, queued, tries int
 }
 
-// ring takes a ring alert: an MT message waits at the gateway.
+// ring takes a ring alert: an MT message waits at the gateway, unless the
+// alert repeats one whose message a session already collected.
 func (t *mtDrain) ring() {
+	if repeat, why := t.rings.isRepeat(t.now()); repeat && !t.wanted {
+		t.log.Info("ring alert not answered: nothing waits at the gateway", "why", why)
+		return
+	}
 	t.wanted, t.answer = true, true
 	t.nextAt = t.now()
 	t.failures = 0
@@ -138,6 +145,9 @@ func (t *mtDrain) afterSession(ctx context.Context, res sbd.SessionResult) {
 	if res.MOSuccess() && res.MTStatus != 2 {
 		// A completed session is a mailbox check: it answered any ring.
 		t.wanted, t.answer, t.failures = false, false, 0
+		if res.MTQueued == 0 {
+			t.rings.drained(t.now())
+		}
 	}
 	if res.MTReceived() {
 		t.read(ctx, res.MTMSN, res.MTQueued)
