@@ -34,7 +34,7 @@ func ringDay(t *testing.T, daemonRepeat time.Duration) (sim.Bill, *store.Store) 
 		Station: testStation, StateDir: t.TempDir(), MinSignal: 1, Heartbeat: time.Second, Probe: 200 * time.Millisecond,
 		RetryFirst: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, MTRetrySlow: time.Second, RingRepeat: daemonRepeat,
 		ModemOptions: sbd.Options{CommandTimeout: time.Second, SessionTimeout: 5 * time.Second, StartupTimeout: time.Second, StartupRetry: 50 * time.Millisecond},
-		Logger: testLogger(),
+		Logger:       testLogger(),
 	}, f.bus, func(context.Context) (io.ReadWriteCloser, error) { return sm.Pipe(), nil })
 	ctx, cancel := context.WithCancel(ctxT(t))
 	ran := make(chan struct{})
