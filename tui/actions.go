@@ -151,7 +151,7 @@ func (a *actions) askCancel(msg rb.Message) {
 				}
 				// rbd decides: a session may already carry the message. The
 				// state change, if any, arrives as an update.
-				return actionMsg{done: "cancel requested for " + shortID(id)}
+				return actionMsg{done: "cancel requested for " + shortID(id), about: id, kind: announceCancel}
 			}
 		},
 	})
@@ -221,9 +221,16 @@ func (a *actions) draftFrom(msg rb.Message) (screen, tea.Cmd) {
 func (a *actions) apply(msg tea.Msg) {
 	switch msg := msg.(type) {
 	case actionMsg:
-		if msg.err != nil {
+		switch {
+		case msg.err != nil:
 			a.c.status.fail(msg.err)
-		} else if msg.done != "" {
+		case msg.about != "":
+			a.c.status.announce(msg.done, msg.about, msg.kind)
+			// The state may have moved on before the answer came.
+			if i := a.list.find(msg.about); i >= 0 {
+				a.c.status.seen(a.list.rows[i].m)
+			}
+		case msg.done != "":
 			a.c.status.info(msg.done)
 		}
 	case resentMsg:

@@ -290,18 +290,19 @@ func (d *detailModel) rebuild() {
 		}
 		field("attempts", strconv.Itoa(msg.Attempts))
 	}
-	credits := msg.Credits
-	if credits == 0 {
-		credits = rb.Credits(len(msg.Data))
-	}
+	credits := msg.Priced().Credits
 	field("size", fmt.Sprintf("%d bytes, %d credit%s", len(msg.Data), credits, plural(credits)))
 	switch msg.State {
 	case rb.StateFailed, rb.StateUnknown, rb.StateRetrying:
-		label := "last failure"
+		// This message's own last attempt, apart from the station's last
+		// session below (which may have been another message's).
+		label, why := "last attempt", reasonInWords(msg)
 		if msg.State == rb.StateUnknown {
 			label = "why unknown"
+		} else if msg.Attempts > 0 {
+			why = fmt.Sprintf("%d failed: %s", msg.Attempts, why)
 		}
-		field(label, st.stateStyle(msg.State).Render(reasonInWords(msg)))
+		field(label, st.stateStyle(msg.State).Render(why))
 		if rb.Resendable(msg.State) {
 			add(st.Dim.Render("R resends it as a new message."))
 		}
@@ -314,7 +315,7 @@ func (d *detailModel) rebuild() {
 		if !note.current {
 			last = st.Dim.Render(last) // it may not be the last one any more
 		}
-		field("last session", last)
+		field("station", "last session (any message): "+last)
 	}
 	if rb.Cancellable(msg.State) && msg.Dir == rb.DirMO {
 		add(st.Dim.Render("x cancels it (until its session starts)."))
