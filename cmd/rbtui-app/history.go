@@ -158,6 +158,12 @@ func historyLine(m rb.Message, withStation bool) string {
 	if m.MTMSN != nil {
 		extra = append(extra, fmt.Sprintf("mtmsn=%d", *m.MTMSN))
 	}
+	if m.Origin.By != "" {
+		extra = append(extra, "by="+textsafe.Line(m.Origin.By))
+	}
+	if m.Origin.Via != "" {
+		extra = append(extra, "via="+textsafe.Line(m.Origin.Via))
+	}
 	if m.LastReason != "" && m.State != rb.StateReceived {
 		extra = append(extra, "reason="+textsafe.Line(m.LastReason))
 	}
