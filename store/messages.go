@@ -351,6 +351,21 @@ func (s *Store) MarkRead(ctx context.Context, id string) (changed bool, err erro
 	return changed, err
 }
 
+// MarkUnread marks one received (MT) message unread again; changed is
+// false when it was unread already, is an MO, or does not exist.
+func (s *Store) MarkUnread(ctx context.Context, id string) (changed bool, err error) {
+	err = s.tx(ctx, "mark unread "+id, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE messages SET read = 0 WHERE id = ? AND read = 1 AND direction = 'mt'", id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		changed = n > 0
+		return err
+	})
+	return changed, err
+}
+
 // MarkAllRead marks every message of a station ("": of every station) read
 // and returns how many were unread.
 func (s *Store) MarkAllRead(ctx context.Context, station string) (n int64, err error) {

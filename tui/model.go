@@ -165,9 +165,14 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case updateMsg:
 		return m.applyUpdate(msg)
 	case refreshMsg, gotMsg:
-		m.detail.Update(msg)
+		var again tea.Cmd
+		if m.screen == screenDetail || m.splitShown() {
+			_, again = m.detail.Update(msg) // its history, read again
+		} else {
+			m.detail.Update(msg)
+		}
 		_, cmd := m.list.Update(msg)
-		return cmd
+		return tea.Batch(again, cmd)
 	case openMsg:
 		if msg.err == nil && m.screen != screenDetail && !m.splitShown() {
 			return nil // the detail view is no longer on the screen
