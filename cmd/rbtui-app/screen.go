@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
@@ -29,6 +31,11 @@ type common struct {
 	all      bool
 	db       string
 	debug    string
+	// beside: connect to the broker beside the work, not before it (the
+	// screen paints from the history at once; its header says when the
+	// broker answers). Without it connecting waits up to 5 s for the
+	// broker's first answer, as a command that publishes wants.
+	beside bool
 }
 
 // stationList is a --station flag that may be repeated.
@@ -160,6 +167,9 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 	}
 	s := &session{cfg: cfg, store: st, log: log}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if c.beside {
+		cancel() // the bus connects in the background from the start
+	}
 	defer cancel()
 	declare := []queue.Role{queue.RoleInbox}
 	bus, err := queue.Dial(dctx, queue.Config{
@@ -220,6 +230,9 @@ func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		return runDemo(ctx, c, opts, log)
 	}
+	// The first frame is painted from the history; the broker is
+	// connected beside it (a silent broker would hold it for seconds).
+	c.beside = true
 	s, err := c.connect(ctx, log, true, localOrigin(rb.ViaTerminal))
 	if err != nil {
 		return err
@@ -246,8 +259,9 @@ func screenBell(cfg config.Config, flagBell, flagSet bool) (bell bool, notice st
 	return bell, strings.Join(ws, "; ")
 }
 
-// screen runs the client's background work and the screen until either ends.
-func screen(ctx context.Context, cl *client.Client, opts tui.Options) error {
+// screen runs the client's background work and the screen until either
+// ends; teaOpts are for benchmarks (a terminal of their own).
+func screen(ctx context.Context, cl *client.Client, opts tui.Options, teaOpts ...tea.ProgramOption) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
@@ -255,7 +269,7 @@ func screen(ctx context.Context, cl *client.Client, opts tui.Options) error {
 		defer close(done)
 		cl.Run(ctx)
 	}()
-	err := tui.Run(ctx, tui.NewBackend(ctx, cl), opts)
+	err := tui.Run(ctx, tui.NewBackend(ctx, cl), opts, teaOpts...)
 	cancel()
 	<-done
 	return err
