@@ -1,6 +1,12 @@
 package daemon
 
-import "time"
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/sbd"
+)
 
 // The gateway sends a ring alert when an MT message arrives and, about
 // RingRepeat later, one more (docs/modem.md, Timing). Every session is
@@ -16,17 +22,16 @@ import "time"
 //     after it. A ring that comes within RingRepeat ± RingRepeat/4 of an
 //     answered ring is taken for that ring's repeat, once per answered
 //     ring, and opens no session.
-//   - A ring that comes within heldRingSlack after such a session was held
-//     by the modem while the session ran (a modem sends no unsolicited line
-//     while busy): the session already collected its message.
+//   - Any other ring while the last completed session left the gateway
+//     empty may have been held by the modem while that session ran (a busy
+//     modem prints no unsolicited line): before its session rbd asks the
+//     modem (AT+SBDSX) and opens none when the ring-alert flag is clear and
+//     nothing waits (the session that ended after the alert cleared it).
+//     A modem that keeps the flag set is answered, as before.
 //
 // A new MT message whose first ring is mistaken for a repeat is not lost
 // and waits for no mailbox check: the gateway repeats that ring about
 // RingRepeat later (it was not answered), and that repeat is answered.
-
-// heldRingSlack is how soon after a session a ring counts as held by the
-// modem while the session ran.
-const heldRingSlack = 2 * time.Second
 
 // ringLedger is the mtDrain's record of the rings answered and drained.
 type ringLedger struct {
@@ -35,7 +40,8 @@ type ringLedger struct {
 	// the gateway; answered those that such a session answered, whose
 	// repeat may still come.
 	cycle, answered []time.Time
-	drainedAt       time.Time
+	// drained: the last completed session left the gateway empty.
+	drained bool
 }
 
 // isRepeat reports whether a ring at now repeats one already answered and
@@ -64,17 +70,40 @@ func (l *ringLedger) isRepeat(now time.Time) (repeat bool, why string) {
 	if found {
 		return true, "the repeat of a ring already answered and drained"
 	}
-	if !l.drainedAt.IsZero() && now.Sub(l.drainedAt) <= heldRingSlack && len(l.cycle) == 0 {
-		return true, "held by the modem during the session that drained the gateway"
-	}
 	l.cycle = append(l.cycle, now)
 	return false, ""
 }
 
-// drained notes a completed session that left the gateway empty at now:
-// it answered every ring of the cycle.
-func (l *ringLedger) drained(now time.Time) {
-	l.answered = append(l.answered, l.cycle...)
-	l.cycle = nil
-	l.drainedAt = now
+// completed notes a completed session: one that left the gateway empty
+// (queued 0) answered every ring of the cycle.
+func (l *ringLedger) completed(queued int) {
+	l.drained = queued == 0
+	if l.drained {
+		l.answered = append(l.answered, l.cycle...)
+		l.cycle = nil
+	}
+}
+
+// statusEx is the modem's AT+SBDSX (sbd.Modem.StatusEx).
+type statusEx interface {
+	StatusEx(ctx context.Context) (sbd.StatusEx, error)
+}
+
+// stillWanted asks the modem whether a ring that came after a draining
+// session still needs answering: no when its ring-alert flag is clear and
+// no MT message waits; yes when it says so or cannot be asked.
+func (l *ringLedger) stillWanted(ctx context.Context, m statusEx, log *slog.Logger) bool {
+	if m == nil {
+		return true
+	}
+	st, err := m.StatusEx(ctx)
+	if err != nil {
+		log.Debug("ring alert: the modem's flag could not be read; answering it", "err", err)
+		return true
+	}
+	if st.RingAlert || st.Waiting > 0 {
+		return true
+	}
+	log.Info("ring alert not answered: nothing waits at the gateway", "why", "held by the modem during the session that drained the gateway (ring-alert flag clear)")
+	return false
 }
