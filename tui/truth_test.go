@@ -165,3 +165,20 @@ func TestStepAndToggleRead(t *testing.T) {
 		t.Fatalf("m on an MO: status %q", d.Status())
 	}
 }
+
+// TestConfigNoticeInStatusLine: the config file's warnings show in the
+// status line when the screen starts, until an action replaces them.
+func TestConfigNoticeInStatusLine(t *testing.T) {
+	e := screentest.NewEnv(t, screentest.Now, "")
+	e.Fixture()
+	opts := e.Options()
+	opts.Notice = `config /c: unknown key "stattion", ignored (did you mean "station"?)`
+	d := e.ScreenWith(opts, 120, 30)
+	if st := d.Status(); !strings.Contains(st, `unknown key "stattion", ignored (did you mean "station"?)`) {
+		t.Fatalf("status %q", st)
+	}
+	d.Keys("/", "esc")
+	if st := d.Status(); strings.Contains(st, "stattion") {
+		t.Fatalf("the notice outlived an action: %q", st)
+	}
+}

@@ -208,7 +208,7 @@ func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	c.fleetFlags(fs)
 	demoMode := fs.Bool("demo", false, "run the embedded demo: simulator, daemon and inbox in one process, no broker")
 	ascii := fs.Bool("ascii", false, "draw ASCII glyphs only")
-	bell := fs.Bool("bell", false, "ring the terminal bell when an MT message arrives")
+	bell := fs.Bool("bell", false, "ring the terminal bell when an MT message arrives (default: bell in the config file, else off)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
