@@ -217,7 +217,7 @@ func (a *AMQP) dialOne(url string) (*amqp.Connection, error) {
 	conn, err := amqp.DialConfig(url, amqp.Config{
 		Heartbeat:  a.cfg.Heartbeat,
 		Locale:     "en_US",
-		Dial:       amqp.DefaultDial(a.cfg.DialTimeout),
+		Dial:       dialer(a.ctx, a.cfg.DialTimeout),
 		Properties: amqp.Table{"connection_name": a.cfg.AppID},
 	})
 	if err != nil {

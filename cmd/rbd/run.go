@@ -120,6 +120,9 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
+	}
 	state := o.stateDir
 	if state == "" {
 		if state, err = defaultStateDir(cfg.Station); err != nil {

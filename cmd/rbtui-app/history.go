@@ -88,6 +88,7 @@ func runHistory(ctx context.Context, h *host, args []string, stdout, stderr io.W
 	if err != nil {
 		return exitf(exitUsage, "history: %v", err)
 	}
+	h.warnConfig(cfg, stderr)
 	filter := cfg.Station
 	// follow: the configured stations, when there are several and neither
 	// --station nor --all says otherwise (the file may hold more: another
@@ -161,6 +162,12 @@ func historyLine(m rb.Message, withStation bool) string {
 	}
 	if m.MTMSN != nil {
 		extra = append(extra, fmt.Sprintf("mtmsn=%d", *m.MTMSN))
+	}
+	if m.Origin.By != "" {
+		extra = append(extra, "by="+textsafe.Line(m.Origin.By))
+	}
+	if m.Origin.Via != "" {
+		extra = append(extra, "via="+textsafe.Line(m.Origin.Via))
 	}
 	if m.LastReason != "" && m.State != rb.StateReceived {
 		extra = append(extra, "reason="+textsafe.Line(m.LastReason))

@@ -99,8 +99,14 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		case "signal":
 			return runSignal(ctx, nil, args[1:], stdout, stderr)
 		case "send":
+			if d, ok := besideDemo(args[1:]); ok {
+				return forwardToDemo(ctx, d, args, stdin, stdout, stderr)
+			}
 			return runSend(ctx, nil, args[1:], stdin, stdout, stderr)
 		case "history":
+			if d, ok := besideDemo(args[1:]); ok {
+				return forwardToDemo(ctx, d, args, stdin, stdout, stderr)
+			}
 			return runHistory(ctx, nil, args[1:], stdout, stderr)
 		case "dead":
 			return runDead(ctx, args[1:], stdout, stderr)

@@ -74,6 +74,7 @@ func testEnv(t testing.TB, amqpURL string) []string {
 		"RB_CONFIG="+os.DevNull,
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"XDG_RUNTIME_DIR="+filepath.Join(dir, "run"),
 		"RB_AMQP_URL="+amqpURL,
 	)
 }
@@ -445,7 +446,8 @@ func TestHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mo := &rb.Send{Header: rb.Header{V: rb.Version, ID: newID(t), Station: rb.DefaultStation, At: now.Add(-time.Second)}, Text: "outgoing"}
+	mo := &rb.Send{Header: rb.Header{V: rb.Version, ID: newID(t), Station: rb.DefaultStation, At: now.Add(-time.Second)}, Text: "outgoing",
+		Origin: rb.Origin{By: "alice", Via: rb.ViaSSH}}
 	if _, err := st.InsertMO(ctx, mo, rb.StateQueued); err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +466,8 @@ func TestHistory(t *testing.T) {
 			t.Fatalf("raw control characters in the text output: %q", r.stdout)
 		}
 		if !strings.Contains(lines[0], "two days ago") || !strings.Contains(r.stdout, "␛[31mRED") ||
-			!strings.Contains(r.stdout, "hex:1b ff 00") || !strings.Contains(r.stdout, "MO queued") {
+			!strings.Contains(r.stdout, "hex:1b ff 00") || !strings.Contains(r.stdout, "MO queued") ||
+			!strings.Contains(lines[3], "(by=alice via=ssh)") {
 			t.Fatalf("text output %q", r.stdout)
 		}
 	})

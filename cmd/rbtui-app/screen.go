@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
@@ -29,6 +31,11 @@ type common struct {
 	all      bool
 	db       string
 	debug    string
+	// beside: connect to the broker beside the work, not before it (the
+	// screen paints from the history at once; its header says when the
+	// broker answers). Without it connecting waits up to 5 s for the
+	// broker's first answer, as a command that publishes wants.
+	beside bool
 }
 
 // stationList is a --station flag that may be repeated.
@@ -155,8 +162,14 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	s := &session{cfg: cfg, store: st, log: log}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if c.beside {
+		cancel() // the bus connects in the background from the start
+	}
 	defer cancel()
 	// No queue of its own: the archivist follows the history stream.
 	bus, err := queue.Dial(dctx, queue.Config{
@@ -177,6 +190,17 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 	return s, nil
 }
 
+// warnConfig prints the config file's warnings (unknown keys), one a
+// line; over ssh (h not nil) the file is the server's, and its log has them.
+func (h *host) warnConfig(cfg config.Config, stderr io.Writer) {
+	if h != nil {
+		return
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "rbtui:", w)
+	}
+}
+
 // runScreen is the full-screen inbox (and, with --demo, the embedded demo).
 func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rbtui", flag.ContinueOnError)
@@ -184,7 +208,7 @@ func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	c.fleetFlags(fs)
 	demoMode := fs.Bool("demo", false, "run the embedded demo: simulator, daemon and inbox in one process, no broker")
 	ascii := fs.Bool("ascii", false, "draw ASCII glyphs only")
-	bell := fs.Bool("bell", false, "ring the terminal bell when an MT message arrives")
+	bell := fs.Bool("bell", false, "ring the terminal bell when an MT message arrives (default: bell in the config file, else off)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -197,21 +221,47 @@ func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer closeLog()
 	opts := tui.Options{NoColor: os.Getenv("NO_COLOR") != "", ASCII: *ascii, Bell: *bell, Logger: log}
+	bellSet := false
+	fs.Visit(func(f *flag.Flag) { bellSet = bellSet || f.Name == "bell" })
 	if *demoMode {
+		// The demo reads no station from the config, but its bell.
+		if cfg, err := config.LoadStations(nil); err == nil {
+			opts.Bell, opts.Notice = screenBell(cfg, *bell, bellSet)
+		}
 		return runDemo(ctx, c, opts, log)
 	}
+	// The first frame is painted from the history; the broker is
+	// connected beside it (a silent broker would hold it for seconds).
+	c.beside = true
 	s, err := c.connect(ctx, log, true, localOrigin(rb.ViaTerminal))
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	opts.Bell, opts.Notice = screenBell(s.cfg, *bell, bellSet)
 	opts.Station = s.cfg.Station
 	opts.Fleet = c.all || len(s.cfg.Stations) > 1
 	return screen(ctx, s.client, opts)
 }
 
-// screen runs the client's background work and the screen until either ends.
-func screen(ctx context.Context, cl *client.Client, opts tui.Options) error {
+// screenBell is whether the screen rings the bell: --bell when given, else
+// the config's bell key; notice is the config's warnings for the status
+// line (a bad bell value among them).
+func screenBell(cfg config.Config, flagBell, flagSet bool) (bell bool, notice string) {
+	ws := cfg.Warnings
+	bell, err := cfg.Bool(config.KeyBell, false)
+	if err != nil {
+		ws = append(ws, err.Error())
+	}
+	if flagSet {
+		bell = flagBell
+	}
+	return bell, strings.Join(ws, "; ")
+}
+
+// screen runs the client's background work and the screen until either
+// ends; teaOpts are for benchmarks (a terminal of their own).
+func screen(ctx context.Context, cl *client.Client, opts tui.Options, teaOpts ...tea.ProgramOption) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
@@ -219,7 +269,7 @@ func screen(ctx context.Context, cl *client.Client, opts tui.Options) error {
 		defer close(done)
 		cl.Run(ctx)
 	}()
-	err := tui.Run(ctx, tui.NewBackend(ctx, cl), opts)
+	err := tui.Run(ctx, tui.NewBackend(ctx, cl), opts, teaOpts...)
 	cancel()
 	<-done
 	return err

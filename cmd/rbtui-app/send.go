@@ -204,6 +204,7 @@ func runSend(ctx context.Context, h *host, args []string, stdin io.Reader, stdou
 		return err
 	}
 	defer s.Close()
+	h.warnConfig(s.cfg, stderr)
 
 	// Follow the live feed before publishing, so no status can slip by. The
 	// outbox is flushed below, once, within the budget; the background

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/internal/cli"
+	"github.com/rockblock-station/rockblock-station/internal/demos"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/store"
 )
@@ -37,8 +38,11 @@ func runSignal(ctx context.Context, h *host, args []string, stdout, stderr io.Wr
 	}
 	cfg, err := h.load(*station)
 	if err != nil {
-		return exitf(exitUsage, "signal: %v", err)
+		// The status bar shows a marker rather than nothing.
+		fmt.Fprintln(stdout, glance.ConfigMarker(*format))
+		return exitf(exitFailed, "signal: %v", err)
 	}
+	h.warnConfig(cfg, stderr)
 	styles, styleErr := glance.StylesFrom(cfg.Extra)
 	path := *db
 	if path == "" {
@@ -46,6 +50,13 @@ func runSignal(ctx context.Context, h *host, args []string, stdout, stderr io.Wr
 	}
 	r := glance.Reading{Station: cfg.Station}
 	now := time.Now()
+	if d, ok := demos.Newest(); ok && h == nil && *db == "" && *station == "" && !cfg.Named {
+		// Nothing names a station: the running demo's glance (as rbtui shows it).
+		if dr, err := glance.ReadFile(d.Glance); err == nil {
+			fmt.Fprintln(stdout, glance.FormatStyled(dr, now, *format, styles))
+			return styleError(styleErr)
+		}
+	}
 	if _, err := os.Stat(path); err == nil {
 		r = fromHistory(ctx, path, cfg.Station, stderr)
 		r.Station = cfg.Station
@@ -54,14 +65,21 @@ func runSignal(ctx context.Context, h *host, args []string, stdout, stderr io.Wr
 	}
 	if !r.Found && *db == "" {
 		// The station has no reading: a running demo, if any, has one.
-		if d, err := glance.ReadFile(paths.DemoGlance()); err == nil {
-			r = d
+		if d, ok := demos.Newest(); ok && h == nil {
+			if dr, err := glance.ReadFile(d.Glance); err == nil {
+				r = dr
+			}
 		}
 	}
 	fmt.Fprintln(stdout, glance.FormatStyled(r, now, *format, styles))
-	if styleErr != nil {
-		// The line above used the default styles; the status bar keeps working.
-		return fmt.Errorf("signal: %w", styleErr)
+	return styleError(styleErr)
+}
+
+// styleError is the exit of a glance printed with the default styles
+// because the config's were bad; the status bar keeps working.
+func styleError(err error) error {
+	if err != nil {
+		return fmt.Errorf("signal: %w", err)
 	}
 	return nil
 }

@@ -151,3 +151,24 @@ func TestSignalOfAnOlderRbtui(t *testing.T) {
 		t.Fatalf("%q %v", out, err)
 	}
 }
+
+// TestSignalConfigErrorMarker: a malformed config file makes the glance a
+// short marker on stdout (a status bar that is not blank), the error on
+// stderr; an unknown key is warned about with the closest known key.
+func TestSignalConfigErrorMarker(t *testing.T) {
+	bin := build(t, false)
+	conf := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(conf, []byte("station north\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for format, want := range map[string]string{"tmux": "#[reverse]rb: config?#[default]", "plain": "rb: config?", "json": `{"state":"config?"}`} {
+		cmd := exec.Command(bin, "signal", "--format", format)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "RB_CONFIG=" + conf}
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || strings.TrimSpace(o.String()) != want || !strings.Contains(e.String(), conf+":1") {
+			t.Errorf("%s: %v stdout %q stderr %q, want exit 1 and %q", format, err, o.String(), e.String(), want)
+		}
+	}
+}
