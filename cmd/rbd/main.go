@@ -63,7 +63,7 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "rbd --port /dev/ttyUSB0 [flags]",
 		Short: "The RockBLOCK daemon: the modem on a serial port, linked to the station's broker",
-		Long: `The RockBLOCK daemon: it owns the modem on a serial port and links it to
+		Long: cli.Text(`The RockBLOCK daemon: it owns the modem on a serial port and links it to
 the station's RabbitMQ broker. The broker URL comes from RB_AMQP_URL or
 amqp_url in the config file, never from a flag (ps would show its password).
 Modem models: ` + sbd.ModelNames() + ` (--model). Without --port, --simulate
@@ -79,7 +79,7 @@ environment:
   RB_STATION       the station name (beats station in the config file; --station beats both)
   RB_CONFIG        the config file (default $XDG_CONFIG_HOME/rockblock-station/config, then /etc/rockblock-station/config)
   STATE_DIRECTORY  systemd's state directory, the default of --state
-  RB_LOCK_DIR      where the serial port's lock file LCK..<device> goes (default /run/lock)`,
+  RB_LOCK_DIR      where the serial port's lock file LCK..<device> goes (default /run/lock)`),
 		Example: `rbd --port /dev/ttyUSB0
 rbd --port /dev/serial/by-id/usb-FTDI_RockBLOCK-if00-port0 --station north --mailbox-check 1h
 rbd --simulate --log-level debug           # no hardware: a simulated modem

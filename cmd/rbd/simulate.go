@@ -18,11 +18,11 @@ func newSimulateCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "simulate --link PATH [flags]",
 		Short: "A simulated RockBLOCK on a pseudo-terminal, with an HTTP control API",
-		Long: `A simulated RockBLOCK on a pseudo-terminal linked at --link, with an HTTP
+		Long: cli.Text(`A simulated RockBLOCK on a pseudo-terminal linked at --link, with an HTTP
 control API (loopback only unless --control-any) to queue MT messages,
 change the sky and read what was sent. Modem models: ` + sbd.ModelNames() + `.
 With --replay it plays the modem's side of a trace written by rbd --trace
-instead. Exit codes: 0 stopped cleanly, 1 stopped by an error, 2 usage error.`,
+instead. Exit codes: 0 stopped cleanly, 1 stopped by an error, 2 usage error.`),
 		Example: `rbd simulate --link /tmp/rockblock
 rbd simulate --link /tmp/rockblock --profile 30s:4,10s:0 --fail-rate 0.2
 rbd simulate --link /tmp/rockblock --replay field.trace --replay-speed 10

@@ -167,6 +167,9 @@ func Execute(ctx context.Context, root *cobra.Command, p Program, args []string,
 	}
 	if root.HasSubCommands() {
 		root.SetHelpCommand(helpCommand())
+		if p.Version != "" {
+			completionCommand(root)
+		}
 	}
 	prepare(root)
 	return Code(fang.Execute(ctx, root, opts...))
@@ -227,25 +230,10 @@ func flagMessage(s string) string {
 			if j := strings.Index(name, ", "); j >= 0 {
 				name = name[j+2:] // "-x, --name"
 			}
-			return "invalid value " + val + " for " + name + ": " + reword(why)
+			return "invalid value " + val + " for " + name + ": " + why
 		}
 	}
 	return s
-}
-
-// reword turns strconv's and time's parse errors into words.
-func reword(why string) string {
-	switch {
-	case strings.Contains(why, "strconv.ParseInt"), strings.Contains(why, "strconv.ParseUint"):
-		return "want a whole number"
-	case strings.Contains(why, "strconv.ParseFloat"):
-		return "want a number"
-	case strings.Contains(why, "strconv.ParseBool"):
-		return "want true or false"
-	case strings.HasPrefix(why, "time: "):
-		return "want a duration such as 90s, 10m or 2h"
-	}
-	return why
 }
 
 // NoArgs accepts no positional argument; a root command with subcommands
@@ -303,6 +291,19 @@ func helpCommand() *cobra.Command {
 			}
 			return t.Help()
 		},
+	}
+}
+
+// completionCommand makes cobra's `completion` command now (cobra adds it
+// when it runs) so that a shell it does not know is a usage error, not
+// its help.
+func completionCommand(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = NoArgs
+			c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+		}
 	}
 }
 
