@@ -196,9 +196,8 @@ func (h *host) run(ctx context.Context, e sshsrv.Exec) int {
 		sessionHelp(cmd)
 		return cli.Execute(ctx, cmd, cli.Program{}, e.Args[1:], e.Stdin, e.Stdout, e.Stderr)
 	}
-	err := &cli.UsageError{Cmd: e.Args[0], Msg: fmt.Sprintf("not a command here (over ssh: %s; or connect with a terminal for the inbox)", strings.Join(names, ", "))}
-	fmt.Fprintln(e.Stderr, err)
-	return cli.Code(err)
+	fmt.Fprintf(e.Stderr, "%q is not a command here (over ssh: %s; or connect with a terminal for the inbox)\n", e.Args[0], strings.Join(names, ", "))
+	return exitUsage
 }
 
 // sessionHelp words cmd's help for an ssh session: its examples run the
