@@ -22,7 +22,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"charm.land/fang/v2"
 	mcobra "github.com/muesli/mango-cobra"
@@ -157,6 +161,16 @@ func Execute(ctx context.Context, root *cobra.Command, p Program, args []string,
 		opts = append(opts, fang.WithoutVersion(), fang.WithoutCompletions())
 	} else {
 		opts = append(opts, fang.WithVersion(p.Version))
+	}
+	Tree(root, p)
+	return Code(fang.Execute(ctx, root, opts...))
+}
+
+// Tree completes root's tree as Execute runs it: the version, help,
+// completion and (hidden) man commands, the version template, and the
+// error handling of the package on every command. It returns root.
+func Tree(root *cobra.Command, p Program) *cobra.Command {
+	if p.Version != "" {
 		root.SetVersionTemplate("{{.Version}}\n")
 		if root.HasSubCommands() {
 			root.AddCommand(versionCommand(p.Version))
@@ -167,12 +181,13 @@ func Execute(ctx context.Context, root *cobra.Command, p Program, args []string,
 	}
 	if root.HasSubCommands() {
 		root.SetHelpCommand(helpCommand())
+		root.InitDefaultHelpCmd()
 		if p.Version != "" {
 			completionCommand(root)
 		}
 	}
 	prepare(root)
-	return Code(fang.Execute(ctx, root, opts...))
+	return root
 }
 
 // prepare gives every command of the tree the error handling of the
@@ -289,6 +304,8 @@ func helpCommand() *cobra.Command {
 			if err != nil || len(rest) > 0 || t == nil {
 				return Usagef(c, "unknown command %q (the commands: %s)", strings.Join(args, " "), strings.Join(Commands(root), ", "))
 			}
+			t.InitDefaultHelpFlag()
+			t.InitDefaultVersionFlag()
 			return t.Help()
 		},
 	}
@@ -341,9 +358,20 @@ func WriteMan(w io.Writer, root *cobra.Command, section uint) error {
 	if err != nil {
 		return fmt.Errorf("man page: %w", err)
 	}
-	_, err = io.WriteString(w, page.Build(roff.NewDocument()))
+	roffText := page.Build(roff.NewDocument())
+	// The page's date is the build's: SOURCE_DATE_EPOCH when set (the
+	// packages set it to the commit's time), so the same sources give the
+	// same page.
+	if epoch, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
+		date := time.Unix(epoch, 0).UTC().Format("2006-01-02")
+		roffText = thDate.ReplaceAllString(roffText, "${1}"+date+"${2}")
+	}
+	_, err = io.WriteString(w, roffText)
 	return err
 }
+
+// thDate finds the date of a man page's .TH line.
+var thDate = regexp.MustCompile(`(?m)^(\.TH \S+ \d+ ")\d{4}-\d{2}-\d{2}(")`)
 
 // Text unwraps a help text written as wrapped lines: the lines of a
 // paragraph become one line (the help and the man page wrap it to their

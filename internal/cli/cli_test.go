@@ -85,3 +85,19 @@ again.`
 		t.Errorf("Text:\n%q\nwant\n%q", got, want)
 	}
 }
+
+// TestManDate: the man page's date is SOURCE_DATE_EPOCH's when set, so a
+// package built twice from the same commit holds the same page.
+func TestManDate(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1764979200") // 2025-12-06
+	var a, b bytes.Buffer
+	if err := WriteMan(&a, tree(nil), 8); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMan(&b, tree(nil), 8); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(a.String(), `.TH PROG 8 "2025-12-06"`) || a.String() != b.String() {
+		t.Fatalf("man page starts %q", strings.SplitN(a.String(), "\n", 2)[0])
+	}
+}
