@@ -75,6 +75,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"simulate", "--link", "/tmp/x", "--sky", "cloudy"}, `rbd simulate: --sky "cloudy": want realistic or fixed`},
 		{[]string{"simulate", "--link", "/tmp/x", "--control", "0.0.0.0:1"}, `rbd simulate: --control "0.0.0.0:1" is not a loopback address`},
 		{[]string{"simulate", "--link", "/tmp/x", "--log-level", "loud"}, `rbd simulate: --log-level "loud"`},
+		{[]string{"simulate", "-v", "--link", "/tmp/x", "--sky", "cloudy"}, `rbd simulate: --sky "cloudy"`}, // -v, the old debug flag, is taken
 		{[]string{"completion", "tcsh"}, `rbd completion: unknown command "tcsh" (the commands: bash, fish, powershell, zsh)`},
 	}
 	for _, tc := range tests {

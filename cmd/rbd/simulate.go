@@ -15,6 +15,7 @@ import (
 func newSimulateCmd() *cobra.Command {
 	o := sim.DefaultMainOptions()
 	var level string
+	var verbose bool // -v, the old spelling of --log-level debug
 	c := &cobra.Command{
 		Use:   "simulate --link PATH [flags]",
 		Short: "A simulated RockBLOCK on a pseudo-terminal, with an HTTP control API",
@@ -32,6 +33,9 @@ curl -d imei=300234010753370 -d data=68656c6c6f http://127.0.0.1:8787/rockblock/
 			lv, err := parseLevel(level)
 			if err != nil {
 				return cli.Usagef(c, "%v", err)
+			}
+			if verbose {
+				lv = slog.LevelDebug
 			}
 			for _, name := range []string{"signal", "profile", "session-time", "session-jitter", "fail-rate"} {
 				if c.Flags().Changed(name) {
@@ -68,6 +72,8 @@ curl -d imei=300234010753370 -d data=68656c6c6f http://127.0.0.1:8787/rockblock/
 	fs.StringVar(&o.Replay, "replay", "", "play the modem's side of a trace written by rbd --trace (no simulated modem)")
 	fs.Float64Var(&o.ReplaySpeed, "replay-speed", o.ReplaySpeed, "replay timing: 1 as recorded, 2 twice as fast")
 	logLevelFlag(c, &level)
+	fs.BoolVarP(&verbose, "v", "v", false, "debug logging (the old spelling of --log-level debug)")
+	_ = fs.MarkHidden("v")
 	_ = c.RegisterFlagCompletionFunc("sky", cobra.FixedCompletions([]string{"realistic", "fixed"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("epoch", cobra.FixedCompletions([]string{"era2", "era3"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
