@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rockblock-station/rockblock-station/internal/cli"
-	"github.com/spf13/cobra"
 	"io"
 	"log/slog"
 	"net"
@@ -18,13 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/rb"
-
 	"github.com/google/uuid"
+	"github.com/spf13/cobra"
 
 	"github.com/rockblock-station/rockblock-station/daemon"
+	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sbd"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 	"github.com/rockblock-station/rockblock-station/store"

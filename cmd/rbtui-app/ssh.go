@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/rockblock-station/rockblock-station/client"

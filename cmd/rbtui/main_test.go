@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/rb"
-
 	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/store"
 )
 
