@@ -359,6 +359,16 @@ func WriteMan(w io.Writer, root *cobra.Command, section uint) error {
 		return fmt.Errorf("man page: %w", err)
 	}
 	roffText := page.Build(roff.NewDocument())
+	// The header's middle names the manual, as man-pages(7) has it (mango
+	// puts the command's whole description there).
+	manual := "User Commands"
+	if section == 8 {
+		manual = "System Administration"
+	}
+	roffText = thLine.ReplaceAllStringFunc(roffText, func(th string) string {
+		i := strings.LastIndex(strings.TrimSuffix(th, `"`), `"`)
+		return th[:i] + `"` + manual + `"`
+	})
 	// The page's date is the build's: SOURCE_DATE_EPOCH when set (the
 	// packages set it to the commit's time), so the same sources give the
 	// same page.
@@ -369,6 +379,9 @@ func WriteMan(w io.Writer, root *cobra.Command, section uint) error {
 	_, err = io.WriteString(w, roffText)
 	return err
 }
+
+// thLine is a man page's .TH line, which ends in the manual's name.
+var thLine = regexp.MustCompile(`(?m)^\.TH .*"$`)
 
 // thDate finds the date of a man page's .TH line.
 var thDate = regexp.MustCompile(`(?m)^(\.TH \S+ \d+ ")\d{4}-\d{2}-\d{2}(")`)

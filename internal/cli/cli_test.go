@@ -97,7 +97,7 @@ func TestManDate(t *testing.T) {
 	if err := WriteMan(&b, tree(nil), 8); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(a.String(), `.TH PROG 8 "2025-12-06"`) || a.String() != b.String() {
+	if !strings.HasPrefix(a.String(), `.TH PROG 8 "2025-12-06" "prog" "System Administration"`) || a.String() != b.String() {
 		t.Fatalf("man page starts %q", strings.SplitN(a.String(), "\n", 2)[0])
 	}
 }
