@@ -361,9 +361,7 @@ func (d *detailModel) rebuild() {
 				out = append(out, "")
 				continue
 			}
-			for _, l := range strings.Split(ansi.Hardwrap(lipgloss.Wrap(para, w, " "), w, true), "\n") {
-				out = append(out, l)
-			}
+			out = append(out, strings.Split(ansi.Hardwrap(lipgloss.Wrap(para, w, " "), w, true), "\n")...)
 		}
 	}
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	be "encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/internal/demos"
 	"github.com/rockblock-station/rockblock-station/rb"
@@ -115,7 +117,7 @@ func forwardToDemo(ctx context.Context, d demos.Demo, args []string, stdin io.Re
 				return exitf(exitFailed, "%s: the demo's answer is garbled", args[0])
 			}
 			if code := int(be.BigEndian.Uint32(data)); code != exitOK {
-				return &exitError{code: code, err: errQuiet}
+				return &cli.ExitError{Code: code, Err: cli.ErrQuiet}
 			}
 			return nil
 		}
@@ -216,16 +218,19 @@ func (h *host) serveConn(ctx context.Context, conn net.Conn) {
 // runHere carries out a neighbour's command in the demo, with the exit
 // code and output of the local command; only demoCommands are carried out.
 func (h *host) runHere(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var err error
+	var cmd *cobra.Command
 	switch args[0] {
-	case "send", "history":
-		err = h.dispatch(ctx, args, stdin, stdout, stderr)
+	case "send":
+		cmd = newSendCmd(h)
+	case "history":
+		cmd = newHistoryCmd(h)
 	default:
-		err = exitf(exitUsage, "%q is not a command the demo carries out (%s)", args[0], strings.Join(demoCommands, ", "))
+		fmt.Fprintf(stderr, "rbtui: %q is not a command the demo carries out (%s)\n", args[0], strings.Join(demoCommands, ", "))
+		return exitUsage
 	}
-	var hr *helpRequest
-	if errors.As(err, &hr) {
-		err = writeHelp(stdout, hr)
-	}
-	return report(err, stderr)
+	// Under an rbtui of its own, so that help and errors name the command
+	// as the neighbour typed it (rbtui send).
+	root := &cobra.Command{Use: "rbtui", SilenceUsage: true}
+	root.AddCommand(cmd)
+	return cli.Execute(ctx, root, cli.Program{}, args, stdin, stdout, stderr)
 }

@@ -8,6 +8,7 @@
 //	rbtui send [TEXT | --hex HEX | -] [--wait[=TIMEOUT]] [--station NAME]
 //	rbtui history [--json] [--since WHEN] [--station NAME | --all]
 //	rbtui version
+//	rbtui serve | ssh | dead | completion bash|zsh|fish | help [COMMAND]
 //
 // tmux runs `rbtui signal` every few seconds, so this binary is kept small:
 // it links only the standard library and three small packages of ours, and
@@ -92,6 +93,13 @@ func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, d
 	format := flags.String("format", glance.FormatTmux, "")
 	station := flags.String("station", "", "")
 	db := flags.String("db", "", "")
+	for _, a := range args {
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			// -format: the flag package takes it, rbtui-app's command
+			// line does not; it says so.
+			return 0, false
+		}
+	}
 	if err := flags.Parse(args); err != nil || flags.NArg() > 0 || !glance.ValidFormat(*format) {
 		return 0, false
 	}
