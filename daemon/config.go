@@ -19,7 +19,10 @@ type Opener func(ctx context.Context) (io.ReadWriteCloser, error)
 // Crash points of Config.CrashAt, for fault tests: the daemon calls
 // Config.CrashFunc (default os.Exit(137)) when it reaches the named point.
 const (
-	// CrashBeforeSession: the attempt is journaled, SBDIX not yet sent.
+	// CrashInWrite: the attempt is journaled and SBDWB starts; the crash
+	// happens CrashDelay later, while the message is written into the modem.
+	CrashInWrite = "in-write"
+	// CrashBeforeSession: the attempt is journaled and the message written, SBDIX not yet sent.
 	CrashBeforeSession = "before-session"
 	// CrashInSession: SBDIX is sent; the crash happens CrashDelay later, while the session runs.
 	CrashInSession = "in-session"
@@ -92,7 +95,7 @@ type Config struct {
 	// CrashAt names a crash point (the Crash… constants) for fault tests;
 	// rbd sets it from RB_TEST_CRASH_AT. Empty in production.
 	CrashAt string
-	// CrashDelay is the delay of CrashInSession (100ms).
+	// CrashDelay is the delay of CrashInSession and CrashInWrite (100ms).
 	CrashDelay time.Duration
 	// CrashFunc is called at the crash point (default: os.Exit(137)).
 	CrashFunc func(point string)

@@ -44,6 +44,7 @@ type AMQP struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	seq    atomic.Uint64 // consumer tags
+	take   taker         // the channel of Take's consumers
 
 	mu      sync.Mutex
 	conn    *amqp.Connection // nil when down
