@@ -24,7 +24,10 @@ const DefaultRingRepeat = 20 * time.Second
 // Crash points of Config.CrashAt, for fault tests: the daemon calls
 // Config.CrashFunc (default os.Exit(137)) when it reaches the named point.
 const (
-	// CrashBeforeSession: the attempt is journaled, SBDIX not yet sent.
+	// CrashInWrite: the attempt is journaled and SBDWB starts; the crash
+	// happens CrashDelay later, while the message is written into the modem.
+	CrashInWrite = "in-write"
+	// CrashBeforeSession: the attempt is journaled and the message written, SBDIX not yet sent.
 	CrashBeforeSession = "before-session"
 	// CrashInSession: SBDIX is sent; the crash happens CrashDelay later, while the session runs.
 	CrashInSession = "in-session"
@@ -102,7 +105,7 @@ type Config struct {
 	// CrashAt names a crash point (the Crash… constants) for fault tests;
 	// rbd sets it from RB_TEST_CRASH_AT. Empty in production.
 	CrashAt string
-	// CrashDelay is the delay of CrashInSession (100ms).
+	// CrashDelay is the delay of CrashInSession and CrashInWrite (100ms).
 	CrashDelay time.Duration
 	// CrashFunc is called at the crash point (default: os.Exit(137)).
 	CrashFunc func(point string)

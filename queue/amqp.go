@@ -48,6 +48,7 @@ type AMQP struct {
 	// (topology.go, historyReady); histTried (under mu) is the last try.
 	histOK    atomic.Bool
 	histTried time.Time
+	take      taker // the channel of Take's consumers
 
 	mu      sync.Mutex
 	conn    *amqp.Connection // nil when down
