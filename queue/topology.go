@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -44,7 +45,7 @@ func (c Config) queueArgs(q Queue) amqp.Table {
 			"x-overflow":               "drop-head",
 			"x-expires":                c.InboxExpires.Milliseconds(),
 			"x-delivery-limit":         int64(c.DeliveryLimit),
-			"x-dead-letter-exchange":   InboxDLXExchange,
+			"x-dead-letter-exchange":   DLXExchange,
 		}
 	case RoleLive:
 		return amqp.Table{
@@ -92,15 +93,8 @@ func (a *AMQP) declareTopology(conn *amqp.Connection) error {
 	if err := ch.ExchangeDeclare(Exchange, "topic", true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", Exchange, err)
 	}
-	for _, x := range []string{DLXExchange, InboxDLXExchange} {
-		if err := ch.ExchangeDeclare(x, "fanout", true, false, false, false, nil); err != nil {
-			var ae *amqp.Error
-			if x == InboxDLXExchange && errors.As(err, &ae) && ae.Code == amqp.AccessRefused {
-				// Users made by an older scripts/broker-users.sh lack it.
-				return fmt.Errorf("declare exchange %s: %w (run scripts/broker-users.sh again for this broker user)", x, err)
-			}
-			return fmt.Errorf("declare exchange %s: %w", x, err)
-		}
+	if err := ch.ExchangeDeclare(DLXExchange, "fanout", true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", DLXExchange, err)
 	}
 	for _, r := range a.cfg.Declare {
 		if r == RoleOutbox {
@@ -154,6 +148,16 @@ func (a *AMQP) declareQueue(conn *amqp.Connection, ch **amqp.Channel, q Queue) (
 	args := a.cfg.queueArgs(q)
 	var st amqp.Queue
 	var err error
+	if q.Role == RoleInbox && !slices.Contains(a.cfg.Declare, RoleInbox) {
+		// An inbox of an earlier version, read to drain it: looked up, never
+		// made (declaring it with its dead-letter exchange would need write
+		// on rockblock.dlx, which a client's broker user does not have).
+		st, err = (*ch).QueueDeclarePassive(name, true, false, false, false, nil)
+		if err != nil {
+			return "", fmt.Errorf("look up queue %s: %w", name, err)
+		}
+		return st.Name, nil
+	}
 	if q.Role == RoleLive {
 		st, err = (*ch).QueueDeclare("", false, true, true, false, args)
 	} else {
@@ -172,10 +176,8 @@ func (a *AMQP) declareQueue(conn *amqp.Connection, ch **amqp.Channel, q Queue) (
 		return "", fmt.Errorf("declare queue %s: %w", name, err)
 	}
 	if q.Role == RoleDead {
-		for _, x := range []string{DLXExchange, InboxDLXExchange} {
-			if err := (*ch).QueueBind(st.Name, "", x, false, nil); err != nil {
-				return "", fmt.Errorf("bind %s to %s: %w", st.Name, x, err)
-			}
+		if err := (*ch).QueueBind(st.Name, "", DLXExchange, false, nil); err != nil {
+			return "", fmt.Errorf("bind %s to %s: %w", st.Name, DLXExchange, err)
 		}
 		return st.Name, nil
 	}

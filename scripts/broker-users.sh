@@ -49,11 +49,10 @@ ctl=${RABBITMQCTL:-rabbitmqctl}
 # exchanges, rockblock.dead and rockblock.history (idempotently): configure
 # on them, read on the exchanges to bind rockblock.dead and the stream.
 # Write (publish to an exchange, bind a queue) is narrower for a client: not
-# rockblock.dlx, which routes dead sends to rbd (rockblock.dlx.route); its
-# inbox dead-letters to rockblock.dlx.inbox, which reaches rockblock.dead
-# alone. Declaring a queue with a dead-letter exchange needs write on that
-# exchange; the broker's dead-lettering needs no permission of the user.
-shared='rockblock|rockblock\.dlx|rockblock\.dlx\.inbox|rockblock\.dead|rockblock\.history'
+# rockblock.dlx, which routes dead sends to rbd (rockblock.dlx.route). A
+# client declares no queue with a dead-letter exchange (which would need
+# write on it); the broker's dead-lettering needs no permission of the user.
+shared='rockblock|rockblock\.dlx|rockblock\.dead|rockblock\.history'
 case $role in
 rbd)
 	names="^($shared|rockblock\.dlx\.route|rockblock\.(outbox|control|rejected)\..+)\$"
@@ -63,7 +62,7 @@ rbd)
 	;;
 client | bridge)
 	names="^($shared|rockblock\.inbox\..+|amq\.gen-.+)\$"
-	write="^(rockblock|rockblock\.dlx\.inbox|rockblock\.dead|rockblock\.history|rockblock\.inbox\..+|amq\.gen-.+)\$"
+	write="^(rockblock|rockblock\.dead|rockblock\.history|rockblock\.inbox\..+|amq\.gen-.+)\$"
 	topic_write='^((mo|cancel)\.[^.]+|history\.end)$'
 	topic_read='^((mt|status|session|signal)\.[^.]+|history\.end)$'
 	;;
