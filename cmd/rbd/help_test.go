@@ -62,10 +62,10 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--bogus"}, "rbd: unknown flag --bogus (see rbd --help)"},
 		{nil, "rbd: no modem"},
-		{[]string{"--simulate", "extra"}, `rbd: unknown command "extra" (the commands: completion, help, simulate, version) (see rbd --help)`},
+		{[]string{"--simulate", "extra"}, `rbd: unknown command "extra" (the commands: completion, help, rock7, simulate, version) (see rbd --help)`},
 		{[]string{"--simulate", "--model", "9999"}, `rbd: --model "9999": unknown model`},
 		{[]string{"--simulate", "--baud", "fast"}, `rbd: invalid value "fast" for --baud`},
-		{[]string{"frob"}, `rbd: unknown command "frob" (the commands: completion, help, simulate, version)`},
+		{[]string{"frob"}, `rbd: unknown command "frob" (the commands: completion, help, rock7, simulate, version)`},
 		{[]string{"help", "frob"}, `rbd help: unknown command "frob"`},
 		{[]string{"--log-level", "loud", "--simulate"}, `rbd: --log-level "loud": want debug, info, warn or error`},
 		{[]string{"simulate"}, "rbd simulate: --link is required (see rbd simulate --help)"},

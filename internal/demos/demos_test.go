@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rockblock-station/rockblock-station/internal/paths"
 )
@@ -26,6 +27,9 @@ func TestRegisterAndClose(t *testing.T) {
 	if err := os.Symlink("/dead/demo.glance", filepath.Join(Dir(), "999999999.glance")); err != nil {
 		t.Fatal(err)
 	}
+	// File times tick coarsely (a few ms): this demo starts later than the
+	// other by more than one tick, so "newest" does not fall to the PIDs.
+	time.Sleep(50 * time.Millisecond)
 	e, err := Register(a.target)
 	if err != nil {
 		t.Fatal(err)
