@@ -194,7 +194,7 @@ func (s *station) startModem(name, imei string) (*sim.Modem, string, *proc) {
 	ctl := httptest.NewServer(m.Handler())
 	t.Cleanup(ctl.Close)
 	p := start(t, "rbd "+name, s.rbdBin, append([]string{"RB_TEST_FAST=1", "RB_LOCK_DIR=" + dir}, s.env...), "--port", link,
-		"--state", filepath.Join(dir, "rbd"), "--station", name, "--log-level", "debug", "--session-timeout", "10s")
+		"--state", filepath.Join(dir, "rbd"), "--station", name, "--log-level", "debug", "--session-timeout", "10s", "--ring-repeat", "0") // the simulator repeats no ring
 	return m, ctl.URL, p
 }
 

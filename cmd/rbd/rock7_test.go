@@ -144,7 +144,7 @@ func newLoop(t *testing.T) *loop {
 	l.fieldBus, l.fieldCol = stationBus(t, ctx, n, l.field)
 	l.homeBus, l.homeCol = stationBus(t, ctx, n, l.home)
 	l.child("rbd (field)", "--port", link, "--state", filepath.Join(l.dir, "field"), "--station", l.field,
-		"--log-level", "debug", "--session-timeout", "10s")
+		"--log-level", "debug", "--session-timeout", "10s", "--ring-repeat", "2s") // as the simulator
 	l.homeArgs = []string{"rock7", "--station", l.home, "--imei", l.simIMEI, "--listen", l.listen, "--api", l.control,
 		"--credentials", creds, "--public-key", pub, "--state", filepath.Join(l.dir, "home"), "--log-level", "debug"}
 	l.startHome()

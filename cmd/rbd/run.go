@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ type options struct {
 	stateDir       string
 	minSignal      int
 	mailboxCheck   time.Duration
+	ringRepeat     time.Duration
 	level          string // --log-level
 	logLevel       slog.Level
 	model          string
@@ -53,6 +55,7 @@ func (o *options) flags(c *cobra.Command) {
 	fs.StringVar(&o.stateDir, "state", "", "directory of the MO journal and the MT spool (default: $STATE_DIRECTORY or ~/.local/state/rockblock-station/<station>)")
 	fs.IntVar(&o.minSignal, "min-signal", 1, "signal bars (0-5) an MO send waits for")
 	fs.DurationVar(&o.mailboxCheck, "mailbox-check", 0, "check the mailbox after this long without a session (0 = never; each check costs a credit)")
+	fs.DurationVar(&o.ringRepeat, "ring-repeat", daemon.DefaultRingRepeat, "how long after a ring alert the gateway repeats it: a ring that long after one already answered opens no session (0 = answer every ring)")
 	logLevelFlag(c, &o.level)
 	fs.StringVar(&o.model, "model", sbd.DefaultModel, "modem model: "+sbd.ModelNames()+" (sets the message size limits)")
 	fs.DurationVar(&o.sessionTimeout, "session-timeout", sbd.DefaultSessionTimeout, "timeout of one satellite session (SBDIX)")
@@ -103,6 +106,9 @@ func (o *options) check() error {
 	}
 	if o.mailboxCheck < 0 || (o.mailboxCheck > 0 && o.mailboxCheck < time.Minute && os.Getenv("RB_TEST_FAST") == "") {
 		return fmt.Errorf("--mailbox-check %s: want 0 (off) or at least 1m", o.mailboxCheck)
+	}
+	if o.ringRepeat < 0 {
+		return fmt.Errorf("--ring-repeat %s: want 0 (answer every ring) or a positive duration", o.ringRepeat)
 	}
 	if o.sessionTimeout <= 0 {
 		return fmt.Errorf("--session-timeout %s: want a positive duration", o.sessionTimeout)
@@ -189,6 +195,7 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 		StateDir:     state,
 		MinSignal:    o.minSignal,
 		MailboxCheck: o.mailboxCheck,
+		RingRepeat:   cmp.Or(o.ringRepeat, -1), // 0: every ring is answered
 		ModemOptions: mopts,
 		Logger:       logger,
 	}

@@ -122,7 +122,8 @@ func newStation(tb testing.TB, ctx context.Context, prefix string, i int, urls s
 func (s *station) start(tb testing.TB) {
 	tb.Helper()
 	cmd := exec.Command(rbdBin, "--port", s.link, "--state", filepath.Join(s.dir, "state"), "--station", s.name,
-		"--log-level", cmp.Or(os.Getenv("RB_FLEET_LOG_LEVEL"), "info"), "--session-timeout", "10s")
+		"--log-level", cmp.Or(os.Getenv("RB_FLEET_LOG_LEVEL"), "info"), "--session-timeout", "10s",
+		"--ring-repeat", "0") // the simulator repeats no ring
 	cmd.Env = append(os.Environ(), "RB_TEST_FAST=1", "RB_LOCK_DIR="+s.dir, "RB_AMQP_URL="+s.urls, "RB_CONFIG="+filepath.Join(s.dir, "config"))
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -265,7 +265,7 @@ func (s *soak) startRBD() {
 
 func (s *soak) startLocked() {
 	args := []string{"--port", s.link, "--state", s.state, "--station", s.station,
-		"--log-level", "info", "--session-timeout", "10s"}
+		"--log-level", "info", "--session-timeout", "10s", "--ring-repeat", "2s"} // as the simulator
 	if s.metrics != "" {
 		args = append(args, "--metrics", s.metrics)
 	}
