@@ -42,9 +42,14 @@ const maxHistoriesIDs = 1000
 // what a page of the history needs to show what only the history tells
 // (a cancel that came too late). A message without states has no entry.
 func (s *Store) Histories(ctx context.Context, ids []string) (map[string][]rb.StateChange, error) {
+	return s.histories(ctx, ids, maxHistoriesIDs)
+}
+
+// histories is Histories in reads of up to per ids.
+func (s *Store) histories(ctx context.Context, ids []string, per int) (map[string][]rb.StateChange, error) {
 	out := make(map[string][]rb.StateChange)
 	for len(ids) > 0 {
-		n := min(len(ids), maxHistoriesIDs)
+		n := min(len(ids), per)
 		part := ids[:n]
 		ids = ids[n:]
 		args := make([]any, len(part))
