@@ -507,6 +507,9 @@ func (s *Server) apply(ctx context.Context, ch rb.Change) {
 // new client's history must not ring as new messages).
 func (s *Server) catchUp(ctx context.Context) {
 	rows, _, err := s.cl.List(ctx, "", rb.Cursor{}, s.cfg.HistoryPage)
+	if err == nil {
+		err = s.cl.WithHistory(ctx, rows) // a status tells a too-late cancel, as apply's does
+	}
 	if err != nil {
 		s.log.Warn("catch up", "err", err)
 		return
@@ -628,6 +631,9 @@ func (s *Server) page(ctx context.Context, before rb.Cursor, limit int) (History
 	p := HistoryPage{Messages: []MessageEvent{}}
 	if len(rows) > limit {
 		p.More, rows = true, rows[:limit]
+	}
+	if err := s.cl.WithHistory(ctx, rows); err != nil { // a message tells a too-late cancel
+		return HistoryPage{}, err
 	}
 	for _, m := range rows {
 		p.Messages = append(p.Messages, messageEvent(m))

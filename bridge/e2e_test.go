@@ -262,22 +262,19 @@ func (s *station) control() string {
 	// A signal report with rbd's reason, as rbd sends while it holds (its
 	// state directory not writable), for the web chat to show.
 	mux.HandleFunc("POST /signal-reason", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-		defer cancel()
-		bus, err := queue.Dial(ctx, queue.Config{URL: s.node.URL(), Station: s.name, ClientID: "e2e-harness", AppID: "e2e-harness"})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		defer bus.Close()
 		now := time.Now()
 		sig := &rb.Signal{Header: rb.Header{V: rb.Version, ID: fmt.Sprintf("signal-%s-%d", s.name, now.UnixNano()), Station: s.name, At: now.UTC()},
 			Bars: 4, Service: true, Modem: rb.ModemOK, Outbox: -1, Reason: r.FormValue("reason")}
-		if err := bus.Publish(ctx, sig); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		io.WriteString(w, "OK")
+		s.publish(w, r, sig)
+	})
+	// A cancel of MO id that reaches the station's rbd only after the
+	// message was sent, as a client's does when it loses the race with the
+	// session: rbd answers it too late.
+	mux.HandleFunc("POST /late-cancel", func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		c := &rb.Cancel{Header: rb.Header{V: rb.Version, ID: fmt.Sprintf("cancel-%s-%d", s.name, now.UnixNano()), Station: s.name, At: now.UTC()},
+			MOID: r.FormValue("id")}
+		s.publish(w, r, c)
 	})
 	mux.HandleFunc("POST /start-broker", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.node.StartAgain(); err != nil {
@@ -289,6 +286,24 @@ func (s *station) control() string {
 	hs := httptest.NewServer(mux)
 	s.t.Cleanup(hs.Close)
 	return hs.URL
+}
+
+// publish publishes body on the station's broker as the harness and
+// answers the control request r with OK or the error.
+func (s *station) publish(w http.ResponseWriter, r *http.Request, body rb.Body) {
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	bus, err := queue.Dial(ctx, queue.Config{URL: s.node.URL(), Station: s.name, ClientID: "e2e-harness", AppID: "e2e-harness"})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer bus.Close()
+	if err := bus.Publish(ctx, body); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	io.WriteString(w, "OK")
 }
 
 func nodeDir(t testing.TB) string {

@@ -189,6 +189,9 @@ type MessageEvent struct {
 	Read          bool       `json:"read"`
 	Cancellable   bool       `json:"cancellable"`
 	Resendable    bool       `json:"resendable"`
+	// CancelTooLate is true for a sent MO whose history holds rbd's answer
+	// to a cancel that lost the race with its session (cancelTooLate).
+	CancelTooLate bool `json:"cancel_too_late"`
 	// By and Via say who composed an MO and the way it came (rb.Origin;
 	// By made inert).
 	By  string `json:"by,omitempty"`
@@ -208,6 +211,7 @@ func messageEvent(m rb.Message) MessageEvent {
 		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, Credits: m.Credits, Queued: m.Queued,
 		NextAttemptAt: m.NextAttemptAt, Read: m.Read, Cancellable: m.CanCancel(), Resendable: m.CanResend(),
 		By: textsafe.Line(m.Origin.By), Via: textsafe.Line(m.Origin.Via), Position: m.Position,
+		CancelTooLate: cancelTooLate(m),
 	}
 	if !m.Binary {
 		e.Text = textsafe.Block(m.Text)
@@ -218,7 +222,24 @@ func messageEvent(m rb.Message) MessageEvent {
 	return e
 }
 
-// StatusEvent is EvMOStatus: an MO message's state changed.
+// cancelTooLate reports whether m is a sent MO whose History holds the
+// answer to a cancel that came too late (rb.IsCancelTooLate): the state
+// stays sent, only the history tells. m must carry its History (the
+// client's Get, or List followed by WithHistory).
+func cancelTooLate(m rb.Message) bool {
+	if m.Dir != rb.DirMO || m.State != rb.StateSent {
+		return false
+	}
+	for _, h := range m.History {
+		if rb.IsCancelTooLate(h) {
+			return true
+		}
+	}
+	return false
+}
+
+// StatusEvent is EvMOStatus: an MO message's state changed, or its
+// history gained the answer to a cancel that came too late.
 type StatusEvent struct {
 	ID            string     `json:"id"`
 	Station       string     `json:"station"`
@@ -231,6 +252,8 @@ type StatusEvent struct {
 	Credits       int        `json:"credits"`
 	Cancellable   bool       `json:"cancellable"`
 	Resendable    bool       `json:"resendable"`
+	// CancelTooLate is MessageEvent's.
+	CancelTooLate bool `json:"cancel_too_late"`
 }
 
 func statusEvent(m rb.Message) StatusEvent {
@@ -238,12 +261,14 @@ func statusEvent(m rb.Message) StatusEvent {
 	return StatusEvent{
 		ID: e.ID, Station: e.Station, State: e.State, Reason: e.Reason, MOMSN: e.MOMSN, Attempt: e.Attempts, At: e.UpdatedAt,
 		NextAttemptAt: e.NextAttemptAt, Credits: e.Credits, Cancellable: e.Cancellable, Resendable: e.Resendable,
+		CancelTooLate: e.CancelTooLate,
 	}
 }
 
-// key tells two statuses of one message apart, so each is emitted once.
+// key tells two statuses of one message apart, so each is emitted once: a
+// cancel answered too late changes no state, only CancelTooLate.
 func (e StatusEvent) key() string {
-	return e.State + "|" + strconv.Itoa(e.Attempt) + "|" + e.Reason
+	return e.State + "|" + strconv.Itoa(e.Attempt) + "|" + e.Reason + "|" + strconv.FormatBool(e.CancelTooLate)
 }
 
 // HistoryPage is EvHistory: messages newest first, and the cursor of the

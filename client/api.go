@@ -45,6 +45,27 @@ func (c *Client) Get(ctx context.Context, id string) (rb.Message, error) {
 	return m, nil
 }
 
+// WithHistory gives each message of rows its History, as Get does, in one
+// read: for a front end that shows what only the history tells (a cancel
+// that came too late) on a page of List.
+func (c *Client) WithHistory(ctx context.Context, rows []rb.Message) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]string, len(rows))
+	for i, m := range rows {
+		ids[i] = m.ID
+	}
+	hist, err := c.st.Histories(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].History = hist[rows[i].ID]
+	}
+	return nil
+}
+
 // Search returns up to limit messages of station matching q, newest first.
 func (c *Client) Search(ctx context.Context, station, q string, limit int) ([]rb.Message, error) {
 	rows, err := c.st.Search(ctx, c.filter(station), q, limit)

@@ -474,27 +474,12 @@ func (s *Store) Get(ctx context.Context, id string) (rb.Message, []rb.StateChang
 	if err != nil {
 		return rb.Message{}, nil, wrap(s.path, op, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT status_id, state, attempt, reason, at, momsn, sbdix, next_attempt_at, applied
-		FROM message_states WHERE message_id = ? ORDER BY at, rowid`, id)
+	rows, err := tx.QueryContext(ctx, `SELECT `+stateChangeCols+` FROM message_states WHERE message_id = ? ORDER BY at, rowid`, id)
 	if err != nil {
 		return rb.Message{}, nil, wrap(s.path, op, err)
 	}
-	defer rows.Close()
 	var hist []rb.StateChange
-	for rows.Next() {
-		var (
-			c           rb.StateChange
-			at          int64
-			momsn, next sql.NullInt64
-			sbdix       sql.NullString
-		)
-		if err := rows.Scan(&c.StatusID, &c.State, &c.Attempt, &c.Reason, &at, &momsn, &sbdix, &next, &c.Applied); err != nil {
-			return rb.Message{}, nil, wrap(s.path, op, err)
-		}
-		c.At, c.MOMSN, c.SBDIX, c.NextAttemptAt = fromMS(at), intPtr(momsn), parseInts(sbdix.String), timePtr(next)
-		hist = append(hist, c)
-	}
-	if err := rows.Err(); err != nil {
+	if err := scanStateChanges(rows, func(_ string, c rb.StateChange) { hist = append(hist, c) }); err != nil {
 		return rb.Message{}, nil, wrap(s.path, op, err)
 	}
 	return m, hist, nil

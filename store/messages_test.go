@@ -448,6 +448,8 @@ func TestQueryPlans(t *testing.T) {
 		"station credits": `SELECT coalesce(sum(credits), 0) FROM messages WHERE station = 'x' AND billed_at IS NOT NULL AND billed_at >= 5`,
 		"station contact": `SELECT max(billed_at) FROM messages WHERE station = 'x' AND billed_at IS NOT NULL`,
 		"station signal":  `SELECT ` + readingCols + ` FROM signal_readings WHERE station = 'x' ORDER BY at DESC, id DESC LIMIT 1`,
+		// The histories of a page of messages (the web chat's page).
+		"histories": `SELECT ` + stateChangeCols + ` FROM message_states WHERE message_id IN ('a','b','c') ORDER BY message_id, at, rowid`,
 	}
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {

@@ -286,6 +286,11 @@
     if (m.reason && m.dir === "mo" && m.state !== "sent") {
       li.appendChild(make("div", "reason" + (m.state === "failed" || m.state === "unknown" ? " bad" : ""), m.reason));
     }
+    // A cancel that lost the race with the session: rbd's answer, which
+    // the message's history keeps (its state stays sent).
+    if (m.dir === "mo" && m.cancel_too_late) {
+      li.appendChild(make("div", "reason toolate", "Cancel too late: the session had started — it was sent"));
+    }
     return li;
   }
 
@@ -367,6 +372,7 @@
     }
     m.state = s.state; m.reason = s.reason || ""; m.momsn = s.momsn; m.attempts = s.attempt;
     m.cancellable = s.cancellable; m.resendable = s.resendable; m.credits = s.credits; m.updated_at = s.at;
+    m.cancel_too_late = !!s.cancel_too_late;
     render();
   });
   socket.on("bridge_error", function (e) { notice(e.message); });

@@ -3,9 +3,10 @@
 // bridge/e2e_test.go against the whole station: the unread count in the
 // title, a notification for an MT while the page is hidden, a draft kept per
 // station across reloads, times as the screen shows them, a sentence for an
-// over-limit message, a wrong token forgotten, and the signal unknown with
-// its age while the broker is gone. The page runs in Los Angeles with a
-// 12-hour locale: its times must still be the screen's 24-hour UTC.
+// over-limit message, a wrong token forgotten, a cancel that came too late,
+// and the signal unknown with its age while the broker is gone. The page
+// runs in Los Angeles with a 12-hour locale: its times must still be the
+// screen's 24-hour UTC.
 // The broker test stops the broker: it runs last (this file sorts after the
 // others, and node runs the files one at a time).
 import { test, describe, before, after } from "node:test";
@@ -199,6 +200,31 @@ describe("web chat as an inbox in Chromium", { skip: skip || !wanted }, () => {
     // rbd's next report without one clears it.
     await harness("signal-reason", { reason: "" });
     await page.locator("#reason").waitFor({ state: "hidden", timeout: 30000 });
+  });
+
+  test("a cancel that came too late says so under the message, also after a reload", async () => {
+    await page.locator("#from").selectOption(STATION);
+    const text = `cancel me too late ${Date.now()}`;
+    await page.locator("#text").fill(text);
+    await page.locator("#send").click();
+    const li = page.locator("li.msg.mo", { hasText: text });
+    await li.locator('.state[data-state="sent"]').waitFor({ timeout: 30000 });
+    const id = await li.getAttribute("data-id");
+    assert.equal(await li.locator(".toolate").count(), 0, "a message nobody cancelled says nothing");
+    // The cancel reaches rbd after the session sent the message: rbd answers it too late.
+    await harness("late-cancel", { id });
+    const line = "Cancel too late: the session had started — it was sent";
+    await li.locator(".toolate").waitFor({ timeout: 30000 });
+    assert.equal(await li.locator(".toolate").textContent(), line);
+    assert.equal(await li.locator(".state").getAttribute("data-state"), "sent", "the state stays sent");
+    assert.equal(await li.locator("button.act").count(), 0, "a sent message offers no cancel");
+    // The page loads the message from the history: the line is there again.
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById("broker").dataset.broker === "up", null, { timeout: 30000 });
+    const again = page.locator(`li.msg.mo[data-id="${id}"]`);
+    await again.locator(".toolate").waitFor({ timeout: 30000 });
+    assert.equal(await again.locator(".toolate").textContent(), line);
+    assert.equal(await again.locator(".state").getAttribute("data-state"), "sent");
   });
 
   // Last: it stops the broker.
