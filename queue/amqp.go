@@ -48,6 +48,7 @@ type AMQP struct {
 	// (topology.go, historyReady); histTried (under mu) is the last try.
 	histOK    atomic.Bool
 	histTried time.Time
+	pace      confirmPace // recent confirm times: the first confirm deadline (confirm.go)
 
 	mu      sync.Mutex
 	conn    *amqp.Connection // nil when down
