@@ -186,7 +186,7 @@ func TestMajorityDown(t *testing.T) {
 	}
 	settled := time.Since(back)
 	waitShown("the broker available again", 60*time.Second, available)
-	t.Logf("%v away; settled %v after the nodes' return: %s; the broker shown available again within %v of it",
+	t.Logf("%v away; settled %v after both nodes ran again: %s; the broker shown available again within %v of it",
 		back.Sub(killed).Round(time.Second), settled.Round(time.Millisecond), tl, time.Since(back).Round(time.Millisecond))
 	waitQueuesWhole(t, c, 90*time.Second)
 }
