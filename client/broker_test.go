@@ -299,7 +299,6 @@ func testCancelThroughBroker(t *testing.T, n *brokertest.Node) {
 // what it composes queued and publishes it once the broker is up.
 func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 	station := uniqueStation("outage")
-	ctx := ctxT(t)
 	// The outbox exists (rbd ran before), so the send is routable at once.
 	rbd := dial(t, n.URL(), station, nil)
 	waitUp(t, rbd)
@@ -332,7 +331,7 @@ func testBrokerDownAtStart(t *testing.T, n *brokertest.Node) {
 	})
 	// Stopping the node can take long on a loaded machine: the deadline of
 	// what follows starts now, not before the stop.
-	ctx = ctxT(t)
+	ctx := ctxT(t)
 	ids := make([]string, 2)
 	for i := range ids {
 		id, err := c.Compose(ctx, []byte{'o', 'u', 't', byte('0' + i)}, true, nil)

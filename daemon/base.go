@@ -65,7 +65,7 @@ func (b *base) crash(point string) {
 		return
 	}
 	b.log.Warn("crash point reached", "point", point)
-	if point == CrashInSession {
+	if point == CrashInSession || point == CrashInWrite {
 		go func() {
 			b.sleep(context.Background(), b.cfg.CrashDelay)
 			b.cfg.CrashFunc(point)

@@ -49,6 +49,7 @@ type AMQP struct {
 	histOK    atomic.Bool
 	histTried time.Time
 	pace      confirmPace // recent confirm times: the first confirm deadline (confirm.go)
+	take      taker       // the channel of Take's consumers
 
 	mu      sync.Mutex
 	conn    *amqp.Connection // nil when down
@@ -218,7 +219,7 @@ func (a *AMQP) dialOne(url string) (*amqp.Connection, error) {
 	conn, err := amqp.DialConfig(url, amqp.Config{
 		Heartbeat:  a.cfg.Heartbeat,
 		Locale:     "en_US",
-		Dial:       amqp.DefaultDial(a.cfg.DialTimeout),
+		Dial:       dialer(a.ctx, a.cfg.DialTimeout),
 		Properties: amqp.Table{"connection_name": a.cfg.AppID},
 	})
 	if err != nil {

@@ -12,8 +12,15 @@ import (
 const (
 	Exchange    = "rockblock"
 	DLXExchange = "rockblock.dlx"
-	DeadQueue   = "rockblock.dead"
-	HistoryName = "rockblock.history"
+	// InboxDLXExchange is the dead-letter exchange of the clients'
+	// inboxes: a fanout to rockblock.dead alone. Declaring a queue with a
+	// dead-letter exchange needs write permission on that exchange (the
+	// broker's dead-lettering itself needs none), so a client's broker
+	// user has write on this one and not on rockblock.dlx, whose route
+	// reaches rbd's rejected queues: it cannot forge a dead send.
+	InboxDLXExchange = "rockblock.dlx.inbox"
+	DeadQueue        = "rockblock.dead"
+	HistoryName      = "rockblock.history"
 )
 
 // ErrRefused is returned by Publish when the broker refused the message

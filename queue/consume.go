@@ -428,9 +428,13 @@ func (a *AMQP) DeleteInbox(ctx context.Context, clientID string) error {
 	}
 }
 
-// Take implements Bus: a consumer with prefetch 1 on its own channel, cancelled
-// after the first valid delivery. The channel stays open until the delivery is
-// settled (Ack, Reject or Requeue), then closes.
+// Take implements Bus: a consumer with prefetch 1, cancelled after the
+// first valid delivery. The consumers of every Take run on one channel
+// (taker), opened, declared and given its prefetch once per connection:
+// a take costs the consume and the cancel, not a channel of its own. The
+// delivery is settled (Ack, Reject or Requeue) on that channel; one still
+// unsettled when the channel or its connection goes is given back by the
+// broker, as before (a redelivery, known by its id).
 func (a *AMQP) Take(ctx context.Context, q Queue) (*Delivery, error) {
 	q, err := a.cfg.takeable(q)
 	if err != nil {
@@ -457,40 +461,117 @@ func (a *AMQP) Take(ctx context.Context, q Queue) (*Delivery, error) {
 	}
 }
 
+// taker is the channel Take's consumers run on, kept open between takes
+// (one per connection), with the queues declared on it.
+type taker struct {
+	mu       sync.Mutex // one take at a time
+	conn     *amqp.Connection
+	ch       *amqp.Channel
+	declared map[string]bool
+}
+
+// channel returns the taker's channel on conn with q declared on it and
+// the prefetch set, opening a new one when there is none on conn or the
+// last one closed.
+func (t *taker) channel(a *AMQP, conn *amqp.Connection, q Queue) (*amqp.Channel, error) {
+	if t.ch != nil && (t.conn != conn || t.ch.IsClosed()) {
+		t.drop()
+	}
+	if t.ch == nil {
+		ch, err := conn.Channel()
+		if err != nil {
+			return nil, fmt.Errorf("open channel: %w", err)
+		}
+		if err := ch.Qos(1, 0, false); err != nil { // per consumer: each take's
+			_ = ch.Close()
+			return nil, fmt.Errorf("qos: %w", err)
+		}
+		t.conn, t.ch, t.declared = conn, ch, map[string]bool{}
+	}
+	if name := q.name(); !t.declared[name] {
+		ch := t.ch
+		if _, err := a.declareQueue(conn, &ch, q); err != nil {
+			if ch != nil {
+				_ = ch.Close()
+			}
+			t.ch = nil
+			return nil, err
+		}
+		if ch != t.ch {
+			// declareQueue replaced the channel (a queue of other
+			// arguments closed it): give the new one its prefetch.
+			if err := ch.Qos(1, 0, false); err != nil {
+				_ = ch.Close()
+				t.ch = nil
+				return nil, fmt.Errorf("qos: %w", err)
+			}
+			t.ch, t.declared = ch, map[string]bool{}
+		}
+		t.declared[name] = true
+	}
+	return t.ch, nil
+}
+
+// drop closes the taker's channel (the broker gives back what it holds unsettled).
+func (t *taker) drop() {
+	if t.ch != nil {
+		_ = t.ch.Close()
+	}
+	t.ch, t.conn, t.declared = nil, nil, nil
+}
+
 func (a *AMQP) takeOnce(ctx context.Context, conn *amqp.Connection, q Queue) (*Delivery, error) {
-	ch, ds, err := a.startConsumer(conn, q, -1)
+	t := &a.take
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ch, err := t.channel(a, conn, q)
 	if err != nil {
 		return nil, err
+	}
+	tag := fmt.Sprintf("%s-%s-%d", a.cfg.AppID, q.Role, a.seq.Add(1))
+	ds, err := ch.Consume(q.name(), tag, false, false, false, false, nil)
+	if err != nil {
+		t.drop()
+		return nil, fmt.Errorf("consume %s: %w", q.name(), err)
+	}
+	// stop cancels the consumer and gives back what reached it meanwhile;
+	// when the cancel fails the channel goes (and the broker gives back
+	// what it holds).
+	stop := func() error {
+		if err := ch.Cancel(tag, false); err != nil {
+			t.drop()
+			return fmt.Errorf("cancel consumer: %w", err)
+		}
+		for d := range ds { // closed once the cancel is done
+			_ = d.Nack(false, true)
+		}
+		return nil
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			_ = ch.Close()
+			_ = stop()
 			return nil, fmt.Errorf("take %s: %w (%v)", q.name(), ErrUnavailable, ctx.Err())
 		case <-a.ctx.Done():
-			_ = ch.Close()
+			t.drop()
 			return nil, fmt.Errorf("take %s: %w: bus closed", q.name(), ErrUnavailable)
 		case d, ok := <-ds:
 			if !ok {
-				_ = ch.Close()
+				t.drop()
 				return nil, errors.New("channel closed")
 			}
 			del := a.delivery(q, d)
 			if del == nil {
 				continue
 			}
-			if err := ch.Cancel(d.ConsumerTag, false); err != nil {
-				_ = ch.Close() // the delivery goes back to the queue
-				return nil, fmt.Errorf("cancel consumer: %w", err)
+			if err := stop(); err != nil {
+				return nil, err // the delivery goes back to the queue with the channel
 			}
 			var once sync.Once
 			wrap := func(f func() error) func() error {
 				return func() error {
 					err := errors.New("delivery already settled")
-					once.Do(func() {
-						err = f()
-						_ = ch.Close()
-					})
+					once.Do(func() { err = f() })
 					return err
 				}
 			}

@@ -88,7 +88,7 @@ func TestRoleUsers(t *testing.T) {
 	// Nor around the topic permissions: straight to a queue through the
 	// default exchange, or into the route of dead-lettered sends.
 	body := []byte(`{"v":1,"id":"mo-1","station":"` + st + `","at":"2026-01-02T03:04:05Z","state":"failed"}`)
-	for _, x := range []struct{ exchange, key string }{{"", InboxName(cl)}, {"", HistoryName}, {RejectedExchange, "mo." + st}} {
+	for _, x := range []struct{ exchange, key string }{{"", InboxName(cl)}, {"", HistoryName}, {RejectedExchange, "mo." + st}, {DLXExchange, "mo." + st}} {
 		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		err := c.publish(pctx, x.exchange, x.key, false, amqp.Publishing{ContentType: ContentType, MessageId: "spoof", Type: rb.TypeStatus, Body: body})
 		cancel()
@@ -145,6 +145,36 @@ func TestRoleUsers(t *testing.T) {
 	if !seen {
 		t.Fatal("history replay ended without rbd's status")
 	}
+	// The client's inbox dead-letters through rockblock.dlx.inbox (which
+	// its user may write, as declaring the inbox needs): its dead letters
+	// reach rockblock.dead, and one forged there with a send's key does
+	// not reach rbd's rejected queue.
+	dead0 := depth(t, c, Queue{Role: RoleDead})
+	mustPublish(t, d, status(st, "mo-2", rb.StateSent, 1))
+	if got := recv(t, inbox); got.Msg.Head().ID != "mo-2" {
+		t.Fatalf("inbox got %s", got.Msg.Head().ID)
+	} else if err := got.Reject(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the inbox's dead letter in rockblock.dead", func() bool { return depth(t, c, Queue{Role: RoleDead}) == dead0+1 })
+	forged := []byte(`{"v":1,"id":"forged","station":"` + st + `","at":"2026-01-02T03:04:05Z","text":"x"}`)
+	if err := c.publish(ctx, InboxDLXExchange, "mo."+st, false, amqp.Publishing{ContentType: ContentType, MessageId: "forged", Type: rb.TypeSend, Body: forged}); err != nil {
+		t.Fatalf("client publish to %s: %v", InboxDLXExchange, err)
+	}
+	waitFor(t, "the forged letter in rockblock.dead", func() bool { return depth(t, c, Queue{Role: RoleDead}) == dead0+2 })
+	admin, err := amqp.Dial(n.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ach, err := admin.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, err := ach.QueueDeclarePassive(RejectedName(st), true, false, false, false, nil); err != nil || q.Messages != 0 {
+		t.Fatalf("rbd's rejected queue after a forged dead letter: %d messages (%v), want none", q.Messages, err)
+	}
+
 	// Operators list dead letters as a client.
 	if _, err := c.DeadLetters(ctx, 1); err != nil {
 		t.Fatalf("dead letters as a client: %v", err)

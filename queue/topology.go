@@ -44,7 +44,7 @@ func (c Config) queueArgs(q Queue) amqp.Table {
 			"x-overflow":               "drop-head",
 			"x-expires":                c.InboxExpires.Milliseconds(),
 			"x-delivery-limit":         int64(c.DeliveryLimit),
-			"x-dead-letter-exchange":   DLXExchange,
+			"x-dead-letter-exchange":   InboxDLXExchange,
 		}
 	case RoleLive:
 		return amqp.Table{
@@ -92,8 +92,15 @@ func (a *AMQP) declareTopology(conn *amqp.Connection) error {
 	if err := ch.ExchangeDeclare(Exchange, "topic", true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", Exchange, err)
 	}
-	if err := ch.ExchangeDeclare(DLXExchange, "fanout", true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declare exchange %s: %w", DLXExchange, err)
+	for _, x := range []string{DLXExchange, InboxDLXExchange} {
+		if err := ch.ExchangeDeclare(x, "fanout", true, false, false, false, nil); err != nil {
+			var ae *amqp.Error
+			if x == InboxDLXExchange && errors.As(err, &ae) && ae.Code == amqp.AccessRefused {
+				// Users made by an older scripts/broker-users.sh lack it.
+				return fmt.Errorf("declare exchange %s: %w (run scripts/broker-users.sh again for this broker user)", x, err)
+			}
+			return fmt.Errorf("declare exchange %s: %w", x, err)
+		}
 	}
 	for _, r := range a.cfg.Declare {
 		if r == RoleOutbox {
@@ -165,8 +172,10 @@ func (a *AMQP) declareQueue(conn *amqp.Connection, ch **amqp.Channel, q Queue) (
 		return "", fmt.Errorf("declare queue %s: %w", name, err)
 	}
 	if q.Role == RoleDead {
-		if err := (*ch).QueueBind(st.Name, "", DLXExchange, false, nil); err != nil {
-			return "", fmt.Errorf("bind %s to %s: %w", st.Name, DLXExchange, err)
+		for _, x := range []string{DLXExchange, InboxDLXExchange} {
+			if err := (*ch).QueueBind(st.Name, "", x, false, nil); err != nil {
+				return "", fmt.Errorf("bind %s to %s: %w", st.Name, x, err)
+			}
 		}
 		return st.Name, nil
 	}

@@ -236,7 +236,9 @@ func (s *Store) InsertMO(ctx context.Context, m *rb.Send, state string) (inserte
 // ApplyStatus records a status of an MO message: the event goes to the
 // message's state history once (by rb.StatusID; a repeat is ignored), and
 // the message's state moves when rb.Supersedes says so. changed reports whether
-// the message row changed. A status for an MO this history never composed
+// the message row changed, or the answer to a cancel that lost the race with
+// the session (rb.CancelTooLate) joined its history: a status that moves
+// no state, but news to the operator who asked for the cancel. A status for an MO this history never composed
 // (another client sent it) creates a row from what the status says, without
 // payload, size or credits: a status's byte count is not evidence of a
 // payload this history never had, so the row never invents a size or a
@@ -320,7 +322,7 @@ func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *rb.Status, stub
 		return true, nil
 	}
 	if !apply {
-		return false, nil
+		return rb.IsCancelTooLate(rb.StateChange{State: st.State, Reason: st.Reason}), nil
 	}
 	if size == 0 && !bare {
 		size = st.Bytes
@@ -353,6 +355,21 @@ func (s *Store) Queued(ctx context.Context) ([]rb.Message, error) {
 func (s *Store) MarkRead(ctx context.Context, id string) (changed bool, err error) {
 	err = s.tx(ctx, "mark read "+id, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE messages SET read = 1 WHERE id = ? AND read = 0", id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		changed = n > 0
+		return err
+	})
+	return changed, err
+}
+
+// MarkUnread marks one received (MT) message unread again; changed is
+// false when it was unread already, is an MO, or does not exist.
+func (s *Store) MarkUnread(ctx context.Context, id string) (changed bool, err error) {
+	err = s.tx(ctx, "mark unread "+id, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE messages SET read = 0 WHERE id = ? AND read = 1 AND direction = 'mt'", id)
 		if err != nil {
 			return err
 		}

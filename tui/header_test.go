@@ -98,7 +98,7 @@ func TestHeaderByPriority(t *testing.T) {
 	d.Send(tea.WindowSizeMsg{Width: 120, Height: 40})
 	d.Select("Arriving 18:00")
 	d.Keys("enter")
-	hasAndLacks(t, d.Plain(), []string{"last session no network service (SBDIX 32) after a session"}, nil)
+	hasAndLacks(t, d.Plain(), []string{"last session (any message): no network service (SBDIX 32) after a session"}, nil)
 	d.Keys("esc")
 	d.Select("Copy that")
 	d.Keys("enter")
@@ -215,7 +215,7 @@ func TestHeaderModemNotCurrent(t *testing.T) {
 			if tt.age < 0 {
 				last = "none yet"
 			}
-			hasAndLacks(t, d.Plain(), []string{"last session " + last}, nil)
+			hasAndLacks(t, d.Plain(), []string{"last session (any message): " + last}, nil)
 			dim := tui.NewStyles(true).Dim.Render(last)
 			dimmed := strings.Contains(d.M.View().Content, dim)
 			if dimmed != tt.dimLast {

@@ -34,6 +34,9 @@ type Options struct {
 	SearchLimit int
 	// Bell rings the terminal bell when a new MT message arrives.
 	Bell bool
+	// Notice is shown in the status line when the screen starts (the
+	// config file's warnings), until the first action replaces it.
+	Notice string
 	// ReadOnly is a screen that may only read (an SSH key of role read):
 	// compose, reply, cancel and resend are hidden from the help and
 	// refused with a line in the status bar.

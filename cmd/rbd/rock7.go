@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
@@ -18,24 +17,6 @@ import (
 	"github.com/rockblock-station/rockblock-station/rock7"
 )
 
-// rock7Help is the help of rbd rock7 (its flags are added from the flag set).
-var rock7Help = cli.Help{
-	Usage: []string{"rbd rock7 --station NAME --imei IMEI[,IMEI...] --credentials FILE [flags]"},
-	Text: `A station whose modem is Rock7's web services (the home end of RockBLOCKs in
-the field): Rock7 delivers each MO of the devices to the webhook POST
-/rock7/mo (HTTP_POST or HTTP_JSON, verified by its RS256 JWT), and the
-station's outbox goes to the first IMEI through the MT API
-(<api>/rockblock/MT). The credentials file holds "username = …" and
-"password = …" lines and must have mode 0600. The broker URL comes from
-RB_AMQP_URL or the config file, as for rbd. Put a reverse proxy with TLS in
-front of --listen (README.md, The home end).
-Exit codes: 0 stopped cleanly, 1 stopped by an error, 2 usage error.`,
-	Examples: []string{
-		"rbd rock7 --station home --imei 300234010753370 --credentials /etc/rockblock-station/rock7.credentials",
-		"rbd rock7 --station home --imei 300234010753370,300234010753371 --listen 127.0.0.1:8787 --credentials ~/.config/rockblock-station/rock7",
-	},
-}
-
 // rock7Options are rbd rock7's command-line settings.
 type rock7Options struct {
 	station, listen, api, credentials, publicKey, stateDir string
@@ -43,10 +24,51 @@ type rock7Options struct {
 	logLevel                                               slog.Level
 }
 
-func parseRock7Flags(args []string) (rock7Options, *flag.FlagSet, error) {
+// newRock7Cmd is `rbd rock7`: a station whose modem is Rock7's web services.
+func newRock7Cmd() *cobra.Command {
 	var o rock7Options
 	var imeis, level string
-	fs := flag.NewFlagSet("rbd rock7", flag.ContinueOnError)
+	c := &cobra.Command{
+		Use:   "rock7 --station NAME --imei IMEI[,IMEI...] --credentials FILE [flags]",
+		Short: "A station on Rock7's web services (the home end of RockBLOCKs in the field)",
+		Long: cli.Text(`A station whose modem is Rock7's web services (the home end of RockBLOCKs in
+the field): Rock7 delivers each MO of the devices to the webhook POST
+/rock7/mo (HTTP_POST or HTTP_JSON, verified by its RS256 JWT), and the
+station's outbox goes to the first IMEI through the MT API
+(<api>/rockblock/MT). The credentials file holds "username = …" and
+"password = …" lines and must have mode 0600. The broker URL comes from
+RB_AMQP_URL or the config file, as for rbd. Put a reverse proxy with TLS in
+front of --listen (README.md, The home end).
+Exit codes: 0 stopped cleanly, 1 stopped by an error, 2 usage error.`),
+		Example: `rbd rock7 --station home --imei 300234010753370 --credentials /etc/rockblock-station/rock7.credentials
+rbd rock7 --station home --imei 300234010753370,300234010753371 --listen 127.0.0.1:8787 --credentials ~/.config/rockblock-station/rock7`,
+		Args: cli.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			lv, err := parseLevel(level)
+			if err != nil {
+				return cli.Usagef(c, "%v", err)
+			}
+			o.logLevel = lv
+			for f := range strings.SplitSeq(imeis, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					o.imeis = append(o.imeis, f)
+				}
+			}
+			if len(o.imeis) == 0 {
+				return cli.Usagef(c, "no device: give --imei IMEI[,IMEI...]")
+			}
+			if o.credentials == "" {
+				return cli.Usagef(c, "no credentials: give --credentials FILE (username = …, password = …; mode 0600)")
+			}
+			logger := slog.New(slog.NewTextHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: o.logLevel}))
+			if err := runRock7(c.Context(), o, logger); err != nil {
+				logger.Error("rbd rock7 stopped", "err", err)
+				return cli.ErrQuiet
+			}
+			return nil
+		},
+	}
+	fs := c.Flags()
 	fs.StringVar(&o.station, "station", "", "station name (default: config file, RB_STATION, or \"default\")")
 	fs.StringVar(&imeis, "imei", "", "IMEI of each device served, comma-separated (MT messages go to the first)")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8787", "address of the webhook (POST /rock7/mo); put a TLS reverse proxy in front of it")
@@ -55,46 +77,7 @@ func parseRock7Flags(args []string) (rock7Options, *flag.FlagSet, error) {
 	fs.StringVar(&o.publicKey, "public-key", "", "PEM public key that verifies the webhook's JWT (default: Rock7's published key)")
 	fs.StringVar(&o.stateDir, "state", "", "directory of the outbox journal and the spool (default: $STATE_DIRECTORY or ~/.local/state/rockblock-station/<station>)")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
-	if err := cli.Parse("rbd rock7", fs, args); err != nil {
-		return o, fs, err
-	}
-	if fs.NArg() > 0 {
-		return o, fs, cli.Usagef("rbd rock7", "unexpected argument %q", fs.Arg(0))
-	}
-	if err := o.logLevel.UnmarshalText([]byte(level)); err != nil {
-		return o, fs, cli.Usagef("rbd rock7", "--log-level %q: want debug, info, warn or error", level)
-	}
-	for f := range strings.SplitSeq(imeis, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			o.imeis = append(o.imeis, f)
-		}
-	}
-	if len(o.imeis) == 0 {
-		return o, fs, cli.Usagef("rbd rock7", "no device: give --imei IMEI[,IMEI...]")
-	}
-	if o.credentials == "" {
-		return o, fs, cli.Usagef("rbd rock7", "no credentials: give --credentials FILE (username = …, password = …; mode 0600)")
-	}
-	return o, fs, nil
-}
-
-// rock7Cmd is `rbd rock7`.
-func rock7Cmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, fs, err := parseRock7Flags(args)
-	if errors.Is(err, cli.ErrHelp) {
-		help := rock7Help
-		help.Flags = fs
-		return writeHelp(stdout, help)
-	}
-	if err != nil {
-		return usageError(stderr, err)
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
-	if err := runRock7(ctx, o, logger); err != nil {
-		logger.Error("rbd rock7 stopped", "err", err)
-		return 1
-	}
-	return 0
+	return c
 }
 
 // runRock7 wires the configuration, the broker and the station.

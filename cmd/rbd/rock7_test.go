@@ -35,25 +35,24 @@ import (
 
 // loop is the environment of the end-to-end test.
 type loop struct {
-	t          *testing.T
-	node       *brokertest.Node
-	dir        string
-	field      string
-	home       string
-	fieldBus   queue.Bus
-	homeBus    queue.Bus
-	fieldCol   *collector
-	homeCol    *collector
-	hookURL    string // the home station's webhook
-	listen     string
-	control    string // the simulator's control API
-	homeProc   *rbdProc
-	key        *rsa.PrivateKey
-	simLog     *syncbuf.Buffer
-	ctx        context.Context
-	simIMEI    string
-	homeArgs   []string
-	fieldProcs []*rbdProc
+	t        *testing.T
+	node     *brokertest.Node
+	dir      string
+	field    string
+	home     string
+	fieldBus queue.Bus
+	homeBus  queue.Bus
+	fieldCol *collector
+	homeCol  *collector
+	hookURL  string // the home station's webhook
+	listen   string
+	control  string // the simulator's control API
+	homeProc *rbdProc
+	key      *rsa.PrivateKey
+	simLog   *syncbuf.Buffer
+	ctx      context.Context
+	simIMEI  string
+	homeArgs []string
 }
 
 // child runs this test binary as rbd with args.

@@ -35,7 +35,8 @@ func demoEnv(t *testing.T) (env []string, runtime, tmp string) {
 	for _, kv := range testEnv(t, "amqp://guest:guest@127.0.0.1:1/") {
 		switch {
 		case strings.HasPrefix(kv, "TMUX"), strings.HasPrefix(kv, "TERM="), strings.HasPrefix(kv, "LANG="),
-			strings.HasPrefix(kv, "LC_"), strings.HasPrefix(kv, "TMPDIR="), strings.HasPrefix(kv, "PATH="):
+			strings.HasPrefix(kv, "LC_"), strings.HasPrefix(kv, "TMPDIR="), strings.HasPrefix(kv, "PATH="),
+			strings.HasPrefix(kv, "XDG_RUNTIME_DIR="):
 			continue
 		}
 		env = append(env, kv)
