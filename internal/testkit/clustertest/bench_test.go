@@ -33,6 +33,9 @@ var (
 //   - confirm-p99-ms: MO publish to the broker's confirm, through the kill;
 //   - mt-p50-ms, mt-p99-ms: MT queued at the gateway to its delivery at
 //     the last client;
+//   - mt-bus-p99-ms: the same from rbd's taking it from the modem (its
+//     received body's at) on: the broker's part, without the wait at the
+//     gateway for the station's next session;
 //   - lost, dup: messages lost or duplicated, which must be 0: one fails
 //     the benchmark with its timeline (ledger.timeline);
 //   - resends: publishes sent again because their confirm did not come
@@ -129,6 +132,7 @@ func BenchmarkFleet(b *testing.B) {
 		b.ReportMetric(percentile(tl.confirms, 0.99)*1000, "confirm-p99-ms")
 		b.ReportMetric(percentile(tl.mtLatencies, 0.5)*1000, "mt-p50-ms")
 		b.ReportMetric(percentile(tl.mtLatencies, 0.99)*1000, "mt-p99-ms")
+		b.ReportMetric(percentile(tl.mtBusLatencies, 0.99)*1000, "mt-bus-p99-ms")
 		b.ReportMetric(float64(tl.moLost+tl.mtLost), "lost")
 		b.ReportMetric(float64(tl.moDup+tl.mtDup), "dup")
 		b.ReportMetric(float64(logCount(sts, clients, "no confirm in time")), "resends")
@@ -137,9 +141,10 @@ func BenchmarkFleet(b *testing.B) {
 			stations, perStation, perStation, victim.Name(), killedAt.Round(time.Millisecond),
 			allPublished.Round(time.Millisecond), busy.Round(time.Millisecond), tl)
 		b.Logf("MO publish to gateway p50 %.2fs p99 %.2fs (all MO are published at once: mostly the wait in the station's outbox); "+
-			"publish to confirm p50 %.3fs p99 %.3fs max %.3fs; MT gateway to every client p50 %.2fs p99 %.2fs",
+			"publish to confirm p50 %.3fs p99 %.3fs max %.3fs; MT gateway to every client p50 %.2fs p99 %.2fs (from rbd's taking it: p50 %.2fs p99 %.2fs)",
 			percentile(tl.latencies, 0.5), percentile(tl.latencies, 0.99), percentile(tl.confirms, 0.5), percentile(tl.confirms, 0.99),
-			percentile(tl.confirms, 1), percentile(tl.mtLatencies, 0.5), percentile(tl.mtLatencies, 0.99))
+			percentile(tl.confirms, 1), percentile(tl.mtLatencies, 0.5), percentile(tl.mtLatencies, 0.99),
+			percentile(tl.mtBusLatencies, 0.5), percentile(tl.mtBusLatencies, 0.99))
 		b.Logf("published again: %s", recoveries(sts, clients))
 		cancel()
 		if err := victim.StartAgain(); err != nil {
