@@ -18,11 +18,15 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	changes := f.c.Subscribe(ctx)
 	f.run(t)
 	// Statuses published during the replay are applied by it (one reload
-	// change); after it, each one is a change of its message.
+	// change); after it, each one is a change of its message. A subscriber
+	// gets changes merged while it is not reading, and a reload absorbs the
+	// ids merged into it: take the replay's reload before the traffic whose
+	// ids this test looks for.
 	waitFor(t, "the replay recorded", func() bool {
 		_, ok, err := f.st.Meta(ctx, metaReplayed)
 		return err == nil && ok
 	})
+	waitReload(t, changes)
 
 	id, err := f.c.Compose(ctx, []byte("where are you"), true, nil)
 	if err != nil {
@@ -109,6 +113,23 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	})
 }
 
+// waitReload reads changes until one asks for a full reload (the
+// archivist's when it has caught up with the history stream).
+func waitReload(t *testing.T, changes <-chan rb.Change) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case ch := <-changes:
+			if ch.All {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no change asking for a reload after the replay")
+		}
+	}
+}
+
 func TestArchivistIgnoresOtherStations(t *testing.T) {
 	f := newMem(t, nil, nil)
 	ctx := ctxT(t)
@@ -160,15 +181,5 @@ func TestReplayFillsNewClientOnce(t *testing.T) {
 	}
 	// Other changes (the broker watcher's first header change) may come
 	// first; the replay's must ask for a full reload.
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case ch := <-changes:
-			if ch.All {
-				return
-			}
-		case <-deadline:
-			t.Fatal("no change asking for a reload after the replay")
-		}
-	}
+	waitReload(t, changes)
 }

@@ -20,7 +20,7 @@ import (
 // while both flush: each MO reaches the station's outbox exactly once.
 func TestSharedHistoryPublishesEachMOOnce(t *testing.T) {
 	n := brokertest.Require(t, node)
-	const station = "shared-flush"
+	station := uniqueStation("shared-flush")
 	rbd := dial(t, n.URL(), station, nil)
 	waitUp(t, rbd)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

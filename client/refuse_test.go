@@ -20,7 +20,7 @@ import (
 // the live feed did not happen to bring.
 func TestArchivistGoesOnPastARefusedMessage(t *testing.T) {
 	n := brokertest.Require(t, node)
-	const station = "refused"
+	station := uniqueStation("refused")
 	ctx := ctxT(t)
 	st := openStore(t, "")
 	if err := st.SetMeta(ctx, metaReplayed, "2020-01-01T00:00:00Z"); err != nil {
@@ -74,7 +74,7 @@ func TestArchivistGoesOnPastARefusedMessage(t *testing.T) {
 // reaches the new client.
 func TestReplayGoesOnPastARefusedMessage(t *testing.T) {
 	n := brokertest.Require(t, node)
-	const station = "replayrefused"
+	station := uniqueStation("replayrefused")
 	ctx := ctxT(t)
 	rbd := dial(t, n.URL(), station, nil)
 	waitUp(t, rbd)
@@ -111,7 +111,7 @@ func TestReplayGoesOnPastARefusedMessage(t *testing.T) {
 // missing from every history although the gateway had delivered it.
 func TestStatusUnderAnMTIDShadowsNothing(t *testing.T) {
 	n := brokertest.Require(t, node)
-	const station = "shadow"
+	station := uniqueStation("shadow")
 	ctx := ctxT(t)
 	st := openStore(t, "")
 	bus := dial(t, n.URL(), station, st)

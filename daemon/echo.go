@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -23,6 +24,12 @@ import (
 //   - else once EchoWait passed since its confirm (the last record of a
 //     burst has no later one to show its loss).
 //
+// The stream's consumer can read a record back before its publisher has
+// taken the confirm and handed it over (both follow the stream's commit),
+// and a copy published again can be read back before its own confirm: the
+// ids read back are kept for EchoEarly, and a record whose id is among
+// them is finished on its confirm.
+//
 // Every record is idempotent by its message id (store.Archive, the live
 // feed), so a copy too many is harmless. A record whose echo never comes
 // (the stream unreadable) stays pending: after a restart it is published
@@ -33,8 +40,14 @@ import (
 const EchoWait = 5 * time.Second
 
 // echoMax bounds the records waiting for their echo; beyond it the oldest
-// is finished unchecked (with a warning): the stream cannot be read.
+// is finished unchecked (with a warning): the stream cannot be read. It
+// bounds the ids read back before their confirm as well.
 const echoMax = 20000
+
+// EchoEarly is how long an id read back from the stream is kept, for a
+// confirm of its record handed over later: longer than a confirm can take
+// (queue.Config.ConfirmTimeoutMax).
+const EchoEarly = time.Minute
 
 // echoRec is one confirmed record waiting to be read back.
 type echoRec struct {
@@ -51,13 +64,17 @@ type echoes struct {
 	mu      sync.Mutex
 	off     bool // the stream cannot be followed: finish on the confirm
 	pending map[string]*echoRec
-	order   []string // ids in confirm order (may hold finished ones)
+	order   []string             // ids in confirm order (may hold finished ones)
+	early   map[string]time.Time // ids read back, when (for confirms that come after)
 }
 
-func newEchoes() *echoes { return &echoes{pending: map[string]*echoRec{}} }
+func newEchoes() *echoes {
+	return &echoes{pending: map[string]*echoRec{}, early: map[string]time.Time{}}
+}
 
 // confirmed registers a confirmed record id (its publish began at
-// started); done finishes it once it is read back, again publishes it again.
+// started); done finishes it once it is read back, again publishes it
+// again. An id read back already is finished at once.
 func (e *echoes) confirmed(id string, started time.Time, again, done func()) {
 	e.mu.Lock()
 	if e.off {
@@ -65,12 +82,22 @@ func (e *echoes) confirmed(id string, started time.Time, again, done func()) {
 		done()
 		return
 	}
+	if _, ok := e.early[id]; ok {
+		// Read back already: the stream holds it.
+		delete(e.pending, id)
+		e.mu.Unlock()
+		done()
+		return
+	}
 	r := e.pending[id]
 	if r == nil {
-		r = &echoRec{id: id, again: again, done: done}
+		r = &echoRec{id: id}
 		e.pending[id] = r
 		e.order = append(e.order, id)
 	}
+	// A copy published again (by again) finishes the way its publisher
+	// says: the newest again and done.
+	r.again, r.done = again, done
 	r.started, r.confirmed, r.resent = started, time.Now(), false
 	var drop []*echoRec
 	for len(e.pending) > echoMax && len(e.order) > 0 {
@@ -93,6 +120,13 @@ func (e *echoes) confirmed(id string, started time.Time, again, done func()) {
 func (e *echoes) seen(id string) (done func(), lost []*echoRec) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.off {
+		// A confirm of it may still be on its way to the publisher.
+		if len(e.early) >= echoMax {
+			e.early = map[string]time.Time{}
+		}
+		e.early[id] = time.Now()
+	}
 	r := e.pending[id]
 	if r == nil {
 		return nil, nil
@@ -109,10 +143,16 @@ func (e *echoes) seen(id string) (done func(), lost []*echoRec) {
 }
 
 // overdue returns the records confirmed more than wait ago and still
-// unseen, marked resent.
+// unseen, marked resent. It forgets the ids read back early that are older
+// than EchoEarly.
 func (e *echoes) overdue(wait time.Duration) []*echoRec {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	for id, at := range e.early {
+		if time.Since(at) > EchoEarly {
+			delete(e.early, id)
+		}
+	}
 	var out []*echoRec
 	for _, r := range e.pending {
 		if !r.resent && time.Since(r.confirmed) > wait {
@@ -132,7 +172,7 @@ func (e *echoes) disable() {
 	for _, r := range e.pending {
 		rs = append(rs, r)
 	}
-	e.pending, e.order = map[string]*echoRec{}, nil
+	e.pending, e.order, e.early = map[string]*echoRec{}, nil, map[string]time.Time{}
 	e.mu.Unlock()
 	for _, r := range rs {
 		r.done()
@@ -156,18 +196,24 @@ func (e *echoes) compactLocked() {
 // runEcho follows the history stream from the daemon's start and settles
 // the records waiting for their echo, until ctx ends.
 func (d *Daemon) runEcho(ctx context.Context) {
-	since := d.now().Add(-time.Minute)
-	ds, err := d.bus.Consume(ctx, queue.Queue{Role: queue.RoleHistory, Since: since})
+	d.echo.follow(ctx, d.bus, d.log, d.cfg.Station, d.now())
+}
+
+// follow reads station's records from bus's history stream (from a minute
+// before start on) and settles the records waiting for their echo, until
+// ctx ends.
+func (e *echoes) follow(ctx context.Context, bus queue.Bus, log *slog.Logger, station string, start time.Time) {
+	ds, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleHistory, Since: start.Add(-time.Minute)})
 	if err != nil {
-		d.log.Error("cannot follow the history stream; records are finished on the broker's confirm alone", "err", err)
-		d.echo.disable()
+		log.Error("cannot follow the history stream; records are finished on the broker's confirm alone", "err", err)
+		e.disable()
 		return
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	resend := func(rs []*echoRec, why string) {
 		for _, r := range rs {
-			d.log.Warn("a record the broker confirmed is not in the history stream; publishing it again", "message_id", r.id, "why", why)
+			log.Warn("a record the broker confirmed is not in the history stream; publishing it again", "message_id", r.id, "why", why)
 			r.again()
 		}
 	}
@@ -176,20 +222,20 @@ func (d *Daemon) runEcho(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			resend(d.echo.overdue(EchoWait), "not read back in time")
+			resend(e.overdue(EchoWait), "not read back in time")
 		case dl, ok := <-ds:
 			if !ok {
 				if ctx.Err() == nil {
-					d.log.Error("the history stream's consumer ended; records are finished on the broker's confirm alone")
-					d.echo.disable()
+					log.Error("the history stream's consumer ended; records are finished on the broker's confirm alone")
+					e.disable()
 				}
 				return
 			}
 			_ = dl.Ack()
-			if dl.Msg == nil || dl.Msg.Head().Station != d.cfg.Station {
+			if dl.Msg == nil || dl.Msg.Head().Station != station {
 				continue
 			}
-			done, lost := d.echo.seen(rb.MessageID(dl.Msg))
+			done, lost := e.seen(rb.MessageID(dl.Msg))
 			if done != nil {
 				done()
 			}
@@ -197,3 +243,57 @@ func (d *Daemon) runEcho(ctx context.Context) {
 		}
 	}
 }
+
+// runChecked publishes q's items in order (fifo.run) and hands each one the
+// broker confirmed to e: done(v) (may be nil) once it is read back from the
+// history stream, and v pushed into q again when the broker lost it.
+// confirmed(v) (may be nil) is called on every confirm.
+func runChecked[T rb.Body](ctx context.Context, q *fifo[T], log *slog.Logger, what string, sleep func(context.Context, time.Duration) bool,
+	publish func(context.Context, rb.Body) error, e *echoes, confirmed, done func(T), park func(T, error)) {
+	var started time.Time // of the publish under way (run is serial)
+	q.run(ctx, log, what, sleep, func(ctx context.Context, v T) error {
+		started = time.Now()
+		return publish(ctx, v)
+	}, func(v T) {
+		if confirmed != nil {
+			confirmed(v)
+		}
+		e.confirmed(rb.MessageID(v), started, func() { q.push(v) }, func() {
+			if done != nil {
+				done(v)
+			}
+		})
+	}, park)
+}
+
+// Echo is the echo check of a station without a modem (rbd rock7): the
+// daemon's own (above), for the records its Publishers and its direct
+// publishes hand it.
+type Echo struct {
+	e       *echoes
+	bus     queue.Bus
+	log     *slog.Logger
+	station string
+}
+
+// NewEcho returns the echo check of station's records published through
+// bus.
+func NewEcho(bus queue.Bus, log *slog.Logger, station string) *Echo {
+	return &Echo{e: newEchoes(), bus: bus, log: log, station: station}
+}
+
+// Run follows the history stream and settles the records waiting for their
+// echo until ctx ends. Without it running nothing is finished (a stream
+// that cannot be followed finishes every record on its confirm).
+func (e *Echo) Run(ctx context.Context) { e.e.follow(ctx, e.bus, e.log, e.station, time.Now()) }
+
+// Confirmed hands e a record the broker confirmed, whose publish began at
+// started: done is called once it is read back from the history stream,
+// again when the broker lost it (it must publish the record again and hand
+// it to Confirmed once more on its confirm).
+func (e *Echo) Confirmed(id string, started time.Time, again, done func()) {
+	e.e.confirmed(id, started, again, done)
+}
+
+// Waiting returns the number of records waiting for their echo.
+func (e *Echo) Waiting() int { return e.e.waiting() }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +59,56 @@ func TestEchoRepublishesLostRecord(t *testing.T) {
 	t.Logf("the lost status came after %v", time.Since(start).Round(time.Millisecond))
 	if n := h.d.echo.waiting(); n > 5 {
 		t.Errorf("%d records still wait for their echo", n)
+	}
+}
+
+// TestEchoReadBackBeforeConfirm: the stream's consumer can read a record
+// back before its publisher hands the confirm over, and a copy published
+// again can be read back before its own confirm. Either is finished on
+// its confirm, not published again; a record confirmed again finishes the
+// way its newest publisher says.
+func TestEchoReadBackBeforeConfirm(t *testing.T) {
+	e := newEchoes()
+	var log []string
+	note := func(s string) func() { return func() { log = append(log, s) } }
+
+	// Read back first, confirmed after: finished at once.
+	if done, lost := e.seen("a"); done != nil || lost != nil {
+		t.Fatalf("an unknown id: done %v, lost %v", done != nil, lost)
+	}
+	e.confirmed("a", time.Now(), note("again a"), note("done a"))
+	if e.waiting() != 0 || strings.Join(log, ",") != "done a" {
+		t.Fatalf("a read back before its confirm: %d waiting, calls %v", e.waiting(), log)
+	}
+
+	// Confirmed, lost, published again by another publisher (rbd rock7's
+	// spool after its webhook's direct publish); the copy is confirmed
+	// before it is read back: the spool's done finishes it.
+	log = nil
+	e.confirmed("b", time.Now().Add(-time.Minute), note("again b (direct)"), note("done b (direct)"))
+	time.Sleep(10 * time.Millisecond)
+	for _, r := range e.overdue(time.Millisecond) {
+		r.again()
+	}
+	e.confirmed("b", time.Now(), note("again b (spool)"), note("done b (spool)"))
+	if done, _ := e.seen("b"); done != nil {
+		done()
+	}
+	if got := strings.Join(log, ","); got != "again b (direct),done b (spool)" {
+		t.Fatalf("b: calls %s", got)
+	}
+	// Its copy read back before the copy's confirm: finished on it.
+	log = nil
+	e.confirmed("c", time.Now().Add(-time.Minute), note("again c"), note("done c"))
+	time.Sleep(10 * time.Millisecond)
+	for _, r := range e.overdue(time.Millisecond) {
+		r.again()
+	}
+	if done, _ := e.seen("c"); done != nil {
+		done()
+	}
+	e.confirmed("c", time.Now(), note("again c (copy)"), note("done c (copy)"))
+	if got := strings.Join(log, ","); got != "again c,done c,done c (copy)" || e.waiting() != 0 {
+		t.Fatalf("c: calls %s, %d waiting", got, e.waiting())
 	}
 }

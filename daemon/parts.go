@@ -74,7 +74,8 @@ func (m *MTIDs) ID(imei string, n int) (string, error) { return m.e.id(imei, n) 
 
 // Publisher publishes bodies through a bus in the order pushed, each once
 // (by rb.MessageID), retrying through broker outages; one the broker can
-// never take is handed to park and dropped.
+// never take is handed to park and dropped. With CheckEcho it finishes a
+// body only once read back from the history stream, as rbd does.
 type Publisher[T rb.Body] struct {
 	q     *fifo[T]
 	bus   queue.Bus
@@ -83,14 +84,21 @@ type Publisher[T rb.Body] struct {
 	done  func(T)
 	park  func(T, error)
 	clock Clock
+	echo  *Echo
 }
 
 // NewPublisher returns a publisher of what (a word for the log) through
-// bus; done (may be nil) is called after each confirm.
+// bus; done (may be nil) is called after each confirm (with CheckEcho,
+// once the body is read back).
 func NewPublisher[T rb.Body](bus queue.Bus, log *slog.Logger, what string, done func(T), park func(T, error)) *Publisher[T] {
 	return &Publisher[T]{q: newFIFO(func(v T) string { return rb.MessageID(v) }), bus: bus, log: log,
 		what: what, done: done, park: park, clock: RealClock()}
 }
+
+// CheckEcho makes p finish a body (done) only once e read it back from the
+// history stream, and publish it again when the broker confirmed it but
+// lost it (echo.go). Call it before Run; e must run too.
+func (p *Publisher[T]) CheckEcho(e *Echo) { p.echo = e }
 
 // Push queues v (a body already queued is not queued twice).
 func (p *Publisher[T]) Push(v T) { p.q.push(v) }
@@ -110,7 +118,11 @@ func (p *Publisher[T]) Run(ctx context.Context) {
 			return false
 		}
 	}
-	p.q.run(ctx, p.log, p.what, sleep, func(ctx context.Context, v T) error { return p.bus.Publish(ctx, v) }, p.done, p.park)
+	if p.echo == nil {
+		p.q.run(ctx, p.log, p.what, sleep, func(ctx context.Context, v T) error { return p.bus.Publish(ctx, v) }, p.done, p.park)
+		return
+	}
+	runChecked(ctx, p.q, p.log, p.what, sleep, p.bus.Publish, p.echo.e, nil, p.done, p.park)
 }
 
 // WriteFileSync replaces path with data atomically and durably: a

@@ -184,18 +184,12 @@ func (l *latest) take() *rb.Signal {
 }
 
 func (d *Daemon) runStatuses(ctx context.Context) {
-	var started time.Time // of the publish under way (run is serial)
-	d.statuses.run(ctx, d.log, "status", d.sleep, func(ctx context.Context, st *rb.Status) error {
-		started = time.Now()
-		return d.bus.Publish(ctx, st)
-	}, func(st *rb.Status) {
-		d.echo.confirmed(rb.MessageID(st), started, func() { d.statuses.push(st) }, func() {
-			if err := d.j.append(false, &record{Op: opPublished, SID: rb.MessageID(st)}); err != nil {
-				// Not worth a hold: the status, still pending in the journal,
-				// is published again (same message id) after a restart.
-				d.log.Debug("journal published status", "err", err)
-			}
-		})
+	runChecked(ctx, d.statuses, d.log, "status", d.sleep, d.bus.Publish, d.echo, nil, func(st *rb.Status) {
+		if err := d.j.append(false, &record{Op: opPublished, SID: rb.MessageID(st)}); err != nil {
+			// Not worth a hold: the status, still pending in the journal,
+			// is published again (same message id) after a restart.
+			d.log.Debug("journal published status", "err", err)
+		}
 	}, func(st *rb.Status, perr error) {
 		r := &record{Op: opParked, SID: rb.MessageID(st), Comment: perr.Error()}
 		if err := d.j.append(true, r); err != nil {
@@ -209,17 +203,12 @@ func (d *Daemon) runStatuses(ctx context.Context) {
 }
 
 func (d *Daemon) runMTs(ctx context.Context) {
-	var started time.Time
-	d.mts.run(ctx, d.log, "mt", d.sleep, func(ctx context.Context, r *rb.Received) error {
-		started = time.Now()
-		return d.bus.Publish(ctx, r)
-	}, func(r *rb.Received) {
+	runChecked(ctx, d.mts, d.log, "mt", d.sleep, d.bus.Publish, d.echo, func(r *rb.Received) {
 		d.log.Info("MT published", "id", r.ID, "bytes", len(r.Data))
-		d.echo.confirmed(r.ID, started, func() { d.mts.push(r) }, func() {
-			if err := d.sp.remove(r.ID); err != nil {
-				d.log.Warn("remove published MT from spool", "err", err)
-			}
-		})
+	}, func(r *rb.Received) {
+		if err := d.sp.remove(r.ID); err != nil {
+			d.log.Warn("remove published MT from spool", "err", err)
+		}
 	}, func(r *rb.Received, _ error) {
 		if err := d.sp.quarantine(d.sp.fileName(r.ID)); err != nil {
 			d.log.Error("set aside unpublishable MT", "id", r.ID, "err", err)
@@ -230,13 +219,7 @@ func (d *Daemon) runMTs(ctx context.Context) {
 // runSessions publishes session reports. One the broker can never take is
 // dropped with the log line of fifo.run: it is statistics.
 func (d *Daemon) runSessions(ctx context.Context) {
-	var started time.Time
-	d.sessions.run(ctx, d.log, "session", d.sleep, func(ctx context.Context, s *rb.Session) error {
-		started = time.Now()
-		return d.bus.Publish(ctx, s)
-	}, func(s *rb.Session) {
-		d.echo.confirmed(s.ID, started, func() { d.sessions.push(s) }, func() {})
-	}, nil)
+	runChecked(ctx, d.sessions, d.log, "session", d.sleep, d.bus.Publish, d.echo, nil, nil, nil)
 }
 
 // runSpoolRescan picks up spool files the in-memory queue does not hold

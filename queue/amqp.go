@@ -48,7 +48,8 @@ type AMQP struct {
 	// (topology.go, historyReady); histTried (under mu) is the last try.
 	histOK    atomic.Bool
 	histTried time.Time
-	take      taker // the channel of Take's consumers
+	pace      confirmPace // recent confirm times: the first confirm deadline (confirm.go)
+	take      taker       // the channel of Take's consumers
 
 	mu      sync.Mutex
 	conn    *amqp.Connection // nil when down

@@ -72,9 +72,10 @@ type Config struct {
 	// taking the first copy's confirm if that comes first (default 1 s;
 	// not counted while the broker blocks the connection). RabbitMQ 3.10
 	// can leave a confirm open for ever on a channel whose queue or stream
-	// lost its leader with a node (confirm.go). Every further copy of the
-	// same publish waits twice as long, up to ConfirmTimeoutMax (default
-	// 15 s).
+	// lost its leader with a node (confirm.go). It is the least first
+	// deadline: that follows the broker's pace (three times the slowest
+	// confirm of the last minute). Every further copy of the same publish
+	// waits twice as long, up to ConfirmTimeoutMax (default 15 s).
 	ConfirmTimeout, ConfirmTimeoutMax time.Duration
 	// StableAfter is how long a connection must stay up before the backoff
 	// starts again from ReconnectMin (default 30 s): a broker that accepts

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -21,20 +22,80 @@ import (
 // none (a stream without its majority) is asked again ever more rarely, not
 // in a loop; while the connection is down or blocked nothing is published
 // again (waitPublisher waits on the connection's state).
+//
+// The first deadline follows the broker's recent pace (confirmPace): a
+// loaded broker that confirms in 800 ms is not asked twice for everything,
+// while a quick one still has a dead leader's channel replaced within
+// ConfirmTimeout.
+
+// Confirm pace: the first deadline of a publish is confirmSlack times the
+// slowest confirm of the last confirmWindow (at most confirmKeep of them),
+// at least ConfirmTimeout and at most ConfirmTimeoutMax.
+const (
+	confirmSlack  = 3
+	confirmWindow = time.Minute
+	confirmKeep   = 256
+)
+
+// confirmPace keeps the recent confirm times of one bus.
+type confirmPace struct {
+	mu   sync.Mutex
+	at   [confirmKeep]time.Time
+	took [confirmKeep]time.Duration
+	next int // slot of the next sample
+}
+
+// add records a confirm that came took after its publish.
+func (c *confirmPace) add(now time.Time, took time.Duration) {
+	c.mu.Lock()
+	c.at[c.next], c.took[c.next] = now, took
+	c.next = (c.next + 1) % confirmKeep
+	c.mu.Unlock()
+}
+
+// slowest returns the slowest confirm of the window ending at now (0 when
+// none came in it).
+func (c *confirmPace) slowest(now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var m time.Duration
+	for i, at := range c.at {
+		if !at.IsZero() && now.Sub(at) <= confirmWindow {
+			m = max(m, c.took[i])
+		}
+	}
+	return m
+}
+
+// deadline is the first confirm deadline of a publish starting at now.
+func (c *confirmPace) deadline(now time.Time, least, most time.Duration) time.Duration {
+	return min(max(confirmSlack*c.slowest(now), least), most)
+}
 
 // inflight is one copy of a publish waiting for its confirm.
 type inflight struct {
-	p  *publisher
-	dc *amqp.DeferredConfirmation
+	p    *publisher
+	dc   *amqp.DeferredConfirmation
+	sent time.Time
+}
+
+// settled records the time of c's confirm in pace when it is an ack (a
+// nack, or a channel that closed, says nothing of the broker's pace).
+func (c *inflight) settled(pace *confirmPace) {
+	if c.dc.Acked() {
+		now := time.Now()
+		pace.add(now, now.Sub(c.sent))
+	}
 }
 
 // abandon settles c in the background once its confirm comes (or its
 // channel closes), so that its return, if any, is not taken for the
 // return of a later copy.
-func (c *inflight) abandon(mandatory bool, id string) {
+func (c *inflight) abandon(pace *confirmPace, mandatory bool, id string) {
 	go func() {
 		<-c.dc.Done()
 		c.p.end()
+		c.settled(pace) // a late confirm: what the next deadlines must allow for
 		if mandatory {
 			c.p.wasReturned(id)
 		}
@@ -69,13 +130,14 @@ func (a *AMQP) awaitConfirm(ctx context.Context, key, id string, mandatory bool,
 			a.log.Warn("no confirm in time, publishing again on a fresh channel", "message_id", id, "key", key, "after", *deadline)
 			cur.p.retireNow()
 			if *older != nil {
-				(*older).abandon(mandatory, id)
+				(*older).abandon(&a.pace, mandatory, id)
 			}
 			*older = cur
 			*deadline = min(2**deadline, a.cfg.ConfirmTimeoutMax)
 			return nil, nil
 		case <-cur.dc.Done():
 			cur.p.end()
+			cur.settled(&a.pace)
 			if !cur.dc.Acked() && *older != nil && !closed(olderDone) {
 				// This copy's channel died or nacked while the earlier
 				// copy may still be confirmed: that one decides, with a
@@ -89,15 +151,16 @@ func (a *AMQP) awaitConfirm(ctx context.Context, key, id string, mandatory bool,
 			o := *older
 			*older = nil
 			o.p.end()
+			o.settled(&a.pace)
 			if o.dc.Acked() {
-				cur.abandon(mandatory, id)
+				cur.abandon(&a.pace, mandatory, id)
 				return o, nil
 			}
 			if mandatory {
 				o.p.wasReturned(id)
 			}
 		case <-ctx.Done():
-			cur.abandon(mandatory, id)
+			cur.abandon(&a.pace, mandatory, id)
 			return nil, fmt.Errorf("publish %s %s: no confirm: %w (%v)", key, id, ErrUnavailable, ctx.Err())
 		case <-a.ctx.Done():
 			return nil, fmt.Errorf("publish %s %s: %w: bus closed", key, id, ErrUnavailable)

@@ -463,13 +463,14 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 	}
 	denied := 0 // channels of this publish the broker closed with 403
 	// older is a copy published on an earlier channel that did not confirm
-	// within deadline, still waited for; deadline doubles with every such
-	// copy, up to ConfirmTimeoutMax.
+	// within deadline, still waited for; deadline starts at the broker's
+	// recent pace and doubles with every such copy, up to
+	// ConfirmTimeoutMax (confirm.go).
 	var older *inflight
-	deadline := a.cfg.ConfirmTimeout
+	deadline := a.pace.deadline(time.Now(), a.cfg.ConfirmTimeout, a.cfg.ConfirmTimeoutMax)
 	defer func() {
 		if older != nil {
-			older.abandon(mandatory, id)
+			older.abandon(&a.pace, mandatory, id)
 		}
 	}()
 	for {
@@ -477,6 +478,7 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 		if err != nil {
 			return fmt.Errorf("publish %s %s: %w", key, id, err)
 		}
+		sent := time.Now()
 		dc, err := p.send(ctx, exchange, key, mandatory, msg)
 		if errors.Is(err, errRetired) {
 			continue // waitPublisher waits for its successor
@@ -491,7 +493,7 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 			}
 			continue
 		}
-		cur := &inflight{p: p, dc: dc}
+		cur := &inflight{p: p, dc: dc, sent: sent}
 		got, err := a.awaitConfirm(ctx, key, id, mandatory, cur, &older, &deadline)
 		if err != nil {
 			return err

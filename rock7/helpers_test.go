@@ -85,6 +85,13 @@ func writeCreds(t testing.TB, dir, user, pass string) string {
 
 func newEnv(t testing.TB, tweak func(*Config)) *env {
 	t.Helper()
+	return newEnvBus(t, tweak, nil)
+}
+
+// newEnvBus is newEnv with the station's bus passed through wrap (nil:
+// the bus itself).
+func newEnvBus(t testing.TB, tweak func(*Config), wrap func(queue.Bus) queue.Bus) *env {
+	t.Helper()
 	n := brokertest.Require(t, node)
 	key, _ := keys(t)
 	dir := t.TempDir()
@@ -161,7 +168,11 @@ func newEnv(t testing.TB, tweak func(*Config)) *env {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	e.st = New(cfg, sbus)
+	var bus queue.Bus = sbus
+	if wrap != nil {
+		bus = wrap(sbus)
+	}
+	e.st = New(cfg, bus)
 	e.url = "http://" + ln.Addr().String() + WebhookPath
 	sctx, scancel := context.WithCancel(ctx)
 	e.cancel, e.done = scancel, make(chan error, 1)

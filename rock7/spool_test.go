@@ -78,6 +78,7 @@ func TestDeliverySpooledWhileTheBrokerDoesNotConfirm(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.mts.Run(ctx)
+	go s.echo.Run(ctx) // this bus has no stream: records finish on the confirm
 	close(bus.gate)
 	deadline := time.Now().Add(10 * time.Second)
 	for spooled() != 0 || s.mts.Len() != 0 {

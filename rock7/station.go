@@ -134,6 +134,7 @@ type Station struct {
 	ids      *daemon.MTIDs
 	statuses *daemon.Publisher[*rb.Status]
 	mts      *daemon.Publisher[*rb.Received]
+	echo     *daemon.Echo // statuses and deliveries finished only once read back from the history stream
 	health   *health
 	imeis    map[string]bool
 
@@ -204,6 +205,12 @@ func (s *Station) open() (unlock func(), err error) {
 	}, func(r *rb.Received, err error) {
 		s.log.Error("spooled delivery can never be published; left in the spool for an operator", "id", r.ID, "err", err)
 	})
+	// rbd's echo check: a record the broker confirmed but its history
+	// stream lost (seen in a fail-over) stays in the journal or the spool
+	// and is published again.
+	s.echo = daemon.NewEcho(s.bus, s.log, s.cfg.Station)
+	s.statuses.CheckEcho(s.echo)
+	s.mts.CheckEcho(s.echo)
 	spooled, err := s.spool.Load(s.log)
 	if err != nil {
 		return fail(err)
@@ -243,7 +250,7 @@ func (s *Station) Run(ctx context.Context) error {
 
 	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	for _, f := range []func(context.Context){s.statuses.Run, s.mts.Run, s.runHealth} {
+	for _, f := range []func(context.Context){s.statuses.Run, s.mts.Run, s.echo.Run, s.runHealth} {
 		wg.Add(1)
 		go func() { defer wg.Done(); f(pubCtx) }()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/rockblock-station/rockblock-station/rb"
 )
@@ -83,9 +84,13 @@ func (s *Station) Accept(ctx context.Context, d *Delivery) (*rb.Received, error)
 		// Nothing spooled waits: publish at once (the order of deliveries is
 		// kept), spool only when the broker does not confirm in time.
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PublishWait)
+		started := time.Now()
 		err := s.bus.Publish(pctx, rec)
 		cancel()
 		if err == nil {
+			// Should the history stream not show it, it goes the way of a
+			// delivery the broker did not take: the spool.
+			s.echo.Confirmed(rec.ID, started, func() { s.respool(rec) }, func() {})
 			s.health.delivery(s.now())
 			return rec, nil
 		}
@@ -97,4 +102,14 @@ func (s *Station) Accept(ctx context.Context, d *Delivery) (*rb.Received, error)
 	s.mts.Push(rec)
 	s.health.delivery(s.now())
 	return rec, nil
+}
+
+// respool hands a delivery the broker confirmed but lost to the spool's
+// publisher. Not spooled (the disk refuses it), it is still published
+// again from memory.
+func (s *Station) respool(rec *rb.Received) {
+	if err := s.spool.Put(rec); err != nil {
+		s.log.Error("spool a delivery to publish again", "id", rec.ID, "err", err)
+	}
+	s.mts.Push(rec)
 }

@@ -33,8 +33,15 @@ var (
 //   - confirm-p99-ms: MO publish to the broker's confirm, through the kill;
 //   - mt-p50-ms, mt-p99-ms: MT queued at the gateway to its delivery at
 //     the last client;
+//   - mt-bus-p99-ms: the same from rbd's taking it from the modem (its
+//     received body's at) on: the broker's part, without the wait at the
+//     gateway for the station's next session;
 //   - lost, dup: messages lost or duplicated, which must be 0: one fails
-//     the benchmark with its timeline (ledger.timeline).
+//     the benchmark with its timeline (ledger.timeline);
+//   - resends: publishes sent again because their confirm did not come
+//     within its deadline (queue/confirm.go), by rbd and the clients;
+//   - echo-resends: records rbd published again because it did not read
+//     them back from the history stream (daemon/echo.go).
 //
 // One iteration takes about a minute and a half with the cluster's start:
 // run it with -benchtime 1x. -fleet.stations and -fleet.per change the
@@ -125,16 +132,20 @@ func BenchmarkFleet(b *testing.B) {
 		b.ReportMetric(percentile(tl.confirms, 0.99)*1000, "confirm-p99-ms")
 		b.ReportMetric(percentile(tl.mtLatencies, 0.5)*1000, "mt-p50-ms")
 		b.ReportMetric(percentile(tl.mtLatencies, 0.99)*1000, "mt-p99-ms")
+		b.ReportMetric(percentile(tl.mtBusLatencies, 0.99)*1000, "mt-bus-p99-ms")
 		b.ReportMetric(float64(tl.moLost+tl.mtLost), "lost")
 		b.ReportMetric(float64(tl.moDup+tl.mtDup), "dup")
+		b.ReportMetric(float64(logCount(sts, clients, "no confirm in time")), "resends")
+		b.ReportMetric(float64(logCount(sts, nil, "is not in the history stream; publishing it again")), "echo-resends")
 		b.Logf("%d stations, %d MO and %d MT each; node %s killed at %v; all MO confirmed at %v, the last arrival at %v: %s",
 			stations, perStation, perStation, victim.Name(), killedAt.Round(time.Millisecond),
 			allPublished.Round(time.Millisecond), busy.Round(time.Millisecond), tl)
 		b.Logf("MO publish to gateway p50 %.2fs p99 %.2fs (all MO are published at once: mostly the wait in the station's outbox); "+
-			"publish to confirm p50 %.3fs p99 %.3fs max %.3fs; MT gateway to every client p50 %.2fs p99 %.2fs",
+			"publish to confirm p50 %.3fs p99 %.3fs max %.3fs; MT gateway to every client p50 %.2fs p99 %.2fs (from rbd's taking it: p50 %.2fs p99 %.2fs)",
 			percentile(tl.latencies, 0.5), percentile(tl.latencies, 0.99), percentile(tl.confirms, 0.5), percentile(tl.confirms, 0.99),
-			percentile(tl.confirms, 1), percentile(tl.mtLatencies, 0.5), percentile(tl.mtLatencies, 0.99))
-		b.Logf("publisher channels replaced: %s", recoveries(sts, clients))
+			percentile(tl.confirms, 1), percentile(tl.mtLatencies, 0.5), percentile(tl.mtLatencies, 0.99),
+			percentile(tl.mtBusLatencies, 0.5), percentile(tl.mtBusLatencies, 0.99))
+		b.Logf("published again: %s", recoveries(sts, clients))
 		cancel()
 		if err := victim.StartAgain(); err != nil {
 			b.Fatal(err)
@@ -144,13 +155,27 @@ func BenchmarkFleet(b *testing.B) {
 
 // recoveries counts, over the stations' and clients' logs, the ways
 // queue's publisher got a message through a failover: a confirm that did
-// not come within ConfirmTimeout, a nack, a connection lost before the
-// confirm.
+// not come within its deadline, a nack, a connection lost before the
+// confirm; and the records rbd published again because it did not read
+// them back from the history stream (daemon/echo.go).
+// logCount counts line in the stations' and clients' logs.
+func logCount(sts []*station, clients []*client, line string) int {
+	n := 0
+	for _, s := range sts {
+		n += strings.Count(s.log.String(), line)
+	}
+	for _, c := range clients {
+		n += strings.Count(c.log.String(), line)
+	}
+	return n
+}
+
 func recoveries(sts []*station, clients []*client) string {
 	kinds := []struct{ name, line string }{
 		{"no confirm in time", "no confirm in time"},
 		{"after a nack", "publisher channel replaced after a nack"},
 		{"connection lost before the confirm", "connection lost before the confirm"},
+		{"not read back", "is not in the history stream; publishing it again"},
 	}
 	var parts []string
 	for _, k := range kinds {

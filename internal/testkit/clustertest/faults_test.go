@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	rbclient "github.com/rockblock-station/rockblock-station/client"
-	"github.com/rockblock-station/rockblock-station/store"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -306,9 +303,10 @@ func mostLeaders(t *testing.T, c *brokertest.Cluster) *brokertest.Node {
 }
 
 // TestQueueCountIndependentOfClients: the broker's queues are the same
-// with one client as with twenty (each a client.Client with a history of
-// its own, archiving the stream): clients add no queue of their own but a
-// live feed per connection, which is exclusive and goes with it.
+// with one client as with twenty (each a process of its own running a
+// client.Client with a history of its own, archiving the stream): clients
+// add no queue of their own but a live feed per connection, which is
+// exclusive and goes with it.
 func TestQueueCountIndependentOfClients(t *testing.T) {
 	c := brokertest.RequireCluster(t, cluster)
 	if err := c.WaitRunning(len(c.Nodes)); err != nil {
@@ -331,13 +329,25 @@ func TestQueueCountIndependentOfClients(t *testing.T) {
 	}
 	prefix := fmt.Sprintf("q%d-", time.Now().UnixNano()%10000)
 	count := func(k int) int {
-		var stops []func()
+		stops := make([]func() error, k)
+		errs := make([]error, 2*k)
+		var wg sync.WaitGroup
 		for i := range k {
-			stops = append(stops, runArchivist(t, ctx, rotate(c, i), fmt.Sprintf("%s%d-%d", prefix, k, i)))
+			dir := t.TempDir()
+			wg.Go(func() {
+				stops[i], errs[i] = startArchivist(ctx, rotate(c, i), fmt.Sprintf("%s%d-%d", prefix, k, i), dir)
+			})
 		}
+		wg.Wait()
 		n := durable()
-		for _, s := range stops {
-			s()
+		for i, s := range stops {
+			if s != nil {
+				wg.Go(func() { errs[k+i] = s() })
+			}
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
 		}
 		return n
 	}
@@ -349,33 +359,5 @@ func TestQueueCountIndependentOfClients(t *testing.T) {
 	if strings.Contains(out, "rockblock.inbox.") {
 		t.Fatalf("an inbox on a broker used only by this version:\n%s", out)
 	}
-	t.Logf("%d durable queues with 1 client and with 20", one)
-}
-
-// runArchivist runs a client (station name) with a history of its own until
-// it caught up with the stream; the returned function stops it.
-func runArchivist(t *testing.T, ctx context.Context, urls, name string) func() {
-	t.Helper()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "history.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bus, err := queue.Dial(ctx, queue.Config{URL: urls, ClientID: st.ClientID(), AppID: name, Station: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := rbclient.New(rbclient.Config{Station: name, Bus: bus, Store: st})
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); cl.Run(cctx) }()
-	for {
-		if _, ok, _ := st.Meta(ctx, "history_replayed"); ok {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("client %s never caught up with the stream", name)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return func() { cancel(); <-done; bus.Close(); st.Close() }
+	t.Logf("%d durable queues with 1 client process and with 20", one)
 }

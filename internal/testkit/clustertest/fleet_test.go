@@ -34,6 +34,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if js := os.Getenv(archivistEnv); js != "" {
+		os.Exit(archivistMain(js)) // a client process of a test (procs_test.go)
+	}
 	dir, err := os.MkdirTemp("", "fleet-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)
@@ -181,6 +184,7 @@ type client struct {
 	mtByTag  map[string]map[string]int // MT text (tag) -> message id -> deliveries
 	events   map[string][]event        // MO id or MT tag -> what this client saw of it, for timelines
 	offsets  map[int64]string          // stream offset -> message_id delivered there
+	mtAt     map[string]time.Time      // MT tag -> when rbd took it from the modem (rb.Received.At)
 	statuses int
 }
 
@@ -188,7 +192,7 @@ func newClient(tb testing.TB, ctx context.Context, name, urls string) *client {
 	tb.Helper()
 	c := &client{name: name, log: &syncbuf.Buffer{}, byMsgID: map[string]int{},
 		states: map[string]map[string]int{}, mtByTag: map[string]map[string]int{}, events: map[string][]event{},
-		offsets: map[int64]string{}}
+		offsets: map[int64]string{}, mtAt: map[string]time.Time{}}
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	bus, err := queue.Dial(dctx, queue.Config{URL: urls, ClientID: name, AppID: name,
@@ -251,6 +255,7 @@ func (c *client) add(d *queue.Delivery) {
 		c.events[tag] = append(c.events[tag], event{now, fmt.Sprintf("client %s: MT %s (delivery %d)", c.name, m.ID, c.byMsgID[d.MessageID])})
 		if c.mtByTag[tag] == nil {
 			c.mtByTag[tag] = map[string]int{}
+			c.mtAt[tag] = m.At
 		}
 		c.mtByTag[tag][m.ID]++
 	}
@@ -345,6 +350,7 @@ type tally struct {
 	latencies        []float64 // MO publish to gateway, seconds
 	confirms         []float64 // MO publish to the broker's confirm, seconds
 	mtLatencies      []float64 // MT queued at the gateway to its first delivery at the last client, seconds
+	mtBusLatencies   []float64 // MT taken from the modem by rbd to its first delivery at the last client, seconds
 	last             time.Time // the last gateway delivery or client delivery of a ledger message
 	problems         []string
 	lost, dup        []string // MO ids and MT tags lost or duplicated (for timelines)
@@ -415,11 +421,14 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 		}
 	}
 	for tag, r := range mts {
-		var lastFirst time.Time // the first delivery at the last client to get it
+		var lastFirst, took time.Time // the first delivery at the last client to get it; rbd's taking it
 		everywhere := true
 		for _, c := range clients {
 			c.mu.Lock()
 			ids := len(c.mtByTag[tag])
+			if at, ok := c.mtAt[tag]; ok {
+				took = at
+			}
 			if evs := c.events[tag]; len(evs) > 0 {
 				lastFirst = later(lastFirst, evs[0].at)
 				for _, e := range evs {
@@ -444,6 +453,7 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 		}
 		if everywhere && len(clients) > 0 {
 			t.mtLatencies = append(t.mtLatencies, lastFirst.Sub(r.injected).Seconds())
+			t.mtBusLatencies = append(t.mtBusLatencies, lastFirst.Sub(took).Seconds())
 		}
 	}
 	// Every status rbd published reaches every client: the clients' sets of
@@ -477,6 +487,7 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 	sort.Float64s(t.latencies)
 	sort.Float64s(t.confirms)
 	sort.Float64s(t.mtLatencies)
+	sort.Float64s(t.mtBusLatencies)
 	return t
 }
 

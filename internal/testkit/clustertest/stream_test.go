@@ -56,16 +56,27 @@ func readStream(tb testing.TB, n *brokertest.Node, prefix, last string) []string
 		tb.Fatalf("read the stream on %s: %v", n.Name(), err)
 	}
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := ch.Qos(500, 0, false); err != nil {
-		tb.Fatal(err)
-	}
-	ds, err := ch.Consume(queue.HistoryName, "", false, false, false, false, amqp.Table{"x-stream-offset": "first"})
-	if err != nil {
-		tb.Fatalf("consume %s on %s: %v", queue.HistoryName, n.Name(), err)
+	// A node that just came back serves the stream once its own replica
+	// has started again, which can be a while after the node runs: until
+	// then the broker refuses the consume (406, no replica on the local
+	// node) and closes the channel.
+	var ds <-chan amqp.Delivery
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		ch, err := conn.Channel()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := ch.Qos(500, 0, false); err != nil {
+			tb.Fatal(err)
+		}
+		ds, err = ch.Consume(queue.HistoryName, "", false, false, false, false, amqp.Table{"x-stream-offset": "first"})
+		if err == nil {
+			break
+		}
+		var ae *amqp.Error
+		if !errors.As(err, &ae) || ae.Code != amqp.PreconditionFailed || !strings.Contains(ae.Reason, "replica on the local node") || time.Now().After(deadline) {
+			tb.Fatalf("consume %s on %s: %v", queue.HistoryName, n.Name(), err)
+		}
 	}
 	var ids []string
 	for {
