@@ -62,7 +62,8 @@ func (c *Client) writeGlance(ctx context.Context, station string) {
 	}
 	g := glance.Reading{Station: station, Broker: glance.BrokerDown, Unread: s.Unread,
 		Bars: s.Bars, Service: s.Service, Modem: s.Modem, At: s.SignalAt, Found: !s.SignalAt.IsZero()}
-	if s.BrokerUp || s.BrokerBlocked { // connected: it hears readings
+	if (s.BrokerUp || s.BrokerBlocked) && s.Signal != glance.StateNoBroker {
+		// Connected, and rbd's records are confirmed: it hears readings.
 		g.Broker = glance.BrokerUp
 	}
 	if s.Link != nil {

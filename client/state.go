@@ -54,7 +54,13 @@ func (c *Client) State(ctx context.Context, station string) (rb.StationState, er
 	// client without its broker hears no newer reading, so the last one
 	// is no longer news, however young.
 	g := glance.Reading{Bars: s.Bars, Service: s.Service, Modem: s.Modem, At: s.SignalAt, Found: !s.SignalAt.IsZero()}
-	if !health.Up {
+	// The station's rbd cannot get its records confirmed (its newest,
+	// fresh report says so): whatever this client's own connection says,
+	// nothing it reports reaches the history, so the broker is unavailable
+	// on every surface, the glance too.
+	stalled := latest != nil && latest.PublishStalled && !latest.At.Before(s.SignalAt) &&
+		glance.Classify(g, now) != glance.StateStale
+	if !health.Up || stalled {
 		g.Broker, g.Updated = glance.BrokerDown, now
 	}
 	s.Signal = glance.Classify(g, now)
@@ -63,9 +69,7 @@ func (c *Client) State(ctx context.Context, station string) (rb.StationState, er
 		s.StaleAt = s.SignalAt.Add(glance.StaleAfter)
 		s.Reason = reason
 	}
-	if l := latest; l != nil && l.PublishStalled && !s.Stale && !l.At.Before(s.SignalAt) {
-		// The station's rbd cannot get its records confirmed: whatever
-		// this client's own connection says, nothing reaches it.
+	if stalled {
 		s.BrokerUp, s.BrokerBlocked = false, true
 	}
 	if at, ok, err := c.st.LastContact(ctx, station); err != nil {

@@ -117,8 +117,17 @@ func TestStatePublishStalled(t *testing.T) {
 	}
 	signal(true)
 	s, err := f.c.State(ctx, "")
-	if err != nil || s.BrokerUp || !s.BrokerBlocked || s.Stale {
+	if err != nil || s.BrokerUp || !s.BrokerBlocked || s.Signal != glance.StateNoBroker {
 		t.Fatalf("stalled: %+v %v", s, err)
+	}
+	// The glance rbtui signal prints says so too.
+	f.c.writeGlance(ctx, testStation)
+	g, err := glance.ReadFile(paths.Glance(f.st.Path(), testStation))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := glance.Classify(g, time.Now()); st != glance.StateNoBroker {
+		t.Fatalf("stalled: the glance says %s, want %s", st, glance.StateNoBroker)
 	}
 	signal(false)
 	if s, err := f.c.State(ctx, ""); err != nil || !s.BrokerUp || s.BrokerBlocked {
