@@ -205,21 +205,33 @@ func (c *Client) Resend(ctx context.Context, id string) (string, error) {
 	return c.ComposeFrom(ctx, station, m.Data, !m.Binary, nil)
 }
 
-// flushLoop publishes queued rows at the start, whenever it is kicked (a
-// compose), and every FlushEvery (which also covers the broker coming back).
+// flushLoop publishes queued rows at the start and whenever it is kicked:
+// by a compose or cancel here, by the broker becoming usable (the health
+// watch), and by another process's commit to the history (the change watch:
+// `rbtui send` may have queued a row while the broker was away). While rows
+// wait (the broker down or refusing, a row claimed by another process whose
+// lease may run out) it also retries every FlushEvery; with nothing queued
+// it sleeps until the next kick.
 func (c *Client) flushLoop(ctx context.Context) error {
-	t := time.NewTicker(c.cfg.FlushEvery)
+	t := time.NewTimer(c.cfg.FlushEvery)
 	defer t.Stop()
 	for {
-		if err := c.FlushOutbox(ctx); err != nil && ctx.Err() == nil {
+		pending, err := c.flush(ctx)
+		if err != nil && ctx.Err() == nil {
 			c.log.Warn("outbox flush", "err", err)
+		}
+		var retry <-chan time.Time
+		if pending {
+			t.Reset(c.cfg.FlushEvery)
+			retry = t.C
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-c.out.kick:
-		case <-t.C:
+		case <-retry:
 		}
+		t.Stop()
 	}
 }
 
@@ -227,6 +239,13 @@ func (c *Client) flushLoop(ctx context.Context) error {
 // submitted on the broker's confirm. It stops at the first failure (the
 // broker is down or refuses: the rows stay queued for the next flush).
 func (c *Client) FlushOutbox(ctx context.Context) error {
+	_, err := c.flush(ctx)
+	return err
+}
+
+// flush is FlushOutbox; pending says that something is left to publish
+// (after an error, or a row another process holds the claim of).
+func (c *Client) flush(ctx context.Context) (pending bool, err error) {
 	c.out.mu.Lock()
 	defer c.out.mu.Unlock()
 	for id, station := range c.out.cancels {
@@ -234,13 +253,13 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		err := c.publishCancel(pctx, id, station)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("tell rbd of the cancel of %s: %w", id, err)
+			return true, fmt.Errorf("tell rbd of the cancel of %s: %w", id, err)
 		}
 		delete(c.out.cancels, id)
 	}
 	rows, err := c.st.Queued(ctx)
 	if err != nil {
-		return err
+		return true, err
 	}
 	for _, m := range rows {
 		s := m.Send()
@@ -253,15 +272,19 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		if err := s.Validate(); err != nil {
 			// A row this program cannot publish: say so instead of retrying for ever.
 			if err := c.park(ctx, m.ID, s.Station, m.Bytes, err); err != nil {
-				return err
+				return true, err
 			}
 			continue
 		}
 		if ok, err := c.st.Claim(ctx, m.ID); err != nil || !ok {
 			if err != nil {
-				return err
+				return true, err
 			}
-			continue // another process sharing this history publishes it (store.Claim)
+			// Another process sharing this history publishes it
+			// (store.Claim); should it die, its lease runs out and a
+			// later flush here takes the row.
+			pending = true
+			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := c.bus.Publish(pctx, s)
@@ -269,22 +292,22 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		if errors.Is(err, queue.ErrInvalid) {
 			// Refused before it left: the broker can never take it.
 			if err := c.park(ctx, m.ID, s.Station, m.Bytes, err); err != nil {
-				return err
+				return true, err
 			}
 			continue
 		}
 		if err != nil {
 			if errors.Is(err, queue.ErrRefused) {
-				return fmt.Errorf("publish %s: the outbox refused it (full?): %w", m.ID, err)
+				return true, fmt.Errorf("publish %s: the outbox refused it (full?): %w", m.ID, err)
 			}
-			return fmt.Errorf("publish %s: %w", m.ID, err)
+			return true, fmt.Errorf("publish %s: %w", m.ID, err)
 		}
 		if _, err := c.st.MarkSubmitted(ctx, m.ID); err != nil {
-			return err
+			return true, err
 		}
 		c.notify(rb.Change{IDs: []string{m.ID}, Header: true})
 	}
-	return nil
+	return pending, nil
 }
 
 // park marks a queued row failed that can never be published, with the reason.

@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"time"
-
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -70,7 +68,6 @@ type (
 		orig, id string
 		err      error
 	}
-	tickMsg time.Time
 )
 
 // dedupe returns ids without repeats, in their first order.

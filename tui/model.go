@@ -55,6 +55,10 @@ type Model struct {
 	footerCache string
 	footerFor   component
 	footerKey   string
+
+	// tickGen numbers the clock's plans (clock.go): a tick of an older
+	// plan is dropped.
+	tickGen uint64
 }
 
 // New returns the screen over b.
@@ -154,10 +158,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return cmd
 	case headerMsg, signalMsg:
 		_, cmd := m.header.Update(msg)
+		if _, ok := msg.(headerMsg); ok {
+			cmd = tea.Batch(cmd, m.tick()) // a new contact or reading: plan the clock again
+		}
 		return cmd
 	case stationsMsg:
 		_, cmd := m.stations.Update(msg)
-		return cmd
+		return tea.Batch(cmd, m.tick())
 	case updateMsg:
 		return m.applyUpdate(msg)
 	case refreshMsg, gotMsg:
@@ -190,6 +197,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case tickMsg:
+		if msg.gen != m.tickGen {
+			return nil // planned again since
+		}
 		m.footerFor = nil // relative times and staleness moved on
 		m.detail.Update(msg)
 		_, cmd := m.header.Update(msg)

@@ -5,6 +5,12 @@
 // run directly with the same arguments.
 //
 // The help of every command is in help.go (rbtui help, rbtui COMMAND --help).
+//
+// The runtime's periodic look at the CPU count and cgroup quota (to update
+// GOMAXPROCS) wakes an idle process every second; a station's CPUs do not
+// change while it runs, so GOMAXPROCS is set once at start (issue 24).
+//
+//go:debug updatemaxprocs=0
 package main
 
 import (
