@@ -4,13 +4,14 @@ import (
 	"context"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/fswatch"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
 // watchHistory learns of commits by other processes (another rbtui's
 // archivist, rbtui send) and tells subscribers to look again: this is how a
 // screen follows what other processes wrote. It waits for a write to the
-// history's files (historyWrites: inotify) and then compares the history's
+// history's files (internal/fswatch: inotify) and then compares the history's
 // change counter (store.DataVersion, a few microseconds, no I/O), so an idle
 // history costs no wake-up; where no such notice exists it polls the
 // counter every WatchEvery. Either way a burst of writes makes at most one
@@ -35,7 +36,7 @@ func (c *Client) watchHistory(ctx context.Context) error {
 			c.kick() // another process may have queued a row (rbtui send with the broker away)
 		}
 	}
-	writes, err := historyWrites(ctx, c.st.Path())
+	writes, err := fswatch.Files(ctx, c.st.Path(), c.st.Path()+"-wal")
 	if err != nil {
 		c.log.Debug("watch history: polling", "every", c.cfg.WatchEvery, "err", err)
 		return c.pollHistory(ctx, check)
