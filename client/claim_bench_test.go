@@ -18,8 +18,8 @@ import (
 // died mid-publish. The other runs a client (in-process bus) whose outbox
 // waits for that claim's lease (store.ClaimLease, 30 s) to run out. Reports
 // this process's CPU (% of one core) and wake-ups a second over 10 s of
-// that wait (cpu-%, wakeups/s; target: an idle process's, 0.1 % and a few
-// wake-ups a second: the wait is one timer), and how long after the lease
+// that wait (cpu-%, wakeups/s; target: at most 1 wake-up/s, the wait being
+// one timer), and how long after the lease
 // ran out the row was published (s-after-lease; at most ClaimLease, since
 // the outbox looks again one lease after it found the row claimed).
 // Run with -benchtime 1x.

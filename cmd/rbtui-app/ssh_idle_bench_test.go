@@ -16,8 +16,8 @@ const sshIdleWindow = 10 * time.Second
 // one idle screen session open (-session): a 100×30 terminal on which
 // nothing is typed, its connection under the idle timer (a timer reset by
 // each read, so waiting costs it nothing). Reports the server's CPU (% of
-// one core) and wake-ups a second in each window (target: -session at most
-// an idle rbtui screen's: 0.1 %, 10 wake-ups/s). Run with -benchtime 1x.
+// one core) and wake-ups a second in each window (target: -session as an
+// idle rbtui screen, at most 10 wake-ups/s). Run with -benchtime 1x.
 func BenchmarkSSHIdleSession(b *testing.B) {
 	n := brokertest.Require(b, node)
 	needSSH(b)
