@@ -4,7 +4,8 @@
 # rbd, `rbtui serve`, two `rbtui` screens in tmux (each with a client attached
 # on a pseudo-terminal, as an operator's terminal is) and the glance in the
 # status bar, run by tmux every 5 s. Nothing is sent or received. After the
-# station settles it prints, per process and in total: CPU % of one core,
+# station settles it prints, per process and in total: CPU % of one core
+# (time on a CPU over every thread, /proc/PID/task/*/schedstat),
 # wake-ups a second (voluntary context switches summed over every thread,
 # /proc/PID/task/*/status) and resident memory; then it opens one idle
 # browser (headless Chromium) on the web chat and measures `rbtui serve`
@@ -64,8 +65,8 @@ freeport() {
   done
 }
 
-# ticks PID: utime+stime (+cutime+cstime with "c") in clock ticks.
-ticks() { awk -v c="$2" '{t = $14 + $15; if (c == "c") t += $16 + $17; print t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# cpuns PID: time on a CPU in nanoseconds, over every thread (schedstat).
+cpuns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
 # wakes PID: voluntary context switches over every thread.
 wakes() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}'; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -76,17 +77,16 @@ descendants() {
   for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do descendants "$c"; done
 }
 
-# measure NAME... : samples the processes of each group (NAME=pid list in
-# group_NAME, with "c" in cgroup_NAME to count reaped children) over the
-# window and prints one row each.
-hz=$(getconf CLK_TCK)
-declare -A g_pids g_child g_t0 g_w0
+# measure NAME... : samples the processes of each group (g_pids[NAME], a
+# list of pids) over the window and adds one row each to rows; with
+# glance_runs set, also the glance's row.
+declare -A g_pids g_t0 g_w0
 rows=()
 measure() {
   local name p t w
   for name in "$@"; do
     t=0; w=0
-    for p in ${g_pids[$name]}; do t=$(( t + $(ticks "$p" "${g_child[$name]:-}") )); w=$(( w + $(wakes "$p") )); done
+    for p in ${g_pids[$name]}; do t=$(( t + $(cpuns "$p") )); w=$(( w + $(wakes "$p") )); done
     g_t0[$name]=$t; g_w0[$name]=$w
   done
   local s0 s1
@@ -96,9 +96,9 @@ measure() {
   s1=$(date +%s.%N)
   for name in "$@"; do
     t=0; w=0; local r=0
-    for p in ${g_pids[$name]}; do t=$(( t + $(ticks "$p" "${g_child[$name]:-}") )); w=$(( w + $(wakes "$p") )); r=$(( r + $(rss "$p") )); done
-    rows+=("$(awk -v n="$name" -v t=$(( t - ${g_t0[$name]} )) -v w=$(( w - ${g_w0[$name]} )) -v r="$r" -v hz="$hz" -v s0="$s0" -v s1="$s1" \
-      'BEGIN {s = s1 - s0; printf "%s\t%.3f\t%.1f\t%.1f\n", n, 100 * t / hz / s, w / s, r / 1024}')")
+    for p in ${g_pids[$name]}; do t=$(( t + $(cpuns "$p") )); w=$(( w + $(wakes "$p") )); r=$(( r + $(rss "$p") )); done
+    rows+=("$(awk -v n="$name" -v t=$(( t - ${g_t0[$name]} )) -v w=$(( w - ${g_w0[$name]} )) -v r="$r" -v s0="$s0" -v s1="$s1" \
+      'BEGIN {s = s1 - s0; printf "%s\t%.3f\t%.1f\t%.1f\n", n, 100 * t / 1e9 / s, w / s, r / 1024}')")
   done
   if [ -n "${glance_runs:-}" ]; then
     local runs
@@ -206,7 +206,7 @@ EOF
 
   local tserver
   tserver=$(tmux -L "$sock" display -p '#{pid}')
-  g_pids=(); g_child=()
+  g_pids=()
   g_pids[broker]=$(descendants "$broker" | tr '\n' ' ')
   g_pids[rbd]=$rbd
   g_pids["rbtui serve"]=$serve
