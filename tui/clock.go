@@ -15,27 +15,36 @@ import (
 // an hour while it is hours old, at the moment a reading goes stale, at
 // midnight; never more often than Options.Refresh (seconds are shown at that
 // pace). Every load of the header or the station list plans the next tick
-// again (a tick planned for an hour ahead would miss a contact made now).
+// again (a tick planned for minutes ahead would miss a contact made now).
 
 // maxTickWait bounds a planned tick: a clock that jumped (suspend, NTP) is
-// caught up within it.
-const maxTickWait = time.Hour
+// caught up within it, and a screen that ended (an SSH session closed) is
+// let go by its last tick within it.
+const maxTickWait = 5 * time.Minute
 
-// tickMsg is the clock's tick; gen tells a tick planned before the last
-// plan (and since replaced by it) from the current one.
-type tickMsg struct {
-	at  time.Time
-	gen uint64
-}
+// tickMsg is the clock's tick.
+type tickMsg struct{ at time.Time }
 
-// tick plans the next tick (nil when Refresh is negative: never).
+// tick plans the next tick (nil when Refresh is negative: never). The
+// clock is one timer: planning again moves it, and a command is started
+// only when none waits on it yet, so a screen whose header loads often
+// keeps one waiting goroutine, not one per load.
 func (m *Model) tick() tea.Cmd {
 	if m.c.opts.Refresh < 0 {
 		return nil
 	}
-	m.tickGen++
-	gen := m.tickGen
-	return tea.Tick(m.nextChange(m.c.opts.Now()), func(t time.Time) tea.Msg { return tickMsg{at: t, gen: gen} })
+	wait := m.nextChange(m.c.opts.Now())
+	if m.clock == nil {
+		m.clock = time.NewTimer(wait)
+	} else {
+		m.clock.Reset(wait) // no stale tick: Go 1.23 timers
+	}
+	if m.clockWaits {
+		return nil
+	}
+	m.clockWaits = true
+	t := m.clock
+	return func() tea.Msg { return tickMsg{at: <-t.C} }
 }
 
 // nextChange is how long until a text the screen shows changes by time

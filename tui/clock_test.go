@@ -35,7 +35,7 @@ func TestAgoChange(t *testing.T) {
 
 // TestNextChange: an idle screen plans its tick for the soonest of its
 // shown times' changes: a last contact's next minute, a reading going
-// stale, midnight; never sooner than Refresh, never later than an hour.
+// stale, midnight; never sooner than Refresh, never later than maxTickWait.
 func TestNextChange(t *testing.T) {
 	loc := time.UTC
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, loc)
@@ -62,8 +62,8 @@ func TestNextChange(t *testing.T) {
 	if got := m.nextChange(late); got != m.c.opts.Refresh {
 		t.Errorf("10 s before midnight: %v, want the floor %v", got, m.c.opts.Refresh)
 	}
-	late = time.Date(2026, 12, 6, 23, 30, 0, 0, loc)
-	if got := m.nextChange(late); got != 30*time.Minute {
-		t.Errorf("30 min before midnight: %v, want 30m", got)
+	late = time.Date(2026, 12, 6, 23, 57, 0, 0, loc)
+	if got := m.nextChange(late); got != 3*time.Minute {
+		t.Errorf("3 min before midnight: %v, want 3m", got)
 	}
 }

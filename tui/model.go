@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -56,9 +57,10 @@ type Model struct {
 	footerFor   component
 	footerKey   string
 
-	// tickGen numbers the clock's plans (clock.go): a tick of an older
-	// plan is dropped.
-	tickGen uint64
+	// clock is the timer of the next tick (clock.go); clockWaits is true
+	// while a command waits on it.
+	clock      *time.Timer
+	clockWaits bool
 }
 
 // New returns the screen over b.
@@ -197,9 +199,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case tickMsg:
-		if msg.gen != m.tickGen {
-			return nil // planned again since
-		}
+		m.clockWaits = false
 		m.footerFor = nil // relative times and staleness moved on
 		m.detail.Update(msg)
 		_, cmd := m.header.Update(msg)
