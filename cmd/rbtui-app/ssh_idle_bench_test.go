@@ -9,7 +9,7 @@ import (
 )
 
 // sshIdleWindow is how long BenchmarkSSHIdleSession measures each state.
-const sshIdleWindow = 10 * time.Second
+const sshIdleWindow = 30 * time.Second
 
 // BenchmarkSSHIdleSession: `rbtui ssh` (a child process, over a real broker
 // and a history of 2000 messages) waits with no session (-none), then with
