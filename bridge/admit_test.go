@@ -10,13 +10,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// fromClient is an HTTP client whose connections come from local address ip
-// (any 127.0.0.0/8 address is this machine's loopback on Linux).
-func fromClient(ip string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
-}
-
 // holdWS opens an Engine.IO websocket from ip with no token and holds it;
 // the HTTP status of a refusal, or 101 and the connection.
 func holdWS(t *testing.T, base, ip, query string) (int, *websocket.Conn) {

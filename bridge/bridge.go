@@ -555,22 +555,42 @@ func (s *Server) emitMessage(m rb.Message) {
 	}
 }
 
-// refreshStation emits the station's state and bars where they changed and
-// returns when the reading goes stale (zero: no timer needed).
+// stationView is EvStation as of now: the default station's state with
+// every followed station's in States, and when the first reading of them
+// goes stale (zero: none will).
+func (s *Server) stationView(ctx context.Context) (StationEvent, time.Time, error) {
+	states, err := s.cl.States(ctx)
+	if err != nil {
+		return StationEvent{}, time.Time{}, err
+	}
+	if len(states) == 0 { // no station known yet: the default one
+		st, err := s.cl.State(ctx, s.cl.Station())
+		if err != nil {
+			return StationEvent{}, time.Time{}, err
+		}
+		states = []rb.StationState{st}
+	}
+	var staleAt time.Time
+	all := make([]StationEvent, len(states))
+	names := make([]string, len(states))
+	for i, st := range states {
+		all[i], names[i] = stationEvent(st), st.Station
+		if !st.StaleAt.IsZero() && (staleAt.IsZero() || st.StaleAt.Before(staleAt)) {
+			staleAt = st.StaleAt
+		}
+	}
+	e := all[0]
+	e.Stations, e.States = names, all
+	return e, staleAt, nil
+}
+
+// refreshStation emits the stations' state and the bars where they
+// changed and returns when a reading goes stale (zero: no timer needed).
 func (s *Server) refreshStation(ctx context.Context) time.Time {
-	st, err := s.cl.State(ctx, s.cl.Station())
+	e, staleAt, err := s.stationView(ctx)
 	if err != nil {
 		s.log.Warn("station state", "err", err)
 		return time.Time{}
-	}
-	e := stationEvent(st)
-	if names, err := s.cl.Stations(ctx); err == nil {
-		e.Stations = names
-	} else {
-		s.log.Warn("stations", "err", err)
-	}
-	if len(e.Stations) == 0 {
-		e.Stations = []string{e.Station}
 	}
 	s.mu.Lock()
 	changed := s.station == nil || !reflect.DeepEqual(*s.station, e)
@@ -583,7 +603,7 @@ func (s *Server) refreshStation(ctx context.Context) time.Time {
 	if barsChanged {
 		s.io.Emit(EvSignal, e.Bars)
 	}
-	return st.StaleAt
+	return staleAt
 }
 
 // lines is EvMessages: the newest messages as display strings, oldest first.

@@ -21,6 +21,8 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/internal/testkit/syncbuf"
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 )
 
@@ -241,11 +243,47 @@ func (s *station) restartServe(away time.Duration) {
 
 func (s *station) url() string { return "http://" + s.addr }
 
-// control serves the Node tests' requests to the harness: restart the bridge.
+// control serves the Node tests' requests to the harness: restart the
+// bridge; stop the broker and start it again (the browser's view of a
+// station whose broker is gone).
 func (s *station) control() string {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /restart-bridge", func(w http.ResponseWriter, r *http.Request) {
 		s.restartServe(500 * time.Millisecond)
+		io.WriteString(w, "OK")
+	})
+	mux.HandleFunc("POST /stop-broker", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.node.Stop(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "OK")
+	})
+	// A signal report with rbd's reason, as rbd sends while it holds (its
+	// state directory not writable), for the web chat to show.
+	mux.HandleFunc("POST /signal-reason", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		bus, err := queue.Dial(ctx, queue.Config{URL: s.node.URL(), Station: s.name, ClientID: "e2e-harness", AppID: "e2e-harness"})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer bus.Close()
+		now := time.Now()
+		sig := &rb.Signal{Header: rb.Header{V: rb.Version, ID: fmt.Sprintf("signal-%s-%d", s.name, now.UnixNano()), Station: s.name, At: now.UTC()},
+			Bars: 4, Service: true, Modem: rb.ModemOK, Outbox: -1, Reason: r.FormValue("reason")}
+		if err := bus.Publish(ctx, sig); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "OK")
+	})
+	mux.HandleFunc("POST /start-broker", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.node.StartAgain(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		io.WriteString(w, "OK")
 	})
 	hs := httptest.NewServer(mux)

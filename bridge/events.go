@@ -13,7 +13,8 @@ import (
 )
 
 // Event names. The design's set: EvSignal, EvStation, EvMTRecv, EvMOStatus,
-// EvMOSend, EvHistory (plus EvMOCancel and EvMOResend for the web chat). The
+// EvMOSend, EvHistory (plus EvMOCancel, EvMOResend and EvRead for the web
+// chat). The
 // original Angular UI's set: EvMessages, EvSignal and EvSend.
 const (
 	EvSignal   = "signal"
@@ -24,6 +25,8 @@ const (
 	EvMOCancel = "mo_cancel"
 	EvMOResend = "mo_resend"
 	EvHistory  = "history"
+	// EvRead marks messages read (the web chat, once they were shown).
+	EvRead     = "read"
 	EvMessages = "messages"
 	EvSend     = "send"
 	// EvError tells a client that an event it sent without an
@@ -83,7 +86,9 @@ func apiError(err error) *APIError {
 	return &APIError{Code: code, Message: err.Error()}
 }
 
-// StationEvent is EvStation: the station's whole live state.
+// StationEvent is EvStation: the live state of the stations the bridge
+// follows: the first's in its top-level fields (as the original event
+// had it), every one's in States.
 type StationEvent struct {
 	Station string `json:"station"`
 	// Bars is the current signal, 0 while offline or stale.
@@ -100,21 +105,47 @@ type StationEvent struct {
 	LastSession  string     `json:"last_session,omitempty"`
 	MaxMO        int        `json:"max_mo"`
 	CreditBytes  int        `json:"credit_bytes"`
+	// Link is, for a station on Rock7's web services (rbd rock7), its
+	// health in words (rb.Link.Summary), shown instead of signal bars;
+	// LinkOK says it is well. Absent for a modem's station.
+	Link   string `json:"link,omitempty"`
+	LinkOK bool   `json:"link_ok,omitempty"`
 	// Stations are the stations this bridge follows, the one that sends by
 	// default first (the others are discovered with --all); more than one
 	// makes the web chat a fleet's: each message shows its station and
 	// compose asks which one sends.
-	Stations []string `json:"stations"`
+	Stations []string `json:"stations,omitempty"`
+	// Signal is what the reading may show, by the rule every surface
+	// shares (rb.StationState.Signal): "ok" or "no service" with its bars,
+	// "offline", or nothing current: "stale", "no broker" (the bridge
+	// cannot hear a newer reading) or "no data". Without bars, a surface
+	// shows the reading's age (from LastContact) instead.
+	Signal string `json:"signal"`
+	// Reason is rbd's word on why the station does not work normally, ""
+	// when it does (or the reading is not current).
+	Reason string `json:"reason,omitempty"`
+	// Unread is the station's unread messages, as the screen counts them.
+	Unread int `json:"unread"`
+	// States describe every station the bridge follows, in the order of
+	// Stations, each with the fields above (no Stations or States of its
+	// own); the top-level fields are the first's.
+	States []StationEvent `json:"states,omitempty"`
 }
 
 // stationEvent is the one encoder of a station's state for EvStation: bars
-// that are not current (stale, offline) read 0, and last_contact is when
-// the newest reading was taken.
+// that are not current (stale, no broker, offline) read 0, and
+// last_contact is when the newest reading was taken.
 func stationEvent(s rb.StationState) StationEvent {
+	return stationEventAt(s, time.Now())
+}
+
+// stationEventAt is stationEvent with the time the link's health is told at.
+func stationEventAt(s rb.StationState, now time.Time) StationEvent {
 	e := StationEvent{
 		Station: s.Station, Bars: s.CurrentBars(), Service: s.Service && !s.Stale, Modem: s.Modem,
 		Broker: "down", Stale: s.Stale, Outbox: s.Outbox, CreditsToday: s.CreditsToday,
 		LastSession: textsafe.Line(s.LastSession), MaxMO: s.MaxMO, CreditBytes: rb.CreditBytes,
+		Signal: string(s.Signal), Reason: textsafe.Line(s.Reason), Unread: s.Unread,
 	}
 	switch {
 	case s.BrokerUp:
@@ -125,6 +156,9 @@ func stationEvent(s rb.StationState) StationEvent {
 	if !s.SignalAt.IsZero() {
 		t := s.SignalAt.UTC()
 		e.LastContact = &t
+	}
+	if l := s.Link; l != nil {
+		e.Link, e.LinkOK = textsafe.Line(l.Summary(now)), l.OK(now) && s.Modem != rb.ModemOffline
 	}
 	return e
 }
@@ -159,6 +193,9 @@ type MessageEvent struct {
 	// By made inert).
 	By  string `json:"by,omitempty"`
 	Via string `json:"via,omitempty"`
+	// Position is where the device sent an MT from, when known (Iridium's
+	// estimate: lat, lon, cep_km).
+	Position *rb.Position `json:"position,omitempty"`
 }
 
 // messageEvent is the one encoder of a message for EvMTRecv and EvHistory
@@ -170,7 +207,7 @@ func messageEvent(m rb.Message) MessageEvent {
 		Reason: textsafe.Line(m.LastReason), At: m.Created.UTC(), UpdatedAt: m.Updated.UTC(),
 		MOMSN: m.MOMSN, MTMSN: m.MTMSN, Attempts: m.Attempts, Credits: m.Credits, Queued: m.Queued,
 		NextAttemptAt: m.NextAttemptAt, Read: m.Read, Cancellable: m.CanCancel(), Resendable: m.CanResend(),
-		By: textsafe.Line(m.Origin.By), Via: textsafe.Line(m.Origin.Via),
+		By: textsafe.Line(m.Origin.By), Via: textsafe.Line(m.Origin.Via), Position: m.Position,
 	}
 	if !m.Binary {
 		e.Text = textsafe.Block(m.Text)

@@ -63,7 +63,7 @@ func newFleetFixture(t testing.TB, tweak func(*queue.Config, *Config), stations 
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	qc := queue.Config{Station: testStation, ClientID: st.ClientID(), Declare: []queue.Role{queue.RoleOutbox, queue.RoleInbox}}
+	qc := queue.Config{Station: testStation, ClientID: st.ClientID(), Declare: []queue.Role{queue.RoleOutbox}}
 	bc := Config{Logger: testLogger()}
 	if tweak != nil {
 		tweak(&qc, &bc)

@@ -60,6 +60,7 @@ func (s *Server) onConnect(sock *socket.Socket) {
 	on(EvHistory, s.onHistory)
 	on(EvMOCancel, s.onCancel)
 	on(EvMOResend, s.onResend)
+	on(EvRead, s.onRead)
 }
 
 // greet sends a new connection the station, the signal, the list and the
@@ -70,9 +71,10 @@ func (s *Server) greet(sock *socket.Socket) {
 	st := s.station
 	s.mu.Unlock()
 	if st == nil {
-		if cs, err := s.cl.State(ctx, s.cl.Station()); err == nil {
-			e := stationEvent(cs)
+		if e, _, err := s.stationView(ctx); err == nil {
 			st = &e
+		} else {
+			s.log.Warn("station state", "err", err)
 		}
 	}
 	if st != nil {
@@ -366,6 +368,61 @@ func (s *Server) onResend(c *conn, args []any) (any, error) {
 		return nil, err
 	}
 	return s.handOverResult(nid), nil
+}
+
+// onRead marks messages read, as opening them on the screen does: {ids}
+// (at most MaxHistoryPage) or {id}. It answers {read: n}, the number that
+// were unread; an id the history lacks is skipped.
+func (s *Server) onRead(c *conn, args []any) (any, error) {
+	var ids []string
+	if m, ok := singleObject(args); ok {
+		if list, ok := m["ids"].([]any); ok {
+			if len(list) == 0 || len(list) > MaxHistoryPage {
+				return nil, fmt.Errorf("%w: want {ids} with 1..%d message ids", errBadRequest, MaxHistoryPage)
+			}
+			for _, v := range list {
+				id, _ := v.(string)
+				if id == "" || len(id) > rb.MaxIDLen || !utf8.ValidString(id) {
+					return nil, fmt.Errorf("%w: want {ids} with message ids", errBadRequest)
+				}
+				ids = append(ids, id)
+			}
+		}
+	}
+	if ids == nil {
+		id, err := idArg(args)
+		if err != nil {
+			return nil, fmt.Errorf("%w: want {ids} or {id}", errBadRequest)
+		}
+		ids = []string{id}
+	}
+	n := 0
+	for _, id := range ids {
+		m, err := s.cl.Get(s.ctx, id)
+		if errors.Is(err, rb.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m.Read {
+			continue
+		}
+		if err := s.cl.MarkRead(s.ctx, id); err != nil {
+			return nil, err
+		}
+		n++
+	}
+	return map[string]any{"read": n}, nil
+}
+
+// singleObject is the one object argument of an event, if that is what came.
+func singleObject(args []any) (map[string]any, bool) {
+	if len(args) != 1 {
+		return nil, false
+	}
+	m, ok := args[0].(map[string]any)
+	return m, ok
 }
 
 // onHistory answers a page of older messages: {before: cursor, limit}.

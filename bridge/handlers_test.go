@@ -190,8 +190,9 @@ func TestSendRateLimit(t *testing.T) {
 func TestPeerRates(t *testing.T) {
 	p := newPeerRates(2, time.Second)
 	t0 := time.Unix(1000, 0)
-	if !p.allow("a", t0) || !p.allow("a", t0) || p.allow("a", t0) {
-		t.Fatal("burst of 2 not kept")
+	// Three events in a row: a burst of two, then none.
+	if got := [3]bool{p.allow("a", t0), p.allow("a", t0), p.allow("a", t0)}; got != [3]bool{true, true, false} {
+		t.Fatalf("burst of 2 not kept: %v", got)
 	}
 	if !p.allow("b", t0) {
 		t.Fatal("peer b pays for peer a")
@@ -203,8 +204,8 @@ func TestPeerRates(t *testing.T) {
 		t.Fatal("not refilled after a second")
 	}
 	later := t0.Add(time.Hour)
-	if !p.allow("a", later) || !p.allow("a", later) || p.allow("a", later) {
-		t.Fatal("refill exceeded the burst")
+	if got := [3]bool{p.allow("a", later), p.allow("a", later), p.allow("a", later)}; got != [3]bool{true, true, false} {
+		t.Fatalf("refill exceeded the burst: %v", got)
 	}
 	// Many peers: once there are too many, those whose bucket is full again
 	// are forgotten (that changes nothing), a busy one is not.
@@ -270,7 +271,7 @@ func TestMOSendOutboxFull(t *testing.T) {
 // TestMOSendNoOutbox: a send for a station whose rbd never declared its
 // outbox is acknowledged as such, not as a full outbox.
 func TestMOSendNoOutbox(t *testing.T) {
-	f := newFixture(t, func(q *queue.Config, _ *Config) { q.Declare = []queue.Role{queue.RoleInbox} })
+	f := newFixture(t, func(q *queue.Config, _ *Config) { q.Declare = nil })
 	res, err := f.srv.onMOSend(f.conn(), []any{"to nowhere"})
 	if err != nil {
 		t.Fatal(err)

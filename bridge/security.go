@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -98,82 +97,15 @@ func (s *Server) originAllowed(origin string, r *http.Request) bool {
 }
 
 // hostAllowed reports whether the bridge answers a request of this Host
-// header: a page of any other name may be an attacker's whose name now
-// leads here (DNS rebinding). Loopback addresses and localhost, with the
-// port the request came in on, always; with a token also any IP address
-// (an address is no name an attacker can point here) with that port and
-// the hosts of --allow-origin (with their ports).
+// header (netaddr.HostAllowed, the one rule): loopback addresses and
+// localhost with the bridge's port, always; with a token also any IP
+// address with that port and the hosts of --allow-origin (with their ports).
 func (s *Server) hostAllowed(r *http.Request) bool {
-	host, port, ok := splitHost(r.Host)
-	if !ok {
-		return false
+	p := netaddr.HostPolicy{}
+	if s.cfg.Token != "" {
+		p = netaddr.HostPolicy{AnyIP: true, Origins: s.cfg.AllowOrigins}
 	}
-	if netaddr.IsLoopback(net.JoinHostPort(host, "0")) {
-		return localPort(r, port)
-	}
-	if s.cfg.Token == "" {
-		return false
-	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		return localPort(r, port)
-	}
-	for _, o := range s.cfg.AllowOrigins {
-		u, err := url.Parse(o)
-		if err != nil || !strings.EqualFold(u.Hostname(), host) {
-			continue
-		}
-		want := u.Port()
-		if want == "" {
-			want = defaultPort(u.Scheme)
-		}
-		if port == want || (port == "" && want == defaultPort(u.Scheme)) {
-			return true
-		}
-	}
-	return false
-}
-
-// splitHost splits a Host header into host and port ("" when absent).
-func splitHost(h string) (host, port string, ok bool) {
-	if h == "" {
-		return "", "", false
-	}
-	if hp, p, err := net.SplitHostPort(h); err == nil {
-		if hp == "" || p == "" {
-			return "", "", false
-		}
-		return hp, p, true
-	}
-	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
-		h = h[1 : len(h)-1]
-	}
-	if h == "" || strings.ContainsAny(h, "[]:/") {
-		return "", "", false
-	}
-	return h, "", true
-}
-
-func defaultPort(scheme string) string {
-	if scheme == "https" {
-		return "443"
-	}
-	return "80"
-}
-
-// localPort reports whether port ("" for 80) is the one r came in on.
-func localPort(r *http.Request, port string) bool {
-	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	if !ok {
-		return true // not served by net/http: nothing to compare with
-	}
-	_, lp, err := net.SplitHostPort(la.String())
-	if err != nil {
-		return false
-	}
-	if port == "" {
-		port = "80"
-	}
-	return port == lp
+	return netaddr.HostAllowed(r, p)
 }
 
 // tokenOK compares a presented token with the configured one in constant time.

@@ -80,6 +80,15 @@ func (c *Client) MarkRead(ctx context.Context, id string) error {
 	return err
 }
 
+// MarkUnread marks a received message unread again.
+func (c *Client) MarkUnread(ctx context.Context, id string) error {
+	changed, err := c.st.MarkUnread(ctx, id)
+	if changed {
+		c.notify(rb.Change{Header: true}) // the unread count
+	}
+	return err
+}
+
 // MarkAllRead marks every message of station read and says how many were
 // unread.
 func (c *Client) MarkAllRead(ctx context.Context, station string) (int64, error) {

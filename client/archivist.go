@@ -13,65 +13,120 @@ import (
 	"github.com/rockblock-station/rockblock-station/store"
 )
 
-// archive is the archivist: the single active consumer of this client's
-// inbox. It replays the history stream once, then writes each inbox message
-// to SQLite and acks only after the commit.
+// archive is the archivist: of the processes sharing this history, the one
+// that holds the archivist's lock (archivelock.go) follows the broker's
+// history stream from the offset after the last one it archived, and
+// writes each received, status and session body of the stations followed
+// with that offset in one transaction (store.Archive), acking only after
+// the commit. A new history starts at the stream's first offset; one of an
+// earlier version first drains its old inbox (upgrade.go). The others wait
+// for the lock and learn of the archivist's writes by watching the
+// history's change counter (watch.go).
 func (c *Client) archive(ctx context.Context) error {
-	// A client started while the broker is down replays once it is up, not
-	// never: the replay is what fills a new client's history.
-	// Right after the broker comes back the stream may not serve yet: try
-	// again with backoff for a while, then archive what the inbox holds and
-	// replay at the next start (the history is not marked replayed).
-	pol := backoff.Policy{First: 500 * time.Millisecond, Max: 8 * time.Second, Jitter: 0.2}
-	for attempt := 1; ; attempt++ {
-		err := c.replay(ctx)
-		if err == nil || ctx.Err() != nil {
-			break
+	pol := backoff.Policy{First: time.Second, Max: 30 * time.Second, Jitter: 0.2}
+	for fails := 0; ; {
+		lock, err := c.takeArchiveLock(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
-		if attempt >= replayAttempts {
-			c.log.Error("history replay failed; archiving the inbox, the replay runs again at the next start", "err", err, "attempts", attempt)
-			break
+		err = c.followStream(ctx)
+		lock.release()
+		if ctx.Err() != nil {
+			return nil
 		}
-		wait := pol.Delay(attempt)
-		c.log.Warn("history replay", "err", err, "attempt", attempt, "retry_in", wait)
+		fails++
+		wait := pol.Delay(fails)
+		c.log.Error("archivist stopped; starting again", "err", err, "retry_in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			return nil
 		case <-t.C:
 		}
 	}
-	ds, err := c.bus.Consume(ctx, queue.Queue{Role: queue.RoleInbox, ClientID: c.st.ClientID()})
-	if err != nil {
-		return fmt.Errorf("consume inbox: %w", err)
+}
+
+// followStream archives the history stream while this process holds the
+// archivist's lock; it returns when ctx ends or on an error.
+func (c *Client) followStream(ctx context.Context) error {
+	if err := c.upgradeInbox(ctx); err != nil {
+		return err
 	}
+	cur, err := c.st.Cursor(ctx, queue.HistoryName)
+	if err != nil {
+		return err
+	}
+	q := queue.Queue{Role: queue.RoleHistory, Since: cur.Since}
+	if cur.Set {
+		q.From, q.Since = cur.Next, time.Time{}
+	}
+	_, caught, err := c.st.Meta(ctx, metaReplayed)
+	if err != nil {
+		return err
+	}
+	q.MarkEnd = !caught
+	c.log.Info("archivist following the history stream", "from", q.From, "since", q.Since, "first_read", !caught)
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ds, err := c.bus.Consume(fctx, q)
+	if err != nil {
+		return fmt.Errorf("consume the history stream: %w", err)
+	}
+	var n int
+	var lastCursor time.Time
 	for d := range ds {
-		ch, err := c.archiveOne(ctx, d.Msg)
-		if errors.Is(err, errRefused) {
-			// Dead-lettered: kept in rockblock.dead for an operator, and
-			// the messages behind it are archived.
-			if err := d.Reject(); err != nil {
-				c.log.Warn("reject", "id", d.MessageID, "err", err)
+		if d.End {
+			if !caught {
+				caught = true
+				c.log.Info("history caught up with the broker's history stream", "messages", n)
+				if err := c.st.SetMeta(ctx, metaReplayed, c.cfg.Now().UTC().Format(time.RFC3339)); err != nil {
+					return err
+				}
+				c.notify(rb.Change{All: true, Header: true, Signal: true})
 			}
 			continue
 		}
-		if err != nil {
-			return err // ctx ended: the delivery stays unacked for the next archivist
+		if d.Missed > 0 {
+			c.log.Warn("the broker's history stream no longer holds messages this client had not read: its retention dropped them",
+				"missed", d.Missed, "before_offset", d.Offset)
 		}
+		follows := c.Follows(d.Msg.Head().Station)
+		if !follows && d.Missed == 0 && time.Since(lastCursor) < cursorEvery {
+			// Another station's body: the cursor moves with the next
+			// write, or in a while (read again after a crash, and
+			// skipped again).
+			_ = d.Ack()
+			continue
+		}
+		ch, err := c.archiveOne(ctx, d, follows)
+		if err != nil {
+			return err // ctx ended: nothing acked past the cursor
+		}
+		lastCursor = time.Now()
+		n++
 		if err := d.Ack(); err != nil {
-			c.log.Warn("ack", "id", d.MessageID, "err", err)
+			c.log.Warn("ack history", "offset", d.Offset, "err", err)
+		}
+		if d.Missed > 0 {
+			ch.Header = true
 		}
 		if len(ch.IDs) > 0 || ch.Header {
 			c.notify(ch)
 		}
 	}
-	return nil
+	if ctx.Err() != nil {
+		return nil
+	}
+	return errors.New("the history stream's consumer ended")
 }
 
-// errRefused: the history refused a body for what it says (a status for
-// an id that is an MT message here, a body it finds invalid), not for the
-// state of its file; no retry can change that.
-var errRefused = errors.New("the history refuses this message")
+// cursorEvery is how often the cursor moves past bodies of stations not
+// followed when nothing else is written.
+const cursorEvery = 2 * time.Second
 
 // refusedTries is how often a body is tried before a refusal that is not a
 // failure of the history's file (store.ErrFull, ErrLocked, ...) counts as
@@ -90,33 +145,38 @@ func fileTrouble(err error) bool {
 	return false
 }
 
-// archiveOne writes m to the history, retrying with backoff for as long as
-// the history's file cannot take it (disk full, locked, damaged until the
-// operator acts). The delivery stays unacked meanwhile: a requeue would
-// count towards the inbox's delivery limit and could dead-letter the
-// message. A body the history refuses for what it says is tried
-// refusedTries times and then given up with errRefused: waiting on it
-// would stop the archivist, and with it every message behind it in the
-// inbox, for good.
-func (c *Client) archiveOne(ctx context.Context, m rb.Body) (rb.Change, error) {
+// archiveOne writes d's body (none when the station is not followed) and
+// its offset, retrying with backoff for as long as the history's file
+// cannot take it (disk full, locked, damaged until the operator acts): the
+// stream waits meanwhile, unacked. A body the history refuses for what it
+// says (a status for an id that is an MT message here) is tried
+// refusedTries times, then logged and passed over: the stream keeps it.
+func (c *Client) archiveOne(ctx context.Context, d *queue.Delivery, follows bool) (rb.Change, error) {
 	pol := backoff.Policy{First: c.cfg.ArchiveRetry, Max: 30 * time.Second}
+	pos := store.StreamPos{Stream: queue.HistoryName, Offset: d.Offset, Missed: d.Missed}
+	m := d.Msg
+	if !follows {
+		m = nil
+	}
 	refused := 0
 	for fails := 1; ; fails++ {
-		ch, err := c.apply(ctx, m)
+		changed, err := c.st.Archive(ctx, pos, m)
 		if err == nil {
-			return ch, nil
+			return c.archived(ctx, m, changed), nil
 		}
 		if ctx.Err() != nil {
 			return rb.Change{}, ctx.Err()
 		}
 		if !fileTrouble(err) {
-			if refused++; refused >= refusedTries {
-				c.log.Error("archive: the history refuses a message; it goes to the dead letters", "id", m.Head().ID, "type", m.Type(), "err", err)
-				return rb.Change{}, fmt.Errorf("%w: %w", errRefused, err)
+			if refused++; refused >= refusedTries && m != nil {
+				c.log.Error("archive: the history refuses a message; passed over (the broker's history stream keeps it)",
+					"id", m.Head().ID, "type", m.Type(), "offset", d.Offset, "err", err)
+				m = nil
+				continue
 			}
 		}
 		wait := pol.Delay(fails)
-		c.log.Error("archive: the history cannot take a message; retrying", "id", m.Head().ID, "err", err, "retry_in", wait)
+		c.log.Error("archive: the history cannot take a message; retrying", "offset", d.Offset, "err", err, "retry_in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -127,104 +187,47 @@ func (c *Client) archiveOne(ctx context.Context, m rb.Body) (rb.Change, error) {
 	}
 }
 
-// replay fills a new client's history from the history stream, once.
-func (c *Client) replay(ctx context.Context) error {
-	if _, ok, err := c.st.Meta(ctx, metaReplayed); err != nil || ok {
-		return err
-	}
-	if err := c.waitUp(ctx); err != nil {
-		return err
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// The bus closes ds at the stream's end as of now (queue.Queue.UntilEnd).
-	ds, err := c.bus.Consume(rctx, queue.Queue{Role: queue.RoleHistory, UntilEnd: true})
-	if err != nil {
-		return fmt.Errorf("replay history: %w", err)
-	}
-	n, skipped := 0, 0
-	// A replay that stops moving (a stream not served yet after a broker
-	// restart) is given up and tried again, rather than holding the
-	// archivist for ever.
-	stall := time.NewTimer(c.cfg.ReplayStall)
-	defer stall.Stop()
-	for {
-		var d *queue.Delivery
-		var ok bool
-		select {
-		case d, ok = <-ds:
-		case <-stall.C:
-			return fmt.Errorf("replay history: nothing for %v", c.cfg.ReplayStall)
-		}
-		if !ok {
-			break
-		}
-		stall.Reset(c.cfg.ReplayStall)
-		if _, err := c.apply(ctx, d.Msg); err != nil {
-			if ctx.Err() != nil || fileTrouble(err) {
-				return err
+// archived says what an archived body changed.
+func (c *Client) archived(ctx context.Context, m rb.Body, changed bool) rb.Change {
+	switch v := m.(type) {
+	case *rb.Received:
+		if !changed {
+			if old, _, err := c.st.Get(ctx, v.ID); err == nil && (old.Dir != rb.DirMT || !bytes.Equal(old.Data, v.Data)) {
+				c.log.Warn("an MT message reuses the id of a different stored message; the stored one is kept", "id", v.ID, "mtmsn", v.MTMSN, "bytes", len(v.Data), "stored_direction", old.Dir, "stored_bytes", len(old.Data))
 			}
-			// The stream keeps it; stopping here would leave everything
-			// after it out of this history, at every replay.
-			c.log.Error("replay: the history refuses a message; skipped", "id", d.Msg.Head().ID, "type", d.Msg.Type(), "err", err)
-			skipped++
+			return rb.Change{}
 		}
-		if err := d.Ack(); err != nil {
-			c.log.Warn("ack history", "err", err)
+		c.glanceSoon(v.Station) // one more unread
+		return rb.Change{IDs: []string{v.ID}, Header: true}
+	case *rb.Status:
+		if changed {
+			return rb.Change{IDs: []string{v.ID}, Header: true}
 		}
-		n++
+	case *rb.Session:
+		if changed {
+			// A mailbox check changes the credits of the day.
+			return rb.Change{Header: true}
+		}
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if !c.bus.Health().Up {
-		return fmt.Errorf("replay history: broker not reachable")
-	}
-	c.log.Info("history replayed", "messages", n, "refused", skipped)
-	if n > 0 {
-		c.notify(rb.Change{All: true, Header: true, Signal: true})
-	}
-	return c.st.SetMeta(ctx, metaReplayed, c.cfg.Now().UTC().Format(time.RFC3339))
+	return rb.Change{}
 }
 
-// replayAttempts bounds how often the history replay is tried in a row.
-const replayAttempts = 8
-
-// apply writes one received, status or session body into the history and
-// says what changed. Bodies of stations this client does not follow are not
-// its history's business: every inbox and the history stream are bound to
-// all stations (mt.*, status.*).
+// apply writes one body this process has the right to write outside the
+// archivist (a signal reading, a status of a message it composed: live.go)
+// and says what changed. Bodies of stations this client does not follow
+// are not its history's business.
 func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 	station := m.Head().Station
 	if !c.Follows(station) {
 		return rb.Change{}, nil
 	}
 	switch v := m.(type) {
-	case *rb.Received:
-		ins, err := c.st.InsertMT(ctx, v)
-		if err == nil && !ins {
-			if old, _, gerr := c.st.Get(ctx, v.ID); gerr == nil && (old.Dir != rb.DirMT || !bytes.Equal(old.Data, v.Data)) {
-				c.log.Warn("an MT message reuses the id of a different stored message; the stored one is kept", "id", v.ID, "mtmsn", v.MTMSN, "bytes", len(v.Data), "stored_direction", old.Dir, "stored_bytes", len(old.Data))
-			}
-		}
-		if err != nil || !ins {
-			return rb.Change{}, err
-		}
-		c.glanceSoon(station) // one more unread
-		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
 	case *rb.Status:
 		ch, err := c.st.ApplyStatus(ctx, v)
 		if err != nil || !ch {
 			return rb.Change{}, err
 		}
 		return rb.Change{IDs: []string{v.ID}, Header: true}, nil
-	case *rb.Session:
-		// A mailbox check changes the credits of the day.
-		added, err := c.st.AddSession(ctx, v)
-		if err != nil || !added {
-			return rb.Change{}, err
-		}
-		return rb.Change{Header: true}, nil
 	case *rb.Signal:
 		prev := c.readings.set(station, v)
 		stored, err := c.st.AddSignal(ctx, v)
@@ -247,4 +250,16 @@ func (c *Client) apply(ctx context.Context, m rb.Body) (rb.Change, error) {
 		return rb.Change{Header: true, Signal: stored}, nil
 	}
 	return rb.Change{}, nil
+}
+
+// HistoryGap says, in one line, what the history missed of the broker's
+// history stream (its retention dropped messages before this client read
+// them: it was away longer than the stream keeps them), or "" when it
+// missed nothing.
+func (c *Client) HistoryGap(ctx context.Context) (string, error) {
+	g, ok, err := c.st.StreamGap(ctx)
+	if err != nil || !ok {
+		return "", err
+	}
+	return g.String(), nil
 }

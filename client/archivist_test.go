@@ -13,7 +13,7 @@ import (
 )
 
 func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
-	f := newMem(t, []queue.Role{queue.RoleOutbox, queue.RoleInbox}, nil)
+	f := newMem(t, []queue.Role{queue.RoleOutbox}, nil)
 	ctx := ctxT(t)
 	changes := f.c.Subscribe(ctx)
 	f.run(t)
@@ -63,10 +63,11 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 	if r := get(t, f.st, mt.ID); r.Text != "at the harbour" || r.Read || r.MTMSN == nil || *r.MTMSN != 7 {
 		t.Fatalf("MT row %+v", r)
 	}
-	// The archivist acked everything: the inbox drains.
-	waitFor(t, "the inbox acked", func() bool {
-		n, err := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleInbox})
-		return err == nil && n == 0
+	// The archivist's cursor is past the MT, the stream's last body.
+	waitFor(t, "the cursor past the MT", func() bool {
+		c, err := f.st.Cursor(ctx, queue.HistoryName)
+		n, _ := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleHistory})
+		return err == nil && c.Set && c.Next == int64(n)
 	})
 
 	// A signal on the live feed lands as a reading and in LatestSignal.
@@ -109,7 +110,7 @@ func TestArchivistAndLiveFeedWriteSQLite(t *testing.T) {
 }
 
 func TestArchivistIgnoresOtherStations(t *testing.T) {
-	f := newMem(t, []queue.Role{queue.RoleInbox}, nil)
+	f := newMem(t, nil, nil)
 	ctx := ctxT(t)
 	f.run(t)
 	other := received("elsewhere", "300234010000009", 1, []byte("not for this station"))
@@ -121,9 +122,9 @@ func TestArchivistIgnoresOtherStations(t *testing.T) {
 		}
 	}
 	waitFor(t, "this station's MT", func() bool { return stateOf(f.st, mine.ID) == rb.StateReceived })
-	waitFor(t, "the inbox acked", func() bool {
-		n, err := f.bus.Depth(ctx, queue.Queue{Role: queue.RoleInbox})
-		return err == nil && n == 0
+	waitFor(t, "the cursor past it", func() bool {
+		c, err := f.st.Cursor(ctx, queue.HistoryName)
+		return err == nil && c.Set && c.Next == 3
 	})
 	for _, id := range []string{other.ID, otherStatus.ID} {
 		if _, _, err := f.st.Get(ctx, id); !errors.Is(err, rb.ErrNotFound) {

@@ -1,5 +1,5 @@
 // Package client is the operator's side of the station: the archivist that
-// writes the client's inbox into the SQLite history, the live feed that keeps
+// writes the broker's history stream into the SQLite history, the live feed that keeps
 // every rbtui process current, the transactional outbox that publishes
 // composed messages once the broker has them, and the one API that every
 // front end (the screen, the bridge, the scriptable commands) reads and
@@ -11,9 +11,10 @@
 // killed before the confirm, loses nothing; the message id makes a second
 // publish harmless.
 //
-// Who writes the history: the archivist (the single active consumer of the
-// client's inbox, in one rbtui or rbtui serve) writes every received and
-// status body; the composing process writes its own messages and their
+// Who writes the history: the archivist (of the processes sharing the
+// history, the one holding the lock beside it: archivelock.go), which
+// follows the broker's history stream from its own offset, writes every
+// received, status and session body; the composing process writes its own messages and their
 // statuses (so `rbtui send --wait` sees its outcome even with no archivist
 // running). The live feed of every other process writes no message body: it
 // only tells its screen which ids moved, and each process learns what the
@@ -42,6 +43,10 @@ import (
 
 // Meta keys of the store used by this package.
 const (
+	// metaReplayed is set once the archivist caught up with the history
+	// stream (the first time it reached the stream's end); earlier
+	// versions set it after their one replay. Found without a stream
+	// cursor, it marks a history of an earlier version (upgrade.go).
 	metaReplayed = "history_replayed"
 	metaModel    = "modem_model"
 	metaIMEI     = "modem_imei"
@@ -80,9 +85,13 @@ type Config struct {
 	// HealthEvery is how often the broker's health is looked at, so the
 	// screen's header follows it (default 1 s).
 	HealthEvery time.Duration
-	// ReplayStall gives up one try of the history replay after this long
-	// without a message (default 30 s); the replay is tried again.
+	// ReplayStall is no longer used: the archivist follows the history
+	// stream from its own offset, with no replay to give up.
 	ReplayStall time.Duration
+	// ArchivistPoll is how often a process that is not the archivist of
+	// its history tries to become it (default 500 ms): a dead archivist is
+	// replaced within about this long.
+	ArchivistPoll time.Duration
 	// ConnectGrace is how long a front end says "connecting…" at most after
 	// the client starts, waiting for the first live reading, before it shows what
 	// the history says (default 10 s; negative: not at all).
@@ -92,9 +101,9 @@ type Config struct {
 	// polled where the files' writes cannot be watched (default 500 ms;
 	// negative: never).
 	WatchEvery time.Duration
-	// NoArchivist keeps this process out of the competition to be the single
-	// active consumer of the client's inbox: rbtui and rbtui serve archive,
-	// the scriptable commands set it.
+	// NoArchivist keeps this process out of the competition to be the
+	// archivist of its history: rbtui and rbtui serve archive, the
+	// scriptable commands set it.
 	NoArchivist bool
 	// ManualFlush keeps Run from flushing the outbox by itself: the caller
 	// calls FlushOutbox (rbtui send, which bounds the wait and reports the
@@ -174,8 +183,8 @@ func New(cfg Config) *Client {
 	if cfg.HealthEvery <= 0 {
 		cfg.HealthEvery = time.Second
 	}
-	if cfg.ReplayStall <= 0 {
-		cfg.ReplayStall = 30 * time.Second
+	if cfg.ArchivistPoll <= 0 {
+		cfg.ArchivistPoll = 500 * time.Millisecond
 	}
 	if cfg.ConnectGrace == 0 {
 		cfg.ConnectGrace = 10 * time.Second

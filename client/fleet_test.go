@@ -172,7 +172,7 @@ func testFleet(t *testing.T, n *brokertest.Node) {
 // that a publisher invents do not grow the history's stations and glance
 // files without end; the bodies of stations taken on still arrive.
 func TestAllTakesOnAtMostMaxStations(t *testing.T) {
-	f := newMem(t, []queue.Role{queue.RoleInbox}, func(_ *queue.Config, c *Config) {
+	f := newMem(t, nil, func(_ *queue.Config, c *Config) {
 		c.All, c.MaxStations = true, 2
 	})
 	f.run(t)

@@ -62,8 +62,14 @@ func (c *Client) writeGlance(ctx context.Context, station string) {
 	}
 	g := glance.Reading{Station: station, Broker: glance.BrokerDown, Unread: s.Unread,
 		Bars: s.Bars, Service: s.Service, Modem: s.Modem, At: s.SignalAt, Found: !s.SignalAt.IsZero()}
-	if s.BrokerUp {
+	if s.BrokerUp || s.BrokerBlocked { // connected: it hears readings
 		g.Broker = glance.BrokerUp
+	}
+	if s.Link != nil {
+		g.Link = "rock7 down"
+		if s.Link.OK(c.cfg.Now()) {
+			g.Link = "rock7 ok"
+		}
 	}
 	if err := glance.WriteFile(paths.Glance(c.st.Path(), station), g); err != nil {
 		c.log.Warn("glance file", "station", station, "err", err)

@@ -71,22 +71,5 @@ func (c *Client) healthWait(notifies bool, h queue.Health) time.Duration {
 	return 24 * time.Hour
 }
 
-// waitUp waits until the bus is connected or ctx ends.
-//
-// It looks at the bus at the pace of the health watch (HealthEvery, 1 s):
-// a client waiting for the broker wakes once a second, not ten times.
-func (c *Client) waitUp(ctx context.Context) error {
-	t := time.NewTicker(c.cfg.HealthEvery)
-	defer t.Stop()
-	for !c.bus.Health().Up {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
-}
-
 // Health is the broker's state as this client sees it.
 func (c *Client) Health() queue.Health { return c.bus.Health() }

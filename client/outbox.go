@@ -62,6 +62,18 @@ func (c *Client) Validate(data []byte, text bool) error {
 	return rb.CheckMO(data, text, c.cfg.MaxMO)
 }
 
+// maxSend is the largest payload station sends (rb.MaxSendFor its model).
+func (c *Client) maxSend(ctx context.Context, station string) int {
+	model := ""
+	if l := c.LatestSignalOf(station); l != nil {
+		model = l.Model
+	}
+	if model == "" {
+		model = c.modelOf(ctx, station)
+	}
+	return rb.MaxSendFor(model, c.cfg.MaxMO)
+}
+
 // Compose validates data, writes it to the history as queued and asks the
 // outbox to publish it. text says the payload is UTF-8 text. It returns the
 // new message's id; the message is safe in SQLite when Compose returns nil.
@@ -75,7 +87,7 @@ func (c *Client) ComposeFrom(ctx context.Context, station string, data []byte, t
 	if err := c.CheckSender(station); err != nil {
 		return "", err
 	}
-	if err := c.Validate(data, text); err != nil {
+	if err := rb.CheckMO(data, text, c.maxSend(ctx, station)); err != nil {
 		return "", err
 	}
 	id, err := uuid.NewV7()

@@ -9,11 +9,9 @@ import (
 )
 
 // TestArchivistKeepsSessionReports: rbd's session reports reach SQLite
-// through the inbox, so the credits of the day count a mailbox check.
+// through the history stream, so the credits of the day count a mailbox check.
 func TestArchivistKeepsSessionReports(t *testing.T) {
-	// The inbox is declared up front, as rbtui's bus does: a report
-	// published while the client still replays the history waits in it.
-	f := newMem(t, []queue.Role{queue.RoleOutbox, queue.RoleInbox}, nil)
+	f := newMem(t, []queue.Role{queue.RoleOutbox}, nil)
 	ctx := ctxT(t)
 	f.run(t)
 	now := time.Now()

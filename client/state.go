@@ -33,23 +33,40 @@ func (c *Client) State(ctx context.Context, station string) (rb.StationState, er
 		s.Bars, s.Service, s.Modem, s.LastSession = r.Bars, r.Service, r.Modem, r.LastSession
 		s.SignalAt = r.SeenAt
 	}
+	reason := ""
 	if l := latest; l != nil && !l.At.Before(s.SignalAt) {
 		s.Bars, s.Service, s.Modem, s.SignalAt = l.Bars, l.Service, l.Modem, l.At
 		if l.LastSession != "" {
 			s.LastSession = l.LastSession
 		}
 		s.Model = l.Model
+		reason = l.Reason
+		if l.Link != nil {
+			link := *l.Link
+			s.Link = &link
+		}
 	}
 	if l := latest; l != nil && l.MinBars != nil {
 		// rbd's setting, not a reading: the newest report that says it.
 		s.MinBars = *l.MinBars
 	}
+	// The one rule of what the reading may show (glance.Classify): a
+	// client without its broker hears no newer reading, so the last one
+	// is no longer news, however young.
 	g := glance.Reading{Bars: s.Bars, Service: s.Service, Modem: s.Modem, At: s.SignalAt, Found: !s.SignalAt.IsZero()}
-	switch glance.Classify(g, now) {
-	case glance.StateStale, glance.StateNoData:
-		s.Stale = true
-	default:
+	if !health.Up {
+		g.Broker, g.Updated = glance.BrokerDown, now
+	}
+	s.Signal = glance.Classify(g, now)
+	s.Stale = s.Signal.Unknown()
+	if !s.Stale {
 		s.StaleAt = s.SignalAt.Add(glance.StaleAfter)
+		s.Reason = reason
+	}
+	if l := latest; l != nil && l.PublishStalled && !s.Stale && !l.At.Before(s.SignalAt) {
+		// The station's rbd cannot get its records confirmed: whatever
+		// this client's own connection says, nothing reaches it.
+		s.BrokerUp, s.BrokerBlocked = false, true
 	}
 	if at, ok, err := c.st.LastContact(ctx, station); err != nil {
 		return s, err
@@ -59,6 +76,7 @@ func (c *Client) State(ctx context.Context, station string) (rb.StationState, er
 	if s.Model == "" {
 		s.Model = c.modelOf(ctx, name)
 	}
+	s.MaxMO = rb.MaxSendFor(s.Model, c.cfg.MaxMO) // a station on Rock7's web services sends MT
 	counts, err := c.st.Counts(ctx, station)
 	if err != nil {
 		return s, err
@@ -104,6 +122,8 @@ func startOfDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
 
-// brokerUsable is what a front end calls "broker up": connected, and not
-// blocked by a memory or disk alarm (publishing would wait).
+// brokerUsable is what a front end calls "broker up" as far as this
+// client's connection tells: connected, and not blocked by a memory or disk
+// alarm (publishing would wait). State also takes the station's word
+// (rb.Signal.PublishStalled).
 func brokerUsable(h queue.Health) bool { return h.Up && !h.Blocked }

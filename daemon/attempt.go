@@ -15,15 +15,39 @@ import (
 
 // attempt makes one attempt to send the held message, in the steps of
 // the protocol. Signal and service were waited for by loop.step (due, signal.ready).
+//
+// The attempt is journaled before the message is written into the modem
+// (SBDWB does not move MOMSN, so the MOMSN journaled is known before it),
+// and the fsync that makes it durable runs while the bytes cross the
+// serial line: SBDIX waits for both. A crash at any point before SBDIX
+// leaves the attempt open, and start-up settles it as not sent (MOMSN
+// unchanged); a write the modem refuses closes it as a failed attempt.
 func (o *outbox) attempt(ctx context.Context) {
 	c := o.cur
 	n := c.attempts + 1
-	momsn, ok := o.writeBuffer(ctx, c)
+	momsn, ok := o.sessionMOMSN(ctx, c)
 	if !ok {
 		return
 	}
-	if !o.journalAttempt(c, n, momsn) {
+	durable, ok := o.journalAttempt(c, n, momsn)
+	if !ok {
 		return
+	}
+	o.crash(CrashInWrite)
+	werr := o.modem.m.WriteMO(ctx, c.payload)
+	if !durable() {
+		// The fsync failed: the attempt may not be on the disk, so no
+		// session. The hold writes it again; once it is durable the open
+		// attempt is settled from +SBDS (no session ran) before anything else.
+		return
+	}
+	if werr != nil {
+		o.writeFailed(ctx, c, n, werr)
+		return
+	}
+	o.bufs.written()
+	if ctx.Err() != nil {
+		return // the open attempt is settled at the next start
 	}
 	answer := o.mt.wanted && o.mt.answer
 	o.crash(CrashBeforeSession)
@@ -42,57 +66,69 @@ func (o *outbox) attempt(ctx context.Context) {
 	o.settleSession(ctx, c, n, res)
 }
 
-// writeBuffer writes the message (SBDWB, checksum) and finds the MOMSN the
-// session will use: from the last successful session's answer, else from
-// +SBDS (buffers.nextMOMSN). SBDWB replaces what the MO buffer held, so no
-// AT+SBDD0 comes first (see buffers.sent). A failure schedules the next
-// try, or fails the message when the modem will never take it.
-func (o *outbox) writeBuffer(ctx context.Context, c *moState) (momsn int, ok bool) {
-	m := o.modem.m
-	fail := func(what string, err error) (int, bool) {
-		if ctx.Err() != nil || o.modem.failed(err, what) {
-			return 0, false
-		}
-		var tl *sbd.TooLongError
-		if errors.As(err, &tl) || errors.Is(err, sbd.ErrEmpty) {
-			o.finish(c, rb.StateFailed, c.attempts, err.Error(), nil, nil)
-			return 0, false
-		}
-		c.prepFails++
-		if c.prepFails >= o.cfg.MaxAttempts {
-			o.finish(c, rb.StateFailed, c.attempts, fmt.Sprintf("the modem does not take the message: %v", err), nil, nil)
-			return 0, false
-		}
-		c.nextAt = o.now().Add(o.backoff(c.prepFails))
-		return 0, false
-	}
-	if err := m.WriteMO(ctx, c.payload); err != nil {
-		return fail("write MO", err)
-	}
-	o.bufs.written()
+// sessionMOMSN finds the MOMSN the session will use: from the last
+// successful session's answer, else from +SBDS (buffers.nextMOMSN). When
+// the modem does not answer, the next try is scheduled (or, after
+// MaxAttempts such failures in a row, the message fails).
+func (o *outbox) sessionMOMSN(ctx context.Context, c *moState) (momsn int, ok bool) {
 	momsn, err := o.bufs.nextMOMSN(ctx)
-	if err != nil {
-		return fail("status", err)
+	if err == nil {
+		return momsn, ctx.Err() == nil
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || o.modem.failed(err, "status") {
 		return 0, false
 	}
-	return momsn, true
+	c.prepFails++
+	if c.prepFails >= o.cfg.MaxAttempts {
+		o.finish(c, rb.StateFailed, c.attempts, fmt.Sprintf("the modem does not answer AT+SBDS: %v", err), nil, nil)
+		return 0, false
+	}
+	c.nextAt = o.now().Add(o.backoff(c.prepFails))
+	return 0, false
 }
 
-// journalAttempt makes attempt n durable, with the MOMSN before it, ahead of
-// SBDIX: after a crash, +SBDS settles it.
-func (o *outbox) journalAttempt(c *moState, n, momsn int) bool {
+// writeFailed handles attempt n whose message the modem did not take
+// (SBDWB, checksum). No session ran, but rbd may not know what the MO
+// buffer holds: when the port failed or rbd stops, the attempt stays open
+// and is settled from +SBDS (MOMSN unchanged: not sent). When the modem
+// answered, the attempt is closed as not sent, and retried, or the message
+// fails when the modem will never take it. SBDWB replaces the whole MO
+// buffer, so the next attempt starts clean; a message sent before and left
+// in the buffer (buffers.sent) is still cleared before any session that
+// must not send it.
+func (o *outbox) writeFailed(ctx context.Context, c *moState, n int, err error) {
+	if ctx.Err() != nil || o.modem.failed(err, "write MO") {
+		return
+	}
+	o.log.Warn("modem did not take the message", "id", c.id, "attempt", n, "err", err)
+	reason := fmt.Sprintf("the modem did not take the message: %v", err)
+	var tl *sbd.TooLongError
+	final := errors.As(err, &tl) || errors.Is(err, sbd.ErrEmpty)
+	o.hold.persist(&heldWrite{rs: []*record{{Op: opClose, ID: c.id, N: n, Comment: "not sent (SBDWB failed)"}}, then: func() {
+		if final {
+			o.finish(c, rb.StateFailed, n, err.Error(), nil, nil)
+			return
+		}
+		o.retry(c, n, reason, nil, false)
+	}})
+}
+
+// journalAttempt journals attempt n, with the MOMSN before it and the
+// sending status, and starts the fsync that makes it durable (diskHold.syncAhead).
+// durable waits for that fsync and reports whether it succeeded; no
+// session may start before it did.
+func (o *outbox) journalAttempt(c *moState, n, momsn int) (durable func() bool, ok bool) {
 	st := o.status(c, rb.StateSending, n)
 	att := &record{Op: opAttempt, ID: c.id, N: n, MOMSN: &momsn, IMEI: o.modem.ident.IMEI}
-	if err := o.record(st, att); err != nil {
+	durable, err := o.hold.syncAhead(&heldWrite{rs: statusRecords(st, att), st: st})
+	if err != nil {
 		// No session without its attempt journaled: hold, and make the
 		// attempt again from the start once the journal takes it.
 		o.hold.holdOn(o.j.path, err)
-		return false
+		return nil, false
 	}
 	c.attempts = n
-	return true
+	return durable, true
 }
 
 // sessionFailed handles an SBDIX that gave no result.

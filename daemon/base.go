@@ -26,6 +26,7 @@ type base struct {
 	statuses *fifo[*rb.Status]
 	mts      *fifo[*rb.Received]
 	sessions *fifo[*rb.Session]
+	echo     *echoes // confirmed records waiting to be read back (echo.go)
 	signals  *latest
 
 	tally *tally
@@ -64,7 +65,7 @@ func (b *base) crash(point string) {
 		return
 	}
 	b.log.Warn("crash point reached", "point", point)
-	if point == CrashInSession {
+	if point == CrashInSession || point == CrashInWrite {
 		go func() {
 			b.sleep(context.Background(), b.cfg.CrashDelay)
 			b.cfg.CrashFunc(point)

@@ -16,10 +16,18 @@ import (
 // went offline.
 type Opener func(ctx context.Context) (io.ReadWriteCloser, error)
 
+// DefaultRingRepeat is how long after a ring alert the gateway sends its
+// one repeat, about 20 s (docs/modem.md, Timing; the simulator's
+// sim.DefaultRingRepeat).
+const DefaultRingRepeat = 20 * time.Second
+
 // Crash points of Config.CrashAt, for fault tests: the daemon calls
 // Config.CrashFunc (default os.Exit(137)) when it reaches the named point.
 const (
-	// CrashBeforeSession: the attempt is journaled, SBDIX not yet sent.
+	// CrashInWrite: the attempt is journaled and SBDWB starts; the crash
+	// happens CrashDelay later, while the message is written into the modem.
+	CrashInWrite = "in-write"
+	// CrashBeforeSession: the attempt is journaled and the message written, SBDIX not yet sent.
 	CrashBeforeSession = "before-session"
 	// CrashInSession: SBDIX is sent; the crash happens CrashDelay later, while the session runs.
 	CrashInSession = "in-session"
@@ -70,6 +78,11 @@ type Config struct {
 	// failed (5m); it doubles with each further failure up to four times
 	// that. A wanted MT message is never given up.
 	MTRetrySlow time.Duration
+	// RingRepeat is how long after a ring alert the gateway repeats it
+	// (DefaultRingRepeat); a ring that comes about that long after one a
+	// session answered and drained opens no session (ringrepeat.go).
+	// Negative: every ring is answered.
+	RingRepeat time.Duration
 	// RegistrationWait is the wait after MO status 36 (sbd.RetryRegister, 3m).
 	RegistrationWait time.Duration
 	// ReopenMin and ReopenMax bound the backoff of reopening a lost modem (1s, 30s).
@@ -96,7 +109,7 @@ type Config struct {
 	// CrashAt names a crash point (the Crash… constants) for fault tests;
 	// rbd sets it from RB_TEST_CRASH_AT. Empty in production.
 	CrashAt string
-	// CrashDelay is the delay of CrashInSession (100ms).
+	// CrashDelay is the delay of CrashInSession and CrashInWrite (100ms).
 	CrashDelay time.Duration
 	// CrashFunc is called at the crash point (default: os.Exit(137)).
 	CrashFunc func(point string)
@@ -126,6 +139,9 @@ func (c Config) withDefaults() Config {
 	def(&c.RetryMax, sbd.RetryMax)
 	def(&c.RegistrationWait, sbd.RetryRegister)
 	def(&c.MTRetrySlow, 5*time.Minute)
+	if c.RingRepeat == 0 {
+		c.RingRepeat = DefaultRingRepeat
+	}
 	def(&c.ReopenMin, time.Second)
 	def(&c.ReopenMax, 30*time.Second)
 	def(&c.StopGrace, 10*time.Second)

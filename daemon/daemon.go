@@ -60,6 +60,7 @@ func New(cfg Config, bus queue.Bus, open Opener) *Daemon {
 			sessions: newFIFO(func(s *rb.Session) string { return s.ID }),
 			signals:  &latest{notify: make(chan struct{}, 1)},
 			tally:    &tally{},
+			echo:     newEchoes(),
 		},
 		bus:      bus,
 		open:     open,
@@ -149,6 +150,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	start(d.runMTs)
 	start(d.runSessions)
 	start(d.runSignals)
+	start(d.runEcho)
 	start(d.runSpoolRescan)
 	loopCtx, cancelLoop := context.WithCancel(ctx)
 	defer cancelLoop()

@@ -320,3 +320,36 @@ func (h *harness) waitSignalOnline() {
 		return s != nil && s.Modem != rb.ModemOffline && s.IMEI != ""
 	})
 }
+
+// TestCancelTooLate: a cancel that arrives while the message's session
+// runs, or after it was sent, is answered with a cancelled status of
+// reason rb.CancelTooLate published after the sent one.
+func TestCancelTooLate(t *testing.T) {
+	h := newHarness(t, sim.Config{SessionTime: 700 * time.Millisecond}, nil)
+	id := h.send("already on its way", nil)
+	h.waitState(id, rb.StateSending)
+	h.cancelMO(id)
+	h.waitState(id, rb.StateSent)
+	h.rec.waitFor(t, "the too-late answer", 10*time.Second, func(ms []rb.Body) bool { return hasState(ms, id, rb.StateCancelled) != nil })
+	var order []string
+	for _, st := range statuses(h.rec.all(), id) {
+		order = append(order, st.State)
+	}
+	if n := len(order); n < 2 || order[n-2] != rb.StateSent || order[n-1] != rb.StateCancelled {
+		t.Fatalf("statuses %v: want sent, then cancelled", order)
+	}
+	if st := hasState(h.rec.all(), id, rb.StateCancelled); st.Reason != rb.CancelTooLate {
+		t.Fatalf("reason %q, want %q", st.Reason, rb.CancelTooLate)
+	}
+	// A cancel for a message sent long before is answered the same way.
+	id2 := h.send("sent before the cancel", nil)
+	h.waitState(id2, rb.StateSent)
+	h.cancelMO(id2)
+	h.rec.waitFor(t, "the answer to a cancel after sent", 10*time.Second, func(ms []rb.Body) bool {
+		st := hasState(ms, id2, rb.StateCancelled)
+		return st != nil && st.Reason == rb.CancelTooLate
+	})
+	if n := len(h.delivered()); n != 2 {
+		t.Fatalf("gateway got %d messages, want 2", n)
+	}
+}

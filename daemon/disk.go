@@ -182,6 +182,33 @@ func (h *diskHold) append(sync bool, rs ...*record) error {
 	return nil
 }
 
+// syncAhead journals w without waiting for the disk and starts, in the
+// background, the fsync that makes it durable with everything written
+// before it, so that the caller's next step (writing the message into the
+// modem) overlaps it. durable waits for that fsync: when it succeeded,
+// w's status is published and what waited for an fsync runs, and it
+// reports true; when it failed, what waited is written again as held
+// writes, rbd holds, and it reports false. The caller calls durable once,
+// before anything else is journaled. When the write itself fails, its
+// error is returned and nothing of w happened.
+func (h *diskHold) syncAhead(w *heldWrite) (durable func() bool, err error) {
+	if err := h.record(w); err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.j.sync() }()
+	return func() bool {
+		if err := <-done; err != nil {
+			h.writes = append(h.unsynced, h.writes...)
+			h.unsynced = nil
+			h.holdOn(h.j.path, err)
+			return false
+		}
+		h.release()
+		return true
+	}, nil
+}
+
 // whenDurable runs f once everything journaled so far is durable: now
 // when nothing waits for an fsync, else after the next one.
 func (h *diskHold) whenDurable(f func()) {

@@ -19,6 +19,12 @@ type flakyBus struct {
 	mu   sync.Mutex
 	down bool
 	up   chan struct{}
+	// hold makes Publish of records (status, MT, session) wait, as when
+	// the broker does not confirm them, while signals pass.
+	hold bool
+	// lose lists message ids whose next publish is confirmed but not
+	// delivered, as the broker that lost a confirmed stream write.
+	lose map[string]bool
 }
 
 func newFlakyBus(b queue.Bus) *flakyBus { return &flakyBus{Bus: b, up: make(chan struct{})} }
@@ -37,10 +43,34 @@ func (f *flakyBus) setDown(down bool) {
 	}
 }
 
-func (f *flakyBus) wait(ctx context.Context) error {
+// setHold makes Publish of records wait (true) or go on (false).
+func (f *flakyBus) setHold(hold bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if hold == f.hold {
+		return
+	}
+	f.hold = hold
+	if !hold {
+		close(f.up)
+		f.up = make(chan struct{})
+	}
+}
+
+// loseOnce makes the next publish of message id vanish after its confirm.
+func (f *flakyBus) loseOnce(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lose == nil {
+		f.lose = map[string]bool{}
+	}
+	f.lose[id] = true
+}
+
+func (f *flakyBus) wait(ctx context.Context, record bool) error {
 	for {
 		f.mu.Lock()
-		down, up := f.down, f.up
+		down, up := f.down || (record && f.hold), f.up
 		f.mu.Unlock()
 		if !down {
 			return nil
@@ -54,8 +84,16 @@ func (f *flakyBus) wait(ctx context.Context) error {
 }
 
 func (f *flakyBus) Publish(ctx context.Context, m rb.Body) error {
-	if err := f.wait(ctx); err != nil {
+	record := m.Type() == rb.TypeStatus || m.Type() == rb.TypeReceived || m.Type() == rb.TypeSession
+	if err := f.wait(ctx, record); err != nil {
 		return err
+	}
+	f.mu.Lock()
+	lost := f.lose[rb.MessageID(m)]
+	delete(f.lose, rb.MessageID(m))
+	f.mu.Unlock()
+	if lost {
+		return nil
 	}
 	return f.Bus.Publish(ctx, m)
 }

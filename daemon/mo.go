@@ -132,7 +132,12 @@ func (o *outbox) record(st *rb.Status, extra ...*record) error {
 func (o *outbox) finish(c *moState, state string, attempt int, reason string, momsn *int, sbdix []int) {
 	st := o.status(c, state, attempt)
 	st.Reason, st.MOMSN, st.SBDIX = reason, momsn, sbdix
-	o.hold.persist(&heldWrite{rs: statusRecords(st), st: st, lazy: true, then: func() {
+	var tooLate func()
+	if state == rb.StateSent && o.j.cancelled(c.id) {
+		// The cancel lost the race with the session: say so, after sent.
+		tooLate = func() { o.cancelTooLate(c.id, attempt, len(c.payload)) }
+	}
+	o.hold.persist(&heldWrite{rs: statusRecords(st), st: st, lazy: true, durable: tooLate, then: func() {
 		switch state {
 		case rb.StateSent:
 			o.count(func(s *Stats) { s.Sent++ })
@@ -149,6 +154,19 @@ func (o *outbox) finish(c *moState, state string, attempt int, reason string, mo
 		}
 		o.sig.publish(false)
 	}})
+}
+
+// cancelTooLate publishes the answer to a cancel of message id that came
+// after its session had started and the session sent it: a cancelled
+// status (attempt, reason rb.CancelTooLate) after the sent one, which
+// clients keep in the message's history without changing its state. It is
+// not journaled: a note, lost if rbd stops before the broker has it.
+func (o *outbox) cancelTooLate(id string, attempt, bytes int) {
+	o.log.Info("cancel came too late: the message was sent", "id", id, "attempt", attempt)
+	st := &rb.Status{Header: rb.Header{V: rb.Version, ID: id, Station: o.cfg.Station, At: o.now().UTC()},
+		State: rb.StateCancelled, Attempt: attempt, Reason: rb.CancelTooLate, Bytes: bytes}
+	o.statuses.push(st)
+	o.obs.Status(st)
 }
 
 // nextLive is the oldest unfinished message of the journal, or nil.
@@ -322,6 +340,9 @@ func (o *outbox) onCancel(del *queue.Delivery) {
 			o.finishIfDropped()
 		case known && e.Final:
 			o.log.Info("cancel for a finished message ignored", "id", c.MOID, "state", e.State)
+			if e.State == rb.StateSent {
+				o.cancelTooLate(c.MOID, e.Attempts, 0)
+			}
 		default:
 			o.log.Info("cancel recorded", "id", c.MOID)
 		}

@@ -64,21 +64,22 @@ func TestAttemptMOMSNWithoutStatus(t *testing.T) {
 		t.Errorf("first message: attempts journaled MOMSN %v, want two attempts with the same (the first failed)", as)
 	}
 
-	// AT+SBDS between a write (SBDWB) and its SBDIX only after the failure.
+	// AT+SBDS between a session (SBDIX) and the next write (SBDWB, which
+	// the attempt journaled with its MOMSN precedes) only after the failure.
 	mu.Lock()
 	defer mu.Unlock()
-	asked, lastWB := 0, false
+	asked, afterSession := 0, false
 	for _, w := range writes {
 		switch {
-		case strings.HasPrefix(w, "AT+SBDWB"):
-			lastWB = true
-		case w == "AT+SBDS" && lastWB:
-			asked++
 		case strings.HasPrefix(w, "AT+SBDIX"):
-			lastWB = false
+			afterSession = true
+		case w == "AT+SBDS" && afterSession:
+			asked++
+		case strings.HasPrefix(w, "AT+SBDWB"):
+			afterSession = false
 		}
 	}
 	if asked != 1 {
-		t.Errorf("AT+SBDS asked between SBDWB and SBDIX %d times in 4 attempts, want once (after the failed session); writes: %q", asked, writes)
+		t.Errorf("AT+SBDS asked between a session and the next write %d times in 4 attempts, want once (after the failed session); writes: %q", asked, writes)
 	}
 }

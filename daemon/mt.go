@@ -31,6 +31,11 @@ type mtDrain struct {
 	// read or given up (gaveUp holds its MTMSN then, -1 otherwise).
 	unread *unreadMT
 	gaveUp int
+	// rings tells a repeated ring alert from a new one (ringrepeat.go);
+	// verify: the ring came after a session that drained the gateway, and
+	// the modem's ring-alert flag is asked before answering it.
+	rings  ringLedger
+	verify bool
 }
 
 // unreadMT is an MT message waiting in the modem's buffer that failed to read.
@@ -38,8 +43,16 @@ type unreadMT struct {
 	mtmsn, queued, tries int
 }
 
-// ring takes a ring alert: an MT message waits at the gateway.
+// ring takes a ring alert: an MT message waits at the gateway, unless the
+// alert repeats one whose message a session already collected.
 func (t *mtDrain) ring() {
+	if repeat, why := t.rings.isRepeat(t.now()); repeat && !t.wanted {
+		t.log.Info("ring alert not answered: nothing waits at the gateway", "why", why)
+		return
+	}
+	// Perhaps held by the modem during the session that drained the
+	// gateway: the modem's flag says, before the session (ringrepeat.go).
+	t.verify = !t.wanted && t.rings.drained
 	t.wanted, t.answer = true, true
 	t.nextAt = t.now()
 	t.failures = 0
@@ -100,6 +113,11 @@ func (t *mtDrain) collect(ctx context.Context, kind string) {
 		}
 		return
 	}
+	if t.answer && t.verify && t.modem.m != nil && !t.rings.stillWanted(ctx, t.modem.m, t.log) {
+		t.wanted, t.answer, t.verify = false, false, false
+		return
+	}
+	t.verify = false
 	answer := t.answer
 	t.log.Info("MT session", "answer_ring", answer)
 	res, err := t.sat.session(ctx, answer, kind, nil)
@@ -138,6 +156,7 @@ func (t *mtDrain) afterSession(ctx context.Context, res sbd.SessionResult) {
 	if res.MOSuccess() && res.MTStatus != 2 {
 		// A completed session is a mailbox check: it answered any ring.
 		t.wanted, t.answer, t.failures = false, false, 0
+		t.rings.completed(res.MTQueued)
 	}
 	if res.MTReceived() {
 		t.read(ctx, res.MTMSN, res.MTQueued)

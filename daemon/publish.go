@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,7 +33,8 @@ type fifo[T any] struct {
 	keys   map[string]bool
 	key    func(T) string
 	notify chan struct{}
-	busy   bool // an item was popped and is being published
+	busy   bool      // an item was popped and is being published
+	since  time.Time // when the head was first tried (zero: none)
 }
 
 func newFIFO[T any](key func(T) string) *fifo[T] {
@@ -60,10 +62,25 @@ func (q *fifo[T]) peek() (T, bool) {
 	var zero T
 	if len(q.items) == 0 {
 		q.busy = false
+		q.since = time.Time{}
 		return zero, false
 	}
 	q.busy = true
+	if q.since.IsZero() {
+		q.since = time.Now()
+	}
 	return q.items[0], true
+}
+
+// waiting returns how long the head has waited for the broker's confirm
+// (0 when nothing waits).
+func (q *fifo[T]) waiting() time.Duration {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.since.IsZero() {
+		return 0
+	}
+	return time.Since(q.since)
 }
 
 // pop removes the head (after it was published).
@@ -75,6 +92,7 @@ func (q *fifo[T]) pop() {
 		q.items = q.items[1:]
 	}
 	q.busy = false
+	q.since = time.Time{}
 }
 
 func (q *fifo[T]) len() int {
@@ -166,14 +184,18 @@ func (l *latest) take() *rb.Signal {
 }
 
 func (d *Daemon) runStatuses(ctx context.Context) {
+	var started time.Time // of the publish under way (run is serial)
 	d.statuses.run(ctx, d.log, "status", d.sleep, func(ctx context.Context, st *rb.Status) error {
+		started = time.Now()
 		return d.bus.Publish(ctx, st)
 	}, func(st *rb.Status) {
-		if err := d.j.append(false, &record{Op: opPublished, SID: rb.MessageID(st)}); err != nil {
-			// Not worth a hold: the status, still pending in the journal,
-			// is published again (same message id) after a restart.
-			d.log.Debug("journal published status", "err", err)
-		}
+		d.echo.confirmed(rb.MessageID(st), started, func() { d.statuses.push(st) }, func() {
+			if err := d.j.append(false, &record{Op: opPublished, SID: rb.MessageID(st)}); err != nil {
+				// Not worth a hold: the status, still pending in the journal,
+				// is published again (same message id) after a restart.
+				d.log.Debug("journal published status", "err", err)
+			}
+		})
 	}, func(st *rb.Status, perr error) {
 		r := &record{Op: opParked, SID: rb.MessageID(st), Comment: perr.Error()}
 		if err := d.j.append(true, r); err != nil {
@@ -187,13 +209,17 @@ func (d *Daemon) runStatuses(ctx context.Context) {
 }
 
 func (d *Daemon) runMTs(ctx context.Context) {
+	var started time.Time
 	d.mts.run(ctx, d.log, "mt", d.sleep, func(ctx context.Context, r *rb.Received) error {
+		started = time.Now()
 		return d.bus.Publish(ctx, r)
 	}, func(r *rb.Received) {
-		if err := d.sp.remove(r.ID); err != nil {
-			d.log.Warn("remove published MT from spool", "err", err)
-		}
 		d.log.Info("MT published", "id", r.ID, "bytes", len(r.Data))
+		d.echo.confirmed(r.ID, started, func() { d.mts.push(r) }, func() {
+			if err := d.sp.remove(r.ID); err != nil {
+				d.log.Warn("remove published MT from spool", "err", err)
+			}
+		})
 	}, func(r *rb.Received, _ error) {
 		if err := d.sp.quarantine(d.sp.fileName(r.ID)); err != nil {
 			d.log.Error("set aside unpublishable MT", "id", r.ID, "err", err)
@@ -204,9 +230,13 @@ func (d *Daemon) runMTs(ctx context.Context) {
 // runSessions publishes session reports. One the broker can never take is
 // dropped with the log line of fifo.run: it is statistics.
 func (d *Daemon) runSessions(ctx context.Context) {
+	var started time.Time
 	d.sessions.run(ctx, d.log, "session", d.sleep, func(ctx context.Context, s *rb.Session) error {
+		started = time.Now()
 		return d.bus.Publish(ctx, s)
-	}, nil, nil)
+	}, func(s *rb.Session) {
+		d.echo.confirmed(s.ID, started, func() { d.sessions.push(s) }, func() {})
+	}, nil)
 }
 
 // runSpoolRescan picks up spool files the in-memory queue does not hold
@@ -219,19 +249,61 @@ func (d *Daemon) runSpoolRescan(ctx context.Context) {
 	}
 }
 
+// StallAfter is how long a status, MT or session report may wait for the
+// broker's confirm before rbd's signal reports say its publishes are
+// stalled (rb.Signal.PublishStalled).
+const StallAfter = 5 * time.Second
+
+// stalled reports whether a record has waited for its confirm longer than
+// StallAfter, and the longest wait.
+func (d *Daemon) stalled() (bool, time.Duration) {
+	w := max(d.statuses.waiting(), d.mts.waiting(), d.sessions.waiting())
+	return w > StallAfter, w
+}
+
+// runSignals publishes the signal reports. Each says whether rbd's records
+// are stalled (the broker does not confirm them: a queue without its
+// majority, an unavailable history stream); when that changes, the last
+// report goes again at once, so that every client shows it.
 func (d *Daemon) runSignals(ctx context.Context) {
 	var depth int = -1
 	var depthAt time.Time
+	var last *rb.Signal
+	wasStalled := false
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
+		var s *rb.Signal
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.signals.notify:
+			s = d.signals.take()
+		case <-tick.C:
+			st, waited := d.stalled()
+			if st == wasStalled {
+				continue
+			}
+			wasStalled = st
+			if st {
+				d.log.Warn("the broker has not confirmed a publish for a while; signal reports say so", "waiting", waited.Round(time.Second))
+			} else {
+				d.log.Info("the broker confirms publishes again")
+			}
+			if last != nil {
+				r := *last
+				r.At = d.now().UTC()
+				r.ID = fmt.Sprintf("signal-%s-%d", r.Station, r.At.UnixNano())
+				s = &r
+			}
 		}
-		s := d.signals.take()
 		if s == nil {
 			continue
 		}
+		s.PublishStalled, _ = d.stalled()
+		wasStalled = s.PublishStalled
+		cp := *s
+		last = &cp
 		if d.now().Sub(depthAt) > 5*time.Second {
 			dctx, cancel := context.WithTimeout(ctx, time.Second)
 			n, err := d.bus.Depth(dctx, queue.Queue{Role: queue.RoleOutbox, Station: d.cfg.Station})

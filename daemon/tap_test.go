@@ -13,6 +13,17 @@ type lineTap struct {
 	mu      sync.Mutex
 	garble  map[string]int     // line prefix -> how many more such lines to garble
 	onWrite func(write string) // sees each write of the daemon before the modem does
+	// corrupt is how many more binary writes of the daemon (SBDWB payloads:
+	// not ended by CR) get their first byte flipped on the way, as noise on
+	// the wire would: the modem then finds a wrong checksum.
+	corrupt int
+}
+
+// corruptNextWrites flips the first byte of the daemon's next n binary writes.
+func (t *lineTap) corruptNextWrites(n int) {
+	t.mu.Lock()
+	t.corrupt += n
+	t.mu.Unlock()
 }
 
 func newLineTap() *lineTap { return &lineTap{garble: map[string]int{}} }
@@ -64,9 +75,18 @@ type lineTapPort struct {
 func (p *lineTapPort) Write(b []byte) (int, error) {
 	p.t.mu.Lock()
 	f := p.t.onWrite
+	flip := p.t.corrupt > 0 && len(b) > 0 && b[len(b)-1] != '\r'
+	if flip {
+		p.t.corrupt--
+	}
 	p.t.mu.Unlock()
 	if f != nil {
 		f(string(b))
+	}
+	if flip {
+		c := append([]byte(nil), b...)
+		c[0] ^= 0xff
+		return p.ReadWriteCloser.Write(c)
 	}
 	return p.ReadWriteCloser.Write(b)
 }

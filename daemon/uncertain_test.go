@@ -163,6 +163,14 @@ func TestCancelWaitsForOpenAttempt(t *testing.T) {
 				t.Errorf("sent status reason %q, want settled from MOMSN", st.Reason)
 			}
 			for _, other := range []string{rb.StateSent, rb.StateCancelled, rb.StateFailed} {
+				if other == rb.StateCancelled && tc.want == rb.StateSent && !tc.expired {
+					// The cancel came too late: it is answered, after sent.
+					h.rec.waitFor(t, "the too-late answer", 5*time.Second, func(ms []rb.Body) bool { return hasState(ms, id, other) != nil })
+					if st := hasState(h.rec.all(), id, other); st.Reason != rb.CancelTooLate {
+						t.Errorf("cancelled after sent with reason %q, want %q", st.Reason, rb.CancelTooLate)
+					}
+					continue
+				}
 				if other != tc.want && hasState(h.rec.all(), id, other) != nil {
 					t.Errorf("message also became %s", other)
 				}

@@ -22,6 +22,7 @@ type fileReading struct {
 	Unread  int       `json:"unread,omitempty"`
 	Broker  string    `json:"broker,omitempty"`
 	Updated time.Time `json:"updated,omitzero"`
+	Link    string    `json:"link,omitempty"`
 }
 
 // maxFile bounds what ReadFile accepts: the file is a few dozen bytes.
@@ -35,7 +36,7 @@ const maxFile = 4096
 // reading; a zero r.Updated is the time of writing.
 func WriteFile(path string, r Reading) error {
 	fr := fileReading{Station: r.Station, Bars: r.Bars, Service: r.Service, Modem: r.Modem,
-		Unread: max(0, r.Unread), Broker: r.Broker, Updated: r.Updated.UTC()}
+		Unread: max(0, r.Unread), Broker: r.Broker, Updated: r.Updated.UTC(), Link: r.Link}
 	if !r.At.IsZero() { // a reading (Found), as the first writers gave it
 		fr.At = r.At.UTC()
 	}
@@ -96,5 +97,5 @@ func ReadFile(path string) (Reading, error) {
 		return Reading{}, fmt.Errorf("read glance %s: not a signal reading", path)
 	}
 	return Reading{Station: fr.Station, Bars: fr.Bars, Service: fr.Service, Modem: fr.Modem, At: fr.At,
-		Found: !fr.At.IsZero(), Unread: fr.Unread, Broker: fr.Broker, Updated: fr.Updated}, nil
+		Found: !fr.At.IsZero(), Unread: fr.Unread, Broker: fr.Broker, Updated: fr.Updated, Link: fr.Link}, nil
 }

@@ -6,8 +6,13 @@
 // imports nothing heavier than the standard library and textsafe. It never
 // shows an old value as current: a reading older than StaleAfter says
 // "stale", an offline modem says "offline", a client that cannot reach the
-// broker says "no broker", no reading says "no data". Unread messages show
-// as ✉N after the reading.
+// broker says "no broker", no reading says "no data"; "stale" and "no
+// broker" are followed by the age of the last reading (Age). Unread
+// messages show as ✉N after the reading.
+//
+// Classify is the one rule of what a reading may show: the client's
+// station state (rb.StationState, which the screen and the web chat show)
+// is worked out with it too.
 //
 // The tmux form uses no colour by default, so it reads on any status bar
 // (tmux's default one is green): the bars in the status bar's own style,
@@ -70,6 +75,10 @@ type Reading struct {
 	// Updated is when Broker and Unread were last seen (the glance file's
 	// time); a BrokerDown older than StaleAfter is not shown.
 	Updated time.Time
+	// Link is, for a station on a web service instead of a modem (rbd
+	// rock7), its health in two words ("rock7 ok", "rock7 down"), shown
+	// instead of signal bars it has none of; "" for a modem's station.
+	Link string
 }
 
 // Broker states of a Reading.
@@ -120,6 +129,35 @@ func Classify(r Reading, now time.Time) State {
 	return StateOK
 }
 
+// Unknown reports whether the state shows no bars because nothing current
+// is known: no reading, one too old, or no broker to hear a newer one.
+func (s State) Unknown() bool { return s == StateStale || s == StateNoBroker || s == StateNoData }
+
+// Age is a reading's age (or any duration) in its shortest form, the one
+// every surface uses: "12s", "5m", "3h", "2d". A negative age (a clock
+// ahead) reads as its size.
+func Age(d time.Duration) string {
+	d = max(d, -d)
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+}
+
+// ageOf is the age shown after a state that is not current: the last
+// reading's, "" when there is none or the state shows the reading.
+func ageOf(r Reading, st State, now time.Time) string {
+	if (st != StateStale && st != StateNoBroker) || !r.Found || r.At.IsZero() {
+		return ""
+	}
+	return Age(now.Sub(r.At))
+}
+
 // within reports whether an age is recent enough to show as current.
 func within(age time.Duration) bool { return age <= StaleAfter && age >= -StaleAfter }
 
@@ -133,7 +171,8 @@ const (
 	unlitCell      = "▁"
 	unlitCellASCII = " "
 	barCells       = 5
-	wordWidth      = len("no broker")
+	// wordWidth is the widest word with its age: the tmux form pads to it.
+	wordWidth = len("no broker 59m")
 )
 
 // Bars returns the five signal cells for n bars (clamped to 0..5), lit cells
@@ -201,12 +240,15 @@ func FormatStyled(r Reading, now time.Time, format string, st Styles) string {
 	case FormatJSON:
 		return formatJSON(r, now, state)
 	case FormatTmux:
-		return formatTmux(r, state, st)
+		return formatTmux(r, state, ageOf(r, state, now), st)
 	}
-	return formatPlain(r, state)
+	return formatPlain(r, state, ageOf(r, state, now))
 }
 
 func word(r Reading, st State) string {
+	if r.Link != "" && st.Current() {
+		return textsafe.Line(r.Link)
+	}
 	switch st {
 	case StateOK:
 		return string(rune('0'+max(0, min(5, r.Bars)))) + "/5"
@@ -216,7 +258,14 @@ func word(r Reading, st State) string {
 	return string(st)
 }
 
-func pad(w string) string { return strings.Repeat(" ", max(0, wordWidth-len(w))) }
+// pad fills the word and its age up to wordWidth.
+func pad(w, age string) string {
+	n := len(w)
+	if age != "" {
+		n += 1 + len(age)
+	}
+	return strings.Repeat(" ", max(0, wordWidth-n))
+}
 
 func unread(r Reading) string {
 	if r.Unread <= 0 {
@@ -233,15 +282,30 @@ func station(r Reading) string {
 	return textsafe.Line(s) + " "
 }
 
-func formatPlain(r Reading, st State) string {
-	lit, unlit := "", strings.Repeat(unlitCell, barCells)
-	if st.Current() {
-		lit, unlit = Bars(r.Bars, false)
+// cells are the bar cells of r: none for a station without a modem.
+func cells(r Reading, st State) (lit, unlit string) {
+	switch {
+	case r.Link != "":
+		return "", ""
+	case st.Current():
+		return Bars(r.Bars, false)
 	}
+	return "", strings.Repeat(unlitCell, barCells)
+}
+
+func formatPlain(r Reading, st State, age string) string {
+	lit, unlit := cells(r, st)
 	w := word(r, st)
-	line := station(r) + lit + unlit + " " + w
+	line := station(r) + lit + unlit
+	if line != "" && lit+unlit != "" {
+		line += " "
+	}
+	line += w
+	if age != "" {
+		line += " " + age
+	}
 	if u := unread(r); u != "" {
-		line += pad(w) + " " + u
+		line += pad(w, age) + " " + u
 	}
 	return strings.TrimRight(line, " ")
 }
@@ -252,7 +316,7 @@ func alarm(r Reading, st State) bool {
 	case StateNoService, StateOffline, StateNoBroker:
 		return true
 	case StateOK:
-		return r.Bars <= 0
+		return r.Bars <= 0 && r.Link == ""
 	}
 	return false
 }
@@ -265,18 +329,17 @@ func styled(style, text string) string {
 	return "#[" + style + "]" + text + "#[default]"
 }
 
-func formatTmux(r Reading, st State, sty Styles) string {
+func formatTmux(r Reading, st State, age string, sty Styles) string {
 	var b strings.Builder
 	if s := station(r); s != "" {
 		b.WriteString(strings.ReplaceAll(s, "#", "##"))
 	}
-	lit, unlit := "", strings.Repeat(unlitCell, barCells)
-	if st.Current() {
-		lit, unlit = Bars(r.Bars, false)
-	}
+	lit, unlit := cells(r, st)
 	b.WriteString(styled(sty.Normal, lit))
 	b.WriteString(styled(sty.Dim, unlit))
-	b.WriteByte(' ')
+	if lit+unlit != "" {
+		b.WriteByte(' ')
+	}
 	w := word(r, st)
 	switch {
 	case alarm(r, st):
@@ -286,7 +349,10 @@ func formatTmux(r Reading, st State, sty Styles) string {
 	default:
 		b.WriteString(styled(sty.Dim, w))
 	}
-	b.WriteString(pad(w))
+	if age != "" {
+		b.WriteString(" " + styled(sty.Dim, age))
+	}
+	b.WriteString(pad(w, age))
 	if u := unread(r); u != "" {
 		b.WriteString(" " + styled(sty.Unread, u))
 	}
@@ -303,11 +369,12 @@ type jsonReading struct {
 	AgeSeconds *int64  `json:"age_seconds,omitempty"`
 	Unread     int     `json:"unread,omitempty"`
 	Broker     string  `json:"broker,omitempty"`
+	Link       string  `json:"link,omitempty"`
 }
 
 func formatJSON(r Reading, now time.Time, st State) string {
-	j := jsonReading{Station: r.Station, State: st, Modem: r.Modem, Unread: max(0, r.Unread), Broker: r.Broker}
-	if st.Current() {
+	j := jsonReading{Station: r.Station, State: st, Modem: r.Modem, Unread: max(0, r.Unread), Broker: r.Broker, Link: r.Link}
+	if st.Current() && r.Link == "" {
 		bars, svc := max(0, min(5, r.Bars)), r.Service
 		j.Bars, j.Service = &bars, &svc
 	}

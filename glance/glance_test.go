@@ -22,105 +22,105 @@ func TestFormat(t *testing.T) {
 		{
 			name:  "good signal",
 			r:     Reading{Bars: 4, Service: true, Modem: "ok", At: fresh, Found: true},
-			tmux:  "▂▃▅▆#[dim]▁#[default] 4/5      ",
+			tmux:  "▂▃▅▆#[dim]▁#[default] 4/5          ",
 			plain: "▂▃▅▆▁ 4/5",
 			json:  `{"state":"ok","bars":4,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "full signal busy modem",
 			r:     Reading{Bars: 5, Service: true, Modem: "busy", At: fresh, Found: true},
-			tmux:  "▂▃▅▆█ 5/5      ",
+			tmux:  "▂▃▅▆█ 5/5          ",
 			plain: "▂▃▅▆█ 5/5",
 			json:  `{"state":"ok","bars":5,"service":true,"modem":"busy","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "weak signal",
 			r:     Reading{Bars: 1, Service: true, Modem: "ok", At: fresh, Found: true},
-			tmux:  "▂#[dim]▁▁▁▁#[default] 1/5      ",
+			tmux:  "▂#[dim]▁▁▁▁#[default] 1/5          ",
 			plain: "▂▁▁▁▁ 1/5",
 			json:  `{"state":"ok","bars":1,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "zero bars",
 			r:     Reading{Bars: 0, Service: true, Modem: "ok", At: fresh, Found: true},
-			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]0/5#[default]      ",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]0/5#[default]          ",
 			plain: "▁▁▁▁▁ 0/5",
 			json:  `{"state":"ok","bars":0,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "no service",
 			r:     Reading{Bars: 3, Service: false, Modem: "ok", At: fresh, Found: true},
-			tmux:  "▂▃▅#[dim]▁▁#[default] #[reverse]no svc#[default]   ",
+			tmux:  "▂▃▅#[dim]▁▁#[default] #[reverse]no svc#[default]       ",
 			plain: "▂▃▅▁▁ no svc",
 			json:  `{"state":"no service","bars":3,"service":false,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "stale hides the old value",
 			r:     Reading{Bars: 5, Service: true, Modem: "ok", At: now.Add(-10 * time.Minute), Found: true},
-			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]stale#[default]    ",
-			plain: "▁▁▁▁▁ stale",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]stale#[default] #[dim]10m#[default]    ",
+			plain: "▁▁▁▁▁ stale 10m",
 			json:  `{"state":"stale","bars":null,"service":null,"modem":"ok","at":"2025-06-01T11:50:00Z","age_seconds":600}`,
 		},
 		{
 			name:  "reading from the future is stale",
 			r:     Reading{Bars: 5, Service: true, Modem: "ok", At: now.Add(time.Hour), Found: true},
-			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]stale#[default]    ",
-			plain: "▁▁▁▁▁ stale",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]stale#[default] #[dim]1h#[default]     ",
+			plain: "▁▁▁▁▁ stale 1h",
 			json:  `{"state":"stale","bars":null,"service":null,"modem":"ok","at":"2025-06-01T13:00:00Z","age_seconds":-3600}`,
 		},
 		{
 			name:  "offline",
 			r:     Reading{Bars: 5, Service: true, Modem: "offline", At: fresh, Found: true},
-			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]offline#[default]  ",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]offline#[default]      ",
 			plain: "▁▁▁▁▁ offline",
 			json:  `{"state":"offline","bars":null,"service":null,"modem":"offline","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "no data",
 			r:     Reading{},
-			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]no data#[default]  ",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]no data#[default]      ",
 			plain: "▁▁▁▁▁ no data",
 			json:  `{"state":"no data","bars":null,"service":null}`,
 		},
 		{
 			name:  "station with hash and escape",
 			r:     Reading{Bars: 3, Service: true, Modem: "ok", At: fresh, Found: true, Station: "boat#1\x1b[2J"},
-			tmux:  "boat##1␛[2J ▂▃▅#[dim]▁▁#[default] 3/5      ",
+			tmux:  "boat##1␛[2J ▂▃▅#[dim]▁▁#[default] 3/5          ",
 			plain: "boat#1␛[2J ▂▃▅▁▁ 3/5",
 			json:  `{"station":"boat#1\u001b[2J","state":"ok","bars":3,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
 		{
 			name:  "unread",
 			r:     Reading{Bars: 4, Service: true, Modem: "ok", At: fresh, Found: true, Unread: 3, Broker: BrokerUp, Updated: fresh},
-			tmux:  "▂▃▅▆#[dim]▁#[default] 4/5       #[bold]✉3#[default]",
-			plain: "▂▃▅▆▁ 4/5       ✉3",
+			tmux:  "▂▃▅▆#[dim]▁#[default] 4/5           #[bold]✉3#[default]",
+			plain: "▂▃▅▆▁ 4/5           ✉3",
 			json:  `{"state":"ok","bars":4,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30,"unread":3,"broker":"up"}`,
 		},
 		{
 			name:  "broker down beats the old reading",
 			r:     Reading{Bars: 4, Service: true, Modem: "ok", At: fresh, Found: true, Broker: BrokerDown, Updated: now.Add(-10 * time.Second)},
-			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]no broker#[default]",
-			plain: "▁▁▁▁▁ no broker",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]no broker#[default] #[dim]30s#[default]",
+			plain: "▁▁▁▁▁ no broker 30s",
 			json:  `{"state":"no broker","bars":null,"service":null,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30,"broker":"down"}`,
 		},
 		{
 			name:  "broker down without any reading",
 			r:     Reading{Broker: BrokerDown, Updated: now, Unread: 1},
-			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]no broker#[default] #[bold]✉1#[default]",
-			plain: "▁▁▁▁▁ no broker ✉1",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[reverse]no broker#[default]     #[bold]✉1#[default]",
+			plain: "▁▁▁▁▁ no broker     ✉1",
 			json:  `{"state":"no broker","bars":null,"service":null,"unread":1,"broker":"down"}`,
 		},
 		{
 			name:  "an old broker down is not shown",
 			r:     Reading{Broker: BrokerDown, Updated: now.Add(-time.Hour)},
-			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]no data#[default]  ",
+			tmux:  "#[dim]▁▁▁▁▁#[default] #[dim]no data#[default]      ",
 			plain: "▁▁▁▁▁ no data",
 			json:  `{"state":"no data","bars":null,"service":null,"broker":"down"}`,
 		},
 		{
 			name:  "default station not shown",
 			r:     Reading{Bars: 2, Service: true, Modem: "ok", At: fresh, Found: true, Station: "default"},
-			tmux:  "▂▃#[dim]▁▁▁#[default] 2/5      ",
+			tmux:  "▂▃#[dim]▁▁▁#[default] 2/5          ",
 			plain: "▂▃▁▁▁ 2/5",
 			json:  `{"station":"default","state":"ok","bars":2,"service":true,"modem":"ok","at":"2025-06-01T11:59:30Z","age_seconds":30}`,
 		},
@@ -208,7 +208,7 @@ func TestStylesFrom(t *testing.T) {
 		t.Fatalf("styles %+v, want %+v", st, want)
 	}
 	r := Reading{Bars: 2, Service: false, At: now, Found: true}
-	if got := FormatStyled(r, now, FormatTmux, st); got != "#[fg=green]▂▃#[default]▁▁▁ #[fg=red,bold]no svc#[default]   " {
+	if got := FormatStyled(r, now, FormatTmux, st); got != "#[fg=green]▂▃#[default]▁▁▁ #[fg=red,bold]no svc#[default]       " {
 		t.Fatalf("styled: %q", got)
 	}
 	for _, bad := range []string{"bold]#(rm -rf ~)", "fg=red bold", "#[bold"} {
@@ -261,5 +261,5 @@ func ExampleFormat() {
 	fmt.Println(Format(r, at.Add(time.Hour), FormatPlain))
 	// Output:
 	// ▂▃▅▁▁ 3/5
-	// ▁▁▁▁▁ stale
+	// ▁▁▁▁▁ stale 1h
 }

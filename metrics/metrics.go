@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,11 +77,41 @@ func Listen(addr string, allowAny bool, g prometheus.Gatherer, log *slog.Logger)
 		Timeout:             10 * time.Second,
 	}))
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           checkHost(mux, hostPolicy(ln.Addr(), allowAny), log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return &Server{ln: ln, srv: srv, log: log}, nil
+}
+
+// hostPolicy is the Host headers the endpoint answers besides loopback
+// ones (netaddr.HostAllowed): with allowAny (--metrics-any) any IP address
+// and this machine's host name, with the endpoint's port, as a scraper
+// elsewhere names it; never another name, which may be an attacker's that
+// now resolves here (DNS rebinding).
+func hostPolicy(addr net.Addr, allowAny bool) netaddr.HostPolicy {
+	if !allowAny {
+		return netaddr.HostPolicy{}
+	}
+	p := netaddr.HostPolicy{AnyIP: true}
+	_, port, err := net.SplitHostPort(addr.String())
+	if name, herr := os.Hostname(); err == nil && herr == nil && name != "" {
+		p.Origins = []string{"http://" + net.JoinHostPort(name, port)}
+	}
+	return p
+}
+
+// checkHost answers 421 to a request whose Host the endpoint does not
+// answer (hostPolicy).
+func checkHost(next http.Handler, p netaddr.HostPolicy, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !netaddr.HostAllowed(r, p) {
+			log.Debug("metrics request refused: host not allowed", "host", fmt.Sprintf("%.100q", r.Host), "remote", r.RemoteAddr)
+			http.Error(w, "host not allowed", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Addr is the address the server listens on (the port chosen for ":0").

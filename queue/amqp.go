@@ -44,6 +44,11 @@ type AMQP struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	seq    atomic.Uint64 // consumer tags
+	// histOK: rockblock.history was declared on the current connection
+	// (topology.go, historyReady); histTried (under mu) is the last try.
+	histOK    atomic.Bool
+	histTried time.Time
+	take      taker // the channel of Take's consumers
 
 	mu      sync.Mutex
 	conn    *amqp.Connection // nil when down
@@ -222,7 +227,7 @@ func (a *AMQP) dialOne(url string) (*amqp.Connection, error) {
 	conn, err := amqp.DialConfig(url, amqp.Config{
 		Heartbeat:  a.cfg.Heartbeat,
 		Locale:     "en_US",
-		Dial:       amqp.DefaultDial(a.cfg.DialTimeout),
+		Dial:       dialer(a.ctx, a.cfg.DialTimeout),
 		Properties: amqp.Table{"connection_name": a.cfg.AppID},
 	})
 	if err != nil {

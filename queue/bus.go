@@ -33,12 +33,17 @@ const (
 	RoleOutbox Role = iota + 1
 	// RoleControl is rockblock.control.<station>: cancel bodies for rbd.
 	RoleControl
-	// RoleInbox is rockblock.inbox.<client-id>: received and status bodies for one client's archivist.
+	// RoleInbox is rockblock.inbox.<client-id>, the durable inbox of one
+	// client install in earlier versions. This version declares none: a
+	// client drains its old inbox into its history once and deletes it
+	// (DeleteInbox); Config.Declare may still name it (tests of the upgrade).
 	RoleInbox
 	// RoleLive is a server-named exclusive queue: the live feed of one
 	// process, bound to signal.<st>, status.<st> and mt.<st> of its stations.
 	RoleLive
-	// RoleHistory is the rockblock.history stream, replayed once by a new client.
+	// RoleHistory is the rockblock.history stream: every received, status
+	// and session body, in order, which each client's archivist follows
+	// from the offset after the last one it archived (Queue.From).
 	// Its deliveries carry Offset; Reject and Requeue only settle them (a
 	// stream keeps every message), and a consumer that reconnects resumes
 	// after the last offset it received.
@@ -67,6 +72,22 @@ type Queue struct {
 	// Consume call: the channel is closed once the last message the stream
 	// held then was delivered, instead of following the stream.
 	UntilEnd bool
+	// MarkEnd (RoleHistory) marks the stream's end as of the Consume call
+	// and, once the consumer reached it, delivers one Delivery with End
+	// set, then goes on following the stream: the consumer caught up. With
+	// the broker down the mark is made when it is back (tried for a few
+	// minutes; a mark never made is never delivered).
+	MarkEnd bool
+	// From (RoleHistory) is the offset to start at; 0 starts at the first
+	// message the stream holds. When the stream no longer holds From (its
+	// retention dropped it), it starts at its first, and the first delivery
+	// says how many offsets were missed (Delivery.Missed).
+	From int64
+	// Since (RoleHistory, with From 0) starts at the messages the stream
+	// took from this time on (x-stream-offset as a timestamp: the broker
+	// starts at the chunk that holds it, so a few earlier ones may come);
+	// zero starts at the first.
+	Since time.Time
 	// Prefetch is the number of unacked deliveries in flight (default 1 for
 	// RoleOutbox, 64 otherwise).
 	Prefetch int
@@ -82,6 +103,15 @@ type Delivery struct {
 	Timestamp   time.Time
 	// Offset is the stream offset of a RoleHistory delivery (else 0).
 	Offset int64
+	// Missed (RoleHistory) is the number of stream offsets between the one
+	// asked for (Queue.From, or the one after the last delivered before a
+	// reconnect) and this delivery that the stream no longer held: its
+	// retention (x-max-age, x-max-length-bytes) dropped them. 0 otherwise.
+	Missed int64
+	// End (Queue.MarkEnd) reports the stream's end as of the Consume call:
+	// every message the stream held then was delivered before it. Msg is
+	// nil; settling it does nothing.
+	End bool
 
 	ack     func() error
 	reject  func() error
@@ -143,6 +173,10 @@ type Bus interface {
 	Take(ctx context.Context, q Queue) (*Delivery, error)
 	// Depth returns the number of ready messages in q.
 	Depth(ctx context.Context, q Queue) (int, error)
+	// DeleteInbox deletes a client install's inbox of an earlier version
+	// (RoleInbox) with whatever it still holds; the caller drained it.
+	// An inbox that does not exist is not an error.
+	DeleteInbox(ctx context.Context, clientID string) error
 	// Health returns the current connection state.
 	Health() Health
 	// Close stops the bus; pending Publish calls return ErrUnavailable.

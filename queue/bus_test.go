@@ -447,6 +447,44 @@ func TestContract(t *testing.T) {
 				t.Fatalf("take from an empty queue: %v, want ErrUnavailable at the deadline", err)
 			}
 		}},
+		{"take while a taken delivery is unsettled", func(t *testing.T, open func(testing.TB, Config) Bus) {
+			// rbd takes the next MO while the held one waits for its ack.
+			st := unique("s")
+			b := open(t, Config{Station: st, Declare: []Role{RoleOutbox}})
+			q := Queue{Role: RoleOutbox}
+			mustPublish(t, b, send(st, "mo-0", "x"))
+			mustPublish(t, b, send(st, "mo-1", "x"))
+			d0, err := b.Take(ctxT(t), q)
+			if err != nil || d0.MessageID != "mo-0" {
+				t.Fatalf("first take: %v %v", d0, err)
+			}
+			d1, err := b.Take(ctxT(t), q)
+			if err != nil || d1.MessageID != "mo-1" {
+				t.Fatalf("second take while the first is unsettled: %v %v", d1, err)
+			}
+			// A take that finds nothing gives up at its deadline and leaves
+			// the taken deliveries as they are.
+			short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			if _, err := b.Take(short, q); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("take from an emptied queue: %v, want ErrUnavailable at the deadline", err)
+			}
+			if err := d1.Ack(); err != nil {
+				t.Fatalf("ack of the second after an empty take: %v", err)
+			}
+			if err := d0.Ack(); err != nil {
+				t.Fatalf("ack of the first after an empty take: %v", err)
+			}
+			mustPublish(t, b, send(st, "mo-2", "x"))
+			d2, err := b.Take(ctxT(t), q)
+			if err != nil || d2.MessageID != "mo-2" {
+				t.Fatalf("take after the acks: %v %v (a redelivery of an acked one?)", d2, err)
+			}
+			if err := d2.Reject(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "outbox empty", func() bool { return depth(t, b, q) == 0 })
+		}},
 		{"single active consumer", func(t *testing.T, open func(testing.TB, Config) Bus) {
 			st := unique("s")
 			b := open(t, Config{Station: st, Declare: []Role{RoleOutbox}})

@@ -25,14 +25,16 @@ type Config struct {
 	// Station is this process's station (default DefaultStation); a Queue
 	// without Station uses it.
 	Station string
-	// ClientID names this client install's inbox; a Queue without ClientID uses it.
+	// ClientID names this client install's inbox of an earlier version
+	// (RoleInbox, drained and deleted on upgrade); a Queue without ClientID uses it.
 	ClientID string
 	// AppID is the AMQP app_id of published messages (default: program name).
 	AppID string
 	// Declare lists the queues this process declares on every (re)connect,
 	// besides the exchanges, rockblock.dead and rockblock.history, which
 	// every process declares: rbd lists RoleOutbox and RoleControl (for
-	// Station), a client RoleInbox (for ClientID). Consume and Take declare
+	// Station), a client nothing (it follows the stream; only a test of the
+	// upgrade from an earlier version declares RoleInbox). Consume and Take declare
 	// the queue they read as well; the live feed is declared per Consume.
 	Declare []Role
 	// Logger receives connection events and dead-lettered bodies (default: discard).
@@ -44,9 +46,10 @@ type Config struct {
 	DeliveryLimit int
 	// ControlMax bounds rockblock.control.<station> (default 1000).
 	ControlMax int
-	// InboxMax bounds an inbox; the oldest messages go first (default 100000).
+	// InboxMax bounds an inbox of an earlier version when declared (tests
+	// of the upgrade); the oldest messages go first (default 100000).
 	InboxMax int
-	// InboxExpires deletes an inbox unused this long (default 30 days).
+	// InboxExpires deletes such an inbox unused this long (default 30 days).
 	InboxExpires time.Duration
 	// DeadMax bounds rockblock.dead; the oldest go first (default 10000).
 	DeadMax int
@@ -54,7 +57,10 @@ type Config struct {
 	LiveMax int
 	// LiveTTL drops live feed messages older than this (default 10 minutes).
 	LiveTTL time.Duration
-	// HistoryMaxAge is the age retention of rockblock.history (default 365 days).
+	// HistoryMaxAge is the age retention of rockblock.history (default 365
+	// days): a client away longer misses what the stream dropped. It is a
+	// queue argument, so it holds from the stream's first declaration; a
+	// policy changes it later (docs/architecture.md, History stream).
 	HistoryMaxAge time.Duration
 	// HistoryMaxBytes is the size retention of rockblock.history (default 256 MiB).
 	HistoryMaxBytes int64
@@ -62,11 +68,14 @@ type Config struct {
 	// ReconnectMin and ReconnectMax bound the reconnect backoff (default 100 ms and 5 s).
 	ReconnectMin, ReconnectMax time.Duration
 	// ConfirmTimeout is how long a publish waits for its confirm on one
-	// channel before that channel is closed and the message published again
-	// on a new one (default 15 s; not counted while the broker blocks the
-	// connection). RabbitMQ 3.10 can leave a confirm open for ever on a
-	// channel whose queue lost its leader with a node.
-	ConfirmTimeout time.Duration
+	// channel before it publishes the message again on a fresh one, still
+	// taking the first copy's confirm if that comes first (default 1 s;
+	// not counted while the broker blocks the connection). RabbitMQ 3.10
+	// can leave a confirm open for ever on a channel whose queue or stream
+	// lost its leader with a node (confirm.go). Every further copy of the
+	// same publish waits twice as long, up to ConfirmTimeoutMax (default
+	// 15 s).
+	ConfirmTimeout, ConfirmTimeoutMax time.Duration
 	// StableAfter is how long a connection must stay up before the backoff
 	// starts again from ReconnectMin (default 30 s): a broker that accepts
 	// and then drops every connection is retried ever more slowly, not in a
@@ -127,7 +136,9 @@ func (c Config) withDefaults() Config {
 		c.ReconnectMax = c.ReconnectMin
 	}
 	setDur(&c.StableAfter, 30*time.Second)
-	setDur(&c.ConfirmTimeout, 15*time.Second)
+	setDur(&c.ConfirmTimeout, time.Second)
+	setDur(&c.ConfirmTimeoutMax, 15*time.Second)
+	c.ConfirmTimeoutMax = max(c.ConfirmTimeoutMax, c.ConfirmTimeout)
 	setDur(&c.RepeatLog, 10*time.Minute)
 	setDur(&c.DialTimeout, 5*time.Second)
 	setDur(&c.Heartbeat, DefaultHeartbeat)

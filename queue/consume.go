@@ -68,12 +68,20 @@ func (a *AMQP) Consume(ctx context.Context, q Queue) (<-chan *Delivery, error) {
 		// The mark must be in the stream before the replay starts: a
 		// broker that is down or refuses it (the stream unavailable) fails
 		// the replay, which the caller tries again.
-		if end, err = a.markHistoryEnd(ctx); err != nil {
+		end = a.markID()
+		if err = a.markHistoryEnd(ctx, end); err != nil {
 			return nil, fmt.Errorf("consume history: mark its end: %w", err)
 		}
 	}
 	out := make(chan *Delivery)
 	ready := make(chan struct{})
+	if q.Role == RoleHistory && q.MarkEnd && !q.UntilEnd {
+		// The consumer knows the mark's id before it is published, so
+		// it recognises the mark however early it comes.
+		end = a.markID()
+		a.wg.Add(1)
+		go a.markSoon(ctx, end)
+	}
 	a.wg.Add(1)
 	go a.consumeLoop(ctx, q, end, out, sync.OnceFunc(func() { close(ready) }))
 	// With the broker up, the queue is declared, bound and consumed before
@@ -97,7 +105,10 @@ func (a *AMQP) consumeLoop(ctx context.Context, q Queue, end string, out chan<- 
 	defer a.wg.Done()
 	defer close(out)
 	defer started()
-	next := int64(-1) // stream: next offset to read, -1 = first
+	next := int64(-1) // stream: next offset to read, -1 = first (or q.Since)
+	if q.From > 0 {
+		next = q.From
+	}
 	pol := a.policy()
 	fails := 0
 	for {
@@ -135,6 +146,9 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 		return false, err
 	}
 	defer ch.Close()
+	// A stream consumer asked for offset want; the first entry it gets is
+	// past it when the stream's retention dropped what lay between.
+	want, missed := *next, int64(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,12 +160,36 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 				return got, errors.New("channel closed")
 			}
 			got = true
+			if q.Role == RoleHistory {
+				off := headerInt(d.Headers["x-stream-offset"])
+				if *next >= 0 && off < *next {
+					// The broker starts at the chunk that holds the
+					// offset asked for: what lies before it was read.
+					_ = d.Ack(false)
+					continue
+				}
+				if want > 0 && off > want {
+					missed += off - want
+				}
+				want = -1
+			}
 			if q.Role == RoleHistory && (d.Type == historyEndType || d.RoutingKey == HistoryEndKey) {
 				// An end mark: ours ends the replay; others' are skipped.
 				_ = d.Ack(false)
-				*next = headerInt(d.Headers["x-stream-offset"]) + 1
-				if end != "" && d.MessageId == end {
+				off := headerInt(d.Headers["x-stream-offset"])
+				*next = off + 1
+				if end == "" || d.MessageId != end {
+					continue
+				}
+				if q.UntilEnd {
 					return got, errEnd
+				}
+				select {
+				case out <- &Delivery{End: true, Offset: off, MessageID: d.MessageId, RoutingKey: d.RoutingKey}:
+				case <-ctx.Done():
+					return got, ctx.Err()
+				case <-a.ctx.Done():
+					return got, a.ctx.Err()
 				}
 				continue
 			}
@@ -161,6 +199,7 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 			}
 			if q.Role == RoleHistory {
 				*next = del.Offset + 1
+				del.Missed, missed = missed, 0
 			}
 			if q.Role == RoleLive {
 				if err := d.Ack(false); err != nil {
@@ -201,9 +240,8 @@ const HistoryEndKey = "history.end"
 // Earlier versions published the mark through the default exchange; a
 // client's broker user may not (write on amq.default reaches every queue by
 // name), so the mark goes through Exchange. Marks of either kind are read.
-func (a *AMQP) markHistoryEnd(ctx context.Context) (string, error) {
-	id := fmt.Sprintf("end:%s:%d:%d", a.cfg.AppID, time.Now().UnixNano(), a.seq.Add(1))
-	err := a.publish(ctx, Exchange, HistoryEndKey, true, amqp.Publishing{
+func (a *AMQP) markHistoryEnd(ctx context.Context, id string) error {
+	return a.publish(ctx, Exchange, HistoryEndKey, true, amqp.Publishing{
 		ContentType: ContentType,
 		MessageId:   id,
 		Type:        historyEndType,
@@ -211,7 +249,42 @@ func (a *AMQP) markHistoryEnd(ctx context.Context) (string, error) {
 		AppId:       a.cfg.AppID,
 		Body:        []byte("{}"),
 	})
-	return id, err
+}
+
+// markID returns a new end mark's message_id.
+func (a *AMQP) markID() string {
+	return fmt.Sprintf("end:%s:%d:%d", a.cfg.AppID, time.Now().UnixNano(), a.seq.Add(1))
+}
+
+// markTries bounds how long markSoon tries to publish a mark.
+const markTries = 5 * time.Minute
+
+// markSoon publishes the end mark id of a MarkEnd consumer, waiting for the
+// broker for up to markTries.
+func (a *AMQP) markSoon(ctx context.Context, id string) {
+	defer a.wg.Done()
+	mctx, cancel := context.WithTimeout(ctx, markTries)
+	defer cancel()
+	go func() { // the bus's close ends the wait too
+		select {
+		case <-a.ctx.Done():
+			cancel()
+		case <-mctx.Done():
+		}
+	}()
+	pol := a.policy()
+	for fails := 1; ; fails++ {
+		err := a.markHistoryEnd(mctx, id)
+		if err == nil || mctx.Err() != nil {
+			if err != nil && ctx.Err() == nil && a.ctx.Err() == nil {
+				a.log.Warn("could not mark the history stream's end", "err", err)
+			}
+			return
+		}
+		if !a.sleep(mctx, pol.Delay(fails)) {
+			return
+		}
+	}
 }
 
 // startConsumer opens a channel, declares q and starts a consumer on it.
@@ -234,9 +307,12 @@ func (a *AMQP) startConsumer(conn *amqp.Connection, q Queue, from int64) (*amqp.
 	}
 	var args amqp.Table
 	if q.Role == RoleHistory {
-		if from < 0 {
+		switch {
+		case from < 0 && !q.Since.IsZero():
+			args = amqp.Table{"x-stream-offset": q.Since}
+		case from < 0:
 			args = amqp.Table{"x-stream-offset": "first"}
-		} else {
+		default:
 			args = amqp.Table{"x-stream-offset": from}
 		}
 	}
@@ -316,9 +392,49 @@ func headerInt(v any) int64 {
 	return 0
 }
 
-// Take implements Bus: a consumer with prefetch 1 on its own channel, cancelled
-// after the first valid delivery. The channel stays open until the delivery is
-// settled (Ack, Reject or Requeue), then closes.
+// DeleteInbox implements Bus: queue.delete.
+func (a *AMQP) DeleteInbox(ctx context.Context, clientID string) error {
+	if err := rb.CheckClientID(clientID); err != nil {
+		return fmt.Errorf("delete inbox: %w", err)
+	}
+	name := InboxName(clientID)
+	conn, _, err := a.waitConn(ctx)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	res := make(chan error, 1)
+	go func() {
+		ch, err := conn.Channel()
+		if err != nil {
+			res <- err
+			return
+		}
+		defer ch.Close()
+		_, err = ch.QueueDelete(name, false, false, false)
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
+			err = nil
+		}
+		res <- err
+	}()
+	select {
+	case err := <-res:
+		if err != nil {
+			return fmt.Errorf("delete %s: %w", name, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("delete %s: %w (%v)", name, ErrUnavailable, ctx.Err())
+	}
+}
+
+// Take implements Bus: a consumer with prefetch 1, cancelled after the
+// first valid delivery. The consumers of every Take run on one channel
+// (taker), opened, declared and given its prefetch once per connection:
+// a take costs the consume and the cancel, not a channel of its own. The
+// delivery is settled (Ack, Reject or Requeue) on that channel; one still
+// unsettled when the channel or its connection goes is given back by the
+// broker, as before (a redelivery, known by its id).
 func (a *AMQP) Take(ctx context.Context, q Queue) (*Delivery, error) {
 	q, err := a.cfg.takeable(q)
 	if err != nil {
@@ -345,40 +461,117 @@ func (a *AMQP) Take(ctx context.Context, q Queue) (*Delivery, error) {
 	}
 }
 
+// taker is the channel Take's consumers run on, kept open between takes
+// (one per connection), with the queues declared on it.
+type taker struct {
+	mu       sync.Mutex // one take at a time
+	conn     *amqp.Connection
+	ch       *amqp.Channel
+	declared map[string]bool
+}
+
+// channel returns the taker's channel on conn with q declared on it and
+// the prefetch set, opening a new one when there is none on conn or the
+// last one closed.
+func (t *taker) channel(a *AMQP, conn *amqp.Connection, q Queue) (*amqp.Channel, error) {
+	if t.ch != nil && (t.conn != conn || t.ch.IsClosed()) {
+		t.drop()
+	}
+	if t.ch == nil {
+		ch, err := conn.Channel()
+		if err != nil {
+			return nil, fmt.Errorf("open channel: %w", err)
+		}
+		if err := ch.Qos(1, 0, false); err != nil { // per consumer: each take's
+			_ = ch.Close()
+			return nil, fmt.Errorf("qos: %w", err)
+		}
+		t.conn, t.ch, t.declared = conn, ch, map[string]bool{}
+	}
+	if name := q.name(); !t.declared[name] {
+		ch := t.ch
+		if _, err := a.declareQueue(conn, &ch, q); err != nil {
+			if ch != nil {
+				_ = ch.Close()
+			}
+			t.ch = nil
+			return nil, err
+		}
+		if ch != t.ch {
+			// declareQueue replaced the channel (a queue of other
+			// arguments closed it): give the new one its prefetch.
+			if err := ch.Qos(1, 0, false); err != nil {
+				_ = ch.Close()
+				t.ch = nil
+				return nil, fmt.Errorf("qos: %w", err)
+			}
+			t.ch, t.declared = ch, map[string]bool{}
+		}
+		t.declared[name] = true
+	}
+	return t.ch, nil
+}
+
+// drop closes the taker's channel (the broker gives back what it holds unsettled).
+func (t *taker) drop() {
+	if t.ch != nil {
+		_ = t.ch.Close()
+	}
+	t.ch, t.conn, t.declared = nil, nil, nil
+}
+
 func (a *AMQP) takeOnce(ctx context.Context, conn *amqp.Connection, q Queue) (*Delivery, error) {
-	ch, ds, err := a.startConsumer(conn, q, -1)
+	t := &a.take
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ch, err := t.channel(a, conn, q)
 	if err != nil {
 		return nil, err
+	}
+	tag := fmt.Sprintf("%s-%s-%d", a.cfg.AppID, q.Role, a.seq.Add(1))
+	ds, err := ch.Consume(q.name(), tag, false, false, false, false, nil)
+	if err != nil {
+		t.drop()
+		return nil, fmt.Errorf("consume %s: %w", q.name(), err)
+	}
+	// stop cancels the consumer and gives back what reached it meanwhile;
+	// when the cancel fails the channel goes (and the broker gives back
+	// what it holds).
+	stop := func() error {
+		if err := ch.Cancel(tag, false); err != nil {
+			t.drop()
+			return fmt.Errorf("cancel consumer: %w", err)
+		}
+		for d := range ds { // closed once the cancel is done
+			_ = d.Nack(false, true)
+		}
+		return nil
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			_ = ch.Close()
+			_ = stop()
 			return nil, fmt.Errorf("take %s: %w (%v)", q.name(), ErrUnavailable, ctx.Err())
 		case <-a.ctx.Done():
-			_ = ch.Close()
+			t.drop()
 			return nil, fmt.Errorf("take %s: %w: bus closed", q.name(), ErrUnavailable)
 		case d, ok := <-ds:
 			if !ok {
-				_ = ch.Close()
+				t.drop()
 				return nil, errors.New("channel closed")
 			}
 			del := a.delivery(q, d)
 			if del == nil {
 				continue
 			}
-			if err := ch.Cancel(d.ConsumerTag, false); err != nil {
-				_ = ch.Close() // the delivery goes back to the queue
-				return nil, fmt.Errorf("cancel consumer: %w", err)
+			if err := stop(); err != nil {
+				return nil, err // the delivery goes back to the queue with the channel
 			}
 			var once sync.Once
 			wrap := func(f func() error) func() error {
 				return func() error {
 					err := errors.New("delivery already settled")
-					once.Do(func() {
-						err = f()
-						_ = ch.Close()
-					})
+					once.Do(func() { err = f() })
 					return err
 				}
 			}

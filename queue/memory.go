@@ -14,7 +14,7 @@ import (
 
 // Memory is the in-process Bus with the contract of the AMQP one: topic
 // routing of the same keys to the same queues, bounded queues (a full outbox
-// refuses with ErrRefused, an inbox drops its oldest), manual acks with
+// refuses with ErrRefused, an old inbox drops its oldest), manual acks with
 // requeue and a delivery limit, dead letters, single active consumers, Take,
 // a live feed per Consume and a replayable history. Health is always up.
 // Queues exist once declared (Config.Declare, Consume or Take), as on the
@@ -260,6 +260,7 @@ func (m *Memory) publish(ctx context.Context, msg *memMsg, mandatory bool) error
 	if matchKey("mt.*", msg.key) || matchKey("status.*", msg.key) || matchKey("session.*", msg.key) {
 		routed++
 		cp := *msg
+		cp.enq = time.Now()
 		m.history = append(m.history, &cp)
 		m.histLen += int64(len(msg.body))
 		for m.histLen > m.cfg.HistoryMaxBytes && len(m.history) > 1 {
@@ -424,10 +425,10 @@ func (m *Memory) Consume(ctx context.Context, q Queue) (<-chan *Delivery, error)
 	m.wg.Add(1)
 	if q.Role == RoleHistory {
 		end := int64(-1)
-		if q.UntilEnd {
+		if q.UntilEnd || q.MarkEnd {
 			end = m.histOff + int64(len(m.history))
 		}
-		go m.replay(ctx, out, end)
+		go m.replay(ctx, q, out, end)
 		return out, nil
 	}
 	var mq *memQueue
@@ -520,20 +521,47 @@ func (m *Memory) deliveryLocked(mq *memQueue, c *memConsumer, msg *memMsg) *Deli
 	return del
 }
 
-// replay sends the history from its first offset, then follows it.
-// With end ≥ 0 it stops before offset end.
-func (m *Memory) replay(ctx context.Context, out chan<- *Delivery, end int64) {
+// replay sends the history from q.From (or q.Since, or its first offset),
+// then follows it. With end ≥ 0 it stops before offset end (UntilEnd), or
+// delivers the end there and goes on (MarkEnd).
+func (m *Memory) replay(ctx context.Context, q Queue, out chan<- *Delivery, end int64) {
 	defer m.wg.Done()
 	defer close(out)
-	next := int64(-1)
+	next := q.From
+	var missed int64
 	m.mu.Lock()
+	if q.From == 0 && !q.Since.IsZero() {
+		next = m.histOff + int64(len(m.history))
+		for i, h := range m.history {
+			if !h.enq.Before(q.Since) {
+				next = m.histOff + int64(i)
+				break
+			}
+		}
+	}
 	for {
 		if next < m.histOff {
+			if q.From > 0 {
+				missed += m.histOff - next
+			}
 			next = m.histOff
 		}
 		if end >= 0 && next >= end {
+			if q.UntilEnd {
+				m.mu.Unlock()
+				return
+			}
+			end = -1
 			m.mu.Unlock()
-			return
+			select {
+			case out <- &Delivery{End: true, Offset: next - 1}:
+			case <-ctx.Done():
+				return
+			case <-m.done:
+				return
+			}
+			m.mu.Lock()
+			continue
 		}
 		if !m.waitLocked(ctx, func() bool { return next < m.histOff+int64(len(m.history)) }) {
 			m.mu.Unlock()
@@ -551,7 +579,8 @@ func (m *Memory) replay(ctx context.Context, out chan<- *Delivery, end int64) {
 			m.log.Warn("skipping a bad message in the history", "key", msg.key, "message_id", msg.id, "err", err)
 			continue
 		}
-		del := &Delivery{Msg: body, MessageID: msg.id, RoutingKey: msg.key, Timestamp: msg.at, Offset: off}
+		del := &Delivery{Msg: body, MessageID: msg.id, RoutingKey: msg.key, Timestamp: msg.at, Offset: off, Missed: missed}
+		missed = 0
 		m.mu.Unlock()
 		select {
 		case out <- del:
@@ -562,6 +591,26 @@ func (m *Memory) replay(ctx context.Context, out chan<- *Delivery, end int64) {
 		}
 		m.mu.Lock()
 	}
+}
+
+// DeleteInbox implements Bus.
+func (m *Memory) DeleteInbox(ctx context.Context, clientID string) error {
+	if err := rb.CheckClientID(clientID); err != nil {
+		return fmt.Errorf("delete inbox: %w", err)
+	}
+	name := InboxName(clientID)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mq := m.queues[name]
+	if mq == nil {
+		return nil
+	}
+	for _, c := range mq.consumers {
+		c.gone = true
+	}
+	delete(m.queues, name)
+	m.notifyLocked()
+	return nil
 }
 
 // Take implements Bus.

@@ -399,7 +399,24 @@ func (a *AMQP) Publish(ctx context.Context, m rb.Body) error {
 		msg.DeliveryMode = amqp.Transient
 	}
 	mandatory := m.Type() == rb.TypeSend || m.Type() == rb.TypeReceived
+	switch m.Type() {
+	case rb.TypeReceived, rb.TypeStatus, rb.TypeSession:
+		if err := a.waitHistory(ctx); err != nil {
+			return fmt.Errorf("publish %s %s: %w", rb.RoutingKey(m), msg.MessageId, err)
+		}
+	}
 	return a.publish(ctx, Exchange, rb.RoutingKey(m), mandatory, msg)
+}
+
+// waitHistory waits until the history stream is declared on the current
+// connection (historyReady), or ctx ends.
+func (a *AMQP) waitHistory(ctx context.Context) error {
+	for !a.historyReady() {
+		if !a.sleep(ctx, historyRetry/4) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, errNoHistory)
+		}
+	}
+	return nil
 }
 
 // PublishRaw publishes body as is (no validation) with the given routing key,
@@ -445,6 +462,16 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 		}
 	}
 	denied := 0 // channels of this publish the broker closed with 403
+	// older is a copy published on an earlier channel that did not confirm
+	// within deadline, still waited for; deadline doubles with every such
+	// copy, up to ConfirmTimeoutMax.
+	var older *inflight
+	deadline := a.cfg.ConfirmTimeout
+	defer func() {
+		if older != nil {
+			older.abandon(mandatory, id)
+		}
+	}()
 	for {
 		p, err := a.waitPublisher(ctx)
 		if err != nil {
@@ -464,41 +491,15 @@ func (a *AMQP) publish(ctx context.Context, exchange, key string, mandatory bool
 			}
 			continue
 		}
-		timer := time.NewTimer(a.cfg.ConfirmTimeout)
-	wait:
-		select {
-		case <-timer.C:
-			a.mu.Lock()
-			blocked := a.health.Blocked
-			a.mu.Unlock()
-			timer.Reset(a.cfg.ConfirmTimeout)
-			if !blocked && !closed(p.dead) {
-				// The channel's state for some queue is stuck (see
-				// ConfirmTimeout): close it; the library then resolves
-				// its open confirms as nacks of a closed channel, and
-				// they are published again on the next one.
-				a.log.Warn("no confirm in time, replacing the publisher channel", "message_id", id, "key", key, "after", a.cfg.ConfirmTimeout)
-				p.retireNow()
-				go func() { _ = p.ch.Close() }()
-			}
-			goto wait
-		case <-dc.Done():
-			p.end()
-		case <-ctx.Done():
-			go func() {
-				<-dc.Done()
-				p.end()
-				if mandatory {
-					// Claim its return when it comes, so that it is not
-					// taken for the return of a later copy of the message.
-					p.wasReturned(id)
-				}
-			}()
-			return fmt.Errorf("publish %s %s: no confirm: %w (%v)", key, id, ErrUnavailable, ctx.Err())
-		case <-a.ctx.Done():
-			return fmt.Errorf("publish %s %s: %w: bus closed", key, id, ErrUnavailable)
+		cur := &inflight{p: p, dc: dc}
+		got, err := a.awaitConfirm(ctx, key, id, mandatory, cur, &older, &deadline)
+		if err != nil {
+			return err
 		}
-		timer.Stop()
+		if got == nil {
+			continue // no confirm in time: published again on the next channel
+		}
+		p, dc = got.p, got.dc
 		returned := mandatory && p.wasReturned(id)
 		switch {
 		case dc.Acked() && returned:

@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -111,14 +112,20 @@ func (a *AMQP) declareTopology(conn *amqp.Connection) error {
 		if err != nil {
 			return fmt.Errorf("declare topology: %w", err)
 		}
-		if _, err := a.declareQueue(conn, &ch, q); err != nil {
+		_, err = a.declareQueue(conn, &ch, q)
+		if q.Role == RoleHistory {
+			a.histOK.Store(err == nil)
+		}
+		if err != nil {
 			if q.Role != RoleHistory && q.Role != RoleDead {
 				return err
 			}
-			// The history stream and the dead-letter queue serve operators
-			// and new clients; a broker that cannot provide them (a queue
-			// whose home node is lost, say) must still carry the station's
-			// messages. Say so loudly and go on on a fresh channel.
+			// The history stream and the dead-letter queue cannot stop the
+			// rest: a broker that cannot provide them (a queue whose home
+			// node is lost, say) must still carry the station's MO.
+			// Records (received, status, session) wait until the stream
+			// is there (historyReady). Say so loudly and go on on a fresh
+			// channel.
 			a.log.Error("auxiliary queue unavailable, going on without it", "queue", q.name(), "err", err)
 			if ch != nil {
 				_ = ch.Close()
@@ -141,6 +148,16 @@ func (a *AMQP) declareQueue(conn *amqp.Connection, ch **amqp.Channel, q Queue) (
 	args := a.cfg.queueArgs(q)
 	var st amqp.Queue
 	var err error
+	if q.Role == RoleInbox && !slices.Contains(a.cfg.Declare, RoleInbox) {
+		// An inbox of an earlier version, read to drain it: looked up, never
+		// made (declaring it with its dead-letter exchange would need write
+		// on rockblock.dlx, which a client's broker user does not have).
+		st, err = (*ch).QueueDeclarePassive(name, true, false, false, false, nil)
+		if err != nil {
+			return "", fmt.Errorf("look up queue %s: %w", name, err)
+		}
+		return st.Name, nil
+	}
 	if q.Role == RoleLive {
 		st, err = (*ch).QueueDeclare("", false, true, true, false, args)
 	} else {
@@ -171,3 +188,46 @@ func (a *AMQP) declareQueue(conn *amqp.Connection, ch **amqp.Channel, q Queue) (
 	}
 	return st.Name, nil
 }
+
+// historyReady reports whether the history stream was declared on this
+// connection, declaring it again (at most every historyRetry) when not.
+// The stream is the record of every received, status and session body: one
+// published while it is missing would reach the live feeds alone, confirmed
+// and lost to every history.
+func (a *AMQP) historyReady() bool {
+	if a.histOK.Load() {
+		return true
+	}
+	a.mu.Lock()
+	conn := a.conn
+	due := time.Since(a.histTried) >= historyRetry
+	if due {
+		a.histTried = time.Now()
+	}
+	a.mu.Unlock()
+	if conn == nil || !due {
+		return false
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return false
+	}
+	q, _ := a.cfg.resolve(Queue{Role: RoleHistory})
+	_, err = a.declareQueue(conn, &ch, q)
+	if ch != nil {
+		_ = ch.Close()
+	}
+	if err != nil {
+		a.log.Warn("history stream still unavailable; received, status and session bodies wait", "err", err)
+		return false
+	}
+	a.histOK.Store(true)
+	a.log.Info("history stream available again")
+	return true
+}
+
+// historyRetry is how often historyReady declares a missing stream again.
+const historyRetry = time.Second
+
+// errNoHistory: a record waits for the history stream.
+var errNoHistory = errors.New("the history stream is unavailable")

@@ -64,6 +64,9 @@ type Received struct {
 	MTMSN  int    `json:"mtmsn"`
 	Queued int    `json:"queued"`
 	IMEI   string `json:"imei,omitempty"`
+	// Position is where the device sent it from, as Iridium estimates it
+	// (a station on Rock7's web services knows it; a modem does not).
+	Position *Position `json:"position,omitempty"`
 }
 
 // Status reports a state change of an MO message. Its ID is the MO id; the
@@ -98,6 +101,15 @@ type Signal struct {
 	// Reason says in words why the station does not work normally (its
 	// journal cannot be written, say), "" when it does.
 	Reason string `json:"reason,omitempty"`
+	// Link is the health of a station on a web service instead of a modem
+	// (rbd rock7, whose Bars mean nothing); nil for a modem's station.
+	Link *Link `json:"link,omitempty"`
+	// PublishStalled reports that the sender's statuses, MT messages or
+	// session reports have waited longer than a few seconds for the
+	// broker's confirm (a queue without its majority, the history stream
+	// unavailable): nothing it reports reaches the clients meanwhile.
+	// Clients show the broker as unavailable (rb.StationState.BrokerUp).
+	PublishStalled bool `json:"publish_stalled,omitempty"`
 }
 
 // Type implements Body.
@@ -179,7 +191,7 @@ func (r *Received) Validate() error {
 	if r.MTMSN < 0 || r.MTMSN > 65535 {
 		return fmt.Errorf("%w: mtmsn %d", ErrMalformed, r.MTMSN)
 	}
-	return nil
+	return r.Position.Validate()
 }
 
 // Validate implements Body.

@@ -49,3 +49,22 @@ func CheckMO(data []byte, text bool, max int) error {
 	}
 	return nil
 }
+
+// ModelRock7 is the model a station on Rock7's web services reports (rbd
+// rock7): it has no modem of its own; what it sends goes to the device as
+// an MT message, so its limit is MaxMT.
+const ModelRock7 = "Rock7"
+
+// MaxSendFor is the largest payload a station of model sends: MaxMT for a
+// station on Rock7's web services (its sends are the device's MT), else
+// fallback (a modem's MO limit; MaxMO when fallback is 0 or less). The one
+// rule every front end and rbd rock7 apply.
+func MaxSendFor(model string, fallback int) int {
+	if fallback <= 0 {
+		fallback = MaxMO
+	}
+	if model == ModelRock7 {
+		return min(MaxMT, fallback)
+	}
+	return fallback
+}

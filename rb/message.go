@@ -56,6 +56,9 @@ type Message struct {
 	SBDIX []int
 	// IMEI is the modem an MT came from, when known.
 	IMEI string
+	// Position is where the device sent an MT from, when known (Iridium's
+	// estimate, with its accuracy).
+	Position *Position
 	// Origin is who composed an MO and the way it came, when known.
 	Origin Origin
 	// History is the list of state changes, oldest first; filled only when

@@ -53,6 +53,18 @@ func KnownState(state string) bool {
 	return ok
 }
 
+// CancelTooLate is the reason of the status rbd publishes when a cancel
+// loses the race with the message's session: a cancelled status that
+// arrives after the message's sent one, so it never moves the state
+// (Supersedes) and stays in the message's history as the cancel's answer.
+const CancelTooLate = "too late: the session had started"
+
+// IsCancelTooLate reports whether a state change is the answer to a cancel
+// that came too late.
+func IsCancelTooLate(h StateChange) bool {
+	return h.State == StateCancelled && h.Reason == CancelTooLate
+}
+
 // Cancellable reports whether an MO message in state can still be cancelled:
 // until its session starts.
 func Cancellable(state string) bool {

@@ -1,6 +1,10 @@
 package rb
 
-import "time"
+import (
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/glance"
+)
 
 // StationState is a station's live state as every front end shows it (the
 // screen's header and station list, the bridge's station event): the
@@ -16,19 +20,36 @@ type StationState struct {
 	Service bool
 	// Modem is ModemOK, ModemBusy, ModemOffline, or "" when unknown.
 	Modem string
-	// BrokerUp reports whether the client is connected to the broker and
-	// not blocked by one of its memory or disk alarms (publishing would wait).
+	// BrokerUp reports whether the client is connected to the broker, not
+	// blocked by one of its memory or disk alarms (publishing would wait),
+	// and the station's newest reading does not say its publishes are
+	// stalled (Signal.PublishStalled).
 	BrokerUp bool
-	// BrokerBlocked reports a memory or disk alarm of the broker.
+	// BrokerBlocked reports that the broker is there but takes no
+	// publishes: a memory or disk alarm, or the station's publishes
+	// stalled (no confirm for a few seconds: statuses and MT messages wait
+	// at the station).
 	BrokerBlocked bool
 	// SignalAt is when the newest signal reading was taken (zero: no reading).
 	SignalAt time.Time
-	// Stale is true when there is no reading, or it is too old for its bars
-	// to be current (glance.Classify).
+	// Signal is what the reading may show, by the one rule of every
+	// surface (glance.Classify, with the broker as this client sees it):
+	// its bars (ok, no service), offline, or nothing current: stale (older
+	// than glance.StaleAfter, as when rbd is gone), no broker (the client
+	// cannot hear a newer one) or no data. A surface that shows no bars
+	// shows the reading's age (SignalAt) instead. SignalState moves it on
+	// with the clock.
+	Signal glance.State
+	// Stale is true when the reading shows nothing current: Signal is
+	// stale, no broker or no data (glance.State.Unknown).
 	Stale bool
 	// StaleAt is when the reading goes stale without a newer one (zero when
 	// it already is, or there is none).
 	StaleAt time.Time
+	// Reason says in words why the station does not work normally, as rbd
+	// reported it with the reading (rb.Signal.Reason); "" when it works
+	// normally or the reading is not current.
+	Reason string
 	// Outbox is the number of MO messages not yet final (-1: unknown).
 	Outbox int
 	// LastSession is the result of the last satellite session, in words.
@@ -47,6 +68,10 @@ type StationState struct {
 	MaxMO int
 	// Unread is the number of unread messages.
 	Unread int
+	// Link is, for a station on a web service (rbd rock7), its health as
+	// the newest report gave it; a front end shows Link.Summary instead of
+	// signal bars. nil for a modem's station.
+	Link *Link
 	// Fleet is left to the screen: when set, it sums up the stations shown
 	// (the fleet console with every station shown), and the header shows
 	// it instead of one station's signal, service and modem.
@@ -57,6 +82,20 @@ type StationState struct {
 	// rather than flash an offline banner.
 	Connecting bool
 }
+
+// SignalState is Signal at now: a reading shown as current turns stale
+// once StaleAt has passed. A surface that redraws with the clock asks it
+// rather than keep a staleness check of its own.
+func (s StationState) SignalState(now time.Time) glance.State {
+	if s.Signal.Current() && !s.StaleAt.IsZero() && now.After(s.StaleAt) {
+		return glance.StateStale
+	}
+	return s.Signal
+}
+
+// SignalCurrent reports whether the reading (its bars, service and the
+// modem state that came with it) may be shown as current at now.
+func (s StationState) SignalCurrent(now time.Time) bool { return s.SignalState(now).Current() }
 
 // CurrentBars is the number of bars to show as current: 0 while the modem is
 // offline or the reading is stale.

@@ -27,8 +27,8 @@
 #   topic      on the topic exchange rockblock: the routing keys the user may
 #              publish (write) and bind its queues to (read).
 # A client may not publish to the default exchange (amq.default: that reaches
-# every queue by name) nor to rockblock.dlx.route (the route of dead-lettered
-# sends to rbd). Consumers also refuse a body whose type disagrees with its
+# every queue by name), nor to rockblock.dlx or rockblock.dlx.route (the way
+# of dead-lettered sends to rbd). Consumers also refuse a body whose type disagrees with its
 # routing key, so a permitted key cannot carry another type.
 set -eu
 
@@ -46,16 +46,23 @@ user=$2
 ctl=${RABBITMQCTL:-rabbitmqctl}
 
 # Resource names (regular expressions, anchored). Every process declares the
-# exchanges, rockblock.dead and rockblock.history (idempotently).
+# exchanges, rockblock.dead and rockblock.history (idempotently): configure
+# on them, read on the exchanges to bind rockblock.dead and the stream.
+# Write (publish to an exchange, bind a queue) is narrower for a client: not
+# rockblock.dlx, which routes dead sends to rbd (rockblock.dlx.route). A
+# client declares no queue with a dead-letter exchange (which would need
+# write on it); the broker's dead-lettering needs no permission of the user.
 shared='rockblock|rockblock\.dlx|rockblock\.dead|rockblock\.history'
 case $role in
 rbd)
 	names="^($shared|rockblock\.dlx\.route|rockblock\.(outbox|control|rejected)\..+)\$"
+	write=$names
 	topic_write='^(mt|status|signal|session)\.[^.]+$'
 	topic_read='^((mo|cancel|mt|status|session)\.[^.]+|history\.end)$'
 	;;
 client | bridge)
 	names="^($shared|rockblock\.inbox\..+|amq\.gen-.+)\$"
+	write="^(rockblock|rockblock\.dead|rockblock\.history|rockblock\.inbox\..+|amq\.gen-.+)\$"
 	topic_write='^((mo|cancel)\.[^.]+|history\.end)$'
 	topic_read='^((mt|status|session|signal)\.[^.]+|history\.end)$'
 	;;
@@ -87,6 +94,6 @@ if $ctl -q list_users | awk '{print $1}' | grep -qxF -- "$user"; then
 else
 	$ctl -q add_user "$user" "$pass"
 fi
-$ctl -q set_permissions -p "$vhost" "$user" "$names" "$names" "$names"
+$ctl -q set_permissions -p "$vhost" "$user" "$names" "$write" "$names"
 $ctl -q set_topic_permissions -p "$vhost" "$user" rockblock "$topic_write" "$topic_read"
 echo "broker user $user: role $role on vhost $vhost"

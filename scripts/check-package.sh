@@ -4,7 +4,9 @@
 # owners, that the files match the sources, that its programs are built for
 # its architecture (and, on this machine's architecture, print the expected
 # version), that its systemd units verify, and that its postinst makes the
-# user rbd in group dialout and enables or starts nothing.
+# user rbd in group dialout and enables or starts nothing, and that its man
+# pages render (man -l) and its man pages and shell completions are the
+# ones its programs make.
 #   scripts/check-package.sh DEB [VERSION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +52,7 @@ cat >"$tmp/want" <<'LIST'
 -rwxr-xr-x root/root ./usr/bin/rbtui
 -rwxr-xr-x root/root ./usr/bin/rbtui-app
 -rw-r--r-- root/root ./usr/lib/systemd/system/rbd@.service packaging/systemd/rbd@.service
+-rw-r--r-- root/root ./usr/lib/systemd/system/rbd-rock7@.service packaging/systemd/rbd-rock7@.service
 -rw-r--r-- root/root ./usr/lib/systemd/system/rbtui-serve@.service packaging/systemd/rbtui-serve@.service
 -rw-r--r-- root/root ./usr/lib/systemd/system/rbtui-ssh@.service packaging/systemd/rbtui-ssh@.service
 -rw-r--r-- root/root ./usr/lib/udev/rules.d/60-rockblock.rules packaging/udev/60-rockblock.rules
@@ -60,6 +63,14 @@ drwxr-xr-x root/root ./etc/rockblock-station/stations/
 -rw-r--r-- root/root ./usr/share/doc/rockblock-station/examples/rabbitmq-env.conf packaging/rabbitmq/rabbitmq-env.conf
 -rwxr-xr-x root/root ./usr/share/doc/rockblock-station/examples/broker-users.sh scripts/broker-users.sh
 -rw-r--r-- root/root ./usr/share/doc/rockblock-station/README.md README.md
+-rw-r--r-- root/root ./usr/share/man/man8/rbd.8.gz
+-rw-r--r-- root/root ./usr/share/man/man1/rbtui.1.gz
+-rw-r--r-- root/root ./usr/share/bash-completion/completions/rbd
+-rw-r--r-- root/root ./usr/share/bash-completion/completions/rbtui
+-rw-r--r-- root/root ./usr/share/zsh/vendor-completions/_rbd
+-rw-r--r-- root/root ./usr/share/zsh/vendor-completions/_rbtui
+-rw-r--r-- root/root ./usr/share/fish/vendor_completions.d/rbd.fish
+-rw-r--r-- root/root ./usr/share/fish/vendor_completions.d/rbtui.fish
 LIST
 dpkg-deb -c "$deb" | awk '{print $1, $2, $6}' | sort -k3 >"$tmp/got"
 while read -r mode owner path src; do
@@ -98,6 +109,42 @@ if [ "$arch" = "$(dpkg --print-architecture)" ]; then
   done
 fi
 
+# --- the man pages render without a warning, and name every command; the
+# completions are shell scripts that register for their program.
+for page in usr/share/man/man8/rbd.8.gz usr/share/man/man1/rbtui.1.gz; do
+  if command -v man >/dev/null; then
+    MANWIDTH=80 man --warnings -l "$root/$page" >"$tmp/man.txt" 2>"$tmp/man.err" || fail "man -l $page failed: $(cat "$tmp/man.err")"
+    [ ! -s "$tmp/man.err" ] || fail "man -l $page warns: $(cat "$tmp/man.err")"
+  else
+    echo "check-package: man is not installed (apt-get install man-db): $page checked as text only"
+    zcat "$root/$page" >"$tmp/man.txt"
+  fi
+  case $page in
+  *rbd.8.gz) cmds="simulate version completion" ;;
+  *) cmds="signal send history dead serve ssh version completion" ;;
+  esac
+  for c in $cmds; do grep -q "$c" "$tmp/man.txt" || fail "$page does not name the command $c"; done
+done
+for prog in rbd rbtui; do
+  grep -q "complete -o default -F __start_$prog $prog" "$root/usr/share/bash-completion/completions/$prog" ||
+    fail "the bash completion of $prog does not register for $prog"
+  bash -n "$root/usr/share/bash-completion/completions/$prog" || fail "the bash completion of $prog: syntax error"
+  head -1 "$root/usr/share/zsh/vendor-completions/_$prog" | grep -qx "#compdef $prog" || fail "_$prog is not a zsh completion of $prog"
+  grep -q "complete -c $prog" "$root/usr/share/fish/vendor_completions.d/$prog.fish" || fail "$prog.fish is not a fish completion of $prog"
+done
+# On this machine's architecture: the files are what the programs make now
+# (the man page's date aside).
+if [ "$arch" = "$(dpkg --print-architecture)" ]; then
+  cmp -s <(zcat "$root/usr/share/man/man8/rbd.8.gz" | sed 1d) <("$root/usr/bin/rbd" man | sed 1d) || fail "rbd.8.gz is not what rbd man prints"
+  cmp -s <(zcat "$root/usr/share/man/man1/rbtui.1.gz" | sed 1d) <("$root/usr/bin/rbtui" man | sed 1d) || fail "rbtui.1.gz is not what rbtui man prints"
+  for prog in rbd rbtui; do
+    cmp -s "$root/usr/share/bash-completion/completions/$prog" <("$root/usr/bin/$prog" completion bash) || fail "the bash completion of $prog is not what $prog completion bash prints"
+    cmp -s "$root/usr/share/zsh/vendor-completions/_$prog" <("$root/usr/bin/$prog" completion zsh) || fail "_$prog is not what $prog completion zsh prints"
+    cmp -s "$root/usr/share/fish/vendor_completions.d/$prog.fish" <("$root/usr/bin/$prog" completion fish) || fail "$prog.fish is not what $prog completion fish prints"
+  done
+  echo "check-package: man pages and completions match the programs"
+fi
+
 # --- the units, verified against the unpacked programs. systemd-analyze
 # needs the standard targets in the root: take this machine's.
 if command -v systemd-analyze >/dev/null; then
@@ -105,10 +152,10 @@ if command -v systemd-analyze >/dev/null; then
   for d in /usr/lib/systemd/system /lib/systemd/system; do
     [ -d "$d" ] && cp -rn "$d/." "$units/" 2>/dev/null || true
   done
-  (cd / && systemd-analyze verify --man=no --root="$root" rbd@north.service rbtui-serve@north.service rbtui-ssh@north.service) >"$tmp/verify" 2>&1 ||
+  (cd / && systemd-analyze verify --man=no --root="$root" rbd@north.service rbd-rock7@north.service rbtui-serve@north.service rbtui-ssh@north.service) >"$tmp/verify" 2>&1 ||
     { cat "$tmp/verify"; fail "systemd-analyze verify failed"; }
   [ ! -s "$tmp/verify" ] || { cat "$tmp/verify"; fail "systemd-analyze verify printed warnings"; }
-  for u in rbd@north.service rbtui-serve@north.service rbtui-ssh@north.service; do
+  for u in rbd@north.service rbd-rock7@north.service rbtui-serve@north.service rbtui-ssh@north.service; do
     (cd / && systemd-analyze security --offline=yes --root="$root" --threshold=30 "$u") >"$tmp/security" 2>&1 ||
       { cat "$tmp/security"; fail "$u: exposure above 3.0"; }
     echo "check-package: $u: $(grep -o 'Overall exposure level.*' "$tmp/security")"
@@ -150,7 +197,7 @@ else
   uid=$(cut -d: -f3 "$tmp/passwd")
   [ "$uid" -lt 1000 ] || fail "user rbd has uid $uid: want a system user"
   tr ' ' '\n' <"$tmp/groups" | grep -qx dialout || fail "rbd is in groups $(cat "$tmp/groups"), not dialout"
-  if grep -E '^systemctl' "$tmp/calls" | grep -v -E '^systemctl (daemon-reload|try-restart rbd@\*\.service rbtui-serve@\*\.service rbtui-ssh@\*\.service)$'; then
+  if grep -E '^systemctl' "$tmp/calls" | grep -v -E '^systemctl (daemon-reload|try-restart rbd@\*\.service rbd-rock7@\*\.service rbtui-serve@\*\.service rbtui-ssh@\*\.service)$'; then
     fail "postinst ran the systemctl commands above: it must not enable or start anything"
   fi
   grep -qx 'systemctl daemon-reload' "$tmp/calls" || fail "postinst did not run systemctl daemon-reload"

@@ -22,6 +22,10 @@ command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v chromium >/dev/null || need+=(chromium)
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
+# rbtui's completion test runs bash with bash-completion; the package check
+# renders the man pages with man.
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+command -v man >/dev/null || need+=(man-db)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -44,6 +48,18 @@ echo "test: go vet"
 go vet ./...
 # The packaging tool is a module of its own (it keeps nfpm out of go.mod).
 (cd internal/tools/pkg && go vet ./... && go test -count=1 ./...)
+
+# staticcheck, at a pinned version installed once per machine beside the
+# Go cache; any finding fails the run.
+staticcheck_version=v0.8.2
+tools=$(go env GOCACHE)/rockblock-station-tools/staticcheck-$staticcheck_version
+if [ ! -x "$tools/staticcheck" ]; then
+  echo "test: installing staticcheck $staticcheck_version"
+  GOBIN=$tools GOFLAGS=-mod=mod go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
+echo "test: staticcheck $staticcheck_version"
+"$tools/staticcheck" ./...
+(cd internal/tools/pkg && "$tools/staticcheck" ./...)
 
 # Cross-builds for every architecture of the package, pure Go, then the three
 # packages, each unpacked into a throwaway root and checked. They run beside

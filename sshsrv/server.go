@@ -53,6 +53,10 @@ const (
 	// ...and, where they can, how often it is looked at anyway, in case a
 	// change escaped the watch (a file on a network file system).
 	recheckWatched = time.Minute
+	// keysSettle is how long the file must be quiet after a change before
+	// it is read: a file being written (truncated, then filled) is never
+	// read half-way, which would refuse every key.
+	keysSettle = 250 * time.Millisecond
 	// stopWait is how long Serve waits for sessions to end on shutdown.
 	stopWait = 5 * time.Second
 )
@@ -179,6 +183,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	settle := time.NewTimer(keysSettle)
+	settle.Stop()
+	defer settle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -198,6 +205,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				changed = nil
 				tick.Reset(recheckEvery)
 			}
+			settle.Reset(keysSettle) // read once the writing is over
+		case <-settle.C:
 			s.recheck()
 		case <-tick.C:
 			s.recheck()

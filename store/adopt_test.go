@@ -65,7 +65,6 @@ func oldFile(t testing.TB, path, station string, n int, base int64) {
 
 type fleetCounts struct {
 	messages, states, readings, sessions int
-	stations                             []string
 }
 
 func countAll(t *testing.T, path string) map[string]fleetCounts {

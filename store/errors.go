@@ -81,29 +81,37 @@ const (
 	codeNotADB   = 26
 )
 
-// classify maps an SQLite error to a kind and a hint; ok is false for errors
-// that are not SQLite's.
-func classify(path string, err error) (kind error, hint string, ok bool) {
+// classify maps an SQLite error to an *Error of path with its kind (nil
+// for another SQLite error) and a hint; ok is false for errors that are not
+// SQLite's.
+func classify(path string, err error) (e *Error, ok bool) {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
-		return nil, "", false
+		return nil, false
 	}
+	e = &Error{Path: path, Err: err}
 	dir := filepath.Dir(path)
 	switch se.Code() & 0xff {
 	case codeCorrupt, codeNotADB:
-		return ErrCorrupt, "the file is not a database or is damaged: move it aside; rbtui rebuilds history from the broker", true
+		e.Kind, e.Hint = ErrCorrupt, "the file is not a database or is damaged: move it aside; rbtui rebuilds history from the broker"
+		return e, true
 	case codeBusy, codeLocked:
-		return ErrLocked, "database is locked by another process: wait, or find the process that holds it (fuser " + path + ")", true
+		e.Kind, e.Hint = ErrLocked, "database is locked by another process: wait, or find the process that holds it (fuser "+path+")"
+		return e, true
 	case codeFull:
-		return ErrFull, "disk full: free space on the disk that holds " + dir, true
+		e.Kind, e.Hint = ErrFull, "disk full: free space on the disk that holds "+dir
+		return e, true
 	case codeReadOnly, codePerm:
-		return ErrReadOnly, "read-only: check permissions of " + path + " and of " + dir, true
+		e.Kind, e.Hint = ErrReadOnly, "read-only: check permissions of "+path+" and of "+dir
+		return e, true
 	case codeCantOpen:
-		return ErrCantOpen, "cannot open: check that " + path + " is a file you can read and write, in a directory you can write (" + dir + ")", true
+		e.Kind, e.Hint = ErrCantOpen, "cannot open: check that "+path+" is a file you can read and write, in a directory you can write ("+dir+")"
+		return e, true
 	case codeIOErr:
-		return ErrIO, "I/O error: check the disk that holds " + dir + " (full, removed, failing)", true
+		e.Kind, e.Hint = ErrIO, "I/O error: check the disk that holds "+dir+" (full, removed, failing)"
+		return e, true
 	}
-	return nil, "", true
+	return e, true
 }
 
 // wrap turns err into an *Error when it is a failure of the database file,
@@ -119,8 +127,9 @@ func wrap(path, op string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("store %s %s: %w", op, path, err)
 	}
-	if kind, hint, ok := classify(path, err); ok {
-		return &Error{Path: path, Op: op, Kind: kind, Hint: hint, Err: err}
+	if e, ok := classify(path, err); ok {
+		e.Op = op
+		return e
 	}
 	return fmt.Errorf("store %s %s: %w", op, path, err)
 }

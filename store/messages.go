@@ -15,7 +15,7 @@ import (
 
 const messageCols = `id, direction, station, data, text, bytes, state, created_at, updated_at,
 	momsn, mtmsn, attempts, last_reason, read, credits, queued, expires_at, next_attempt_at, sbdix, imei,
-	composed_by, composed_via`
+	composed_by, composed_via, lat, lon, cep_km`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -26,10 +26,12 @@ func scanMessage(sc scanner) (rb.Message, error) {
 		created, updated                    int64
 		momsn, mtmsn, queued, expires, next sql.NullInt64
 		read                                int64
+		lat, lon                            sql.NullFloat64
+		cep                                 sql.NullInt64
 	)
 	err := sc.Scan(&m.ID, &m.Dir, &m.Station, &m.Data, &text, &m.Bytes, &m.State,
 		&created, &updated, &momsn, &mtmsn, &m.Attempts, &m.LastReason, &read, &m.Credits,
-		&queued, &expires, &next, &sbdix, &imei, &m.Origin.By, &m.Origin.Via)
+		&queued, &expires, &next, &sbdix, &imei, &m.Origin.By, &m.Origin.Via, &lat, &lon, &cep)
 	if err != nil {
 		return rb.Message{}, err
 	}
@@ -41,6 +43,9 @@ func scanMessage(sc scanner) (rb.Message, error) {
 	m.ExpiresAt, m.NextAttemptAt = timePtr(expires), timePtr(next)
 	m.SBDIX = parseInts(sbdix.String)
 	m.IMEI = imei.String
+	if lat.Valid && lon.Valid {
+		m.Position = &rb.Position{Lat: lat.Float64, Lon: lon.Float64, CEPKm: int(cep.Int64)}
+	}
 	return m, nil
 }
 
@@ -124,6 +129,15 @@ func (s *Store) InsertMT(ctx context.Context, r *rb.Received) (inserted bool, er
 	if err := r.Validate(); err != nil {
 		return false, fmt.Errorf("store insert mt %s: %w", r.ID, err)
 	}
+	err = s.tx(ctx, "insert mt "+r.ID, func(tx *sql.Tx) error {
+		inserted, err = s.insertMT(ctx, tx, r)
+		return err
+	})
+	return inserted, err
+}
+
+// insertMT is InsertMT's write, in tx; r is valid.
+func (s *Store) insertMT(ctx context.Context, tx *sql.Tx, r *rb.Received) (bool, error) {
 	var text any
 	switch {
 	case r.Text != "":
@@ -135,26 +149,26 @@ func (s *Store) InsertMT(ctx context.Context, r *rb.Received) (inserted bool, er
 	if data == nil {
 		data = []byte{}
 	}
+	var lat, lon, cep any // NULL without a position
+	if p := r.Position; p != nil {
+		lat, lon, cep = p.Lat, p.Lon, p.CEPKm
+	}
 	at := s.at(r.At)
-	err = s.tx(ctx, "insert mt "+r.ID, func(tx *sql.Tx) error {
-		if err := noteStation(ctx, tx, r.Station, at); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO messages
-			(id, direction, station, data, text, bytes, state, created_at, updated_at, mtmsn,
-			 read, credits, billed_at, queued, imei)
-			VALUES (?, 'mt', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
-			ON CONFLICT (id) DO NOTHING`,
-			r.ID, r.Station, data, text, len(data), rb.StateReceived, at, at, r.MTMSN,
-			rb.Credits(len(data)), at, r.Queued, nullString(r.IMEI))
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		inserted = n == 1
-		return err
-	})
-	return inserted, err
+	if err := noteStation(ctx, tx, r.Station, at); err != nil {
+		return false, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO messages
+		(id, direction, station, data, text, bytes, state, created_at, updated_at, mtmsn,
+		 read, credits, billed_at, queued, imei, lat, lon, cep_km)
+		VALUES (?, 'mt', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`,
+		r.ID, r.Station, data, text, len(data), rb.StateReceived, at, at, r.MTMSN,
+		rb.Credits(len(data)), at, r.Queued, nullString(r.IMEI), lat, lon, cep)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // InsertMO records an MO message written by this client, in state queued
@@ -222,7 +236,9 @@ func (s *Store) InsertMO(ctx context.Context, m *rb.Send, state string) (inserte
 // ApplyStatus records a status of an MO message: the event goes to the
 // message's state history once (by rb.StatusID; a repeat is ignored), and
 // the message's state moves when rb.Supersedes says so. changed reports whether
-// the message row changed. A status for an MO this history never composed
+// the message row changed, or the answer to a cancel that lost the race with
+// the session (rb.CancelTooLate) joined its history: a status that moves
+// no state, but news to the operator who asked for the cancel. A status for an MO this history never composed
 // (another client sent it) creates a row from what the status says, without
 // payload, size or credits: a status's byte count is not evidence of a
 // payload this history never had, so the row never invents a size or a
@@ -306,7 +322,7 @@ func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, st *rb.Status, stub
 		return true, nil
 	}
 	if !apply {
-		return false, nil
+		return rb.IsCancelTooLate(rb.StateChange{State: st.State, Reason: st.Reason}), nil
 	}
 	if size == 0 && !bare {
 		size = st.Bytes
@@ -339,6 +355,21 @@ func (s *Store) Queued(ctx context.Context) ([]rb.Message, error) {
 func (s *Store) MarkRead(ctx context.Context, id string) (changed bool, err error) {
 	err = s.tx(ctx, "mark read "+id, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE messages SET read = 1 WHERE id = ? AND read = 0", id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		changed = n > 0
+		return err
+	})
+	return changed, err
+}
+
+// MarkUnread marks one received (MT) message unread again; changed is
+// false when it was unread already, is an MO, or does not exist.
+func (s *Store) MarkUnread(ctx context.Context, id string) (changed bool, err error) {
+	err = s.tx(ctx, "mark unread "+id, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE messages SET read = 0 WHERE id = ? AND read = 1 AND direction = 'mt'", id)
 		if err != nil {
 			return err
 		}

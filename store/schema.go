@@ -143,6 +143,24 @@ CREATE TABLE outbox_claims (
 ALTER TABLE messages ADD COLUMN composed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN composed_via TEXT NOT NULL DEFAULT '';
 `,
+	// 8: where an MT was sent from (rb.Position: Iridium's estimate of the
+	// device's place and its accuracy), NULL when not known.
+	`
+ALTER TABLE messages ADD COLUMN lat REAL;
+ALTER TABLE messages ADD COLUMN lon REAL;
+ALTER TABLE messages ADD COLUMN cep_km INTEGER;
+`,
+	// 9: where the archivist follows the broker's history stream from
+	// (stream.go): the next offset to read, written in the transaction of
+	// the body before it, so that a crash neither loses nor repeats one.
+	`
+CREATE TABLE stream_cursor (
+	stream     TEXT PRIMARY KEY,                    -- the stream's name (rockblock.history)
+	next       INTEGER,                             -- the next offset to read; NULL: none read yet
+	since      INTEGER,                             -- unix ms to start at while next is NULL (an upgraded history)
+	updated_at INTEGER NOT NULL                     -- unix ms
+) WITHOUT ROWID;
+`,
 }
 
 // metaHome is the meta key of the station a file of schema 4 or older
@@ -211,8 +229,11 @@ func stationStep(ctx context.Context, tx *sql.Tx, home string) error {
 // history read a file that no rbtui of this version has opened for writing
 // yet. A step that changes what readers query raises it: 7 adds the columns
 // every message read selects (composed_by, composed_via), so a file older
-// than 7 is read once a writer (rbtui, rbtui serve, rbtui ssh) upgraded it.
-const readableFrom = 7
+// than 7 is read once a writer (rbtui, rbtui serve, rbtui ssh) upgraded it;
+// 8 adds the position columns every message read selects. 9 adds the
+// archivist's stream cursor, which readers do not query (a file of 8 reads
+// as none archived from the stream yet).
+const readableFrom = 8
 
 // SchemaVersion is the schema version this program writes.
 var SchemaVersion = len(migrations)

@@ -11,7 +11,7 @@ import (
 )
 
 // AddSession records a session report of rbd; a report already stored (the
-// same id, from the inbox and the history replay) is ignored. added is true
+// same id, read again from the history stream) is ignored. added is true
 // when a row was written.
 func (s *Store) AddSession(ctx context.Context, se *rb.Session) (added bool, err error) {
 	if se == nil {
@@ -20,27 +20,32 @@ func (s *Store) AddSession(ctx context.Context, se *rb.Session) (added bool, err
 	if err := se.Validate(); err != nil {
 		return false, fmt.Errorf("store add session: %w", err)
 	}
+	err = s.tx(ctx, "add session", func(tx *sql.Tx) error {
+		added, err = addSession(ctx, tx, se)
+		return err
+	})
+	return added, err
+}
+
+// addSession is AddSession's write, in tx; se is valid.
+func addSession(ctx context.Context, tx *sql.Tx, se *rb.Session) (bool, error) {
 	started := se.Started
 	if started.IsZero() {
 		started = se.At
 	}
-	err = s.tx(ctx, "add session", func(tx *sql.Tx) error {
-		if err := noteStation(ctx, tx, se.Station, ms(started)); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO sessions
-			(id, station, kind, mo_id, started_at, ended_at, bars, service, ok, mo_status, mt_status, mt_received, credits)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			se.ID, se.Station, se.Kind, nullString(se.MOID), ms(started), ms(se.At), se.Bars, se.Service, se.OK,
-			se.MOStatus, se.MTStatus, se.MTReceived, se.Credits)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		added = n > 0
-		return err
-	})
-	return added, err
+	if err := noteStation(ctx, tx, se.Station, ms(started)); err != nil {
+		return false, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO sessions
+		(id, station, kind, mo_id, started_at, ended_at, bars, service, ok, mo_status, mt_status, mt_received, credits)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		se.ID, se.Station, se.Kind, nullString(se.MOID), ms(started), ms(se.At), se.Bars, se.Service, se.OK,
+		se.MOStatus, se.MTStatus, se.MTReceived, se.Credits)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // SessionStats summarises a station's sessions ("": every station's) that

@@ -37,9 +37,6 @@ const (
 // Clean returns s made safe for a single terminal line; it is Line.
 func Clean(s string) string { return clean(s, false) }
 
-// CleanBytes is Clean for bytes.
-func CleanBytes(b []byte) string { return clean(string(b), false) }
-
 // Line returns s made safe for a single terminal line: line breaks are shown
 // as ⏎, every other control character and escape sequence is neutralised.
 func Line(s string) string { return clean(s, false) }

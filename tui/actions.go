@@ -1,8 +1,10 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -26,6 +28,42 @@ type actions struct {
 	// before billing another copy.
 	resending map[string]bool
 	resent    map[string]string
+	// reads are the read states asked for and not yet written.
+	reads readIntents
+}
+
+// readIntents serialise the writes of a message's read state: enter (mark
+// read) and m (unread) right after it run as two commands at once, and
+// each writes the state asked for last, so the history ends as the screen
+// shows it whichever runs first.
+type readIntents struct {
+	mu   sync.Mutex
+	want map[string]bool
+}
+
+// set notes that id should be read (or not); the model calls it.
+func (r *readIntents) set(id string, read bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.want == nil {
+		r.want = map[string]bool{}
+	}
+	r.want[id] = read
+}
+
+// write writes the state last asked for id, if not written yet; a command calls it.
+func (r *readIntents) write(ctx context.Context, b Backend, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	read, ok := r.want[id]
+	if !ok {
+		return nil // written by the other command already
+	}
+	delete(r.want, id)
+	if read {
+		return b.MarkRead(ctx, id)
+	}
+	return b.MarkUnread(ctx, id)
 }
 
 // key handles a key of ak on msg, the message in view (ok false: none). It
@@ -55,8 +93,14 @@ func (a *actions) key(k tea.KeyPressMsg, ak actionKeys, msg rb.Message, ok bool)
 			return a.askResend(msg)
 		}
 	case key.Matches(k, ak.MarkRead):
-		if ok && !msg.Read {
+		switch {
+		case !ok:
+		case !msg.Read:
 			return stay, a.markRead(msg.ID)
+		case msg.Dir != rb.DirMT:
+			a.c.status.fail(errors.New("only a received (MT) message can be marked unread"))
+		default:
+			return stay, a.markUnread(msg.ID)
 		}
 	case key.Matches(k, ak.MarkAllRead):
 		return stay, a.markAllRead()
@@ -97,15 +141,63 @@ func (a *actions) markRead(id string) tea.Cmd {
 	if a.detail.m.ID == id {
 		a.detail.m.Read = true
 	}
+	a.reads.set(id, true)
 	b := a.c.b
 	return func() tea.Msg {
 		ctx, cancel := a.c.call()
 		defer cancel()
-		if err := b.MarkRead(ctx, id); err != nil {
+		if err := a.reads.write(ctx, b, id); err != nil {
 			return actionMsg{err: err}
 		}
 		return nil
 	}
+}
+
+// markUnread marks id unread again, on screen at once and in the backend.
+func (a *actions) markUnread(id string) tea.Cmd {
+	if i := a.list.find(id); i >= 0 && a.list.rows[i].m.Read {
+		a.list.rows[i].m.Read = false
+		a.header.header.Unread++
+		a.header.invalidate()
+	}
+	if a.detail.m.ID == id {
+		a.detail.m.Read = false
+		a.detail.rebuild()
+	}
+	a.c.status.info("marked " + shortID(id) + " unread")
+	a.reads.set(id, false)
+	b := a.c.b
+	return func() tea.Msg {
+		ctx, cancel := a.c.call()
+		defer cancel()
+		if err := a.reads.write(ctx, b, id); err != nil {
+			return actionMsg{err: err}
+		}
+		return nil
+	}
+}
+
+// step opens the message n rows away from the open one in the list (J:
+// the next, older one; K: the previous, newer one), as enter opens it.
+func (a *actions) step(n int) (screen, tea.Cmd) {
+	if i := a.list.find(a.detail.m.ID); i >= 0 && a.detail.loaded {
+		a.list.selectIndex(i)
+	}
+	before := a.list.sel
+	a.list.move(n)
+	if a.list.sel == before {
+		if n > 0 {
+			a.c.status.info("no older message loaded")
+		} else {
+			a.c.status.info("no newer message")
+		}
+		return stay, a.list.maybeLoadMore()
+	}
+	s, cmd := a.open()
+	if s == stay {
+		s = screenDetail
+	}
+	return s, tea.Batch(cmd, a.list.maybeLoadMore())
 }
 
 // markAllRead marks every message read, on screen at once and in the backend.
@@ -151,7 +243,7 @@ func (a *actions) askCancel(msg rb.Message) {
 				}
 				// rbd decides: a session may already carry the message. The
 				// state change, if any, arrives as an update.
-				return actionMsg{done: "cancel requested for " + shortID(id)}
+				return actionMsg{done: "cancel requested for " + shortID(id), about: id, kind: announceCancel}
 			}
 		},
 	})
@@ -221,9 +313,16 @@ func (a *actions) draftFrom(msg rb.Message) (screen, tea.Cmd) {
 func (a *actions) apply(msg tea.Msg) {
 	switch msg := msg.(type) {
 	case actionMsg:
-		if msg.err != nil {
+		switch {
+		case msg.err != nil:
 			a.c.status.fail(msg.err)
-		} else if msg.done != "" {
+		case msg.about != "":
+			a.c.status.announce(msg.done, msg.about, msg.kind)
+			// The state may have moved on before the answer came.
+			if i := a.list.find(msg.about); i >= 0 {
+				a.c.status.seen(a.list.rows[i].m)
+			}
+		case msg.done != "":
 			a.c.status.info(msg.done)
 		}
 	case resentMsg:

@@ -31,6 +31,8 @@ type Backend interface {
 	Resend(ctx context.Context, id string) (newID string, err error)
 	// MarkRead marks a message read.
 	MarkRead(ctx context.Context, id string) error
+	// MarkUnread marks a received message unread again.
+	MarkUnread(ctx context.Context, id string) error
 	// MarkAllRead marks every message of station read and says how many
 	// were unread.
 	MarkAllRead(ctx context.Context, station string) (int64, error)
@@ -62,6 +64,7 @@ type Client interface {
 	Cancel(ctx context.Context, id string) error
 	Resend(ctx context.Context, id string) (newID string, err error)
 	MarkRead(ctx context.Context, id string) error
+	MarkUnread(ctx context.Context, id string) error
 	MarkAllRead(ctx context.Context, station string) (int64, error)
 	State(ctx context.Context, station string) (rb.StationState, error)
 	States(ctx context.Context) ([]rb.StationState, error)

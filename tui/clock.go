@@ -5,6 +5,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -59,7 +60,7 @@ func (m *Model) nextChange(now time.Time) time.Duration {
 		}
 		if !s.SignalAt.IsZero() {
 			age := now.Sub(s.SignalAt)
-			if stale := m.c.opts.StaleAfter - age; stale > 0 {
+			if stale := glance.StaleAfter - age; stale > 0 {
 				soonest(stale)
 			} else {
 				soonest(agoChange(age, refresh)) // "stale (5m old)"

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -48,7 +49,7 @@ func TestNextChange(t *testing.T) {
 	if got := m.nextChange(now); got != 40*time.Second {
 		t.Errorf("contact 5m20s ago: %v, want 40s", got)
 	}
-	m.header.header.SignalAt = now.Add(-m.c.opts.StaleAfter + 20*time.Second)
+	m.header.header.SignalAt = now.Add(-glance.StaleAfter + 20*time.Second)
 	if got := m.nextChange(now); got != 20*time.Second {
 		t.Errorf("reading stale in 20 s: %v, want 20s", got)
 	}

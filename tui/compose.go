@@ -195,7 +195,7 @@ func (c *composeModel) applySent(msg sentMsg) screen {
 		c.c.status.fail(msg.err)
 		return stay
 	}
-	c.c.status.info("queued " + shortID(msg.id) + ": it is sent when rbd has the modem and a satellite")
+	c.c.status.announce("queued "+shortID(msg.id)+": it is sent when rbd has the modem and a satellite", msg.id, announceQueued)
 	if !current {
 		return stay
 	}

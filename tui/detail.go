@@ -72,7 +72,7 @@ func (d *detailModel) SetSize(w, h int) {
 
 // footerKey changes when ShortHelp does.
 func (d *detailModel) footerKey() string {
-	return fmt.Sprintf("%s %s %s %t", d.m.ID, d.m.Dir, d.m.State, len(d.lines) > d.h)
+	return fmt.Sprintf("%s %s %s %t %t", d.m.ID, d.m.Dir, d.m.State, len(d.lines) > d.h, d.act != nil && len(d.act.list.rows) > 1)
 }
 
 // ShortHelp implements component: only the keys that do something to the
@@ -82,6 +82,9 @@ func (d *detailModel) ShortHelp() []key.Binding {
 	out := []key.Binding{k.Back}
 	if len(d.lines) > d.h {
 		out = append(out, k.Move)
+	}
+	if d.act != nil && len(d.act.list.rows) > 1 {
+		out = append(out, k.Step)
 	}
 	out = append(out, k.Reply)
 	if d.loaded && d.m.Dir == rb.DirMO && rb.Cancellable(d.m.State) {
@@ -108,10 +111,14 @@ func (d *detailModel) set(msg rb.Message, top bool) {
 	d.scroll(0)
 }
 
-// applyRows takes a fresh copy of the message shown, if rows hold one.
-func (d *detailModel) applyRows(rows []rb.Message) {
+// applyRows takes a fresh copy of the message shown, if rows hold one. A
+// list row carries no history: when changed says the message changed (a
+// change notice named it), its history is read again, so a state that came
+// in while it is shown (a too-late cancel's answer among them) is listed.
+func (d *detailModel) applyRows(rows []rb.Message, changed bool) tea.Cmd {
 	for _, x := range rows {
 		if d.loaded && d.m.ID == x.ID {
+			moved := x.State != d.m.State || !x.Updated.Equal(d.m.Updated)
 			if len(x.History) == 0 {
 				x.History = d.m.History // a list row carries none
 			}
@@ -119,8 +126,12 @@ func (d *detailModel) applyRows(rows []rb.Message) {
 				x.Read = true // opened: the MarkRead may still be in flight
 			}
 			d.set(x, false)
+			if changed || moved {
+				return d.getOne(x.ID)
+			}
 		}
 	}
+	return nil
 }
 
 // clear empties the view (nothing selected).
@@ -137,6 +148,10 @@ func (d *detailModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 		switch {
 		case key.Matches(msg, d.keys.Back):
 			return screenList, nil
+		case key.Matches(msg, d.keys.NextMsg):
+			return d.act.step(+1)
+		case key.Matches(msg, d.keys.PrevMsg):
+			return d.act.step(-1)
 		case d.navigate(msg):
 			return stay, nil
 		}
@@ -154,9 +169,9 @@ func (d *detailModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 			d.set(msg.m, false)
 		}
 	case refreshMsg:
-		d.applyRows(msg.rows)
+		return stay, d.applyRows(msg.rows, false)
 	case gotMsg:
-		d.applyRows(msg.msgs)
+		return stay, d.applyRows(msg.msgs, true)
 	case tickMsg:
 		d.stationChanged() // the station's reading may have gone stale
 	}
@@ -284,24 +299,28 @@ func (d *detailModel) rebuild() {
 	if msg.MTMSN != nil {
 		field("MTMSN", strconv.Itoa(*msg.MTMSN))
 	}
+	if p := msg.Position; p != nil {
+		field("position", p.String()+" (Iridium's estimate)")
+	}
 	if msg.Dir == rb.DirMO {
 		if by := originText(msg.Origin); by != "" {
 			field("by", by)
 		}
 		field("attempts", strconv.Itoa(msg.Attempts))
 	}
-	credits := msg.Credits
-	if credits == 0 {
-		credits = rb.Credits(len(msg.Data))
-	}
+	credits := msg.Priced().Credits
 	field("size", fmt.Sprintf("%d bytes, %d credit%s", len(msg.Data), credits, plural(credits)))
 	switch msg.State {
 	case rb.StateFailed, rb.StateUnknown, rb.StateRetrying:
-		label := "last failure"
+		// This message's own last attempt, apart from the station's last
+		// session below (which may have been another message's).
+		label, why := "last attempt", reasonInWords(msg)
 		if msg.State == rb.StateUnknown {
 			label = "why unknown"
+		} else if msg.Attempts > 0 {
+			why = fmt.Sprintf("%d failed: %s", msg.Attempts, why)
 		}
-		field(label, st.stateStyle(msg.State).Render(reasonInWords(msg)))
+		field(label, st.stateStyle(msg.State).Render(why))
 		if rb.Resendable(msg.State) {
 			add(st.Dim.Render("R resends it as a new message."))
 		}
@@ -314,7 +333,7 @@ func (d *detailModel) rebuild() {
 		if !note.current {
 			last = st.Dim.Render(last) // it may not be the last one any more
 		}
-		field("last session", last)
+		field("station", "last session (any message): "+last)
 	}
 	if rb.Cancellable(msg.State) && msg.Dir == rb.DirMO {
 		add(st.Dim.Render("x cancels it (until its session starts)."))
@@ -342,9 +361,7 @@ func (d *detailModel) rebuild() {
 				out = append(out, "")
 				continue
 			}
-			for _, l := range strings.Split(ansi.Hardwrap(lipgloss.Wrap(para, w, " "), w, true), "\n") {
-				out = append(out, l)
-			}
+			out = append(out, strings.Split(ansi.Hardwrap(lipgloss.Wrap(para, w, " "), w, true), "\n")...)
 		}
 	}
 
@@ -388,6 +405,10 @@ type detailKeyMap struct {
 	navKeys
 	actionKeys
 	Back key.Binding
+	// NextMsg and PrevMsg step to the next (older) and previous (newer)
+	// message of the list, as mail readers do (aerc, mutt: J/K); Step
+	// labels both in the short help.
+	NextMsg, PrevMsg, Step key.Binding
 }
 
 func newDetailKeyMap() detailKeyMap {
@@ -395,18 +416,22 @@ func newDetailKeyMap() detailKeyMap {
 		navKeys:    newNavKeys("oldest loaded"),
 		actionKeys: newActionKeys(),
 		Back:       bind([]string{"esc", "q"}, "esc/q", "back"),
+		NextMsg:    bind([]string{"J"}, "J", "next (older) message"),
+		PrevMsg:    bind([]string{"K"}, "K", "previous (newer) message"),
+		Step:       bind([]string{"J", "K"}, "J/K", "next/prev msg"),
 	}
 }
 
 // ShortHelp implements help.KeyMap.
 func (k detailKeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Back, k.Move, k.Reply, k.Cancel, k.Resend, k.Help}
+	return []key.Binding{k.Back, k.Move, k.Step, k.Reply, k.Cancel, k.Resend, k.Help}
 }
 
 // FullHelp implements help.KeyMap.
 func (k detailKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Down, k.Up, k.HalfDown, k.HalfUp, k.Top, k.Bottom},
+		{k.NextMsg, k.PrevMsg, k.MarkRead},
 		{k.Reply, k.Cancel, k.ResendOrRedraft, k.Back},
 		{k.Help, k.ForceQuit},
 	}

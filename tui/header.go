@@ -70,7 +70,9 @@ func (hm *headerModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 		hm.setSignal(msg.samples)
 	case tickMsg:
 		hm.invalidate() // relative times and staleness moved on
-		if hm.header.Connecting {
+		// Connecting may be over; a reading that went stale takes its
+		// reason and banner with it: read the state again.
+		if h := &hm.header; h.Connecting || !h.StaleAt.IsZero() && hm.c.opts.Now().After(h.StaleAt) {
 			return stay, hm.load()
 		}
 	}
@@ -149,14 +151,20 @@ func (hm *headerModel) View() string {
 	return strings.Join(hm.cache, "\n")
 }
 
-// banner is the offline warning, or "" when the modem and broker are up
-// (or still connecting).
+// banner is the offline warning, or rbd's reason why the station does
+// not work normally, or "" when all is well (or still connecting).
 func (hm *headerModel) banner() string {
 	if !hm.loaded || hm.header.Connecting {
 		return ""
 	}
+	if r := textsafe.Line(hm.header.Reason); r != "" {
+		return "rbd: " + r
+	}
 	modemDown := hm.header.Modem == "offline"
 	brokerDown := !hm.header.BrokerUp
+	if hm.header.Link != nil && modemDown && !brokerDown {
+		return "Rock7 API unreachable: messages wait in the outbox until it answers"
+	}
 	switch {
 	case modemDown && brokerDown:
 		return "modem offline and broker unreachable: messages wait, live updates paused"
@@ -168,17 +176,8 @@ func (hm *headerModel) banner() string {
 	return ""
 }
 
-func ago(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d/time.Second))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d/time.Hour))
-	}
-	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
-}
+// ago is a time ago as every surface shows it (glance.Age).
+func ago(d time.Duration) string { return glance.Age(d) }
 
 // lastSession is the station's last satellite session in words ("none
 // yet"), and whether it may be shown as current (the reading it came with
@@ -216,31 +215,37 @@ func (hm *headerModel) waiting(msg rb.Message) string {
 	return ""
 }
 
-// signalCurrent reports whether the signal reading may be shown as current.
+// signalCurrent reports whether the signal reading may be shown as
+// current: the station state's one rule (rb.StationState.SignalState).
 func (hm *headerModel) signalCurrent() bool {
-	h := &hm.header
-	if h.Modem == "offline" || h.SignalAt.IsZero() {
-		return false
-	}
-	age := hm.c.opts.Now().Sub(h.SignalAt)
-	return age <= hm.c.opts.StaleAfter && age >= -hm.c.opts.StaleAfter
+	return hm.loaded && hm.header.SignalCurrent(hm.c.opts.Now())
 }
 
-// signalView is the signal field: bars only when the reading is current.
+// signalView is the signal field: bars only when the reading is current,
+// else what is known instead (offline, no data) or the state and age of
+// the last reading (stale, no broker).
 func (hm *headerModel) signalView() string {
 	h, st := &hm.header, &hm.c.styles
 	if !hm.loaded || h.Connecting && !hm.signalCurrent() {
 		return "signal " + st.Dim.Render("connecting"+hm.c.glyphs.Ellipsis)
 	}
-	switch {
-	case h.Modem == "offline":
-		return "signal " + st.Bad.Render("offline")
-	case h.SignalAt.IsZero():
-		return "signal " + st.Dim.Render("no data")
+	now := hm.c.opts.Now()
+	if l := h.Link; l != nil {
+		// A station on Rock7's web services has no bars: its link's health,
+		// which the station can only report while the broker carries it.
+		if l.OK(now) && h.Modem != rb.ModemOffline && h.BrokerUp {
+			return st.Good.Render(textsafe.Line(l.Summary(now)))
+		}
+		return st.Warn.Render(textsafe.Line(l.Summary(now)))
 	}
-	age := hm.c.opts.Now().Sub(h.SignalAt)
-	if age > hm.c.opts.StaleAfter || age < -hm.c.opts.StaleAfter {
-		return "signal " + st.Warn.Render("stale ("+ago(max(age, -age))+" old)")
+	state := h.SignalState(now)
+	switch {
+	case state == glance.StateOffline:
+		return "signal " + st.Bad.Render("offline")
+	case state == glance.StateNoData || h.SignalAt.IsZero():
+		return "signal " + st.Dim.Render(string(state))
+	case state.Unknown():
+		return "signal " + st.Warn.Render(string(state)+" ("+ago(now.Sub(h.SignalAt))+" old)")
 	}
 	lit, unlit := glance.Bars(h.Bars, hm.c.glyphs.ASCII)
 	style := st.Good

@@ -19,7 +19,43 @@ func TestHeaderGolden(t *testing.T) {
 	runGolden(t, []goldenScenario{
 		{"offline_stale", func(e *screentest.Env, d *screentest.Driver) {}},
 		{"stale_signal", func(e *screentest.Env, d *screentest.Driver) {}},
+		{"broker_down_signal", func(e *screentest.Env, d *screentest.Driver) {}},
+		{"rbd_reason", func(e *screentest.Env, d *screentest.Driver) {
+			// The reading stored before (helpers_test.go) comes on the live
+			// feed too, with rbd's reason, which only the live feed carries.
+			e.Run()
+			e.LiveSignal(holdSignal())
+			d.Until("the reason", func(v string) bool { return strings.Contains(v, "rbd: state directory") })
+		}},
 	})
+}
+
+// holdSignal is a reading of rbd holding because its state directory
+// cannot be written.
+func holdSignal() *rb.Signal {
+	return &rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-hold", Station: screentest.Station, At: screentest.Now.Add(-5 * time.Second)},
+		Bars: 4, Service: true, Modem: rb.ModemOK, Outbox: 4,
+		Reason: "state directory not writable (disk full): holding; taking no messages, starting no sessions"}
+}
+
+// TestStaleRuleMovesWithTheClock: a reading shown as current turns stale on
+// the screen when its time is up (the state's StaleAt), with its age, and
+// its reason goes with it; the broker coming back alone brings no bars.
+func TestStaleRuleMovesWithTheClock(t *testing.T) {
+	e := screentest.NewEnv(t, screentest.Now, "")
+	e.Run()
+	d := e.Screen(120, 40)
+	e.LiveSignal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-1", Station: screentest.Station, At: screentest.Now.Add(-10 * time.Second)},
+		Bars: 5, Service: true, Modem: rb.ModemOK, Outbox: 0, Reason: "holding: journal not writable"})
+	d.Until("the live reading", func(v string) bool {
+		return strings.Contains(v, "signal ▂▃▅▆█ 5/5") && strings.Contains(v, "rbd: holding: journal not writable")
+	})
+	e.SetNow(screentest.Now.Add(3 * time.Minute))
+	d.Send(tui.TickMsgForTest(e.Now()))
+	d.Until("stale with its age", func(v string) bool {
+		return strings.Contains(v, "signal stale (3m old)") && !strings.Contains(v, "rbd: holding")
+	})
+	hasAndLacks(t, d.Plain(), nil, []string{"5/5", "▂▃▅▆█"})
 }
 
 // TestHeaderByPriority: at every width the header keeps signal, service,
@@ -62,7 +98,7 @@ func TestHeaderByPriority(t *testing.T) {
 	d.Send(tea.WindowSizeMsg{Width: 120, Height: 40})
 	d.Select("Arriving 18:00")
 	d.Keys("enter")
-	hasAndLacks(t, d.Plain(), []string{"last session no network service (SBDIX 32) after a session"}, nil)
+	hasAndLacks(t, d.Plain(), []string{"last session (any message): no network service (SBDIX 32) after a session"}, nil)
 	d.Keys("esc")
 	d.Select("Copy that")
 	d.Keys("enter")
@@ -111,8 +147,14 @@ func TestHeaderStates(t *testing.T) {
 		{"no reading", nil, 0, false, []string{"signal no data"}, []string{"0/5"}},
 		{"modem offline", &rb.Signal{Bars: 4, Service: true, Modem: rb.ModemOffline}, 0, false,
 			[]string{"signal offline", "modem offline: messages wait in the outbox"}, []string{"4/5"}},
-		{"broker down", &rb.Signal{Bars: 4, Service: false, Modem: rb.ModemOK}, 0, true,
-			[]string{"broker down", "no service", "broker unreachable: sending waits"}, nil},
+		// A reading whose source is gone is not a reading: the last bars
+		// give way to "no broker" and the reading's age.
+		{"broker down", &rb.Signal{Bars: 4, Service: false, Modem: rb.ModemOK}, 30 * time.Second, true,
+			[]string{"signal no broker (30s old)", "modem ?", "broker down", "broker unreachable: sending waits"},
+			[]string{"4/5", "▂▃▅▆", "no service", "modem ok"}},
+		{"broker down, old reading", &rb.Signal{Bars: 4, Service: true, Modem: rb.ModemOK}, 5 * time.Minute, true,
+			[]string{"signal no broker (5m old)", "broker down"}, []string{"4/5", "stale", " service"}},
+		{"broker down, no reading", nil, 0, true, []string{"signal no broker", "broker down"}, []string{"old)", "no data"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,7 +215,7 @@ func TestHeaderModemNotCurrent(t *testing.T) {
 			if tt.age < 0 {
 				last = "none yet"
 			}
-			hasAndLacks(t, d.Plain(), []string{"last session " + last}, nil)
+			hasAndLacks(t, d.Plain(), []string{"last session (any message): " + last}, nil)
 			dim := tui.NewStyles(true).Dim.Render(last)
 			dimmed := strings.Contains(d.M.View().Content, dim)
 			if dimmed != tt.dimLast {

@@ -55,6 +55,13 @@ func before(e *screentest.Env, scenario string) {
 		// The modem lost the network 10 s ago: what rbd holds waits.
 		e.Signal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-lost", Station: screentest.Station, At: screentest.Now.Add(-10 * time.Second)},
 			Bars: 0, Service: false, Modem: rb.ModemOK, Outbox: 4, LastSession: "no network service (SBDIX 32)"})
+	case "broker_down_signal":
+		// A fresh reading, and the broker gone: nothing current is known.
+		e.Signal(&rb.Signal{Header: rb.Header{V: rb.Version, ID: "sig-fresh", Station: screentest.Station, At: screentest.Now.Add(-40 * time.Second)},
+			Bars: 5, Service: true, Modem: rb.ModemOK, Outbox: 4})
+		e.Bus.Set(queue.Health{})
+	case "rbd_reason":
+		e.Signal(holdSignal())
 	case "stale_signal":
 		// The newest reading is 10 minutes old.
 		e.SetNow(screentest.Now.Add(10 * time.Minute))

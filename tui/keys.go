@@ -52,7 +52,7 @@ func newActionKeys() actionKeys {
 		Resend:          bind([]string{"R"}, "R", "resend"),
 		Redraft:         bind([]string{"R"}, "R", "redraft"),
 		ResendOrRedraft: bind([]string{"R"}, "R", "resend / redraft"),
-		MarkRead:        bind([]string{"m"}, "m", "mark read"),
+		MarkRead:        bind([]string{"m"}, "m", "mark read / unread"),
 		MarkAllRead:     bind([]string{"M"}, "M", "mark all read"),
 		Search:          bind([]string{"/"}, "/", "search"),
 		Next:            bind([]string{"n"}, "n", "next match"),

@@ -118,6 +118,7 @@ func (l *listModel) applyRows(rows []rb.Message, err error) tea.Cmd {
 	bell := false
 	for _, x := range rows {
 		x.History = nil
+		l.c.status.seen(x)
 		if l.upsert(x) && x.Dir == rb.DirMT && !x.Read {
 			bell = true
 		}

@@ -58,6 +58,10 @@ type (
 	actionMsg struct {
 		done string // status text on success
 		err  error
+		// about is the message whose state done announces (kind says
+		// what of it): the line follows that state (statusLine.seen).
+		about string
+		kind  announceKind
 	}
 	sentMsg struct {
 		draft int // the compose draft it was sent from

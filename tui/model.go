@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -71,6 +72,9 @@ func New(b Backend, opts Options) *Model {
 		c.glyphs = ASCIIGlyphs
 	}
 	c.status = newStatusLine(c)
+	if opts.Notice != "" {
+		c.status.fail(errors.New(opts.Notice))
+	}
 	m := &Model{c: c, screen: screenList, status: c.status}
 	// The components reach the others they read or change through
 	// pointers to the root's fields.
@@ -170,9 +174,14 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case updateMsg:
 		return m.applyUpdate(msg)
 	case refreshMsg, gotMsg:
-		m.detail.Update(msg)
+		var again tea.Cmd
+		if m.screen == screenDetail || m.splitShown() {
+			_, again = m.detail.Update(msg) // its history, read again
+		} else {
+			m.detail.Update(msg)
+		}
 		_, cmd := m.list.Update(msg)
-		return cmd
+		return tea.Batch(again, cmd)
 	case openMsg:
 		if msg.err == nil && m.screen != screenDetail && !m.splitShown() {
 			return nil // the detail view is no longer on the screen

@@ -3,8 +3,6 @@ package tui
 import (
 	"log/slog"
 	"time"
-
-	"github.com/rockblock-station/rockblock-station/glance"
 )
 
 // Options configure the screen.
@@ -27,9 +25,6 @@ type Options struct {
 	Location *time.Location
 	// PageSize is how many rows one List call fetches (200 if 0).
 	PageSize int
-	// StaleAfter is the age from which a signal reading is shown as stale
-	// (glance.StaleAfter if 0).
-	StaleAfter time.Duration
 	// Refresh is how often the screen re-renders for relative times and
 	// staleness without any event (15s if 0, never if negative).
 	Refresh time.Duration
@@ -39,6 +34,9 @@ type Options struct {
 	SearchLimit int
 	// Bell rings the terminal bell when a new MT message arrives.
 	Bell bool
+	// Notice is shown in the status line when the screen starts (the
+	// config file's warnings), until the first action replaces it.
+	Notice string
 	// ReadOnly is a screen that may only read (an SSH key of role read):
 	// compose, reply, cancel and resend are hidden from the help and
 	// refused with a line in the status bar.
@@ -57,9 +55,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 200
-	}
-	if o.StaleAfter <= 0 {
-		o.StaleAfter = glance.StaleAfter
 	}
 	if o.Refresh == 0 {
 		o.Refresh = 15 * time.Second

@@ -298,7 +298,7 @@ func (s *stationsModel) row(i, nameW int) string {
 		signal = "offline"
 	case r.SignalAt.IsZero():
 	case !hm.signalCurrent():
-		signal = "stale"
+		signal = string(r.SignalState(s.c.opts.Now())) // stale, or no broker
 	default:
 		lit, unlit := glance.Bars(r.Bars, g.ASCII)
 		signal = lit + unlit + fmt.Sprintf(" %d/5", max(0, min(5, r.Bars)))

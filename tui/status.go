@@ -3,6 +3,8 @@ package tui
 import (
 	"strings"
 
+	"github.com/rockblock-station/rockblock-station/rb"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -19,6 +21,27 @@ type statusLine struct {
 	err     bool
 	confirm *confirmation
 	w       int
+	// about is the message whose state the text announces, if it does:
+	// the text changes or clears when that state is superseded (seen).
+	about *announced
+}
+
+// announceKind is what a status text announces of a message's state.
+type announceKind int
+
+const (
+	// announceQueued: "queued X: it is sent when …", true until the
+	// message's state is final.
+	announceQueued announceKind = iota + 1
+	// announceCancel: "cancel requested for X", answered by the message
+	// becoming cancelled, or final otherwise: the cancel came too late.
+	announceCancel
+)
+
+// announced is a status text's message and what it announced.
+type announced struct {
+	id   string
+	kind announceKind
 }
 
 // confirmation is a y/n question in the status line.
@@ -45,11 +68,38 @@ func newStatusLine(c *common) *statusLine {
 func (s *statusLine) SetSize(w, _ int) { s.w = w }
 
 // info shows s ("" clears the line).
-func (s *statusLine) info(text string) { s.text, s.err = text, false }
+func (s *statusLine) info(text string) { s.text, s.err, s.about = text, false, nil }
+
+// announce shows text, which announces a state of message id (kind).
+func (s *statusLine) announce(text, id string, kind announceKind) {
+	s.info(text)
+	s.about = &announced{id: id, kind: kind}
+}
+
+// seen tells the line of m's state: a text that announced an earlier state
+// of m is superseded. A queued message that reached a final state clears
+// "queued …"; a cancel is answered: cancelled, or too late (the message's
+// session had started, and it is now final all the same).
+func (s *statusLine) seen(m rb.Message) {
+	a := s.about
+	if a == nil || a.id != m.ID || !rb.Final(m.State) {
+		return
+	}
+	switch a.kind {
+	case announceQueued:
+		s.info("")
+	case announceCancel:
+		if m.State == rb.StateCancelled {
+			s.info("cancelled " + shortID(m.ID))
+			return
+		}
+		s.info("cancel of " + shortID(m.ID) + " " + rb.CancelTooLate + ": it is " + m.State)
+	}
+}
 
 // fail shows err.
 func (s *statusLine) fail(err error) {
-	s.text, s.err = errorText(err), true
+	s.text, s.err, s.about = errorText(err), true, nil
 	s.c.opts.Logger.Debug("screen error", "err", err)
 }
 

@@ -9,6 +9,8 @@
   var msgs = new Map(); // id -> message
   var station = { max_mo: 340, credit_bytes: 50 };
   var cursor = "", more = false;
+  var baseTitle = document.title;
+  var draftFor = null; // the station whose draft the compose box holds
 
   // The token: from the page's address once (then kept on this device), or typed in.
   var params = new URLSearchParams(location.search + "&" + location.hash.replace(/^#/, ""));
@@ -54,33 +56,164 @@
   }
   function make(tag, cls, s) { var e = document.createElement(tag); if (cls) e.className = cls; if (s != null) e.textContent = s; return e; }
   function bars(n) { var s = ""; for (var i = 0; i < 5; i++) s += i < n ? "▂▃▅▆█"[i] : "▁"; return s; }
-  function ago(iso) {
-    if (!iso) return "never heard";
-    var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-    if (s < 60) return "heard " + s + " s ago";
-    if (s < 3600) return "heard " + Math.round(s / 60) + " min ago";
-    return "heard " + new Date(iso).toLocaleString();
+  // An age as the screen and the tmux glance show it (glance.Age): 12s, 5m, 3h, 2d.
+  function age(ms) {
+    var s = Math.floor(Math.abs(ms) / 1000);
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m";
+    if (s < 48 * 3600) return Math.floor(s / 3600) + "h";
+    return Math.floor(s / 86400) + "d";
   }
-  function hhmm(iso) { var d = new Date(iso); return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+  function ago(iso) { return iso ? "heard " + age(Date.now() - Date.parse(iso)) + " ago" : "never heard"; }
+  // Times as the screen shows them, in UTC: the clock time today, the date
+  // this year, else the month; the whole time in the title.
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function listTime(iso) {
+    var t = new Date(iso), now = new Date();
+    if (t.getUTCFullYear() === now.getUTCFullYear() && t.getUTCMonth() === now.getUTCMonth() && t.getUTCDate() === now.getUTCDate()) {
+      return two(t.getUTCHours()) + ":" + two(t.getUTCMinutes());
+    }
+    if (now - t < 300 * 86400000 && t < now) return MONTHS[t.getUTCMonth()] + " " + two(t.getUTCDate());
+    return t.getUTCFullYear() + "-" + two(t.getUTCMonth() + 1);
+  }
+  function fullTime(iso) {
+    var t = new Date(iso);
+    return t.getUTCFullYear() + "-" + two(t.getUTCMonth() + 1) + "-" + two(t.getUTCDate()) + " " +
+      two(t.getUTCHours()) + ":" + two(t.getUTCMinutes()) + ":" + two(t.getUTCSeconds()) + " UTC";
+  }
   function credits(n) { return n <= 0 ? 0 : Math.ceil(n / (station.credit_bytes || 50)); }
+
+  // The state shown: the station that sends (a fleet's chat follows
+  // several, each in station.states), else the event's own.
+  function shownState() {
+    var name = fleet() ? $("from").value : station.station;
+    var all = station.states || [];
+    for (var i = 0; i < all.length; i++) if (all[i].station === name) return all[i];
+    return station;
+  }
+
+  // The signal by the rule every surface shares (the event's `signal`):
+  // bars only while the reading is current; otherwise what is known, or
+  // the state and age of the last reading (stale, no broker).
+  function showSignal() {
+    var st = shownState();
+    var state = st.signal || (st.stale ? "stale" : st.modem === "offline" ? "offline" : st.service ? "ok" : "no service");
+    var current = state === "ok" || state === "no service";
+    var sig = $("signal");
+    sig.dataset.state = state;
+    var svc = $("service");
+    svc.dataset.state = state;
+    if (st.link && current) {
+      // A station on Rock7's web services has no bars: its link's health.
+      sig.dataset.bars = st.link_ok ? "5" : "0";
+      text(sig, st.link);
+      sig.setAttribute("aria-label", st.link);
+      text(svc, st.link_ok ? "Rock7 ok" : "Rock7 down");
+      showReason(st);
+      return;
+    }
+    sig.dataset.bars = String(current ? st.bars : 0);
+    text(sig, bars(current ? st.bars : 0));
+    var words;
+    switch (state) {
+      case "ok": words = "service"; break;
+      case "offline": words = "modem offline"; break;
+      case "stale": case "no broker":
+        words = st.last_contact ? state + " (" + age(Date.now() - Date.parse(st.last_contact)) + " old)" : state;
+        break;
+      default: words = state;
+    }
+    sig.setAttribute("aria-label", current ? st.bars + " of 5 bars" : "signal unknown: " + words);
+    text(svc, words);
+    showReason(st);
+  }
+
+  // showReason shows rbd's reason and the last contact of the station shown.
+  function showReason(st) {
+    var r = $("reason");
+    r.hidden = !st.reason;
+    text(r, st.reason ? "rbd: " + st.reason : "");
+    $("contact").dataset.at = st.last_contact || "";
+    text($("contact"), ago(st.last_contact));
+  }
 
   function showStation(st) {
     station = st;
     text($("station"), st.station || "station");
-    var sig = $("signal");
-    sig.dataset.bars = String(st.bars);
-    text(sig, bars(st.bars));
-    sig.setAttribute("aria-label", st.bars + " of 5 bars");
-    var svc = st.modem === "offline" ? "modem offline" : st.stale ? "stale" : st.service ? "service" : "no service";
-    text($("service"), svc);
     var b = $("broker"); b.dataset.broker = st.broker; text(b, "broker " + st.broker);
-    $("contact").dataset.at = st.last_contact || "";
-    text($("contact"), ago(st.last_contact));
     text($("credits"), st.credits_today + (st.credits_today === 1 ? " credit" : " credits") + " today");
     text($("outbox"), "outbox " + st.outbox);
     showStations(st.stations || []);
+    showSignal();
+    showUnread();
+    if (draftFor === null) loadDraft();
     updateCount();
   }
+
+  // The unread count of every station followed, as the screen counts it,
+  // in the page's title.
+  function showUnread() {
+    var all = station.states && station.states.length ? station.states : [station];
+    var n = 0;
+    all.forEach(function (s) { n += s.unread || 0; });
+    document.title = (n > 0 ? "(" + n + ") " : "") + baseTitle;
+  }
+
+  // What the page shows while it is visible counts as read, as opening a
+  // message on the screen does: its unread MTs are marked read.
+  function markSeen() {
+    if (document.visibilityState !== "visible" || !socket.connected) return;
+    var ids = [];
+    msgs.forEach(function (m) { if (m.dir === "mt" && m.read === false) ids.push(m.id); });
+    if (!ids.length) return;
+    ids = ids.slice(0, 200);
+    socket.emit("read", { ids: ids }, function (res) {
+      if (res && res.error) return;
+      ids.forEach(function (id) { var m = msgs.get(id); if (m) m.read = true; });
+      render();
+    });
+  }
+  document.addEventListener("visibilitychange", markSeen);
+  window.addEventListener("focus", markSeen);
+
+  // A notification for an MT that arrives while the page is hidden, once
+  // the user allowed them (browsers allow it only on HTTPS or localhost).
+  function canNotify() { return window.isSecureContext && "Notification" in window; }
+  function showNotify() { $("notify").hidden = !canNotify() || Notification.permission !== "default"; }
+  $("notify").addEventListener("click", function () {
+    Notification.requestPermission().then(showNotify, showNotify);
+  });
+  showNotify();
+  function notifyMT(m) {
+    if (document.visibilityState === "visible" || !canNotify() || Notification.permission !== "granted") return;
+    var body = m.binary || (!m.text && m.data) ? "[" + m.bytes + " bytes of data]" : m.text;
+    try {
+      var n = new Notification((fleet() && m.station ? m.station + ": " : "") + "new message", { body: body, tag: m.id });
+      n.onclick = function () { window.focus(); n.close(); };
+    } catch (e) { /* a browser that only notifies from a service worker */ }
+  }
+
+  // The draft of each station is kept on this device across reloads.
+  function draftKey(name) { return "rb-draft:" + name; }
+  function sender() { return fleet() ? $("from").value : station.station || ""; }
+  function loadDraft() {
+    var name = sender();
+    if (!name) return;
+    var saved = null;
+    try { saved = localStorage.getItem(draftKey(name)); } catch (e) { /* private mode */ }
+    var t = $("text");
+    if (draftFor === null && t.value) saveDraft(name, t.value); // typed before the station was known
+    else t.value = saved || "";
+    draftFor = name;
+  }
+  function saveDraft(name, value) {
+    if (!name) return;
+    try {
+      if (value) localStorage.setItem(draftKey(name), value); else localStorage.removeItem(draftKey(name));
+    } catch (e) { /* private mode */ }
+  }
+  $("from").addEventListener("change", function () { loadDraft(); showSignal(); updateCount(); });
 
   // A fleet's bridge follows several stations: each message then shows its
   // station, and compose asks which one sends (the first by default).
@@ -98,7 +231,7 @@
     }
     sel.hidden = names.length < 2;
   }
-  setInterval(function () { var c = $("contact"); if (c.dataset.at !== undefined) text(c, ago(c.dataset.at || null)); }, 15000);
+  setInterval(function () { if (station.station) showSignal(); }, 15000);
 
   function notice(s, info) {
     var n = $("notice");
@@ -117,7 +250,7 @@
   }
 
   function item(m) {
-    var li = make("li", "msg " + m.dir);
+    var li = make("li", "msg " + m.dir + (m.dir === "mt" && m.read === false ? " unread" : ""));
     li.dataset.id = m.id;
     var body = make("div", "body");
     if (m.binary || (!m.text && m.data)) {
@@ -129,7 +262,9 @@
     li.appendChild(body);
     var meta = make("div", "meta");
     if (fleet() && m.station) meta.appendChild(make("span", "from", m.station));
-    meta.appendChild(make("span", "time", hhmm(m.at)));
+    var when = make("span", "time", listTime(m.at));
+    when.title = fullTime(m.at);
+    meta.appendChild(when);
     if (m.dir === "mo") {
       if (m.by || m.via) meta.appendChild(make("span", "by", [m.by, m.via].filter(Boolean).join(" · ")));
       var st = make("span", "state", (GLYPH[m.state] || "") + " " + m.state);
@@ -142,6 +277,10 @@
       if (m.resendable) meta.appendChild(action("Resend", "mo_resend", m.id));
     } else if (m.credits) {
       meta.appendChild(make("span", "cost", m.credits + (m.credits === 1 ? " credit" : " credits")));
+    }
+    if (m.dir === "mt" && m.position) {
+      var p = m.position;
+      meta.appendChild(make("span", "position", "near " + p.lat.toFixed(4) + ", " + p.lon.toFixed(4) + " (±" + p.cep_km + " km)"));
     }
     li.appendChild(meta);
     if (m.reason && m.dir === "mo" && m.state !== "sent") {
@@ -178,6 +317,7 @@
 
   socket.on("connect", function () {
     $("away").hidden = true; $("auth").hidden = true;
+    delete document.body.dataset.auth;
   });
   socket.on("disconnect", function () { $("away").hidden = false; });
   socket.io.on("reconnect_attempt", function () { $("away").hidden = false; });
@@ -187,6 +327,16 @@
     var refused = err && (err.message === "unauthorized" || err.description === 401);
     if (refused) {
       if (err.description === 401) socket.disconnect();
+      // A refused token is forgotten: kept, it would be refused at every
+      // visit. The station's state is not shown: nothing is known of it.
+      text($("authmsg"), token
+        ? "The access token was refused (wrong, or changed on the bridge), and this device forgot it. Enter the right one."
+        : "This station's chat needs its access token.");
+      token = null;
+      try { localStorage.removeItem("rb-token"); } catch (e) { /* private mode */ }
+      socket.io.opts.query = {};
+      $("token").value = "";
+      document.body.dataset.auth = "refused";
       $("auth").hidden = false; $("away").hidden = true;
       text($("away"), "Bridge away: reconnecting…");
       return; // the socket does not retry a refused handshake by itself
@@ -206,8 +356,9 @@
     merge(p.messages || []);
     if (!cursor || !p.more || (p.cursor && p.cursor < cursor)) { cursor = p.cursor; more = p.more; }
     render();
+    markSeen();
   });
-  socket.on("mt_recv", function (m) { msgs.set(m.id, m); render(); });
+  socket.on("mt_recv", function (m) { msgs.set(m.id, m); render(); notifyMT(m); markSeen(); });
   socket.on("mo_status", function (s) {
     var m = msgs.get(s.id);
     if (!m) { // sent from elsewhere: fetch the newest page
@@ -223,7 +374,7 @@
   $("older").addEventListener("click", function () {
     socket.emit("history", { before: cursor, limit: 50 }, function (p) {
       if (!p || p.error) return notice(p && p.error ? p.error.message : "No answer");
-      merge(p.messages); cursor = p.cursor; more = p.more; render();
+      merge(p.messages); cursor = p.cursor; more = p.more; render(); markSeen();
     });
   });
 
@@ -233,9 +384,20 @@
     var c = $("count");
     text(c, n + "/" + max + " bytes · " + credits(n) + (credits(n) === 1 ? " credit" : " credits"));
     c.classList.toggle("over", n > max);
+    // Over the limit, a sentence says why and by how much (as the screen's compose does).
+    var o = $("over");
+    o.hidden = n <= max;
+    if (n > max) {
+      var why = n + " bytes is " + (n - max) + " over the " + max + "-byte limit of one satellite message: shorten it to send.";
+      if (n > t.length) why += " Letters beyond plain ASCII (é, ü, emoji) take 2 to 4 bytes each.";
+      text(o, why);
+    }
     $("send").disabled = n === 0 || n > max || t.trim() === "";
   }
-  $("text").addEventListener("input", updateCount);
+  $("text").addEventListener("input", function () {
+    if (draftFor !== null) saveDraft(draftFor, $("text").value);
+    updateCount();
+  });
   $("text").addEventListener("keydown", function (e) {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $("compose").requestSubmit(); }
   });
@@ -249,7 +411,7 @@
     socket.timeout(15000).emit("mo_send", req, function (err, res) {
       if (err) { updateCount(); return notice("No answer from the bridge: the message may not be stored. Check the list before sending again."); }
       if (!res || (res.error && !res.id)) { updateCount(); return notice(res && res.error ? res.error.message : "Refused"); }
-      $("text").value = "";
+      if ($("text").value === t) { $("text").value = ""; saveDraft(req.station || station.station, ""); }
       updateCount();
       if (res.error) notice(res.error.message, true); else notice("");
       addLocal(res.id, { text: t, bytes: enc.encode(t).length, station: req.station }, res);

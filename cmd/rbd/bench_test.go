@@ -27,11 +27,12 @@ const burstSize = 100
 // system, all threads) during the burst per message. Target: limit-% at
 // least 98 and cpu-ms/MO below 2.7. With RB_BENCH_CPUPROFILE=path, rbd
 // writes its CPU profile there; RB_BENCH_RBD_ENV (space-separated NAME=value
-// words) adds to rbd's environment, e.g. GODEBUG or GOGC settings to try.
+// words) adds to rbd's environment, e.g. GODEBUG or GOGC settings to try,
+// and RB_BENCH_RBD_ARGS (space-separated) to its flags, e.g. --trace PATH.
 func BenchmarkBurstThrottled(b *testing.B) {
 	f := newFault(b, sim.Config{Seed: 1, Throttle: true})
 	f.slow = true
-	f.args = []string{"--log-level", "info"}
+	f.args = append([]string{"--log-level", "info"}, strings.Fields(os.Getenv("RB_BENCH_RBD_ARGS"))...)
 	env := strings.Fields(os.Getenv("RB_BENCH_RBD_ENV"))
 	if path := os.Getenv("RB_BENCH_CPUPROFILE"); path != "" {
 		env = append(env, "RB_TEST_CPUPROFILE="+path) // rbd's own profile, written when it stops

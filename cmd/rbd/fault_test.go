@@ -146,6 +146,8 @@ func TestKilledDuringSend(t *testing.T) {
 		delay  time.Duration // of the in-session crash
 		script []int         // simulator SBDIX codes
 	}{
+		{"in-write", 2 * time.Millisecond, nil},  // the attempt journaled, AT+SBDWB on the wire
+		{"in-write", 90 * time.Millisecond, nil}, // half the message written (19200 baud)
 		{"before-session", 0, nil},
 		{"in-session", 2 * time.Millisecond, nil}, // AT+SBDIX still on the wire
 		{"in-session", 200 * time.Millisecond, nil},

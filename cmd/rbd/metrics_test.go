@@ -123,6 +123,18 @@ func TestMetricsScrape(t *testing.T) {
 	if t.Failed() {
 		t.Logf("scrape:\n%s", body)
 	}
+	// DNS rebinding: a page of another name that now resolves here gets
+	// no metrics (netaddr.HostAllowed, the bridge's rule).
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "attacker.example:" + req.URL.Port()
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("metrics with Host %s: %v %v, want 421", req.Host, resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	p.stop(t)
 }
 

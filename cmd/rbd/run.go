@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/rockblock-station/rockblock-station/daemon"
 	"github.com/rockblock-station/rockblock-station/internal/config"
@@ -33,6 +34,7 @@ type options struct {
 	stateDir       string
 	minSignal      int
 	mailboxCheck   time.Duration
+	level          string // --log-level
 	logLevel       slog.Level
 	model          string
 	sessionTimeout time.Duration
@@ -42,58 +44,80 @@ type options struct {
 	metricsAny     bool
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
-	var level string
-	fs := flag.NewFlagSet("rbd", flag.ContinueOnError)
+// flags binds rbd's flags to o.
+func (o *options) flags(c *cobra.Command) {
+	fs := c.Flags()
 	fs.StringVar(&o.port, "port", "", "serial port of the RockBLOCK, e.g. /dev/ttyUSB0")
 	fs.IntVar(&o.baud, "baud", sbd.DefaultBaud, "serial speed (the RockBLOCK uses 19200)")
 	fs.StringVar(&o.station, "station", "", "station name (default: config file, RB_STATION, or \"default\")")
 	fs.StringVar(&o.stateDir, "state", "", "directory of the MO journal and the MT spool (default: $STATE_DIRECTORY or ~/.local/state/rockblock-station/<station>)")
 	fs.IntVar(&o.minSignal, "min-signal", 1, "signal bars (0-5) an MO send waits for")
 	fs.DurationVar(&o.mailboxCheck, "mailbox-check", 0, "check the mailbox after this long without a session (0 = never; each check costs a credit)")
-	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
+	logLevelFlag(c, &o.level)
 	fs.StringVar(&o.model, "model", sbd.DefaultModel, "modem model: "+sbd.ModelNames()+" (sets the message size limits)")
 	fs.DurationVar(&o.sessionTimeout, "session-timeout", sbd.DefaultSessionTimeout, "timeout of one satellite session (SBDIX)")
 	fs.BoolVar(&o.simulate, "simulate", false, "use an in-process simulated modem instead of --port")
 	fs.StringVar(&o.trace, "trace", "", "record the AT dialogue to this file (rotated; replay it with rbd simulate --replay)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9810 (loopback only unless --metrics-any)")
 	fs.BoolVar(&o.metricsAny, "metrics-any", false, "allow a --metrics address beyond loopback")
-	if err := parseArgs(fs, args); err != nil {
-		return o, err
+	_ = c.RegisterFlagCompletionFunc("model", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		var names []string
+		for _, m := range sbd.Models {
+			names = append(names, m.Name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// logLevelFlag is --log-level, the name of debug logging on every rbd
+// command.
+func logLevelFlag(c *cobra.Command, level *string) {
+	c.Flags().StringVar(level, "log-level", "info", "log level: debug, info, warn, error")
+	_ = c.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// parseLevel reads a --log-level.
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := o.logLevel.UnmarshalText([]byte(level)); err != nil {
-		return o, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	return l, nil
+}
+
+// check checks the flags together and sets what follows from them; its
+// errors are usage errors.
+func (o *options) check() error {
+	var err error
+	if o.logLevel, err = parseLevel(o.level); err != nil {
+		return err
 	}
 	if o.port == "" && !o.simulate {
-		return o, errors.New("no modem: give --port /dev/ttyUSB0 (or --simulate)")
+		return errors.New("no modem: give --port /dev/ttyUSB0 (or --simulate)")
 	}
 	if o.port != "" && o.simulate {
-		return o, errors.New("--port and --simulate exclude each other")
+		return errors.New("--port and --simulate exclude each other")
 	}
 	if o.minSignal < 0 || o.minSignal > 5 {
-		return o, fmt.Errorf("--min-signal %d: want 0 to 5", o.minSignal)
+		return fmt.Errorf("--min-signal %d: want 0 to 5", o.minSignal)
 	}
 	if o.mailboxCheck < 0 || (o.mailboxCheck > 0 && o.mailboxCheck < time.Minute && os.Getenv("RB_TEST_FAST") == "") {
-		return o, fmt.Errorf("--mailbox-check %s: want 0 (off) or at least 1m", o.mailboxCheck)
+		return fmt.Errorf("--mailbox-check %s: want 0 (off) or at least 1m", o.mailboxCheck)
 	}
 	if o.sessionTimeout <= 0 {
-		return o, fmt.Errorf("--session-timeout %s: want a positive duration", o.sessionTimeout)
+		return fmt.Errorf("--session-timeout %s: want a positive duration", o.sessionTimeout)
 	}
 	if _, ok := sbd.LookupModel(o.model); !ok {
-		return o, fmt.Errorf("--model %q: unknown model (want %s)", o.model, sbd.ModelNames())
+		return fmt.Errorf("--model %q: unknown model (want %s)", o.model, sbd.ModelNames())
 	}
 	if o.metrics != "" {
 		if err := metrics.CheckListen(o.metrics, o.metricsAny); err != nil {
-			return o, err
+			return err
 		}
 	} else if o.metricsAny {
-		return o, errors.New("--metrics-any without --metrics")
+		return errors.New("--metrics-any without --metrics")
 	}
-	return o, nil
+	return nil
 }
 
 // defaultStateDir is systemd's StateDirectory when set, else the XDG state directory.
@@ -119,6 +143,9 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	cfg, err := config.Load(o.station)
 	if err != nil {
 		return fmt.Errorf("load configuration: %w", err)
+	}
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
 	}
 	state := o.stateDir
 	if state == "" {
@@ -280,11 +307,6 @@ func cpuProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
-}
-
-// runSimulate is `rbd simulate`: the simulator alone.
-func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return sim.Main(ctx, args, stdout, stderr)
 }
 
 // dialBus connects to the broker; the bus keeps reconnecting on its own.

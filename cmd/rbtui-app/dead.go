@@ -5,11 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
@@ -29,44 +30,82 @@ type deadRecord struct {
 	Text     string `json:"text,omitempty"`
 }
 
-// runDead lists rockblock.dead, or requeues or discards one dead letter.
-//
-//	rbtui dead [--json] [--limit N]
-//	rbtui dead requeue ID
-//	rbtui dead discard ID
-func runDead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rbtui dead", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "one JSON object per line")
-	limit := fs.Int("limit", 0, "list at most N (default all)")
-	station := fs.String("station", "", "station name")
-	pos, err := parseInterspersed(fs, args)
+// newDeadCmd is `rbtui dead`: it lists rockblock.dead; its subcommands
+// requeue and discard one dead letter.
+func newDeadCmd() *cobra.Command {
+	var d deadOptions
+	cmd := &cobra.Command{
+		Use:   "dead [flags]",
+		Short: "List the broker's dead letters; requeue or discard one",
+		Long: cli.Text(`Lists the dead letters of the broker's rockblock.dead queue: messages that
+were refused (malformed, too big, not JSON), went past their delivery limit
+or expired, with why, where and when each died. requeue publishes one again
+where it came from and removes it; discard removes it. Nothing else is taken
+off the queue. Text from the bus is made safe for the terminal. Exit codes:
+0 done, 1 no dead letter has that id, 2 usage error, 4 broker unreachable,
+5 the broker refused access (a client's broker user requeues sends only).`),
+		Example: `rbtui dead
+rbtui dead --json | jq -r .reason
+rbtui dead requeue 01937c2e-9f6a-7cc1-a2b3-5d5e0f7a9b10`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return d.run(cmd, "list", "")
+		},
+	}
+	cmd.Flags().BoolVar(&d.asJSON, "json", false, "one JSON object per line")
+	cmd.Flags().IntVar(&d.limit, "limit", 0, "list at most N (default all)")
+	cmd.PersistentFlags().StringVar(&d.station, "station", "", "station name")
+	cmd.PersistentFlags().StringVar(&d.debug, "debug", "", debugHelp)
+	for _, action := range []struct{ name, short, long string }{
+		{"requeue", "Publish a dead letter again where it came from, then remove it",
+			"Publishes the dead letter ID again, confirmed, to the exchange and routing key it first died from, then removes it from rockblock.dead."},
+		{"discard", "Remove a dead letter", "Removes the dead letter ID from rockblock.dead."},
+	} {
+		cmd.AddCommand(&cobra.Command{
+			Use:     action.name + " ID",
+			Short:   action.short,
+			Long:    action.long + " Exit codes: 0 done, 1 no dead letter has that id, 2 usage error, 4 broker unreachable, 5 the broker refused access.",
+			Example: "rbtui dead " + action.name + " 01937c2e-9f6a-7cc1-a2b3-5d5e0f7a9b10",
+			Args:    cli.ExactArgs(1, "one dead letter ID"),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return d.run(cmd, action.name, args[0])
+			},
+		})
+	}
+	return cmd
+}
+
+// deadOptions are the flags of rbtui dead.
+type deadOptions struct {
+	asJSON         bool
+	limit          int
+	station, debug string
+}
+
+// run lists the dead letters (action "list"), or requeues or discards id.
+func (d *deadOptions) run(cmd *cobra.Command, action, id string) error {
+	ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+	cfg, err := config.Load(d.station)
+	if err != nil {
+		return exitf(exitUsage, "%v", err)
+	}
+	c := common{debug: d.debug}
+	log, closeLog, err := c.logger()
 	if err != nil {
 		return err
 	}
-	action, id := "list", ""
-	switch {
-	case len(pos) == 0:
-	case len(pos) == 2 && (pos[0] == "requeue" || pos[0] == "discard"):
-		action, id = pos[0], pos[1]
-	default:
-		return cli.Usagef(fs.Name(), "want no argument, requeue ID or discard ID")
-	}
-	cfg, err := config.Load(*station)
-	if err != nil {
-		return exitf(exitUsage, "dead: %v", err)
-	}
+	defer closeLog()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	bus, err := queue.Dial(dctx, queue.Config{URL: cfg.AMQPURL, Station: cfg.Station, AppID: "rbtui"})
+	bus, err := queue.Dial(dctx, queue.Config{URL: cfg.AMQPURL, Station: cfg.Station, AppID: "rbtui", Logger: log})
 	if err != nil {
-		return exitf(exitUsage, "dead: %v", err)
+		return exitf(exitUsage, "%v", err)
 	}
 	defer bus.Close()
 	if h := bus.Health(); h.Refused {
-		return refusedAccess("dead", cfg, h.Err, "")
+		return refusedAccess(cfg, h.Err, "")
 	} else if !h.Up {
-		return exitf(exitBroker, "dead: broker %s unreachable: %s", redact.URL(cfg.AMQPURL), h.Err)
+		return exitf(exitBroker, "broker %s unreachable: %s", redact.URL(cfg.AMQPURL), h.Err)
 	}
 	switch action {
 	case "requeue":
@@ -74,22 +113,22 @@ func runDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "discard":
 		err = bus.DeadDiscard(dctx, id)
 	default:
-		err = listDead(dctx, bus, *limit, *asJSON, stdout)
+		err = listDead(dctx, bus, d.limit, d.asJSON, stdout)
 	}
-	var ee *exitError
+	var ee *cli.ExitError
 	switch {
 	case err == nil && action == "list", errors.As(err, &ee):
 		return err
 	case errors.Is(err, queue.ErrNoDead):
-		return exitf(exitFailed, "dead %s: %v", action, err)
+		return exitf(exitFailed, "%v", err)
 	case errors.Is(err, queue.ErrAccessRefused):
 		what := ""
 		if action == "requeue" {
 			what = "a client's broker user requeues sends (mo.*) only: requeue a dead status or MT with rbd's user"
 		}
-		return refusedAccess("dead "+action, cfg, err.Error(), what)
+		return refusedAccess(cfg, err.Error(), what)
 	case err != nil:
-		return exitf(exitBroker, "dead %s: %v", action, err)
+		return exitf(exitBroker, "%v", err)
 	}
 	fmt.Fprintf(stdout, "%sd %s\n", strings.TrimSuffix(action, "e"), textsafe.Line(id))
 	return nil

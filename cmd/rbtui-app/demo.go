@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/daemon"
+	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/internal/demos"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
@@ -102,18 +105,12 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 	}
 	defer st.Close()
 	station := "demo"
-	if unlink, err := linkDemoGlance(paths.Glance(path, station)); err != nil {
-		log.Warn("demo: the glance link for rbtui signal", "err", err)
-	} else {
-		defer unlink()
-	}
 
-	// Every queue exists from the start, as on a broker where rbd and the
-	// client ran before: nothing composed or received early is refused or
-	// left to the replay alone.
+	// Every queue exists from the start, as on a broker where rbd ran
+	// before: nothing composed early is refused.
 	bus := queue.NewMemory(queue.Config{
 		Station: station, ClientID: st.ClientID(), Logger: log.With("part", "bus"),
-		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl, queue.RoleInbox},
+		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl},
 	})
 	defer bus.Close()
 
@@ -131,6 +128,24 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	// The demo's entry in the register: its glance for rbtui signal, and
+	// its socket for the send and history commands run beside it.
+	if e, err := demos.Register(paths.Glance(path, station)); err != nil {
+		log.Warn("demo: register for the commands beside it", "err", err)
+	} else {
+		defer e.Close()
+		if ln, err := net.Listen("unix", e.Socket); err != nil {
+			log.Warn("demo: command socket", "err", err)
+		} else {
+			h := &host{cfg: config.Config{Station: station, Stations: []string{station}, Named: true, Extra: map[string]string{}},
+				db: st.Path(), client: cl, log: log.With("part", "commands")}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serveDemo(ctx, ln, h, h.log)
+			}()
+		}
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -147,32 +162,6 @@ func runDemo(ctx context.Context, c common, opts tui.Options, log *slog.Logger) 
 	cancel()
 	wg.Wait()
 	return err
-}
-
-// linkDemoGlance points paths.DemoGlance at the demo's glance file while
-// the demo runs, so `rbtui signal` finds a history that lives in a
-// temporary folder. unlink removes the link if it is still this demo's
-// (another demo may have started since).
-func linkDemoGlance(target string) (unlink func(), err error) {
-	link := paths.DemoGlance()
-	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
-		return nil, fmt.Errorf("demo glance: %w", err)
-	}
-	// A new link renamed over the old one: a reader never finds none.
-	tmp := fmt.Sprintf("%s.%d", link, os.Getpid())
-	os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return nil, fmt.Errorf("demo glance: %w", err)
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		os.Remove(tmp)
-		return nil, fmt.Errorf("demo glance: %w", err)
-	}
-	return func() {
-		if t, err := os.Readlink(link); err == nil && t == target {
-			os.Remove(link)
-		}
-	}, nil
 }
 
 // traffic queues an MT message at the simulated gateway soon after the

@@ -35,7 +35,8 @@ func demoEnv(t *testing.T) (env []string, runtime, tmp string) {
 	for _, kv := range testEnv(t, "amqp://guest:guest@127.0.0.1:1/") {
 		switch {
 		case strings.HasPrefix(kv, "TMUX"), strings.HasPrefix(kv, "TERM="), strings.HasPrefix(kv, "LANG="),
-			strings.HasPrefix(kv, "LC_"), strings.HasPrefix(kv, "TMPDIR="), strings.HasPrefix(kv, "PATH="):
+			strings.HasPrefix(kv, "LC_"), strings.HasPrefix(kv, "TMPDIR="), strings.HasPrefix(kv, "PATH="),
+			strings.HasPrefix(kv, "XDG_RUNTIME_DIR="):
 			continue
 		}
 		env = append(env, kv)
@@ -146,7 +147,7 @@ func TestSignalSaysBrokerDown(t *testing.T) {
 	}
 	env = append(env, "RB_CONFIG="+conf)
 	r := rbtui(t, env, "", "signal", "--db", db)
-	if want := "#[fg=red,bold]no broker#[default] ✉2"; r.code != 0 || !strings.Contains(r.stdout, want) {
+	if want := "#[fg=red,bold]no broker#[default]     ✉2"; r.code != 0 || !strings.Contains(r.stdout, want) {
 		t.Fatalf("styled: exit %d stdout %q stderr %q, want %q", r.code, r.stdout, r.stderr, want)
 	}
 	// A style tmux could take for more than a style is refused: the line

@@ -20,17 +20,23 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string // substrings: every flag, and the start of the help
 	}{
-		{[]string{"--help"}, []string{"usage: rbtui [flags]", "--ascii", "--demo", "--db", "--debug", "--station", "--all", "RB_AMQP_URL", "examples:"}},
-		{[]string{"-h"}, []string{"usage: rbtui [flags]", "--ascii"}},
-		{[]string{"help"}, []string{"usage: rbtui [flags]", "--ascii", "--demo"}},
-		{[]string{"send", "--help"}, []string{"usage: rbtui send", "--hex", "--wait", "--db", "--station", "exit codes:", "4  broker", "examples:"}},
-		{[]string{"help", "send"}, []string{"usage: rbtui send", "--hex"}},
-		{[]string{"send", "hello", "--help"}, []string{"usage: rbtui send"}},
-		{[]string{"history", "--help"}, []string{"usage: rbtui history", "--json", "--since", "--direction", "--db", "--station", "--all", "examples:"}},
-		{[]string{"signal", "--help"}, []string{"usage: rbtui signal", "--format", "--db", "--station", "examples:"}},
-		{[]string{"help", "signal"}, []string{"usage: rbtui signal", "--format"}},
-		{[]string{"version", "--help"}, []string{"usage: rbtui version"}},
-		{[]string{"help", "help"}, []string{"usage: rbtui help"}},
+		{[]string{"--help"}, []string{"rbtui [command]", "--ascii", "--demo", "--db", "--debug", "--station", "--all", "--bell", "RB_AMQP_URL", "EXAMPLES",
+			"signal", "send", "history", "dead", "serve", "ssh", "version", "completion", "help"}},
+		{[]string{"-h"}, []string{"rbtui [command]", "--ascii"}},
+		{[]string{"help"}, []string{"rbtui [command]", "--ascii", "--demo", "serve", "dead"}},
+		{[]string{"send", "--help"}, []string{"rbtui send", "--hex", "--wait", "--db", "--debug", "--station", "exit codes:", "4  broker", "EXAMPLES"}},
+		{[]string{"help", "send"}, []string{"rbtui send", "--hex"}},
+		{[]string{"send", "hello", "--help"}, []string{"rbtui send"}},
+		{[]string{"history", "--help"}, []string{"rbtui history", "--json", "--since", "--direction", "--db", "--station", "--all", "EXAMPLES"}},
+		{[]string{"signal", "--help"}, []string{"rbtui signal", "--format", "--db", "--station", "EXAMPLES"}},
+		{[]string{"help", "signal"}, []string{"rbtui signal", "--format"}},
+		{[]string{"dead", "--help"}, []string{"rbtui dead", "--json", "--limit", "--station", "--debug", "requeue", "discard"}},
+		{[]string{"dead", "requeue", "--help"}, []string{"rbtui dead requeue ID", "--station"}},
+		{[]string{"serve", "--help"}, []string{"rbtui serve", "--listen", "--web-root", "--token-file", "--allow-origin", "--max-clients", "--metrics", "--metrics-any", "--station", "--all", "--db", "--debug"}},
+		{[]string{"ssh", "--help"}, []string{"rbtui ssh", "--listen", "--host-key", "--authorized-keys", "--max-sessions", "--idle", "--station", "--all", "--db", "--debug"}},
+		{[]string{"completion", "--help"}, []string{"bash", "zsh", "fish"}},
+		{[]string{"version", "--help"}, []string{"rbtui version"}},
+		{[]string{"help", "help"}, []string{"rbtui help"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -39,8 +45,8 @@ func TestHelp(t *testing.T) {
 			if r.code != 0 || r.stderr != "" {
 				t.Fatalf("exit %d, stderr %q; want 0 and nothing on stderr", r.code, r.stderr)
 			}
-			if !strings.HasPrefix(r.stdout, "usage: ") {
-				t.Fatalf("stdout does not start with the usage:\n%s", r.stdout)
+			if !strings.Contains(r.stdout, "USAGE") {
+				t.Fatalf("stdout has no usage:\n%s", r.stdout)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(r.stdout, w) {
@@ -62,7 +68,14 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--bogus"}, "rbtui: unknown flag --bogus (see rbtui --help)"},
 		{[]string{"frob"}, `rbtui: unknown command "frob"`},
-		{[]string{"--demo", "extra"}, `rbtui: unexpected argument "extra" (see rbtui --help)`},
+		{[]string{"--demo", "extra"}, `rbtui: unknown command "extra" (the commands: completion, dead, help, history, send, serve, signal, ssh, version) (see rbtui --help)`},
+		{[]string{"send", "--hex", "zz"}, `rbtui send: --hex "zz": 'z' is not a hex digit (want 0-9 and a-f, two per byte) (see rbtui send --help)`},
+		{[]string{"send", "--hex", "abc"}, `rbtui send: --hex "abc": an odd number of hex digits`},
+		{[]string{"dead", "frob"}, `rbtui dead: unknown command "frob" (the commands: discard, requeue)`},
+		{[]string{"dead", "requeue"}, `rbtui dead requeue: want one dead letter ID`},
+		{[]string{"serve", "--max-clients", "many"}, `rbtui serve: invalid value "many" for --max-clients`},
+		{[]string{"ssh", "--idle", "0s"}, `rbtui ssh: --max-sessions and --idle must be positive`},
+		{[]string{"completion", "tcsh"}, `rbtui completion: unknown command "tcsh"`},
 		{[]string{"help", "frob"}, `rbtui help: unknown command "frob"`},
 		{[]string{"send", "--nope", "hi"}, "rbtui send: unknown flag --nope (see rbtui send --help)"},
 		{[]string{"send", "--wait=soon", "hi"}, `rbtui send: invalid value "soon" for --wait`},

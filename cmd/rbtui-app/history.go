@@ -4,15 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/spf13/cobra"
 
 	"github.com/rockblock-station/rockblock-station/internal/cli"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/textsafe"
 )
@@ -57,52 +57,82 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--since %q: want a duration (24h), a date (2026-11-27) or an RFC 3339 time", s)
 }
 
-// runHistory prints the history oldest first, as text or JSON Lines. Over
-// rbtui ssh (h not nil) it reads the server's history.
-func runHistory(ctx context.Context, h *host, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rbtui history", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "one JSON object per line")
-	since := fs.String("since", "", "only messages from then on: a duration (24h), a date or an RFC 3339 time")
-	dir := fs.String("direction", "", "mo or mt (default both)")
-	station := fs.String("station", "", "only this station's messages (default: the configured station)")
-	all := fs.Bool("all", false, "every station's messages, each with its station")
-	db := h.dbFlag(fs)
-	pos, err := parseInterspersed(fs, args)
+// newHistoryCmd is `rbtui history`: the history oldest first, as text or
+// JSON Lines. Over rbtui ssh (h not nil) it reads the server's history.
+func newHistoryCmd(h *host) *cobra.Command {
+	var o historyOptions
+	cmd := &cobra.Command{
+		Use:   "history [flags]",
+		Short: "Print the history, oldest first",
+		Long: cli.Text(`Prints the history, oldest first: one line per message, or one JSON
+object per line with --json (an MO's by and via say who composed it and
+the way it came: terminal, command, web or ssh). --station NAME keeps one
+station's messages (default: the configured station); --all prints every
+station's, with the station after the time (JSON: field station), as does
+a configuration that follows several stations. Text from the satellite is
+made safe for the terminal. Exit codes: 0 printed, 1 the history could not
+be read, 2 usage error.`),
+		Example: `rbtui history --since 24h
+rbtui history --direction mt --json | jq -r .text
+rbtui history --since 2026-11-27
+rbtui history --all --json | jq -r '.station + " " + .text'`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.dir != "" && o.dir != rb.DirMO && o.dir != rb.DirMT {
+				return cli.Usagef(cmd, "--direction must be mo or mt")
+			}
+			t, err := parseSince(o.since, time.Now())
+			if err != nil {
+				return cli.Usagef(cmd, "%v", err)
+			}
+			if o.all && o.station != "" {
+				return cli.Usagef(cmd, "give --station NAME or --all, not both")
+			}
+			return runHistory(cmd.Context(), h, o, t, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&o.asJSON, "json", false, "one JSON object per line")
+	fs.StringVar(&o.since, "since", "", "only messages from then on: a duration (24h), a date or an RFC 3339 time")
+	fs.StringVar(&o.dir, "direction", "", "mo or mt (default both)")
+	fs.StringVar(&o.station, "station", "", "only this station's messages (default: the configured station)")
+	fs.BoolVar(&o.all, "all", false, "every station's messages, each with its station")
+	o.db = h.dbFlag(fs)
+	_ = cmd.RegisterFlagCompletionFunc("direction", cobra.FixedCompletions([]string{rb.DirMO, rb.DirMT}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// historyOptions are the flags of rbtui history.
+type historyOptions struct {
+	asJSON     bool
+	since, dir string
+	station    string
+	all        bool
+	db         *string
+}
+
+// runHistory prints the history from t on.
+func runHistory(ctx context.Context, h *host, o historyOptions, t time.Time, stdout, stderr io.Writer) error {
+	cfg, err := h.load(o.station)
 	if err != nil {
-		return err
+		return exitf(exitUsage, "%v", err)
 	}
-	if len(pos) > 0 {
-		return cli.Usagef(fs.Name(), "unexpected argument %q", pos[0])
-	}
-	if *dir != "" && *dir != rb.DirMO && *dir != rb.DirMT {
-		return cli.Usagef(fs.Name(), "--direction must be mo or mt")
-	}
-	t, err := parseSince(*since, time.Now())
-	if err != nil {
-		return cli.Usagef(fs.Name(), "%v", err)
-	}
-	if *all && *station != "" {
-		return cli.Usagef(fs.Name(), "give --station NAME or --all, not both")
-	}
-	cfg, err := h.load(*station)
-	if err != nil {
-		return exitf(exitUsage, "history: %v", err)
-	}
+	h.warnConfig(cfg, stderr)
 	filter := cfg.Station
 	// follow: the configured stations, when there are several and neither
 	// --station nor --all says otherwise (the file may hold more: another
 	// rbtui of this user followed them with --all).
 	var follow map[string]bool
-	if *all || *station == "" && len(cfg.Stations) > 1 {
+	if o.all || o.station == "" && len(cfg.Stations) > 1 {
 		filter = ""
-		if !*all {
+		if !o.all {
 			follow = map[string]bool{}
 			for _, s := range cfg.Stations {
 				follow[s] = true
 			}
 		}
 	}
-	path, err := h.historyPath(ctx, *db, cfg, *all)
+	path, err := h.historyPath(ctx, *o.db, cfg, o.all)
 	if err != nil {
 		return err
 	}
@@ -111,13 +141,18 @@ func runHistory(ctx context.Context, h *host, args []string, stdout, stderr io.W
 		return err
 	}
 	defer st.Close()
+	// A history the stream's retention left incomplete says so, on
+	// stderr: stdout stays the messages alone, for scripts.
+	if g, ok, err := st.StreamGap(ctx); err == nil && ok {
+		fmt.Fprintln(stderr, "rbtui history: "+g.String())
+	}
 	w := bufio.NewWriter(stdout)
 	enc := json.NewEncoder(jsonSafe{w})
-	err = st.History(ctx, store.Filter{Since: t, Direction: *dir, Station: filter}, func(m rb.Message) error {
+	err = st.History(ctx, store.Filter{Since: t, Direction: o.dir, Station: filter}, func(m rb.Message) error {
 		if follow != nil && !follow[m.Station] {
 			return nil
 		}
-		if *asJSON {
+		if o.asJSON {
 			r := historyRecord{
 				ID: m.ID, Direction: m.Dir, State: m.State, At: m.Created.UTC(), Updated: m.Updated.UTC(),
 				Bytes: m.Bytes, Credits: m.Credits, MOMSN: m.MOMSN, MTMSN: m.MTMSN,
@@ -156,6 +191,12 @@ func historyLine(m rb.Message, withStation bool) string {
 	}
 	if m.MTMSN != nil {
 		extra = append(extra, fmt.Sprintf("mtmsn=%d", *m.MTMSN))
+	}
+	if m.Origin.By != "" {
+		extra = append(extra, "by="+textsafe.Line(m.Origin.By))
+	}
+	if m.Origin.Via != "" {
+		extra = append(extra, "via="+textsafe.Line(m.Origin.Via))
 	}
 	if m.LastReason != "" && m.State != rb.StateReceived {
 		extra = append(extra, "reason="+textsafe.Line(m.LastReason))

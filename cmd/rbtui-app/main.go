@@ -1,10 +1,14 @@
 // Command rbtui-app carries out the commands of rbtui (cmd/rbtui): the
-// full-screen inbox, --demo, send, history, version, and signal when the
-// glance file is missing. Operators run rbtui, which answers the tmux glance
-// itself and runs this program for everything else; rbtui-app can also be
-// run directly with the same arguments.
+// full-screen inbox, --demo, signal, send, history, dead, serve, ssh,
+// version, completion and help. Operators run rbtui, which answers the tmux
+// glance itself and runs this program for everything else; rbtui-app can
+// also be run directly with the same arguments.
 //
-// The help of every command is in help.go (rbtui help, rbtui COMMAND --help).
+// The commands are one spf13/cobra tree named rbtui (internal/cli runs
+// it): the inbox is the root (screen.go), each subcommand has a file of its
+// own with its flags, help and run (signal.go, send.go, history.go, dead.go,
+// serve.go, ssh.go); newRoot adds them. The hidden `rbtui man` prints
+// rbtui(1).
 //
 // The runtime's periodic look at the CPU count and cgroup quota (to update
 // GOMAXPROCS) wakes an idle process every second; a station's CPUs do not
@@ -16,13 +20,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/version"
@@ -30,8 +34,8 @@ import (
 
 // Exit codes of the scriptable commands.
 const (
-	exitOK      = 0
-	exitFailed  = 1
+	exitOK      = cli.ExitOK
+	exitFailed  = cli.ExitFailed
 	exitUsage   = cli.ExitUsage
 	exitTimeout = 3
 	exitBroker  = 4
@@ -41,109 +45,49 @@ const (
 	exitRefused = 5
 )
 
-// exitError carries an exit code out of a command.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func exitf(code int, format string, a ...any) error {
-	return &exitError{code: code, err: fmt.Errorf(format, a...)}
-}
+// exitf ends a command with an exit code and a message.
+var exitf = cli.Exitf
 
 func main() {
 	// SIGHUP too: tmux kill-server or a dropped ssh session ends rbtui like
 	// q does, and the demo removes its temporary folder.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	os.Exit(report(err, os.Stderr))
+	os.Exit(code)
 }
 
-// report prints err and returns the process's exit code. A usage error
-// is one line that names the command and points to its --help.
-func report(err error, stderr io.Writer) int {
-	if err == nil {
-		return exitOK
-	}
-	var ue *cli.UsageError
-	if errors.As(err, &ue) {
-		fmt.Fprintln(stderr, ue)
-		return exitUsage
-	}
-	var ee *exitError
-	code := exitFailed
-	if errors.As(err, &ee) {
-		code = ee.code
-	}
-	if !errors.Is(err, errQuiet) {
-		fmt.Fprintln(stderr, "rbtui:", err)
-	}
-	return code
+// program is rbtui for cli.Execute: its version line and man section.
+func program() cli.Program {
+	return cli.Program{Version: version.String("rbtui"), ManSection: 1}
 }
 
-// errQuiet ends a command whose output already said everything.
-var errQuiet = errors.New("")
-
-// run carries out the command of args; a command asked for its help
-// prints it to stdout.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	err := dispatch(ctx, args, stdin, stdout, stderr)
-	var h *helpRequest
-	if errors.As(err, &h) {
-		return writeHelp(stdout, h)
-	}
-	return err
-}
-
-func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "signal":
-			return runSignal(ctx, nil, args[1:], stdout, stderr)
-		case "send":
-			return runSend(ctx, nil, args[1:], stdin, stdout, stderr)
-		case "history":
-			return runHistory(ctx, nil, args[1:], stdout, stderr)
-		case "dead":
-			return runDead(ctx, args[1:], stdout, stderr)
-		case "serve":
-			return runServe(ctx, args[1:], stderr)
-		case "ssh":
-			return runSSH(ctx, args[1:], stderr)
-		case "version":
-			fs := flag.NewFlagSet("rbtui version", flag.ContinueOnError)
-			if err := parseArgs(fs, args[1:]); err != nil {
-				return err
+// run carries out the command of args and returns the exit code.
+// While a demo runs and nothing names a station, send and history are
+// carried out by the demo (demo_cmd.go), never on the real history.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "send" || args[0] == "history") {
+		if d, ok := besideDemo(args[1:]); ok {
+			err := forwardToDemo(ctx, d, args, stdin, stdout, stderr)
+			if err != nil && !errors.Is(err, cli.ErrQuiet) {
+				fmt.Fprintln(stderr, "rbtui "+err.Error())
 			}
-			if fs.NArg() > 0 {
-				return cli.Usagef(fs.Name(), "unexpected argument %q", fs.Arg(0))
-			}
-			fmt.Fprintln(stdout, version.String("rbtui"))
-			return nil
-		case "help":
-			fs := flag.NewFlagSet("rbtui help", flag.ContinueOnError)
-			if err := parseArgs(fs, args[1:]); err != nil {
-				return err
-			}
-			switch {
-			case fs.NArg() == 0:
-				return dispatch(ctx, []string{"--help"}, stdin, stdout, stderr)
-			case fs.NArg() > 1:
-				return cli.Usagef(fs.Name(), "unexpected argument %q", fs.Arg(1))
-			case fs.Arg(0) == "help":
-				return &helpRequest{cmd: "help", fs: fs}
-			case isCommand(fs.Arg(0)):
-				return dispatch(ctx, []string{fs.Arg(0), "--help"}, stdin, stdout, stderr)
-			}
-			return cli.Usagef(fs.Name(), "unknown command %q (the commands: %s)", fs.Arg(0), strings.Join(commands, ", "))
-		}
-		if !strings.HasPrefix(args[0], "-") {
-			return cli.Usagef("rbtui", "unknown command %q (the commands: %s)", args[0], strings.Join(commands, ", "))
+			return cli.Code(err)
 		}
 	}
-	return runScreen(ctx, args, stderr)
+	return cli.Execute(ctx, newRoot(), program(), args, stdin, stdout, stderr)
 }
+
+// newRoot is rbtui's command tree: the inbox and every subcommand.
+func newRoot() *cobra.Command {
+	root := newScreenCmd()
+	root.AddCommand(newSignalCmd(nil), newSendCmd(nil), newHistoryCmd(nil), newDeadCmd(), newServeCmd(), newSSHCmd())
+	return root
+}
+
+// brokerNote is the environment of the commands that reach the broker.
+const brokerNote = `environment:
+  RB_AMQP_URL  the broker (beats amqp_url in the config file; never a flag, where ps would show its password)
+  RB_STATION   the station name (beats station in the config file; --station beats both)
+  RB_CONFIG    the config file (default $XDG_CONFIG_HOME/rockblock-station/config, then /etc/rockblock-station/config)
+  NO_COLOR     draw the inbox without colour`

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,13 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/rb"
-
 	"github.com/google/uuid"
+	"github.com/spf13/cobra"
 
 	"github.com/rockblock-station/rockblock-station/daemon"
+	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/sbd"
 	"github.com/rockblock-station/rockblock-station/sbd/sim"
 	"github.com/rockblock-station/rockblock-station/store"
@@ -74,6 +74,7 @@ func testEnv(t testing.TB, amqpURL string) []string {
 		"RB_CONFIG="+os.DevNull,
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"XDG_RUNTIME_DIR="+filepath.Join(dir, "run"),
 		"RB_AMQP_URL="+amqpURL,
 	)
 }
@@ -86,9 +87,16 @@ type result struct {
 // rbtui runs the binary and returns its exit code and output.
 func rbtui(t *testing.T, env []string, stdin string, args ...string) result {
 	t.Helper()
+	return runCmd(t, binary, env, stdin, args...)
+}
+
+// runCmd runs the program name with args, env and stdin (for at most two
+// minutes) and returns its exit code and output.
+func runCmd(t testing.TB, name string, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
@@ -100,7 +108,7 @@ func rbtui(t *testing.T, env []string, stdin string, args ...string) result {
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("run rbtui %v: %v", args, err)
+		t.Fatalf("run %s %v: %v", filepath.Base(name), args, err)
 	}
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
@@ -445,7 +453,8 @@ func TestHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mo := &rb.Send{Header: rb.Header{V: rb.Version, ID: newID(t), Station: rb.DefaultStation, At: now.Add(-time.Second)}, Text: "outgoing"}
+	mo := &rb.Send{Header: rb.Header{V: rb.Version, ID: newID(t), Station: rb.DefaultStation, At: now.Add(-time.Second)}, Text: "outgoing",
+		Origin: rb.Origin{By: "alice", Via: rb.ViaSSH}}
 	if _, err := st.InsertMO(ctx, mo, rb.StateQueued); err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +473,8 @@ func TestHistory(t *testing.T) {
 			t.Fatalf("raw control characters in the text output: %q", r.stdout)
 		}
 		if !strings.Contains(lines[0], "two days ago") || !strings.Contains(r.stdout, "␛[31mRED") ||
-			!strings.Contains(r.stdout, "hex:1b ff 00") || !strings.Contains(r.stdout, "MO queued") {
+			!strings.Contains(r.stdout, "hex:1b ff 00") || !strings.Contains(r.stdout, "MO queued") ||
+			!strings.Contains(lines[3], "(by=alice via=ssh)") {
 			t.Fatalf("text output %q", r.stdout)
 		}
 	})
@@ -517,41 +527,42 @@ func TestHistory(t *testing.T) {
 	})
 }
 
-func TestParseInterspersed(t *testing.T) {
+// TestSendArgs: rbtui send takes its flags before, between or after the
+// words of the text, as the usage shows them; everything after -- is text.
+func TestSendArgs(t *testing.T) {
 	tests := []struct {
 		args    []string
 		wantPos []string
 		wantHex string
 		wantW   bool
+		wantT   time.Duration
 	}{
-		{[]string{"hello", "world"}, []string{"hello", "world"}, "", false},
-		{[]string{"hello", "--wait"}, []string{"hello"}, "", true},
-		{[]string{"--wait=3s", "hello", "--hex", "41"}, []string{"hello"}, "41", true},
-		{[]string{"-", "--wait"}, []string{"-"}, "", true},
-		{[]string{"--", "--wait", "-x"}, []string{"--wait", "-x"}, "", false},
-		{[]string{"a", "--", "--hex"}, []string{"a", "--hex"}, "", false},
-		{nil, nil, "", false},
+		{[]string{"hello", "world"}, []string{"hello", "world"}, "", false, 0},
+		{[]string{"hello", "--wait"}, []string{"hello"}, "", true, 0},
+		{[]string{"--wait=3s", "hello", "--hex", "41"}, []string{"hello"}, "41", true, 3 * time.Second},
+		{[]string{"--wait", "hello"}, []string{"hello"}, "", true, 0},
+		{[]string{"-", "--wait"}, []string{"-"}, "", true, 0},
+		{[]string{"--", "--wait", "-x"}, []string{"--wait", "-x"}, "", false, 0},
+		{[]string{"a", "--", "--hex"}, []string{"a", "--hex"}, "", false, 0},
+		{nil, nil, "", false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			fs := flag.NewFlagSet("t", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			hexArg := fs.String("hex", "", "")
-			var w waitFlag
-			fs.Var(&w, "wait", "")
-			pos, err := parseInterspersed(fs, tt.args)
-			if err != nil {
-				t.Fatal(err)
+			cmd := newSendCmd(nil)
+			var pos []string
+			cmd.RunE = func(_ *cobra.Command, args []string) error { pos = args; return nil }
+			if code := cli.Execute(context.Background(), cmd, cli.Program{}, tt.args, nil, io.Discard, io.Discard); code != 0 {
+				t.Fatalf("exit %d", code)
 			}
-			if strings.Join(pos, "|") != strings.Join(tt.wantPos, "|") || *hexArg != tt.wantHex || w.on != tt.wantW {
-				t.Fatalf("pos %q hex %q wait %v", pos, *hexArg, w.on)
+			hexArg, _ := cmd.Flags().GetString("hex")
+			w := cmd.Flags().Lookup("wait").Value.(*waitFlag)
+			if strings.Join(pos, "|") != strings.Join(tt.wantPos, "|") || hexArg != tt.wantHex || w.on != tt.wantW || w.timeout != tt.wantT {
+				t.Fatalf("pos %q hex %q wait %+v", pos, hexArg, *w)
 			}
 		})
 	}
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if _, err := parseInterspersed(fs, []string{"text", "--nope"}); err == nil {
-		t.Fatal("an unknown flag after the text was accepted")
+	if code := cli.Execute(context.Background(), newSendCmd(nil), cli.Program{}, []string{"text", "--nope"}, nil, io.Discard, io.Discard); code != 2 {
+		t.Fatalf("an unknown flag after the text: exit %d, want 2", code)
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/internal/cli"
@@ -29,12 +32,20 @@ type common struct {
 	all      bool
 	db       string
 	debug    string
+	// beside: connect to the broker beside the work, not before it (the
+	// screen paints from the history at once; its header says when the
+	// broker answers). Without it connecting waits up to 5 s for the
+	// broker's first answer, as a command that publishes wants.
+	beside bool
 }
 
 // stationList is a --station flag that may be repeated.
 type stationList []string
 
 func (l *stationList) String() string { return strings.Join(*l, ",") }
+
+// Type names the flag's value in the help.
+func (l *stationList) Type() string { return "NAME" }
 
 func (l *stationList) Set(v string) error {
 	if err := rb.CheckStation(v); err != nil {
@@ -47,19 +58,23 @@ func (l *stationList) Set(v string) error {
 // dbHelp is the help of --db.
 const dbHelp = "history file (default $XDG_DATA_HOME/rockblock-station/history.db)"
 
-func (c *common) flags(fs *flag.FlagSet) {
+// debugHelp is the help of --debug, the name of debug logging on every
+// command that logs.
+const debugHelp = "write a debug log to this file"
+
+func (c *common) flags(fs *pflag.FlagSet) {
 	fs.Var(&c.stations, "station", "station name (default from RB_STATION or the config file, else \"default\")")
 	fs.StringVar(&c.db, "db", "", dbHelp)
-	fs.StringVar(&c.debug, "debug", "", "write a debug log to this file")
+	fs.StringVar(&c.debug, "debug", "", debugHelp)
 }
 
 // fleetFlags are the flags of the commands that follow several stations:
 // --station may be repeated, --all follows every station.
-func (c *common) fleetFlags(fs *flag.FlagSet) {
+func (c *common) fleetFlags(fs *pflag.FlagSet) {
 	fs.Var(&c.stations, "station", "a station to follow; repeat it for several (default from RB_STATION or the config file, else \"default\")")
 	fs.BoolVar(&c.all, "all", false, "follow every station on the broker")
 	fs.StringVar(&c.db, "db", "", dbHelp)
-	fs.StringVar(&c.debug, "debug", "", "write a debug log to this file")
+	fs.StringVar(&c.debug, "debug", "", debugHelp)
 }
 
 // historyPath is the history file: --db, else the default, into which the
@@ -155,13 +170,19 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	s := &session{cfg: cfg, store: st, log: log}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if c.beside {
+		cancel() // the bus connects in the background from the start
+	}
 	defer cancel()
-	declare := []queue.Role{queue.RoleInbox}
+	// No queue of its own: the archivist follows the history stream.
 	bus, err := queue.Dial(dctx, queue.Config{
 		URL: cfg.AMQPURL, Station: cfg.Station, ClientID: st.ClientID(),
-		AppID: "rbtui", Declare: declare, Logger: log,
+		AppID: "rbtui", Logger: log,
 	})
 	if err != nil {
 		st.Close()
@@ -177,41 +198,105 @@ func (c *common) connectWith(ctx context.Context, log *slog.Logger, ccfg client.
 	return s, nil
 }
 
-// runScreen is the full-screen inbox (and, with --demo, the embedded demo).
-func runScreen(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rbtui", flag.ContinueOnError)
-	var c common
-	c.fleetFlags(fs)
-	demoMode := fs.Bool("demo", false, "run the embedded demo: simulator, daemon and inbox in one process, no broker")
-	ascii := fs.Bool("ascii", false, "draw ASCII glyphs only")
-	bell := fs.Bool("bell", false, "ring the terminal bell when an MT message arrives")
-	if err := parseArgs(fs, args); err != nil {
-		return err
+// warnConfig prints the config file's warnings (unknown keys), one a
+// line; over ssh (h not nil) the file is the server's, and its log has them.
+func (h *host) warnConfig(cfg config.Config, stderr io.Writer) {
+	if h != nil {
+		return
 	}
-	if fs.NArg() > 0 {
-		return cli.Usagef(fs.Name(), "unexpected argument %q", fs.Arg(0))
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "rbtui:", w)
 	}
-	log, closeLog, err := c.logger()
-	if err != nil {
-		return err
-	}
-	defer closeLog()
-	opts := tui.Options{NoColor: os.Getenv("NO_COLOR") != "", ASCII: *ascii, Bell: *bell, Logger: log}
-	if *demoMode {
-		return runDemo(ctx, c, opts, log)
-	}
-	s, err := c.connect(ctx, log, true, localOrigin(rb.ViaTerminal))
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	opts.Station = s.cfg.Station
-	opts.Fleet = c.all || len(s.cfg.Stations) > 1
-	return screen(ctx, s.client, opts)
 }
 
-// screen runs the client's background work and the screen until either ends.
-func screen(ctx context.Context, cl *client.Client, opts tui.Options) error {
+// newScreenCmd is rbtui itself: the full-screen inbox (and, with --demo,
+// the embedded demo). It is the root of the command tree.
+func newScreenCmd() *cobra.Command {
+	var c common
+	var demoMode, ascii, bell bool
+	cmd := &cobra.Command{
+		Use:   "rbtui [flags]",
+		Short: "The operator's side of a RockBLOCK station: inbox, tmux glance, send, history",
+		Long: cli.Text(`The operator's side of a RockBLOCK station, or of a fleet of them.
+Without a command, the full-screen inbox (--demo: simulator, daemon and
+inbox in one process, no broker, no modem). With several stations
+(--station repeated, --all, or "stations = a, b, c" in the config file)
+the inbox lists the stations above the messages (key S), shows each
+message's station, and compose asks which station sends (ctrl+t). Every
+command has its own help: rbtui COMMAND --help.
+
+exit codes:
+  0  done
+  1  failed
+  2  usage error
+  3  send: --wait timed out or was interrupted
+  4  send, dead: broker not reachable
+  5  send, dead: the broker refused access
+
+` + brokerNote),
+		Example: `rbtui --demo                            # try it: a simulated modem and sky
+rbtui --station north                   # the inbox of station north
+rbtui --station north --station south   # both, in one inbox
+rbtui --all                             # every station on the broker
+rbtui send 'Camp 2 all well'            # queue a message; exit 0 when the broker has it
+set -g status-right '#(rbtui signal)'   # in ~/.tmux.conf: the glance`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, closeLog, err := c.logger()
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			ctx := cmd.Context()
+			opts := tui.Options{NoColor: os.Getenv("NO_COLOR") != "", ASCII: ascii, Bell: bell, Logger: log}
+			bellSet := cmd.Flags().Changed("bell")
+			if demoMode {
+				// The demo reads no station from the config, but its bell.
+				if cfg, err := config.LoadStations(nil); err == nil {
+					opts.Bell, opts.Notice = screenBell(cfg, bell, bellSet)
+				}
+				return runDemo(ctx, c, opts, log)
+			}
+			// The first frame is painted from the history; the broker is
+			// connected beside it (a silent broker would hold it for seconds).
+			c.beside = true
+			s, err := c.connect(ctx, log, true, localOrigin(rb.ViaTerminal))
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			opts.Bell, opts.Notice = screenBell(s.cfg, bell, bellSet)
+			opts.Station = s.cfg.Station
+			opts.Fleet = c.all || len(s.cfg.Stations) > 1
+			return screen(ctx, s.client, opts)
+		},
+	}
+	fs := cmd.Flags()
+	c.fleetFlags(fs)
+	fs.BoolVar(&demoMode, "demo", false, "run the embedded demo: simulator, daemon and inbox in one process, no broker")
+	fs.BoolVar(&ascii, "ascii", false, "draw ASCII glyphs only")
+	fs.BoolVar(&bell, "bell", false, "ring the terminal bell when an MT message arrives (default: bell in the config file, else off)")
+	return cmd
+}
+
+// screenBell is whether the screen rings the bell: --bell when given, else
+// the config's bell key; notice is the config's warnings for the status
+// line (a bad bell value among them).
+func screenBell(cfg config.Config, flagBell, flagSet bool) (bell bool, notice string) {
+	ws := cfg.Warnings
+	bell, err := cfg.Bool(config.KeyBell, false)
+	if err != nil {
+		ws = append(ws, err.Error())
+	}
+	if flagSet {
+		bell = flagBell
+	}
+	return bell, strings.Join(ws, "; ")
+}
+
+// screen runs the client's background work and the screen until either
+// ends; teaOpts are for benchmarks (a terminal of their own).
+func screen(ctx context.Context, cl *client.Client, opts tui.Options, teaOpts ...tea.ProgramOption) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
@@ -219,7 +304,7 @@ func screen(ctx context.Context, cl *client.Client, opts tui.Options) error {
 		defer close(done)
 		cl.Run(ctx)
 	}()
-	err := tui.Run(ctx, tui.NewBackend(ctx, cl), opts)
+	err := tui.Run(ctx, tui.NewBackend(ctx, cl), opts, teaOpts...)
 	cancel()
 	<-done
 	return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -12,13 +11,14 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/spf13/cobra"
 
 	"github.com/rockblock-station/rockblock-station/client"
 	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/internal/config"
 	"github.com/rockblock-station/rockblock-station/internal/redact"
 	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/textsafe"
 )
 
@@ -52,30 +52,8 @@ func (w *waitFlag) Set(s string) error {
 	return nil
 }
 
-func (w *waitFlag) IsBoolFlag() bool { return true }
-
-// parseInterspersed parses flags placed before, between or after the
-// positional arguments, as the usage shows them (`rbtui send TEXT --wait`);
-// the flag package alone stops at the first positional argument and would
-// send "--wait" as part of the text. Everything after "--" is positional.
-// A help flag is a helpRequest, a bad flag a one-line usage error.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseArgs(fs, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
+// Type names the flag's value in the help.
+func (w *waitFlag) Type() string { return "TIMEOUT" }
 
 // defaultWait is how long --wait waits without a timeout: a send can take
 // many sessions over tens of minutes.
@@ -86,7 +64,7 @@ const defaultWait = 30 * time.Minute
 const connectTimeout = 5 * time.Second
 
 // usagef is a usage error of rbtui send.
-func usagef(format string, a ...any) error { return cli.Usagef("rbtui send", format, a...) }
+var usagef = cli.Usage
 
 // payload reads the message from the arguments: TEXT, --hex HEX or - (stdin).
 func payload(args []string, hexArg string, stdin io.Reader, maxMO int) (data []byte, text bool, err error) {
@@ -96,14 +74,14 @@ func payload(args []string, hexArg string, stdin io.Reader, maxMO int) (data []b
 	case hexArg != "":
 		data, err = hex.DecodeString(strings.Join(strings.Fields(hexArg), ""))
 		if err != nil {
-			return nil, false, usagef("--hex: %v", err)
+			return nil, false, usagef("--hex %q: %s", hexArg, hexProblem(err))
 		}
 	case len(args) == 1 && args[0] == "-":
 		// One byte more than the limit and a line end, so a message of
 		// exactly the limit read from a line still fits.
 		data, err = io.ReadAll(io.LimitReader(stdin, int64(maxMO)+3))
 		if err != nil {
-			return nil, false, fmt.Errorf("send: read standard input: %w", err)
+			return nil, false, fmt.Errorf("read standard input: %w", err)
 		}
 		data = dropLineEnd(data)
 		text = utf8.Valid(data)
@@ -145,7 +123,7 @@ func (c *common) sender(h *host) (string, error) {
 	}
 	cfg, err := h.loadStations(nil)
 	if err != nil {
-		return "", exitf(exitUsage, "send: %v", err)
+		return "", exitf(exitUsage, "%v", err)
 	}
 	if len(c.stations) == 0 {
 		if len(cfg.Stations) > 1 {
@@ -159,25 +137,68 @@ func (c *common) sender(h *host) (string, error) {
 	return c.stations[0], nil
 }
 
-// runSend is the scriptable send. The message is in SQLite before anything
-// else happens; without --wait the command ends when the broker confirmed it.
-// Over rbtui ssh (h not nil) it sends through the server's client.
-func runSend(ctx context.Context, h *host, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rbtui send", flag.ContinueOnError)
+// newSendCmd is `rbtui send`, the scriptable send. The message is in
+// SQLite before anything else happens; without --wait the command ends
+// when the broker confirmed it. Over rbtui ssh (h not nil) it sends through
+// the server's client.
+func newSendCmd(h *host) *cobra.Command {
 	var c common
-	h.flags(&c, fs)
-	hexArg := fs.String("hex", "", "the message as hex bytes")
+	var hexArg string
 	var wait waitFlag
+	cmd := &cobra.Command{
+		Use:   "send [flags] TEXT... | --hex HEX | -",
+		Short: "Send a message: TEXT, --hex HEX, or - for standard input",
+		Long: cli.Text(`Stores the message in the history as queued, prints its id on standard
+output and publishes it to the broker. The words of TEXT are joined with
+spaces; - reads the message from standard input and drops one trailing
+newline (as mail and git commit -F do). An empty message, or one of only
+spaces, is refused. Flags may come before or after the text; everything
+after -- is text.
+
+Without --wait the command ends when the broker has the message; with
+--wait it waits for the final state and prints each state on standard
+error. When the broker cannot be reached within the wait (5 s without
+--wait), the message stays queued in the history and goes out with the
+next rbtui that reaches the broker.
+
+--station names the station that sends. When the configuration follows
+several stations (stations = a, b, c), it must be one of them and it is
+required: which one would otherwise be a guess.
+
+exit codes:
+  0  the broker has it (with --wait: sent)
+  1  failed, cancelled or unknown (with --wait); or the broker refused it
+     (the station's outbox full, or no outbox for it): it stays queued
+  2  usage error (a bad broker URL too): nothing was stored
+  3  --wait timed out or was interrupted
+  4  broker not reachable: the message stays queued
+  5  the broker refused access (bad user name or password, or a
+     permission the broker user lacks): the message stays queued`),
+		Example: `rbtui send 'Camp 2 all well'
+rbtui send --wait=10m 'Resupply Thursday 0600Z'
+rbtui send --hex '01 02 ff'
+date -u | rbtui send -
+rbtui send --station south 'Weather window Friday'`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSend(cmd.Context(), h, &c, args, hexArg, wait, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	h.flags(&c, fs)
+	fs.StringVar(&hexArg, "hex", "", "the message as hex bytes (spaces allowed)")
 	fs.Var(&wait, "wait", "wait for the final state (optionally --wait=TIMEOUT, default 30m)")
-	pos, err := parseInterspersed(fs, args)
+	fs.Lookup("wait").NoOptDefVal = "true"
+	return cmd
+}
+
+// runSend sends the message of pos or hexArg.
+func runSend(ctx context.Context, h *host, c *common, pos []string, hexArg string, wait waitFlag, stdin io.Reader, stdout, stderr io.Writer) error {
+	data, text, err := payload(pos, hexArg, stdin, rb.MaxMO)
 	if err != nil {
 		return err
 	}
-	data, text, err := payload(pos, *hexArg, stdin, rb.MaxMO)
-	if err != nil {
-		return err
-	}
-	log, closeLog, err := h.logger(&c)
+	log, closeLog, err := h.logger(c)
 	if err != nil {
 		return err
 	}
@@ -199,11 +220,12 @@ func runSend(ctx context.Context, h *host, args []string, stdin io.Reader, stdou
 	if err != nil {
 		return err
 	}
-	s, err := h.connect(reach, &c, log, client.Config{Stations: []string{from}, NoArchivist: true, ManualFlush: true, Origin: localOrigin(rb.ViaCommand)})
+	s, err := h.connect(reach, c, log, client.Config{Stations: []string{from}, NoArchivist: true, ManualFlush: true, Origin: localOrigin(rb.ViaCommand)})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	h.warnConfig(s.cfg, stderr)
 
 	// Follow the live feed before publishing, so no status can slip by. The
 	// outbox is flushed below, once, within the budget; the background
@@ -229,24 +251,24 @@ func runSend(ctx context.Context, h *host, args []string, stdin io.Reader, stdou
 		return usagef("%v", err)
 	}
 	if err != nil {
-		return fmt.Errorf("send: %w", err)
+		return err
 	}
 	fmt.Fprintln(stdout, id)
 
 	stays := fmt.Sprintf("message %s stays queued in %s", id, s.client.Store().Path())
 	down := func() error {
 		if ctx.Err() != nil {
-			return exitf(exitTimeout, "send: interrupted before the broker had message %s; it stays queued in %s", id, s.client.Store().Path())
+			return exitf(exitTimeout, "interrupted before the broker had message %s; it stays queued in %s", id, s.client.Store().Path())
 		}
 		if bh := s.client.Health(); bh.Refused {
-			return refusedAccess("send", s.cfg, bh.Err, stays)
+			return refusedAccess(s.cfg, bh.Err, stays)
 		}
-		return exitf(exitBroker, "send: no broker at %s after %s (RB_AMQP_URL or amqp_url in %s sets it); %s and goes out with the next rbtui that reaches the broker",
+		return exitf(exitBroker, "no broker at %s after %s (RB_AMQP_URL or amqp_url in %s sets it); %s and goes out with the next rbtui that reaches the broker",
 			redact.URL(s.cfg.AMQPURL), budget.Round(100*time.Millisecond), configName(s.cfg), stays)
 	}
 	if bh := s.client.Health(); bh.Refused {
 		// The broker answered and refused this user: no use waiting.
-		return refusedAccess("send", s.cfg, bh.Err, stays)
+		return refusedAccess(s.cfg, bh.Err, stays)
 	}
 	// Publishing waits for the connection (each row for at most 10 s):
 	// flush again until the budget is spent. An older queued row goes out
@@ -258,13 +280,13 @@ func runSend(ctx context.Context, h *host, args []string, stdin io.Reader, stdou
 		if err == nil {
 			m, gerr := s.client.Get(ctx, id)
 			if gerr != nil {
-				return fmt.Errorf("send: %w", gerr)
+				return gerr
 			}
 			if m.State != rb.StateQueued {
 				break
 			}
 			if reach.Err() != nil {
-				return exitf(exitBroker, "send: another rbtui sharing %s is publishing message %s and the broker has not confirmed it after %s; it stays queued and goes out with that rbtui",
+				return exitf(exitBroker, "another rbtui sharing %s is publishing message %s and the broker has not confirmed it after %s; it stays queued and goes out with that rbtui",
 					s.client.Store().Path(), id, budget.Round(100*time.Millisecond))
 			}
 			select {
@@ -275,18 +297,18 @@ func runSend(ctx context.Context, h *host, args []string, stdin io.Reader, stdou
 		}
 		switch {
 		case errors.Is(err, queue.ErrAccessRefused):
-			return refusedAccess("send", s.cfg, err.Error(), stays)
+			return refusedAccess(s.cfg, err.Error(), stays)
 		case errors.Is(err, queue.ErrNoOutbox):
-			return exitf(exitFailed, "send: station %s has no outbox on the broker at %s: no rbd for it has run there (a misspelt --station?); %s and goes out once its rbd has run",
+			return exitf(exitFailed, "station %s has no outbox on the broker at %s: no rbd for it has run there (a misspelt --station?); %s and goes out once its rbd has run",
 				from, redact.URL(s.cfg.AMQPURL), stays)
 		case errors.Is(err, queue.ErrRefused):
-			return exitf(exitFailed, "send: the broker refused it: station %s's outbox is full (or unavailable); %s and goes out when there is room", from, stays)
+			return exitf(exitFailed, "the broker refused it: station %s's outbox is full (or unavailable); %s and goes out when there is room", from, stays)
 		}
 		if reach.Err() != nil {
 			return down()
 		}
 		if !errors.Is(err, queue.ErrUnavailable) {
-			return fmt.Errorf("send: %w", err)
+			return err
 		}
 		log.Debug("send: flush", "err", err)
 	}
@@ -300,13 +322,13 @@ func runSend(ctx context.Context, h *host, args []string, stdin io.Reader, stdou
 // why (the bus's words, "broker refused access (403: …): …"), which broker,
 // where the user comes from and, when it says something, what became of
 // the message.
-func refusedAccess(cmd string, cfg config.Config, why, what string) error {
-	msg := fmt.Sprintf("%s: %s; broker %s (the user and password come from RB_AMQP_URL or amqp_url in %s; README: broker users by role)",
-		cmd, why, redact.URL(cfg.AMQPURL), configName(cfg))
+func refusedAccess(cfg config.Config, why, what string) error {
+	msg := fmt.Sprintf("%s; broker %s (the user and password come from RB_AMQP_URL or amqp_url in %s; README: broker users by role)",
+		why, redact.URL(cfg.AMQPURL), configName(cfg))
 	if what != "" {
 		msg += "; " + what
 	}
-	return &exitError{code: exitRefused, err: errors.New(msg)}
+	return &cli.ExitError{Code: exitRefused, Err: errors.New(msg)}
 }
 
 // configName names the config file for a message: the one read, or the
@@ -343,15 +365,27 @@ func waitFinal(ctx context.Context, cl *client.Client, id string, changes <-chan
 		case rb.StateSent:
 			return nil
 		case rb.StateFailed, rb.StateCancelled, rb.StateUnknown:
-			return &exitError{code: exitFailed, err: errQuiet}
+			return &cli.ExitError{Code: exitFailed, Err: cli.ErrQuiet}
 		}
 		select {
 		case <-ctx.Done():
-			return exitf(exitTimeout, "send: interrupted while %s", m.State)
+			return exitf(exitTimeout, "interrupted while %s", m.State)
 		case <-deadline.C:
-			return exitf(exitTimeout, "send: still %s after %s", m.State, timeout)
+			return exitf(exitTimeout, "still %s after %s", m.State, timeout)
 		case <-changes:
 		case <-tick.C:
 		}
 	}
+}
+
+// hexProblem says in words what is wrong with a --hex value.
+func hexProblem(err error) string {
+	var inv hex.InvalidByteError
+	switch {
+	case errors.As(err, &inv):
+		return fmt.Sprintf("%q is not a hex digit (want 0-9 and a-f, two per byte)", rune(inv))
+	case errors.Is(err, hex.ErrLength):
+		return "an odd number of hex digits (want two per byte)"
+	}
+	return err.Error()
 }

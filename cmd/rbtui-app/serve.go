@@ -3,98 +3,123 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/rockblock-station/rockblock-station/bridge"
 	"github.com/rockblock-station/rockblock-station/internal/cli"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
-
-// runServe is `rbtui serve`: no terminal; it archives this client's inbox
-// into the history, follows the live feed, keeps the glance file fresh and
-// serves the Socket.IO bridge and a web UI.
-func runServe(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rbtui serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.fleetFlags(fs)
-	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on (beyond loopback only with --token-file)")
-	webRoot := fs.String("web-root", "", "serve the built UI in this folder at / (default: the embedded web chat)")
-	tokenFile := fs.String("token-file", "", "require the token in this file (mode 0600) of every connection")
-	maxClients := fs.Int("max-clients", bridge.DefaultMaxClients, "most connections at once that have shown the token")
-	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics (loopback only unless --metrics-any)")
-	metricsAny := fs.Bool("metrics-any", false, "allow a --metrics address beyond loopback")
-	var origins stringList
-	fs.Var(&origins, "allow-origin", "also allow browser pages of this origin (http(s)://host[:port]), and with --token-file a request to this host name; repeatable")
-	if err := parseArgs(fs, args); err != nil {
-		return err
+// newServeCmd is `rbtui serve`: no terminal; it archives this client's
+// inbox into the history, follows the live feed, keeps the glance file
+// fresh and serves the Socket.IO bridge and a web UI.
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Serve the web chat and the Socket.IO bridge (for systemd)",
+		Long: cli.Text(`Runs without a terminal (for systemd): archives this client's inbox into
+the history, follows the live feed, keeps the tmux glance fresh and serves
+Socket.IO (path /socket.io/) for browsers: the web chat embedded in this
+program at /, or the built UI in --web-root. It listens on loopback unless
+--token-file names a file (mode 0600) whose token every connection must
+give. Browser pages of other origins need --allow-origin. Requests are
+answered only for the Host names the bridge is reached by: localhost or a
+loopback address without a token; with a token also an IP address, and the
+hosts of --allow-origin (http://station:8080 to use the name "station").
+A connection holds a client slot only once it has shown the token. Stops on
+SIGINT or SIGTERM. Exit codes: 0 stopped, 1 error, 2 usage error.`),
+		Example: `rbtui serve
+rbtui serve --listen 0.0.0.0:8080 --token-file /etc/rockblock-station/web-token
+rbtui serve --web-root /srv/rockblock-ui --allow-origin http://192.168.4.1:8080`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), cmd.ErrOrStderr())
+		},
 	}
-	if fs.NArg() > 0 {
-		return cli.Usagef(fs.Name(), "unexpected argument %q", fs.Arg(0))
-	}
+	fs := cmd.Flags()
+	o.c.fleetFlags(fs)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to serve on (beyond loopback only with --token-file)")
+	fs.StringVar(&o.webRoot, "web-root", "", "serve the built UI in this folder at / (default: the embedded web chat)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "require the token in this file (mode 0600) of every connection")
+	fs.IntVar(&o.maxClients, "max-clients", bridge.DefaultMaxClients, "most connections at once that have shown the token")
+	fs.StringVar(&o.metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (loopback only unless --metrics-any)")
+	fs.BoolVar(&o.metricsAny, "metrics-any", false, "allow a --metrics address beyond loopback")
+	fs.StringArrayVar(&o.origins, "allow-origin", nil, "also allow browser pages of this origin (http(s)://host[:port]), and with --token-file a request to this host name; repeatable")
+	_ = cmd.MarkFlagDirname("web-root")
+	return cmd
+}
+
+// serveOptions are the flags of rbtui serve.
+type serveOptions struct {
+	c               common
+	listen, webRoot string
+	tokenFile       string
+	maxClients      int
+	metricsAddr     string
+	metricsAny      bool
+	origins         []string
+}
+
+// run serves until ctx ends.
+func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	token := ""
-	if *tokenFile != "" {
-		t, err := bridge.LoadToken(*tokenFile)
+	if o.tokenFile != "" {
+		t, err := bridge.LoadToken(o.tokenFile)
 		if err != nil {
-			return exitf(exitUsage, "serve: %v", err)
+			return exitf(exitUsage, "%v", err)
 		}
 		token = t
 	}
-	if err := bridge.CheckListen(*listen, token != ""); err != nil {
-		return exitf(exitUsage, "serve: %v", err)
+	if err := bridge.CheckListen(o.listen, token != ""); err != nil {
+		return exitf(exitUsage, "%v", err)
 	}
-	if err := checkMetrics(*metricsAddr, *metricsAny); err != nil {
-		return exitf(exitUsage, "serve: %v", err)
+	if err := checkMetrics(o.metricsAddr, o.metricsAny); err != nil {
+		return exitf(exitUsage, "%v", err)
 	}
-	if *webRoot != "" {
-		if fi, err := os.Stat(*webRoot); err != nil || !fi.IsDir() {
-			return exitf(exitUsage, "serve: --web-root %s: not a folder", *webRoot)
+	if o.webRoot != "" {
+		if fi, err := os.Stat(o.webRoot); err != nil || !fi.IsDir() {
+			return exitf(exitUsage, "--web-root %s: not a folder", o.webRoot)
 		}
 	}
-	if _, err := bridge.NormOrigins(origins); err != nil {
-		return exitf(exitUsage, "serve: %v", err)
+	if _, err := bridge.NormOrigins(o.origins); err != nil {
+		return exitf(exitUsage, "%v", err)
 	}
-	log, closeLog, err := c.headlessLogger(stderr)
+	log, closeLog, err := o.c.headlessLogger(stderr)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
 
-	s, err := c.connect(ctx, log, true, rb.Origin{Via: rb.ViaWeb})
+	s, err := o.c.connect(ctx, log, true, rb.Origin{Via: rb.ViaWeb})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	sm, err := startMetrics(ctx, *metricsAddr, *metricsAny, s.cfg.Station, log)
+	sm, err := startMetrics(ctx, o.metricsAddr, o.metricsAny, s.cfg.Station, log)
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return err
 	}
 	defer sm.stop()
 	b, err := bridge.New(bridge.Config{
-		Client: s.client, Logger: log, Token: token, TokenFile: *tokenFile, AllowOrigins: origins,
-		WebRoot: *webRoot, MaxClients: *maxClients, OnEvent: sm.onEvent(),
+		Client: s.client, Logger: log, Token: token, TokenFile: o.tokenFile, AllowOrigins: o.origins,
+		WebRoot: o.webRoot, MaxClients: o.maxClients, OnEvent: sm.onEvent(),
 	})
 	if err != nil {
-		return exitf(exitUsage, "serve: %v", err)
+		return exitf(exitUsage, "%v", err)
 	}
 	sm.watch(b.Clients)
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
-		return fmt.Errorf("serve: listen %s: %w", *listen, err)
+		return fmt.Errorf("listen %s: %w", o.listen, err)
 	}
 	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
@@ -106,13 +131,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("serving", "url", "http://"+ln.Addr().String()+"/", "station", s.cfg.Station,
-		"token", token != "", "web_root", *webRoot)
+		"token", token != "", "web_root", o.webRoot)
 
 	select {
 	case <-ctx.Done():
 		err = nil
 	case err = <-serveErr:
-		err = fmt.Errorf("serve: %w", err)
 	}
 	log.Info("stopping")
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

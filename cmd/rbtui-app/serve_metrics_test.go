@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -117,6 +118,19 @@ func TestServeMetrics(t *testing.T) {
 		if v, ok := promValue(body, w.series); !ok || v < w.min {
 			t.Errorf("%s = %v (found %v), want >= %v", w.series, v, ok, w.min)
 		}
+	}
+	// DNS rebinding: a page of another name that now resolves here gets
+	// no metrics (netaddr.HostAllowed, the bridge's rule).
+	req, err := http.NewRequest("GET", "http://"+prom+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(prom)
+	req.Host = "attacker.example:" + port
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("metrics with Host %s: %v %v, want 421", req.Host, resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	if t.Failed() {
 		t.Logf("scrape:\n%s", body)

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -166,23 +164,7 @@ func (s *sshServer) ssh(name, stdin string, opts []string, args ...string) resul
 		key = s.keygen(name) // a key the server does not know
 		s.keys[name] = key
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ssh", append(s.sshArgs(key, opts...), args...)...)
-	cmd.Env = s.env
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	code := 0
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		s.t.Fatalf("ssh %v: %v", args, err)
-	}
-	return result{code: code, stdout: out.String(), stderr: errb.String()}
+	return runCmd(s.t, "ssh", s.env, stdin, append(s.sshArgs(key, opts...), args...)...)
 }
 
 // tmux runs ssh as key name in a tmux session of its own (a private tmux
@@ -335,8 +317,13 @@ func TestSSHCommands(t *testing.T) {
 		t.Fatalf("the gateway got %+v", got)
 	}
 	// Usage errors are the local ones, exit 2.
-	if r := srv.ssh("alice", "", nil, "send"); r.code != 2 || !strings.Contains(r.stderr, "rbtui send:") {
+	if r := srv.ssh("alice", "", nil, "send"); r.code != 2 || !strings.HasPrefix(r.stderr, "send: give TEXT") || !strings.Contains(r.stderr, "(see send --help)") {
 		t.Fatalf("ssh send without text: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// Help names the commands as the session gives them: send, not rbtui send.
+	if r := srv.ssh("bob", "", nil, "send", "--help"); r.code != 0 || !strings.Contains(r.stdout, "send TEXT...") ||
+		strings.Contains(r.stdout, "rbtui send") || !strings.Contains(r.stdout, "ssh -p 2222 station send") || strings.Contains(r.stdout, "--db") {
+		t.Fatalf("ssh send --help: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	// Who sent it: history --json names the key and the way.
 	if r := srv.ssh("bob", "", nil, "history", "--json"); !strings.Contains(r.stdout, `"id":"`+id+`"`) ||

@@ -8,6 +8,7 @@
 //	rbtui send [TEXT | --hex HEX | -] [--wait[=TIMEOUT]] [--station NAME]
 //	rbtui history [--json] [--since WHEN] [--station NAME | --all]
 //	rbtui version
+//	rbtui serve | ssh | dead | completion bash|zsh|fish | help [COMMAND]
 //
 // tmux runs `rbtui signal` every few seconds, so this binary is kept small:
 // it links only the standard library and three small packages of ours, and
@@ -33,6 +34,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/internal/config"
+	"github.com/rockblock-station/rockblock-station/internal/demos"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
 	"github.com/rockblock-station/rockblock-station/internal/version"
 )
@@ -91,16 +93,37 @@ func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, d
 	format := flags.String("format", glance.FormatTmux, "")
 	station := flags.String("station", "", "")
 	db := flags.String("db", "", "")
+	for _, a := range args {
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			// -format: the flag package takes it, rbtui-app's command
+			// line does not; it says so.
+			return 0, false
+		}
+	}
 	if err := flags.Parse(args); err != nil || flags.NArg() > 0 || !glance.ValidFormat(*format) {
 		return 0, false
 	}
 	cfg, err := config.Load(*station)
 	if err != nil {
-		return 0, false
+		// A blank status bar would say nothing: a short marker says where
+		// to look, the error says what.
+		fmt.Fprintln(stdout, glance.ConfigMarker(*format))
+		fmt.Fprintln(stderr, "rbtui signal:", err)
+		return 1, true
 	}
 	styles, err := glance.StylesFrom(cfg.Extra)
 	if err != nil {
 		return 0, false
+	}
+	if *db == "" && *station == "" && !cfg.Named {
+		// Nothing names a station: a running demo is what the operator
+		// tries, and its glance is the one to show (the newest demo's).
+		if d, ok := demos.Newest(); ok {
+			if r, err := glance.ReadFile(d.Glance); err == nil {
+				fmt.Fprintln(stdout, glance.FormatStyled(r, now, *format, styles))
+				return 0, true
+			}
+		}
 	}
 	path := *db
 	if path == "" {
@@ -120,8 +143,10 @@ func signal(args []string, now time.Time, stdout, stderr io.Writer) (code int, d
 				// glance file is the per-station history's.
 				old.Station = cfg.Station
 				r = old
-			} else if d, err := glance.ReadFile(paths.DemoGlance()); err == nil {
-				r = d
+			} else if d, ok := demos.Newest(); ok {
+				if dr, err := glance.ReadFile(d.Glance); err == nil {
+					r = dr
+				}
 			}
 		}
 	default:

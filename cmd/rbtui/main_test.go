@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/rb"
-
 	"github.com/rockblock-station/rockblock-station/glance"
 	"github.com/rockblock-station/rockblock-station/internal/paths"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"github.com/rockblock-station/rockblock-station/store"
 )
 
@@ -106,7 +105,7 @@ func TestSignalFallsBackToSQLite(t *testing.T) {
 
 func TestOtherCommandsRunTheApp(t *testing.T) {
 	bin := build(t, true)
-	if out, errOut, code := run(t, bin, "help"); code != 0 || !strings.HasPrefix(out, "usage:") {
+	if out, errOut, code := run(t, bin, "help"); code != 0 || !strings.Contains(out, "USAGE") || !strings.Contains(out, "serve") {
 		t.Fatalf("help: exit %d, %q %q", code, out, errOut)
 	}
 	// The exit code of rbtui-app is the operator's: a usage error stays 2.
@@ -114,11 +113,15 @@ func TestOtherCommandsRunTheApp(t *testing.T) {
 		t.Fatalf("send without text: exit %d, want 2", code)
 	}
 	// Help and usage errors of the glance are rbtui-app's, in the voice of every command.
-	if out, _, code := run(t, bin, "signal", "--help"); code != 0 || !strings.HasPrefix(out, "usage: rbtui signal") {
+	if out, _, code := run(t, bin, "signal", "--help"); code != 0 || !strings.Contains(out, "rbtui signal [--flags]") {
 		t.Fatalf("signal --help: exit %d, %q", code, out)
 	}
 	if _, errOut, code := run(t, bin, "signal", "--format", "ansi"); code != 2 || !strings.Contains(errOut, "--help") {
 		t.Fatalf("bad format: exit %d, %q, want 2 and a pointer to --help", code, errOut)
+	}
+	// A flag with one dash is not rbtui-app's: the front program lets it say so.
+	if _, errOut, code := run(t, bin, "signal", "-format", "plain"); code != 2 || !strings.HasPrefix(errOut, "rbtui signal: unknown flag") {
+		t.Fatalf("-format: exit %d, %q, want 2 and an unknown flag", code, errOut)
 	}
 	alone := build(t, false)
 	_, errOut, code := run(t, alone, "help")
@@ -149,5 +152,26 @@ func TestSignalOfAnOlderRbtui(t *testing.T) {
 	out, err := cmd.Output()
 	if err != nil || !strings.Contains(string(out), "3/5") {
 		t.Fatalf("%q %v", out, err)
+	}
+}
+
+// TestSignalConfigErrorMarker: a malformed config file makes the glance a
+// short marker on stdout (a status bar that is not blank), the error on
+// stderr; an unknown key is warned about with the closest known key.
+func TestSignalConfigErrorMarker(t *testing.T) {
+	bin := build(t, false)
+	conf := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(conf, []byte("station north\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for format, want := range map[string]string{"tmux": "#[reverse]rb: config?#[default]", "plain": "rb: config?", "json": `{"state":"config?"}`} {
+		cmd := exec.Command(bin, "signal", "--format", format)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "RB_CONFIG=" + conf}
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || strings.TrimSpace(o.String()) != want || !strings.Contains(e.String(), conf+":1") {
+			t.Errorf("%s: %v stdout %q stderr %q, want exit 1 and %q", format, err, o.String(), e.String(), want)
+		}
 	}
 }

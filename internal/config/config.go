@@ -46,6 +46,11 @@ type Config struct {
 	File string
 	// Extra holds the file's other keys, for the program that reads them.
 	Extra map[string]string
+	// Warnings name the file's keys that no program reads (a misspelt
+	// key would otherwise be ignored without a word), each with the
+	// closest known key: "config F: unknown key "stattion" (did you mean
+	// "station"?)". The programs print or log them.
+	Warnings []string
 }
 
 // Paths returns the config files looked at, in order of preference.
@@ -117,6 +122,7 @@ func LoadStations(stations []string) (Config, error) {
 				c.Extra[k] = v
 			}
 		}
+		c.Warnings = unknownKeys(p, kv)
 		break
 	}
 	if v := os.Getenv("RB_AMQP_URL"); v != "" {

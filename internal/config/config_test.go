@@ -206,3 +206,51 @@ func TestStations(t *testing.T) {
 		t.Error("a bad name in the list was accepted")
 	}
 }
+
+// TestUnknownKeysWarn: a misspelt key is named with the closest known key;
+// a key far from every known one is named alone; known keys say nothing.
+func TestUnknownKeysWarn(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(file, []byte("stattion = north\nglance_styel = bold\nfrobnicate = 1\nbell = on\noutbox_max = 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RB_CONFIG", file)
+	t.Setenv("RB_STATION", "")
+	t.Setenv("RB_AMQP_URL", "")
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`config ` + file + `: unknown key "frobnicate", ignored`,
+		`config ` + file + `: unknown key "glance_styel", ignored (did you mean "glance_style"?)`,
+		`config ` + file + `: unknown key "stattion", ignored (did you mean "station"?)`,
+	}
+	if strings.Join(c.Warnings, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("warnings:\n%s\nwant:\n%s", strings.Join(c.Warnings, "\n"), strings.Join(want, "\n"))
+	}
+	if c.Station != DefaultStation || c.Named {
+		t.Fatalf("a misspelt station key must not name a station: %+v", c)
+	}
+	for k, want := range map[string]string{"stations_": "stations", "amqpurl": "amqp_url", "bel": "bell", "xy": "", "ab": ""} {
+		if got := Closest(k); got != want {
+			t.Errorf("Closest(%q) = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func TestBool(t *testing.T) {
+	c := Config{File: "f", Extra: map[string]string{"a": "On", "b": "off", "c": "maybe"}}
+	if v, err := c.Bool("a", false); !v || err != nil {
+		t.Errorf("on: %v %v", v, err)
+	}
+	if v, err := c.Bool("b", true); v || err != nil {
+		t.Errorf("off: %v %v", v, err)
+	}
+	if v, err := c.Bool("c", true); !v || err == nil || !strings.Contains(err.Error(), `c = "maybe"`) {
+		t.Errorf("bad: %v %v", v, err)
+	}
+	if v, err := c.Bool("d", true); !v || err != nil {
+		t.Errorf("absent: %v %v", v, err)
+	}
+}

@@ -1,6 +1,7 @@
-// Package netaddr holds the one rule for listen addresses that the
-// programs' servers share (rbtui serve, the metrics endpoints, the
-// simulator's control API): what counts as loopback only.
+// Package netaddr holds the rules for addresses that the programs' servers
+// share (rbtui serve, the metrics endpoints, the simulator's control API):
+// what counts as loopback only (IsLoopback), and which Host headers a
+// server answers (HostAllowed: DNS rebinding).
 package netaddr
 
 import (

@@ -75,3 +75,8 @@ func DemoGlance() string {
 	}
 	return filepath.Join(base, "rockblock-station", "demo.glance")
 }
+
+// ArchivistLock is the file beside a history whose exclusive flock makes
+// its holder the archivist of that history (client/archivelock.go):
+// <history>.archivist.
+func ArchivistLock(history string) string { return history + ".archivist" }

@@ -642,6 +642,11 @@ func (c *conn) session(ctx context.Context, answer bool, a string) (result, erro
 			m.gw.deliverLocked(MO{IMEI: m.cfg.IMEI, Serial: m.cfg.Serial, MOMSN: momsn, TransmitTime: now,
 				Lat: lat, Lon: math.Mod(lon+540, 360) - 180, CEP: cep, Data: append([]byte{}, m.mo...)})
 		}
+		var billMT []byte
+		if mtStatus == 1 {
+			billMT = m.mt
+		}
+		m.gw.billLocked(m.mo, billMT)
 		queued = len(m.gw.queue)
 		m.lastQueued = queued
 		m.ra = false

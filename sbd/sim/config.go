@@ -95,6 +95,10 @@ type Config struct {
 	WebhookBackoff  time.Duration   // first retry delay, doubling, default 2 s
 	WebhookKey      *rsa.PrivateKey // if set, deliveries carry a Rock7-style RS256 JWT signed with it
 
+	// APIUser and APIPassword, when APIUser is set, are the account the MT
+	// API takes: other credentials are answered FAILED,10 as Rock7 does.
+	APIUser, APIPassword string
+
 	Now    func() time.Time // clock, default time.Now
 	Logger *slog.Logger     // default discards
 }

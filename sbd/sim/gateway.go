@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rockblock-station/rockblock-station/rb"
 	"math"
 	"net/http"
 	"net/url"
@@ -88,6 +89,7 @@ type Gateway struct {
 	nextID    int
 	mtmsn     int // last MTMSN handed out
 	delivered []MO
+	billed    Bill
 	hooks     []MO // webhook deliveries not yet attempted
 	hookRun   bool
 }
@@ -139,6 +141,45 @@ func (g *Gateway) Delivered() []MO {
 		out[i] = mo
 	}
 	return out
+}
+
+// Bill is what the gateway billed (Rock7's price list: rb.Credits of each
+// message's bytes, rb.MailboxCheckCredits for a completed session that
+// carried no message either way). Only completed sessions are billed.
+type Bill struct {
+	// Sessions counts the completed sessions; Checks those of them that
+	// carried no message (billed as mailbox checks).
+	Sessions, Checks int
+	// MO and MT count the messages delivered each way.
+	MO, MT int
+	// Credits is the total billed.
+	Credits int
+}
+
+// Billed returns what the gateway has billed so far.
+func (g *Gateway) Billed() Bill {
+	g.m.mu.Lock()
+	defer g.m.mu.Unlock()
+	return g.billed
+}
+
+// billLocked bills one completed session that delivered mo (nil: none) and
+// handed over mt (nil: none).
+func (g *Gateway) billLocked(mo, mt []byte) {
+	b := &g.billed
+	b.Sessions++
+	if mo != nil {
+		b.MO++
+		b.Credits += rb.Credits(len(mo))
+	}
+	if mt != nil {
+		b.MT++
+		b.Credits += rb.Credits(len(mt))
+	}
+	if mo == nil && mt == nil {
+		b.Checks++
+		b.Credits += rb.MailboxCheckCredits
+	}
 }
 
 // popLocked takes the next MT message for a session.
@@ -201,7 +242,7 @@ func (g *Gateway) post(client *http.Client, mo MO) {
 	m := g.m
 	form := mo.Form()
 	if m.cfg.WebhookKey != nil {
-		tok, err := rock7JWT(m.cfg.WebhookKey, form, m.cfg.Now())
+		tok, err := Rock7JWT(m.cfg.WebhookKey, form, m.cfg.Now())
 		if err != nil {
 			m.cfg.Logger.Error("sign webhook JWT", "err", err)
 		} else {
@@ -247,9 +288,9 @@ func postOnce(ctx context.Context, client *http.Client, u, body string) error {
 	return nil
 }
 
-// rock7JWT signs the webhook fields as Rock7's Push API does: RS256, every
+// Rock7JWT signs the webhook fields as Rock7's Push API does: RS256, every
 // field a string claim, iss "Rock 7", iat.
-func rock7JWT(key *rsa.PrivateKey, form url.Values, now time.Time) (string, error) {
+func Rock7JWT(key *rsa.PrivateKey, form url.Values, now time.Time) (string, error) {
 	claims := map[string]any{"iss": "Rock 7", "iat": now.Unix()}
 	for k := range form {
 		claims[k] = form.Get(k)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -61,7 +62,8 @@ func (m *Modem) State() State {
 
 // Handler is the control API:
 //
-//	POST /rockblock/MT  imei, data (hex), flush=yes; username/password ignored → OK,<id> | FAILED,<code>,<text>
+//	POST /rockblock/MT  imei, username, password, data (hex), flush=yes → OK,<id> | FAILED,<code>,<text>
+//	                    (the credentials are checked when Config.APIUser is set)
 //	GET  /mo            delivered MO messages, JSON with Rock7 field names
 //	POST /signal        bars=N, or profile=DUR:BARS,DUR:BARS,... (looping)
 //	POST /fault         kind=urc|corrupt-sbdrb|silent|unplug|none
@@ -140,6 +142,11 @@ func (m *Modem) Handler() http.Handler {
 func (m *Modem) handleMT(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		writeText(w, "FAILED,99,System error")
+		return
+	}
+	if u := m.cfg.APIUser; u != "" && (subtle.ConstantTimeCompare([]byte(r.Form.Get("username")), []byte(u)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(r.Form.Get("password")), []byte(m.cfg.APIPassword)) != 1) {
+		writeText(w, "FAILED,10,Invalid login credentials")
 		return
 	}
 	if r.Form.Get("imei") != m.cfg.IMEI {

@@ -156,3 +156,22 @@ func TestWebhook(t *testing.T) {
 	}
 	_ = m
 }
+
+// TestMTAPICredentials: with an account set, the MT API takes only its
+// credentials, as Rock7's does.
+func TestMTAPICredentials(t *testing.T) {
+	m, _ := start(t, Config{APIUser: "home", APIPassword: "pw"})
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	base := srv.URL + "/rockblock/MT?imei=" + DefaultIMEI + "&data=6869"
+	for _, tc := range []struct{ creds, want string }{
+		{"", "FAILED,10,"},
+		{"&username=home&password=nope", "FAILED,10,"},
+		{"&username=other&password=pw", "FAILED,10,"},
+		{"&username=home&password=pw", "OK,"},
+	} {
+		if got, _ := post(t, base+tc.creds); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%q: %q, want %s…", tc.creds, got, tc.want)
+		}
+	}
+}

@@ -277,9 +277,6 @@ func (m *Modem) Gateway() *Gateway { return m.gw }
 // Config returns the effective configuration (defaults filled in).
 func (m *Modem) Config() Config { return m.cfg }
 
-// Limits returns the MO and MT buffer sizes of the modem's model.
-func (m *Modem) Limits() (mo, mt int) { return m.moMax, m.mtMax }
-
 // wake tells the serving loop that something (URC, fault) changed.
 func (m *Modem) wake() {
 	select {

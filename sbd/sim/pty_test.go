@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -85,15 +86,26 @@ func TestOpenPTYRefusesRegularFile(t *testing.T) {
 	}
 }
 
+// runMain is rbd simulate with the default options changed by set: Check,
+// then Main.
+func runMain(ctx context.Context, set func(o *MainOptions), stdout, logs io.Writer) error {
+	o := DefaultMainOptions()
+	set(&o)
+	if err := o.Check(); err != nil {
+		return err
+	}
+	return Main(ctx, o, stdout, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
 func TestMainSimulate(t *testing.T) {
 	t.Run("refuses non-loopback control", func(t *testing.T) {
-		err := Main(context.Background(), []string{"--link", filepath.Join(t.TempDir(), "x"), "--control", "0.0.0.0:0"}, io.Discard, io.Discard)
+		err := runMain(context.Background(), func(o *MainOptions) { o.Link, o.Control = filepath.Join(t.TempDir(), "x"), "0.0.0.0:0" }, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "loopback") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("requires link", func(t *testing.T) {
-		if err := Main(context.Background(), nil, io.Discard, io.Discard); err == nil {
+		if err := runMain(context.Background(), func(*MainOptions) {}, io.Discard, io.Discard); err == nil {
 			t.Fatal("no error without --link")
 		}
 	})
@@ -102,8 +114,10 @@ func TestMainSimulate(t *testing.T) {
 	var out, logs syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Main(ctx, []string{"--link", link, "--control", "127.0.0.1:0", "--session-time", "0s", "--signal", "3",
-			"--state", filepath.Join(t.TempDir(), "state.json")}, &out, &logs)
+		done <- runMain(ctx, func(o *MainOptions) {
+			o.Link, o.Control, o.SessionTime, o.Signal, o.State = link, "127.0.0.1:0", 0, 3, filepath.Join(t.TempDir(), "state.json")
+			o.Fixed = []string{"--session-time", "--signal"}
+		}, &out, &logs)
 	}()
 	waitFor(t, "simulator ready", func() bool { return strings.Contains(out.String(), "control http://") })
 	var control string
@@ -140,18 +154,24 @@ func TestMainSimulate(t *testing.T) {
 func TestMainFlags(t *testing.T) {
 	link := filepath.Join(t.TempDir(), "x")
 	for _, tc := range []struct {
-		args []string
+		name string
+		set  func(o *MainOptions)
 		want string
 	}{
-		{[]string{"--sky", "realistic", "--signal", "3"}, "--signal"},
-		{[]string{"--sky", "cloudy"}, "realistic or fixed"},
-		{[]string{"--model", "9999"}, "9603, 9602, 9603N, 9601, 9522B, 9523"},
-		{[]string{"--replay", "no-such.trace"}, "no-such.trace"},
-		{[]string{"--replay", "../trace/testdata/ring.trace", "--replay-speed", "-1"}, "replay-speed"},
+		{"realistic with --signal", func(o *MainOptions) { o.Sky, o.Signal, o.Fixed = "realistic", 3, []string{"--signal"} }, "--signal"},
+		{"unknown sky", func(o *MainOptions) { o.Sky = "cloudy" }, "realistic or fixed"},
+		{"unknown model", func(o *MainOptions) { o.Model = "9999" }, "9603, 9602, 9603N, 9601, 9522B, 9523"},
+		{"bad epoch", func(o *MainOptions) { o.Epoch = "yesterday" }, "--epoch"},
+		{"bad profile", func(o *MainOptions) { o.Profile = "4" }, "--profile"},
+		{"missing trace", func(o *MainOptions) { o.Replay = "no-such.trace" }, "no-such.trace"},
+		{"replay speed", func(o *MainOptions) { o.Replay, o.ReplaySpeed = "../trace/testdata/ring.trace", -1 }, "replay-speed"},
 	} {
-		err := Main(context.Background(), append([]string{"--link", link, "--control", "127.0.0.1:0"}, tc.args...), io.Discard, io.Discard)
+		err := runMain(context.Background(), func(o *MainOptions) {
+			o.Link, o.Control = link, "127.0.0.1:0"
+			tc.set(o)
+		}, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: err = %v, want it to mention %s", tc.args, err, tc.want)
+			t.Errorf("%s: err = %v, want it to mention %s", tc.name, err, tc.want)
 		}
 	}
 }
@@ -162,7 +182,7 @@ func TestMainReplay(t *testing.T) {
 	var out, logs syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Main(ctx, []string{"--link", link, "--replay", "../trace/testdata/ring.trace", "--replay-speed", "1000"}, &out, &logs)
+		done <- runMain(ctx, func(o *MainOptions) { o.Link, o.Replay, o.ReplaySpeed = link, "../trace/testdata/ring.trace", 1000 }, &out, &logs)
 	}()
 	waitFor(t, "replay ready", func() bool { return strings.Contains(out.String(), "replay ") })
 	h := openSerial(t, link)

@@ -289,9 +289,6 @@ func (n *Node) Port() int { return n.port }
 // Name is the Erlang node name.
 func (n *Node) Name() string { return n.name }
 
-// Dir is the node's data directory (its logs are under Dir()/log).
-func (n *Node) Dir() string { return n.dir }
-
 // Running reports whether the node's process is alive.
 func (n *Node) Running() bool {
 	n.mu.Lock()

@@ -38,7 +38,9 @@ var (
 //
 // One iteration takes about a minute and a half with the cluster's start:
 // run it with -benchtime 1x. -fleet.stations and -fleet.per change the
-// fleet's size (20 and 100 by default).
+// fleet's size (20 and 100 by default). RB_FLEET_LOG_LEVEL sets rbd's
+// --log-level (info by default); RB_FLEET_LOGS names a directory where a
+// failed run leaves every rbd's whole log.
 //
 //	go test -run '^$' -bench BenchmarkFleet -benchtime 1x ./internal/testkit/clustertest
 func BenchmarkFleet(b *testing.B) {
@@ -102,7 +104,8 @@ func BenchmarkFleet(b *testing.B) {
 		elapsed := time.Since(start)
 		b.StopTimer()
 		if !tl.settled() {
-			b.Errorf("the fleet did not settle: %s\n%s\n%s", tl, strings.Join(tl.problems, "\n"), l.timelines(tl, start, marks, sts, clients))
+			b.Errorf("the fleet did not settle: %s\n%s\n%s\n%s", tl, strings.Join(tl.problems, "\n"), l.timelines(tl, start, marks, sts, clients),
+				whereUnfinished(b, c, prefix, tl.unfinished, clients))
 		}
 		l.mu.Lock()
 		if len(l.bad) > 0 {

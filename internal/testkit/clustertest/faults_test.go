@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	rbclient "github.com/rockblock-station/rockblock-station/client"
+	"github.com/rockblock-station/rockblock-station/store"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -112,7 +115,7 @@ func TestQuorumReplicas(t *testing.T) {
 	defer cancel()
 	st := fmt.Sprintf("replicas%d", time.Now().UnixNano()%100000)
 	bus, err := queue.Dial(ctx, queue.Config{URL: c.URLs(), Station: st, ClientID: "cl-" + st,
-		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl, queue.RoleInbox}})
+		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +130,7 @@ func TestQuorumReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{queue.OutboxName(st), queue.ControlName(st), queue.InboxName("cl-" + st), queue.DeadQueue}
+	want := []string{queue.OutboxName(st), queue.ControlName(st), queue.DeadQueue, queue.HistoryName}
 	for _, name := range want {
 		var line string
 		for _, l := range strings.Split(out, "\n") {
@@ -202,6 +205,10 @@ func TestFleetFaults(t *testing.T) {
 			return err
 		}})
 	}
+	// Last, the node that leads most of the queues (picked when the round
+	// starts: the stream's and the stations' leaders move with the rounds).
+	phases = append(phases, phase{"SIGKILL of the node leading most queues", nil, func(n *brokertest.Node) error { n.Kill(); return nil },
+		func(n *brokertest.Node) error { return n.StartAgain() }})
 	t.Cleanup(func() { _ = c.Heal() })
 
 	const perRound = 8 // MO per station per round; an MT for every second one
@@ -209,6 +216,9 @@ func TestFleetFaults(t *testing.T) {
 	first := time.Now()
 	for r, ph := range phases {
 		syncAll(t, c) // as a long-running cluster would have: see SyncMetadata
+		if ph.node == nil {
+			ph.node = mostLeaders(t, c)
+		}
 		start := time.Now()
 		var wg sync.WaitGroup
 		for si, s := range stations {
@@ -275,4 +285,97 @@ func TestFleetFaults(t *testing.T) {
 	if partitionNote != "" {
 		t.Logf("not tested here: the partition (%s)", partitionNote)
 	}
+}
+
+// mostLeaders returns the node that leads the most queues.
+func mostLeaders(t *testing.T, c *brokertest.Cluster) *brokertest.Node {
+	t.Helper()
+	out, err := c.Nodes[0].Ctl("list_queues", "--quiet", "--no-table-headers", "name", "leader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	best, most := c.Nodes[0], -1
+	for _, n := range c.Nodes {
+		k := strings.Count(out, n.Name())
+		if k > most {
+			best, most = n, k
+		}
+	}
+	t.Logf("node %s leads %d queues", best.Name(), most)
+	return best
+}
+
+// TestQueueCountIndependentOfClients: the broker's queues are the same
+// with one client as with twenty (each a client.Client with a history of
+// its own, archiving the stream): clients add no queue of their own but a
+// live feed per connection, which is exclusive and goes with it.
+func TestQueueCountIndependentOfClients(t *testing.T) {
+	c := brokertest.RequireCluster(t, cluster)
+	if err := c.WaitRunning(len(c.Nodes)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	durable := func() int {
+		out, err := c.Nodes[0].Ctl("list_queues", "--quiet", "--no-table-headers", "name", "durable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) == 2 && f[1] == "true" {
+				n++
+			}
+		}
+		return n
+	}
+	prefix := fmt.Sprintf("q%d-", time.Now().UnixNano()%10000)
+	count := func(k int) int {
+		var stops []func()
+		for i := range k {
+			stops = append(stops, runArchivist(t, ctx, rotate(c, i), fmt.Sprintf("%s%d-%d", prefix, k, i)))
+		}
+		n := durable()
+		for _, s := range stops {
+			s()
+		}
+		return n
+	}
+	one, twenty := count(1), count(20)
+	if one != twenty {
+		t.Fatalf("%d durable queues with one client, %d with twenty", one, twenty)
+	}
+	out, _ := c.Nodes[0].Ctl("list_queues", "--quiet", "--no-table-headers", "name")
+	if strings.Contains(out, "rockblock.inbox.") {
+		t.Fatalf("an inbox on a broker used only by this version:\n%s", out)
+	}
+	t.Logf("%d durable queues with 1 client and with 20", one)
+}
+
+// runArchivist runs a client (station name) with a history of its own until
+// it caught up with the stream; the returned function stops it.
+func runArchivist(t *testing.T, ctx context.Context, urls, name string) func() {
+	t.Helper()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "history.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, err := queue.Dial(ctx, queue.Config{URL: urls, ClientID: st.ClientID(), AppID: name, Station: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := rbclient.New(rbclient.Config{Station: name, Bus: bus, Store: st})
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); cl.Run(cctx) }()
+	for {
+		if _, ok, _ := st.Meta(ctx, "history_replayed"); ok {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("client %s never caught up with the stream", name)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return func() { cancel(); <-done; bus.Close(); st.Close() }
 }

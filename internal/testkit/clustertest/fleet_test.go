@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,6 +109,10 @@ func newStation(tb testing.TB, ctx context.Context, prefix string, i int, urls s
 	tb.Cleanup(func() {
 		s.stop(tb)
 		if tb.Failed() {
+			if dir := os.Getenv("RB_FLEET_LOGS"); dir != "" {
+				_ = os.MkdirAll(dir, 0o755)
+				_ = os.WriteFile(filepath.Join(dir, s.name+".log"), []byte(s.log.String()), 0o644)
+			}
 			tb.Logf("rbd %s log (tail):\n%s", s.name, tail(s.log.String(), 30))
 		}
 	})
@@ -117,7 +122,7 @@ func newStation(tb testing.TB, ctx context.Context, prefix string, i int, urls s
 func (s *station) start(tb testing.TB) {
 	tb.Helper()
 	cmd := exec.Command(rbdBin, "--port", s.link, "--state", filepath.Join(s.dir, "state"), "--station", s.name,
-		"--log-level", "info", "--session-timeout", "10s")
+		"--log-level", cmp.Or(os.Getenv("RB_FLEET_LOG_LEVEL"), "info"), "--session-timeout", "10s")
 	cmd.Env = append(os.Environ(), "RB_TEST_FAST=1", "RB_LOCK_DIR="+s.dir, "RB_AMQP_URL="+s.urls, "RB_CONFIG="+filepath.Join(s.dir, "config"))
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -161,8 +166,9 @@ func (s *station) alive() bool {
 	}
 }
 
-// client is one client install: its own durable inbox, bound to every
-// station's mt.* and status.*, consumed with manual acks; it publishes MO.
+// client is one client install: it follows the history stream (every
+// station's mt.*, status.* and session.*) with manual acks, as the
+// archivist does; it publishes MO.
 type client struct {
 	name string
 	bus  *queue.AMQP
@@ -173,17 +179,19 @@ type client struct {
 	states   map[string]map[string]int // MO id -> state -> status messages
 	mtByTag  map[string]map[string]int // MT text (tag) -> message id -> deliveries
 	events   map[string][]event        // MO id or MT tag -> what this client saw of it, for timelines
+	offsets  map[int64]string          // stream offset -> message_id delivered there
 	statuses int
 }
 
 func newClient(tb testing.TB, ctx context.Context, name, urls string) *client {
 	tb.Helper()
 	c := &client{name: name, log: &syncbuf.Buffer{}, byMsgID: map[string]int{},
-		states: map[string]map[string]int{}, mtByTag: map[string]map[string]int{}, events: map[string][]event{}}
+		states: map[string]map[string]int{}, mtByTag: map[string]map[string]int{}, events: map[string][]event{},
+		offsets: map[int64]string{}}
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	bus, err := queue.Dial(dctx, queue.Config{URL: urls, ClientID: name, AppID: name,
-		Declare: []queue.Role{queue.RoleInbox}, ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second,
+		ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second,
 		Heartbeat: 10 * time.Second, // a partitioned node's connection noticed within 15 s
 		Logger:    newLogger(c.log)})
 	if err != nil {
@@ -196,16 +204,30 @@ func newClient(tb testing.TB, ctx context.Context, name, urls string) *client {
 		}
 	})
 	c.bus = bus
-	inbox, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleInbox})
+	// As the archivist: the history stream from the offset after the
+	// last one taken (here: from the stream's end as of now, which the
+	// end mark shows; the bus resumes after the last offset it delivered
+	// through every reconnect).
+	stream, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleHistory, Since: time.Now().Add(-2 * time.Second), MarkEnd: true})
 	if err != nil {
-		tb.Fatalf("client %s inbox: %v", name, err)
+		tb.Fatalf("client %s stream: %v", name, err)
 	}
+	ready := make(chan struct{})
 	go func() {
-		for d := range inbox {
+		for d := range stream {
+			if d.End {
+				close(ready)
+				continue
+			}
 			c.add(d)
 			_ = d.Ack()
 		}
 	}()
+	select {
+	case <-ready:
+	case <-dctx.Done():
+		tb.Fatalf("client %s: the stream's end mark never came", name)
+	}
 	return c
 }
 
@@ -213,6 +235,7 @@ func (c *client) add(d *queue.Delivery) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.byMsgID[d.MessageID]++
+	c.offsets[d.Offset] = d.MessageID
 	now := time.Now()
 	switch m := d.Msg.(type) {
 	case *rb.Status:
@@ -317,7 +340,7 @@ type tally struct {
 	moLost, moDup    int       // MO not (yet) at its gateway / there more than once
 	moUnfinished     int       // MO without a sent status at some client
 	mtLost, mtDup    int       // MT missing at some client / under two message ids
-	inboxRedelivered int       // deliveries of a message_id seen before (at-least-once; the archivist drops them)
+	inboxRedelivered int       // deliveries of a message_id seen before (a republish after a lost confirm: a second stream entry; the history drops it by id)
 	statusDiff       int       // status message ids one client has and another has not
 	latencies        []float64 // MO publish to gateway, seconds
 	confirms         []float64 // MO publish to the broker's confirm, seconds
@@ -333,7 +356,7 @@ func (t tally) settled() bool {
 }
 
 func (t tally) String() string {
-	return fmt.Sprintf("MO %d (lost %d, duplicated %d, without sent %d), MT %d (lost %d, duplicated %d), status sets differing %d, inbox redeliveries %d",
+	return fmt.Sprintf("MO %d (lost %d, duplicated %d, without sent %d), MT %d (lost %d, duplicated %d), status sets differing %d, repeated message ids %d",
 		t.mos, t.moLost, t.moDup, t.moUnfinished, t.mts, t.mtLost, t.mtDup, t.statusDiff, t.inboxRedelivered)
 }
 
@@ -423,7 +446,7 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 			t.mtLatencies = append(t.mtLatencies, lastFirst.Sub(r.injected).Seconds())
 		}
 	}
-	// Every status rbd published reaches every inbox: the clients' sets of
+	// Every status rbd published reaches every client: the clients' sets of
 	// status message ids (those of this ledger's MO) must be equal.
 	sets := make([]map[string]bool, len(clients))
 	for i, c := range clients {

@@ -103,7 +103,7 @@ func NewEnv(t testing.TB, now time.Time, path string) *Env {
 	// The inbox is declared up front, as rbtui's bus does: a message
 	// published while the client still replays the history must wait in it.
 	mem := queue.NewMemory(queue.Config{Station: Station, ClientID: st.ClientID(),
-		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl, queue.RoleInbox}})
+		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl}})
 	t.Cleanup(func() { mem.Close() })
 	hb := &HealthBus{Bus: mem, h: queue.Health{Up: true, Since: now}}
 	// ManualFlush: the outbox is published when a test says so (FlushOutbox),

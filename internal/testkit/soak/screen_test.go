@@ -37,8 +37,7 @@ func openScreen(ctx context.Context, c *client.Client) *screen {
 		PageSize: 1 << 20, Refresh: -1,
 	})
 	msgs := make(chan tea.Msg, 64)
-	var exec func(tea.Cmd)
-	exec = func(cmd tea.Cmd) {
+	exec := func(cmd tea.Cmd) {
 		if cmd == nil {
 			return
 		}

@@ -369,7 +369,7 @@ func (s *soak) setupClients(ctx context.Context) {
 		t.Cleanup(func() { st.Close() })
 		bus, err := queue.Dial(ctx, queue.Config{
 			URL: s.node.URL(), Station: s.station, ClientID: st.ClientID(), AppID: fmt.Sprintf("soak-client-%d", i),
-			Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl, queue.RoleInbox},
+			Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl},
 		})
 		if err != nil {
 			t.Fatalf("client %d bus: %v", i, err)

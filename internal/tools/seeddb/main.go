@@ -33,7 +33,7 @@ func run(args []string) error {
 	if len(args) == 2 {
 		v, err := strconv.Atoi(args[1])
 		if err != nil || v < 0 {
-			return fmt.Errorf("N must be a count, got %q", args[1])
+			return fmt.Errorf("the message count must be a whole number, got %q", args[1])
 		}
 		n = v
 	}

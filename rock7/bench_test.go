@@ -1,0 +1,148 @@
+package rock7
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rockblock-station/rockblock-station/queue"
+	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/store"
+)
+
+// benchHistory stores every received message of station in a SQLite
+// history as the client's archivist does, and tells when each arrived.
+func benchHistory(b *testing.B, e *env) map[string]chan time.Time {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "history.db"), store.Options{Station: e.station})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	bus, err := queue.Dial(ctx, queue.Config{URL: node.URL(), Station: e.station, ClientID: "h-" + e.station, AppID: "bench",
+		Declare: []queue.Role{queue.RoleInbox}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { bus.Close() })
+	ch, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleInbox, ClientID: "h-" + e.station})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	waiting := map[string]chan time.Time{}
+	go func() {
+		for d := range ch {
+			if r, ok := d.Msg.(*rb.Received); ok {
+				if _, err := st.InsertMT(ctx, r); err != nil {
+					b.Error(err)
+				}
+				mu.Lock()
+				if w := waiting[r.ID]; w != nil {
+					w <- time.Now()
+				}
+				mu.Unlock()
+			}
+			_ = d.Ack()
+		}
+	}()
+	return waiting
+}
+
+// BenchmarkWebhookToHistory is one delivery at a time, as Rock7 makes them
+// for a device: from the POST to the row in a client's SQLite history
+// (broker confirm, inbox, insert). Target: p99 ≤ 20 ms.
+func BenchmarkWebhookToHistory(b *testing.B) {
+	e := newEnv(b, nil)
+	key, _ := keys(b)
+	waiting := benchHistory(b, e)
+	forms := make([]url.Values, b.N)
+	for i := range forms {
+		forms[i] = signed(b, key, mo(i%65536, "bench delivery"))
+	}
+	lat := make([]time.Duration, 0, b.N)
+	answer := make([]time.Duration, 0, b.N)
+	var mu sync.Mutex
+	b.ResetTimer()
+	for i := range b.N {
+		id := rb.MTID(testIMEI, i%65536)
+		w := make(chan time.Time, 1)
+		mu.Lock()
+		waiting[id] = w
+		mu.Unlock()
+		start := time.Now()
+		if code := post(b, e.url, forms[i]); code != http.StatusOK {
+			b.Fatalf("HTTP %d", code)
+		}
+		answer = append(answer, time.Since(start))
+		select {
+		case at := <-w:
+			lat = append(lat, at.Sub(start))
+		case <-time.After(10 * time.Second):
+			b.Fatalf("delivery %d never reached the history", i)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	slices.Sort(answer)
+	b.ReportMetric(float64(answer[len(answer)*99/100].Microseconds())/1000, "answer-p99-ms")
+}
+
+// BenchmarkWebhookConcurrent is many deliveries at once (several devices,
+// or Rock7 catching up after an outage): deliveries/s and the answer's
+// p99. Target: answer p99 under 3 s (Rock7's budget).
+func BenchmarkWebhookConcurrent(b *testing.B) {
+	for _, conc := range []int{8, 32} {
+		b.Run(map[int]string{8: "8", 32: "32"}[conc], func(b *testing.B) {
+			e := newEnv(b, nil)
+			key, _ := keys(b)
+			forms := make([]url.Values, b.N)
+			for i := range forms {
+				forms[i] = signed(b, key, mo(i%65536, "bench delivery"))
+			}
+			var next atomic.Int64
+			lat := make([]time.Duration, b.N)
+			tr := &http.Transport{MaxIdleConnsPerHost: conc}
+			cl := &http.Client{Transport: tr}
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range conc {
+				wg.Go(func() {
+					for {
+						i := int(next.Add(1) - 1)
+						if i >= b.N {
+							return
+						}
+						t0 := time.Now()
+						resp, err := cl.PostForm(e.url, forms[i])
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusOK {
+							b.Errorf("HTTP %d", resp.StatusCode)
+						}
+						lat[i] = time.Since(t0)
+					}
+				})
+			}
+			wg.Wait()
+			el := time.Since(start)
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(b.N)/el.Seconds(), "deliveries/s")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "answer-p99-ms")
+		})
+	}
+}
