@@ -312,10 +312,6 @@ func (m *Memory) Dead() []DeadLetter {
 // Health implements Bus: always up.
 func (m *Memory) Health() Health { return Health{Up: true, Since: m.since} }
 
-// HealthChanged is AMQP.HealthChanged: the in-process bus is always up, its
-// health never changes (a nil channel, which never fires).
-func (m *Memory) HealthChanged() <-chan struct{} { return nil }
-
 // Close implements Bus.
 func (m *Memory) Close() error {
 	m.mu.Lock()
