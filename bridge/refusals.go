@@ -21,6 +21,9 @@ type refusalLog struct {
 	every time.Duration
 	now   func() time.Time
 
+	// wake tells run that the first reason since it emptied arrived.
+	wake chan struct{}
+
 	mu      sync.Mutex
 	reasons map[string]*refusalCount
 }
@@ -32,7 +35,7 @@ type refusalCount struct {
 }
 
 func newRefusalLog(log *slog.Logger, every time.Duration, now func() time.Time) *refusalLog {
-	return &refusalLog{log: log, every: every, now: now, reasons: map[string]*refusalCount{}}
+	return &refusalLog{log: log, every: every, now: now, reasons: map[string]*refusalCount{}, wake: make(chan struct{}, 1)}
 }
 
 // refuse records one refusal of reason for a peer at remote.
@@ -41,6 +44,12 @@ func (l *refusalLog) refuse(reason, remote string) {
 	l.mu.Lock()
 	c := l.reasons[reason]
 	if c == nil {
+		if len(l.reasons) == 0 {
+			select {
+			case l.wake <- struct{}{}:
+			default:
+			}
+		}
 		c = &refusalCount{}
 		l.reasons[reason] = c
 	}
@@ -80,17 +89,34 @@ func (l *refusalLog) flush(all bool) {
 	}
 }
 
-// run flushes every interval until ctx ends, and once more then.
+// run flushes every interval while refusals are remembered, until ctx
+// ends, and once more then; with none (no stranger knocking) it sleeps
+// until the next.
 func (l *refusalLog) run(ctx context.Context) {
-	t := time.NewTicker(l.every)
+	t := time.NewTimer(l.every)
+	t.Stop()
 	defer t.Stop()
 	for {
+		var tick <-chan time.Time
+		if l.busy() {
+			t.Reset(l.every)
+			tick = t.C
+		}
 		select {
 		case <-ctx.Done():
 			l.flush(true)
 			return
-		case <-t.C:
+		case <-tick:
 			l.flush(false)
+		case <-l.wake:
 		}
+		t.Stop()
 	}
+}
+
+// busy reports whether any reason is remembered.
+func (l *refusalLog) busy() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.reasons) > 0
 }

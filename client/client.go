@@ -19,7 +19,8 @@
 // running). The live feed of every other process writes no message body: it
 // only tells its screen which ids moved, and each process learns what the
 // others wrote by watching SQLite's change counter (store.DataVersion,
-// polled every WatchEvery: about 4 µs a poll, no I/O). Signal readings are
+// about 4 µs a look, no I/O), looked at when the history's files are
+// written (inotify; polled every WatchEvery where there is no such notice). Signal readings are
 // the exception: they come only on the live feed, so each process stores
 // them (AddSignal keeps one row per change or interval, whoever writes it).
 // Writing every body from every process, as before, cost each extra rbtui a
@@ -74,8 +75,9 @@ type Config struct {
 	MaxMO int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// FlushEvery is how often queued rows are retried when nothing else
-	// triggers a flush (default 5 s).
+	// FlushEvery is how often queued rows are retried while some wait and
+	// nothing else triggers a flush (default 5 s); with none queued the
+	// outbox waits for a compose, the broker or another process's write.
 	FlushEvery time.Duration
 	// ArchiveRetry is the first wait before the archivist tries again to
 	// write a message the history refused (default 1 s, doubling to 30 s).
@@ -94,8 +96,10 @@ type Config struct {
 	// the client starts, waiting for the first live reading, before it shows what
 	// the history says (default 10 s; negative: not at all).
 	ConnectGrace time.Duration
-	// WatchEvery is how often the history's change counter is polled to
-	// learn of writes by other processes (default 500 ms; negative: never).
+	// WatchEvery is the shortest time between two looks at the history's
+	// change counter after writes by other processes, and how often it is
+	// polled where the files' writes cannot be watched (default 500 ms;
+	// negative: never).
 	WatchEvery time.Duration
 	// NoArchivist keeps this process out of the competition to be the
 	// archivist of its history: rbtui and rbtui serve archive, the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/store"
 )
 
 // outbox is the state of the transactional outbox: SQLite holds the
@@ -217,21 +218,36 @@ func (c *Client) Resend(ctx context.Context, id string) (string, error) {
 	return c.ComposeFrom(ctx, station, m.Data, !m.Binary, nil)
 }
 
-// flushLoop publishes queued rows at the start, whenever it is kicked (a
-// compose), and every FlushEvery (which also covers the broker coming back).
+// flushLoop publishes queued rows at the start and whenever it is kicked:
+// by a compose or cancel here, by the broker becoming usable (the health
+// watch), and by another process's commit to the history (the change watch:
+// `rbtui send` may have queued a row while the broker was away). While rows
+// wait (the broker down or refusing, a row claimed by another process whose
+// lease may run out) it also retries: every FlushEvery after a failure;
+// for a row another process claimed, once its lease (store.ClaimLease) has
+// surely lapsed, since the claimant's commit of the row's submission wakes
+// the change watch, which kicks this loop. With nothing queued it sleeps
+// until the next kick.
 func (c *Client) flushLoop(ctx context.Context) error {
-	t := time.NewTicker(c.cfg.FlushEvery)
+	t := time.NewTimer(c.cfg.FlushEvery)
 	defer t.Stop()
 	for {
-		if err := c.FlushOutbox(ctx); err != nil && ctx.Err() == nil {
+		wait, err := c.flush(ctx)
+		if err != nil && ctx.Err() == nil {
 			c.log.Warn("outbox flush", "err", err)
+		}
+		var retry <-chan time.Time
+		if wait > 0 {
+			t.Reset(wait)
+			retry = t.C
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-c.out.kick:
-		case <-t.C:
+		case <-retry:
 		}
+		t.Stop()
 	}
 }
 
@@ -239,6 +255,14 @@ func (c *Client) flushLoop(ctx context.Context) error {
 // submitted on the broker's confirm. It stops at the first failure (the
 // broker is down or refuses: the rows stay queued for the next flush).
 func (c *Client) FlushOutbox(ctx context.Context) error {
+	_, err := c.flush(ctx)
+	return err
+}
+
+// flush is FlushOutbox; retry is when to try again for what is left to
+// publish (0: nothing is): FlushEvery after an error, store.ClaimLease for
+// a row another process holds the claim of.
+func (c *Client) flush(ctx context.Context) (retry time.Duration, err error) {
 	c.out.mu.Lock()
 	defer c.out.mu.Unlock()
 	for id, station := range c.out.cancels {
@@ -246,13 +270,13 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		err := c.publishCancel(pctx, id, station)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("tell rbd of the cancel of %s: %w", id, err)
+			return c.cfg.FlushEvery, fmt.Errorf("tell rbd of the cancel of %s: %w", id, err)
 		}
 		delete(c.out.cancels, id)
 	}
 	rows, err := c.st.Queued(ctx)
 	if err != nil {
-		return err
+		return c.cfg.FlushEvery, err
 	}
 	for _, m := range rows {
 		s := m.Send()
@@ -265,15 +289,19 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		if err := s.Validate(); err != nil {
 			// A row this program cannot publish: say so instead of retrying for ever.
 			if err := c.park(ctx, m.ID, s.Station, m.Bytes, err); err != nil {
-				return err
+				return c.cfg.FlushEvery, err
 			}
 			continue
 		}
 		if ok, err := c.st.Claim(ctx, m.ID); err != nil || !ok {
 			if err != nil {
-				return err
+				return c.cfg.FlushEvery, err
 			}
-			continue // another process sharing this history publishes it (store.Claim)
+			// Another process sharing this history publishes it
+			// (store.Claim); should it die, its lease runs out and a
+			// later flush here takes the row.
+			retry = store.ClaimLease
+			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := c.bus.Publish(pctx, s)
@@ -281,22 +309,22 @@ func (c *Client) FlushOutbox(ctx context.Context) error {
 		if errors.Is(err, queue.ErrInvalid) {
 			// Refused before it left: the broker can never take it.
 			if err := c.park(ctx, m.ID, s.Station, m.Bytes, err); err != nil {
-				return err
+				return c.cfg.FlushEvery, err
 			}
 			continue
 		}
 		if err != nil {
 			if errors.Is(err, queue.ErrRefused) {
-				return fmt.Errorf("publish %s: the outbox refused it (full?): %w", m.ID, err)
+				return c.cfg.FlushEvery, fmt.Errorf("publish %s: the outbox refused it (full?): %w", m.ID, err)
 			}
-			return fmt.Errorf("publish %s: %w", m.ID, err)
+			return c.cfg.FlushEvery, fmt.Errorf("publish %s: %w", m.ID, err)
 		}
 		if _, err := c.st.MarkSubmitted(ctx, m.ID); err != nil {
-			return err
+			return c.cfg.FlushEvery, err
 		}
 		c.notify(rb.Change{IDs: []string{m.ID}, Header: true})
 	}
-	return nil
+	return retry, nil
 }
 
 // park marks a queued row failed that can never be published, with the reason.

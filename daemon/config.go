@@ -59,7 +59,11 @@ type Config struct {
 	// Heartbeat is the interval of signal reports when nothing changes (30s).
 	Heartbeat time.Duration
 	// Probe is how long the modem may be idle before a quick command checks
-	// that it still answers (5s); a modem that stops answering is offline.
+	// that it still answers (15s); a modem that stops answering is offline.
+	// Each probe wakes rbd and the modem: it is the idle daemon's largest
+	// wake-up, so it is no more frequent than an operator needs to see a
+	// silent modem (a USB unplug and a ring alert wake rbd at once, without
+	// a probe: the port's read ends, the modem speaks).
 	Probe time.Duration
 	// SignalPoll: without a +CIEV signal event for this long, a probe asks
 	// AT+CSQ for a fresh reading instead of AT+CSQF, at most once per
@@ -129,7 +133,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.Heartbeat, 30*time.Second)
-	def(&c.Probe, 5*time.Second)
+	def(&c.Probe, 15*time.Second)
 	def(&c.SignalPoll, 2*time.Minute)
 	def(&c.RetryFirst, sbd.RetryFirst)
 	def(&c.RetryMax, sbd.RetryMax)

@@ -95,6 +95,17 @@ func (a *AMQP) Health() Health {
 	return a.health
 }
 
+// HealthChanged returns a channel that is closed at the bus's next change
+// of state (connected, lost, blocked, a publisher channel opened or lost):
+// a watcher waits on it instead of polling Health. (The in-process bus,
+// always up, has none: a watcher of it, or of a test's bus that fakes its
+// health, polls.)
+func (a *AMQP) HealthChanged() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.changed
+}
+
 // Close implements Bus: it closes the connection and stops every loop.
 func (a *AMQP) Close() error {
 	a.cancel()

@@ -87,9 +87,17 @@ type Config struct {
 	RepeatLog time.Duration
 	// DialTimeout bounds one connection attempt (default 5 s).
 	DialTimeout time.Duration
-	// Heartbeat is the AMQP heartbeat interval (default 10 s).
+	// Heartbeat is the AMQP heartbeat interval that this client proposes
+	// (default 30 s, as the package's broker settings; the broker may
+	// lower it). amqp091-go sends one every half of it on an idle
+	// connection and gives the connection up after one and a half of it
+	// without a frame: a dead link is noticed within 45 s. Each of those
+	// timers wakes an idle process (issue 24), 10 s woke it every 5 s.
 	Heartbeat time.Duration
 }
+
+// DefaultHeartbeat is Config.Heartbeat's default.
+const DefaultHeartbeat = 30 * time.Second
 
 func (c Config) withDefaults() Config {
 	if c.Station == "" {
@@ -134,7 +142,7 @@ func (c Config) withDefaults() Config {
 	c.ConfirmTimeoutMax = max(c.ConfirmTimeoutMax, c.ConfirmTimeout)
 	setDur(&c.RepeatLog, 10*time.Minute)
 	setDur(&c.DialTimeout, 5*time.Second)
-	setDur(&c.Heartbeat, 10*time.Second)
+	setDur(&c.Heartbeat, DefaultHeartbeat)
 	return c
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Go benchmark of the repository (`make bench`) and the scripted
-# measurements: rbd's idle cost and the start-up of `rbtui signal`; ends
+# measurements: rbd's idle cost, a whole idle station's (scripts/station-idle.sh,
+# STATION_SECONDS per window, default 60) and the start-up of `rbtui signal`; ends
 # with one table of every figure and its target (internal/tools/benchtable,
 # which reads each benchmark's target from its doc comment).
 # Benchmarks that need a broker start their own private RabbitMQ node.
@@ -16,6 +17,10 @@ go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./... | tee "$resul
 if [ -x scripts/rbd-idle.sh ]; then
   echo "== rbd idle cost (${IDLE_SECONDS:-60} s)"
   scripts/rbd-idle.sh "${IDLE_SECONDS:-60}"
+fi
+if [ -x scripts/station-idle.sh ]; then
+  echo "== a whole idle station (${STATION_SECONDS:-60} s a window)"
+  scripts/station-idle.sh "${STATION_SECONDS:-60}"
 fi
 if [ -x scripts/glance-startup.sh ]; then
   echo "== rbtui signal start-up"

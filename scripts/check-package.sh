@@ -60,6 +60,7 @@ cat >"$tmp/want" <<'LIST'
 drwxr-xr-x root/root ./etc/rockblock-station/stations/
 -rw-r--r-- root/root ./usr/share/doc/rockblock-station/examples/station.env packaging/etc/station.env
 -rw-r--r-- root/root ./usr/share/doc/rockblock-station/examples/rabbitmq.conf packaging/rabbitmq/rockblock-station.conf
+-rw-r--r-- root/root ./usr/share/doc/rockblock-station/examples/rabbitmq-env.conf packaging/rabbitmq/rabbitmq-env.conf
 -rwxr-xr-x root/root ./usr/share/doc/rockblock-station/examples/broker-users.sh scripts/broker-users.sh
 -rw-r--r-- root/root ./usr/share/doc/rockblock-station/README.md README.md
 -rw-r--r-- root/root ./usr/share/man/man8/rbd.8.gz

@@ -33,6 +33,7 @@ import (
 	"github.com/anmitsu/go-shlex"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/rockblock-station/rockblock-station/internal/fswatch"
 	"github.com/rockblock-station/rockblock-station/tui"
 )
 
@@ -46,8 +47,16 @@ const (
 	// handshakeTimeout bounds the key exchange and authentication.
 	handshakeTimeout = 30 * time.Second
 	// recheckEvery is how often the authorized keys file is looked at, so
-	// the sessions of a key taken out of it are closed.
+	// the sessions of a key taken out of it are closed, where its changes
+	// cannot be watched (internal/fswatch)...
 	recheckEvery = 2 * time.Second
+	// ...and, where they can, how often it is looked at anyway, in case a
+	// change escaped the watch (a file on a network file system).
+	recheckWatched = time.Minute
+	// keysSettle is how long the file must be quiet after a change before
+	// it is read: a file being written (truncated, then filled) is never
+	// read half-way, which would refuse every key.
+	keysSettle = 250 * time.Millisecond
 	// stopWait is how long Serve waits for sessions to end on shutdown.
 	stopWait = 5 * time.Second
 )
@@ -163,8 +172,20 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(ln) }()
-	tick := time.NewTicker(recheckEvery)
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	every := recheckEvery
+	changed, err := fswatch.Files(wctx, s.cfg.Keys.Path())
+	if err == nil {
+		every = recheckWatched
+	} else {
+		s.log.Debug("ssh: authorized keys looked at on a timer", "every", every, "err", err)
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
+	settle := time.NewTimer(keysSettle)
+	settle.Stop()
+	defer settle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -179,6 +200,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				return nil
 			}
 			return fmt.Errorf("ssh serve: %w", err)
+		case _, ok := <-changed:
+			if !ok { // the watch failed: look on a timer
+				changed = nil
+				tick.Reset(recheckEvery)
+			}
+			settle.Reset(keysSettle) // read once the writing is over
+		case <-settle.C:
+			s.recheck()
 		case <-tick.C:
 			s.recheck()
 		}

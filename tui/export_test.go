@@ -8,4 +8,4 @@ import (
 
 // TickMsgForTest is the screen's refresh tick at t, for tests that move
 // the clock without a running ticker.
-func TickMsgForTest(t time.Time) tea.Msg { return tickMsg(t) }
+func TickMsgForTest(t time.Time) tea.Msg { return tickMsg{at: t} }

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"errors"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -10,7 +9,7 @@ import (
 )
 
 // The root's own subscriptions: the backend's live changes, which it
-// routes to the components that read again, and the refresh tick.
+// routes to the components that read again (the clock's tick: clock.go).
 
 // applyUpdate routes a change: the list reads the rows it names, the
 // header and the station list read their state again, the header today's
@@ -66,11 +65,4 @@ func (m *Model) listen() tea.Cmd {
 		}
 		return updateMsg{u: u, ok: true}
 	}
-}
-
-func (m *Model) tick() tea.Cmd {
-	if m.c.opts.Refresh < 0 {
-		return nil
-	}
-	return tea.Tick(m.c.opts.Refresh, func(t time.Time) tea.Msg { return tickMsg(t) })
 }

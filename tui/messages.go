@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"time"
-
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -74,7 +72,6 @@ type (
 		orig, id string
 		err      error
 	}
-	tickMsg time.Time
 )
 
 // dedupe returns ids without repeats, in their first order.

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -56,6 +57,11 @@ type Model struct {
 	footerCache string
 	footerFor   component
 	footerKey   string
+
+	// clock is the timer of the next tick (clock.go); clockWaits is true
+	// while a command waits on it.
+	clock      *time.Timer
+	clockWaits bool
 }
 
 // New returns the screen over b.
@@ -158,10 +164,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return cmd
 	case headerMsg, signalMsg:
 		_, cmd := m.header.Update(msg)
+		if _, ok := msg.(headerMsg); ok {
+			cmd = tea.Batch(cmd, m.tick()) // a new contact or reading: plan the clock again
+		}
 		return cmd
 	case stationsMsg:
 		_, cmd := m.stations.Update(msg)
-		return cmd
+		return tea.Batch(cmd, m.tick())
 	case updateMsg:
 		return m.applyUpdate(msg)
 	case refreshMsg, gotMsg:
@@ -199,6 +208,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case tickMsg:
+		m.clockWaits = false
 		m.footerFor = nil // relative times and staleness moved on
 		m.detail.Update(msg)
 		_, cmd := m.header.Update(msg)

@@ -25,6 +25,12 @@
 // as if killed; RB_TEST_CRASH_DELAY is the delay of in-session (default 100ms).
 // RB_TEST_FAST=1 shortens the daemon's timers (probe, heartbeat, retries) for tests.
 // RB_TEST_CPUPROFILE=path writes a CPU profile of the run to path (benchmarks).
+//
+// The runtime's periodic look at the CPU count and cgroup quota (to update
+// GOMAXPROCS) wakes an idle process every second; a station's CPUs do not
+// change while it runs, so GOMAXPROCS is set once at start (issue 24).
+//
+//go:debug updatemaxprocs=0
 package main
 
 import (

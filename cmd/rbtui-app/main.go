@@ -9,6 +9,12 @@
 // own with its flags, help and run (signal.go, send.go, history.go, dead.go,
 // serve.go, ssh.go); newRoot adds them. The hidden `rbtui man` prints
 // rbtui(1).
+//
+// The runtime's periodic look at the CPU count and cgroup quota (to update
+// GOMAXPROCS) wakes an idle process every second; a station's CPUs do not
+// change while it runs, so GOMAXPROCS is set once at start (issue 24).
+//
+//go:debug updatemaxprocs=0
 package main
 
 import (

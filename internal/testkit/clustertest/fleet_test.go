@@ -197,7 +197,8 @@ func newClient(tb testing.TB, ctx context.Context, name, urls string) *client {
 	defer cancel()
 	bus, err := queue.Dial(dctx, queue.Config{URL: urls, ClientID: name, AppID: name,
 		ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second,
-		Logger: newLogger(c.log)})
+		Heartbeat: 10 * time.Second, // a partitioned node's connection noticed within 15 s
+		Logger:    newLogger(c.log)})
 	if err != nil {
 		tb.Fatalf("client %s: %v", name, err)
 	}
