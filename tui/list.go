@@ -40,7 +40,10 @@ type listModel struct {
 	rows     []row
 	sel, off int
 	w, h     int
-	end      bool      // no older rows in the backend
+	end      bool // no older rows in the backend
+	// paged: the first page was applied; before it, every row is new to
+	// the list without being news (no bell for what was already there).
+	paged    bool
 	loading  bool      // a page request is in flight
 	next     rb.Cursor // where the next page starts
 	gen      int       // bumped on reload so late pages are dropped
@@ -174,6 +177,7 @@ func (l *listModel) appendRows(rows []rb.Message, next rb.Cursor, end bool) {
 		l.next = next
 	}
 	l.end = end
+	l.paged = true
 	l.clamp()
 }
 

@@ -116,10 +116,11 @@ func (l *listModel) applyRows(rows []rb.Message, err error) tea.Cmd {
 		l.c.status.fail(err)
 	}
 	bell := false
+	paged := l.paged
 	for _, x := range rows {
 		x.History = nil
 		l.c.status.seen(x)
-		if l.upsert(x) && x.Dir == rb.DirMT && !x.Read {
+		if l.upsert(x) && paged && x.Dir == rb.DirMT && !x.Read {
 			bell = true
 		}
 	}

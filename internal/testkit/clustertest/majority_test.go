@@ -102,10 +102,16 @@ func TestMajorityDown(t *testing.T) {
 	first := time.Now()
 	down := []*brokertest.Node{c.Nodes[1], c.Nodes[2]}
 	t.Cleanup(func() {
+		// Leave the cluster whole for the tests after this one, also when
+		// this one failed: both nodes back, and the paused one resumed.
 		for _, n := range down {
 			if !n.Running() {
 				_ = n.StartAgain()
 			}
+		}
+		if err := c.WaitRunning(len(c.Nodes)); err != nil {
+			_, _ = c.Resume(c.Nodes[0], 60*time.Second)
+			_ = c.WaitRunning(len(c.Nodes))
 		}
 	})
 	for _, n := range down {
@@ -115,6 +121,21 @@ func TestMajorityDown(t *testing.T) {
 	killed := time.Now()
 	after := waitShown("the broker unavailable", 30*time.Second, unavailable)
 	t.Logf("the broker shown unavailable %v after the kill", after.Round(time.Millisecond))
+	// Until the surviving node notices it is a minority and pauses
+	// (pause_minority), a client may connect to it again and truly be
+	// connected for a moment; from the pause on, nothing is available.
+	// So the state must hold "unavailable" for a few seconds in a row, and
+	// from then on throughout the outage.
+	for held := time.Now(); time.Since(held) < 3*time.Second; time.Sleep(100 * time.Millisecond) {
+		if state, g, line := shown(); !unavailable(state, g) {
+			if time.Since(killed) > 60*time.Second {
+				t.Fatalf("%v after the kill, with two nodes down: station state broker up %v blocked %v; glance %s (%q)",
+					time.Since(killed).Round(time.Millisecond), state.BrokerUp, state.BrokerBlocked, g, line)
+			}
+			held = time.Now()
+		}
+	}
+	t.Logf("the broker shown unavailable for good %v after the kill", time.Since(killed).Round(time.Millisecond))
 
 	// Traffic while the majority is away.
 	var wg sync.WaitGroup
