@@ -25,7 +25,10 @@ func TestOnEventCountsWhatEachConnectionIsSent(t *testing.T) {
 	if n := f.srv.Clients(); n != 1 {
 		t.Errorf("Clients() = %d, want 1", n)
 	}
-	eventually(t, "the greeting counted", func() bool { return get(EvMessages) == 1 && get(EvHistory) == 1 })
+	// The greeting is counted; a views refresh that the client's first
+	// catch-up with the history stream asks for may send "messages" to
+	// every connection once more, so at least once here.
+	eventually(t, "the greeting counted", func() bool { return get(EvMessages) >= 1 && get(EvHistory) >= 1 })
 	f.mt(t, 7, "counted once")
 	eventually(t, "the MT broadcast counted", func() bool { return get(EvMTRecv) == 1 })
 	if n := get(EvMTRecv); n != 1 {
