@@ -353,23 +353,20 @@ func (s *Store) Queued(ctx context.Context) ([]rb.Message, error) {
 // MarkRead marks one message read; changed is false when it was already read
 // or does not exist.
 func (s *Store) MarkRead(ctx context.Context, id string) (changed bool, err error) {
-	err = s.tx(ctx, "mark read "+id, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE messages SET read = 1 WHERE id = ? AND read = 0", id)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		changed = n > 0
-		return err
-	})
-	return changed, err
+	return s.setRead(ctx, "mark read "+id, "UPDATE messages SET read = 1 WHERE id = ? AND read = 0", id)
 }
 
 // MarkUnread marks one received (MT) message unread again; changed is
 // false when it was unread already, is an MO, or does not exist.
 func (s *Store) MarkUnread(ctx context.Context, id string) (changed bool, err error) {
-	err = s.tx(ctx, "mark unread "+id, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE messages SET read = 0 WHERE id = ? AND read = 1 AND direction = 'mt'", id)
+	return s.setRead(ctx, "mark unread "+id, "UPDATE messages SET read = 0 WHERE id = ? AND read = 1 AND direction = 'mt'", id)
+}
+
+// setRead runs one update of a message's read flag; changed says it
+// changed a row.
+func (s *Store) setRead(ctx context.Context, what, query, id string) (changed bool, err error) {
+	err = s.tx(ctx, what, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, id)
 		if err != nil {
 			return err
 		}

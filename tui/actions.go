@@ -142,15 +142,7 @@ func (a *actions) markRead(id string) tea.Cmd {
 		a.detail.m.Read = true
 	}
 	a.reads.set(id, true)
-	b := a.c.b
-	return func() tea.Msg {
-		ctx, cancel := a.c.call()
-		defer cancel()
-		if err := a.reads.write(ctx, b, id); err != nil {
-			return actionMsg{err: err}
-		}
-		return nil
-	}
+	return a.writeRead(id)
 }
 
 // markUnread marks id unread again, on screen at once and in the backend.
@@ -166,6 +158,11 @@ func (a *actions) markUnread(id string) tea.Cmd {
 	}
 	a.c.status.info("marked " + shortID(id) + " unread")
 	a.reads.set(id, false)
+	return a.writeRead(id)
+}
+
+// writeRead writes id's read flag, as the screen now shows it, to the backend.
+func (a *actions) writeRead(id string) tea.Cmd {
 	b := a.c.b
 	return func() tea.Msg {
 		ctx, cancel := a.c.call()
