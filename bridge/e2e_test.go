@@ -259,13 +259,53 @@ func (s *station) control() string {
 		}
 		io.WriteString(w, "OK")
 	})
-	// A signal report with rbd's reason, as rbd sends while it holds (its
-	// state directory not writable), for the web chat to show.
-	mux.HandleFunc("POST /signal-reason", func(w http.ResponseWriter, r *http.Request) {
+	// Signal reports with rbd's reason, as rbd sends while it holds (its
+	// state directory not writable), for the web chat to show. rbd puts
+	// the reason in every report while it holds, so the harness repeats it
+	// every 300 ms until the next request: the station's own rbd reports
+	// too, without a reason, and one of its reports landing in the same
+	// 100 ms batch of the bridge would otherwise hide a single one. An
+	// empty reason stops the repeats and sends one report without.
+	var (
+		reasonMu   sync.Mutex
+		reasonStop = func() {}
+	)
+	s.t.Cleanup(func() { reasonMu.Lock(); reasonStop(); reasonMu.Unlock() })
+	signal := func(reason string) *rb.Signal {
 		now := time.Now()
-		sig := &rb.Signal{Header: rb.Header{V: rb.Version, ID: fmt.Sprintf("signal-%s-%d", s.name, now.UnixNano()), Station: s.name, At: now.UTC()},
-			Bars: 4, Service: true, Modem: rb.ModemOK, Outbox: -1, Reason: r.FormValue("reason")}
-		s.publish(w, r, sig)
+		return &rb.Signal{Header: rb.Header{V: rb.Version, ID: fmt.Sprintf("signal-%s-%d", s.name, now.UnixNano()), Station: s.name, At: now.UTC()},
+			Bars: 4, Service: true, Modem: rb.ModemOK, Outbox: -1, Reason: reason}
+	}
+	mux.HandleFunc("POST /signal-reason", func(w http.ResponseWriter, r *http.Request) {
+		reason := r.FormValue("reason")
+		reasonMu.Lock()
+		defer reasonMu.Unlock()
+		reasonStop()
+		reasonStop = func() {}
+		if !s.publish(w, r, signal(reason)) || reason == "" {
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		reasonStop = func() { cancel(); <-done }
+		go func() {
+			defer close(done)
+			bus, err := queue.Dial(ctx, queue.Config{URL: s.node.URL(), Station: s.name, ClientID: "e2e-harness-reason", AppID: "e2e-harness"})
+			if err != nil {
+				return
+			}
+			defer bus.Close()
+			tick := time.NewTicker(300 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					_ = bus.Publish(ctx, signal(reason))
+				}
+			}
+		}()
 	})
 	// A cancel of MO id that reaches the station's rbd only after the
 	// message was sent, as a client's does when it loses the race with the
@@ -290,20 +330,21 @@ func (s *station) control() string {
 
 // publish publishes body on the station's broker as the harness and
 // answers the control request r with OK or the error.
-func (s *station) publish(w http.ResponseWriter, r *http.Request, body rb.Body) {
+func (s *station) publish(w http.ResponseWriter, r *http.Request, body rb.Body) bool {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	bus, err := queue.Dial(ctx, queue.Config{URL: s.node.URL(), Station: s.name, ClientID: "e2e-harness", AppID: "e2e-harness"})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+		return false
 	}
 	defer bus.Close()
 	if err := bus.Publish(ctx, body); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+		return false
 	}
 	io.WriteString(w, "OK")
+	return true
 }
 
 func nodeDir(t testing.TB) string {
