@@ -7,8 +7,9 @@ import { io } from "socket.io-client";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { delivered, harness, injectMT, waitDelivered } from "./station.js";
 
-const { BRIDGE_URL, BRIDGE_TOKEN, SIM_URL, SIM_IMEI, HARNESS_URL } = process.env;
+const { BRIDGE_URL, BRIDGE_TOKEN } = process.env;
 if (!BRIDGE_URL) throw new Error("run through go test ./bridge -run TestNodeClients");
 
 // The web chat carries its own copy of the client (it must work with no
@@ -22,8 +23,6 @@ test("the web chat's socket.io.min.js is the locked socket.io-client's", () => {
   const version = JSON.parse(readFileSync(pkg, "utf8")).version;
   assert.ok(vendored.equals(locked), `bridge/web/vendor/socket.io.min.js differs from socket.io-client ${version}'s dist/socket.io.min.js: copy it again`);
 });
-
-const hex = (s) => Buffer.from(s, "utf8").toString("hex");
 
 // recorder keeps every event a socket gets, and lets a test wait for one.
 function connect(transports, opts = {}) {
@@ -69,29 +68,6 @@ const once = (sock, ev, ms = 15000) => new Promise((resolve, reject) => {
   const t = setTimeout(() => reject(new Error(`timed out waiting for ${ev}`)), ms);
   sock.once(ev, (...a) => { clearTimeout(t); resolve(a); });
 });
-
-async function injectMT(text) {
-  const body = new URLSearchParams({ imei: SIM_IMEI, data: hex(text), username: "u", password: "p" });
-  const r = await fetch(`${SIM_URL}/rockblock/MT`, { method: "POST", body });
-  const out = await r.text();
-  assert.match(out, /^OK,/, `simulator refused the MT: ${out}`);
-}
-
-async function deliveredMO(text) {
-  const r = await fetch(`${SIM_URL}/mo`);
-  const list = await r.json();
-  return list.filter((m) => m.data.toLowerCase() === hex(text));
-}
-
-async function waitDelivered(text, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const got = await deliveredMO(text);
-    if (got.length > 0) return got;
-    if (Date.now() > end) throw new Error(`${text} never reached the gateway`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const STATES = ["queued", "submitted", "accepted", "sending", "retrying", "sent"];
 
@@ -150,7 +126,7 @@ for (const transport of TRANSPORTS) {
       await sock.waitFor("messages", (l) => l.some((s) => s.endsWith(`MO sent: ${text}`)));
       const got = await waitDelivered(text);
       await new Promise((r) => setTimeout(r, 1000)); // a second send would show by now
-      assert.equal((await deliveredMO(text)).length, 1, "delivered more than once");
+      assert.equal((await delivered(text)).length, 1, "delivered more than once");
       assert.equal(got[0].momsn, sent.momsn);
     });
 
@@ -166,7 +142,7 @@ for (const transport of TRANSPORTS) {
       });
       await waitDelivered(text);
       await new Promise((r) => setTimeout(r, 1000));
-      assert.equal((await deliveredMO(text)).length, 1, "delivered more than once");
+      assert.equal((await delivered(text)).length, 1, "delivered more than once");
     });
 
     test("bad events get errors and change nothing", async () => {
@@ -199,8 +175,7 @@ for (const transport of TRANSPORTS) {
     test("reconnects after the bridge restarts and gets the history again", async () => {
       sock.forget();
       const gone = once(sock, "disconnect", 20000);
-      const r = await fetch(`${HARNESS_URL}/restart-bridge`, { method: "POST" });
-      assert.equal(r.status, 200);
+      await harness("restart-bridge");
       await gone;
       await once(sock, "connect", 30000);
       const h = await sock.waitFor("history");

@@ -8,31 +8,15 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { delivered, injectMT } from "./station.js";
 
-const { BRIDGE_URL, BRIDGE_TOKEN, SIM_URL, SIM_IMEI, SCREENSHOT_DIR, STATION, STATION_B, SIM_URL_B } = process.env;
+const { BRIDGE_URL, BRIDGE_TOKEN, SCREENSHOT_DIR, STATION, STATION_B, SIM_URL_B } = process.env;
 if (!BRIDGE_URL) throw new Error("run through go test ./bridge -run TestNodeClients");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const required = process.env.RB_REQUIRE_BROKER === "1";
 const skip = !existsSync(CHROMIUM) && !required ? `no Chromium at ${CHROMIUM}` : false;
 // RB_NODE_TRANSPORTS, when set, runs this only if it names "browser".
 const wanted = !process.env.RB_NODE_TRANSPORTS || process.env.RB_NODE_TRANSPORTS.split(",").includes("browser");
-
-const hex = (s) => Buffer.from(s, "utf8").toString("hex");
-
-async function injectMT(text) {
-  const body = new URLSearchParams({ imei: SIM_IMEI, data: hex(text), username: "u", password: "p" });
-  const r = await fetch(`${SIM_URL}/rockblock/MT`, { method: "POST", body });
-  const out = await r.text();
-  assert.match(out, /^OK,/, `simulator refused the MT: ${out}`);
-}
-
-// delivered returns the MO messages of that text that a simulator's
-// gateway received.
-async function delivered(simURL, text) {
-  const r = await fetch(`${simURL}/mo`);
-  const list = await r.json();
-  return list.filter((m) => m.data.toLowerCase() === hex(text));
-}
 
 // The MT that must stay text: markup, a script and terminal escapes.
 const HOSTILE = '<img src=x onerror=alert(1)> \x1b[2J<script>window.pwned=1</script><b>bold</b>';
@@ -111,8 +95,8 @@ describe("web chat in Chromium", { skip: skip || !wanted }, () => {
     await li.locator('.state[data-state="sent"]').waitFor({ timeout: 30000 });
     assert.equal(await li.locator(".meta .from").textContent(), STATION_B);
     // It went out through the second station's modem, once, and not the first's.
-    assert.equal((await delivered(SIM_URL_B, text)).length, 1);
-    assert.equal((await delivered(SIM_URL, text)).length, 0);
+    assert.equal((await delivered(text, SIM_URL_B)).length, 1);
+    assert.equal((await delivered(text)).length, 0);
     await from.selectOption(STATION);
   });
 

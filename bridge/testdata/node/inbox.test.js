@@ -15,28 +15,15 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { harness, injectMT } from "./station.js";
 
-const { BRIDGE_URL, BRIDGE_TOKEN, SIM_URL, SIM_IMEI, STATION, STATION_B, HARNESS_URL } = process.env;
+const { BRIDGE_URL, BRIDGE_TOKEN, STATION, STATION_B } = process.env;
 if (!BRIDGE_URL) throw new Error("run through go test ./bridge -run TestNodeClients");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const required = process.env.RB_REQUIRE_BROKER === "1";
 const skip = !existsSync(CHROMIUM) && !required ? `no Chromium at ${CHROMIUM}` : false;
 const wanted = !process.env.RB_NODE_TRANSPORTS || process.env.RB_NODE_TRANSPORTS.split(",").includes("browser");
 const BASE_TITLE = "RockBLOCK station";
-
-const hex = (s) => Buffer.from(s, "utf8").toString("hex");
-
-async function injectMT(text) {
-  const body = new URLSearchParams({ imei: SIM_IMEI, data: hex(text), username: "u", password: "p" });
-  const r = await fetch(`${SIM_URL}/rockblock/MT`, { method: "POST", body });
-  const out = await r.text();
-  assert.match(out, /^OK,/, `simulator refused the MT: ${out}`);
-}
-
-async function harness(what, form) {
-  const r = await fetch(`${HARNESS_URL}/${what}`, { method: "POST", body: form ? new URLSearchParams(form) : undefined });
-  assert.equal(r.status, 200, `${what}: ${await r.text()}`);
-}
 
 // Spies on the page before its script runs: the notifications it makes
 // (still made for real), and a switch that makes the page hidden or
