@@ -7,12 +7,14 @@ import (
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// Backend is everything the screen needs from the outside. Every method may
-// block on I/O; the model calls them only from tea.Cmds.
+// Messages is what the screen reads and does, as the client hands it out:
+// the history's messages, the operations on them and the stations' live
+// states. Every method may block on I/O; the model calls them only from
+// tea.Cmds.
 //
 // A station argument of "" means every station the backend follows (for a
 // backend of one station: that station); a name means that station only.
-type Backend interface {
+type Messages interface {
 	// List returns up to limit messages of station older than before (all
 	// from the newest when before is zero), newest first, and the cursor of
 	// the last one. Fewer than limit rows means the end of the history.
@@ -36,15 +38,21 @@ type Backend interface {
 	// MarkAllRead marks every message of station read and says how many
 	// were unread.
 	MarkAllRead(ctx context.Context, station string) (int64, error)
-	// Header returns the live state of station ("": of them all: the
+	// State returns the live state of station ("": of them all: the
 	// newest reading of any, the counts of all).
-	Header(ctx context.Context, station string) (rb.StationState, error)
-	// Stations returns the live state of each station followed, in the
-	// backend's order (the default sender first).
-	Stations(ctx context.Context) ([]rb.StationState, error)
+	State(ctx context.Context, station string) (rb.StationState, error)
+	// States returns the live state of each station followed, in the
+	// client's order (the default sender first).
+	States(ctx context.Context) ([]rb.StationState, error)
 	// SignalToday returns today's signal samples of station (bars, oldest
 	// first; a negative sample is a gap) for the sparkline.
 	SignalToday(ctx context.Context, station string) ([]int, error)
+}
+
+// Backend is everything the screen needs from the outside: the messages
+// and states, and the change notices that say when to look again.
+type Backend interface {
+	Messages
 	// Updates delivers change notices until the backend is closed.
 	Updates() <-chan rb.Change
 }
@@ -53,22 +61,10 @@ type Backend interface {
 func CursorOf(m rb.Message) rb.Cursor { return m.Cursor() }
 
 // Client is the client API the screen works through (client.Client
-// satisfies it as it is): the messages and station states as the client
-// hands them out, its operations and its change notices. A station of ""
-// means every station the client follows.
+// satisfies it as it is): the messages and states, the session statistics
+// and the change notices as a subscription.
 type Client interface {
-	List(ctx context.Context, station string, before rb.Cursor, limit int) ([]rb.Message, rb.Cursor, error)
-	Get(ctx context.Context, id string) (rb.Message, error)
-	Search(ctx context.Context, station, q string, limit int) ([]rb.Message, error)
-	Send(ctx context.Context, station string, data []byte, text bool) (id string, err error)
-	Cancel(ctx context.Context, id string) error
-	Resend(ctx context.Context, id string) (newID string, err error)
-	MarkRead(ctx context.Context, id string) error
-	MarkUnread(ctx context.Context, id string) error
-	MarkAllRead(ctx context.Context, station string) (int64, error)
-	State(ctx context.Context, station string) (rb.StationState, error)
-	States(ctx context.Context) ([]rb.StationState, error)
-	SignalToday(ctx context.Context, station string) ([]int, error)
+	Messages
 	SessionStats(ctx context.Context, station string, since, until time.Time) (rb.SessionStats, error)
 	// Subscribe returns the change notices until ctx ends, then closes
 	// the channel; notices that pile up are merged, never dropped.
@@ -82,21 +78,11 @@ func NewBackend(ctx context.Context, c Client) Backend {
 	return &clientBackend{Client: c, updates: c.Subscribe(ctx)}
 }
 
-// clientBackend is the thin adapter of NewBackend: the client's methods as
-// they are, under the names the screen uses.
+// clientBackend is the thin adapter of NewBackend: the subscription made
+// once, and the statistics of every station shown.
 type clientBackend struct {
 	Client
 	updates <-chan rb.Change
-}
-
-// Header implements Backend.
-func (b *clientBackend) Header(ctx context.Context, station string) (rb.StationState, error) {
-	return b.State(ctx, station)
-}
-
-// Stations implements Backend.
-func (b *clientBackend) Stations(ctx context.Context) ([]rb.StationState, error) {
-	return b.States(ctx)
 }
 
 // Updates implements Backend.

@@ -85,7 +85,7 @@ func (hm *headerModel) load() tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
-		h, err := c.b.Header(ctx, station)
+		h, err := c.b.State(ctx, station)
 		return headerMsg{station: station, seq: seq, h: h, err: err}
 	}
 }

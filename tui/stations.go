@@ -124,7 +124,7 @@ func (s *stationsModel) load() tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
-		rows, err := c.b.Stations(ctx)
+		rows, err := c.b.States(ctx)
 		return stationsMsg{seq: seq, rows: rows, err: err}
 	}
 }

@@ -126,7 +126,7 @@ func BenchmarkFleetStations(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if rows, err := be.Stations(ctx); err != nil || len(rows) != 3 {
+		if rows, err := be.States(ctx); err != nil || len(rows) != 3 {
 			b.Fatalf("%d rows, %v", len(rows), err)
 		}
 	}
