@@ -124,6 +124,9 @@ type StationEvent struct {
 	// Reason is rbd's word on why the station does not work normally, ""
 	// when it does (or the reading is not current).
 	Reason string `json:"reason,omitempty"`
+	// HistoryGap says what the bridge's history missed of the broker's
+	// history stream, for a day after it was found (rb.StationState).
+	HistoryGap string `json:"history_gap,omitempty"`
 	// Unread is the station's unread messages, as the screen counts them.
 	Unread int `json:"unread"`
 	// States describe every station the bridge follows, in the order of
@@ -145,7 +148,7 @@ func stationEventAt(s rb.StationState, now time.Time) StationEvent {
 		Station: s.Station, Bars: s.CurrentBars(), Service: s.Service && !s.Stale, Modem: s.Modem,
 		Broker: "down", Stale: s.Stale, Outbox: s.Outbox, CreditsToday: s.CreditsToday,
 		LastSession: textsafe.Line(s.LastSession), MaxMO: s.MaxMO, CreditBytes: rb.CreditBytes,
-		Signal: string(s.Signal), Reason: textsafe.Line(s.Reason), Unread: s.Unread,
+		Signal: string(s.Signal), Reason: textsafe.Line(s.Reason), HistoryGap: textsafe.Line(s.HistoryGap), Unread: s.Unread,
 	}
 	switch {
 	case s.BrokerUp:

@@ -3,10 +3,12 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/store"
 )
 
 // signal publishes a reading of station as rbd does, again until the
@@ -110,5 +112,22 @@ func TestReadMarksRead(t *testing.T) {
 		if _, err := f.srv.onRead(c, bad); !errors.Is(err, errBadRequest) {
 			t.Errorf("read %v: %v, want a bad request", bad, err)
 		}
+	}
+}
+
+// TestStationEventSaysHistoryGap: what the bridge's history missed of the
+// broker's history stream goes out with the station event (history_gap),
+// control sequences neutralised, as the screen shows it.
+func TestStationEventSaysHistoryGap(t *testing.T) {
+	f := newFixture(t, nil)
+	if _, err := f.st.Archive(f.ctx, store.StreamPos{Stream: "rockblock.history", Offset: 0, Missed: 7}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.signal(t, testStation, 3, "")
+	eventually(t, "the gap in the station event", func() bool {
+		return strings.HasPrefix(f.shown().HistoryGap, "history incomplete: up to 7 messages were dropped")
+	})
+	if g := f.shown().HistoryGap; strings.ContainsAny(g, "\x1b\n") {
+		t.Fatalf("history_gap %q", g)
 	}
 }

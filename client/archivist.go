@@ -263,3 +263,17 @@ func (c *Client) HistoryGap(ctx context.Context) (string, error) {
 	}
 	return g.String(), nil
 }
+
+// gapShownFor is how long after a gap is found every front end shows it
+// with the station's state (rb.StationState.HistoryGap); rbtui history
+// says it for good.
+const gapShownFor = 24 * time.Hour
+
+// recentGap is HistoryGap while the gap is younger than gapShownFor at now.
+func (c *Client) recentGap(ctx context.Context, now time.Time) (string, error) {
+	g, ok, err := c.st.StreamGap(ctx)
+	if err != nil || !ok || now.Sub(g.At) > gapShownFor {
+		return "", err
+	}
+	return g.String(), nil
+}

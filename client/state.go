@@ -80,6 +80,11 @@ func (c *Client) State(ctx context.Context, station string) (rb.StationState, er
 	if s.Model == "" {
 		s.Model = c.modelOf(ctx, name)
 	}
+	gap, err := c.recentGap(ctx, now)
+	if err != nil {
+		return s, err
+	}
+	s.HistoryGap = gap
 	s.MaxMO = rb.MaxSendFor(s.Model, c.cfg.MaxMO) // a station on Rock7's web services sends MT
 	counts, err := c.st.Counts(ctx, station)
 	if err != nil {

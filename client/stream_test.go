@@ -180,7 +180,12 @@ func TestRetentionGapIsSaid(t *testing.T) {
 	if kept, _ := bus.Depth(ctx, queue.Queue{Role: queue.RoleHistory}); int(g.Missed)+kept != 40 {
 		t.Fatalf("missed %d + kept %d, want the 40 published while away", g.Missed, kept)
 	}
-	if gap, err := c.HistoryGap(ctx); err != nil || gap == "" {
+	gap, err := c.HistoryGap(ctx)
+	if err != nil || gap == "" {
 		t.Fatalf("HistoryGap %q %v", gap, err)
+	}
+	// Every front end shows it with the station's state.
+	if s, err := c.State(ctx, ""); err != nil || s.HistoryGap != gap {
+		t.Fatalf("State.HistoryGap %q %v, want %q", s.HistoryGap, err, gap)
 	}
 }

@@ -50,6 +50,11 @@ type StationState struct {
 	// reported it with the reading (rb.Signal.Reason); "" when it works
 	// normally or the reading is not current.
 	Reason string
+	// HistoryGap says in one line what this client's history missed of the
+	// broker's history stream (its retention dropped messages before the
+	// client read them), while that was found in the last day; "" if not.
+	// It is the history's, not a station's: every station's state has it.
+	HistoryGap string
 	// Outbox is the number of MO messages not yet final (-1: unknown).
 	Outbox int
 	// LastSession is the result of the last satellite session, in words.

@@ -152,7 +152,9 @@ func (hm *headerModel) View() string {
 }
 
 // banner is the offline warning, or rbd's reason why the station does
-// not work normally, or "" when all is well (or still connecting).
+// not work normally, or what the history missed of the broker's history
+// stream (for a day after it was found), or "" when all is well (or still
+// connecting).
 func (hm *headerModel) banner() string {
 	if !hm.loaded || hm.header.Connecting {
 		return ""
@@ -173,7 +175,7 @@ func (hm *headerModel) banner() string {
 	case brokerDown:
 		return "broker unreachable: sending waits and live updates are paused"
 	}
-	return ""
+	return textsafe.Line(hm.header.HistoryGap)
 }
 
 // ago is a time ago as every surface shows it (glance.Age).

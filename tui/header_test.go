@@ -11,6 +11,7 @@ import (
 	"github.com/rockblock-station/rockblock-station/internal/testkit/screentest"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
+	"github.com/rockblock-station/rockblock-station/store"
 	"github.com/rockblock-station/rockblock-station/tui"
 )
 
@@ -322,4 +323,23 @@ func TestWhyAMessageWaits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHeaderShowsHistoryGap: what the history missed of the broker's
+// history stream is the banner for a day after it was found (when nothing
+// more urgent is there), then only rbtui history says it.
+func TestHeaderShowsHistoryGap(t *testing.T) {
+	e := screentest.NewEnv(t, screentest.Now, "")
+	e.Fixture()
+	if _, err := e.Store.Archive(context.Background(), store.StreamPos{Stream: "rockblock.history", Offset: 120, Missed: 40}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.Run()
+	d := e.Screen(160, 40)
+	d.Until("the gap", func(v string) bool {
+		return strings.Contains(v, "history incomplete: up to 40 messages were dropped by the broker's history retention")
+	})
+	e.SetNow(screentest.Now.Add(25 * time.Hour))
+	d.Send(tui.TickMsgForTest(e.Now()))
+	d.Until("the gap gone a day later", func(v string) bool { return !strings.Contains(v, "history incomplete") })
 }

@@ -132,8 +132,9 @@
   // showReason shows rbd's reason and the last contact of the station shown.
   function showReason(st) {
     var r = $("reason");
-    r.hidden = !st.reason;
-    text(r, st.reason ? "rbd: " + st.reason : "");
+    var words = st.reason ? "rbd: " + st.reason : station.history_gap || "";
+    r.hidden = !words;
+    text(r, words);
     $("contact").dataset.at = st.last_contact || "";
     text($("contact"), ago(st.last_contact));
   }
