@@ -203,9 +203,11 @@ func importFiles(ctx context.Context, dst string, batch []OldFile, opts Options)
 			a := fmt.Sprintf("old%d", i)
 			res, err := tx.ExecContext(ctx, `INSERT INTO main.messages
 				(id, direction, station, data, text, bytes, state, created_at, updated_at, momsn, mtmsn, attempts,
-				 last_reason, read, credits, billed_at, queued, expires_at, next_attempt_at, sbdix, imei)
+				 last_reason, read, credits, billed_at, queued, expires_at, next_attempt_at, sbdix, imei,
+				 composed_by, composed_via, lat, lon, cep_km)
 				SELECT id, direction, station, data, text, bytes, state, created_at, updated_at, momsn, mtmsn, attempts,
-				 last_reason, read, credits, billed_at, queued, expires_at, next_attempt_at, sbdix, imei
+				 last_reason, read, credits, billed_at, queued, expires_at, next_attempt_at, sbdix, imei,
+				 composed_by, composed_via, lat, lon, cep_km
 				FROM `+a+`.messages WHERE true ORDER BY seq
 				ON CONFLICT (id) DO NOTHING`)
 			if err != nil {

@@ -63,6 +63,31 @@ func oldFile(t testing.TB, path, station string, n int, base int64) {
 	}
 }
 
+// markNewer brings an old file to the current schema as a later rbtui did
+// and gives one MO its composer and one MT its position.
+func markNewer(t testing.TB, path string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", dsn(path, []string{"journal_mode(WAL)"}, "_txlock=immediate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := migrate(ctx, db, len(migrations), time.Second, "south"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"UPDATE messages SET composed_by = 'ana', composed_via = '" + rb.ViaSSH + "' WHERE id = 'south-000001'",
+		"UPDATE messages SET lat = 51.5, lon = -0.125, cep_km = 4 WHERE id = 'south-000000'",
+	} {
+		if res, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		} else if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("%s: %d rows", q, n)
+		}
+	}
+}
+
 type fleetCounts struct {
 	messages, states, readings, sessions int
 }
@@ -120,6 +145,9 @@ func TestAdoptGathersOldFiles(t *testing.T) {
 		oldFile(t, p, st, 101, 1_700_000_000_000+int64(i)*333)
 		olds = append(olds, OldFile{Station: st, Path: p})
 	}
+	// South's file was opened by a later rbtui (schema steps 7 and 8): who
+	// composed an MO and where an MT came from go along.
+	markNewer(t, olds[1].Path)
 	dst := filepath.Join(dir, "history.db")
 	rep, err := Adopt(ctx, dst, append(olds, OldFile{Station: "west", Path: filepath.Join(dir, "west.db")}), Options{})
 	if err != nil {
@@ -168,6 +196,12 @@ func TestAdoptGathersOldFiles(t *testing.T) {
 	}
 	if r, ok, err := s.LatestSignal(ctx, "east"); err != nil || !ok || r.Bars != 4 {
 		t.Errorf("east latest %+v %v %v", r, ok, err)
+	}
+	if m, _, err := s.Get(ctx, "south-000001"); err != nil || m.Origin != (rb.Origin{By: "ana", Via: rb.ViaSSH}) {
+		t.Errorf("south's MO origin %+v %v", m.Origin, err)
+	}
+	if m, _, err := s.Get(ctx, "south-000000"); err != nil || m.Position == nil || *m.Position != (rb.Position{Lat: 51.5, Lon: -0.125, CEPKm: 4}) {
+		t.Errorf("south's MT position %+v %v", m.Position, err)
 	}
 	s.Close()
 	// Again: nothing to do, nothing changes.
