@@ -505,6 +505,15 @@ func (s *Store) Counts(ctx context.Context, station string) (Counts, error) {
 	return c, wrap(s.path, "counts", err)
 }
 
+// sessionBills is the one rule of whose credits a session row carries
+// (SQL over sessions): a check or MT session bills its own; an MO session
+// bills for its message only when this history holds that message without
+// its payload (another client composed it: the row made from its statuses
+// bills nothing, ApplyStatus), or not at all. An MO this history composed
+// bills through its own row (messages.credits at billed_at).
+const sessionBills = `(kind != 'mo' OR (coalesce(mo_id, '') != '' AND NOT EXISTS
+	(SELECT 1 FROM messages m WHERE m.id = sessions.mo_id AND m.data IS NOT NULL)))`
+
 // CreditsSince returns the credits a station ("": every station) spent
 // since t: MT messages received, MO messages sent and mailbox checks that
 // brought no message (from the session reports) from t on. An MO this
@@ -515,8 +524,7 @@ func (s *Store) CreditsSince(ctx context.Context, station string, t time.Time) (
 	where, args := stationWhere(station, "?2")
 	err := s.r.QueryRowContext(ctx, `SELECT
 		(SELECT coalesce(sum(credits), 0) FROM messages WHERE `+where+` billed_at IS NOT NULL AND billed_at >= ?1) +
-		(SELECT coalesce(sum(credits), 0) FROM sessions WHERE `+where+` ended_at >= ?1 AND (kind != 'mo'
-			OR (coalesce(mo_id, '') != '' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = sessions.mo_id AND m.data IS NOT NULL))))`,
+		(SELECT coalesce(sum(credits), 0) FROM sessions WHERE `+where+` ended_at >= ?1 AND `+sessionBills+`)`,
 		append([]any{ms(t)}, args...)...).Scan(&n)
 	return n, wrap(s.path, "credits", err)
 }

@@ -78,7 +78,7 @@ func (s *Store) SessionStats(ctx context.Context, station string, since, until t
 	defer q.Rollback() //nolint:errcheck // read only
 	err = func() error {
 		where, args := stationWhere(station, "?3")
-		rows, err := q.QueryContext(ctx, `SELECT ended_at, bars, ok, kind, credits FROM sessions
+		rows, err := q.QueryContext(ctx, `SELECT ended_at, bars, ok, kind, credits, `+sessionBills+` FROM sessions
 			WHERE `+where+` ended_at >= ?1 AND ended_at < ?2`, append([]any{ms(since), ms(until)}, args...)...)
 		if err != nil {
 			return err
@@ -87,9 +87,9 @@ func (s *Store) SessionStats(ctx context.Context, station string, since, until t
 		for rows.Next() {
 			var at int64
 			var bars, credits int
-			var ok bool
+			var ok, bills bool
 			var kind string
-			if err := rows.Scan(&at, &bars, &ok, &kind, &credits); err != nil {
+			if err := rows.Scan(&at, &bars, &ok, &kind, &credits, &bills); err != nil {
 				return err
 			}
 			bars = max(0, min(5, bars))
@@ -102,8 +102,10 @@ func (s *Store) SessionStats(ctx context.Context, station string, since, until t
 				if ok {
 					d.OK++
 				}
-				if kind != rb.SessionMO {
+				if bills {
 					d.Credits += credits
+				}
+				if kind != rb.SessionMO {
 					d.CheckCredits += credits
 				}
 			}

@@ -63,6 +63,15 @@ func TestSessionStats(t *testing.T) {
 	if _, err := s.InsertMT(ctx, mt(rb.MTID("300234010753370", 1), "hello", at(2, 12))); err != nil {
 		t.Fatal(err)
 	}
+	// Day 1: an MO another client composed, known here only from its
+	// statuses (its row bills nothing): its session's credit counts.
+	other := status("mo-other", rb.StateSent, 1, at(1, 8))
+	other.Bytes = 30
+	if _, err := s.ApplyStatus(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	otherSession := session(7, rb.SessionMO, 3, true, at(1, 8), rb.Credits(30))
+	otherSession.MOID = "mo-other"
 	reports := []*rb.Session{
 		session(1, rb.SessionMO, 1, false, at(0, 9), 0),
 		session(2, rb.SessionMO, 5, true, at(0, 10), rb.Credits(60)),
@@ -70,6 +79,7 @@ func TestSessionStats(t *testing.T) {
 		session(4, rb.SessionMT, 4, true, at(2, 12), 0),
 		session(5, rb.SessionCheck, 0, false, day0.AddDate(0, 0, 2).Add(30*time.Minute), 0),
 		session(6, rb.SessionCheck, 2, true, at(5, 1), 1), // after the range
+		otherSession,
 	}
 	for _, r := range reports {
 		if _, err := s.AddSession(ctx, r); err != nil {
@@ -81,13 +91,13 @@ func TestSessionStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	one, oneOK := rb.Tally{Sessions: 1}, rb.Tally{Sessions: 1, OK: 1}
-	wantBars := [6]rb.Tally{one, one, {}, oneOK, oneOK, oneOK}
+	wantBars := [6]rb.Tally{one, one, {}, {Sessions: 2, OK: 2}, oneOK, oneOK}
 	if st.ByBars != wantBars {
 		t.Errorf("ByBars = %v, want %v", st.ByBars, wantBars)
 	}
 	want := []rb.DayStats{
 		{Day: day0, Tally: rb.Tally{Sessions: 3, OK: 2}, Credits: 2 + 1, CheckCredits: 1},
-		{Day: day0.AddDate(0, 0, 1)},
+		{Day: day0.AddDate(0, 0, 1), Tally: rb.Tally{Sessions: 1, OK: 1}, Credits: 1},
 		{Day: day0.AddDate(0, 0, 2), Tally: rb.Tally{Sessions: 2, OK: 1}, Credits: 1},
 	}
 	if len(st.Days) != len(want) {
@@ -98,7 +108,7 @@ func TestSessionStats(t *testing.T) {
 			t.Errorf("day %d = %+v, want %+v", i, g, want[i])
 		}
 	}
-	if tot := st.Total(); tot.Sessions != 5 || tot.OK != 3 || tot.Credits != 4 {
+	if tot := st.Total(); tot.Sessions != 6 || tot.OK != 4 || tot.Credits != 5 {
 		t.Errorf("Total = %+v", tot)
 	}
 	if r, ok := st.ByBars[5].Rate(); !ok || r != 1 {
@@ -109,8 +119,8 @@ func TestSessionStats(t *testing.T) {
 	}
 	// The header's credits count the mailbox check now, and the MO once.
 	n, err := s.CreditsSince(ctx, "", day0)
-	if err != nil || n != 2+1+1+1 {
-		t.Errorf("CreditsSince = %d, %v; want 5 (MO 2, check 1, MT 1, the later check 1)", n, err)
+	if err != nil || n != 2+1+1+1+1 {
+		t.Errorf("CreditsSince = %d, %v; want 6 (MO 2, check 1, the other's MO 1, MT 1, the later check 1)", n, err)
 	}
 	if _, err := s.SessionStats(ctx, "", day0, day0); err == nil {
 		t.Error("an empty range gave no error")
