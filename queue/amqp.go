@@ -308,6 +308,7 @@ func (a *AMQP) serve(conn *amqp.Connection, url string, firstDone func()) {
 		defer wg.Done()
 		for b := range blocked {
 			a.log.Warn("broker blocked publishing", "blocked", b.Active, "reason", b.Reason)
+			a.pace.block(time.Now(), b.Active)
 			a.setHealth(func(h *Health) { h.Blocked = b.Active })
 		}
 	}()

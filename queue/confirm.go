@@ -37,12 +37,40 @@ const (
 	confirmKeep   = 256
 )
 
-// confirmPace keeps the recent confirm times of one bus.
+// confirmPace keeps the recent confirm times of one bus. A confirm of a
+// publish that was in flight while the broker blocked publishing (a memory
+// or disk alarm) says nothing of its pace: it is not kept.
 type confirmPace struct {
 	mu   sync.Mutex
 	at   [confirmKeep]time.Time
 	took [confirmKeep]time.Duration
 	next int // slot of the next sample
+	// blocked is whether the broker blocks publishing now; unblocked is
+	// when it last stopped blocking.
+	blocked   bool
+	unblocked time.Time
+}
+
+// block records that the broker started (active) or stopped blocking
+// publishing at now.
+func (c *confirmPace) block(now time.Time, active bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.blocked && !active {
+		c.unblocked = now
+	}
+	c.blocked = active
+}
+
+// confirmed records the confirm at now of a publish sent at sent, unless
+// the broker blocked publishing while it was in flight.
+func (c *confirmPace) confirmed(sent, now time.Time) {
+	c.mu.Lock()
+	held := c.blocked || sent.Before(c.unblocked)
+	c.mu.Unlock()
+	if !held {
+		c.add(now, now.Sub(sent))
+	}
 }
 
 // add records a confirm that came took after its publish.
@@ -83,8 +111,7 @@ type inflight struct {
 // nack, or a channel that closed, says nothing of the broker's pace).
 func (c *inflight) settled(pace *confirmPace) {
 	if c.dc.Acked() {
-		now := time.Now()
-		pace.add(now, now.Sub(c.sent))
+		pace.confirmed(c.sent, time.Now())
 	}
 }
 

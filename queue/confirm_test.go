@@ -41,3 +41,23 @@ func TestConfirmPace(t *testing.T) {
 		t.Fatalf("a slow confirm pushed out of the ring: deadline %v, want %v", d, least)
 	}
 }
+
+// TestConfirmPaceSkipsBlocked: a confirm of a publish in flight while the
+// broker blocked publishing (an alarm) does not stretch the deadline; one
+// sent after the block ended does.
+func TestConfirmPaceSkipsBlocked(t *testing.T) {
+	const least, most = time.Second, 15 * time.Second
+	var p confirmPace
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	p.block(t0, true)
+	p.confirmed(t0.Add(time.Second), t0.Add(2*time.Second)) // sent and confirmed during the block
+	p.block(t0.Add(10*time.Second), false)
+	p.confirmed(t0.Add(5*time.Second), t0.Add(11*time.Second)) // sent during, confirmed after
+	if d := p.deadline(t0.Add(12*time.Second), least, most); d != least {
+		t.Fatalf("confirms held by an alarm: deadline %v, want %v", d, least)
+	}
+	p.confirmed(t0.Add(12*time.Second), t0.Add(12*time.Second+800*time.Millisecond))
+	if d := p.deadline(t0.Add(13*time.Second), least, most); d != 2400*time.Millisecond {
+		t.Fatalf("a slow confirm after the alarm: deadline %v, want 2.4s", d)
+	}
+}
