@@ -89,6 +89,59 @@ func TestBrokerUsers(t *testing.T) {
 	})
 }
 
+// TestBrokerUsersPerStation runs two stations' rbd and a client as broker
+// users limited to one station each (broker-users.sh -s): the client's send
+// to its station goes end to end; to the other station it is refused at
+// once.
+func TestBrokerUsersPerStation(t *testing.T) {
+	n := brokertest.Require(t, node)
+	north, south := "roles-north", "roles-south"
+	urls := map[string]string{}
+	for _, u := range []struct{ role, user, station string }{
+		{"rbd", "north-rbd", north}, {"rbd", "south-rbd", south}, {"client", "north-client", north},
+	} {
+		url, err := n.AddRoleUser(u.role, u.user, u.user+"-secret", u.station)
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls[u.user] = url
+	}
+	sn := startStationAt(t, urls["north-rbd"], north, sim.Config{SessionTime: 300 * time.Millisecond})
+	ss := startStationAt(t, urls["south-rbd"], south, sim.Config{SessionTime: 300 * time.Millisecond})
+	env := testEnv(t, urls["north-client"])
+	db := filepath.Join(t.TempDir(), "history.db")
+
+	r := rbtui(t, env, "", "send", "--station", north, "--db", db, "--wait=60s", "north only")
+	if r.code != 0 {
+		t.Fatalf("send to %s: exit %d, want 0; stderr %q", north, r.code, r.stderr)
+	}
+	if got := sn.modem.Gateway().Delivered(); len(got) != 1 || string(got[0].Data) != "north only" {
+		t.Fatalf("the gateway of %s got %+v", north, got)
+	}
+	st := openStore(t, db)
+	m, _, err := st.Get(context.Background(), strings.TrimSpace(r.stdout))
+	if err != nil || m.State != rb.StateSent || m.Credits != 1 || m.Station != north {
+		t.Fatalf("row %+v %v", m, err)
+	}
+	st.Close()
+
+	start := time.Now()
+	r = rbtui(t, env, "", "send", "--station", south, "--db", db, "--wait=60s", "not for the south")
+	if r.code != 5 || !strings.Contains(r.stderr, "refused access") || !strings.Contains(r.stderr, "refused for user 'north-client'") {
+		t.Fatalf("send to %s: exit %d stderr %q, want 5 and the refusal", south, r.code, r.stderr)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Fatalf("the refusal took %s: it waited instead of saying so", time.Since(start))
+	}
+	assertQueued(t, db, r.stdout)
+	if got := ss.modem.Gateway().Delivered(); len(got) != 0 {
+		t.Fatalf("the gateway of %s got %+v", south, got)
+	}
+	if r := rbtui(t, env, "", "dead", "--limit", "1"); r.code != 0 {
+		t.Fatalf("rbtui dead as a client of %s: exit %d, stderr %q", north, r.code, r.stderr)
+	}
+}
+
 func assertQueued(t *testing.T, db, stdout string) {
 	t.Helper()
 	id := strings.TrimSpace(stdout)

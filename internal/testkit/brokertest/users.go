@@ -16,7 +16,8 @@ import (
 // of role (rbd, client or bridge) by running the repository's
 // scripts/broker-users.sh against the node, as an operator runs it against
 // a station's broker, and returns the node's AMQP URL for that user.
-func (n *Node) AddRoleUser(role, user, pass string) (string, error) {
+// Stations, when given, limit the user to them (the script's -s).
+func (n *Node) AddRoleUser(role, user, pass string, stations ...string) (string, error) {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
 		return "", fmt.Errorf("add role user: cannot find the repository")
@@ -39,12 +40,16 @@ func (n *Node) AddRoleUser(role, user, pass string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", script, role, user)
+	args := []string{script}
+	for _, st := range stations {
+		args = append(args, "-s", st)
+	}
+	cmd := exec.CommandContext(ctx, "sh", append(args, role, user)...)
 	cmd.Env = append(os.Environ(), "RABBITMQCTL="+wrapper, "RB_BROKER_PASSWORD="+pass)
 	cmd.Stdin = strings.NewReader("")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("broker-users.sh %s %s: %w: %s", role, user, err, strings.TrimSpace(string(out)))
+		return "", fmt.Errorf("broker-users.sh %v %s %s: %w: %s", stations, role, user, err, strings.TrimSpace(string(out)))
 	}
 	return n.URLFor(user, pass), nil
 }
