@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/rockblock-station/rockblock-station/internal/durable"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -103,7 +104,7 @@ func (e *mtEpochs) id(imei string, mtmsn int) (string, error) {
 			return "", fmt.Errorf("save MT epochs: write %s: %w", e.path, err)
 		}
 	}
-	if err := writeFileSync(e.path, b); err != nil {
+	if err := durable.WriteFile(e.path, b); err != nil {
 		return "", fmt.Errorf("save MT epochs: %w", err)
 	}
 	e.m = m
