@@ -59,6 +59,7 @@ func benchHistory(b *testing.B, e *env) (await func(id string) <-chan stored) {
 				mu.Lock()
 				if w := waiting[r.ID]; w != nil {
 					w <- stored{at: now, insert: now.Sub(t0)}
+					delete(waiting, r.ID) // a copy published again is not waited for
 				}
 				mu.Unlock()
 			}
