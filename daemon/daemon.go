@@ -215,19 +215,12 @@ func (d *Daemon) drain() {
 
 // loadSpool queues every spooled MT message for publishing.
 func (d *Daemon) loadSpool() error {
-	entries, err := d.sp.list()
+	msgs, err := d.sp.load(d.log)
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		if e.err != nil {
-			d.log.Error("unreadable MT spool file set aside", "file", e.path, "err", e.err)
-			if err := d.sp.quarantine(e.path); err != nil {
-				d.log.Error("quarantine spool file", "err", err)
-			}
-			continue
-		}
-		d.mts.push(e.msg)
+	for _, r := range msgs {
+		d.mts.push(r)
 	}
 	return nil
 }

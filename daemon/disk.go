@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rockblock-station/rockblock-station/internal/backoff"
+	"github.com/rockblock-station/rockblock-station/internal/durable"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -306,7 +307,7 @@ func (h *diskHold) probeWrite(path string) error {
 	if err := h.diskFault(probe); err != nil {
 		return fmt.Errorf("write %s: %w", probe, err)
 	}
-	if err := writeFileSync(probe, []byte(pad)); err != nil {
+	if err := durable.WriteFile(probe, []byte(pad)); err != nil {
 		return err
 	}
 	if err := os.Remove(probe); err != nil && !errors.Is(err, os.ErrNotExist) {

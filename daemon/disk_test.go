@@ -323,12 +323,20 @@ func TestMTEpochSaveFailureChangesNothing(t *testing.T) {
 		t.Errorf("saved epochs %+v, want MTMSN 5 saved before its id was handed out", again.m)
 	}
 	// A failed save of a wrap leaves the epoch as it was.
+	_, err = e.id("300234010753370", 65000)
+	must(t, err)
 	e.fault = func(string) error { return syscall.ENOSPC }
 	if _, err := e.id("300234010753370", 2); err == nil {
 		t.Fatal("the fault did not fail the save")
 	}
-	if c := e.m["300234010753370"]; c.Last != 5 || c.Epoch != 0 {
-		t.Errorf("after a failed save: %+v, want last 5 epoch 0", *c)
+	if c := e.m["300234010753370"]; c.Last != 65000 || c.Epoch != 0 {
+		t.Errorf("after a failed save: %+v, want last 65000 epoch 0", *c)
+	}
+	e.fault = nil
+	id, err = e.id("300234010753370", 2)
+	must(t, err)
+	if want := rb.MTIDEpoch("300234010753370", 1, 2); id != want {
+		t.Errorf("id after the wrap saved at last %s, want %s", id, want)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/internal/durable"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
@@ -378,7 +379,7 @@ func (j *journal) compactLocked() error {
 		buf.Write(b)
 		buf.WriteByte('\n')
 	}
-	if err := writeFileSync(j.path, buf.Bytes()); err != nil {
+	if err := durable.WriteFile(j.path, buf.Bytes()); err != nil {
 		return fmt.Errorf("compact journal: %w", err)
 	}
 	if j.f != nil {

@@ -36,24 +36,7 @@ func (s *Spool) Remove(id string) error { return s.sp.remove(id) }
 
 // Load returns the spooled messages, oldest first; a file that cannot be
 // read is set aside (logged) for an operator.
-func (s *Spool) Load(log *slog.Logger) ([]*rb.Received, error) {
-	entries, err := s.sp.list()
-	if err != nil {
-		return nil, err
-	}
-	var out []*rb.Received
-	for _, e := range entries {
-		if e.err != nil {
-			log.Error("unreadable spool file set aside", "file", e.path, "err", e.err)
-			if err := s.sp.quarantine(e.path); err != nil {
-				log.Error("quarantine spool file", "err", err)
-			}
-			continue
-		}
-		out = append(out, e.msg)
-	}
-	return out, nil
-}
+func (s *Spool) Load(log *slog.Logger) ([]*rb.Received, error) { return s.sp.load(log) }
 
 // MTIDs gives received messages their ids (rb.MTIDEpoch) from the device's
 // IMEI and a 16-bit sequence number, keeping the counter's wraps in a file.
@@ -125,6 +108,6 @@ func (p *Publisher[T]) Run(ctx context.Context) {
 	runChecked(ctx, p.q, p.log, p.what, sleep, p.bus.Publish, p.echo.e, nil, p.done, p.park)
 }
 
-// WriteFileSync replaces path with data atomically and durably: a
-// temporary file, fsync, rename, fsync of the directory.
-func WriteFileSync(path string, data []byte) error { return writeFileSync(path, data) }
+// PayloadSum identifies a send's payload in a journal, so that a second
+// message under a known id is told from a redelivery of the first.
+func PayloadSum(b []byte) string { return payloadSum(b) }

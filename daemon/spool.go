@@ -1,69 +1,66 @@
 package daemon
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
+	"log/slog"
 	"strings"
 
+	"github.com/rockblock-station/rockblock-station/internal/durable"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// spool holds MT messages between the modem and the broker's confirm:
-// one file per message, written and fsynced (file and directory) before the
-// publish, removed only after it.
+// spool holds MT messages between the modem and the broker's confirm: one
+// record per message (durable.Dir), written and fsynced (file and
+// directory) before the publish, removed only after it.
 type spool struct {
-	dir string
+	d *durable.Dir
 	// fault, when set (tests), fails writes as a full disk does.
 	fault func(path string) error
 }
 
 func openSpool(dir string) (*spool, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create spool %s: %w", dir, err)
+	d, err := durable.Open(dir, spoolName)
+	if err != nil {
+		return nil, fmt.Errorf("open spool: %w", err)
 	}
-	return &spool{dir: dir}, nil
+	s := &spool{d: d}
+	d.Fault = func(p string) error {
+		if s.fault != nil {
+			return s.fault(p)
+		}
+		return nil
+	}
+	return s, nil
 }
 
-// fileName maps an MT id to its spool file; ids are made by rb.MTID and
+// spoolName maps an MT id to its file's name; ids are made by rb.MTID and
 // hold only safe characters, anything else is replaced.
-func (s *spool) fileName(id string) string {
-	safe := strings.Map(func(r rune) rune {
+func spoolName(id string) string {
+	return strings.Map(func(r rune) rune {
 		if r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
 			return r
 		}
 		return '_'
 	}, id)
-	return filepath.Join(s.dir, safe+".json")
 }
+
+// fileName is the spool file of an MT id.
+func (s *spool) fileName(id string) string { return s.d.File(id) }
 
 // put writes r durably.
 func (s *spool) put(r *rb.Received) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("spool %s: encode: %w", r.ID, err)
-	}
-	if s.fault != nil {
-		if err := s.fault(s.fileName(r.ID)); err != nil {
-			return fmt.Errorf("spool %s: write %s: %w", r.ID, s.fileName(r.ID), err)
-		}
-	}
-	if err := writeFileSync(s.fileName(r.ID), b); err != nil {
-		return fmt.Errorf("spool %s: %w", r.ID, err)
+	if err := s.d.Put(r.ID, r); err != nil {
+		return fmt.Errorf("spool: %w", err)
 	}
 	return nil
 }
 
 // remove deletes the entry of id (after the broker confirmed it).
 func (s *spool) remove(id string) error {
-	if err := os.Remove(s.fileName(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("spool: remove %s: %w", id, err)
+	if err := s.d.Remove(id); err != nil {
+		return fmt.Errorf("spool: %w", err)
 	}
-	return syncDir(s.dir)
+	return nil
 }
 
 // spoolEntry is one spooled message, or a file that could not be read.
@@ -75,52 +72,43 @@ type spoolEntry struct {
 
 // list returns the spooled messages, oldest first.
 func (s *spool) list() ([]spoolEntry, error) {
-	des, err := os.ReadDir(s.dir)
+	recs, err := s.d.List()
 	if err != nil {
-		return nil, fmt.Errorf("read spool %s: %w", s.dir, err)
+		return nil, fmt.Errorf("spool: %w", err)
 	}
-	type item struct {
-		name string
-		mod  int64
-	}
-	var items []item
-	for _, de := range des {
-		if de.IsDir() || !strings.HasSuffix(de.Name(), ".json") || strings.HasPrefix(de.Name(), ".") {
-			continue
-		}
-		info, err := de.Info()
-		if err != nil {
-			continue
-		}
-		items = append(items, item{de.Name(), info.ModTime().UnixNano()})
-	}
-	sort.Slice(items, func(a, b int) bool {
-		if items[a].mod != items[b].mod {
-			return items[a].mod < items[b].mod
-		}
-		return items[a].name < items[b].name
-	})
-	out := make([]spoolEntry, 0, len(items))
-	for _, it := range items {
-		p := filepath.Join(s.dir, it.name)
-		e := spoolEntry{path: p}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
+	out := make([]spoolEntry, 0, len(recs))
+	for _, rec := range recs {
+		e := spoolEntry{path: rec.Path}
+		var r rb.Received
+		if err := rec.Decode(&r); err != nil {
 			e.err = err
+		} else if err := r.Validate(); err != nil {
+			e.err = fmt.Errorf("validate %s: %w", rec.Path, err)
 		} else {
-			var r rb.Received
-			if err := json.Unmarshal(b, &r); err != nil {
-				e.err = fmt.Errorf("decode %s: %w", p, err)
-			} else if err := r.Validate(); err != nil {
-				e.err = fmt.Errorf("validate %s: %w", p, err)
-			} else {
-				e.msg = &r
-			}
+			e.msg = &r
 		}
 		out = append(out, e)
+	}
+	return out, nil
+}
+
+// load returns the spooled messages, oldest first; a file that cannot be
+// read is set aside (logged) for an operator.
+func (s *spool) load(log *slog.Logger) ([]*rb.Received, error) {
+	entries, err := s.list()
+	if err != nil {
+		return nil, err
+	}
+	var out []*rb.Received
+	for _, e := range entries {
+		if e.err != nil {
+			log.Error("unreadable MT spool file set aside", "file", e.path, "err", e.err)
+			if err := s.quarantine(e.path); err != nil {
+				log.Error("quarantine spool file", "err", err)
+			}
+			continue
+		}
+		out = append(out, e.msg)
 	}
 	return out, nil
 }
@@ -128,12 +116,8 @@ func (s *spool) list() ([]spoolEntry, error) {
 // quarantine moves an unreadable spool file aside so it is kept for an
 // operator but no longer retried.
 func (s *spool) quarantine(path string) error {
-	bad := filepath.Join(s.dir, "bad")
-	if err := os.MkdirAll(bad, 0o700); err != nil {
-		return fmt.Errorf("spool: create %s: %w", bad, err)
+	if err := s.d.Quarantine(path); err != nil {
+		return fmt.Errorf("spool: %w", err)
 	}
-	if err := os.Rename(path, filepath.Join(bad, filepath.Base(path))); err != nil {
-		return fmt.Errorf("spool: quarantine %s: %w", path, err)
-	}
-	return syncDir(s.dir)
+	return nil
 }

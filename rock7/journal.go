@@ -3,29 +3,23 @@ package rock7
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/rockblock-station/rockblock-station/daemon"
+	"github.com/rockblock-station/rockblock-station/internal/durable"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
 
-// journal keeps each message of the outbox in a file of its own, written
-// whole and synced (daemon.WriteFileSync) before the step it records is
-// acted on: a send is acked once its entry is durable, an MT API call is
-// made only after its attempt is. The entry of a finished message stays
-// for the retention, so that a redelivery is known as a duplicate.
+// journal keeps each message of the outbox in a record of its own
+// (durable.Dir: a file written whole and synced) before the step it
+// records is acted on: a send is acked once its entry is durable, an MT API
+// call is made only after its attempt is. The entry of a finished message
+// stays for the retention, so that a redelivery is known as a duplicate.
 type journal struct {
 	mu        sync.Mutex // a put and markPublished of the same entry
-	dir       string
+	d         *durable.Dir
 	retention time.Duration
 }
 
@@ -49,16 +43,17 @@ type entry struct {
 }
 
 func openJournal(dir string, retention time.Duration) (*journal, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create outbox journal %s: %w", dir, err)
+	d, err := durable.Open(dir, entryName)
+	if err != nil {
+		return nil, fmt.Errorf("open outbox journal: %w", err)
 	}
-	return &journal{dir: dir, retention: retention}, nil
+	return &journal{d: d, retention: retention}, nil
 }
 
-// path is the file of id: a digest, so that any id makes a safe name.
-func (j *journal) path(id string) string {
+// entryName is the file name of id: a digest, so that any id makes a safe name.
+func entryName(id string) string {
 	h := sha256.Sum256([]byte(id))
-	return filepath.Join(j.dir, hex.EncodeToString(h[:16])+".json")
+	return hex.EncodeToString(h[:16])
 }
 
 func (j *journal) get(id string) (*entry, bool, error) {
@@ -68,16 +63,10 @@ func (j *journal) get(id string) (*entry, bool, error) {
 }
 
 func (j *journal) getLocked(id string) (*entry, bool, error) {
-	b, err := os.ReadFile(j.path(id))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("read journal entry of %s: %w", id, err)
-	}
 	var e entry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, false, fmt.Errorf("decode journal entry of %s: %w", id, err)
+	ok, err := j.d.Get(id, &e)
+	if err != nil || !ok {
+		return nil, false, err
 	}
 	return &e, true, nil
 }
@@ -86,12 +75,8 @@ func (j *journal) getLocked(id string) (*entry, bool, error) {
 func (j *journal) put(e *entry) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	b, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encode journal entry of %s: %w", e.ID, err)
-	}
-	if err := daemon.WriteFileSync(j.path(e.ID), b); err != nil {
-		return fmt.Errorf("journal %s: %w", e.ID, err)
+	if err := j.d.Put(e.ID, e); err != nil {
+		return fmt.Errorf("outbox journal: %w", err)
 	}
 	return nil
 }
@@ -100,27 +85,19 @@ func (j *journal) put(e *entry) error {
 // older than the retention. A file that cannot be read is an error: an
 // operator must look at it before the outbox goes on.
 func (j *journal) load(now time.Time) ([]*entry, error) {
-	des, err := os.ReadDir(j.dir)
+	recs, err := j.d.List()
 	if err != nil {
-		return nil, fmt.Errorf("read outbox journal %s: %w", j.dir, err)
+		return nil, fmt.Errorf("outbox journal: %w", err)
 	}
 	var out []*entry
-	for _, de := range des {
-		if de.IsDir() || !strings.HasSuffix(de.Name(), ".json") || strings.HasPrefix(de.Name(), ".") {
-			continue
-		}
-		p := filepath.Join(j.dir, de.Name())
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("read journal entry %s: %w", p, err)
-		}
+	for _, r := range recs {
 		var e entry
-		if err := json.Unmarshal(b, &e); err != nil {
-			return nil, fmt.Errorf("decode journal entry %s: %w (an operator must repair or remove it)", p, err)
+		if err := r.Decode(&e); err != nil {
+			return nil, fmt.Errorf("outbox journal entry: %w (an operator must repair or remove it)", err)
 		}
 		if (rb.Final(e.State) || e.Send == nil) && e.Published && now.Sub(e.Updated) > j.retention {
-			if err := os.Remove(p); err != nil {
-				return nil, fmt.Errorf("drop old journal entry %s: %w", p, err)
+			if err := j.d.Drop(r.Path); err != nil {
+				return nil, fmt.Errorf("drop old outbox journal entry: %w", err)
 			}
 			continue
 		}
@@ -156,7 +133,5 @@ func (j *journal) markPublished(st *rb.Status) {
 		return
 	}
 	e.Published = true
-	if b, err := json.Marshal(e); err == nil {
-		_ = daemon.WriteFileSync(j.path(e.ID), b) // whole or not at all; a failure only republishes it
-	}
+	_ = j.d.Put(e.ID, e) // whole or not at all; a failure only republishes it
 }

@@ -2,11 +2,10 @@ package rock7
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"time"
 
+	"github.com/rockblock-station/rockblock-station/daemon"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
 )
@@ -165,12 +164,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// payloadSum tells a second message under a known id from a redelivery.
-func payloadSum(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:8])
-}
-
 func (o *outbox) status(e *entry, state string) *rb.Status {
 	n := 0
 	if e.Send != nil {
@@ -271,7 +264,7 @@ func (o *outbox) onTake(del *queue.Delivery) {
 		return
 	}
 	if known && e.Send != nil {
-		if e.Sum != payloadSum(send.Payload()) {
+		if e.Sum != daemon.PayloadSum(send.Payload()) {
 			log.Warn("a different message reuses the id of one already taken; refused, the original stands")
 		} else {
 			log.Info("duplicate delivery of a message already in the journal; not sending it again")
@@ -282,7 +275,7 @@ func (o *outbox) onTake(del *queue.Delivery) {
 	if !known {
 		e = &entry{ID: send.ID}
 	}
-	e.Send, e.Sum = send, payloadSum(send.Payload())
+	e.Send, e.Sum = send, daemon.PayloadSum(send.Payload())
 	state, reason := rb.StateAccepted, o.refusal(send)
 	switch {
 	case reason != "":
