@@ -70,23 +70,16 @@ func (l *loop) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		l.wakes.Add(1)
 		now := l.now()
-		// The next MO is asked for and taken busy or not: while sessions
-		// follow one another (MT messages queued at the gateway, each
-		// session saying more wait) the loop never idles, and an MO asked
-		// for only then would wait for the gateway to drain, each needing
-		// a session of its own afterwards, where every MT session could
-		// have carried one.
-		l.askTake()
-		select {
-		case del := <-l.takes:
-			l.taking = false
-			l.out.onTake(del)
-		default:
-		}
 		if l.step(ctx, now) {
 			continue
 		}
-		l.askTake()
+		if l.modem.m != nil && l.out.cur == nil && !l.taking && !l.hold.holding() {
+			l.taking = true
+			select {
+			case l.want <- struct{}{}:
+			default:
+			}
+		}
 		if len(l.hold.unsynced) > 0 {
 			// Statuses and acks wait for an fsync: one now, before the loop
 			// waits, unless the next delivery is here already (it needs one
@@ -210,20 +203,6 @@ func (l *loop) step(ctx context.Context, now time.Time) bool {
 		return true
 	}
 	return false
-}
-
-// askTake asks the taker for one outbox delivery when the loop can hold
-// one: the modem is there, no MO is held or asked for, and the state
-// directory takes writes.
-func (l *loop) askTake() {
-	if l.modem.m == nil || l.out.cur != nil || l.taking || l.hold.holding() {
-		return
-	}
-	l.taking = true
-	select {
-	case l.want <- struct{}{}:
-	default:
-	}
 }
 
 // nextWake is when the loop has timed work to do after step ran at now.
