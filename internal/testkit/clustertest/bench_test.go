@@ -53,7 +53,8 @@ var (
 // run it with -benchtime 1x. -fleet.stations and -fleet.per change the
 // fleet's size (20 and 100 by default). RB_FLEET_LOG_LEVEL sets rbd's
 // --log-level (info by default); RB_FLEET_LOGS names a directory where a
-// failed run leaves every rbd's whole log.
+// failed run leaves every rbd's whole log (every run with
+// RB_FLEET_LOGS_ALWAYS=1).
 //
 //	go test -run '^$' -bench BenchmarkFleet -benchtime 1x ./internal/testkit/clustertest
 func BenchmarkFleet(b *testing.B) {
