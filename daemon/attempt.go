@@ -34,6 +34,7 @@ func (o *outbox) attempt(ctx context.Context) {
 		return
 	}
 	o.crash(CrashInWrite)
+	o.bufs.writing()
 	werr := o.modem.m.WriteMO(ctx, c.payload)
 	if !durable() {
 		// The fsync failed: the attempt may not be on the disk, so no

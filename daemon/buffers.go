@@ -38,13 +38,16 @@ type buffers struct {
 	// is cleared before any session that must not send it (mtDrain.collect)
 	// and once rbd has nothing to send for moClearDelay.
 	sent time.Time
+	// moEmpty: AT+SBDD0 cleared the MO buffer on this connection and no
+	// SBDWB was begun since (writing), so an MT session needs no clear.
+	moEmpty bool
 }
 
 // connected takes a new connection's late session answer (nil when none)
 // and asks for a look at the buffers.
 func (b *buffers) connected(late *sbd.SessionResult) {
 	b.late = late
-	b.momsnKnown = false
+	b.momsnKnown, b.moEmpty = false, false
 	b.need(0)
 }
 
@@ -132,6 +135,10 @@ func (b *buffers) recover(ctx context.Context) {
 // replaces it, and no session that must not send runs without AT+SBDD0).
 const moClearDelay = time.Second
 
+// writing notes that an SBDWB begins: the MO buffer holds a message, or
+// part of one when it fails.
+func (b *buffers) writing() { b.moEmpty = false }
+
 // written notes that SBDWB replaced what the MO buffer held.
 func (b *buffers) written() { b.sent = time.Time{} }
 
@@ -140,11 +147,15 @@ func (b *buffers) written() { b.sent = time.Time{} }
 func (b *buffers) sentLeft() { b.sent = b.now() }
 
 // clearMO clears the MO buffer (AT+SBDD0).
+// Known empty (moEmpty), it is not cleared again.
 func (b *buffers) clearMO(ctx context.Context) error {
+	if b.moEmpty {
+		return nil
+	}
 	if err := b.modem.m.Clear(ctx, sbd.BufferMO); err != nil {
 		return err
 	}
-	b.sent = time.Time{}
+	b.sent, b.moEmpty = time.Time{}, true
 	return nil
 }
 

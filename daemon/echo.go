@@ -203,7 +203,9 @@ func (d *Daemon) runEcho(ctx context.Context) {
 // before start on) and settles the records waiting for their echo, until
 // ctx ends.
 func (e *echoes) follow(ctx context.Context, bus queue.Bus, log *slog.Logger, station string, start time.Time) {
-	ds, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleHistory, Since: start.Add(-time.Minute)})
+	// Only station's records are decoded: the stream carries every
+	// station's (queue.Queue.Stations).
+	ds, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleHistory, Since: start.Add(-time.Minute), Stations: []string{station}})
 	if err != nil {
 		log.Error("cannot follow the history stream; records are finished on the broker's confirm alone", "err", err)
 		e.disable()

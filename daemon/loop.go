@@ -45,7 +45,7 @@ func newLoop(d *Daemon) *loop {
 		bufs:    &buffers{base: b},
 		sat:     &satellite{base: b},
 		out:     &outbox{base: b},
-		mt:      &mtDrain{base: b, gaveUp: -1, rings: ringLedger{repeat: b.cfg.RingRepeat}},
+		mt:      &mtDrain{base: b, gaveUp: -1, left: -1, rings: ringLedger{repeat: b.cfg.RingRepeat}},
 		hold:    &diskHold{base: b},
 		cancels: d.cancelCh,
 		takes:   d.takeCh,

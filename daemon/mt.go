@@ -31,6 +31,9 @@ type mtDrain struct {
 	// read or given up (gaveUp holds its MTMSN then, -1 otherwise).
 	unread *unreadMT
 	gaveUp int
+	// left is the MTMSN of a message spooled and left in the MT buffer for
+	// the session that follows at once to clear (read), -1 when none.
+	left int
 	// rings tells a repeated ring alert from a new one (ringrepeat.go);
 	// verify: the ring came after a session that drained the gateway, and
 	// the modem's ring-alert flag is asked before answering it.
@@ -66,7 +69,7 @@ func (t *mtDrain) want() {
 
 // sessionRan notes that a session took place: any session clears the MT
 // buffer, a message given up on with it.
-func (t *mtDrain) sessionRan() { t.gaveUp = -1 }
+func (t *mtDrain) sessionRan() { t.gaveUp, t.left = -1, -1 }
 
 // check opens a session to look for MT messages (Config.MailboxCheck).
 func (t *mtDrain) check(ctx context.Context) {
@@ -80,8 +83,8 @@ func (t *mtDrain) check(ctx context.Context) {
 func (t *mtDrain) inBuffer(ctx context.Context, st sbd.Status) {
 	u := t.unread
 	switch {
-	case st.MTFlag && st.MTMSN >= 0 && st.MTMSN == t.gaveUp:
-		// Given up on; the next session clears it.
+	case st.MTFlag && st.MTMSN >= 0 && (st.MTMSN == t.gaveUp || st.MTMSN == t.left):
+		// Given up on, or spooled already; the next session clears it.
 	case st.MTFlag && st.MTMSN >= 0:
 		queued := 0
 		if u != nil {
@@ -90,7 +93,7 @@ func (t *mtDrain) inBuffer(ctx context.Context, st sbd.Status) {
 		} else {
 			t.log.Info("MT message found in the modem's buffer", "mtmsn", st.MTMSN)
 		}
-		t.read(ctx, st.MTMSN, queued)
+		t.read(ctx, st.MTMSN, queued, false)
 	case u != nil:
 		t.log.Error("an MT message that could not be read is no longer in the modem's buffer; it is lost", "mtmsn", u.mtmsn, "tries", u.tries)
 		t.unread = nil
@@ -106,7 +109,9 @@ func (t *mtDrain) collect(ctx context.Context, kind string) {
 	if !t.hold.sync() {
 		return
 	}
-	// Never let a stale MO ride along and be billed twice (docs/modem.md, Stale MO).
+	// Never let a stale MO ride along and be billed twice (docs/modem.md,
+	// Stale MO): cleared unless known empty (cleared already, nothing
+	// written since: MT sessions back to back need one AT+SBDD0).
 	if err := t.bufs.clearMO(ctx); err != nil {
 		if !t.modem.failed(err, "clear MO") {
 			t.fail("clear MO failed")
@@ -159,17 +164,19 @@ func (t *mtDrain) afterSession(ctx context.Context, res sbd.SessionResult) {
 		t.rings.completed(res.MTQueued)
 	}
 	if res.MTReceived() {
-		t.read(ctx, res.MTMSN, res.MTQueued)
+		t.read(ctx, res.MTMSN, res.MTQueued, res.MTQueued > 0)
 	}
 	if res.MTQueued > 0 && t.modem.m != nil {
 		t.want()
 	}
 }
 
-// read reads the MT buffer, spools it and queues it for publishing.
+// read reads the MT buffer, spools it and queues it for publishing. more:
+// the session that collects the next one follows at once (the gateway
+// holds more), so the MT buffer is left for it to clear.
 // While the state directory cannot be written, the message stays in the
 // modem's MT buffer (no AT+SBDD1, no session) and is read again once it can.
-func (t *mtDrain) read(ctx context.Context, mtmsn, queued int) {
+func (t *mtDrain) read(ctx context.Context, mtmsn, queued int, more bool) {
 	if t.hold.holding() {
 		t.keep(mtmsn, queued)
 		return
@@ -235,6 +242,13 @@ func (t *mtDrain) read(ctx context.Context, mtmsn, queued int) {
 	t.crash(CrashAfterMTSpool)
 	t.log.Info("MT received", "id", r.ID, "bytes", len(data), "queued", queued)
 	t.mts.push(r)
+	if more {
+		// More wait at the gateway: the session that collects the next
+		// one follows at once and clears the MT buffer; until then a look
+		// at the buffers (recover) knows this one is spooled.
+		t.left = mtmsn
+		return
+	}
 	// The spool holds it durably now: clear the MT buffer so that a
 	// reconnect does not find it there and publish it again.
 	if err := t.modem.m.Clear(ctx, sbd.BufferMT); err != nil && !t.modem.failed(err, "clear MT") {

@@ -211,3 +211,53 @@ func TestMTIDsSurviveWrap(t *testing.T) {
 		}
 	}
 }
+
+// TestMTBacklogClearsOnce: MT messages queued at the gateway are collected
+// by sessions back to back. Each session clears the MT buffer the one
+// before read, so only the last message read is cleared with AT+SBDD1, and
+// the MO buffer, empty after the first AT+SBDD0, is not cleared again.
+// Every message is published once.
+func TestMTBacklogClearsOnce(t *testing.T) {
+	h := newHarness(t, sim.Config{Signal: sim.NoSignal, RingRepeat: -1}, func(c *Config) { c.MailboxCheck = 300 * time.Millisecond })
+	h.waitModemOK()
+	for i := 1; i <= 3; i++ {
+		if _, err := h.sim.Gateway().QueueMT(fmt.Appendf(nil, "backlog %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	count := map[string]int{}
+	h.tap.setOnWrite(func(w string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range []string{"AT+SBDD0", "AT+SBDD1", "AT+SBDIX"} {
+			if strings.Contains(w, c) {
+				count[c]++
+			}
+		}
+	})
+	h.sim.SetSignal(3) // no ring without signal: a mailbox check finds them
+	h.rec.waitFor(t, "three MT", 15*time.Second, func(ms []rb.Body) bool { return len(received(ms)) == 3 })
+	deadline := time.Now().Add(15 * time.Second)
+	for h.sim.State().MTMSN != -1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the MT buffer was never cleared after the last message")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	got := fmt.Sprint(count["AT+SBDIX"], count["AT+SBDD0"], count["AT+SBDD1"])
+	mu.Unlock()
+	if got != "3 1 1" {
+		t.Errorf("sessions, AT+SBDD0, AT+SBDD1: %s, want 3 1 1", got)
+	}
+	seen := map[string]int{}
+	for _, r := range received(h.rec.all()) {
+		seen[string(r.Data)]++
+	}
+	for i := 1; i <= 3; i++ {
+		if n := seen[fmt.Sprint("backlog ", i)]; n != 1 {
+			t.Errorf("backlog %d published %d times, want 1", i, n)
+		}
+	}
+}

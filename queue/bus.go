@@ -67,6 +67,10 @@ type Queue struct {
 	// Stations are the stations a RoleLive feed follows (AllStations:
 	// every station on the bus; default: the
 	// config's Station); other stations' bodies never reach this process.
+	// For RoleHistory they filter the stream (default: every station): the
+	// other stations' bodies are told by their routing key, acknowledged
+	// and skipped without being decoded (the stream delivers every body to
+	// every consumer; rbd's echo check follows its own station's alone).
 	Stations []string
 	// UntilEnd (RoleHistory) ends the replay at the stream's end as of the
 	// Consume call: the channel is closed once the last message the stream

@@ -265,6 +265,34 @@ func TestContract(t *testing.T) {
 				t.Fatalf("history replay got %v", ids)
 			}
 		}},
+		{"a history consumer naming stations gets theirs alone", func(t *testing.T, open func(testing.TB, Config) Bus) {
+			st, other := unique("s"), unique("o")
+			b := open(t, Config{Station: st, AppID: "test"})
+			ctx := ctxT(t)
+			// More of another station's than the consumer's prefetch: the
+			// ones passed over are acked too, or the stream stalls.
+			mustPublish(t, b, status(st, "mo-1", rb.StateSent, 1))
+			for i := range 40 {
+				mustPublish(t, b, status(other, fmt.Sprint("mo-o", i), rb.StateSent, 1))
+			}
+			mustPublish(t, b, status(st, "mo-2", rb.StateSent, 1))
+			hist, err := b.Consume(ctx, Queue{Role: RoleHistory, Stations: []string{st}, Prefetch: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for len(ids) < 2 {
+				d := recv(t, hist)
+				if d.Msg.Head().Station != st {
+					t.Fatalf("got %s of station %s", d.MessageID, d.Msg.Head().Station)
+				}
+				ids = append(ids, d.MessageID)
+				d.Ack()
+			}
+			if ids[0] != rb.StatusID("mo-1", rb.StateSent, 1) || ids[1] != rb.StatusID("mo-2", rb.StateSent, 1) {
+				t.Fatalf("got %v", ids)
+			}
+		}},
 		{"requeue redelivers, reject and delivery limit dead-letter", func(t *testing.T, open func(testing.TB, Config) Bus) {
 			st := unique("s")
 			b := open(t, Config{Station: st, Declare: []Role{RoleOutbox}, DeliveryLimit: 1})

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rockblock-station/rockblock-station/rb"
@@ -235,7 +237,13 @@ func (c Config) resolve(q Queue) (Queue, error) {
 				return q, err
 			}
 		}
-	case RoleHistory, RoleDead:
+	case RoleHistory:
+		for _, st := range q.Stations {
+			if err := rb.CheckStation(st); err != nil {
+				return q, err
+			}
+		}
+	case RoleDead:
 	default:
 		return q, fmt.Errorf("unknown queue role %d", int(q.Role))
 	}
@@ -246,6 +254,17 @@ func (c Config) resolve(q Queue) (Queue, error) {
 		}
 	}
 	return q, nil
+}
+
+// skips reports whether a RoleHistory consumer of q passes over the body
+// under routing key key: q names stations (Queue.Stations) and key is of
+// none of them. End marks (HistoryEndKey) are never skipped here.
+func (q Queue) skips(key string) bool {
+	if q.Role != RoleHistory || len(q.Stations) == 0 || key == HistoryEndKey {
+		return false
+	}
+	_, st, ok := strings.Cut(key, ".")
+	return !ok || !slices.Contains(q.Stations, st)
 }
 
 // name is the queue's name ("" for the server-named live feed).

@@ -146,6 +146,11 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 		return false, err
 	}
 	defer ch.Close()
+	var acks *streamAcker
+	if q.Role == RoleHistory {
+		acks = newStreamAcker(ch, q.Prefetch)
+		defer acks.close()
+	}
 	// A stream consumer asked for offset want; the first entry it gets is
 	// past it when the stream's retention dropped what lay between.
 	want, missed := *next, int64(0)
@@ -160,6 +165,9 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 				return got, errors.New("channel closed")
 			}
 			got = true
+			if acks != nil {
+				d.Acknowledger = acks // every settle of this channel's deliveries
+			}
 			if q.Role == RoleHistory {
 				off := headerInt(d.Headers["x-stream-offset"])
 				if *next >= 0 && off < *next {
@@ -191,6 +199,12 @@ func (a *AMQP) consumeOnce(ctx context.Context, conn *amqp.Connection, q Queue, 
 				case <-a.ctx.Done():
 					return got, a.ctx.Err()
 				}
+				continue
+			}
+			if q.skips(d.RoutingKey) {
+				// Another station's body: passed over undecoded.
+				_ = d.Ack(false)
+				*next = headerInt(d.Headers["x-stream-offset"]) + 1
 				continue
 			}
 			del := a.delivery(q, d)

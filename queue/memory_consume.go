@@ -253,6 +253,9 @@ func (m *Memory) replay(ctx context.Context, q Queue, out chan<- *Delivery, end 
 		msg := m.history[next-m.histOff]
 		off := next
 		next++
+		if q.skips(msg.key) {
+			continue
+		}
 		err := checkDelivery(msg.ctype, msg.body)
 		var body rb.Body
 		if err == nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +38,10 @@ var (
 //   - mt-bus-p99-ms: the same from rbd's taking it from the modem (its
 //     received body's at) on: the broker's part, without the wait at the
 //     gateway for the station's next session;
+//   - mt-gw-p99-ms: MT queued at the gateway to rbd's taking it from the
+//     modem: the wait at the gateway and the session that brought it;
+//   - rbd-cpu-s: CPU time (user and system) all rbd processes used from
+//     their start to the end of the run;
 //   - lost, dup: messages lost or duplicated, which must be 0: one fails
 //     the benchmark with its timeline (ledger.timeline);
 //   - resends: publishes sent again because their confirm did not come
@@ -47,7 +53,8 @@ var (
 // run it with -benchtime 1x. -fleet.stations and -fleet.per change the
 // fleet's size (20 and 100 by default). RB_FLEET_LOG_LEVEL sets rbd's
 // --log-level (info by default); RB_FLEET_LOGS names a directory where a
-// failed run leaves every rbd's whole log.
+// failed run leaves every rbd's whole log (every run with
+// RB_FLEET_LOGS_ALWAYS=1).
 //
 //	go test -run '^$' -bench BenchmarkFleet -benchtime 1x ./internal/testkit/clustertest
 func BenchmarkFleet(b *testing.B) {
@@ -133,6 +140,8 @@ func BenchmarkFleet(b *testing.B) {
 		b.ReportMetric(percentile(tl.mtLatencies, 0.5)*1000, "mt-p50-ms")
 		b.ReportMetric(percentile(tl.mtLatencies, 0.99)*1000, "mt-p99-ms")
 		b.ReportMetric(percentile(tl.mtBusLatencies, 0.99)*1000, "mt-bus-p99-ms")
+		b.ReportMetric(percentile(tl.mtGwLatencies, 0.99)*1000, "mt-gw-p99-ms")
+		b.ReportMetric(rbdCPU(sts).Seconds(), "rbd-cpu-s")
 		b.ReportMetric(float64(tl.moLost+tl.mtLost), "lost")
 		b.ReportMetric(float64(tl.moDup+tl.mtDup), "dup")
 		b.ReportMetric(float64(logCount(sts, clients, "no confirm in time")), "resends")
@@ -146,6 +155,9 @@ func BenchmarkFleet(b *testing.B) {
 			percentile(tl.confirms, 1), percentile(tl.mtLatencies, 0.5), percentile(tl.mtLatencies, 0.99),
 			percentile(tl.mtBusLatencies, 0.5), percentile(tl.mtBusLatencies, 0.99))
 		b.Logf("published again: %s", recoveries(sts, clients))
+		if tl.mtSlowest != "" {
+			b.Logf("the slowest MT (%.2fs to the last client):\n%s", tl.mtSlowestS, l.timeline(tl.mtSlowest, start, marks, sts, clients))
+		}
 		cancel()
 		if err := victim.StartAgain(); err != nil {
 			b.Fatal(err)
@@ -168,6 +180,34 @@ func logCount(sts []*station, clients []*client, line string) int {
 		n += strings.Count(c.log.String(), line)
 	}
 	return n
+}
+
+// rbdCPU returns the CPU time (user and system) the stations' rbd
+// processes used so far (Linux: /proc/<pid>/stat; 0 elsewhere).
+func rbdCPU(sts []*station) time.Duration {
+	var total time.Duration
+	for _, s := range sts {
+		s.mu.Lock()
+		cmd := s.cmd
+		s.mu.Unlock()
+		if cmd == nil || cmd.Process == nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command's ")": state is the 1st, utime the 12th, stime the 13th.
+		_, rest, ok := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest)
+		if !ok || len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(u+st) * time.Second / 100 // USER_HZ
+	}
+	return total
 }
 
 func recoveries(sts []*station, clients []*client) string {

@@ -111,11 +111,11 @@ func newStation(tb testing.TB, ctx context.Context, prefix string, i int, urls s
 	s.start(tb)
 	tb.Cleanup(func() {
 		s.stop(tb)
+		if dir := os.Getenv("RB_FLEET_LOGS"); dir != "" && (tb.Failed() || os.Getenv("RB_FLEET_LOGS_ALWAYS") != "") {
+			_ = os.MkdirAll(dir, 0o755)
+			_ = os.WriteFile(filepath.Join(dir, s.name+".log"), []byte(s.log.String()), 0o644)
+		}
 		if tb.Failed() {
-			if dir := os.Getenv("RB_FLEET_LOGS"); dir != "" {
-				_ = os.MkdirAll(dir, 0o755)
-				_ = os.WriteFile(filepath.Join(dir, s.name+".log"), []byte(s.log.String()), 0o644)
-			}
 			tb.Logf("rbd %s log (tail):\n%s", s.name, tail(s.log.String(), 30))
 		}
 	})
@@ -352,6 +352,9 @@ type tally struct {
 	confirms         []float64 // MO publish to the broker's confirm, seconds
 	mtLatencies      []float64 // MT queued at the gateway to its first delivery at the last client, seconds
 	mtBusLatencies   []float64 // MT taken from the modem by rbd to its first delivery at the last client, seconds
+	mtGwLatencies    []float64 // MT queued at the gateway to rbd's taking it from the modem, seconds
+	mtSlowest        string    // the tag of the MT with the longest way from the gateway to the last client
+	mtSlowestS       float64
 	last             time.Time // the last gateway delivery or client delivery of a ledger message
 	problems         []string
 	lost, dup        []string // MO ids and MT tags lost or duplicated (for timelines)
@@ -455,6 +458,10 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 		if everywhere && len(clients) > 0 {
 			t.mtLatencies = append(t.mtLatencies, lastFirst.Sub(r.injected).Seconds())
 			t.mtBusLatencies = append(t.mtBusLatencies, lastFirst.Sub(took).Seconds())
+			t.mtGwLatencies = append(t.mtGwLatencies, took.Sub(r.injected).Seconds())
+			if d := lastFirst.Sub(r.injected).Seconds(); d > t.mtSlowestS {
+				t.mtSlowest, t.mtSlowestS = tag, d
+			}
 		}
 	}
 	// Every status rbd published reaches every client: the clients' sets of
@@ -489,6 +496,7 @@ func (l *ledger) tally(stations []*station, clients []*client) tally {
 	sort.Float64s(t.confirms)
 	sort.Float64s(t.mtLatencies)
 	sort.Float64s(t.mtBusLatencies)
+	sort.Float64s(t.mtGwLatencies)
 	return t
 }
 
