@@ -94,11 +94,12 @@ checks >"$tmp/checks.log" 2>&1 &
 checks_pid=$!
 
 # Most of the tests' time is spent waiting on brokers, modems and timers,
-# not on the CPU, so more packages run at once than there are cores (-p;
-# RB_TEST_P overrides it).
-# go test starts packages in the order given: the longest first, so that
-# none of them is left running alone at the end; every other package of
-# `go list ./...` follows in its order.
+# not on the CPU (client and cmd/rbd use about a fifth of their wall time,
+# clustertest under half), so three packages run at once on two cores (-p;
+# RB_TEST_P overrides it). go test starts packages in the order given: the
+# longest first (the fleet's cluster takes a lane of its own for most of
+# the run), so that none of them is left running alone at the end; every
+# other package of `go list ./...` follows in its order.
 slow=(internal/testkit/clustertest cmd/rbd client tui internal/testkit/soak bridge
   cmd/rbtui-app daemon store queue internal/testkit/brokertest rock7 sbd)
 module=$(go list -m)
@@ -107,7 +108,7 @@ for p in "${slow[@]}"; do pkgs+=("$module/$p"); done
 while read -r p; do
   [[ " ${pkgs[*]} " == *" $p "* ]] || pkgs+=("$p")
 done < <(go list ./...)
-echo "test: go test -race (${#pkgs[@]} packages, -p ${RB_TEST_P:=4})"
+echo "test: go test -race (${#pkgs[@]} packages, -p ${RB_TEST_P:=3})"
 start=$(date +%s)
 status=0
 go test -race -count=1 -p "$RB_TEST_P" -timeout 30m "${pkgs[@]}" || status=$?
