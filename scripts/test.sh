@@ -44,22 +44,28 @@ export RB_REQUIRE_BROKER=1 RB_REQUIRE_TMUX=1
 echo "test: gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' ; git ls-files --others --exclude-standard '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
-echo "test: go vet"
-go vet ./...
-# The packaging tool is a module of its own (it keeps nfpm out of go.mod).
-(cd internal/tools/pkg && go vet ./... && go test -count=1 ./...)
 
-# staticcheck, at a pinned version installed once per machine beside the
-# Go cache; any finding fails the run.
+# go vet; staticcheck, at a pinned version installed once per machine beside
+# the Go cache; and the packaging tool (a module of its own: it keeps nfpm
+# out of go.mod) with its vet, tests and staticcheck. Any finding fails the
+# run. They run beside the tests (below), their output printed after the tests'.
 staticcheck_version=v0.8.2
 tools=$(go env GOCACHE)/rockblock-station-tools/staticcheck-$staticcheck_version
-if [ ! -x "$tools/staticcheck" ]; then
-  echo "test: installing staticcheck $staticcheck_version"
-  GOBIN=$tools GOFLAGS=-mod=mod go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
-fi
-echo "test: staticcheck $staticcheck_version"
-"$tools/staticcheck" ./...
-(cd internal/tools/pkg && "$tools/staticcheck" ./...)
+checks() {
+  local start
+  start=$(date +%s)
+  echo "test: go vet"
+  go vet ./...
+  if [ ! -x "$tools/staticcheck" ]; then
+    echo "test: installing staticcheck $staticcheck_version"
+    GOBIN=$tools GOFLAGS=-mod=mod go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+  fi
+  echo "test: staticcheck $staticcheck_version"
+  "$tools/staticcheck" ./...
+  echo "test: the packaging tool: go vet, go test, staticcheck"
+  (cd internal/tools/pkg && go vet ./... && go test -count=1 ./... && "$tools/staticcheck" ./...)
+  echo "test: vet, staticcheck and the packaging tool took $(($(date +%s) - start)) s"
+}
 
 # Cross-builds for every architecture of the package, pure Go, then the three
 # packages, each unpacked into a throwaway root and checked. They run beside
@@ -84,12 +90,35 @@ packaging() {
 }
 packaging >"$tmp/packaging.log" 2>&1 &
 pkg_pid=$!
+checks >"$tmp/checks.log" 2>&1 &
+checks_pid=$!
 
-echo "test: go test -race"
+# Most of the tests' time is spent waiting on brokers, modems and timers,
+# not on the CPU (client and cmd/rbd use about a fifth of their wall time,
+# clustertest under half), so three packages run at once on two cores (-p;
+# RB_TEST_P overrides it). go test starts packages in the order given: the
+# longest first (the fleet's cluster takes a lane of its own for most of
+# the run), so that none of them is left running alone at the end; every
+# other package of `go list ./...` follows in its order.
+slow=(internal/testkit/clustertest cmd/rbd client tui internal/testkit/soak bridge
+  cmd/rbtui-app daemon store queue internal/testkit/brokertest rock7 sbd)
+module=$(go list -m)
+pkgs=()
+for p in "${slow[@]}"; do pkgs+=("$module/$p"); done
+while read -r p; do
+  [[ " ${pkgs[*]} " == *" $p "* ]] || pkgs+=("$p")
+done < <(go list ./...)
+echo "test: go test -race (${#pkgs[@]} packages, -p ${RB_TEST_P:=3})"
+start=$(date +%s)
 status=0
-go test -race -count=1 -timeout 30m ./... || status=$?
+go test -race -count=1 -p "$RB_TEST_P" -timeout 30m "${pkgs[@]}" || status=$?
+echo "test: go test took $(($(date +%s) - start)) s"
+checks_status=0
+wait "$checks_pid" || checks_status=$?
+cat "$tmp/checks.log"
+if [ "$checks_status" -ne 0 ]; then echo "test: go vet, staticcheck or the packaging tool's checks failed"; fi
 pkg_status=0
 wait "$pkg_pid" || pkg_status=$?
 cat "$tmp/packaging.log"
 if [ "$pkg_status" -ne 0 ]; then echo "test: cross-builds or packages failed"; fi
-if [ "$status" -ne 0 ] || [ "$pkg_status" -ne 0 ]; then exit 1; fi
+if [ "$status" -ne 0 ] || [ "$checks_status" -ne 0 ] || [ "$pkg_status" -ne 0 ]; then exit 1; fi

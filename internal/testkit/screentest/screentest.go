@@ -93,9 +93,10 @@ func NewEnv(t testing.TB, now time.Time, path string) *Env {
 	}
 	e := &Env{T: t, now: now}
 	clock := e.Now
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, path, store.Options{Now: clock})
+	// Bounded by the test's life, as Fixture's writes are, not by a fixed
+	// time: under the race detector on a loaded machine migrating a fresh
+	// file once took over 10 s, and how long it takes is no rule here.
+	st, err := store.Open(t.Context(), path, store.Options{Now: clock})
 	if err != nil {
 		t.Fatalf("open history: %v", err)
 	}
@@ -458,9 +459,7 @@ func (e *Env) Another() *Env {
 	t := e.T
 	t.Helper()
 	o := &Env{T: t, now: e.Now(), Memory: e.Memory, Bus: e.Bus}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, e.Store.Path(), store.Options{Now: o.Now})
+	st, err := store.Open(t.Context(), e.Store.Path(), store.Options{Now: o.Now})
 	if err != nil {
 		t.Fatalf("open history again: %v", err)
 	}
