@@ -140,7 +140,7 @@ func readLoop(ctx context.Context, port io.Reader, throttle bool, in chan<- []by
 					next = now
 				}
 				next = next.Add(time.Duration(n) * byteTime)
-				time.Sleep(time.Until(next))
+				waitUntil(next)
 			}
 			select {
 			case in <- buf[:n]:
@@ -178,7 +178,7 @@ func (p *pacer) Write(b []byte) (int, error) {
 			p.next = now
 		}
 		p.next = p.next.Add(time.Duration(k) * byteTime)
-		time.Sleep(time.Until(p.next))
+		waitUntil(p.next)
 		n, err := p.w.Write(b[done : done+k])
 		done += n
 		if err != nil {
