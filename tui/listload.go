@@ -151,15 +151,22 @@ func (l *listModel) getMsgs(ids []string) tea.Cmd {
 	}
 }
 
-// maxRefreshOpen bounds the loaded rows outside the newest page that one
-// refresh looks at again.
-const maxRefreshOpen = 256
+// maxRefreshRows bounds the newest rows one refresh reads again;
+// maxRefreshOpen bounds the loaded rows beyond them that it looks at again.
+const (
+	maxRefreshRows = 2048
+	maxRefreshOpen = 256
+)
 
-// refresh looks again at what another process may have changed: the newest
-// page (new rows, states that moved) and every loaded MO row that is not
-// final yet. The loaded rows and the selection stay where they are.
+// refresh looks again at what another process may have changed: every
+// loaded row from the newest (new rows, also ones that fall between loaded
+// rows, such as an MO another client composed that this history learns of
+// late; states that moved), up to maxRefreshRows, and every loaded MO row
+// beyond that which is not final yet. The loaded rows and the selection
+// stay where they are.
 func (l *listModel) refresh() tea.Cmd {
-	c, limit, station := l.c, l.pageSize, l.c.station
+	c, station := l.c, l.c.station
+	limit := min(max(l.pageSize, len(l.rows)), maxRefreshRows)
 	var open []string
 	for i := limit; i < len(l.rows) && len(open) < maxRefreshOpen; i++ {
 		if r := l.rows[i].m; r.Dir == rb.DirMO && !rb.Final(r.State) {

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,5 +55,53 @@ func TestAnOlderReadNeverWinsOverANewerState(t *testing.T) {
 	m.Update(gotMsg{})
 	if !m.list.reading || !m.list.pending.IsZero() {
 		t.Fatalf("the reload did not follow the read: reading %v, pending %+v", m.list.reading, m.list.pending)
+	}
+}
+
+// listOnly is a Backend that answers List from rows, newest first, and
+// remembers the limit asked.
+type listOnly struct {
+	noBackend
+	rows  []rb.Message
+	limit int
+}
+
+func (b *listOnly) List(_ context.Context, _ string, _ rb.Cursor, limit int) ([]rb.Message, rb.Cursor, error) {
+	b.limit = limit
+	n := min(limit, len(b.rows))
+	return b.rows[:n], b.rows[n-1].Cursor(), nil
+}
+
+// TestReloadReadsEveryLoadedRow: a reload (a change too big to name its
+// rows) reads again every loaded row from the newest, not the newest page
+// only: a row that falls between older loaded rows (an MO another client
+// composed, which this history learns of late) shows too.
+func TestReloadReadsEveryLoadedRow(t *testing.T) {
+	b := &listOnly{}
+	m := New(b, Options{Now: func() time.Time { return time.Unix(1e9, 0) }})
+	at := func(i int) time.Time { return time.Unix(1e9-int64(i)*60, 0) }
+	for i := range 3 * m.list.pageSize {
+		b.rows = append(b.rows, rb.Message{ID: fmt.Sprintf("0197a1b2-0000-7000-8000-%012d", i), Dir: rb.DirMT, Text: "row",
+			State: rb.StateReceived, Created: at(2 * i), Read: true})
+	}
+	loaded := len(b.rows)
+	m.Update(pageMsg{gen: m.list.gen, rows: b.rows, end: true})
+	// Another client's MO, older than two pages of loaded rows.
+	late := rb.Message{ID: "0197a1b2-0000-7000-8000-ffffffffffff", Dir: rb.DirMO, Text: "theirs", State: rb.StateSent,
+		Created: at(4*m.list.pageSize + 1), Read: true}
+	b.rows = append(b.rows, rb.Message{})
+	k := 2*m.list.pageSize + 1
+	copy(b.rows[k+1:], b.rows[k:])
+	b.rows[k] = late
+	cmd := m.list.readRows(rb.Change{All: true})
+	if cmd == nil {
+		t.Fatal("a reload started no read")
+	}
+	m.Update(cmd())
+	if b.limit < min(loaded, maxRefreshRows) {
+		t.Fatalf("the reload listed %d rows, %d are loaded", b.limit, loaded)
+	}
+	if m.list.find(late.ID) < 0 {
+		t.Fatal("the row between loaded rows is not on the screen after a reload")
 	}
 }
