@@ -249,7 +249,8 @@ func nft(script string) error {
 // answering rabbitmqctl (and global logging "Faking nodedown/nodeup"
 // between it and a peer); why is not established. So when the wait ends Resume starts it
 // (rabbitmqctl start_app) as an operator would, reports that it had to,
-// and waits StartTimeout more.
+// and waits StartTimeout more; when that does not bring it back either, it
+// restarts the node.
 func (c *Cluster) Resume(node *Node, wait time.Duration) (started bool, err error) {
 	running := func() bool {
 		out, err := node.Ctl("eval", "rabbit:is_running().")
@@ -263,13 +264,24 @@ func (c *Cluster) Resume(node *Node, wait time.Duration) (started bool, err erro
 			break
 		}
 	}
-	if _, err := node.Ctl("start_app"); err != nil {
-		return true, fmt.Errorf("resume %s: %w", node.name, err)
-	}
-	for deadline := time.Now().Add(StartTimeout); !running(); time.Sleep(500 * time.Millisecond) {
+	_, err = node.Ctl("start_app")
+	for deadline := time.Now().Add(StartTimeout); err == nil && !running(); time.Sleep(500 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			return true, fmt.Errorf("resume %s: rabbit not running %v after start_app", node.name, StartTimeout)
+			err = fmt.Errorf("rabbit not running %v after start_app", StartTimeout)
 		}
+	}
+	if err == nil {
+		return true, nil
+	}
+	// Once (a loaded machine, RabbitMQ 3.10.8) the node's Mnesia stayed
+	// "inconsistent_database, starting_partitioned_network" and start_app
+	// did not bring it back: the operator's next step is to restart the
+	// node, which rejoins its cluster with its data.
+	if serr := node.Stop(); serr != nil {
+		return true, fmt.Errorf("resume %s: %v; then stop: %w", node.name, err, serr)
+	}
+	if serr := node.StartAgain(); serr != nil {
+		return true, fmt.Errorf("resume %s: %v; then restart: %w", node.name, err, serr)
 	}
 	return true, nil
 }
