@@ -128,3 +128,43 @@ func TestEchoRepublishesLostRecords(t *testing.T) {
 		t.Errorf("the sent status was published %d times, want 2", got)
 	}
 }
+
+// TestDeliveryOnDiskUntilReadBack: a delivery answered 200 is in the spool
+// until the history stream shows it, so a crash of rbd rock7 after the
+// answer cannot lose it while the broker loses the confirmed entry; read
+// back, it leaves the spool.
+func TestDeliveryOnDiskUntilReadBack(t *testing.T) {
+	key, _ := keys(t)
+	var lb *losingBus
+	delivery := rb.MTID(testIMEI, 12)
+	e := newEnvBus(t, nil, func(b queue.Bus) queue.Bus {
+		lb = &losingBus{Bus: b, lose: map[string]bool{delivery: true}}
+		return lb
+	})
+	if code := post(t, e.url, signed(t, key, mo(12, "on disk"))); code != http.StatusOK {
+		t.Fatalf("delivery: HTTP %d, want 200", code)
+	}
+	// Answered, confirmed, lost by the broker, not yet read back: on disk.
+	loaded, err := e.st.spool.Load(e.st.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded) != 1 || loaded[0].ID != delivery {
+		t.Fatalf("spool after the 200: %d records, want the delivery", len(loaded))
+	}
+	e.waitFor("the lost delivery, published again", func() bool { return e.got[delivery] != nil })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		loaded, err := e.st.spool.Load(e.st.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(loaded) == 0 && e.st.echo.Waiting() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records in the spool, %d waiting for their echo, after the delivery was read back", len(loaded), e.st.echo.Waiting())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -82,21 +82,39 @@ func (s *Station) Accept(ctx context.Context, d *Delivery) (*rb.Received, error)
 	}
 	if s.mts.Len() == 0 {
 		// Nothing spooled waits: publish at once (the order of deliveries is
-		// kept), spool only when the broker does not confirm in time.
+		// kept). The spool's write runs beside the publish, so a delivery
+		// answered 200 is on disk until the history stream shows it (a
+		// crash before the echo, with the broker losing the confirmed
+		// entry, would otherwise lose it), at the cost of the slower of the
+		// two, not their sum.
+		spooled := make(chan error, 1)
+		go func() { spooled <- s.spool.Put(rec) }()
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PublishWait)
 		started := time.Now()
 		err := s.bus.Publish(pctx, rec)
 		cancel()
+		serr := <-spooled
 		if err == nil {
-			// Should the history stream not show it, it goes the way of a
-			// delivery the broker did not take: the spool.
-			s.echo.Confirmed(rec.ID, started, func() { s.respool(rec) }, func() {})
+			if serr != nil {
+				s.log.Warn("delivery confirmed but not spooled: held in memory until the history stream shows it", "id", id, "err", serr)
+			}
+			// Read back, it leaves the spool; should the history stream not
+			// show it, the spool's publisher sends it again.
+			s.echo.Confirmed(rec.ID, started, func() { s.respool(rec) }, func() {
+				if serr == nil {
+					if err := s.spool.Remove(rec.ID); err != nil {
+						s.log.Warn("remove a delivery read back from the spool", "id", rec.ID, "err", err)
+					}
+				}
+			})
 			s.health.delivery(s.now())
 			return rec, nil
 		}
+		if serr != nil {
+			return nil, serr
+		}
 		s.log.Warn("delivery not confirmed by the broker in time; spooled", "id", id, "err", err)
-	}
-	if err := s.spool.Put(rec); err != nil {
+	} else if err := s.spool.Put(rec); err != nil {
 		return nil, err
 	}
 	s.mts.Push(rec)
