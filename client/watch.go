@@ -63,6 +63,12 @@ func (c *Client) watchHistory(ctx context.Context) error {
 		case <-quiet:
 			quiet = nil
 			if !pending {
+				// One more look after every burst: the last write of a
+				// commit (its WAL frame) can come before the commit shows
+				// (the WAL index is updated in shared memory, which makes
+				// no file event), so the look it woke may have seen the
+				// version before it, and nothing else would wake another.
+				check()
 				continue
 			}
 			pending = false
