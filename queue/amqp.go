@@ -300,6 +300,9 @@ func (a *AMQP) serve(conn *amqp.Connection, url string, firstDone func()) {
 	a.health.Broker, a.health.Refused = redact.URL(url), false
 	a.notifyLocked()
 	a.mu.Unlock()
+	// A connection that closed while blocked never said "unblocked": the
+	// new one starts unblocked, and so does the confirm pace.
+	a.pace.block(time.Now(), false)
 	a.log.Info("broker connected", "url", redact.URL(url))
 
 	var wg sync.WaitGroup

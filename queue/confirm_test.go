@@ -60,4 +60,13 @@ func TestConfirmPaceSkipsBlocked(t *testing.T) {
 	if d := p.deadline(t0.Add(13*time.Second), least, most); d != 2400*time.Millisecond {
 		t.Fatalf("a slow confirm after the alarm: deadline %v, want 2.4s", d)
 	}
+	// A connection lost while blocked is followed by one that starts
+	// unblocked (AMQP.serve): its confirms count again.
+	var q confirmPace
+	q.block(t0, true)
+	q.block(t0.Add(time.Second), false)
+	q.confirmed(t0.Add(2*time.Second), t0.Add(2*time.Second+700*time.Millisecond))
+	if d := q.deadline(t0.Add(3*time.Second), least, most); d != 2100*time.Millisecond {
+		t.Fatalf("after a new connection: deadline %v, want 2.1s", d)
+	}
 }
