@@ -11,7 +11,6 @@ import (
 	"github.com/rockblock-station/rockblock-station/internal/testkit/brokertest"
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
-	"github.com/rockblock-station/rockblock-station/store"
 )
 
 // TestSharedHistoryPublishesEachMOOnce: two clients over one history file
@@ -26,15 +25,7 @@ func TestSharedHistoryPublishesEachMOOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	path := filepath.Join(t.TempDir(), "history.db")
-	open := func() *store.Store {
-		st, err := store.Open(ctx, path, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	stA, stB := open(), open()
+	stA, stB := openStore(t, path), openStore(t, path)
 
 	// The outage: 60 rows queued in the shared history.
 	const queued, composed = 60, 60

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rockblock-station/rockblock-station/queue"
 	"github.com/rockblock-station/rockblock-station/rb"
-	"github.com/rockblock-station/rockblock-station/store"
 )
 
 // TestFlushWakesOnAnotherProcessesRow: a running client whose outbox has
@@ -20,15 +19,7 @@ func TestFlushWakesOnAnotherProcessesRow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	path := filepath.Join(t.TempDir(), "history.db")
-	open := func() *store.Store {
-		st, err := store.Open(ctx, path, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	stA, stB := open(), open()
+	stA, stB := openStore(t, path), openStore(t, path)
 	const station = "flush-kick"
 	bus := queue.NewMemory(queue.Config{Station: station, ClientID: stB.ClientID(),
 		Declare: []queue.Role{queue.RoleOutbox, queue.RoleControl, queue.RoleInbox}})

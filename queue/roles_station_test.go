@@ -208,20 +208,5 @@ func TestRoleUsersPerStation(t *testing.T) {
 	if !got[north] || !got[east] {
 		t.Fatalf("two-station live feed: signals of %v", got)
 	}
-	hist, err := c.Consume(ctx, Queue{Role: RoleHistory, UntilEnd: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := false
-	for del := range hist {
-		if del.Msg.Head().ID == "mo-1" && del.Msg.Type() == rb.TypeStatus {
-			seen = true
-		}
-	}
-	if !seen {
-		t.Fatal("history replay ended without rbd's status")
-	}
-	if _, err := c.DeadLetters(ctx, 1); err != nil {
-		t.Fatalf("dead letters as a client of a station: %v", err)
-	}
+	replaysAndListsDead(t, ctx, c, "mo-1")
 }

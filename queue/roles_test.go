@@ -124,24 +124,7 @@ func TestRoleUsers(t *testing.T) {
 		}
 	}
 
-	// The client's history replay marks its end through the exchange.
-	hist, err := c.Consume(ctx, Queue{Role: RoleHistory, UntilEnd: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := false
-	for del := range hist {
-		if del.Msg.Head().ID == "mo-1" && del.Msg.Type() == rb.TypeStatus {
-			seen = true
-		}
-	}
-	if !seen {
-		t.Fatal("history replay ended without rbd's status")
-	}
-	// Operators list dead letters as a client.
-	if _, err := c.DeadLetters(ctx, 1); err != nil {
-		t.Fatalf("dead letters as a client: %v", err)
-	}
+	replaysAndListsDead(t, ctx, c, "mo-1")
 
 	// A wrong password: the bus says the broker refused access.
 	bad := strings.Replace(clientURL, "client-password-1", "wrong-password", 1)
@@ -182,5 +165,28 @@ func TestTypeMustMatchKey(t *testing.T) {
 	got := recv(t, inbox)
 	if got.Msg.Head().ID != "real" {
 		t.Fatalf("inbox delivered %s first, want the real status", got.Msg.Head().ID)
+	}
+}
+
+// replaysAndListsDead checks what a client user does besides sending: its
+// history replay marks its end through the exchange and holds rbd's status
+// of MO id, and operators list dead letters as a client.
+func replaysAndListsDead(t *testing.T, ctx context.Context, c *AMQP, id string) {
+	t.Helper()
+	hist, err := c.Consume(ctx, Queue{Role: RoleHistory, UntilEnd: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := false
+	for del := range hist {
+		if del.Msg.Head().ID == id && del.Msg.Type() == rb.TypeStatus {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Fatal("history replay ended without rbd's status")
+	}
+	if _, err := c.DeadLetters(ctx, 1); err != nil {
+		t.Fatalf("dead letters as a client: %v", err)
 	}
 }
