@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -61,6 +62,13 @@ type listModel struct {
 	// "sending" stay on the screen of a message that was sent).
 	reading bool
 	pending rb.Change
+	// inflight is the change the read in flight was made for: a read that
+	// fails keeps it and is made again after retry (a history the
+	// machine is too busy to answer in time, a file briefly locked), so
+	// a screen never keeps a state its history has left. retry doubles
+	// from readRetryFirst to readRetryMax while reads keep failing.
+	inflight rb.Change
+	retry    time.Duration
 }
 
 // showStations makes the rows show their station in a column of w cells
@@ -276,9 +284,11 @@ func (l *listModel) Update(msg tea.Msg) (screen, tea.Cmd) {
 	case pageMsg:
 		return stay, l.applyPage(msg)
 	case refreshMsg:
-		return stay, l.applyRows(msg.rows, msg.err)
+		return stay, l.applyRows(msg.gen, msg.rows, msg.err)
 	case gotMsg:
-		return stay, l.applyRows(msg.msgs, msg.err)
+		return stay, l.applyRows(msg.gen, msg.msgs, msg.err)
+	case readRetryMsg:
+		return stay, l.retryRead(msg.gen)
 	}
 	return stay, nil
 }

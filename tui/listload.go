@@ -2,6 +2,7 @@ package tui
 
 import (
 	"errors"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -84,8 +85,8 @@ func (l *listModel) applyPage(msg pageMsg) tea.Cmd {
 }
 
 // readRows reads the rows a change names (all of them: the newest page and
-// the open ones), or, while a read is in flight, keeps the change for the
-// read that follows it.
+// the open ones), or, while a read is in flight or waits to be made again,
+// keeps the change for the read that follows it.
 func (l *listModel) readRows(c rb.Change) tea.Cmd {
 	if !c.All && len(c.IDs) == 0 {
 		return nil
@@ -94,7 +95,7 @@ func (l *listModel) readRows(c rb.Change) tea.Cmd {
 		l.pending = l.pending.Merge(c)
 		return nil
 	}
-	l.reading = true
+	l.reading, l.inflight = true, c
 	if c.All {
 		return l.refresh()
 	}
@@ -103,17 +104,45 @@ func (l *listModel) readRows(c rb.Change) tea.Cmd {
 
 // readDone ends the read in flight and starts the one that waited for it.
 func (l *listModel) readDone() tea.Cmd {
-	l.reading = false
+	l.reading, l.inflight = false, rb.Change{}
 	next := l.pending
 	l.pending = rb.Change{}
 	return l.readRows(next)
 }
 
+// Reads of changed rows that fail are made again after readRetryFirst,
+// doubling up to readRetryMax while they keep failing.
+const (
+	readRetryFirst = 250 * time.Millisecond
+	readRetryMax   = 10 * time.Second
+)
+
+// readFailed keeps the change of the read that failed for a read made
+// again after a while; changes that come meanwhile join it. The list stays
+// "reading" until then, so a history that cannot answer is not asked in a
+// loop.
+func (l *listModel) readFailed() tea.Cmd {
+	l.pending = l.inflight.Merge(l.pending)
+	l.inflight = rb.Change{}
+	l.retry = min(max(2*l.retry, readRetryFirst), readRetryMax)
+	gen := l.gen
+	return tea.Tick(l.retry, func(time.Time) tea.Msg { return readRetryMsg{gen: gen} })
+}
+
+// retryRead makes the failed read again with every change kept since.
+func (l *listModel) retryRead(gen int) tea.Cmd {
+	if gen != l.gen || !l.reading || !l.inflight.IsZero() {
+		return nil // a reload dropped it, or the read is made already
+	}
+	return l.readDone()
+}
+
 // applyRows puts fresh copies of messages in the list; it rings the bell
-// (when asked to) for an MT message new to the screen.
-func (l *listModel) applyRows(rows []rb.Message, err error) tea.Cmd {
-	if err != nil {
-		l.c.status.fail(err)
+// (when asked to) for an MT message new to the screen. A read that failed
+// (partly) is made again (readFailed).
+func (l *listModel) applyRows(gen int, rows []rb.Message, err error) tea.Cmd {
+	if gen != l.gen {
+		return nil // read before a reload: the reload reads its own rows
 	}
 	bell := false
 	paged := l.paged
@@ -128,11 +157,16 @@ func (l *listModel) applyRows(rows []rb.Message, err error) tea.Cmd {
 	if bell && l.c.opts.Bell {
 		ring = tea.Raw("\a")
 	}
+	if err != nil {
+		l.c.status.fail(err)
+		return tea.Batch(ring, l.readFailed(), l.maybeLoadMore())
+	}
+	l.retry = 0
 	return tea.Batch(ring, l.readDone(), l.maybeLoadMore())
 }
 
 func (l *listModel) getMsgs(ids []string) tea.Cmd {
-	c := l.c
+	c, gen := l.c, l.gen
 	return func() tea.Msg {
 		ctx, cancel := c.call()
 		defer cancel()
@@ -143,11 +177,11 @@ func (l *listModel) getMsgs(ids []string) tea.Cmd {
 				continue
 			}
 			if err != nil {
-				return gotMsg{msgs: out, err: err}
+				return gotMsg{gen: gen, msgs: out, err: err}
 			}
 			out = append(out, msg)
 		}
-		return gotMsg{msgs: out}
+		return gotMsg{gen: gen, msgs: out}
 	}
 }
 
@@ -165,7 +199,7 @@ const (
 // beyond that which is not final yet. The loaded rows and the selection
 // stay where they are.
 func (l *listModel) refresh() tea.Cmd {
-	c, station := l.c, l.c.station
+	c, station, gen := l.c, l.c.station, l.gen
 	limit := min(max(l.pageSize, len(l.rows)), maxRefreshRows)
 	var open []string
 	for i := limit; i < len(l.rows) && len(open) < maxRefreshOpen; i++ {
@@ -178,7 +212,7 @@ func (l *listModel) refresh() tea.Cmd {
 		defer cancel()
 		rows, _, err := c.b.List(ctx, station, rb.Cursor{}, limit)
 		if err != nil {
-			return refreshMsg{err: err}
+			return refreshMsg{gen: gen, err: err}
 		}
 		for _, id := range open {
 			msg, err := c.b.Get(ctx, id)
@@ -186,12 +220,12 @@ func (l *listModel) refresh() tea.Cmd {
 				continue
 			}
 			if err != nil {
-				return refreshMsg{rows: rows, err: err}
+				return refreshMsg{gen: gen, rows: rows, err: err}
 			}
 			msg.History = nil
 			rows = append(rows, msg)
 		}
-		return refreshMsg{rows: rows}
+		return refreshMsg{gen: gen, rows: rows}
 	}
 }
 
@@ -201,5 +235,5 @@ func (l *listModel) reset() {
 	l.gen++
 	l.rows, l.sel, l.off, l.newAbove = nil, 0, 0, 0
 	l.next, l.end, l.loading = rb.Cursor{}, false, true
-	l.pending, l.reading = rb.Change{}, false
+	l.pending, l.reading, l.inflight, l.retry = rb.Change{}, false, rb.Change{}, 0
 }

@@ -36,11 +36,11 @@ func TestAnOlderReadNeverWinsOverANewerState(t *testing.T) {
 	}
 	// The first read comes back with what it saw then; the waiting change
 	// is read next.
-	m.Update(gotMsg{msgs: []rb.Message{row(rb.StateSending)}})
+	m.Update(gotMsg{gen: m.list.gen, msgs: []rb.Message{row(rb.StateSending)}})
 	if !m.list.reading {
 		t.Fatal("the change that waited was not read after the first read")
 	}
-	m.Update(gotMsg{msgs: []rb.Message{row(rb.StateSent)}})
+	m.Update(gotMsg{gen: m.list.gen, msgs: []rb.Message{row(rb.StateSent)}})
 	if i := m.list.find(id); i < 0 || m.list.rows[i].m.State != rb.StateSent {
 		t.Fatalf("row state after both reads: %+v", m.list.rows)
 	}
@@ -52,7 +52,7 @@ func TestAnOlderReadNeverWinsOverANewerState(t *testing.T) {
 	if cmd := m.list.readRows(rb.Change{All: true}); cmd != nil {
 		t.Fatal("a reload started while a read was in flight")
 	}
-	m.Update(gotMsg{})
+	m.Update(gotMsg{gen: m.list.gen})
 	if !m.list.reading || !m.list.pending.IsZero() {
 		t.Fatalf("the reload did not follow the read: reading %v, pending %+v", m.list.reading, m.list.pending)
 	}
@@ -103,5 +103,70 @@ func TestReloadReadsEveryLoadedRow(t *testing.T) {
 	}
 	if m.list.find(late.ID) < 0 {
 		t.Fatal("the row between loaded rows is not on the screen after a reload")
+	}
+}
+
+// flakyGet is a Backend whose Get fails while fail is above zero (one
+// failure per call), then answers with the message it holds.
+type flakyGet struct {
+	noBackend
+	m    rb.Message
+	fail int
+}
+
+func (b *flakyGet) Get(_ context.Context, id string) (rb.Message, error) {
+	if b.fail > 0 {
+		b.fail--
+		return rb.Message{}, fmt.Errorf("store get %s: %w", id, context.DeadlineExceeded)
+	}
+	return b.m, nil
+}
+
+// TestAFailedReadIsMadeAgain: the chaos soak, on a machine loaded far
+// beyond its cores, saw a read of a changed row time out; the change was
+// dropped with it and the screen kept "submitted" for a message its history
+// had as sent. A failed read keeps its change, with any that come
+// meanwhile, and is made again after a while until it succeeds.
+func TestAFailedReadIsMadeAgain(t *testing.T) {
+	const id = "0197a1b2-0000-7000-8000-0000000000ab"
+	msg := rb.Message{ID: id, Dir: rb.DirMO, Text: "late", State: rb.StateSubmitted, Created: time.Unix(1e9-60, 0), Attempts: 1, Read: true}
+	b := &flakyGet{fail: 2}
+	m := New(b, Options{Now: func() time.Time { return time.Unix(1e9, 0) }})
+	m.Update(pageMsg{gen: m.list.gen, rows: []rb.Message{msg}, end: true})
+	msg.State = rb.StateSent
+	b.m = msg
+
+	cmd := m.list.readRows(rb.Change{IDs: []string{id}})
+	var waits []time.Duration
+	for try := 0; ; try++ {
+		if try > 5 {
+			t.Fatal("the read was not made again after it failed")
+		}
+		m.Update(cmd()) // the read's answer
+		if i := m.list.find(id); m.list.rows[i].m.State == rb.StateSent {
+			break
+		}
+		if !m.list.reading || len(m.list.pending.IDs) != 1 {
+			t.Fatalf("after a failed read: reading %v, pending %+v", m.list.reading, m.list.pending)
+		}
+		// A change that comes while the read waits joins it.
+		if again := m.list.readRows(rb.Change{IDs: []string{id}}); again != nil {
+			t.Fatal("a change started a read while the failed one waited")
+		}
+		waits = append(waits, m.list.retry)
+		cmd = m.list.retryRead(m.list.gen)
+		if cmd == nil {
+			t.Fatal("the failed read was not made again")
+		}
+	}
+	if len(waits) != 2 || waits[0] != readRetryFirst || waits[1] != 2*readRetryFirst {
+		t.Fatalf("waits before the reads made again: %v", waits)
+	}
+	if m.list.reading || !m.list.pending.IsZero() || m.list.retry != 0 {
+		t.Fatalf("after the read succeeded: reading %v, pending %+v, retry %v", m.list.reading, m.list.pending, m.list.retry)
+	}
+	// A retry of a list reloaded meanwhile does nothing.
+	if m.list.retryRead(m.list.gen-1) != nil {
+		t.Fatal("a retry from before a reload made a read")
 	}
 }

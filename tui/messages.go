@@ -38,15 +38,22 @@ type (
 		u  rb.Change
 		ok bool
 	}
+	// refreshMsg and gotMsg carry the list's gen at the read, so a read
+	// made before a reload (another station shown) is not taken for one
+	// made after it.
 	refreshMsg struct {
+		gen  int
 		rows []rb.Message
 		err  error
 	}
 	gotMsg struct {
+		gen  int
 		msgs []rb.Message
 		err  error
 	}
-	openMsg struct {
+	// readRetryMsg makes the list's failed read again.
+	readRetryMsg struct{ gen int }
+	openMsg      struct {
 		m   rb.Message
 		err error
 	}
