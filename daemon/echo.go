@@ -260,7 +260,7 @@ func runChecked[T rb.Body](ctx context.Context, q *fifo[T], log *slog.Logger, wh
 		if confirmed != nil {
 			confirmed(v)
 		}
-		e.confirmed(rb.MessageID(v), started, func() { q.push(v) }, func() {
+		e.confirmed(rb.MessageID(v), started, func() { q.pushAgain(v) }, func() {
 			if done != nil {
 				done(v)
 			}

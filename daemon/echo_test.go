@@ -112,3 +112,37 @@ func TestEchoReadBackBeforeConfirm(t *testing.T) {
 		t.Fatalf("c: calls %s, %d waiting", got, e.waiting())
 	}
 }
+
+// TestLostRecordGoesOutNext: a record the broker lost is published again
+// before the records queued since (pushAgain), behind only the one in
+// flight; pushed twice it is queued once.
+func TestLostRecordGoesOutNext(t *testing.T) {
+	q := newFIFO(func(s string) string { return s })
+	for _, s := range []string{"a", "b", "c"} {
+		q.push(s)
+	}
+	if v, _ := q.peek(); v != "a" { // "a" is in flight
+		t.Fatalf("head %q", v)
+	}
+	q.pushAgain("lost")
+	q.pushAgain("lost")
+	q.pop() // "a" confirmed
+	var order []string
+	for {
+		v, ok := q.peek()
+		if !ok {
+			break
+		}
+		order = append(order, v)
+		q.pop()
+	}
+	if got := strings.Join(order, " "); got != "lost b c" {
+		t.Fatalf("published after the loss: %s, want lost b c", got)
+	}
+	// With nothing in flight it goes first.
+	q.push("d")
+	q.pushAgain("lost2")
+	if v, _ := q.peek(); v != "lost2" {
+		t.Fatalf("head %q, want lost2", v)
+	}
+}

@@ -55,6 +55,30 @@ func (q *fifo[T]) push(v T) {
 	}
 }
 
+// pushAgain puts v back at the front, after the item being published (if
+// any): a record the broker lost goes out next, not behind every record
+// queued since, so the loss costs one more publish of waiting, not the
+// whole queue's (the fleet's MT tail after a node kill).
+func (q *fifo[T]) pushAgain(v T) {
+	q.mu.Lock()
+	k := q.key(v)
+	if !q.keys[k] {
+		q.keys[k] = true
+		at := 0
+		if q.busy && len(q.items) > 0 {
+			at = 1 // items[0] is in flight; pop removes it after its confirm
+		}
+		q.items = append(q.items, v)
+		copy(q.items[at+1:], q.items[at:])
+		q.items[at] = v
+	}
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
 // peek returns the head without removing it.
 func (q *fifo[T]) peek() (T, bool) {
 	q.mu.Lock()

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"go.bug.st/serial"
 )
 
 // itemQueue bounds the lines waiting for the command side; when it is full
@@ -83,17 +81,9 @@ func (m *Modem) saw(cmd string, it item) {
 // Open opens a serial port at baud (0 means 19200), 8N1 without flow
 // control, and returns a Modem on it. Call Init next.
 func Open(path string, baud int, opts Options) (*Modem, error) {
-	if baud == 0 {
-		baud = DefaultBaud
-	}
-	p, err := serial.Open(path, &serial.Mode{
-		BaudRate: baud,
-		DataBits: 8,
-		Parity:   serial.NoParity,
-		StopBits: serial.OneStopBit,
-	})
+	p, err := OpenPort(path, baud)
 	if err != nil {
-		return nil, fmt.Errorf("open serial port %s: %w", path, err)
+		return nil, err
 	}
 	return New(p, opts), nil
 }

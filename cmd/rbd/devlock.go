@@ -14,10 +14,10 @@ import (
 	"strings"
 	"sync"
 
-	"go.bug.st/serial"
 	"golang.org/x/sys/unix"
 
 	"github.com/rockblock-station/rockblock-station/daemon"
+	"github.com/rockblock-station/rockblock-station/sbd"
 )
 
 // The serial-port lock. rbd takes a UUCP-style lock file LCK..<device> in
@@ -237,10 +237,10 @@ func (l *portLock) opener(baud int) daemon.Opener {
 		if err != nil {
 			return nil, err
 		}
-		p, err := serial.Open(dev, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+		p, err := sbd.OpenPort(dev, baud)
 		if err != nil {
 			l.release()
-			return nil, fmt.Errorf("open serial port %s: %w", dev, err)
+			return nil, err
 		}
 		return &lockedPort{ReadWriteCloser: p, l: l, dev: dev}, nil
 	}
