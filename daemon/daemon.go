@@ -50,13 +50,15 @@ type Stats struct {
 // modem with open. It does nothing until Run.
 func New(cfg Config, bus queue.Bus, open Opener) *Daemon {
 	cfg = cfg.withDefaults()
+	mts := newFIFO(func(r *rb.Received) string { return r.ID })
+	mts.window = mtWindow
 	return &Daemon{
 		base: base{
 			cfg:      cfg,
 			log:      cfg.Logger,
 			obs:      cfg.Observer,
 			statuses: newFIFO(func(s *rb.Status) string { return rb.MessageID(s) }),
-			mts:      newFIFO(func(r *rb.Received) string { return r.ID }),
+			mts:      mts,
 			sessions: newFIFO(func(s *rb.Session) string { return s.ID }),
 			signals:  &latest{notify: make(chan struct{}, 1)},
 			tally:    &tally{},

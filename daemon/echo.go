@@ -252,11 +252,9 @@ func (e *echoes) follow(ctx context.Context, bus queue.Bus, log *slog.Logger, st
 // confirmed(v) (may be nil) is called on every confirm.
 func runChecked[T rb.Body](ctx context.Context, q *fifo[T], log *slog.Logger, what string, sleep func(context.Context, time.Duration) bool,
 	publish func(context.Context, rb.Body) error, e *echoes, confirmed, done func(T), park func(T, error)) {
-	var started time.Time // of the publish under way (run is serial)
 	q.run(ctx, log, what, sleep, func(ctx context.Context, v T) error {
-		started = time.Now()
 		return publish(ctx, v)
-	}, func(v T) {
+	}, func(v T, started time.Time) {
 		if confirmed != nil {
 			confirmed(v)
 		}

@@ -1,7 +1,12 @@
 package daemon
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,35 +119,102 @@ func TestEchoReadBackBeforeConfirm(t *testing.T) {
 }
 
 // TestLostRecordGoesOutNext: a record the broker lost is published again
-// before the records queued since (pushAgain), behind only the one in
+// before the records queued since (pushAgain), behind only the ones in
 // flight; pushed twice it is queued once.
 func TestLostRecordGoesOutNext(t *testing.T) {
 	q := newFIFO(func(s string) string { return s })
-	for _, s := range []string{"a", "b", "c"} {
+	q.window = 2
+	for _, s := range []string{"a", "b", "c", "d"} {
 		q.push(s)
 	}
-	if v, _ := q.peek(); v != "a" { // "a" is in flight
-		t.Fatalf("head %q", v)
+	if vs := q.take(); strings.Join(vs, " ") != "a b" { // in flight
+		t.Fatalf("in flight: %v", vs)
 	}
 	q.pushAgain("lost")
 	q.pushAgain("lost")
-	q.pop() // "a" confirmed
+	q.settle([]bool{true, false}) // "a" confirmed, "b" to be tried again
 	var order []string
 	for {
-		v, ok := q.peek()
-		if !ok {
+		vs := q.take()
+		if len(vs) == 0 {
 			break
 		}
-		order = append(order, v)
-		q.pop()
+		order = append(order, vs...)
+		q.settle([]bool{true, true})
 	}
-	if got := strings.Join(order, " "); got != "lost b c" {
-		t.Fatalf("published after the loss: %s, want lost b c", got)
+	if got := strings.Join(order, " "); got != "b lost c d" {
+		t.Fatalf("published after the loss: %s, want b lost c d", got)
 	}
 	// With nothing in flight it goes first.
-	q.push("d")
+	q.push("e")
 	q.pushAgain("lost2")
-	if v, _ := q.peek(); v != "lost2" {
-		t.Fatalf("head %q, want lost2", v)
+	if vs := q.take(); vs[0] != "lost2" {
+		t.Fatalf("head %q, want lost2", vs[0])
+	}
+}
+
+// TestWindowPublishesAtOnce: with a window of n, n publishes wait for
+// their confirms at once; they finish in queue order, and one that fails
+// is tried again without holding the others back.
+func TestWindowPublishesAtOnce(t *testing.T) {
+	q := newFIFO(func(s string) string { return s })
+	q.window = 4
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var active, most int
+	failed := false
+	release := make(chan struct{})
+	publish := func(ctx context.Context, v string) error {
+		mu.Lock()
+		active++
+		most = max(most, active)
+		fail := v == "m2" && !failed
+		if fail {
+			failed = true
+		}
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		active--
+		mu.Unlock()
+		if fail {
+			return errors.New("no confirm in time")
+		}
+		return nil
+	}
+	doneCh := make(chan string, 16)
+	sleep := func(ctx context.Context, _ time.Duration) bool { return ctx.Err() == nil }
+	for i := range 6 {
+		q.push(fmt.Sprintf("m%d", i))
+	}
+	go q.run(ctx, slog.New(slog.DiscardHandler), "test", sleep, publish, func(v string, _ time.Time) { doneCh <- v }, nil)
+	// The first window's four publishes all wait at once before any ends.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := most
+		mu.Unlock()
+		if n == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("at most %d publishes waited at once, window 4", n)
+		}
+	}
+	close(release)
+	var got []string
+	for len(got) < 6 {
+		select {
+		case v := <-doneCh:
+			got = append(got, v)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("finished %v of 6", got)
+		}
+	}
+	if want := "m0 m1 m3 m2 m4 m5"; strings.Join(got, " ") != want {
+		t.Fatalf("finished %v, want %s (m2 tried again at the head of the next window)", got, want)
+	}
+	if q.len() != 0 || q.waiting() != 0 {
+		t.Fatalf("left: %d items, waiting %v", q.len(), q.waiting())
 	}
 }

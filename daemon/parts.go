@@ -102,7 +102,11 @@ func (p *Publisher[T]) Run(ctx context.Context) {
 		}
 	}
 	if p.echo == nil {
-		p.q.run(ctx, p.log, p.what, sleep, func(ctx context.Context, v T) error { return p.bus.Publish(ctx, v) }, p.done, p.park)
+		var done func(T, time.Time)
+		if p.done != nil {
+			done = func(v T, _ time.Time) { p.done(v) }
+		}
+		p.q.run(ctx, p.log, p.what, sleep, func(ctx context.Context, v T) error { return p.bus.Publish(ctx, v) }, done, p.park)
 		return
 	}
 	runChecked(ctx, p.q, p.log, p.what, sleep, p.bus.Publish, p.echo.e, nil, p.done, p.park)
