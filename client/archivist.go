@@ -60,7 +60,8 @@ func (c *Client) followStream(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	q := queue.Queue{Role: queue.RoleHistory, Since: cur.Since}
+	// Two batches in flight: the next fills while one commits.
+	q := queue.Queue{Role: queue.RoleHistory, Since: cur.Since, Prefetch: 2 * maxArchiveBatch}
 	if cur.Set {
 		q.From, q.Since = cur.Next, time.Time{}
 	}
@@ -78,50 +79,142 @@ func (c *Client) followStream(ctx context.Context) error {
 	}
 	var n int
 	var lastCursor time.Time
+	var batch []*queue.Delivery
 	for d := range ds {
-		if d.End {
-			if !caught {
-				caught = true
-				c.log.Info("history caught up with the broker's history stream", "messages", n)
-				if err := c.st.SetMeta(ctx, metaReplayed, c.cfg.Now().UTC().Format(time.RFC3339)); err != nil {
-					return err
+		// What else the stream has ready joins d (up to maxArchiveBatch):
+		// one commit for a burst.
+		batch = append(batch[:0], d)
+		var end *queue.Delivery
+	gather:
+		for len(batch) < maxArchiveBatch && !d.End {
+			select {
+			case more, ok := <-ds:
+				if !ok {
+					break gather
 				}
-				c.notify(rb.Change{All: true, Header: true, Signal: true})
+				if more.End {
+					end = more
+					break gather
+				}
+				batch = append(batch, more)
+			default:
+				break gather
 			}
-			continue
 		}
-		if d.Missed > 0 {
-			c.log.Warn("the broker's history stream no longer holds messages this client had not read: its retention dropped them",
-				"missed", d.Missed, "before_offset", d.Offset)
+		if d.End {
+			batch, end = batch[:0], d
 		}
-		follows := c.Follows(d.Msg.Head().Station)
-		if !follows && d.Missed == 0 && time.Since(lastCursor) < cursorEvery {
-			// Another station's body: the cursor moves with the next
-			// write, or in a while (read again after a crash, and
-			// skipped again).
-			_ = d.Ack()
-			continue
+		if len(batch) > 0 {
+			follows := false
+			for _, b := range batch {
+				if b.Missed > 0 {
+					c.log.Warn("the broker's history stream no longer holds messages this client had not read: its retention dropped them",
+						"missed", b.Missed, "before_offset", b.Offset)
+				}
+				follows = follows || b.Missed > 0 || c.Follows(b.Msg.Head().Station)
+			}
+			if !follows && time.Since(lastCursor) < cursorEvery {
+				// Other stations' bodies only: the cursor moves with the
+				// next write, or in a while (read again after a crash,
+				// and skipped again).
+				for _, b := range batch {
+					_ = b.Ack()
+				}
+			} else {
+				ch, err := c.archiveBatch(ctx, batch)
+				if err != nil {
+					return err // ctx ended: nothing acked past the cursor
+				}
+				lastCursor = time.Now()
+				n += len(batch)
+				for _, b := range batch {
+					if err := b.Ack(); err != nil {
+						c.log.Warn("ack history", "offset", b.Offset, "err", err)
+					}
+				}
+				if len(ch.IDs) > 0 || ch.Header {
+					c.notify(ch)
+				}
+			}
 		}
-		ch, err := c.archiveOne(ctx, d, follows)
-		if err != nil {
-			return err // ctx ended: nothing acked past the cursor
-		}
-		lastCursor = time.Now()
-		n++
-		if err := d.Ack(); err != nil {
-			c.log.Warn("ack history", "offset", d.Offset, "err", err)
-		}
-		if d.Missed > 0 {
-			ch.Header = true
-		}
-		if len(ch.IDs) > 0 || ch.Header {
-			c.notify(ch)
+		if end != nil && !caught {
+			caught = true
+			c.log.Info("history caught up with the broker's history stream", "messages", n)
+			if err := c.st.SetMeta(ctx, metaReplayed, c.cfg.Now().UTC().Format(time.RFC3339)); err != nil {
+				return err
+			}
+			c.notify(rb.Change{All: true, Header: true, Signal: true})
 		}
 	}
 	if ctx.Err() != nil {
 		return nil
 	}
 	return errors.New("the history stream's consumer ended")
+}
+
+// maxArchiveBatch is the largest number of stream bodies archived in one
+// transaction: what the stream has ready when the archivist looks, up to
+// this.
+const maxArchiveBatch = 128
+
+// archiveBatch writes the bodies of ds (those of stations not followed as
+// their offsets only) and the cursor past them in one transaction, waiting
+// as archiveOne does while the history's file cannot take them. A body the
+// history refuses fails the whole batch: each is then archived alone
+// (archiveOne), so the refused one is passed over and no other is lost.
+func (c *Client) archiveBatch(ctx context.Context, ds []*queue.Delivery) (rb.Change, error) {
+	if len(ds) == 1 {
+		d := ds[0]
+		ch, err := c.archiveOne(ctx, d, c.Follows(d.Msg.Head().Station))
+		if d.Missed > 0 {
+			ch.Header = true
+		}
+		return ch, err
+	}
+	items := make([]store.Archived, len(ds))
+	for i, d := range ds {
+		items[i].Pos = store.StreamPos{Stream: queue.HistoryName, Offset: d.Offset, Missed: d.Missed}
+		if c.Follows(d.Msg.Head().Station) {
+			items[i].Body = d.Msg
+		}
+	}
+	pol := backoff.Policy{First: c.cfg.ArchiveRetry, Max: 30 * time.Second}
+	for fails := 1; ; fails++ {
+		changed, err := c.st.ArchiveBatch(ctx, items)
+		if err == nil {
+			var ch rb.Change
+			for i, it := range items {
+				ch = ch.Merge(c.archived(ctx, it.Body, changed[i]))
+				if ds[i].Missed > 0 {
+					ch.Header = true
+				}
+			}
+			return ch, nil
+		}
+		if ctx.Err() != nil {
+			return rb.Change{}, ctx.Err()
+		}
+		if !fileTrouble(err) {
+			var ch rb.Change
+			for _, d := range ds {
+				one, err := c.archiveBatch(ctx, []*queue.Delivery{d})
+				if err != nil {
+					return rb.Change{}, err
+				}
+				ch = ch.Merge(one)
+			}
+			return ch, nil
+		}
+		wait := pol.Delay(fails)
+		c.log.Error("archive: the history cannot take a batch of messages; retrying", "offsets", fmt.Sprintf("%d-%d", ds[0].Offset, ds[len(ds)-1].Offset), "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return rb.Change{}, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // cursorEvery is how often the cursor moves past bodies of stations not

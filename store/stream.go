@@ -75,41 +75,81 @@ func (s *Store) StartStreamAt(ctx context.Context, stream string, since time.Tim
 // neither. changed reports whether the body changed the history (false
 // for one already there). The cursor never moves back.
 func (s *Store) Archive(ctx context.Context, pos StreamPos, m rb.Body) (changed bool, err error) {
-	if m != nil {
-		if err := m.Validate(); err != nil {
-			return false, fmt.Errorf("store archive offset %d: %w", pos.Offset, err)
+	ch, err := s.ArchiveBatch(ctx, []Archived{{Pos: pos, Body: m}})
+	if err != nil {
+		return false, err
+	}
+	return ch[0], nil
+}
+
+// Archived is one body of a stream and its place in it (Archive).
+type Archived struct {
+	Pos  StreamPos
+	Body rb.Body // nil: none, only the cursor moves
+}
+
+// ArchiveBatch is Archive for several bodies of one stream in one
+// transaction: every body and the cursor past the last offset, or nothing
+// (one body the history refuses fails them all). changed[i] says what
+// Archive's changed says of items[i]. One commit for a burst is what lets
+// an archivist keep up with a fleet's stream.
+func (s *Store) ArchiveBatch(ctx context.Context, items []Archived) (changed []bool, err error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	for _, it := range items {
+		if it.Body != nil {
+			if err := it.Body.Validate(); err != nil {
+				return nil, fmt.Errorf("store archive offset %d: %w", it.Pos.Offset, err)
+			}
 		}
 	}
-	err = s.tx(ctx, fmt.Sprintf("archive %s offset %d", pos.Stream, pos.Offset), func(tx *sql.Tx) error {
-		var err error
-		switch v := m.(type) {
-		case nil:
-		case *rb.Received:
-			changed, err = s.insertMT(ctx, tx, v)
-		case *rb.Status:
-			changed, err = s.applyStatus(ctx, tx, v, true)
-		case *rb.Session:
-			changed, err = addSession(ctx, tx, v)
-		default:
-			err = fmt.Errorf("a %s body is not archived", m.Type())
-		}
-		if err != nil {
-			return err
-		}
+	first, last := items[0].Pos, items[len(items)-1].Pos
+	op := fmt.Sprintf("archive %s offset %d", first.Stream, first.Offset)
+	if len(items) > 1 {
+		op = fmt.Sprintf("archive %s offsets %d-%d", first.Stream, first.Offset, last.Offset)
+	}
+	changed = make([]bool, len(items))
+	err = s.tx(ctx, op, func(tx *sql.Tx) error {
+		next := int64(-1)
 		now := ms(s.opts.Now())
-		if _, err := tx.ExecContext(ctx, `INSERT INTO stream_cursor (stream, next, since, updated_at)
+		for i, it := range items {
+			if it.Pos.Stream != first.Stream {
+				return fmt.Errorf("offset %d of stream %q in a batch of %q", it.Pos.Offset, it.Pos.Stream, first.Stream)
+			}
+			var err error
+			switch v := it.Body.(type) {
+			case nil:
+			case *rb.Received:
+				changed[i], err = s.insertMT(ctx, tx, v)
+			case *rb.Status:
+				changed[i], err = s.applyStatus(ctx, tx, v, true)
+			case *rb.Session:
+				changed[i], err = addSession(ctx, tx, v)
+			default:
+				err = fmt.Errorf("a %s body is not archived", it.Body.Type())
+			}
+			if err != nil {
+				return fmt.Errorf("offset %d: %w", it.Pos.Offset, err)
+			}
+			if it.Pos.Missed > 0 {
+				if err := addGap(ctx, tx, it.Pos, now); err != nil {
+					return err
+				}
+			}
+			next = max(next, it.Pos.Offset+1)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO stream_cursor (stream, next, since, updated_at)
 			VALUES (?, ?, NULL, ?)
 			ON CONFLICT (stream) DO UPDATE SET next = excluded.next, updated_at = excluded.updated_at
 			WHERE stream_cursor.next IS NULL OR stream_cursor.next < excluded.next`,
-			pos.Stream, pos.Offset+1, now); err != nil {
-			return err
-		}
-		if pos.Missed > 0 {
-			return addGap(ctx, tx, pos, now)
-		}
-		return nil
+			first.Stream, next, now)
+		return err
 	})
-	return changed, err
+	if err != nil {
+		return nil, err
+	}
+	return changed, nil
 }
 
 // metaGap is the meta key of StreamGap.
