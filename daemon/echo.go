@@ -203,9 +203,10 @@ func (d *Daemon) runEcho(ctx context.Context) {
 // before start on) and settles the records waiting for their echo, until
 // ctx ends.
 func (e *echoes) follow(ctx context.Context, bus queue.Bus, log *slog.Logger, station string, start time.Time) {
-	// Only station's records are decoded: the stream carries every
-	// station's (queue.Queue.Stations).
-	ds, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleHistory, Since: start.Add(-time.Minute), Stations: []string{station}})
+	// Only station's records are read, and only their ids: the stream
+	// carries every station's (queue.Queue.Stations), and the routing key
+	// names the station.
+	ds, err := bus.Consume(ctx, queue.Queue{Role: queue.RoleHistory, Since: start.Add(-time.Minute), Stations: []string{station}, IDsOnly: true})
 	if err != nil {
 		log.Error("cannot follow the history stream; records are finished on the broker's confirm alone", "err", err)
 		e.disable()
@@ -234,10 +235,17 @@ func (e *echoes) follow(ctx context.Context, bus queue.Bus, log *slog.Logger, st
 				return
 			}
 			_ = dl.Ack()
-			if dl.Msg == nil || dl.Msg.Head().Station != station {
+			id := dl.MessageID
+			if dl.Msg != nil {
+				if dl.Msg.Head().Station != station {
+					continue
+				}
+				id = rb.MessageID(dl.Msg)
+			}
+			if id == "" {
 				continue
 			}
-			done, lost := e.seen(rb.MessageID(dl.Msg))
+			done, lost := e.seen(id)
 			if done != nil {
 				done()
 			}

@@ -95,6 +95,10 @@ type Queue struct {
 	// Prefetch is the number of unacked deliveries in flight (default 1 for
 	// RoleOutbox, 64 otherwise).
 	Prefetch int
+	// IDsOnly (RoleHistory) delivers each body's message id and routing key
+	// without decoding the body (Msg may be nil): for a consumer that only
+	// needs to know which records the stream holds (rbd's echo check).
+	IDsOnly bool
 }
 
 // Delivery is one valid message taken from a queue. Malformed bodies and

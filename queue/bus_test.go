@@ -293,6 +293,25 @@ func TestContract(t *testing.T) {
 				t.Fatalf("got %v", ids)
 			}
 		}},
+		{"a history consumer asking for ids alone gets each id under its key", func(t *testing.T, open func(testing.TB, Config) Bus) {
+			st := unique("s")
+			b := open(t, Config{Station: st, AppID: "test"})
+			ctx := ctxT(t)
+			sent := status(st, "mo-1", rb.StateSent, 1)
+			mustPublish(t, b, sent)
+			hist, err := b.Consume(ctx, Queue{Role: RoleHistory, Stations: []string{st}, IDsOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := recv(t, hist)
+			if d.MessageID != rb.MessageID(sent) || d.RoutingKey != rb.RoutingKey(sent) {
+				t.Fatalf("got id %q key %q, want %q under %q", d.MessageID, d.RoutingKey, rb.MessageID(sent), rb.RoutingKey(sent))
+			}
+			if d.Msg != nil && rb.MessageID(d.Msg) != d.MessageID {
+				t.Fatalf("body %s under id %s", rb.MessageID(d.Msg), d.MessageID)
+			}
+			d.Ack()
+		}},
 		{"requeue redelivers, reject and delivery limit dead-letter", func(t *testing.T, open func(testing.TB, Config) Bus) {
 			st := unique("s")
 			b := open(t, Config{Station: st, Declare: []Role{RoleOutbox}, DeliveryLimit: 1})

@@ -358,7 +358,7 @@ func (a *AMQP) delivery(q Queue, d amqp.Delivery) *Delivery {
 		err = fmt.Errorf("%w: type %q under routing key %q", rb.ErrMalformed, typ, d.RoutingKey)
 	}
 	var m rb.Body
-	if err == nil {
+	if err == nil && (!q.IDsOnly || q.Role != RoleHistory) {
 		m, err = rb.Decode(typ, d.Body)
 	}
 	if err != nil {
