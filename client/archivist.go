@@ -40,12 +40,8 @@ func (c *Client) archive(ctx context.Context) error {
 		fails++
 		wait := pol.Delay(fails)
 		c.log.Error("archivist stopped; starting again", "err", err, "retry_in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return nil
-		case <-t.C:
 		}
 	}
 }
@@ -207,13 +203,21 @@ func (c *Client) archiveBatch(ctx context.Context, ds []*queue.Delivery) (rb.Cha
 		}
 		wait := pol.Delay(fails)
 		c.log.Error("archive: the history cannot take a batch of messages; retrying", "offsets", fmt.Sprintf("%d-%d", ds[0].Offset, ds[len(ds)-1].Offset), "err", err, "retry_in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return rb.Change{}, ctx.Err()
-		case <-t.C:
 		}
+	}
+}
+
+// sleep waits d, or until ctx ends (false then).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -270,12 +274,8 @@ func (c *Client) archiveOne(ctx context.Context, d *queue.Delivery, follows bool
 		}
 		wait := pol.Delay(fails)
 		c.log.Error("archive: the history cannot take a message; retrying", "offset", d.Offset, "err", err, "retry_in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return rb.Change{}, ctx.Err()
-		case <-t.C:
 		}
 	}
 }

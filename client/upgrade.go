@@ -169,12 +169,8 @@ func (c *Client) archiveOld(ctx context.Context, m rb.Body) (rb.Change, error) {
 				return rb.Change{}, fmt.Errorf("%w: %w", errRefused, err)
 			}
 		}
-		t := time.NewTimer(pol.Delay(fails))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, pol.Delay(fails)) {
 			return rb.Change{}, ctx.Err()
-		case <-t.C:
 		}
 	}
 }
